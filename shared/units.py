@@ -50,9 +50,8 @@ def out_of_range(metric: Metric, value: float) -> str | None:
     """Return why ``value`` is not a valid ``metric`` reading, or None when it is valid."""
     allowed = RANGES[metric]
     if not allowed.contains(value):
-        return (
-            f"{metric.value} {value!r} outside {allowed.minimum:g}..{allowed.maximum:g} {allowed.unit}"
-        )
+        limits = f"{allowed.minimum:g}..{allowed.maximum:g} {allowed.unit}"
+        return f"{metric.value} {value!r} outside {limits}"
     return None
 
 

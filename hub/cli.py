@@ -1,0 +1,34 @@
+"""The ``plantvita`` command: the ``hub`` and ``cloud`` command groups and ``demo``.
+
+Heavy imports stay inside the commands so a Raspberry Pi with only ``plant-vita[hub]``
+(or a cloud image with only ``[cloud]``) can run its own group.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cloud.cli import cloud_app
+
+app = typer.Typer(
+    help="Plant-Vita: BLE plant nodes, a Raspberry Pi hub and a cloud service.",
+    no_args_is_help=True,
+)
+hub_app = typer.Typer(
+    help="The Raspberry Pi hub: BLE gateway, local store, web UI, sync.", no_args_is_help=True
+)
+app.add_typer(hub_app, name="hub")
+app.add_typer(cloud_app, name="cloud")
+
+
+@app.command()
+def demo() -> None:
+    """Run every tier on embedded defaults on this machine until Ctrl-C."""
+    from hub.demo import run_demo
+
+    raise typer.Exit(run_demo())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,407 @@
+"""Hub ↔ cloud sync API, version 1: the request and response bodies both tiers exchange.
+
+The hub pushes alerts, readings, its node inventory and images; it pulls a config snapshot.
+Every push carries a batch id so a re-sent batch is recognised, and every ack says which items
+were accepted, which were duplicates and which were rejected (with a reason) so the hub marks
+rows synced only from the cloud's word.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from shared.mac import MacAddress
+from shared.units import Metric, out_of_range
+
+API_PREFIX: Final = "/api/v1"
+
+# Routes of the sync API, relative to the cloud's base URL. Both tiers import these.
+DEVICE_CODE_PATH: Final = f"{API_PREFIX}/auth/device/code"
+DEVICE_TOKEN_PATH: Final = f"{API_PREFIX}/auth/device/token"
+DEVICE_APPROVE_PATH: Final = f"{API_PREFIX}/auth/device/approve"
+SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
+SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
+SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
+SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
+SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"
+
+DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
+
+MAX_BATCH_ITEMS: Final = 10_000
+MAX_BATCH_BYTES: Final = 8 * 1024 * 1024  # uncompressed JSON body
+U32_MAX: Final = 2**32 - 1
+
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- readings ---------------------------------------------------------------------------------
+
+
+class ReadingSource(StrEnum):
+    """How a reading reached the hub."""
+
+    ADVERT = "advert"  # BTHome broadcast, decoded live
+    BACKFILL = "backfill"  # Records characteristic, read after the hub was away
+
+
+class ReadingIn(_Wire):
+    """One measurement of one node. A reading is identified by (node_mac, measured_at)."""
+
+    node_mac: MacAddress
+    measured_at: AwareDatetime
+    seq: int | None = Field(default=None, ge=0, le=U32_MAX)
+    source: ReadingSource = ReadingSource.ADVERT
+    moisture: float | None = None
+    temperature: float | None = None
+    humidity: float | None = None
+    illuminance: float | None = None
+    battery: float | None = None
+
+    @model_validator(mode="after")
+    def _check_values(self) -> ReadingIn:
+        present = 0
+        for metric in Metric:
+            value: float | None = getattr(self, metric.value)
+            if value is None:
+                continue
+            present += 1
+            if not math.isfinite(value):
+                raise ValueError(f"{metric.value} is not a finite number")
+            reason = out_of_range(metric, value)
+            if reason:
+                raise ValueError(reason)
+        if present == 0:
+            raise ValueError("a reading carries at least one metric")
+        return self
+
+
+class ReadingBatch(BaseModel):
+    """A batch of readings. Items are validated one by one so a bad item never sinks the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: UUID
+    readings: list[dict[str, Any]] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+class RejectReason(StrEnum):
+    """Why an item of a batch was not stored."""
+
+    INVALID = "invalid"  # failed validation (type, range, missing metric)
+    UNKNOWN_NODE = "unknown_node"  # node not registered to this hub's owner
+    FUTURE = "future"  # measured_at too far ahead of the server clock
+    CONFLICT = "conflict"  # same key already stored with different values
+
+
+class ItemRejection(_Wire):
+    """One rejected item: its index in the batch, a reason code and a human message."""
+
+    index: int = Field(ge=0)
+    reason: RejectReason
+    message: str
+
+
+class BatchAck(_Wire):
+    """The cloud's answer to a pushed batch. Items not listed in ``rejected`` are stored."""
+
+    batch_id: UUID
+    accepted: int = Field(ge=0)
+    duplicates: int = Field(ge=0)
+    rejected: list[ItemRejection] = []
+    replayed: bool = False  # True when this batch id was seen before and this is the stored ack
+
+
+_reading_list = TypeAdapter(list[ReadingIn])
+_reading_one = TypeAdapter(ReadingIn)
+
+
+def parse_readings(
+    raw: list[dict[str, Any]],
+) -> tuple[list[tuple[int, ReadingIn]], list[ItemRejection]]:
+    """Validate raw batch items; return (index, reading) for the valid ones and the rejections.
+
+    The whole list is validated at once on the fast path; only a list with a bad item is
+    validated item by item to say which ones are bad.
+    """
+    try:
+        return list(enumerate(_reading_list.validate_python(raw))), []
+    except ValidationError:
+        pass
+    valid: list[tuple[int, ReadingIn]] = []
+    rejected: list[ItemRejection] = []
+    for index, item in enumerate(raw):
+        try:
+            valid.append((index, _reading_one.validate_python(item)))
+        except ValidationError as exc:
+            rejected.append(
+                ItemRejection(index=index, reason=RejectReason.INVALID, message=_first_error(exc))
+            )
+    return valid, rejected
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+class AlertKind(StrEnum):
+    """What an alert is about."""
+
+    LOW = "low"  # metric below the plant's threshold
+    HIGH = "high"  # metric above the plant's threshold
+    STALE = "stale"  # node silent for too many intervals
+    LOW_BATTERY = "low_battery"
+    DATA_DROPPED = "data_dropped"  # hub had to drop unsynced data (disk budget)
+
+
+class AlertIn(_Wire):
+    """An alert the hub evaluated locally. ``local_id`` makes re-sending harmless."""
+
+    local_id: UUID
+    node_mac: MacAddress | None = None
+    plant_id: UUID | None = None
+    kind: AlertKind
+    metric: Metric | None = None
+    message: str = Field(max_length=500)
+    opened_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+
+
+class AlertBatch(BaseModel):
+    """Alerts pushed by a hub; items validated one by one like readings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: UUID
+    alerts: list[dict[str, Any]] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+# --- node inventory ---------------------------------------------------------------------------
+
+
+class NodeKind(StrEnum):
+    """A Plant-Vita node (full GATT service) or a third-party BTHome sensor (adverts only)."""
+
+    PLANTVITA = "plantvita"
+    BTHOME = "bthome"
+
+
+class NodeInfo(_Wire):
+    """What the hub knows of one paired node."""
+
+    mac: MacAddress
+    kind: NodeKind = NodeKind.PLANTVITA
+    name: str | None = Field(default=None, max_length=64)
+    firmware_version: str | None = Field(default=None, max_length=32)
+    battery: float | None = Field(default=None, ge=0, le=100)
+    rssi: int | None = Field(default=None, ge=-127, le=20)
+    last_seen: AwareDatetime | None = None
+    config_revision_applied: int | None = Field(default=None, ge=0)
+    dropped_adverts: int = Field(default=0, ge=0)
+
+
+class NodeInventory(_Wire):
+    """The hub's full list of paired nodes; the cloud registers new ones and updates the rest."""
+
+    nodes: list[NodeInfo] = Field(max_length=1000)
+
+
+class NodeInventoryAck(_Wire):
+    """Which nodes the cloud registered new, updated, or refused (a MAC owned by someone else)."""
+
+    registered: list[str] = []
+    updated: list[str] = []
+    rejected: list[ItemRejection] = []
+
+
+# --- config snapshot --------------------------------------------------------------------------
+
+
+class Thresholds(_Wire):
+    """A plant's comfortable ranges. ``None`` means no limit on that side."""
+
+    moisture_min: float | None = None
+    moisture_max: float | None = None
+    temperature_min: float | None = None
+    temperature_max: float | None = None
+    humidity_min: float | None = None
+    humidity_max: float | None = None
+    light_lux_min: float | None = None
+    light_lux_max: float | None = None
+    dli_min: float | None = None  # daily light integral, mol/m²/day
+    dli_max: float | None = None
+
+    def bounds(self, metric: Metric) -> tuple[float | None, float | None]:
+        """(min, max) for a plant metric; illuminance maps to the lux limits."""
+        name = "light_lux" if metric is Metric.ILLUMINANCE else metric.value
+        return getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+
+    def merged(self, overrides: Thresholds | None) -> Thresholds:
+        """These thresholds with every limit set in ``overrides`` taking precedence."""
+        if overrides is None:
+            return self
+        return self.model_copy(update=overrides.model_dump(exclude_none=True))
+
+
+class SpeciesThresholds(_Wire):
+    """A catalog species and its ranges."""
+
+    id: int
+    common_name: str
+    scientific_name: str
+    thresholds: Thresholds
+
+
+class PlantConfig(_Wire):
+    """A plant as the hub mirrors it."""
+
+    id: UUID
+    name: str
+    species_id: int | None = None
+    location: str | None = None
+    node_mac: MacAddress | None = None
+    overrides: Thresholds | None = None
+
+
+class NodeConfig(_Wire):
+    """Settings a node applies at its next connection; ``revision`` increases on every change."""
+
+    mac: MacAddress
+    revision: int = Field(ge=0)
+    sampling_interval_s: int = Field(default=600, ge=10, le=86_400)
+    advert_burst: int = Field(default=3, ge=1, le=20)
+    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
+    connectable_window_s: int = Field(default=10, ge=1, le=600)
+
+
+class ConfigSnapshot(_Wire):
+    """Everything a hub needs to run its garden offline, at one revision."""
+
+    revision: int = Field(ge=0)
+    hub_id: UUID
+    generated_at: datetime
+    plants: list[PlantConfig] = []
+    species: list[SpeciesThresholds] = []
+    nodes: list[NodeConfig] = []
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+class ImageQualityFlag(StrEnum):
+    """Why a photo's metrics should not be trusted."""
+
+    TOO_DARK = "too_dark"
+    OVEREXPOSED = "overexposed"
+    BLURRED = "blurred"
+
+
+class ImageMetrics(_Wire):
+    """Green-pixel metrics the hub computed from a photo."""
+
+    canopy_cover: float = Field(ge=0, le=1)  # fraction of pixels passing the Canopeo rule
+    excess_green_mean: float = Field(ge=-510, le=510)  # mean of 2G-R-B
+    green_pixels: int = Field(ge=0)
+    brightness: float = Field(ge=0, le=255)
+    flags: list[ImageQualityFlag] = []
+
+
+ImageContentType = Literal["image/jpeg", "image/png"]
+
+
+class ImageSlotRequest(_Wire):
+    """The hub announces an image before uploading its bytes."""
+
+    node_mac: MacAddress
+    plant_id: UUID | None = None  # defaults to the plant assigned to the node
+    captured_at: AwareDatetime
+    byte_size: int = Field(gt=0)
+    sha256: Sha256Hex
+    content_type: ImageContentType = "image/jpeg"
+    metrics: ImageMetrics | None = None
+
+
+class ImageSlot(_Wire):
+    """Where to upload. ``complete`` is True when the cloud already holds this image."""
+
+    image_id: UUID
+    complete: bool
+    upload_url: str | None = None
+    upload_method: Literal["PUT"] = "PUT"
+    upload_headers: dict[str, str] = {}
+    expires_at: datetime | None = None
+
+
+class ImageCompleteAck(_Wire):
+    """The cloud verified the uploaded object and recorded the image."""
+
+    image_id: UUID
+    sha256: Sha256Hex
+    byte_size: int
+    diagnosis_queued: bool
+
+
+# --- device authorization (RFC 8628) ----------------------------------------------------------
+
+
+class DeviceCodeRequest(_Wire):
+    """The hub asks to be linked; ``hub_name`` is shown to the user approving it."""
+
+    hub_name: str = Field(default="Plant-Vita hub", min_length=1, max_length=64)
+
+
+class DeviceAuthorization(_Wire):
+    """RFC 8628 §3.2 device authorization response."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None = None
+    expires_in: int
+    interval: int = 5
+
+
+class HubToken(_Wire):
+    """Token response for the device-code grant: a long-lived, revocable hub token."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    hub_id: UUID
+
+
+class OAuthError(_Wire):
+    """RFC 6749 §5.2 / RFC 8628 §3.5 error response."""
+
+    error: Literal[
+        "authorization_pending",
+        "slow_down",
+        "access_denied",
+        "expired_token",
+        "invalid_grant",
+        "invalid_request",
+        "unsupported_grant_type",
+    ]
+    error_description: str | None = None
