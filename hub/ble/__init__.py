@@ -1,0 +1,1 @@
+"""BLE gateway: bleak scanning and GATT sessions, plus emulated nodes on Bumble."""

@@ -1,0 +1,130 @@
+"""The seam between the BLE gateway and the rest of the hub.
+
+The gateway (``hub.ble``) turns radio traffic into these values and hands them to a
+``GatewayStore``; the hub's store implements that protocol. The hub's API drives the gateway
+through ``GatewayControl``. Neither side imports the other's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from shared.sync import NodeConfig, NodeKind, ReadingSource
+from shared.units import Metric
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedReading:
+    """One measurement of a paired node, decoded from an advert or a backfilled record."""
+
+    node_mac: str
+    measured_at: datetime  # UTC, aware
+    values: Mapping[Metric, float]
+    seq: int | None  # BTHome encryption counter; None for unencrypted third-party sensors
+    source: ReadingSource = ReadingSource.ADVERT
+    rssi: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairedNode:
+    """A node the gardener paired; the gateway decodes and stores only these."""
+
+    mac: str
+    kind: NodeKind
+    bindkey: bytes | None  # 16 bytes for encrypted BTHome; None for a plaintext sensor
+    last_seq: int | None = None  # highest sequence stored, where backfill resumes
+    config: NodeConfig | None = None  # the config the node should run
+    config_revision_applied: int | None = None  # what the node last confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedImage:
+    """A photo fetched from a node over GATT, CRC-checked."""
+
+    node_mac: str
+    node_image_id: int
+    captured_at: datetime
+    data: bytes
+
+
+@dataclass(slots=True)
+class DropCounters:
+    """Adverts from a node that were counted and dropped, by reason."""
+
+    malformed: int = 0
+    wrong_key: int = 0
+    replayed: int = 0
+    plaintext: int = 0  # unencrypted advert from a node that has a key (downgrade)
+
+    @property
+    def total(self) -> int:
+        """All drops of this node."""
+        return self.malformed + self.wrong_key + self.replayed + self.plaintext
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """What the gateway learned about a node besides its readings."""
+
+    node_mac: str
+    last_seen: datetime
+    rssi: int | None = None
+    battery: float | None = None
+    name: str | None = None
+    firmware_version: str | None = None
+    config_revision_applied: int | None = None
+    drops: DropCounters = field(default_factory=DropCounters)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenDevice:
+    """A BTHome device in range that is not paired: shown for pairing, never stored."""
+
+    mac: str
+    name: str | None
+    rssi: int | None
+    last_seen: datetime
+    encrypted: bool
+    plantvita: bool  # advertises the Plant-Vita GATT service
+
+
+class GatewayStore(Protocol):
+    """What the gateway needs from the hub's store."""
+
+    async def paired_nodes(self) -> Sequence[PairedNode]:
+        """Every paired node with its bindkey, backfill position and wanted config."""
+        ...
+
+    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
+        """Persist readings; returns only once they are durably committed (acknowledged).
+
+        Duplicates (same node and sequence, or same node and time) are ignored.
+        """
+        ...
+
+    async def store_image(self, image: ReceivedImage) -> None:
+        """Persist a photo (the store computes metrics and thumbnails)."""
+        ...
+
+    async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
+        """Record last seen, RSSI, battery, firmware, applied config revision and drop counters."""
+        ...
+
+
+class GatewayControl(Protocol):
+    """What the hub's API and sync engine need from the gateway."""
+
+    def seen_devices(self) -> Sequence[SeenDevice]:
+        """Unpaired devices heard recently, newest first."""
+        ...
+
+    async def reload_nodes(self) -> None:
+        """Re-read paired nodes from the store after pairing, unpairing or a config change."""
+        ...
+
+    async def request_session(self, node_mac: str) -> None:
+        """Connect to the node at its next connectable window (config push, backfill, photos)."""
+        ...
