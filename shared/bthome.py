@@ -298,6 +298,7 @@ class ScanResponse:
 
     name: str | None
     status: NodeStatus | None
+    name_complete: bool = True  # False when the node had to shorten its name to fit
 
     @property
     def pending(self) -> bool:
@@ -309,12 +310,14 @@ def parse_scan_response(data: bytes) -> ScanResponse:
     """Parse a scan response into name and status (each None when absent)."""
     name: str | None = None
     status: NodeStatus | None = None
+    complete = True
     for ad_type, payload in parse_ad_structures(data):
         if ad_type in (AD_COMPLETE_LOCAL_NAME, AD_SHORTENED_LOCAL_NAME):
             name = payload.decode(errors="replace")
+            complete = ad_type == AD_COMPLETE_LOCAL_NAME
         elif ad_type == AD_SERVICE_DATA_128 and payload[:16] == _PV_SERVICE_LE:
             status = decode_node_status(payload[16:])
-    return ScanResponse(name, status)
+    return ScanResponse(name, status, complete)
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,7 @@ def scan_fields(scan: bthome.ScanResponse) -> Fields:
     """Fields of a scan_response vector."""
     return {
         "name": scan.name,
+        "name_complete": scan.name_complete,
         "status": int(scan.status) if scan.status is not None else None,
         "pending": scan.pending,
     }
@@ -230,4 +231,7 @@ def _chunk_fields(chunk: gatt.ImageChunk) -> Fields:
 
 
 # Kinds whose bytes only decode (the encoder writes a canonical form, e.g. without unknown TLVs).
-DECODE_ONLY: dict[str, str] = {"config_forward": "config"}
+DECODE_ONLY: dict[str, str] = {
+    "config_forward": "config",
+    "scan_response_shortened": "scan_response",
+}
