@@ -471,7 +471,8 @@ def gatt_vectors() -> list[Vector]:
 def check(vectors: list[Vector]) -> None:
     """Decode every valid vector back, so a generator bug cannot be written to disk."""
     for v in vectors:
-        kind = DECODE_ONLY.get(v["kind"], v["kind"])
+        kind = str(v["kind"])
+        kind = DECODE_ONLY.get(kind, kind)
         if kind.endswith("_invalid"):
             continue
         decoded = CODECS[kind][1](v["fields"], bytes.fromhex(v["hex"]))

@@ -119,7 +119,7 @@ def response_fields(response: gatt.ControlResponse) -> Fields:
 def request_from(fields: Mapping[str, Any]) -> gatt.ControlRequest:
     """Build a Control Point request from cp_request fields."""
     params = {k: v for k, v in fields.items() if k != "opcode"}
-    request_type = {
+    request_type: type[gatt.ControlRequest] = {
         gatt.Opcode.REPORT_SINCE: gatt.ReportSince,
         gatt.Opcode.ACK_UPTO: gatt.AckUpto,
         gatt.Opcode.COUNT: gatt.Count,
