@@ -431,6 +431,9 @@ class BTHomeNodeDecoder:
             raise Downgrade("plaintext advert from a node with a bindkey")
         if encrypted and self._parser.decryption_failed:
             raise WrongKey("advert did not authenticate with the node's bindkey")
+        if encrypted and self._parser.encryption_counter != counter:
+            # The library skipped the advert without trying the key: its own replay check.
+            raise Replay(f"counter {counter} refused by bthome-ble's replay check")
 
         values: dict[Metric, float] = {}
         for key, sensor in update.entity_values.items():
