@@ -345,12 +345,28 @@ class BTHomeNodeDecoder:
     library's check (which lets counters below 100 and counters after two failed decryptions
     through, for Home Assistant devices that restart from zero) any counter lower than the last
     accepted one is refused. ``last_sequence`` lets the hub restore that state after a restart.
+    ``strict_counter=False`` keeps only the library's rule, for third-party BTHome sensors whose
+    counter restarts after a battery change.
     """
 
-    __slots__ = ("_bindkey", "_device", "_last", "_last_raw", "_last_sequence", "_mac", "_parser")
+    __slots__ = (
+        "_bindkey",
+        "_device",
+        "_last",
+        "_last_raw",
+        "_last_sequence",
+        "_mac",
+        "_parser",
+        "_strict",
+    )
 
     def __init__(
-        self, mac: str, bindkey: bytes | None, *, last_sequence: int | None = None
+        self,
+        mac: str,
+        bindkey: bytes | None,
+        *,
+        last_sequence: int | None = None,
+        strict_counter: bool = True,
     ) -> None:
         """Create a decoder for the node at ``mac`` with its 16-byte bindkey (None if unpaired)."""
         if bindkey is not None and len(bindkey) != 16:
@@ -361,6 +377,7 @@ class BTHomeNodeDecoder:
         self._parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
         self._device = BLEDevice(self._mac, None, None)
         self._last_sequence = last_sequence
+        self._strict = strict_counter
         self._last_raw: bytes | None = None
         self._last: NodeAdvert | None = None
 
@@ -409,8 +426,9 @@ class BTHomeNodeDecoder:
             if self._bindkey is None:
                 raise WrongKey("encrypted advert but no bindkey for this node")
             counter = int.from_bytes(service_data[-8:-4], "little")
-            if self._last_sequence is not None and counter < self._last_sequence:
-                raise Replay(f"counter {counter} below last accepted {self._last_sequence}")
+            last = self._last_sequence
+            if self._strict and last is not None and counter < last:
+                raise Replay(f"counter {counter} below last accepted {last}")
 
         info = BluetoothServiceInfoBleak(
             name=name or self._mac,

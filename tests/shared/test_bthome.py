@@ -189,6 +189,17 @@ def test_replay_after_failed_decryptions_is_still_refused() -> None:
         decoder.decode(old)
 
 
+def test_non_strict_counter_keeps_only_bthome_ble_rules_for_third_party_sensors() -> None:
+    decoder = BTHomeNodeDecoder(MAC, KEY, strict_counter=False)
+    decoder.decode(advert(5000))
+    # Below 100 counts as the sensor restarting (battery change): accepted.
+    assert decoder.decode(advert(3)).sequence == 3
+    decoder.decode(advert(4000))
+    # Going back while still >= 100 is refused by the library itself, surfaced as Replay.
+    with pytest.raises(Replay):
+        decoder.decode(advert(3999))
+
+
 def test_last_sequence_survives_a_hub_restart() -> None:
     decoder = BTHomeNodeDecoder(MAC, KEY, last_sequence=2000)
     with pytest.raises(Replay):
