@@ -222,6 +222,7 @@ def gatt_vectors() -> list[Vector]:
 
     configs = [
         ("config-example", gatt.Config(revision=7, camera_times=(480, 960))),
+        ("config-camera-interval", gatt.Config(revision=8, camera_interval_s=21600)),
         (
             "config-custom",
             gatt.Config(
@@ -236,6 +237,7 @@ def gatt_vectors() -> list[Vector]:
                 temperature_high=85.0,
                 connectable_window_s=0,
                 alert_interval_s=10,
+                camera_interval_s=604800,
             ),
         ),
     ]

@@ -85,6 +85,7 @@ def configs(draw: st.DrawFn) -> gatt.Config:
         temperature_high=t_high / 100,
         connectable_window_s=draw(st.integers(0, 600)),
         alert_interval_s=draw(st.integers(10, 86_400)),
+        camera_interval_s=draw(st.one_of(st.just(0), st.integers(600, 604_800))),
     )
 
 
@@ -119,6 +120,8 @@ def test_config_skips_unknown_tlv_types() -> None:
         {"temperature_low": 30.0, "temperature_high": 20.0},
         {"connectable_window_s": 601},
         {"alert_interval_s": 5},
+        {"camera_interval_s": 599},
+        {"camera_interval_s": 604_801},
         {"camera_times": (600, 600)},
         {"camera_times": (700, 600)},
         {"camera_times": (1440,)},
