@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from bleak.backends.device import BLEDevice
-from bthome_ble import BTHomeBluetoothDeviceData
+from bthome_ble import BTHomeBluetoothDeviceData, DeviceKey, SensorValue
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from habluetooth import BluetoothServiceInfoBleak
 
@@ -357,6 +357,7 @@ class BTHomeNodeDecoder:
         "_last_sequence",
         "_mac",
         "_parser",
+        "_previous",
         "_strict",
     )
 
@@ -380,10 +381,11 @@ class BTHomeNodeDecoder:
         self._strict = strict_counter
         self._last_raw: bytes | None = None
         self._last: NodeAdvert | None = None
+        self._previous: dict[DeviceKey, SensorValue] = {}
 
     @property
     def last_sequence(self) -> int | None:
-        """The highest counter accepted so far (what the hub persists)."""
+        """The counter of the last accepted advert (what the hub persists)."""
         return self._last_sequence
 
     def reset_sequence(self) -> None:
@@ -453,10 +455,18 @@ class BTHomeNodeDecoder:
             # The library skipped the advert without trying the key: its own replay check.
             raise Replay(f"counter {counter} refused by bthome-ble's replay check")
 
+        # bthome-ble's updates accumulate every sensor ever seen; this advert's values are the
+        # ones it just (re)created, recognisable by identity against the previous update.
+        current = update.entity_values
+        previous, self._previous = self._previous, dict(current)
         values: dict[Metric, float] = {}
-        for key, sensor in update.entity_values.items():
+        for key, sensor in current.items():
             metric = _METRIC_BY_LIBRARY_KEY.get(key.key)
-            if metric is not None and isinstance(sensor.native_value, int | float):
+            if (
+                metric is not None
+                and previous.get(key) is not sensor
+                and isinstance(sensor.native_value, int | float)
+            ):
                 values[metric] = float(sensor.native_value)
         if not values:
             raise Malformed("advert carries no readable Plant-Vita metric")

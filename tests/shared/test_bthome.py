@@ -127,6 +127,18 @@ def test_encrypted_round_trip_through_bthome_ble(values: dict[Metric, float], co
     assert result.rssi == -70
 
 
+def test_values_are_only_those_of_this_advert() -> None:
+    # bthome-ble accumulates every sensor it has ever seen in its updates; a reading must not
+    # inherit the previous advert's battery or temperature.
+    decoder = BTHomeNodeDecoder(MAC, KEY)
+    decoder.decode(advert(1))
+    assert decoder.decode(advert(2, {Metric.MOISTURE: 40.0})).values == {Metric.MOISTURE: 40.0}
+    plain = BTHomeNodeDecoder(MAC, None)
+    plain.decode(bthome.encode_service_data(FULL))
+    with pytest.raises(Malformed):
+        plain.decode(bytes.fromhex("40f0"))
+
+
 def test_plaintext_decodes_for_an_unpaired_node() -> None:
     result = BTHomeNodeDecoder(MAC, None).decode(bthome.encode_service_data(FULL))
     assert result.values == FULL
