@@ -21,6 +21,7 @@ ImageFormat = Literal["JPEG", "PNG"]
 
 JPEG_MAGIC: Final = b"\xff\xd8\xff"
 PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND: Final = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk with its CRC
 
 # Decompression-bomb cap: well above phone cameras (48 MP = 8000x6000) and below Pillow's own
 # warning threshold (~89 MP), so Pillow never needs its global warning machinery for us.
@@ -42,8 +43,8 @@ CLIPPED_LUMA: Final = 250
 OVEREXPOSED_CLIPPED_FRACTION: Final = 0.25
 OVEREXPOSED_MEAN: Final = 225
 # Variance of a 4-neighbour Laplacian on a grayscale version with long side <= BLUR_SIDE pixels.
-# Sharp plant photos score in the hundreds or more; a Gaussian blur of ~1 % of the image width
-# brings them under 20 (see tests and bench/green.py).
+# bench.green's sharp 12 MP plant photos score ~140; a Gaussian blur of radius 0.25 % of the width
+# brings them to ~7, 0.125 % to ~30.
 BLUR_SIDE: Final = 512
 BLURRED_LAPLACIAN_VAR: Final = 20.0
 
@@ -89,7 +90,7 @@ def _open(data: bytes) -> tuple[Image.Image, ImageFormat]:
     except Image.DecompressionBombError as exc:
         raise ImageRejected(f"image too large: {exc}") from exc
     except Exception as exc:  # Pillow raises many exception types on hostile headers
-        raise ImageRejected(f"unreadable {fmt} header: {exc}") from exc
+        raise ImageRejected(f"unreadable {fmt} header") from exc
     width, height = img.size
     if width <= 0 or height <= 0:
         img.close()
@@ -130,6 +131,9 @@ def inspect_image(data: bytes) -> ImageInfo:
     with img:
         width, height = img.size
         if fmt == "PNG":
+            # Pillow decodes pixels without reading IEND, so a file cut inside it would pass.
+            if _PNG_IEND not in data[-4096:]:
+                raise ImageRejected("truncated PNG: no IEND chunk")
             # verify() checks chunk CRCs without decoding; it leaves the image unusable afterwards.
             try:
                 img.verify()
