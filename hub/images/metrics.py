@@ -103,8 +103,8 @@ def _open(data: bytes) -> tuple[Image.Image, ImageFormat]:
 
 def _load(img: Image.Image, fmt: ImageFormat) -> None:
     """Decode the whole image; any decoder failure (truncation included) becomes a rejection."""
-    # Truncated files must fail, never be padded with grey: this module relies on the default.
-    assert not ImageFile.LOAD_TRUNCATED_IMAGES
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # a truncated file would be padded with grey and accepted
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     try:
         img.load()
     except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, EOFError, ...
@@ -168,16 +168,18 @@ def _decode_for_analysis(data: bytes) -> tuple[Image.Image, int]:
 
 
 def _laplacian_variance(gray: npt.NDArray[np.uint8]) -> float:
-    """Variance of the 4-neighbour Laplacian, in integer arithmetic until the final mean."""
-    g = gray.astype(np.int32)
-    if g.shape[0] < 3 or g.shape[1] < 3:
+    """Variance of the 4-neighbour Laplacian, in integer arithmetic until the final division."""
+    if gray.shape[0] < 3 or gray.shape[1] < 3:
         return 0.0
-    lap = (4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]).astype(
-        np.int64
-    )
+    g = gray.astype(np.int16)
+    lap = (
+        4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:]
+    )  # |lap| <= 1020
     n = lap.size
-    total = int(lap.sum())
-    return (int((lap * lap).sum()) - total * total / n) / n
+    total = int(lap.sum(dtype=np.int64))
+    squares = lap.astype(np.int32)
+    squares *= squares  # <= 1020**2: fits int32
+    return (int(squares.sum(dtype=np.int64)) - total * total / n) / n
 
 
 def compute_metrics(data: bytes) -> ImageMetrics:

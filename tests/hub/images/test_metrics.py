@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFile, ImageFilter
 
 from hub.images.metrics import (
     JPEG_MAGIC,
@@ -301,6 +301,15 @@ def test_inspect_refuses_truncated_jpeg(keep: float) -> None:
         compute_metrics(cut)
     with pytest.raises(ImageRejected):
         make_thumbnail(cut)
+
+
+def test_truncation_tolerance_switched_on_globally_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    data = _jpeg(_textured((320, 240)), quality=90)
+    with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
+        inspect_image(data[: len(data) // 2])
 
 
 @pytest.mark.parametrize("drop", [1, 12, 100])
