@@ -162,9 +162,17 @@ def _decode_for_analysis(data: bytes) -> tuple[Image.Image, int]:
         else:
             _load(img, fmt)
             small = img.reduce(scale) if scale > 1 else img
-        rgb = small if small.mode == "RGB" else small.convert("RGB")
-        rgb.load()
+        rgb = _to_rgb(small)
     return rgb, width * height
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB; 16-bit greyscale is scaled down (Pillow's own conversion clips it at 255)."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8), "L")
+    return img.convert("RGB")
 
 
 def _laplacian_variance(gray: npt.NDArray[np.uint8]) -> float:
@@ -263,7 +271,7 @@ def make_thumbnail(data: bytes, max_side: int = 320) -> bytes:
         rgb = Image.new("RGB", rgba.size, (255, 255, 255))
         rgb.paste(rgba, mask=rgba.getchannel("A"))
     else:
-        rgb = upright.convert("RGB")
+        rgb = _to_rgb(upright)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)

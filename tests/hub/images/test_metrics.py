@@ -160,6 +160,14 @@ def test_greyscale_and_palette_pngs_are_analysed() -> None:
     assert compute_metrics(out.getvalue()).canopy_cover == 1.0
 
 
+def test_sixteen_bit_greyscale_png_keeps_its_brightness() -> None:
+    out = io.BytesIO()
+    Image.fromarray(np.full((48, 64), 30_000, np.uint16)).save(out, "PNG")
+    metrics = compute_metrics(out.getvalue())
+    assert metrics.brightness == pytest.approx(30_000 / 256, abs=1)
+    assert ImageQualityFlag.OVEREXPOSED not in metrics.flags
+
+
 # --- quality flags -----------------------------------------------------------------------
 
 
