@@ -111,7 +111,7 @@ def _load(img: Image.Image, fmt: ImageFormat) -> None:
         raise ImageRejected(f"corrupt or truncated {fmt}: {exc}") from exc
 
 
-def _jpeg_scale(width: int, height: int) -> int:
+def _analysis_scale(width: int, height: int) -> int:
     for scale in _SCALES:
         if (width // scale) * (height // scale) >= MIN_ANALYSIS_PIXELS:
             return scale
@@ -152,10 +152,10 @@ def _decode_for_analysis(data: bytes) -> tuple[Image.Image, int]:
     img, fmt = _open(data)
     with img:
         width, height = img.size
-        scale = _jpeg_scale(width, height)
+        scale = _analysis_scale(width, height)
         if fmt == "JPEG":
             if scale > 1:
-                # libjpeg picks the smallest scale whose output is at least the requested size.
+                # libjpeg picks the largest reduction whose output still covers the requested size.
                 img.draft("RGB", (width // scale, height // scale))
             _load(img, fmt)
             small = img
@@ -171,7 +171,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8), "L")
+        img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8))
     return img.convert("RGB")
 
 
