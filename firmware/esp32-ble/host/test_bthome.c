@@ -45,7 +45,7 @@ static void test_plant_vita_example(void **state)
     assert_int_equal(frame.counter, 1000);
     assert_true(frame.encrypted);
     pv_reading_t back;
-    assert_int_equal(pv_bthome_decode_objects(frame.objects, frame.objects_len, &back, NULL), PV_OK);
+    assert_int_equal(pv_bthome_decode_objects(frame.objects, frame.objects_len, &back), PV_OK);
     assert_memory_equal(&back, &k_full, sizeof(back));
 }
 
@@ -113,9 +113,31 @@ static void test_decode_rejects_truncated_and_unknown(void **state)
     uint8_t in[8];
     pv_reading_t r;
     int n = hex_to_bytes("02ca", in, sizeof(in));
-    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r, NULL), PV_ERR_MALFORMED);
+    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r), PV_ERR_MALFORMED);
     n = hex_to_bytes("ff00", in, sizeof(in));
-    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r, NULL), PV_ERR_MALFORMED);
+    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r), PV_ERR_MALFORMED);
+    n = hex_to_bytes("145b0e 0157", in, sizeof(in)); /* out of order */
+    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r), PV_ERR_MALFORMED);
+    n = hex_to_bytes("0157 0158", in, sizeof(in)); /* repeated */
+    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r), PV_ERR_MALFORMED);
+    n = hex_to_bytes("0400e201", in, sizeof(in)); /* pressure: not a Plant-Vita metric */
+    assert_int_equal(pv_bthome_decode_objects(in, (size_t)n, &r), PV_ERR_MALFORMED);
+}
+
+static void test_plaintext_from_paired_node_is_a_downgrade(void **state)
+{
+    (void)state;
+    uint8_t key[16] = {1}, mac[6] = {1, 2, 3, 4, 5, 6}, objects[32], sd[32];
+    size_t n_obj, n_sd;
+    pv_bthome_frame_t frame;
+    assert_int_equal(pv_bthome_encode_objects(&k_full, objects, sizeof(objects), &n_obj), PV_OK);
+    assert_int_equal(pv_bthome_service_data_plain(0x40, objects, n_obj, sd, sizeof(sd), &n_sd), PV_OK);
+    assert_int_equal(pv_bthome_service_data_parse(sd, n_sd, NULL, NULL, &frame), PV_OK);
+    assert_int_equal(pv_bthome_service_data_parse(sd, n_sd, key, mac, &frame), PV_ERR_AUTH);
+    assert_int_equal(pv_bthome_service_data_encrypt(key, mac, 0x40, 9, objects, n_obj, sd, sizeof(sd),
+                                                    &n_sd),
+                     PV_OK);
+    assert_int_equal(pv_bthome_service_data_parse(sd, n_sd, NULL, NULL, &frame), PV_ERR_AUTH);
 }
 
 static void test_ccm_empty_payload(void **state)
@@ -136,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_and_tamper_rejected),
         cmocka_unit_test(test_out_of_range_refused),
         cmocka_unit_test(test_decode_rejects_truncated_and_unknown),
+        cmocka_unit_test(test_plaintext_from_paired_node_is_a_downgrade),
         cmocka_unit_test(test_ccm_empty_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

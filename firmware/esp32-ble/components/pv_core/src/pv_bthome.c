@@ -5,53 +5,6 @@
 #include "pv/pv_bytes.h"
 #include "pv/pv_ccm.h"
 
-size_t pv_bthome_object_value_len(uint8_t object_id)
-{
-    /* Value lengths of the BTHome v2 sensor and binary-sensor objects a garden hub meets. */
-    switch (object_id) {
-    case 0x00: /* packet id */
-    case 0x01: /* battery % */
-    case 0x09: /* count uint8 */
-    case 0x0F: /* generic boolean */
-    case 0x10: /* power on/off */
-    case 0x11: /* opening */
-    case 0x15: /* battery low */
-    case 0x16: /* battery charging */
-    case 0x2E: /* humidity uint8 */
-    case 0x2F: /* moisture uint8 */
-    case 0x3A: /* button event */
-    case 0x57: /* temperature sint8 */
-        return 1u;
-    case 0x02: /* temperature sint16 0.01 */
-    case 0x03: /* humidity uint16 0.01 */
-    case 0x06: /* mass kg */
-    case 0x08: /* dewpoint */
-    case 0x0C: /* voltage 0.001 */
-    case 0x0D: /* pm2.5 */
-    case 0x0E: /* pm10 */
-    case 0x12: /* co2 */
-    case 0x13: /* tvoc */
-    case 0x14: /* moisture uint16 0.01 */
-    case 0x3D: /* count uint16 */
-    case 0x3F: /* rotation */
-    case 0x45: /* temperature sint16 0.1 */
-    case 0x4A: /* voltage 0.1 */
-        return 2u;
-    case 0x04: /* pressure */
-    case 0x05: /* illuminance uint24 0.01 */
-    case 0x07: /* mass lb */
-    case 0x0A: /* energy */
-    case 0x0B: /* power */
-    case 0x42: /* duration */
-        return 3u;
-    case 0x3E: /* count uint32 */
-    case 0x4D: /* energy uint32 */
-        return 4u;
-    default:
-        return 0u;
-    }
-}
-
 pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, size_t cap,
                                      size_t *out_len)
 {
@@ -103,52 +56,66 @@ pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, 
     return PV_OK;
 }
 
-pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t *reading,
-                                     int *packet_id)
+/* Value length of a Plant-Vita object id, 0 for any other id. */
+static size_t object_value_len(uint8_t object_id)
+{
+    switch (object_id) {
+    case PV_BTHOME_OBJ_BATTERY:
+        return 1u;
+    case PV_BTHOME_OBJ_TEMPERATURE:
+    case PV_BTHOME_OBJ_HUMIDITY:
+    case PV_BTHOME_OBJ_MOISTURE:
+        return 2u;
+    case PV_BTHOME_OBJ_ILLUMINANCE:
+        return 3u;
+    default:
+        return 0u;
+    }
+}
+
+pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t *reading)
 {
     if ((in == NULL && len > 0u) || reading == NULL) {
         return PV_ERR_ARG;
     }
-    memset(reading, 0, sizeof(*reading));
+    pv_reading_t r;
+    memset(&r, 0, sizeof(r));
+    int last_id = -1;
     size_t i = 0;
     while (i < len) {
         const uint8_t id = in[i++];
-        const size_t vlen = pv_bthome_object_value_len(id);
-        if (vlen == 0u || len - i < vlen) {
+        const size_t vlen = object_value_len(id);
+        /* Ascending ids also rule out repeats. */
+        if (vlen == 0u || (int)id <= last_id || len - i < vlen) {
             return PV_ERR_MALFORMED;
         }
+        last_id = id;
         const uint8_t *v = &in[i];
         switch (id) {
-        case PV_BTHOME_OBJ_PACKET_ID:
-            if (packet_id != NULL) {
-                *packet_id = v[0];
-            }
-            break;
         case PV_BTHOME_OBJ_BATTERY:
-            reading->battery_pct = v[0];
-            reading->present |= PV_HAS_BATTERY;
+            r.battery_pct = v[0];
+            r.present |= PV_HAS_BATTERY;
             break;
         case PV_BTHOME_OBJ_TEMPERATURE:
-            reading->temperature_centi_c = (int16_t)pv_get_le16(v);
-            reading->present |= PV_HAS_TEMPERATURE;
+            r.temperature_centi_c = (int16_t)pv_get_le16(v);
+            r.present |= PV_HAS_TEMPERATURE;
             break;
         case PV_BTHOME_OBJ_HUMIDITY:
-            reading->humidity_centi_pct = pv_get_le16(v);
-            reading->present |= PV_HAS_HUMIDITY;
+            r.humidity_centi_pct = pv_get_le16(v);
+            r.present |= PV_HAS_HUMIDITY;
             break;
         case PV_BTHOME_OBJ_ILLUMINANCE:
-            reading->illuminance_centi_lux = pv_get_le24(v);
-            reading->present |= PV_HAS_ILLUMINANCE;
+            r.illuminance_centi_lux = pv_get_le24(v);
+            r.present |= PV_HAS_ILLUMINANCE;
             break;
-        case PV_BTHOME_OBJ_MOISTURE:
-            reading->moisture_centi_pct = pv_get_le16(v);
-            reading->present |= PV_HAS_MOISTURE;
+        default: /* PV_BTHOME_OBJ_MOISTURE */
+            r.moisture_centi_pct = pv_get_le16(v);
+            r.present |= PV_HAS_MOISTURE;
             break;
-        default:
-            break; /* another sensor's object: skipped, its length is known */
         }
         i += vlen;
     }
+    *reading = r;
     return PV_OK;
 }
 
@@ -224,6 +191,9 @@ pv_status_t pv_bthome_service_data_parse(const uint8_t *in, size_t len, const ui
     }
     frame->encrypted = (uint8_t)(frame->devinfo & PV_BTHOME_DEVINFO_ENCRYPTED);
     if (frame->encrypted == 0u) {
+        if (key != NULL) {
+            return PV_ERR_AUTH; /* downgrade: a paired node never sends plaintext */
+        }
         frame->objects_len = len - 1u;
         if (frame->objects_len > sizeof(frame->objects)) {
             return PV_ERR_MALFORMED;
@@ -231,11 +201,12 @@ pv_status_t pv_bthome_service_data_parse(const uint8_t *in, size_t len, const ui
         memcpy(frame->objects, &in[1], frame->objects_len);
         return PV_OK;
     }
-    if (key == NULL || mac == NULL) {
-        return PV_ERR_ARG;
-    }
-    if (len < PV_BTHOME_ENC_OVERHEAD || len - PV_BTHOME_ENC_OVERHEAD > sizeof(frame->objects)) {
+    /* At least one object (2 bytes) besides device info, counter and MIC. */
+    if (len < PV_BTHOME_ENC_OVERHEAD + 2u || len - PV_BTHOME_ENC_OVERHEAD > sizeof(frame->objects)) {
         return PV_ERR_MALFORMED;
+    }
+    if (key == NULL || mac == NULL) {
+        return PV_ERR_AUTH; /* encrypted, but no bindkey to authenticate it */
     }
     const size_t clen = len - PV_BTHOME_ENC_OVERHEAD;
     frame->counter = pv_get_le32(&in[1u + clen]);

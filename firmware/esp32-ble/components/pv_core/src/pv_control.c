@@ -190,6 +190,9 @@ pv_status_t pv_cp_response_decode(const uint8_t *in, size_t len, pv_cp_response_
     }
     rsp->opcode = in[1];
     rsp->status = in[2];
+    if (rsp->status > PV_CP_STORAGE_FULL) {
+        return PV_ERR_MALFORMED;
+    }
     if (rsp->status != PV_CP_SUCCESS) {
         return len == 3u ? PV_OK : PV_ERR_MALFORMED;
     }

@@ -227,7 +227,7 @@ pv_status_t pv_image_chunk_decode(const uint8_t *in, size_t len, pv_image_chunk_
     if (in == NULL || chunk == NULL) {
         return PV_ERR_ARG;
     }
-    if (len < PV_IMAGE_CHUNK_HEADER_LEN || pv_get_le16(in) == 0u) {
+    if (len <= PV_IMAGE_CHUNK_HEADER_LEN || pv_get_le16(in) == 0u) {
         return PV_ERR_MALFORMED;
     }
     chunk->image_id = pv_get_le16(in);

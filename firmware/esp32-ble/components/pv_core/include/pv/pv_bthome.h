@@ -53,14 +53,9 @@ typedef struct {
 pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, size_t cap,
                                      size_t *out_len);
 
-/* Decode BTHome objects. Objects of other known types are skipped; an unknown id (whose length is
- * therefore unknown) or a truncated object is PV_ERR_MALFORMED. *packet_id is set to the 0x00
- * object when present and packet_id is non-null (else left untouched). */
-pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t *reading,
-                                     int *packet_id);
-
-/* Byte length of the value of a BTHome v2 object id, or 0 when this decoder does not know it. */
-size_t pv_bthome_object_value_len(uint8_t object_id);
+/* Decode the Plant-Vita objects (ids 01, 02, 03, 05, 14). Any other id, a repeated or
+ * out-of-order id, or a truncated value is PV_ERR_MALFORMED; *reading is only written on success. */
+pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t *reading);
 
 /* Build the 13-byte CCM nonce. mac is in display order (AA:BB:.. -> {0xAA, 0xBB, ..}). */
 void pv_bthome_nonce(const uint8_t mac[6], uint8_t devinfo, uint32_t counter, uint8_t nonce[13]);
@@ -84,8 +79,10 @@ typedef struct {
     size_t objects_len;
 } pv_bthome_frame_t;
 
-/* Parse service data (the bytes after the UUID); decrypts with key/mac when the frame is encrypted
- * (key may be NULL for plain frames). PV_ERR_AUTH when the MIC fails. */
+/* Parse service data (the bytes after the UUID) the way a hub does (protocol.md 1.5): with a key,
+ * only encrypted frames that authenticate are accepted (PV_ERR_AUTH for a wrong MIC and for a
+ * plaintext downgrade); without one (key NULL), only plaintext frames. PV_ERR_UNSUPPORTED for a
+ * BTHome version other than 2, PV_ERR_MALFORMED when too short. */
 pv_status_t pv_bthome_service_data_parse(const uint8_t *in, size_t len, const uint8_t key[16],
                                          const uint8_t mac[6], pv_bthome_frame_t *frame);
 

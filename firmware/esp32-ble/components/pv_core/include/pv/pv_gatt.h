@@ -107,6 +107,7 @@ typedef struct {
     size_t data_len;
 } pv_image_chunk_t;
 
+/* A chunk carries at least one byte and a non-zero image id. */
 pv_status_t pv_image_chunk_decode(const uint8_t *in, size_t len, pv_image_chunk_t *chunk);
 
 #endif
