@@ -129,6 +129,18 @@ static void test_image_chunk_example(void **state)
     assert_int_equal(pv_image_chunk_encode(3, 0, data, 4, out, 9, &n_out), PV_ERR_NO_SPACE);
 }
 
+static void test_pairing_string(void **state)
+{
+    (void)state;
+    uint8_t mac[6], key[16];
+    char out[PV_PAIRING_URI_MAX];
+    hex_to_bytes("246F281A2B3C", mac, sizeof(mac));
+    hex_to_bytes("0f1e2d3c4b5a69788796a5b4c3d2e1f0", key, sizeof(key));
+    assert_int_equal(pv_pairing_string(mac, key, "PV-1A2B3C", out, sizeof(out)), PV_OK);
+    assert_string_equal(out, "PV1:24:6F:28:1A:2B:3C:0f1e2d3c4b5a69788796a5b4c3d2e1f0:PV-1A2B3C");
+    assert_int_equal(pv_pairing_string(mac, key, "PV-1A2B3C", out, 40), PV_ERR_NO_SPACE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_scan_response_shortens_whole_utf8_chars),
         cmocka_unit_test(test_records_example_and_packing),
         cmocka_unit_test(test_image_chunk_example),
+        cmocka_unit_test(test_pairing_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

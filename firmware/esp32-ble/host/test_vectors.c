@@ -284,6 +284,7 @@ static void config_from_fields(const json_node_t *f, pv_config_t *c)
     c->temperature_high = (int16_t)centi(num(f, "temperature_high"));
     c->connectable_window_s = (uint16_t)u32(f, "connectable_window_s");
     c->alert_interval_s = u32(f, "alert_interval_s");
+    c->camera_interval_s = u32(f, "camera_interval_s");
 }
 
 static void check_config_decode(const uint8_t *in, size_t len, const json_node_t *f)
@@ -303,6 +304,7 @@ static void check_config_decode(const uint8_t *in, size_t len, const json_node_t
     CHECK(got.temperature_low == want.temperature_low && got.temperature_high == want.temperature_high);
     CHECK(got.connectable_window_s == want.connectable_window_s);
     CHECK(got.alert_interval_s == want.alert_interval_s);
+    CHECK(got.camera_interval_s == want.camera_interval_s);
 }
 
 static void check_config(const uint8_t *in, size_t len, const json_node_t *f)

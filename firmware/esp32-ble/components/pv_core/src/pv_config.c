@@ -30,7 +30,9 @@ pv_status_t pv_config_validate(const pv_config_t *c)
         c->moisture_high > 10000u || c->moisture_low >= c->moisture_high ||
         c->temperature_low < -4000 || c->temperature_low > 8500 || c->temperature_high < -4000 ||
         c->temperature_high > 8500 || c->temperature_low >= c->temperature_high ||
-        c->connectable_window_s > 600u || c->alert_interval_s < 10u || c->alert_interval_s > 86400u) {
+        c->connectable_window_s > 600u || c->alert_interval_s < 10u || c->alert_interval_s > 86400u ||
+        (c->camera_interval_s != 0u &&
+         (c->camera_interval_s < 600u || c->camera_interval_s > 604800u))) {
         return PV_ERR_RANGE;
     }
     for (uint8_t i = 0; i < c->camera_time_count; i++) {
@@ -47,6 +49,7 @@ static size_t fixed_len(uint8_t type)
     switch (type) {
     case PV_CFG_SAMPLING_INTERVAL_S:
     case PV_CFG_ALERT_INTERVAL_S:
+    case PV_CFG_CAMERA_INTERVAL_S:
         return 4u;
     case PV_CFG_ADVERT_BURST_COUNT:
         return 1u;
@@ -86,7 +89,7 @@ pv_status_t pv_config_decode(const uint8_t *in, size_t len, pv_config_t *config)
             return PV_ERR_MALFORMED;
         }
         i += 2u + vlen;
-        if (type < PV_CFG_SAMPLING_INTERVAL_S || type > PV_CFG_ALERT_INTERVAL_S) {
+        if (type < PV_CFG_SAMPLING_INTERVAL_S || type > PV_CFG_LAST_KNOWN_TYPE) {
             continue; /* a later protocol's setting: skipped */
         }
         const uint16_t bit = (uint16_t)(1u << type);
@@ -132,8 +135,11 @@ pv_status_t pv_config_decode(const uint8_t *in, size_t len, pv_config_t *config)
         case PV_CFG_CONNECTABLE_WINDOW_S:
             c.connectable_window_s = pv_get_le16(v);
             break;
-        default: /* PV_CFG_ALERT_INTERVAL_S */
+        case PV_CFG_ALERT_INTERVAL_S:
             c.alert_interval_s = pv_get_le32(v);
+            break;
+        default: /* PV_CFG_CAMERA_INTERVAL_S */
+            c.camera_interval_s = pv_get_le32(v);
             break;
         }
     }
@@ -196,6 +202,9 @@ pv_status_t pv_config_encode(const pv_config_t *c, uint8_t *out, size_t cap, siz
     p = put_tlv_hdr(p, PV_CFG_ALERT_INTERVAL_S, 4u);
     pv_put_le32(p, c->alert_interval_s);
     p += 4;
+    p = put_tlv_hdr(p, PV_CFG_CAMERA_INTERVAL_S, 4u);
+    pv_put_le32(p, c->camera_interval_s);
+    p += 4;
     const size_t n = (size_t)(p - buf);
     if (n > cap) {
         return PV_ERR_NO_SPACE;
@@ -217,17 +226,55 @@ uint32_t pv_config_next_interval_s(const pv_config_t *c, int has_moisture,
     return (moisture_alert || temperature_alert) ? c->alert_interval_s : c->sampling_interval_s;
 }
 
-uint32_t pv_config_seconds_to_next_capture(const pv_config_t *c, uint32_t now_epoch)
+/* The latest camera_times instant at or before now (0 when the list is empty). */
+static uint32_t last_scheduled_instant(const pv_config_t *c, uint32_t now_epoch)
 {
     if (c->camera_time_count == 0u) {
         return 0u;
     }
-    const uint32_t sec_of_day = now_epoch % 86400u;
-    for (uint8_t k = 0; k < c->camera_time_count; k++) {
-        const uint32_t at = (uint32_t)c->camera_times[k] * 60u;
-        if (at > sec_of_day) {
-            return at - sec_of_day;
+    const uint32_t midnight = now_epoch - now_epoch % 86400u;
+    for (int k = (int)c->camera_time_count - 1; k >= 0; k--) {
+        const uint32_t at = midnight + (uint32_t)c->camera_times[k] * 60u;
+        if (at <= now_epoch) {
+            return at;
         }
     }
-    return 86400u - sec_of_day + (uint32_t)c->camera_times[0] * 60u;
+    /* Before today's first time: yesterday's last one. */
+    const uint32_t last = (uint32_t)c->camera_times[c->camera_time_count - 1u] * 60u;
+    return midnight >= 86400u ? midnight - 86400u + last : 0u;
+}
+
+int pv_config_capture_due(const pv_config_t *c, uint32_t now_epoch, uint32_t last_capture_epoch)
+{
+    if (c->camera_interval_s != 0u &&
+        (last_capture_epoch == 0u || now_epoch - last_capture_epoch >= c->camera_interval_s)) {
+        return 1;
+    }
+    const uint32_t at = last_scheduled_instant(c, now_epoch);
+    return at != 0u && at > last_capture_epoch && now_epoch - at <= 3600u;
+}
+
+uint32_t pv_config_seconds_to_next_capture(const pv_config_t *c, uint32_t now_epoch,
+                                           uint32_t last_capture_epoch)
+{
+    uint32_t best = PV_CAPTURE_NEVER;
+    if (c->camera_interval_s != 0u) {
+        const uint32_t next = last_capture_epoch + c->camera_interval_s;
+        best = (last_capture_epoch == 0u || next <= now_epoch) ? 0u : next - now_epoch;
+    }
+    if (c->camera_time_count > 0u) {
+        const uint32_t sec_of_day = now_epoch % 86400u;
+        uint32_t wait = 86400u - sec_of_day + (uint32_t)c->camera_times[0] * 60u;
+        for (uint8_t k = 0; k < c->camera_time_count; k++) {
+            const uint32_t at = (uint32_t)c->camera_times[k] * 60u;
+            if (at > sec_of_day) {
+                wait = at - sec_of_day;
+                break;
+            }
+        }
+        if (wait < best) {
+            best = wait;
+        }
+    }
+    return best;
 }

@@ -87,6 +87,44 @@ void pv_default_name(const uint8_t mac[6], char out[10])
     out[9] = '\0';
 }
 
+pv_status_t pv_pairing_string(const uint8_t mac[6], const uint8_t bindkey[16], const char *name,
+                              char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char hex_upper[] = "0123456789ABCDEF";
+    if (mac == NULL || bindkey == NULL || name == NULL || out == NULL) {
+        return PV_ERR_ARG;
+    }
+    size_t name_len = strlen(name);
+    if (name_len > 10u) {
+        name_len = 10u;
+        while (name_len > 0u && ((uint8_t)name[name_len] & 0xC0u) == 0x80u) {
+            name_len--;
+        }
+    }
+    /* "PV1:" + 17 + ":" + 32 + ":" + name + NUL */
+    const size_t n = 4u + 17u + 1u + 32u + 1u + name_len;
+    if (n + 1u > cap) {
+        return PV_ERR_NO_SPACE;
+    }
+    char *p = out;
+    memcpy(p, "PV1:", 4u);
+    p += 4;
+    for (size_t i = 0; i < 6u; i++) {
+        *p++ = hex_upper[mac[i] >> 4];
+        *p++ = hex_upper[mac[i] & 0x0Fu];
+        *p++ = ':'; /* after the last octet it separates the MAC from the key */
+    }
+    for (size_t i = 0; i < 16u; i++) {
+        *p++ = hex[bindkey[i] >> 4];
+        *p++ = hex[bindkey[i] & 0x0Fu];
+    }
+    *p++ = ':';
+    memcpy(p, name, name_len);
+    p[name_len] = '\0';
+    return PV_OK;
+}
+
 /* Service data AD: len(1) type(1) uuid(16) status(1). */
 #define SR_SERVICE_AD_LEN 19u
 

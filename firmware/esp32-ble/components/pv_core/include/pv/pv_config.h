@@ -8,8 +8,8 @@
 #include "pv/pv_status.h"
 
 #define PV_CONFIG_MAX_CAMERA_TIMES 8u
-/* Encoded size with every setting present and 8 camera times. */
-#define PV_CONFIG_MAX_LEN 64u
+/* Encoded size with every setting present and 8 camera times (4 + 10 TLVs + 16 time bytes). */
+#define PV_CONFIG_MAX_LEN 80u
 
 enum {
     PV_CFG_SAMPLING_INTERVAL_S = 0x01,
@@ -22,7 +22,9 @@ enum {
     PV_CFG_TEMPERATURE_HIGH = 0x08,
     PV_CFG_CONNECTABLE_WINDOW_S = 0x09,
     PV_CFG_ALERT_INTERVAL_S = 0x0A,
+    PV_CFG_CAMERA_INTERVAL_S = 0x0B,
 };
+#define PV_CFG_LAST_KNOWN_TYPE PV_CFG_CAMERA_INTERVAL_S
 
 typedef struct {
     uint32_t revision;
@@ -37,6 +39,7 @@ typedef struct {
     int16_t temperature_high;
     uint16_t connectable_window_s;
     uint32_t alert_interval_s;
+    uint32_t camera_interval_s; /* 0 = off, else 600..604800 */
 } pv_config_t;
 
 /* Every setting at its default, revision 0. */
@@ -59,7 +62,15 @@ uint32_t pv_config_next_interval_s(const pv_config_t *config, int has_moisture,
                                    uint16_t moisture_centi_pct, int has_temperature,
                                    int16_t temperature_centi_c);
 
-/* Seconds from the UTC time of day `now_epoch` to the next scheduled capture (0 when none). */
-uint32_t pv_config_seconds_to_next_capture(const pv_config_t *config, uint32_t now_epoch);
+#define PV_CAPTURE_NEVER 0xFFFFFFFFu
+
+/* True when a capture is due at now_epoch: camera_interval_s elapsed since last_capture_epoch
+ * (0 = never captured), or a camera_times instant passed since the last capture, at most an hour
+ * ago (a node that slept through it still catches up, but not with a stale picture at midnight). */
+int pv_config_capture_due(const pv_config_t *config, uint32_t now_epoch, uint32_t last_capture_epoch);
+
+/* Seconds until the next capture becomes due (PV_CAPTURE_NEVER without a camera schedule). */
+uint32_t pv_config_seconds_to_next_capture(const pv_config_t *config, uint32_t now_epoch,
+                                           uint32_t last_capture_epoch);
 
 #endif

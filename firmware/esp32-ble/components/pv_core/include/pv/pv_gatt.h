@@ -75,6 +75,13 @@ typedef struct {
 
 pv_status_t pv_scan_response_decode(const uint8_t *in, size_t len, pv_scan_response_t *rsp);
 
+/* Pairing string printed at first boot (and shown as a QR code by any QR tool):
+ * "PV1:<MAC as AA:BB:CC:DD:EE:FF>:<bindkey, 32 lower-case hex>:<name>". out needs
+ * PV_PAIRING_URI_MAX bytes; the name is cut to 10 bytes like in the scan response. */
+#define PV_PAIRING_URI_MAX 72u
+pv_status_t pv_pairing_string(const uint8_t mac[6], const uint8_t bindkey[16], const char *name,
+                              char *out, size_t cap);
+
 /* Records notification: whole records [seq u32][epoch u32][len u8][objects] back to back. */
 #define PV_RECORD_HEADER_LEN 9u
 
