@@ -11,6 +11,7 @@
 #include "driver/gpio.h"
 #include "esp_attr.h"
 #include "esp_log.h"
+#include "esp_pm.h"
 #include "esp_sleep.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
@@ -138,8 +139,23 @@ static void maybe_capture(uint32_t epoch)
 #endif
 }
 
+/* Light sleep between radio events; the XTAL frequency is the lowest the BLE controller allows. */
+static void enable_power_management(void)
+{
+    const esp_pm_config_t pm = {
+        .max_freq_mhz = CONFIG_ESP_DEFAULT_CPU_FREQ_MHZ,
+        .min_freq_mhz = 40,
+        .light_sleep_enable = true,
+    };
+    const esp_err_t err = esp_pm_configure(&pm);
+    if (err != ESP_OK) {
+        ESP_LOGW(TAG, "power management not enabled: %s", esp_err_to_name(err));
+    }
+}
+
 void app_main(void)
 {
+    enable_power_management();
     if (node_storage_init() != ESP_OK) {
         deep_sleep(RETRY_SLEEP_S);
     }
