@@ -192,7 +192,9 @@ static int access_cp(uint16_t conn, uint16_t attr, struct ble_gatt_access_ctxt *
     if (!link_is_bonded(conn)) {
         return BLE_ATT_ERR_INSUFFICIENT_AUTHEN;
     }
-    uint8_t buf[16];
+    /* The longest request is 7 bytes; anything that fits here is answered by an indication
+     * (INVALID_PARAMETER if malformed), only absurdly long writes get an ATT error. */
+    uint8_t buf[64];
     uint16_t n = 0;
     int rc = flatten_write(ctxt, buf, sizeof(buf), &n);
     if (rc != 0) {
