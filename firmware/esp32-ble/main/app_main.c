@@ -162,8 +162,13 @@ void app_main(void)
     node_storage_load_config(&s_config);
     pv_moisture_calib_t calib;
     node_storage_load_calibration(&calib);
-    sensors_init();
-    image_store_init();
+    /* A sensor that fails to initialise is left out of the adverts; the node still reports the rest. */
+    if (sensors_init() != ESP_OK) {
+        ESP_LOGE(TAG, "sensor initialisation incomplete");
+    }
+    if (image_store_init() != ESP_OK) {
+        ESP_LOGE(TAG, "image store unavailable");
+    }
 
     const uint32_t held_ms = button_hold_ms();
     if (held_ms >= CALIBRATION_HOLD_MS) {
