@@ -22,6 +22,7 @@ static const char *TAG = "pv_sensors";
 #define I2C_TIMEOUT_MS 50
 #define SHT3X_MEASURE_MS 16     /* single shot, high repeatability: 15.5 ms max */
 #define BH1750_MEASURE_MS 180   /* one-time H-resolution mode: 180 ms max */
+#define ADC_NOMINAL_FULL_SCALE_MV 3100 /* 12 dB attenuation, 12-bit, uncalibrated */
 
 static adc_oneshot_unit_handle_t s_adc;
 static adc_cali_handle_t s_cali;
@@ -60,7 +61,12 @@ static esp_err_t adc_init(void)
         .atten = ADC_ATTEN_DB_12,
         .bitwidth = ADC_BITWIDTH_DEFAULT,
     };
-    return adc_cali_create_scheme_curve_fitting(&cali, &s_cali);
+    if (adc_cali_create_scheme_curve_fitting(&cali, &s_cali) != ESP_OK) {
+        /* Early chips without eFuse calibration data: fall back to the nominal transfer curve. */
+        ESP_LOGW(TAG, "no ADC calibration in eFuse: readings may be off by up to ~5 %%");
+        s_cali = NULL;
+    }
+    return ESP_OK;
 }
 
 static esp_err_t adc_read_mv(int channel, uint16_t *mv)
@@ -72,7 +78,11 @@ static esp_err_t adc_read_mv(int channel, uint16_t *mv)
         sum += raw;
     }
     int out_mv = 0;
-    ESP_RETURN_ON_ERROR(adc_cali_raw_to_voltage(s_cali, sum / ADC_SAMPLES, &out_mv), TAG, "adc cali");
+    if (s_cali != NULL) {
+        ESP_RETURN_ON_ERROR(adc_cali_raw_to_voltage(s_cali, sum / ADC_SAMPLES, &out_mv), TAG, "adc cali");
+    } else {
+        out_mv = (sum / ADC_SAMPLES) * ADC_NOMINAL_FULL_SCALE_MV / 4095;
+    }
     *mv = (uint16_t)(out_mv < 0 ? 0 : out_mv);
     return ESP_OK;
 }
@@ -116,10 +126,19 @@ esp_err_t sensors_init(void)
     };
     ESP_RETURN_ON_ERROR(gpio_config(&power), TAG, "power pin");
 #endif
-    ESP_RETURN_ON_ERROR(adc_init(), TAG, "adc");
-    ESP_RETURN_ON_ERROR(i2c_init(), TAG, "i2c");
+    /* Each bus on its own: a broken ADC must not cost the I2C sensors, and vice versa. */
+    const esp_err_t adc_err = adc_init();
+    const esp_err_t i2c_err = i2c_init();
+    if (adc_err == ESP_OK) {
+        s_caps = PV_CAP_MOISTURE | PV_CAP_BATTERY;
+    }
+    if (i2c_err != ESP_OK) {
+#if CONFIG_PV_BOARD_HAS_CAMERA
+        s_caps |= PV_CAP_CAMERA;
+#endif
+        return i2c_err;
+    }
     sensors_power(1);
-    s_caps = PV_CAP_MOISTURE | PV_CAP_BATTERY;
     if (i2c_master_probe(s_bus, SENSORS_SHT3X_ADDR, I2C_TIMEOUT_MS) == ESP_OK) {
         s_caps |= PV_CAP_TEMPERATURE_HUMIDITY;
     } else {
@@ -134,7 +153,7 @@ esp_err_t sensors_init(void)
     s_caps |= PV_CAP_CAMERA;
 #endif
     sensors_power(0);
-    return ESP_OK;
+    return adc_err;
 }
 
 uint16_t sensors_capabilities(void)
@@ -179,13 +198,13 @@ esp_err_t sensors_measure(const pv_moisture_calib_t *calib, pv_reading_t *readin
     const bool light_ok = (s_caps & PV_CAP_ILLUMINANCE) != 0 && bh1750_start() == ESP_OK;
 
     uint16_t probe_mv = 0;
-    if (sensors_probe_mv(&probe_mv) == ESP_OK &&
+    if ((s_caps & PV_CAP_MOISTURE) != 0 && sensors_probe_mv(&probe_mv) == ESP_OK &&
         pv_moisture_centi_pct(calib, probe_mv, &reading->moisture_centi_pct) == PV_OK) {
         reading->present |= PV_HAS_MOISTURE;
     }
 
     uint16_t divider_mv = 0;
-    if (adc_read_mv(CONFIG_PV_ADC_CHANNEL_BATTERY, &divider_mv) == ESP_OK) {
+    if ((s_caps & PV_CAP_BATTERY) != 0 && adc_read_mv(CONFIG_PV_ADC_CHANNEL_BATTERY, &divider_mv) == ESP_OK) {
         const uint32_t cell_mv = pv_battery_mv_from_divider(divider_mv, CONFIG_PV_BATTERY_R_TOP_OHM,
                                                             CONFIG_PV_BATTERY_R_BOTTOM_OHM);
         reading->battery_pct = pv_battery_pct_lipo(cell_mv);
