@@ -15,7 +15,7 @@
 #include "nimble/nimble_port.h"
 #include "nimble/nimble_port_freertos.h"
 #include "node_storage.h"
-#include "pv/pv_bytes.h"
+#include "pv/pv_backfill.h"
 #include "pv/pv_control.h"
 #include "pv/pv_ring.h"
 #include "sdkconfig.h"
@@ -394,39 +394,33 @@ static void op_report_since(uint32_t since)
 {
     uint8_t buf[256];
     const size_t cap = att_payload() < sizeof(buf) ? att_payload() : sizeof(buf);
-    size_t used = 0;
-    uint32_t count = 0;
-    uint32_t last_seq = 0;
     bool abort_requested = false;
-    pv_ring_cursor_t cur = {0, 0};
-    pv_ring_record_t rec;
+    pv_backfill_t backfill;
+    pv_backfill_start(&backfill, since);
     for (;;) {
+        size_t used = 0;
         node_storage_ring_lock();
-        const pv_status_t st = pv_ring_next_pending(node_storage_ring(), &cur, since, &rec);
+        const pv_status_t st = pv_backfill_next(node_storage_ring(), &backfill, buf, cap, &used);
         node_storage_ring_unlock();
-        if (st != PV_OK) {
+        if (st == PV_ERR_NOT_FOUND) {
             break;
         }
-        if (pv_records_append(buf, cap, &used, rec.seq, rec.epoch, rec.data, rec.len) == PV_ERR_NO_SPACE) {
-            if (!notify(s_records_handle, buf, used) || interrupted(&abort_requested)) {
-                finish_aborted(PV_OP_REPORT_SINCE, abort_requested);
-                return;
-            }
-            used = 0;
-            pv_records_append(buf, cap, &used, rec.seq, rec.epoch, rec.data, rec.len);
+        if (st != PV_OK) {
+            /* MTU too small for a record (the hub skipped the exchange) or a flash error. */
+            ESP_LOGW(TAG, "REPORT_SINCE stopped (%d)", (int)st);
+            indicate_status(PV_OP_REPORT_SINCE, PV_CP_INVALID_PARAMETER);
+            return;
         }
-        count++;
-        last_seq = rec.seq;
-    }
-    if (used > 0 && !notify(s_records_handle, buf, used)) {
-        finish_aborted(PV_OP_REPORT_SINCE, false);
-        return;
+        if (!notify(s_records_handle, buf, used) || interrupted(&abort_requested)) {
+            finish_aborted(PV_OP_REPORT_SINCE, abort_requested);
+            return;
+        }
     }
     pv_cp_response_t rsp;
     memset(&rsp, 0, sizeof(rsp));
     rsp.opcode = PV_OP_REPORT_SINCE;
-    rsp.count = count;
-    rsp.last_seq = last_seq;
+    rsp.count = backfill.count;
+    rsp.last_seq = backfill.last_seq;
     indicate(&rsp);
 }
 
