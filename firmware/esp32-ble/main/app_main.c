@@ -153,6 +153,52 @@ static void enable_power_management(void)
     }
 }
 
+/* Encode, count, store: the measurement gets the next seq (persisted before use, above anything in
+ * the ring), lands in the ring, and its encrypted advert is built. False when there is nothing to
+ * send (every sensor failed) or the counter cannot be persisted; no seq is spent then. */
+static bool record_measurement(const pv_reading_t *reading, const uint8_t key[16], const uint8_t mac[6],
+                               uint32_t epoch, uint8_t adv[PV_ADV_MAX_LEN], size_t *adv_len)
+{
+    uint8_t objects[PV_BTHOME_MAX_OBJECTS_LEN];
+    size_t objects_len = 0;
+    if (pv_bthome_encode_objects(reading, objects, sizeof(objects), &objects_len) != PV_OK ||
+        objects_len == 0u) {
+        ESP_LOGE(TAG, "no sensor produced a valid value: nothing to broadcast");
+        return false;
+    }
+    node_storage_ring_lock();
+    const uint32_t ring_last = node_storage_ring()->last_seq;
+    node_storage_ring_unlock();
+    uint32_t counter = 0;
+    if (node_storage_next_counter(ring_last, &counter) != ESP_OK) {
+        ESP_LOGE(TAG, "counter cannot be persisted: not broadcasting");
+        return false;
+    }
+    uint8_t service_data[PV_ADV_MAX_LEN];
+    size_t service_len = 0;
+    if (pv_bthome_service_data_encrypt(key, mac, PV_BTHOME_DEVINFO_VERSION_2, counter, objects, objects_len,
+                                       service_data, sizeof(service_data), &service_len) != PV_OK ||
+        pv_adv_build(service_data, service_len, adv, PV_ADV_MAX_LEN, adv_len) != PV_OK) {
+        ESP_LOGE(TAG, "advert for seq %u could not be built", (unsigned)counter);
+        return false;
+    }
+    node_storage_ring_lock();
+    const pv_status_t stored = pv_ring_append(node_storage_ring(), counter, epoch, objects, objects_len);
+    const uint32_t dropped = node_storage_ring()->dropped_records;
+    node_storage_ring_unlock();
+    if (stored != PV_OK) {
+        /* Still broadcast: a listening hub gets the reading even if the backfill copy is lost. */
+        ESP_LOGE(TAG, "record %u not stored (%d)", (unsigned)counter, (int)stored);
+    }
+    if (dropped > 0u) {
+        ESP_LOGW(TAG, "%u unacknowledged records overwritten: the hub has been away too long",
+                 (unsigned)dropped);
+    }
+    ESP_LOGI(TAG, "seq %u, %u object bytes, epoch %u", (unsigned)counter, (unsigned)objects_len,
+             (unsigned)epoch);
+    return true;
+}
+
 void app_main(void)
 {
     enable_power_management();
@@ -212,48 +258,23 @@ void app_main(void)
         announce_pairing(mac, key);
     }
 
-    /* The counter is the measurement's seq: persisted before use, above anything in the ring. */
-    node_storage_ring_lock();
-    const uint32_t ring_last = node_storage_ring()->last_seq;
-    node_storage_ring_unlock();
-    uint32_t counter = 0;
-    if (node_storage_next_counter(ring_last, &counter) != ESP_OK) {
-        ESP_LOGE(TAG, "counter unavailable: not broadcasting");
-        deep_sleep(RETRY_SLEEP_S);
-    }
-    const uint32_t epoch = now_epoch();
-
-    uint8_t objects[PV_BTHOME_MAX_OBJECTS_LEN];
-    size_t objects_len = 0;
-    uint8_t service_data[PV_ADV_MAX_LEN];
-    size_t service_len = 0;
     uint8_t adv[PV_ADV_MAX_LEN];
     size_t adv_len = 0;
-    if (pv_bthome_encode_objects(&reading, objects, sizeof(objects), &objects_len) != PV_OK ||
-        pv_bthome_service_data_encrypt(key, mac, PV_BTHOME_DEVINFO_VERSION_2, counter, objects, objects_len,
-                                       service_data, sizeof(service_data), &service_len) != PV_OK ||
-        pv_adv_build(service_data, service_len, adv, sizeof(adv), &adv_len) != PV_OK) {
-        ESP_LOGE(TAG, "reading could not be encoded");
-        deep_sleep(RETRY_SLEEP_S);
+    const uint32_t epoch = now_epoch();
+    const bool measured = record_measurement(&reading, key, mac, epoch, adv, &adv_len);
+    if (!measured) {
+        /* Nothing to broadcast, but the hub may still want to backfill, configure or fetch photos:
+         * stay reachable with a Flags-only advert (the scan response still names the node). */
+        static const uint8_t flags_only[] = {0x02, 0x01, 0x06};
+        memcpy(adv, flags_only, sizeof(flags_only));
+        adv_len = sizeof(flags_only);
     }
-
-    node_storage_ring_lock();
-    const pv_status_t stored = pv_ring_append(node_storage_ring(), counter, epoch, objects, objects_len);
-    const uint32_t dropped = node_storage_ring()->dropped_records;
-    node_storage_ring_unlock();
-    if (stored != PV_OK) {
-        ESP_LOGE(TAG, "record %u not stored (%d)", (unsigned)counter, (int)stored);
-    }
-    if (dropped > 0u) {
-        ESP_LOGW(TAG, "%u unacknowledged records overwritten: the hub has been away too long",
-                 (unsigned)dropped);
-    }
-    ESP_LOGI(TAG, "seq %u, %u object bytes, epoch %u", (unsigned)counter, (unsigned)objects_len,
-             (unsigned)epoch);
 
     maybe_capture(epoch);
 
-    ble_node_burst(adv, adv_len, s_config.advert_burst_count, s_config.advert_burst_interval_ms);
+    if (measured) {
+        ble_node_burst(adv, adv_len, s_config.advert_burst_count, s_config.advert_burst_interval_ms);
+    }
     const uint32_t window = pairing ? CONFIG_PV_PAIRING_WINDOW_S : s_config.connectable_window_s;
     ble_node_connectable_window(adv, adv_len, window);
     ble_node_stop();
