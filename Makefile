@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean firmware-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Host build of the firmware's portable core: cmocka unit tests, golden vectors, RV32IMC compile.
+# `make test` runs the same through tests/firmware/test_host_core.py. Override the vectors with
+# PV_VECTORS_DIR=/path/to/shared/vectors.
+FIRMWARE_HOST_BUILD := build/firmware-host
+PV_VECTORS_DIR ?= $(CURDIR)/shared/vectors
+
+firmware-test:
+	cmake -S firmware/esp32-ble/host -B $(FIRMWARE_HOST_BUILD) -DPV_VECTORS_DIR=$(PV_VECTORS_DIR)
+	cmake --build $(FIRMWARE_HOST_BUILD) -j2
+	cd $(FIRMWARE_HOST_BUILD) && ctest --output-on-failure -j2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
