@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql as psql
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
@@ -23,15 +24,25 @@ from cloud.settings import CloudSettings
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading, Resolution
 from cloud.telemetry.validation import ValidReading, validate_readings
-from shared.sync import BatchAck, ItemRejection, ReadingBatch, RejectReason
+from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
 
 
-def parse_batch(payload: Any) -> ReadingBatch:
+class _Envelope(BaseModel):
+    """``shared.sync.ReadingBatch`` without the per-item dict copy: items are checked later,
+    one by one, so a malformed item is rejected alone instead of failing the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: uuid.UUID
+    readings: list[Any] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+def parse_batch(payload: Any) -> _Envelope:
     """The batch envelope (batch id, list of raw items); a bad envelope is a 422."""
     try:
-        return ReadingBatch.model_validate(payload)
+        return _Envelope.model_validate(payload)
     except ValidationError as exc:
         errors = [
             {"loc": list(err["loc"]), "msg": err["msg"]}
@@ -45,55 +56,57 @@ async def ingest_readings(
     settings: CloudSettings,
     metrics: CloudMetrics,
     hub: Hub,
-    batch: ReadingBatch,
+    batch: _Envelope,
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay)."""
     conn = await raw_connection(session)
     stored = await repository.claim_batch(conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id)
     if stored is not None:
-        ack = BatchAck.model_validate({**stored, "replayed": True})
         metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
-        return ack
+        return BatchAck.model_validate({**stored, "replayed": True})
 
-    valid, rejected = validate_readings(batch.readings)
+    indexes, valid, rejected = validate_readings(batch.readings)
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
     contexts = await repository.node_contexts(
-        conn, hub.owner_id, list({reading.mac for reading in valid})
+        conn, hub.owner_id, list({reading.node_mac for reading in valid})
     )
-    rows: list[tuple[ValidReading, uuid.UUID]] = []
-    for reading in valid:
-        context = contexts.get(reading.mac)
-        if context is None:
+    node_ids = {mac: (context.node_id, context.node_id.bytes) for mac, context in contexts.items()}
+    rows: list[tuple[int, bytes, ValidReading]] = []
+    by_node: dict[uuid.UUID, list[ValidReading]] = defaultdict(list)
+    for index, reading in zip(indexes, valid, strict=True):
+        node = node_ids.get(reading.node_mac)
+        if node is None:
             rejected.append(
                 ItemRejection(
-                    index=reading.index,
+                    index=index,
                     reason=RejectReason.UNKNOWN_NODE,
-                    message=f"node {reading.mac} is not registered to this account",
+                    message=f"node {reading.node_mac} is not registered to this account",
                 )
             )
         elif reading.measured_at > horizon:
             rejected.append(
                 ItemRejection(
-                    index=reading.index,
+                    index=index,
                     reason=RejectReason.FUTURE,
                     message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
                 )
             )
         else:
-            rows.append((reading, context.node_id))
+            rows.append((index, node[1], reading))
+            by_node[node[0]].append(reading)
 
     outcome = await repository.insert_readings(conn, hub.owner_id, rows) if rows else None
     inserted = outcome.inserted if outcome else 0
-    conflicts = set(outcome.conflicts) if outcome else set()
-    for index in sorted(conflicts):
-        rejected.append(
-            ItemRejection(
-                index=index,
-                reason=RejectReason.CONFLICT,
-                message="a reading with this node and time is stored with different values",
-            )
+    conflicts = outcome.conflicts if outcome else []
+    rejected.extend(
+        ItemRejection(
+            index=index,
+            reason=RejectReason.CONFLICT,
+            message="a reading with this node and time is stored with different values",
         )
+        for index in conflicts
+    )
     duplicates = len(rows) - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
@@ -101,7 +114,7 @@ async def ingest_readings(
     )
     if inserted:
         await alerts_service.evaluate_ingested(
-            conn, settings, metrics, hub.owner_id, contexts, rows, now
+            conn, settings, metrics, hub.owner_id, contexts, by_node, now
         )
     await repository.store_ack(
         conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
