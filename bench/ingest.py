@@ -40,7 +40,7 @@ def _mac(hub: int, node: int) -> str:
 
 
 def _batch_body(hub: int, index: int) -> bytes:
-    """A gzip JSON batch: 25 nodes × 200 consecutive minutes, advancing with ``index``."""
+    """A gzip JSON batch: 25 nodes x 200 consecutive minutes, advancing with ``index``."""
     per_node = BATCH // NODES_PER_HUB
     items = []
     for node in range(NODES_PER_HUB):
@@ -92,9 +92,9 @@ def _baseline_rows(owner: uuid.UUID, stream: int, index: int) -> list[tuple[Any,
             minute = index * per_node + step
             rows.append(
                 (
-                    len(rows),
                     node_id,
                     owner,
+                    len(rows),
                     START + timedelta(minutes=minute),
                     minute,
                     0,

@@ -94,7 +94,7 @@ async def evaluate_ingested(
     metrics: CloudMetrics,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    by_node: dict[uuid.UUID, list[ValidReading]],
+    by_node: dict[str, list[ValidReading]],
     now: datetime,
 ) -> None:
     """Run the threshold state machines over the batch's readings and persist the result.
@@ -103,24 +103,29 @@ async def evaluate_ingested(
     never re-opens an alert. Battery is judged on each node's newest reading. Reporting
     again also resolves the node's stale alert.
     """
-    await repository.resolve_stale(conn, list(by_node), now)
-    context_by_id = {context.node_id: context for context in contexts.values()}
-    states = await repository.load_states(conn, list(by_node))
+    node_ids = [contexts[mac].node_id for mac in by_node]
+    await repository.resolve_stale(conn, node_ids, now)
+    states = await repository.load_states(conn, node_ids)
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
     to_open: list[dict[str, Any]] = []
     to_resolve: list[tuple[uuid.UUID, datetime]] = []
-    for node_id, readings in by_node.items():
-        context = context_by_id[node_id]
+    for mac, readings in by_node.items():
+        context = contexts[mac]
+        node_id = context.node_id
         limits = _limits(context, settings)
         if len(limits) > 1:
             readings.sort(key=measured_at)
         for metric, (low, high) in limits.items():
             name = metric.value
             if metric is Metric.BATTERY:
-                newest = max(
-                    (r for r in readings if r.battery is not None), key=measured_at, default=None
-                )
+                newest: ValidReading | None = max(readings, key=measured_at)
+                if newest is not None and newest.battery is None:
+                    newest = max(
+                        (r for r in readings if r.battery is not None),
+                        key=measured_at,
+                        default=None,
+                    )
                 series = (
                     [(newest.measured_at, newest.battery)]
                     if newest and newest.battery is not None

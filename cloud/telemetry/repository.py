@@ -119,73 +119,103 @@ class InsertOutcome:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-# idx int4, node uuid, owner uuid, measured_at int8 µs, seq int8, source int2, 5 float4.
-_ROW_PREFIX = struct.Struct(">hii i16s i16s iq".replace(" ", ""))
-_FULL_TAIL = struct.Struct(">iq ih if if if if if".replace(" ", ""))
+# Binary COPY row: field count, node uuid, owner uuid (a per-node constant prefix), then
+# idx int4, measured_at int8 microseconds, seq int8, source int2, five float4 metrics.
+_ROW_PREFIX = struct.Struct(">hi16si16s")
+_FULL_REST = struct.Struct(">iiiqiqihififififif")
+_HEAD_REST = struct.Struct(">iiiq")
 _INT8 = struct.Struct(">iq")
 _INT2 = struct.Struct(">ih")
 _FLOAT4 = struct.Struct(">if")
 _NULL = struct.pack(">i", -1)
 
 
-def encode_copy_binary(rows: Sequence[tuple[int, bytes, ValidReading]], owner: uuid.UUID) -> bytes:
-    """Staging rows in PostgreSQL's binary COPY format (no float-to-text round trip)."""
-    owner_bytes = owner.bytes
-    prefix = _ROW_PREFIX.pack
-    full = _FULL_TAIL.pack
+@dataclass
+class StagedBatch:
+    """A batch encoded for COPY, with what stayed out and the readings grouped by node."""
+
+    data: bytes
+    rows: int
+    unknown: list[tuple[int, str]]
+    future: list[int]
+    by_node: dict[str, list[ValidReading]]
+
+
+def stage_readings(
+    indexes: Sequence[int],
+    readings: Sequence[ValidReading],
+    nodes: dict[str, uuid.UUID],
+    owner: uuid.UUID,
+    horizon: datetime,
+) -> StagedBatch:
+    """Encode valid readings of known nodes, not in the future, as binary COPY data.
+
+    One pass over the batch: this loop is the ingest hot path.
+    """
+    prefixes = {
+        mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes) for mac, node in nodes.items()
+    }
+    full = _FULL_REST.pack
     codes = SOURCE_CODES
     out = [_COPY_HEADER]
     append = out.append
-    for index, node, r in rows:
-        # Exact: µs counts below 2**52 survive the float round trip.
-        micros = round(r.measured_at.timestamp() * 1e6) - _PG_EPOCH_US
-        head = prefix(11, 4, index, 16, node, 16, owner_bytes, 8, micros)
-        values = (r.seq, r.moisture, r.temperature, r.humidity, r.illuminance, r.battery)
-        if None not in values:
+    unknown: list[tuple[int, str]] = []
+    future: list[int] = []
+    by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
+    for index, r in zip(indexes, readings, strict=True):
+        prefix = prefixes.get(r.node_mac)
+        if prefix is None:
+            unknown.append((index, r.node_mac))
+            continue
+        at = r.measured_at
+        if at > horizon:
+            future.append(index)
+            continue
+        by_node[r.node_mac].append(r)
+        # Exact: microsecond counts below 2**52 survive the float round trip.
+        micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
+        seq, m, t, h, lx, b = r.seq, r.moisture, r.temperature, r.humidity, r.illuminance, r.battery
+        if (
+            seq is not None
+            and m is not None
+            and t is not None
+            and h is not None
+            and lx is not None
+            and b is not None
+        ):
             append(
-                head
+                prefix
                 + full(
-                    8,
-                    values[0],
-                    2,
-                    codes[r.source],
-                    4,
-                    values[1],
-                    4,
-                    values[2],
-                    4,
-                    values[3],
-                    4,
-                    values[4],
-                    4,
-                    values[5],
+                    4, index, 8, micros, 8, seq, 2, codes[r.source], 4, m, 4, t, 4, h, 4, lx, 4, b
                 )
             )
             continue
         parts = [
-            head,
-            _NULL if r.seq is None else _INT8.pack(8, r.seq),
+            prefix,
+            _HEAD_REST.pack(4, index, 8, micros),
+            _NULL if seq is None else _INT8.pack(8, seq),
             _INT2.pack(2, codes[r.source]),
         ]
-        parts += [_NULL if value is None else _FLOAT4.pack(4, value) for value in values[1:]]
+        parts += [_NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)]
         append(b"".join(parts))
     append(_COPY_TRAILER)
-    return b"".join(out)
+    staged = len(out) - 2
+    return StagedBatch(
+        b"".join(out), staged, unknown, future, {k: v for k, v in by_node.items() if v}
+    )
 
 
-async def insert_readings(
-    conn: Conn, owner_id: uuid.UUID, rows: Sequence[tuple[int, bytes, ValidReading]]
-) -> InsertOutcome:
+async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
     """Binary COPY into the staging table, then insert + roll up in one statement."""
     await conn.execute(sql.CREATE_STAGING)
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
-            await copy.write(encode_copy_binary(rows, owner_id))
+            await copy.write(staged.data)
         await cur.execute(sql.INSERT_AND_ROLL_UP)
         counts = await cur.fetchone()
         inserted = int(counts[0]) if counts else 0
         conflicts: list[int] = []
-        if inserted < len(rows):
+        if inserted < staged.rows:
             await cur.execute(sql.FIND_CONFLICTS)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading, Resolution
-from cloud.telemetry.validation import ValidReading, validate_readings
+from cloud.telemetry.validation import validate_readings
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
@@ -71,50 +70,48 @@ async def ingest_readings(
     contexts = await repository.node_contexts(
         conn, hub.owner_id, list({reading.node_mac for reading in valid})
     )
-    node_ids = {mac: (context.node_id, context.node_id.bytes) for mac, context in contexts.items()}
-    rows: list[tuple[int, bytes, ValidReading]] = []
-    by_node: dict[uuid.UUID, list[ValidReading]] = defaultdict(list)
-    for index, reading in zip(indexes, valid, strict=True):
-        node = node_ids.get(reading.node_mac)
-        if node is None:
-            rejected.append(
-                ItemRejection(
-                    index=index,
-                    reason=RejectReason.UNKNOWN_NODE,
-                    message=f"node {reading.node_mac} is not registered to this account",
-                )
-            )
-        elif reading.measured_at > horizon:
-            rejected.append(
-                ItemRejection(
-                    index=index,
-                    reason=RejectReason.FUTURE,
-                    message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
-                )
-            )
-        else:
-            rows.append((index, node[1], reading))
-            by_node[node[0]].append(reading)
-
-    outcome = await repository.insert_readings(conn, hub.owner_id, rows) if rows else None
+    staged = repository.stage_readings(
+        indexes,
+        valid,
+        {mac: context.node_id for mac, context in contexts.items()},
+        hub.owner_id,
+        horizon,
+    )
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.UNKNOWN_NODE,
+            message=f"node {mac} is not registered to this account",
+        )
+        for index, mac in staged.unknown
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.FUTURE,
+            message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
+        )
+        for index in staged.future
+    ]
+    outcome = await repository.insert_readings(conn, staged) if staged.rows else None
     inserted = outcome.inserted if outcome else 0
     conflicts = outcome.conflicts if outcome else []
-    rejected.extend(
+    rejected += [
         ItemRejection(
             index=index,
             reason=RejectReason.CONFLICT,
             message="a reading with this node and time is stored with different values",
         )
         for index in conflicts
-    )
-    duplicates = len(rows) - inserted - len(conflicts)
+    ]
+    duplicates = staged.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
     )
     if inserted:
         await alerts_service.evaluate_ingested(
-            conn, settings, metrics, hub.owner_id, contexts, by_node, now
+            conn, settings, metrics, hub.owner_id, contexts, staged.by_node, now
         )
     await repository.store_ack(
         conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")

@@ -25,9 +25,9 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
 """
 
 STAGING_COLUMNS: Final = (
-    "idx",
     "node_id",
     "owner_id",
+    "idx",
     "measured_at",
     "seq",
     "source",
@@ -120,4 +120,23 @@ JOIN readings AS r ON r.node_id = s.node_id AND r.measured_at = s.measured_at
 WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM
       ({", ".join(f"s.{m}" for m in METRICS)})
 ORDER BY s.idx
+"""
+
+# Rebuild both rollups of one owner from raw readings (bulk loads, repairs, tests). Uses the
+# same aggregates as the ingest path, so rebuilt rollups equal incrementally maintained ones.
+REBUILD_HOURLY: Final = f"""
+INSERT INTO readings_hourly (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id, count(*),
+    {_HOUR_AGGREGATES}
+FROM readings WHERE owner_id = %(owner_id)s
+GROUP BY node_id, bucket, owner_id
+ON CONFLICT (node_id, bucket) DO NOTHING
+"""
+
+REBUILD_DAILY: Final = f"""
+INSERT INTO readings_daily (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), {_DAY_AGGREGATES}
+FROM readings_hourly WHERE owner_id = %(owner_id)s
+GROUP BY node_id, day, owner_id
+ON CONFLICT (node_id, bucket) DO NOTHING
 """
