@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from cloud.auth.security import Passwords
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.errors import install_error_handlers
@@ -73,6 +74,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _include_routers(app)
