@@ -29,7 +29,11 @@ async def _resolve_database_url(settings: CloudSettings, app: FastAPI) -> str:
     server = await asyncio.to_thread(start_embedded, settings.pgdata_dir)
     app.state.embedded_postgres = server
     url = server.uri()
-    _log.info("embedded_postgres_started", pgdata=str(server.pgdata))
+    _log.warning(
+        "embedded_postgres_started",
+        pgdata=str(server.pgdata),
+        note="no DATABASE_URL set: using embedded PostgreSQL in this data dir",
+    )
     if settings.embedded_auto_migrate:
         await asyncio.to_thread(upgrade_to_head, url)
         _log.info("embedded_postgres_migrated", note="embedded mode migrates automatically")
@@ -66,6 +70,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()
+            embedded = getattr(app.state, "embedded_postgres", None)
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
 
     app = FastAPI(
         title="Plant-Vita cloud",
