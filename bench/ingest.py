@@ -118,8 +118,8 @@ ON CONFLICT (node_id, measured_at) DO NOTHING
 """
 
 
-async def _run_baseline(url: str, owner: uuid.UUID, batches: int) -> float:
-    prepared = [[_baseline_rows(owner, s, i) for i in range(batches)] for s in range(CONCURRENCY)]
+async def _run_baseline(url: str, owner: uuid.UUID, batches: int, streams: int) -> float:
+    prepared = [[_baseline_rows(owner, s, i) for i in range(batches)] for s in range(streams)]
 
     async def stream(rows_per_batch: list[list[tuple[Any, ...]]]) -> None:
         async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
@@ -144,29 +144,31 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer batches, under a minute")
     parser.add_argument("--batches", type=int, default=None, help="batches per hub stream")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="hub streams")
     args = parser.parse_args()
     batches = args.batches or (6 if args.quick else 40)
-    total = batches * BATCH * CONCURRENCY
+    streams = args.concurrency
+    total = batches * BATCH * streams
 
     with embedded_database("bench_ingest") as (_, url), cloud_server(url, args.workers) as base:
         with httpx.Client(base_url=base, timeout=30) as http:
             account = create_account(http)
             tokens = []
-            for hub in range(CONCURRENCY):
+            for hub in range(streams):
                 _, token = link_hub(http, account, f"bench hub {hub}")
                 inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(NODES_PER_HUB)]}
                 http.put(
                     SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
                 ).raise_for_status()
                 tokens.append(token)
-        print(f"preparing {total:,} readings in {CONCURRENCY} streams …", flush=True)
-        bodies = [[_batch_body(h, i) for i in range(batches)] for h in range(CONCURRENCY)]
-        warm = [[_batch_body(h, batches + 1)] for h in range(CONCURRENCY)]
+        print(f"preparing {total:,} readings in {streams} streams …", flush=True)
+        bodies = [[_batch_body(h, i) for i in range(batches)] for h in range(streams)]
+        warm = [[_batch_body(h, batches + 1)] for h in range(streams)]
         asyncio.run(_run_endpoint(base, tokens, warm))
         endpoint_s = asyncio.run(_run_endpoint(base, tokens, bodies))
         endpoint_rate = total / endpoint_s
         print(f"endpoint: {endpoint_rate:,.0f} readings/s ({endpoint_s:.2f} s)", flush=True)
-        baseline_s = asyncio.run(_run_baseline(url, account.user_id, batches))
+        baseline_s = asyncio.run(_run_baseline(url, account.user_id, batches, streams))
         baseline_rate = total / baseline_s
         print(f"baseline COPY: {baseline_rate:,.0f} readings/s ({baseline_s:.2f} s)", flush=True)
 
@@ -176,7 +178,7 @@ def main() -> None:
         "ratio": round(endpoint_rate / baseline_rate, 3),
         "readings": total,
         "batch_size": BATCH,
-        "concurrency": CONCURRENCY,
+        "concurrency": streams,
         "workers": args.workers,
         "quick": bool(args.quick),
     }

@@ -95,17 +95,15 @@ async def evaluate_ingested(
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
     by_node: dict[str, list[ValidReading]],
+    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
 ) -> None:
     """Run the threshold state machines over the batch's readings and persist the result.
 
     Only readings newer than each state's watermark count, so a re-sent or back-filled row
-    never re-opens an alert. Battery is judged on each node's newest reading. Reporting
-    again also resolves the node's stale alert.
+    never re-opens an alert. Battery is judged on each node's newest reading. ``states``
+    were read with the batch's nodes (``telemetry.repository.begin_batch``).
     """
-    node_ids = [contexts[mac].node_id for mac in by_node]
-    await repository.resolve_stale(conn, node_ids, now)
-    states = await repository.load_states(conn, node_ids)
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
     to_open: list[dict[str, Any]] = []

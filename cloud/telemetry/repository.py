@@ -45,29 +45,91 @@ _THRESHOLD_COLUMNS = (
 )
 
 
-async def node_contexts(
-    conn: Conn, owner_id: uuid.UUID, macs: Sequence[str]
-) -> dict[str, NodeContext]:
-    """The owner's nodes among ``macs`` with their plant's species ranges and overrides."""
-    species_cols = ", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)
-    async with conn.cursor() as cur:
-        await cur.execute(
-            f"""
-            SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides,
-                   s.id IS NOT NULL, {species_cols}
-            FROM nodes AS n
-            LEFT JOIN plants AS p ON p.node_id = n.id
-            LEFT JOIN species AS s ON s.id = p.species_id
-            WHERE n.owner_id = %s AND n.mac = ANY(%s)
-            """,
-            (owner_id, list(macs)),
-        )
-        rows = await cur.fetchall()
+_CONTEXTS_SQL = f"""
+    SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides,
+           s.id IS NOT NULL, {", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)}
+    FROM nodes AS n
+    LEFT JOIN plants AS p ON p.node_id = n.id
+    LEFT JOIN species AS s ON s.id = p.species_id
+    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+"""
+
+_STATES_SQL = """
+    SELECT s.node_id, s.metric, s.breach, s.breach_since, s.breach_value, s.alert_id,
+           s.last_evaluated_at
+    FROM alert_states AS s JOIN nodes AS n ON n.id = s.node_id
+    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+"""
+
+_CLAIM_SQL = """
+    INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at)
+    VALUES (%s, %s, %s, %s, now())
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+"""
+
+_STORED_ACK_SQL = "SELECT ack FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s"
+
+StateRows = dict[tuple[uuid.UUID, str], tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """Everything ingestion reads before writing, fetched in one round trip."""
+
+    stored_ack: dict[str, Any] | None  # set when this batch id was already ingested
+    nodes: dict[str, NodeContext]
+    states: StateRows
+
+
+def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[str, NodeContext]:
     contexts: dict[str, NodeContext] = {}
     for row in rows:
         species = dict(zip(_THRESHOLD_COLUMNS, row[7:], strict=True)) if row[6] else None
         contexts[row[1]] = NodeContext(row[0], row[1], row[2], row[3], row[4], species, row[5])
     return contexts
+
+
+async def node_contexts(
+    conn: Conn, owner_id: uuid.UUID, macs: Sequence[str]
+) -> dict[str, NodeContext]:
+    """The owner's nodes among ``macs`` with their plant's species ranges and overrides."""
+    async with conn.cursor() as cur:
+        await cur.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
+        return _contexts(await cur.fetchall())
+
+
+async def begin_batch(
+    conn: Conn,
+    hub_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    kind: str,
+    batch_id: uuid.UUID,
+    macs: Sequence[str],
+) -> BatchContext:
+    """Claim the batch id and read nodes and alert states, pipelined into one round trip.
+
+    A concurrent twin of the batch blocks on the claim until the first commits, then reads
+    its stored ack.
+    """
+    async with conn.pipeline():
+        await conn.execute(sql.CREATE_STAGING)
+        claim = conn.cursor()
+        await claim.execute(_CLAIM_SQL, (hub_id, kind, batch_id, owner_id))
+        stored = conn.cursor()
+        await stored.execute(_STORED_ACK_SQL, (hub_id, kind, batch_id))
+        nodes = conn.cursor()
+        await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
+        states = conn.cursor()
+        await states.execute(_STATES_SQL, (owner_id, list(macs)))
+    if await claim.fetchone() is None:
+        row = await stored.fetchone()
+        return BatchContext(row[0] if row and row[0] else {}, {}, {})
+    return BatchContext(
+        None,
+        _contexts(await nodes.fetchall()),
+        {(row[0], row[1]): row for row in await states.fetchall()},
+    )
 
 
 async def claim_batch(
@@ -206,8 +268,8 @@ def stage_readings(
 
 
 async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """Binary COPY into the staging table, then insert + roll up in one statement."""
-    await conn.execute(sql.CREATE_STAGING)
+    """Binary COPY into the staging table (created by ``begin_batch``), then insert + roll up
+    in one statement."""
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
             await copy.write(staged.data)

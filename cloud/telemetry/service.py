@@ -57,19 +57,27 @@ async def ingest_readings(
     hub: Hub,
     batch: _Envelope,
 ) -> BatchAck:
-    """Store a hub's batch idempotently and return the ack (the stored one on a replay)."""
-    conn = await raw_connection(session)
-    stored = await repository.claim_batch(conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id)
-    if stored is not None:
-        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
-        return BatchAck.model_validate({**stored, "replayed": True})
+    """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
+    Round trips: one pipelined read (claim, nodes, alert states), the COPY, one statement
+    inserting and rolling up, one pipelined write (alert states, ack), the commit.
+    """
     indexes, valid, rejected = validate_readings(batch.readings)
+    conn = await raw_connection(session)
+    context = await repository.begin_batch(
+        conn,
+        hub.id,
+        hub.owner_id,
+        READINGS_KIND,
+        batch.batch_id,
+        list({reading.node_mac for reading in valid}),
+    )
+    if context.stored_ack is not None:
+        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
+        return BatchAck.model_validate({**context.stored_ack, "replayed": True})
+    contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    contexts = await repository.node_contexts(
-        conn, hub.owner_id, list({reading.node_mac for reading in valid})
-    )
     staged = repository.stage_readings(
         indexes,
         valid,
@@ -109,13 +117,14 @@ async def ingest_readings(
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
     )
-    if inserted:
-        await alerts_service.evaluate_ingested(
-            conn, settings, metrics, hub.owner_id, contexts, staged.by_node, now
+    async with conn.pipeline():
+        if inserted:
+            await alerts_service.evaluate_ingested(
+                conn, settings, metrics, hub.owner_id, contexts, staged.by_node, context.states, now
+            )
+        await repository.store_ack(
+            conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
-    await repository.store_ack(
-        conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
-    )
     metrics.ingest_rows.labels("accepted").inc(inserted)
     metrics.ingest_rows.labels("duplicate").inc(duplicates)
     metrics.ingest_rows.labels("rejected").inc(len(rejected))
