@@ -192,92 +192,125 @@ _FLOAT4 = struct.Struct(">if")
 _NULL = struct.pack(">i", -1)
 
 
-@dataclass
-class StagedBatch:
-    """A batch encoded for COPY, with what stayed out and the readings grouped by node."""
+class StagingEncoder:
+    """Encodes valid readings of known nodes, not in the future, as binary COPY rows.
 
-    data: bytes
-    rows: int
-    unknown: list[tuple[int, str]]
-    future: list[int]
-    by_node: dict[str, list[ValidReading]]
+    Fed in slices so the COPY streams while later slices are encoded; counts what it
+    stages, which items it leaves out, and groups staged readings by node for alerts.
+    """
+
+    SLICE = 1000
+
+    def __init__(self, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime) -> None:
+        self.prefixes = {
+            mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes)
+            for mac, node in nodes.items()
+        }
+        self.horizon = horizon
+        self.rows = 0
+        self.unknown: list[tuple[int, str]] = []
+        self.future: list[int] = []
+        self.by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
+
+    def encode(self, indexes: Sequence[int], readings: Sequence[ValidReading]) -> bytes:
+        """One slice of COPY data; this loop is the ingest hot path."""
+        prefixes, horizon, by_node = self.prefixes, self.horizon, self.by_node
+        full = _FULL_REST.pack
+        codes = SOURCE_CODES
+        out: list[bytes] = []
+        append = out.append
+        for index, r in zip(indexes, readings, strict=True):
+            prefix = prefixes.get(r.node_mac)
+            if prefix is None:
+                self.unknown.append((index, r.node_mac))
+                continue
+            at = r.measured_at
+            if at > horizon:
+                self.future.append(index)
+                continue
+            by_node[r.node_mac].append(r)
+            # Exact: microsecond counts below 2**52 survive the float round trip.
+            micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
+            seq, m, t, h, lx, b = (
+                r.seq,
+                r.moisture,
+                r.temperature,
+                r.humidity,
+                r.illuminance,
+                r.battery,
+            )
+            if (
+                seq is not None
+                and m is not None
+                and t is not None
+                and h is not None
+                and lx is not None
+                and b is not None
+            ):
+                append(
+                    prefix
+                    + full(
+                        4,
+                        index,
+                        8,
+                        micros,
+                        8,
+                        seq,
+                        2,
+                        codes[r.source],
+                        4,
+                        m,
+                        4,
+                        t,
+                        4,
+                        h,
+                        4,
+                        lx,
+                        4,
+                        b,
+                    )
+                )
+                continue
+            parts = [
+                prefix,
+                _HEAD_REST.pack(4, index, 8, micros),
+                _NULL if seq is None else _INT8.pack(8, seq),
+                _INT2.pack(2, codes[r.source]),
+            ]
+            parts += [
+                _NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)
+            ]
+            append(b"".join(parts))
+        self.rows += len(out)
+        return b"".join(out)
+
+    def staged_by_node(self) -> dict[str, list[ValidReading]]:
+        """Staged readings per node MAC (nodes with none left out)."""
+        return {mac: readings for mac, readings in self.by_node.items() if readings}
 
 
-def stage_readings(
+async def insert_readings(
+    conn: Conn,
+    encoder: StagingEncoder,
     indexes: Sequence[int],
     readings: Sequence[ValidReading],
-    nodes: dict[str, uuid.UUID],
-    owner: uuid.UUID,
-    horizon: datetime,
-) -> StagedBatch:
-    """Encode valid readings of known nodes, not in the future, as binary COPY data.
-
-    One pass over the batch: this loop is the ingest hot path.
-    """
-    prefixes = {
-        mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes) for mac, node in nodes.items()
-    }
-    full = _FULL_REST.pack
-    codes = SOURCE_CODES
-    out = [_COPY_HEADER]
-    append = out.append
-    unknown: list[tuple[int, str]] = []
-    future: list[int] = []
-    by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
-    for index, r in zip(indexes, readings, strict=True):
-        prefix = prefixes.get(r.node_mac)
-        if prefix is None:
-            unknown.append((index, r.node_mac))
-            continue
-        at = r.measured_at
-        if at > horizon:
-            future.append(index)
-            continue
-        by_node[r.node_mac].append(r)
-        # Exact: microsecond counts below 2**52 survive the float round trip.
-        micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
-        seq, m, t, h, lx, b = r.seq, r.moisture, r.temperature, r.humidity, r.illuminance, r.battery
-        if (
-            seq is not None
-            and m is not None
-            and t is not None
-            and h is not None
-            and lx is not None
-            and b is not None
-        ):
-            append(
-                prefix
-                + full(
-                    4, index, 8, micros, 8, seq, 2, codes[r.source], 4, m, 4, t, 4, h, 4, lx, 4, b
-                )
-            )
-            continue
-        parts = [
-            prefix,
-            _HEAD_REST.pack(4, index, 8, micros),
-            _NULL if seq is None else _INT8.pack(8, seq),
-            _INT2.pack(2, codes[r.source]),
-        ]
-        parts += [_NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)]
-        append(b"".join(parts))
-    append(_COPY_TRAILER)
-    staged = len(out) - 2
-    return StagedBatch(
-        b"".join(out), staged, unknown, future, {k: v for k, v in by_node.items() if v}
-    )
-
-
-async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """Binary COPY into the staging table (created by ``begin_batch``), then insert + roll up
-    in one statement."""
+) -> InsertOutcome:
+    """Stream binary COPY into the staging table (created by ``begin_batch``) slice by slice,
+    then insert + roll up in one statement."""
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
-            await copy.write(staged.data)
+            await copy.write(_COPY_HEADER)
+            for start in range(0, len(readings), encoder.SLICE):
+                end = start + encoder.SLICE
+                await copy.write(encoder.encode(indexes[start:end], readings[start:end]))
+            await copy.write(_COPY_TRAILER)
+        if encoder.rows == 0:
+            return InsertOutcome(0, [])
         await cur.execute(sql.INSERT_AND_ROLL_UP)
         counts = await cur.fetchone()
         inserted = int(counts[0]) if counts else 0
         conflicts: list[int] = []
-        if inserted < staged.rows:
+        if inserted < encoder.rows:
             await cur.execute(sql.FIND_CONFLICTS)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)

@@ -78,20 +78,18 @@ async def ingest_readings(
     contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    staged = repository.stage_readings(
-        indexes,
-        valid,
-        {mac: context.node_id for mac, context in contexts.items()},
-        hub.owner_id,
-        horizon,
+    encoder = repository.StagingEncoder(
+        {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
     )
+    outcome = await repository.insert_readings(conn, encoder, indexes, valid)
+    inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
             index=index,
             reason=RejectReason.UNKNOWN_NODE,
             message=f"node {mac} is not registered to this account",
         )
-        for index, mac in staged.unknown
+        for index, mac in encoder.unknown
     ]
     rejected += [
         ItemRejection(
@@ -99,11 +97,8 @@ async def ingest_readings(
             reason=RejectReason.FUTURE,
             message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
         )
-        for index in staged.future
+        for index in encoder.future
     ]
-    outcome = await repository.insert_readings(conn, staged) if staged.rows else None
-    inserted = outcome.inserted if outcome else 0
-    conflicts = outcome.conflicts if outcome else []
     rejected += [
         ItemRejection(
             index=index,
@@ -112,7 +107,7 @@ async def ingest_readings(
         )
         for index in conflicts
     ]
-    duplicates = staged.rows - inserted - len(conflicts)
+    duplicates = encoder.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
@@ -120,7 +115,14 @@ async def ingest_readings(
     async with conn.pipeline():
         if inserted:
             await alerts_service.evaluate_ingested(
-                conn, settings, metrics, hub.owner_id, contexts, staged.by_node, context.states, now
+                conn,
+                settings,
+                metrics,
+                hub.owner_id,
+                contexts,
+                encoder.staged_by_node(),
+                context.states,
+                now,
             )
         await repository.store_ack(
             conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
