@@ -8,7 +8,7 @@ from typing import Final, Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings
 
-DEFAULT_STORAGE_SIGNING_KEY: Final = "development-only-storage-url-signing-key"  # noqa: S105
+DEFAULT_STORAGE_SIGNING_KEY: Final = "development-only-storage-url-signing-key"
 
 
 class ImageSettings(BaseSettings):
