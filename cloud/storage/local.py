@@ -58,10 +58,9 @@ class LocalObjectStore:
     def __init__(self, root: Path, signing_key: bytes, base_url: str) -> None:
         if len(signing_key) < 16:
             raise ValueError("the URL signing key must be at least 16 bytes")
+        # Folders are made on first write, so building a store never touches the disk.
         self._objects = root / "objects"
         self._meta = root / "meta"
-        self._objects.mkdir(parents=True, exist_ok=True)
-        self._meta.mkdir(parents=True, exist_ok=True)
         self._signing_key = signing_key
         self._base_url = base_url.rstrip("/")
 
@@ -73,7 +72,7 @@ class LocalObjectStore:
     def _object_path(self, key: str) -> Path:
         path = self._objects / validate_key(key)
         # Belt and braces: validated keys cannot escape, but a symlink planted on disk could.
-        if not path.resolve().is_relative_to(self._objects.resolve()):
+        if not path.resolve().is_relative_to(self._objects.resolve(strict=False)):
             raise StorageError(f"{key!r} resolves outside the store")
         return path
 
@@ -212,7 +211,10 @@ class LocalObjectStore:
 
     async def check(self) -> None:
         """Raise ``StorageError`` when the data directory is not writable."""
-        if not os.access(self._objects, os.W_OK):
+        folder = self._objects
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # not made yet: its nearest existing parent must be writable
+        if not os.access(folder, os.W_OK):
             raise StorageError(f"{self._objects} is not writable")
 
 
