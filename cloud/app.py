@@ -86,8 +86,8 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.alerts.router import router as alerts_router
     from cloud.auth.router import router as auth_router
     from cloud.diagnosis.router import router as diagnosis_router
-    from cloud.images.router import router as images_router
     from cloud.health import router as health_router
+    from cloud.images.router import router as images_router
     from cloud.registry.router import router as registry_router
     from cloud.storage.router import router as storage_router
     from cloud.sync.router import router as sync_router
