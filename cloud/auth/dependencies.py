@@ -36,7 +36,9 @@ async def current_hub(
     """The linked hub calling a sync route; 401 for a user token or a revoked hub token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthorizedError("a hub token is required")
-    return await service.authenticate_hub_token(session, credentials.credentials)
+    hub = await service.authenticate_hub_token(session, credentials.credentials)
+    service.touch_hub(hub)
+    return hub
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

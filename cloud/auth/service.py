@@ -178,6 +178,13 @@ async def authenticate_hub_token(session: AsyncSession, token: str) -> Hub:
     return hub
 
 
+def touch_hub(hub: Hub, every_s: int = 60) -> None:
+    """Record that the hub called in (at most once a minute, to spare the hot sync path)."""
+    now = _now()
+    if hub.last_seen_at is None or (now - hub.last_seen_at).total_seconds() >= every_s:
+        hub.last_seen_at = now
+
+
 # --- RFC 8628 device authorization ---------------------------------------------------------
 
 
