@@ -117,7 +117,7 @@ class WorkerDeps:
 
 def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
     """A procrastinate app on ``database_url`` with the Plant-Vita tasks registered."""
-    from cloud.jobs.tasks import blueprint
+    from cloud.jobs.tasks import register_tasks
 
     connector = procrastinate.PsycopgConnector(
         conninfo=libpq_url(database_url),
@@ -126,7 +126,7 @@ def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastina
         kwargs={"options": "-c timezone=UTC"},
     )
     app = procrastinate.App(connector=connector)
-    app.add_tasks_from(blueprint, namespace=NAMESPACE)
+    register_tasks(app)
     return app
 
 
