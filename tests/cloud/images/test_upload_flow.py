@@ -9,7 +9,6 @@ import httpx
 from PIL import Image as PILImage
 
 from cloud.settings import CloudSettings
-from tests.cloud.factories import create_hub, create_user
 from tests.cloud.images.conftest import (
     Garden,
     RunJobs,
@@ -116,7 +115,7 @@ async def test_hash_mismatch_is_refused_and_deleted(
     error = refused.json()["error"]
     assert error["code"] == "upload_mismatch"
     assert error["details"]["field"] == "sha256"
-    assert not [p for p in (settings.storage_dir / "objects").rglob("*.jpg")]
+    assert not list((settings.storage_dir / "objects").rglob("*.jpg"))
     # The hub can upload the right bytes with a fresh slot and complete.
     retry = await _slot(client, garden, data)
     assert retry["image_id"] == slot["image_id"]
@@ -199,13 +198,11 @@ async def test_deleting_a_plant_purges_its_objects(
     client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, settings: CloudSettings
 ) -> None:
     await upload_photo(client, garden, photo(6))
-    other_user = await create_user(client)
-    await create_hub(client, other_user)
     objects = settings.storage_dir / "objects"
-    assert len([p for p in objects.rglob("*.jpg")]) == 2  # photo + thumbnail
+    assert len(list(objects.rglob("*.jpg"))) == 2  # photo + thumbnail
     deleted = await client.delete(
         f"/api/v1/plants/{garden.plant['id']}", headers=garden.user.headers
     )
     assert deleted.status_code == 204
     await run_jobs()
-    assert [p for p in objects.rglob("*.jpg")] == []
+    assert list(objects.rglob("*.jpg")) == []
