@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from PIL import Image as PILImage
+from sqlalchemy import text
 
 from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings
@@ -128,6 +129,10 @@ async def upload_photo(
 
 
 RunJobs = Callable[[], Awaitable[None]]
+_READY_JOBS = (
+    "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo' "
+    "AND (scheduled_at IS NULL OR scheduled_at <= now())"
+)
 
 
 @pytest.fixture
@@ -143,7 +148,14 @@ def run_jobs(app: FastAPI, settings: CloudSettings) -> RunJobs:
             settings=settings,
         )
         async with job_app.open_async():
-            await run_worker(job_app, deps, name=f"test-{uuid.uuid4().hex[:6]}", wait=False)
+            # A worker with wait=False stops when it finds nothing; retries due now come back.
+            for _ in range(20):
+                await run_worker(job_app, deps, name=f"test-{uuid.uuid4().hex[:6]}", wait=False)
+                async with app.state.engine.connect() as conn:
+                    ready = await conn.scalar(text(_READY_JOBS))
+                if not ready:
+                    return
+            raise AssertionError("jobs kept coming back ready after 20 worker runs")
 
     return run
 
