@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +22,7 @@ from cloud.observability import CloudMetrics
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.telemetry.repository import NodeContext
-from cloud.telemetry.validation import ValidReading
+from cloud.telemetry.validation import ValidReading, measured_at
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -96,42 +94,64 @@ async def evaluate_ingested(
     metrics: CloudMetrics,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    rows: Sequence[tuple[ValidReading, uuid.UUID]],
+    by_node: dict[str, list[ValidReading]],
+    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
 ) -> None:
-    """Run the threshold state machines over the batch's new readings and persist the result.
+    """Run the threshold state machines over the batch's readings and persist the result.
 
     Only readings newer than each state's watermark count, so a re-sent or back-filled row
-    never re-opens an alert. Reporting again also resolves the node's stale alert.
+    never re-opens an alert. Battery is judged on each node's newest reading. ``states``
+    were read with the batch's nodes (``telemetry.repository.begin_batch``).
     """
-    by_node: dict[uuid.UUID, list[ValidReading]] = defaultdict(list)
-    for reading, node_id in rows:
-        by_node[node_id].append(reading)
-    await repository.resolve_stale(conn, list(by_node), now)
-    context_by_id = {context.node_id: context for context in contexts.values()}
-    states = await repository.load_states(conn, list(by_node))
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
-    to_open: list[tuple[dict[str, Any], tuple[uuid.UUID, str], MetricState]] = []
+    to_open: list[dict[str, Any]] = []
     to_resolve: list[tuple[uuid.UUID, datetime]] = []
-    for node_id, readings in by_node.items():
-        context = context_by_id[node_id]
-        readings.sort(key=lambda reading: reading.measured_at)
-        for metric, (low, high) in _limits(context, settings).items():
-            series = [
-                (r.measured_at, value)
-                for r in readings
-                if (value := getattr(r, metric.value)) is not None
-            ]
+    for mac, readings in by_node.items():
+        context = contexts[mac]
+        node_id = context.node_id
+        limits = _limits(context, settings)
+        if len(limits) > 1:
+            readings.sort(key=measured_at)
+        for metric, (low, high) in limits.items():
+            name = metric.value
+            if metric is Metric.BATTERY:
+                newest: ValidReading | None = max(readings, key=measured_at)
+                if newest is not None and newest.battery is None:
+                    newest = max(
+                        (r for r in readings if r.battery is not None),
+                        key=measured_at,
+                        default=None,
+                    )
+                series = (
+                    [(newest.measured_at, newest.battery)]
+                    if newest and newest.battery is not None
+                    else []
+                )
+                duration = timedelta(0)
+            else:
+                series = [
+                    (r.measured_at, value)
+                    for r in readings
+                    if (value := getattr(r, name)) is not None
+                ]
+                duration = min_duration
             if not series:
                 continue
-            stored = states.get((node_id, metric.value))
+            stored = states.get((node_id, name))
             state = (
                 MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
                 if stored
                 else MetricState()
             )
-            outcome = evaluate(state, metric, low, high, min_duration, series)
+            if _quiet(state, series, low, high):
+                state.last_evaluated_at = max(
+                    series[-1][0], state.last_evaluated_at or series[-1][0]
+                )
+                state_rows.append(_state_row(node_id, name, state))
+                continue
+            outcome = evaluate(state, metric, low, high, duration, series)
             if not outcome.changed:
                 continue
             for transition in outcome.transitions:
@@ -148,7 +168,7 @@ async def evaluate_ingested(
                     "hub_id": context.hub_id,
                     "source": "cloud",
                     "kind": kind,
-                    "metric": metric.value,
+                    "metric": name,
                     "status": "open",
                     "message": message,
                     "value": transition.value,
@@ -156,33 +176,39 @@ async def evaluate_ingested(
                     "opened_at": transition.at,
                     "created_at": now,
                 }
-                to_open.append((alert, (node_id, metric.value), state))
+                to_open.append(alert)
                 state.alert_id = alert["id"]
-            state_rows.append(
-                (
-                    node_id,
-                    metric.value,
-                    state.breach,
-                    state.breach_since,
-                    state.breach_value,
-                    state.alert_id,
-                    state.last_evaluated_at,
-                )
-            )
+            state_rows.append(_state_row(node_id, name, state))
     await repository.resolve_alerts(conn, to_resolve)
     if to_open:
-        stored_ids = await repository.insert_cloud_alerts(conn, [alert for alert, _, _ in to_open])
-        remap: dict[Any, Any] = {
-            alert["id"]: stored_ids.get(alert["id"]) for alert, _, _ in to_open
-        }
-        state_rows = [
-            (*row[:5], remap.get(row[5], row[5]), row[6]) if row[5] in remap else row
-            for row in state_rows
-        ]
-        for alert, _, _ in to_open:
+        stored_ids = await repository.insert_cloud_alerts(conn, to_open)
+        state_rows = [(*row[:5], stored_ids.get(row[5], row[5]), row[6]) for row in state_rows]
+        for alert in to_open:
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
     await repository.save_states(conn, owner_id, state_rows)
+
+
+def _quiet(
+    state: MetricState, series: list[tuple[datetime, float]], low: float | None, high: float | None
+) -> bool:
+    """Nothing can happen: no breach or alert pending and every value inside the limits."""
+    if state.breach is not None or state.alert_id is not None:
+        return False
+    values = [value for _, value in series]
+    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+
+
+def _state_row(node_id: uuid.UUID, metric: str, state: MetricState) -> tuple[Any, ...]:
+    return (
+        node_id,
+        metric,
+        state.breach,
+        state.breach_since,
+        state.breach_value,
+        state.alert_id,
+        state.last_evaluated_at,
+    )
 
 
 async def check_stale_nodes(

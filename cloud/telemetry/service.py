@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql as psql
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
@@ -22,16 +22,26 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading, Resolution
-from cloud.telemetry.validation import ValidReading, validate_readings
-from shared.sync import BatchAck, ItemRejection, ReadingBatch, RejectReason
+from cloud.telemetry.validation import validate_readings
+from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
 
 
-def parse_batch(payload: Any) -> ReadingBatch:
+class _Envelope(BaseModel):
+    """``shared.sync.ReadingBatch`` without the per-item dict copy: items are checked later,
+    one by one, so a malformed item is rejected alone instead of failing the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: uuid.UUID
+    readings: list[Any] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+def parse_batch(payload: Any) -> _Envelope:
     """The batch envelope (batch id, list of raw items); a bad envelope is a 422."""
     try:
-        return ReadingBatch.model_validate(payload)
+        return _Envelope.model_validate(payload)
     except ValidationError as exc:
         errors = [
             {"loc": list(err["loc"]), "msg": err["msg"]}
@@ -45,67 +55,78 @@ async def ingest_readings(
     settings: CloudSettings,
     metrics: CloudMetrics,
     hub: Hub,
-    batch: ReadingBatch,
+    batch: _Envelope,
 ) -> BatchAck:
-    """Store a hub's batch idempotently and return the ack (the stored one on a replay)."""
-    conn = await raw_connection(session)
-    stored = await repository.claim_batch(conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id)
-    if stored is not None:
-        ack = BatchAck.model_validate({**stored, "replayed": True})
-        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
-        return ack
+    """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
-    valid, rejected = validate_readings(batch.readings)
+    Round trips: one pipelined read (claim, nodes, alert states), the COPY, one statement
+    inserting and rolling up, one pipelined write (alert states, ack), the commit.
+    """
+    indexes, valid, rejected = validate_readings(batch.readings)
+    conn = await raw_connection(session)
+    context = await repository.begin_batch(
+        conn,
+        hub.id,
+        hub.owner_id,
+        READINGS_KIND,
+        batch.batch_id,
+        list({reading.node_mac for reading in valid}),
+    )
+    if context.stored_ack is not None:
+        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
+        return BatchAck.model_validate({**context.stored_ack, "replayed": True})
+    contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    contexts = await repository.node_contexts(
-        conn, hub.owner_id, list({reading.mac for reading in valid})
+    encoder = repository.StagingEncoder(
+        {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
     )
-    rows: list[tuple[ValidReading, uuid.UUID]] = []
-    for reading in valid:
-        context = contexts.get(reading.mac)
-        if context is None:
-            rejected.append(
-                ItemRejection(
-                    index=reading.index,
-                    reason=RejectReason.UNKNOWN_NODE,
-                    message=f"node {reading.mac} is not registered to this account",
-                )
-            )
-        elif reading.measured_at > horizon:
-            rejected.append(
-                ItemRejection(
-                    index=reading.index,
-                    reason=RejectReason.FUTURE,
-                    message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
-                )
-            )
-        else:
-            rows.append((reading, context.node_id))
-
-    outcome = await repository.insert_readings(conn, hub.owner_id, rows) if rows else None
-    inserted = outcome.inserted if outcome else 0
-    conflicts = set(outcome.conflicts) if outcome else set()
-    for index in sorted(conflicts):
-        rejected.append(
-            ItemRejection(
-                index=index,
-                reason=RejectReason.CONFLICT,
-                message="a reading with this node and time is stored with different values",
-            )
+    outcome = await repository.insert_readings(conn, encoder, indexes, valid)
+    inserted, conflicts = outcome.inserted, outcome.conflicts
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.UNKNOWN_NODE,
+            message=f"node {mac} is not registered to this account",
         )
-    duplicates = len(rows) - inserted - len(conflicts)
+        for index, mac in encoder.unknown
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.FUTURE,
+            message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
+        )
+        for index in encoder.future
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.CONFLICT,
+            message="a reading with this node and time is stored with different values",
+        )
+        for index in conflicts
+    ]
+    duplicates = encoder.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
     )
-    if inserted:
-        await alerts_service.evaluate_ingested(
-            conn, settings, metrics, hub.owner_id, contexts, rows, now
+    async with conn.pipeline():
+        if inserted:
+            await alerts_service.evaluate_ingested(
+                conn,
+                settings,
+                metrics,
+                hub.owner_id,
+                contexts,
+                encoder.staged_by_node(),
+                context.states,
+                now,
+            )
+        await repository.store_ack(
+            conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
-    await repository.store_ack(
-        conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
-    )
     metrics.ingest_rows.labels("accepted").inc(inserted)
     metrics.ingest_rows.labels("duplicate").inc(duplicates)
     metrics.ingest_rows.labels("rejected").inc(len(rejected))
