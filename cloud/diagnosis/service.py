@@ -135,7 +135,12 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
     settings = deps.settings
     limited = deps.diagnoser.source != "heuristic"  # the heuristic makes no paid calls
     async with deps.session() as session, session.begin():
-        claim = await _claim(session, diagnosis_id, settings.diagnosis_rpm if limited else None)
+        claim = await _claim(
+            session,
+            diagnosis_id,
+            settings.diagnosis_rpm if limited else None,
+            settings.diagnosis_max_attempts,
+        )
     if isinstance(claim, str):
         return claim
     if isinstance(claim, datetime):
@@ -161,7 +166,7 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
 
 
 async def _claim(
-    session: AsyncSession, diagnosis_id: uuid.UUID, per_minute: int | None
+    session: AsyncSession, diagnosis_id: uuid.UUID, per_minute: int | None, max_attempts: int
 ) -> _Claim | datetime | str:
     """Lock the row and start an attempt; a datetime means "rate-limited until then"."""
     row = await repository.for_update(session, diagnosis_id)
@@ -171,6 +176,15 @@ async def _claim(
     if image is None:
         return "skipped"
     now = datetime.now(UTC)
+    if row.status == DiagnosisStatus.RUNNING and row.attempts >= max_attempts:
+        # Every attempt died with its worker (a crash loop on this photo): give up for good.
+        row.status = DiagnosisStatus.FAILED
+        row.last_error_code = "worker_lost"
+        row.last_error = f"the worker stopped during each of {row.attempts} attempts"
+        row.finished_at = now
+        session.add(row)
+        _log.error("diagnosis_dead_lettered", diagnosis_id=str(row.id), code="worker_lost")
+        return "skipped"
     if per_minute is not None and not await repository.take_rate_slot(session, per_minute, now):
         retry_at = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         row.next_attempt_at = retry_at

@@ -244,3 +244,16 @@ async def test_rediagnosis_is_deduplicated_while_queued(
     history = await _diagnoses(client, garden)
     assert [d["status"] for d in history] == ["succeeded", "succeeded"]
     assert gemini.call_count == 2
+
+
+async def test_a_photo_that_keeps_killing_workers_is_dead_lettered(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    await upload_photo(client, garden, photo(29))
+    async with app.state.engine.begin() as conn:  # as if three workers died mid-attempt
+        await conn.execute(text("UPDATE diagnoses SET status = 'running', attempts = 3"))
+    await run_jobs()
+    (diagnosis,) = await _diagnoses(client, garden)
+    assert (diagnosis["status"], diagnosis["last_error_code"]) == ("failed", "worker_lost")
+    assert gemini.call_count == 0
