@@ -144,6 +144,7 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
     if isinstance(claim, str):
         return claim
     if isinstance(claim, datetime):
+        _count(deps, "rate_limited")
         raise RetryLater(claim, "rate limit: this minute's model calls are used up")
 
     async with deps.session() as session:
@@ -156,6 +157,7 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
         return await _record_failure(deps, claim, exc)
     async with deps.session() as session, session.begin():
         stored = await _record_success(session, claim, report)
+    _count(deps, "succeeded" if stored else "duplicate", report.usage)
     _log.info(
         "diagnosis_done" if stored else "diagnosis_duplicate_discarded",
         diagnosis_id=str(diagnosis_id),
@@ -163,6 +165,15 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
         source=report.source,
     )
     return "succeeded" if stored else "skipped"
+
+
+def _count(deps: WorkerDeps, outcome: str, usage: TokenUsage | None = None) -> None:
+    if deps.counters is None:
+        return
+    deps.counters.diagnoses.labels(outcome, deps.diagnoser.source).inc()
+    if usage is not None:
+        deps.counters.tokens.labels("prompt").inc(usage.prompt_tokens)
+        deps.counters.tokens.labels("candidates").inc(usage.candidates_tokens)
 
 
 async def _claim(
@@ -273,6 +284,7 @@ async def _record_failure(deps: WorkerDeps, claim: _Claim, exc: DiagnosisFailed)
         retryable=exc.retryable,
         dead_lettered=final,
     )
+    _count(deps, "dead_letter" if final else "retry", exc.usage)
     if final:
         why = "permanent error" if not exc.retryable else f"{claim.attempt} attempts"
         raise DeadLettered(f"{exc.code.value} after {why}: {exc.message[:300]}")

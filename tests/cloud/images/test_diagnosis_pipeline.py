@@ -177,6 +177,15 @@ async def test_bad_answers_are_failed_attempts_never_verdicts(
     assert diagnosis["last_error_code"] == "blocked"
     assert diagnosis["health"] is None
     assert diagnosis["tokens"]["total"] == 3 * 1474  # failed attempts still cost tokens
+    metrics = (await client.get("/metrics")).text
+    assert (
+        'plantvita_cloud_diagnosis_attempts_total{outcome="retry",source="gemini"} 2.0' in metrics
+    )
+    assert (
+        'plantvita_cloud_diagnosis_attempts_total{outcome="dead_letter",source="gemini"} 1.0'
+        in metrics
+    )
+    assert 'plantvita_cloud_diagnosis_tokens_total{kind="prompt"} 3870.0' in metrics
 
 
 async def test_permanent_error_dead_letters_at_once(

@@ -43,3 +43,10 @@ async def test_photo_is_diagnosed_by_the_inline_worker(
     assert (diagnosis["model"], diagnosis["source"]) == ("heuristic-v1", "heuristic")
     assert diagnosis["tokens"]["total"] == 0
     assert "not from a vision model" in diagnosis["follow_up"]
+
+    metrics = (await client.get("/metrics")).text
+    assert 'plantvita_cloud_images_total{outcome="recorded"} 1.0' in metrics
+    assert (
+        'plantvita_cloud_diagnosis_attempts_total{outcome="succeeded",source="heuristic"} 1.0'
+        in metrics
+    )
