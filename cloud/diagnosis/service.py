@@ -16,6 +16,7 @@ from typing import Literal, cast
 
 import structlog
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,8 +63,16 @@ async def request_diagnosis(session: AsyncSession, image: Image) -> tuple[Diagno
     if active is not None:
         return active, False
     diagnosis = Diagnosis(owner_id=image.owner_id, image_id=image.id, plant_id=image.plant_id)
-    session.add(diagnosis)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(diagnosis)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request queued one first (one active diagnosis per image): reuse it.
+        active = await repository.active_for_image(session, image.id)
+        if active is None:
+            raise
+        return active, False
     diagnosis.job_id = await defer(
         session,
         DIAGNOSE_TASK,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -266,3 +267,20 @@ async def test_a_photo_that_keeps_killing_workers_is_dead_lettered(
     (diagnosis,) = await _diagnoses(client, garden)
     assert (diagnosis["status"], diagnosis["last_error_code"]) == ("failed", "worker_lost")
     assert gemini.call_count == 0
+
+
+async def test_concurrent_rediagnosis_requests_share_one_diagnosis(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    ack = await upload_photo(client, garden, photo(30))
+    await run_jobs()
+    path = f"/api/v1/images/{ack['image_id']}/diagnoses"
+    responses = await asyncio.gather(
+        *(client.post(path, headers=garden.user.headers) for _ in range(6))
+    )
+    assert all(r.status_code in (200, 202) for r in responses), [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    async with app.state.engine.connect() as conn:
+        active = await conn.scalar(text("SELECT count(*) FROM diagnoses WHERE status = 'queued'"))
+    assert active == 1
