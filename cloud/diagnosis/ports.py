@@ -167,6 +167,9 @@ class FailureCode(StrEnum):
     TRUNCATED = "truncated"  # finish_reason MAX_TOKENS
     BLOCKED = "blocked"  # safety or policy block, of the prompt or the answer
     EMPTY = "empty"  # no candidate, no text
+    IMAGE_MISSING = "image_missing"  # the photo's object is gone from the store
+    STORAGE = "storage_unavailable"  # the store did not answer
+    INTERNAL = "internal"  # an unexpected error in the job (logged with its traceback)
 
 
 class DiagnosisFailed(Exception):

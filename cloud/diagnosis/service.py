@@ -28,6 +28,7 @@ from cloud.diagnosis.ports import (
     DiagnosisFailed,
     DiagnosisImage,
     DiagnosisReport,
+    FailureCode,
     PlantContext,
     TokenUsage,
 )
@@ -36,6 +37,7 @@ from cloud.errors import NotFoundError
 from cloud.images import repository as image_repository
 from cloud.images.models import Image, ImageStatus
 from cloud.jobs.queue import DIAGNOSE_TASK, RetryLater, WorkerDeps, backoff, defer, job_status
+from cloud.storage.ports import ObjectNotFound, StorageError
 from shared.sync import AlertKind, ImageMetrics, Thresholds
 
 _log = structlog.get_logger("cloud.diagnosis")
@@ -164,6 +166,19 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
         report = await deps.diagnoser.diagnose(DiagnosisImage(data, mime), context)
     except DiagnosisFailed as exc:
         return await _record_failure(deps, claim, exc)
+    except ObjectNotFound:
+        failure = DiagnosisFailed(
+            FailureCode.IMAGE_MISSING, "the photo is gone from the store", retryable=False
+        )
+        return await _record_failure(deps, claim, failure)
+    except StorageError as exc:
+        failure = DiagnosisFailed(FailureCode.STORAGE, str(exc)[:300], retryable=True)
+        return await _record_failure(deps, claim, failure)
+    except Exception as exc:
+        # Never leave the row "running" behind a failed job: a bounded, recorded attempt.
+        _log.exception("diagnosis_attempt_crashed", diagnosis_id=str(diagnosis_id))
+        failure = DiagnosisFailed(FailureCode.INTERNAL, type(exc).__name__, retryable=True)
+        return await _record_failure(deps, claim, failure)
     async with deps.session() as session, session.begin():
         stored = await _record_success(session, claim, report)
     _count(deps, "succeeded" if stored else "duplicate", report.usage)

@@ -284,3 +284,19 @@ async def test_concurrent_rediagnosis_requests_share_one_diagnosis(
     async with app.state.engine.connect() as conn:
         active = await conn.scalar(text("SELECT count(*) FROM diagnoses WHERE status = 'queued'"))
     assert active == 1
+
+
+async def test_a_photo_gone_from_the_store_fails_for_good(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    ack = await upload_photo(client, garden, photo(31))
+    async with app.state.engine.connect() as conn:
+        key = await conn.scalar(
+            text("SELECT object_key FROM images WHERE id = :id"), {"id": ack["image_id"]}
+        )
+    assert await app.state.object_store.delete(key)
+    await run_jobs()
+    (diagnosis,) = await _diagnoses(client, garden)
+    assert (diagnosis["status"], diagnosis["last_error_code"]) == ("failed", "image_missing")
+    assert gemini.call_count == 0
