@@ -161,6 +161,12 @@ FROM nodes AS n
 LEFT JOIN plants AS p ON p.node_id = n.id
 WHERE n.last_reading_at IS NOT NULL
   AND n.last_reading_at < now() - make_interval(secs => n.sampling_interval_s * %s)
+  -- One stale alert per silence: one resolved by hand stays resolved until the node reports.
+  AND NOT EXISTS (
+      SELECT 1 FROM alerts AS a
+      WHERE a.node_id = n.id AND a.kind = 'stale' AND a.source = 'cloud'
+        AND a.opened_at >= n.last_reading_at
+  )
 ON CONFLICT (node_id, kind, (coalesce(metric, ''))) WHERE source = 'cloud' AND status <> 'resolved'
 DO NOTHING
 RETURNING id

@@ -181,6 +181,8 @@ async def evaluate_ingested(
         for alert in to_open:
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
+    # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
+    state_rows.sort(key=lambda row: (row[0], row[1]))
     await repository.save_states(conn, owner_id, state_rows)
 
 

@@ -135,8 +135,6 @@ async def ingest_readings(
 
 # --- history ---------------------------------------------------------------------------------
 
-RESOLUTIONS: tuple[Resolution, ...] = ("raw", "hour", "day")
-
 
 async def _node_for(
     session: AsyncSession,
@@ -160,6 +158,25 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
+async def _finest_resolution(
+    conn: Any, node: uuid.UUID, start: datetime, end: datetime, max_points: int
+) -> Resolution:
+    """The finest resolution whose point count in the window is at most ``max_points``.
+
+    Counts are bounded (``LIMIT max_points + 1``); hourly buckets are not counted at all when
+    the window cannot hold more than ``max_points`` of them.
+    """
+    cap = max_points + 1
+    if await repository.count_points(conn, "raw", node, start, end, cap) <= max_points:
+        return "raw"
+    most_hours = int((end - start).total_seconds() // 3600) + 2
+    if most_hours <= max_points:
+        return "hour"
+    if await repository.count_points(conn, "hour", node, start, end, cap) <= max_points:
+        return "hour"
+    return "day"
+
+
 async def history(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -180,14 +197,7 @@ async def history(
     if node is not None:
         conn = await raw_connection(session)
         if resolution is None:
-            chosen = "day"
-            for candidate in RESOLUTIONS[:2]:
-                count = await repository.count_points(
-                    conn, candidate, node, start, end, max_points + 1
-                )
-                if count <= max_points:
-                    chosen = candidate
-                    break
+            chosen = await _finest_resolution(conn, node, start, end, max_points)
         rows = await repository.series(conn, chosen, node, start, end, max_points + 1)
         if len(rows) > max_points:
             if resolution is None:

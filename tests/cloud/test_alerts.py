@@ -136,6 +136,9 @@ async def test_stale_node_alert_opens_and_clears_when_node_reports(
     [stale] = await alerts_of(client, user.headers)
     assert stale["kind"] == "stale"
     assert node["mac"] in stale["message"]
+    # Resolved by hand, it stays resolved while the node is still silent.
+    await client.post(f"/api/v1/alerts/{stale['id']}/resolve", headers=user.headers)
+    assert await check_stale_nodes(engine, app.state.settings, app.state.metrics) == 0
     await push(client, hub, node["mac"], [(360, {"moisture": 50})])
     assert await alerts_of(client, user.headers, status="open") == []
     metrics = (await client.get("/metrics")).text
