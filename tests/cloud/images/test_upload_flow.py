@@ -180,6 +180,20 @@ async def test_other_owners_see_nothing(client: httpx.AsyncClient, garden: Garde
     assert (
         await client.post(f"{image_path}/diagnoses", headers=stranger.user.headers)
     ).status_code == 404
+    # Nor can a hub file a photo under someone else's plant, or read their diagnoses.
+    foreign = await announce(
+        client,
+        stranger.hub,
+        slot_body(photo(44), stranger.node["mac"], plant_id=garden.plant["id"]),
+    )
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "not_found")
+    (diagnosis,) = (
+        await client.get(
+            f"/api/v1/plants/{garden.plant['id']}/diagnoses", headers=garden.user.headers
+        )
+    ).json()["items"]
+    peek = await client.get(f"/api/v1/diagnoses/{diagnosis['id']}", headers=stranger.user.headers)
+    assert peek.status_code == 404
     # Another hub cannot complete it, nor learn it exists.
     assert (await complete(client, stranger.hub, ack["image_id"])).status_code == 404
     # The same photo under another owner is a separate image with its own key.
