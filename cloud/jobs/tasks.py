@@ -46,6 +46,12 @@ async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> 
     return await recover_stalled_jobs(context.app, _deps(context).settings.worker_stalled_after_s)
 
 
+async def prune_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Daily: forget finished jobs older than the retention (diagnosis rows keep the history)."""
+    hours = _deps(context).settings.job_retention_days * 24
+    await context.app.job_manager.delete_old_jobs(nb_hours=hours, queue=QUEUE, include_failed=True)
+
+
 def register_tasks(app: procrastinate.App) -> None:
     """Register the Plant-Vita tasks (and the periodic stalled-job recovery) on ``app``."""
     app.task(name=DIAGNOSE_TASK, queue=QUEUE, pass_context=True, retry=QueueRetryStrategy())(
@@ -64,3 +70,10 @@ def register_tasks(app: procrastinate.App) -> None:
         queueing_lock="recover_stalled_jobs",
     )(recover_stalled)
     app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")(recover)
+    prune = app.task(
+        name=f"{NAMESPACE}:prune_finished_jobs",
+        queue=QUEUE,
+        pass_context=True,
+        queueing_lock="prune_finished_jobs",
+    )(prune_finished_jobs)
+    app.periodic(cron="17 3 * * *", periodic_id="prune_finished_jobs")(prune)

@@ -15,7 +15,9 @@ import httpx
 import pytest
 import respx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.jobs.queue import DIAGNOSE_TASK, NAMESPACE, defer
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.diagnosis.gemini_fakes import GENERATE_URL, error_body, gemini_body, good_text
 from tests.cloud.images.conftest import CAPTURED, Garden, RunJobs, photo, upload_photo
@@ -300,3 +302,26 @@ async def test_a_photo_gone_from_the_store_fails_for_good(
     (diagnosis,) = await _diagnoses(client, garden)
     assert (diagnosis["status"], diagnosis["last_error_code"]) == ("failed", "image_missing")
     assert gemini.call_count == 0
+
+
+async def test_finished_jobs_are_pruned_but_diagnoses_stay(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    await upload_photo(client, garden, photo(32))
+    await run_jobs()
+    async with AsyncSession(app.state.engine) as session, session.begin():
+        # As if the diagnosis finished long ago; then the daily prune comes round.
+        await session.execute(text("UPDATE procrastinate_events SET at = at - interval '60 days'"))
+        await defer(session, f"{NAMESPACE}:prune_finished_jobs", {"timestamp": 0})
+    await run_jobs()
+    async with app.state.engine.connect() as conn:
+        jobs = await conn.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"),
+            {"t": DIAGNOSE_TASK},
+        )
+    assert jobs == 0
+    (diagnosis,) = await _diagnoses(client, garden)
+    assert diagnosis["status"] == "succeeded"
+    detail = await client.get(f"/api/v1/diagnoses/{diagnosis['id']}", headers=garden.user.headers)
+    assert detail.json()["job_status"] is None  # the job is forgotten, the diagnosis is not
