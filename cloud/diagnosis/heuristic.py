@@ -27,7 +27,7 @@ from cloud.diagnosis.ports import (
     PlantContext,
 )
 from shared.sync import ImageQualityFlag
-from shared.units import PLANT_METRICS, RANGES, Metric
+from shared.units import PLANT_METRICS, RANGES, Metric, daily_light_integral
 
 HEURISTIC_MODEL: Final = "heuristic-v1"
 CANOPY_DROP: Final = 0.15  # a relative loss of canopy cover worth reporting
@@ -104,8 +104,38 @@ def _recent(daily: list[DailyMetricSummary], metric: Metric) -> list[DailyMetric
     return rows[-RECENT_DAYS:]
 
 
-def _fmt(value: float, metric: Metric) -> str:
-    return f"{value:.4g} {RANGES[metric].unit}"
+def _range_finding(context: PlantContext, metric: Metric) -> tuple[Finding, str] | None:
+    """A finding when the last days' readings sit outside the plant's range for ``metric``.
+
+    Light is judged as the daily light integral: a 24-hour mean of lux (nights included) says
+    nothing against "lux while lit" limits, but its DLI compares with the species' DLI range.
+    """
+    recent = _recent(context.daily, metric)
+    if not recent:
+        return None
+    t = context.thresholds
+    if metric is Metric.ILLUMINANCE:
+        values = [(d.day, daily_light_integral(d.mean)) for d in recent]
+        low, high, unit, name = t.dli_min, t.dli_max, "mol/m²/day", "daily light integral"
+    else:
+        values = [(d.day, d.mean) for d in recent]
+        low, high = t.bounds(metric)
+        unit, name = RANGES[metric].unit, f"daily mean {metric.value}"
+    if low is not None and all(value < low for _, value in values):
+        side, limit, word = "low", low, "minimum"
+    elif high is not None and all(value > high for _, value in values):
+        side, limit, word = "high", high, "maximum"
+    else:
+        return None
+    issue, action = _ADVICE[(metric, side)]
+    shown = ", ".join(f"{day.isoformat()} {value:.4g} {unit}" for day, value in values)
+    finding = Finding(
+        issue=issue,
+        likely_cause=f"{metric.value} outside the plant's range for {len(values)} days",
+        cause_type=CauseType.ABIOTIC,
+        evidence=f"{name.capitalize()}: {shown}; {word} {limit:.4g} {unit}.",
+    )
+    return finding, action
 
 
 class HeuristicDiagnoser:
@@ -146,28 +176,10 @@ class HeuristicDiagnoser:
         findings: list[Finding] = []
         actions: list[str] = []
         for metric in PLANT_METRICS:
-            low, high = context.thresholds.bounds(metric)
-            recent = _recent(context.daily, metric)
-            if not recent:
-                continue
-            side = None
-            if low is not None and all(d.mean < low for d in recent):
-                side, limit, word = "low", low, "minimum"
-            elif high is not None and all(d.mean > high for d in recent):
-                side, limit, word = "high", high, "maximum"
-            if side is None:
-                continue
-            issue, action = _ADVICE[(metric, side)]
-            means = ", ".join(f"{d.day.isoformat()} {_fmt(d.mean, metric)}" for d in recent)
-            findings.append(
-                Finding(
-                    issue=issue,
-                    likely_cause=f"{metric.value} outside the plant's range for {len(recent)} days",
-                    cause_type=CauseType.ABIOTIC,
-                    evidence=f"Daily mean {metric.value}: {means}; {word} {_fmt(limit, metric)}.",
-                )
-            )
-            actions.append(action)
+            finding = _range_finding(context, metric)
+            if finding is not None:
+                findings.append(finding[0])
+                actions.append(finding[1])
 
         trend = sorted(context.canopy_trend, key=lambda p: p.captured_at)
         if trend and trend[0].canopy_cover > BARE_CANOPY:

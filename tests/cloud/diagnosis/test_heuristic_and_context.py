@@ -125,3 +125,36 @@ def test_render_context_without_history() -> None:
     assert "- moisture: no limit set" in text
     assert "Sensor readings: none in the last week." in text
     assert "Recent alerts: none." in text
+
+
+async def test_light_is_judged_by_daily_light_integral_not_by_lux_means() -> None:
+    # A 24 h mean of 2500 lx (nights included) is ~4 mol/m²/day: under a 6 mol minimum, while
+    # the "lux while lit" minimum of 2000 lx must not be compared with a 24-hour mean at all.
+    dark_days = [
+        DailyMetricSummary(
+            day=(NOW - timedelta(days=d)).date(),
+            metric=Metric.ILLUMINANCE,
+            min=0,
+            mean=2500,
+            max=9000,
+            count=96,
+        )
+        for d in (2, 1)
+    ]
+    context = PlantContext(
+        plant_name="Fern",
+        captured_at=NOW,
+        thresholds=Thresholds(light_lux_min=2000, dli_min=6, dli_max=12),
+        daily=dark_days,
+        image_metrics=ImageMetrics(
+            canopy_cover=0.3, excess_green_mean=20, green_pixels=100, brightness=110
+        ),
+    )
+    report = await HeuristicDiagnoser().diagnose(DiagnosisImage(b"", "image/jpeg"), context)
+    (finding,) = report.answer.findings
+    assert finding.issue == "Not enough light"
+    assert "Daily light integral" in finding.evidence
+    assert "minimum 6 mol/m²/day" in finding.evidence
+    lux_only = context.model_copy(update={"thresholds": Thresholds(light_lux_min=3000)})
+    report = await HeuristicDiagnoser().diagnose(DiagnosisImage(b"", "image/jpeg"), lux_only)
+    assert report.answer.findings == []
