@@ -88,7 +88,9 @@ def render_context(context: PlantContext) -> str:
     lines.append("Comfortable ranges:")
     for metric in PLANT_METRICS:
         low, high = context.thresholds.bounds(metric)
-        lines.append(f"- {metric.value}: {_range(low, high, RANGES[metric].unit)}")
+        # Lux limits hold while the light is on; the daily rows below are 24-hour means.
+        label = "illuminance while lit" if metric is Metric.ILLUMINANCE else metric.value
+        lines.append(f"- {label}: {_range(low, high, RANGES[metric].unit)}")
     t = context.thresholds
     if t.dli_min is not None or t.dli_max is not None:
         lines.append(f"- daily light integral: {_range(t.dli_min, t.dli_max, 'mol/m2/day')}")

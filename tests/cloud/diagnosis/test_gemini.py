@@ -76,7 +76,7 @@ async def test_request_carries_image_context_and_schema(
         "Swiss cheese plant (Monstera deliciosa)",
         "- moisture: 40-70 %",
         "- temperature: 18-27 °C",
-        "- illuminance: 2000-20000 lx",
+        "- illuminance while lit: 2000-20000 lx",
         "2026-11-25 moisture: 14 / 18.5 / 25 % (96 readings)",
         "2026-11-25 illuminance: 0 / 2500 / 9000 lx (96 readings), DLI about",
         "This photo: canopy cover 31.0%",
