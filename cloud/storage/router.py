@@ -12,6 +12,7 @@ from typing import Final
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from cloud.errors import error_response
 from cloud.storage.dependencies import ObjectStoreDep
 from cloud.storage.local import (
     LOCAL_OBJECTS_PATH,
@@ -20,7 +21,6 @@ from cloud.storage.local import (
     SignatureExpired,
 )
 from cloud.storage.ports import InvalidObjectKey, ObjectNotFound
-from shared.errors import ErrorBody, ErrorDetail
 
 router = APIRouter(tags=["storage"], include_in_schema=False)
 
@@ -28,8 +28,7 @@ _NOT_FOUND: Final = ("object_not_found", "no such object")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message))
-    return JSONResponse(body.model_dump(), status_code=status)
+    return error_response(status, code, message)
 
 
 def _local(store: object) -> LocalObjectStore | None:
