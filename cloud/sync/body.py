@@ -25,8 +25,8 @@ class MalformedBodyError(CloudError):
     code = "malformed_body"
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The decoded JSON body; compressed and uncompressed sizes are both capped at ``max_bytes``."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The (inflated) body bytes; compressed and inflated sizes are both capped at ``max_bytes``."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", ""):
         raise UnsupportedEncodingError(f"Content-Encoding {encoding!r} is not supported; use gzip")
@@ -51,7 +51,17 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
             raise PayloadTooLargeError(f"decompressed body larger than {max_bytes} bytes")
         if not inflater.eof:
             raise MalformedBodyError("gzip body is truncated")
+    return raw
+
+
+def parse_json(raw: bytes) -> Any:
+    """orjson, with a 400 for anything that is not JSON."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedBodyError("body is not valid JSON") from exc
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    """The decoded JSON body (see ``read_body`` for the caps)."""
+    return parse_json(await read_body(request, max_bytes))

@@ -15,7 +15,7 @@ from cloud.auth.dependencies import CurrentHub
 from cloud.db.session import SessionDep
 from cloud.dependencies import MetricsDep, SettingsDep
 from cloud.registry import service as registry_service
-from cloud.sync.body import read_json_body
+from cloud.sync.body import read_body, read_json_body
 from cloud.telemetry import service as telemetry_service
 from shared.sync import (
     SYNC_ALERTS_PATH,
@@ -57,8 +57,7 @@ async def push_readings(
     metrics: MetricsDep,
 ) -> Response:
     """Store a batch of readings; the ack lists accepted, duplicate and rejected items."""
-    payload = await read_json_body(request, settings.max_body_bytes)
-    batch = telemetry_service.parse_batch(payload)
+    batch = telemetry_service.parse_batch(await read_body(request, settings.max_body_bytes))
     ack = await telemetry_service.ingest_readings(session, settings, metrics, hub, batch)
     return Response(ack.model_dump_json(), media_type="application/json")
 

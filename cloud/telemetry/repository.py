@@ -90,15 +90,6 @@ def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[str, NodeContext]:
     return contexts
 
 
-async def node_contexts(
-    conn: Conn, owner_id: uuid.UUID, macs: Sequence[str]
-) -> dict[str, NodeContext]:
-    """The owner's nodes among ``macs`` with their plant's species ranges and overrides."""
-    async with conn.cursor() as cur:
-        await cur.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
-        return _contexts(await cur.fetchall())
-
-
 async def begin_batch(
     conn: Conn,
     hub_id: uuid.UUID,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from shared.sync import U32_MAX, ItemRejection, ReadingIn, parse_readings
+from shared.sync import MAX_BATCH_ITEMS, U32_MAX, ItemRejection, ReadingIn, parse_readings
 from shared.units import RANGES, Metric
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
@@ -55,6 +56,36 @@ class ValidReading:
 
 
 _fast_list: TypeAdapter[list[ValidReading]] = TypeAdapter(list[ValidReading])
+
+
+@dataclass(config=ConfigDict(extra="forbid"))
+class FastBatch:
+    """A reading batch whose every item passes the fast path, parsed straight from JSON bytes."""
+
+    batch_id: UUID
+    readings: Annotated[list[ValidReading], Field(max_length=MAX_BATCH_ITEMS)]
+
+
+_fast_batch: TypeAdapter[FastBatch] = TypeAdapter(FastBatch)
+
+
+def parse_fast_batch(raw: bytes) -> FastBatch | None:
+    """The batch parsed and validated in one pass in pydantic-core, or None when anything
+    (envelope, any item, a reading without metrics) needs the item-by-item path."""
+    try:
+        batch = _fast_batch.validate_json(raw)
+    except ValidationError:
+        return None
+    for reading in batch.readings:
+        if (
+            reading.moisture is None
+            and reading.temperature is None
+            and reading.humidity is None
+            and reading.illuminance is None
+            and reading.battery is None
+        ):
+            return None
+    return batch
 
 
 def _from_model(model: ReadingIn) -> ValidReading:
