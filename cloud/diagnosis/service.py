@@ -158,9 +158,9 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
         _count(deps, "rate_limited")
         raise RetryLater(claim, "rate limit: this minute's model calls are used up")
 
-    async with deps.session() as session:
-        context = await build_context(session, claim.image, settings.diagnosis_context_days)
     try:
+        async with deps.session() as session:
+            context = await build_context(session, claim.image, settings.diagnosis_context_days)
         data = await deps.store.get(claim.image.object_key)
         mime = cast(Literal["image/jpeg", "image/png"], claim.image.content_type)
         report = await deps.diagnoser.diagnose(DiagnosisImage(data, mime), context)
