@@ -64,13 +64,17 @@ async def count_login_failures(
     return int(row[0]), row[1]
 
 
-async def clear_login_failures(session: AsyncSession, email: str, client_ip: str) -> None:
-    """Forget failures after a successful login."""
-    await session.execute(
-        delete(LoginFailure).where(
-            col(LoginFailure.email) == email, col(LoginFailure.client_ip) == client_ip
-        )
+async def clear_login_failures(
+    session: AsyncSession, email: str, client_ip: str, before: datetime | None = None
+) -> None:
+    """Forget this pair's failures: all of them (after a successful login) or those older
+    than ``before`` (outside the window, so the table does not grow without bound)."""
+    query = delete(LoginFailure).where(
+        col(LoginFailure.email) == email, col(LoginFailure.client_ip) == client_ip
     )
+    if before is not None:
+        query = query.where(col(LoginFailure.failed_at) < before)
+    await session.execute(query)
 
 
 async def device_by_code_hash(session: AsyncSession, code_hash: str) -> DeviceAuthorization | None:

@@ -107,6 +107,7 @@ async def login(
         )
     user = await repository.user_by_email(session, email)
     if not await passwords.verify(password, user.password_hash if user else None) or user is None:
+        await repository.clear_login_failures(session, email, client_ip, before=now - window)
         session.add(LoginFailure(email=email, client_ip=client_ip, failed_at=now))
         await session.flush()
         # keep_changes: the failure must be counted although the request fails.
