@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
+from hub.app import create_app
 from hub.settings import Environment, HubSettings
 from hub.store.hub_store import HubStore, open_store
 
@@ -30,3 +33,29 @@ async def store(hub_settings: HubSettings) -> AsyncIterator[HubStore]:
     """An open store (migrated database, running writer)."""
     async with open_store(hub_settings) as opened:
         yield opened
+
+
+ADMIN_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def app_client(hub_settings: HubSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The hub app (lifespan run, scheduler not started) behind an in-process client."""
+    app = create_app(hub_settings, run_scheduler=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://hub.test"
+        ) as client,
+    ):
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture
+async def admin_client(app_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The same client after first-run setup, sending the admin password (HTTP Basic)."""
+    response = await app_client.post("/api/v1/auth/password", json={"password": ADMIN_PASSWORD})
+    assert response.status_code == 204, response.text
+    app_client.auth = httpx.BasicAuth("admin", ADMIN_PASSWORD)
+    return app_client
