@@ -160,9 +160,10 @@ class CloudClient:
         return ack
 
     async def push_nodes(self, inventory: NodeInventory) -> NodeInventoryAck:
-        """POST the full node inventory."""
-        batch = encode_json(inventory.model_dump(mode="json"))
-        ack: NodeInventoryAck = await self._push(SYNC_NODES_PATH, batch, NodeInventoryAck)
+        """PUT the full node inventory (small: plain JSON)."""
+        ack: NodeInventoryAck = await self._json(
+            "PUT", SYNC_NODES_PATH, NodeInventoryAck, json=inventory.model_dump(mode="json")
+        )
         return ack
 
     async def pull_config(self, since_revision: int | None) -> ConfigSnapshot | None:

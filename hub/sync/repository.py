@@ -36,15 +36,18 @@ _SELECTS = {"readings": _READING_SELECT, "alerts": _ALERT_SELECT}
 _ORDER = {"readings": "r.id", "alerts": "opened_at, id"}
 
 
-async def open_batch(session: AsyncSession, kind: str) -> PersistedBatch | None:
-    """The oldest batch of ``kind`` sent (or about to be) but never acked, with its rows."""
+async def open_batch(
+    session: AsyncSession, kind: str, after: int | None = None
+) -> PersistedBatch | None:
+    """The oldest batch of ``kind`` (newer than batch ``after`` when given) persisted but
+    never acked, with its rows: what a resend must send again, unchanged."""
     row = (
         await session.execute(
             text(
                 "select id, batch_uuid from sync_batches where kind = :k and acked_at is null "
-                "order by id limit 1"
+                "and id > :after order by id limit 1"
             ),
-            {"k": kind},
+            {"k": kind, "after": after if after is not None else -1},
         )
     ).first()
     if row is None:

@@ -168,8 +168,10 @@ class SyncEngine:
                 report.skipped = "not linked"
                 return report
             client = self._client_factory(url, token)
-            phase = "alerts"
+            phase = "nodes"
             try:
+                # New nodes first: the cloud refuses readings of nodes it has not registered.
+                await self._push_nodes(client, report, only_if_unregistered=True)
                 for phase, step in (
                     ("alerts", self._push_batches),
                     ("readings", self._push_batches),
@@ -291,8 +293,10 @@ class SyncEngine:
         limit_bytes = self.settings.sync_batch_bytes
 
         async def op(session: AsyncSession) -> tuple[repository.PersistedBatch, bytes] | None:
-            existing = await repository.open_batch(session, kind)
-            if existing is not None and (after is None or existing.db_id != after.db_id):
+            existing = await repository.open_batch(
+                session, kind, after.db_id if after is not None else None
+            )
+            if existing is not None:
                 items = [item(row) for row in existing.rows]
                 return existing, _body(kind, existing.batch_uuid, items)
             rows = await repository.pending_rows(session, kind, limit_items)
@@ -318,10 +322,15 @@ class SyncEngine:
 
     # --- node inventory ------------------------------------------------------------------
 
-    async def _push_nodes(self, client: CloudClient, report: SyncReport) -> None:
+    async def _push_nodes(
+        self, client: CloudClient, report: SyncReport, *, only_if_unregistered: bool = False
+    ) -> None:
         async with self.store.read() as session:
             nodes = list(await nodes_repo.paired(session))
-        if not any(n.sync_state == SyncState.PENDING for n in nodes):
+        if only_if_unregistered:
+            if all(n.cloud_registered for n in nodes):
+                return
+        elif not any(n.sync_state == SyncState.PENDING for n in nodes):
             return
         inventory = NodeInventory(nodes=[_node_info(n) for n in nodes])
         ack = await client.push_nodes(inventory)
@@ -335,10 +344,14 @@ class SyncEngine:
             for node in nodes:
                 reason = refused.get(node.mac)
                 await session.execute(
-                    text("update nodes set sync_state = :s, reject_reason = :r where mac = :m"),
+                    text(
+                        "update nodes set sync_state = :s, reject_reason = :r, "
+                        "cloud_registered = :g where mac = :m"
+                    ),
                     {
                         "s": SyncState.REJECTED if reason else SyncState.SYNCED,
                         "r": reason,
+                        "g": reason is None,
                         "m": node.mac,
                     },
                 )
