@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,10 +86,9 @@ async def pending_rows(session: AsyncSession, kind: str, limit: int) -> Sequence
 
 
 async def create_batch(
-    session: AsyncSession, kind: str, row_ids: Sequence[Any], now: datetime
-) -> tuple[int, UUID]:
+    session: AsyncSession, kind: str, batch_uuid: UUID, row_ids: Sequence[Any], now: datetime
+) -> int:
     """Persist a batch id and tie the rows to it (before anything is sent)."""
-    batch_uuid = uuid4()
     result = await session.execute(
         text(
             "insert into sync_batches(batch_uuid, kind, created_at, item_count) "
@@ -112,7 +111,7 @@ async def create_batch(
             text(f"update {kind} set batch_id = :b where id = :id"),  # noqa: S608
             [{"b": db_id, "id": i} for i in row_ids],
         )
-    return db_id, batch_uuid
+    return db_id
 
 
 async def apply_ack(

@@ -180,7 +180,9 @@ async def test_cloud_down_500_and_429_back_off_then_catch_up(
     flaky = FlakyCloud(cloud.app)
     transport = DownTransport(httpx.ASGITransport(app=flaky))
     transport.up = True
-    async with linked_hub(cloud, small_batches(hub_settings), transport=transport) as hub:
+    # One batch in flight so which batch meets the injected failure is deterministic.
+    settings = small_batches(hub_settings).model_copy(update={"sync_concurrency": 1})
+    async with linked_hub(cloud, settings, transport=transport) as hub:
         await hub.http.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
         await hub.store.store_readings(create_readings(MAC, 1500))
 
