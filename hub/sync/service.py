@@ -68,22 +68,11 @@ def _iso(ms: int) -> str:
     return from_ms(ms).isoformat()
 
 
-def _reading_item(row: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "node_mac": row[1],
-        "measured_at": _iso(row[2]),
-        "source": row[4],
-    }
-    if row[3] is not None:
-        item["seq"] = row[3]
-    for i, metric in enumerate(_METRICS):
-        value = row[5 + i]
-        if value is not None:
-            item[metric] = value
-    return item
+def _reading_item(row: Any) -> str:
+    return str(row[1])  # JSON text built by SQLite (see repository._READING_SELECT)
 
 
-def _alert_item(row: Any) -> dict[str, Any]:
+def _alert_item(row: Any) -> str:
     item: dict[str, Any] = {
         "local_id": row[0],
         "node_mac": row[1],
@@ -94,16 +83,16 @@ def _alert_item(row: Any) -> dict[str, Any]:
         "opened_at": _iso(row[6]),
         "resolved_at": _iso(row[7]) if row[7] is not None else None,
     }
-    return item
+    return orjson.dumps(item).decode()
 
 
 _ITEM = {"readings": _reading_item, "alerts": _alert_item}
 _LIST_KEY = {"readings": "readings", "alerts": "alerts"}
 
 
-def _body(kind: str, batch_uuid: UUID, items: list[dict[str, Any]]) -> bytes:
-    # One orjson call for the whole batch: per-item calls each keep a ~4 KiB buffer alive.
-    return orjson.dumps({"batch_id": str(batch_uuid), _LIST_KEY[kind]: items})
+def _body(kind: str, batch_uuid: UUID, items: list[str]) -> bytes:
+    head = f'{{"batch_id":"{batch_uuid}","{_LIST_KEY[kind]}":['
+    return (head + ",".join(items) + "]}").encode()
 
 
 def _gzip(raw: bytes) -> EncodedBatch:
