@@ -119,6 +119,8 @@ def start_cloud(pgdata: Path) -> tuple[subprocess.Popen[bytes], str]:
         "PLANTVITA_CLOUD_STALE_CHECK_ENABLED": "false",
         "PLANTVITA_CLOUD_DEVICE_POLL_INTERVAL_S": "0",
         "PLANTVITA_CLOUD_LOG_LEVEL": "WARNING",
+        "PLANTVITA_CLOUD_WORKER_INLINE": "false",
+        "PLANTVITA_CLOUD_STORAGE_DIR": str(pgdata.parent / "objects"),
     }
     proc = subprocess.Popen(
         [
