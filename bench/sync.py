@@ -76,6 +76,24 @@ def macs() -> list[str]:
 
 
 def seed_backlog(db: Path, start: datetime, minutes: int) -> int:
+    """Write the backlog from a child process: in real life the gateway wrote it over days, so
+    the bulk insert must not count against the syncing hub's RSS."""
+    code = (
+        "import sys\nfrom datetime import datetime\nfrom pathlib import Path\n"
+        "from bench.sync import write_backlog\n"
+        "print(write_backlog(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), "
+        "int(sys.argv[3])))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db), start.isoformat(), str(minutes)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def write_backlog(db: Path, start: datetime, minutes: int) -> int:
     """Write ``minutes`` readings per node, pending sync, straight into the hub's schema."""
     conn = sqlite3.connect(db, isolation_level=None, timeout=60)
     ids = [row[0] for row in conn.execute("select id from nodes order by id")]

@@ -219,3 +219,22 @@ async def rejected_counts(session: AsyncSession) -> dict[str, int]:
         sql = f"select count(*) from {kind} where sync_state = {SyncState.REJECTED:d}"  # noqa: S608
         out[kind] = int((await session.execute(text(sql))).scalar_one())
     return out
+
+
+_REJECTED_SQL = {
+    "readings": "select cast(r.id as text), n.mac, r.measured_at, r.reject_reason from readings r "
+    "join nodes n on n.id = r.node_id where r.sync_state = 2 order by r.id desc limit :n",
+    "alerts": "select id, node_mac, opened_at, reject_reason from alerts where sync_state = 2 "
+    "order by opened_at desc limit :n",
+    "nodes": "select mac, mac, last_seen, reject_reason from nodes where sync_state = 2 "
+    "order by mac limit :n",
+    "images": "select i.id, n.mac, i.captured_at, i.reject_reason from images i "
+    "left join nodes n on n.id = i.node_id where i.sync_state = 2 "
+    "order by i.captured_at desc limit :n",
+}
+REJECTED_KINDS = tuple(_REJECTED_SQL)
+
+
+async def rejected_rows(session: AsyncSession, kind: str, limit: int) -> Sequence[Any]:
+    """The newest rows of ``kind`` the cloud refused: (id, node mac, time ms, reason)."""
+    return (await session.execute(text(_REJECTED_SQL[kind]), {"n": limit})).all()

@@ -120,6 +120,8 @@ async def test_partial_rejects_are_kept_with_their_reason(
         assert rows[0][1].startswith("future")
         status = (await hub.http.get("/api/v1/sync/status")).json()
         assert {e["kind"]: e["rejected"] for e in status["ledger"]}["readings"] == 1
+        shown = (await hub.http.get("/api/v1/sync/rejected", params={"kind": "readings"})).json()
+        assert [(r["node_mac"], r["reason"][:6]) for r in shown] == [(MAC, "future")]
         assert cloud_scalar(cloud, "select count(*) from readings") == 10
 
 
