@@ -388,7 +388,7 @@ class BumbleClient(BaseBleakClient):
 
     async def connect(self, pair: bool, **kwargs: Any) -> None:
         """Connect, exchange MTU, optionally pair, and discover every service."""
-        timeout = float(kwargs.get("timeout", self._timeout))
+        timeout = min(float(kwargs.get("timeout", self._timeout)), self._timeout)
         try:
             async with asyncio.timeout(timeout):
                 connection = await self._radio.connect(self.address, timeout)
