@@ -218,6 +218,17 @@ class EmulatedNode:
         self.boots += 1
         await self.start()
 
+    async def go_silent(self) -> None:
+        """Stop waking and advertising (battery pulled, out of range)."""
+        self.faults.silent = True
+        self._advertising_until = 0.0
+        await self._stop_advertising()
+
+    def resume(self) -> None:
+        """Come back after ``go_silent``."""
+        self.faults.silent = False
+        self.wake_now()
+
     def wake_now(self) -> None:
         """Cut the current sleep short (tests use it to get the next measurement promptly)."""
         self._wake_now.set()

@@ -36,10 +36,10 @@ FAST = GatewaySettings(
 
 
 async def eventually(
-    predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
+    predicate: Callable[[], object], within: float = 15.0, what: str = "condition"
 ) -> None:
     """Wait until ``predicate()`` is truthy (the garden runs in real time, fast-forwarded)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -47,10 +47,10 @@ async def eventually(
 
 
 async def eventually_async(
-    predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition"
+    predicate: Callable[[], object], within: float = 15.0, what: str = "condition"
 ) -> None:
     """Like ``eventually`` for a coroutine predicate."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await predicate():  # type: ignore[misc]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.store.hub_store import HubStore
+from shared.units import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair, stored_readings
 
 
@@ -31,15 +32,14 @@ async def test_paired_node_readings_are_decrypted_and_stored_once(
     truth = {m.seq: m for m in paired.log}
     for row in rows:
         assert row.seq in truth
-        from shared.units import Metric
-
         assert row.moisture == truth[row.seq].values[Metric.MOISTURE]
         assert row.temperature == truth[row.seq].values[Metric.TEMPERATURE]
     assert gateway.stats.duplicates > 0, "burst repeats should have been seen and dropped"
 
     seen = {d.mac: d for d in gateway.seen_devices()}
     assert stranger.mac in seen
-    assert seen[stranger.mac].encrypted and seen[stranger.mac].plantvita
+    assert seen[stranger.mac].encrypted
+    assert seen[stranger.mac].plantvita
     assert seen[stranger.mac].name == stranger.name
     assert paired.mac not in seen
 
