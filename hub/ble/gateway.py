@@ -314,6 +314,8 @@ class Gateway:
             )
 
     def _session_due(self, node: _Node) -> bool:
+        if not self.settings.sessions_enabled:
+            return False
         if node.paired.kind is not NodeKind.PLANTVITA or node.paired.mac in self._in_session:
             return False
         mono = time.monotonic()

@@ -10,6 +10,7 @@ from typing import Any
 class GatewaySettings:
     """How the gateway scans, connects and batches. Times are real seconds."""
 
+    sessions_enabled: bool = True  # False: listen only, never connect (benchmarks, a spare hub)
     passive_scan: bool = True  # passive sees no scan response: sessions then follow the schedule
     watchdog_s: float = 120.0  # restart scanning after this long without any advert
     connect_timeout_s: float = 20.0  # one connection attempt, bounded
