@@ -344,16 +344,19 @@ class Gateway:
     async def _flush(self) -> None:
         if not self._pending:
             return
-        batch, self._pending = self._pending, []
-        try:
-            await self.store.store_readings(batch)
-        except BaseException:
-            # Put them back in front: nothing decoded is ever lost to a store hiccup.
-            self._pending[:0] = batch
-            if len(self._pending) > _MAX_PENDING:
-                logger.error("%d readings waiting for the store", len(self._pending))
-            raise
-        self.stats.readings_stored += len(batch)
+        size = self.settings.flush_max_batch
+        while self._pending:
+            # Bounded transactions: a backlog is committed in slices, oldest first.
+            batch, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                await self.store.store_readings(batch)
+            except BaseException:
+                # Put them back in front: nothing decoded is ever lost to a store hiccup.
+                self._pending[:0] = batch
+                if len(self._pending) > _MAX_PENDING:
+                    logger.error("%d readings waiting for the store", len(self._pending))
+                raise
+            self.stats.readings_stored += len(batch)
 
     async def flush(self) -> None:
         """Commit everything decoded so far (tests and shutdown)."""
