@@ -118,6 +118,7 @@ class Gateway:
         self._seen: dict[str, SeenDevice] = {}
         self._pending: list[DecodedReading] = []
         self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
         self._session_wanted = asyncio.Event()
         self._in_session: set[str] = set()
         self._semaphore = asyncio.Semaphore(self.settings.max_connections)
@@ -342,8 +343,11 @@ class Gateway:
                 backoff = min(backoff * 2, 10.0)
 
     async def _flush(self) -> None:
-        if not self._pending:
-            return
+        # One flusher at a time: an explicit flush waits for a batch already being committed.
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
         size = self.settings.flush_max_batch
         while self._pending:
             # Bounded transactions: a backlog is committed in slices, oldest first.
