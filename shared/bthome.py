@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from bleak.backends.device import BLEDevice
-from bthome_ble import BTHomeBluetoothDeviceData
+from bthome_ble import BTHomeBluetoothDeviceData, DeviceKey, SensorValue
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from habluetooth import BluetoothServiceInfoBleak
 
@@ -298,6 +298,7 @@ class ScanResponse:
 
     name: str | None
     status: NodeStatus | None
+    name_complete: bool = True  # False when the node had to shorten its name to fit
 
     @property
     def pending(self) -> bool:
@@ -309,12 +310,14 @@ def parse_scan_response(data: bytes) -> ScanResponse:
     """Parse a scan response into name and status (each None when absent)."""
     name: str | None = None
     status: NodeStatus | None = None
+    complete = True
     for ad_type, payload in parse_ad_structures(data):
         if ad_type in (AD_COMPLETE_LOCAL_NAME, AD_SHORTENED_LOCAL_NAME):
             name = payload.decode(errors="replace")
+            complete = ad_type == AD_COMPLETE_LOCAL_NAME
         elif ad_type == AD_SERVICE_DATA_128 and payload[:16] == _PV_SERVICE_LE:
             status = decode_node_status(payload[16:])
-    return ScanResponse(name, status)
+    return ScanResponse(name, status, complete)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +345,29 @@ class BTHomeNodeDecoder:
     library's check (which lets counters below 100 and counters after two failed decryptions
     through, for Home Assistant devices that restart from zero) any counter lower than the last
     accepted one is refused. ``last_sequence`` lets the hub restore that state after a restart.
+    ``strict_counter=False`` keeps only the library's rule, for third-party BTHome sensors whose
+    counter restarts after a battery change.
     """
 
-    __slots__ = ("_bindkey", "_device", "_last", "_last_raw", "_last_sequence", "_mac", "_parser")
+    __slots__ = (
+        "_bindkey",
+        "_device",
+        "_last",
+        "_last_raw",
+        "_last_sequence",
+        "_mac",
+        "_parser",
+        "_previous",
+        "_strict",
+    )
 
     def __init__(
-        self, mac: str, bindkey: bytes | None, *, last_sequence: int | None = None
+        self,
+        mac: str,
+        bindkey: bytes | None,
+        *,
+        last_sequence: int | None = None,
+        strict_counter: bool = True,
     ) -> None:
         """Create a decoder for the node at ``mac`` with its 16-byte bindkey (None if unpaired)."""
         if bindkey is not None and len(bindkey) != 16:
@@ -358,12 +378,14 @@ class BTHomeNodeDecoder:
         self._parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
         self._device = BLEDevice(self._mac, None, None)
         self._last_sequence = last_sequence
+        self._strict = strict_counter
         self._last_raw: bytes | None = None
         self._last: NodeAdvert | None = None
+        self._previous: dict[DeviceKey, SensorValue] = {}
 
     @property
     def last_sequence(self) -> int | None:
-        """The highest counter accepted so far (what the hub persists)."""
+        """The counter of the last accepted advert (what the hub persists)."""
         return self._last_sequence
 
     def reset_sequence(self) -> None:
@@ -406,8 +428,9 @@ class BTHomeNodeDecoder:
             if self._bindkey is None:
                 raise WrongKey("encrypted advert but no bindkey for this node")
             counter = int.from_bytes(service_data[-8:-4], "little")
-            if self._last_sequence is not None and counter < self._last_sequence:
-                raise Replay(f"counter {counter} below last accepted {self._last_sequence}")
+            last = self._last_sequence
+            if self._strict and last is not None and counter < last:
+                raise Replay(f"counter {counter} below last accepted {last}")
 
         info = BluetoothServiceInfoBleak(
             name=name or self._mac,
@@ -428,11 +451,22 @@ class BTHomeNodeDecoder:
             raise Downgrade("plaintext advert from a node with a bindkey")
         if encrypted and self._parser.decryption_failed:
             raise WrongKey("advert did not authenticate with the node's bindkey")
+        if encrypted and self._parser.encryption_counter != counter:
+            # The library skipped the advert without trying the key: its own replay check.
+            raise Replay(f"counter {counter} refused by bthome-ble's replay check")
 
+        # bthome-ble's updates accumulate every sensor ever seen; this advert's values are the
+        # ones it just (re)created, recognisable by identity against the previous update.
+        current = update.entity_values
+        previous, self._previous = self._previous, dict(current)
         values: dict[Metric, float] = {}
-        for key, sensor in update.entity_values.items():
+        for key, sensor in current.items():
             metric = _METRIC_BY_LIBRARY_KEY.get(key.key)
-            if metric is not None and isinstance(sensor.native_value, int | float):
+            if (
+                metric is not None
+                and previous.get(key) is not sensor
+                and isinstance(sensor.native_value, int | float)
+            ):
                 values[metric] = float(sensor.native_value)
         if not values:
             raise Malformed("advert carries no readable Plant-Vita metric")

@@ -150,6 +150,7 @@ class _Setting:
     scale: int
     raw_min: int
     raw_max: int
+    zero_means_off: bool = False  # 0 is allowed below raw_min and switches the feature off
 
 
 _SETTINGS: Final[tuple[_Setting, ...]] = (
@@ -162,6 +163,7 @@ _SETTINGS: Final[tuple[_Setting, ...]] = (
     _Setting(0x08, "temperature_high", "<h", 100, -4_000, 8_500),
     _Setting(0x09, "connectable_window_s", "<H", 1, 0, 600),
     _Setting(0x0A, "alert_interval_s", "<I", 1, 10, 86_400),
+    _Setting(0x0B, "camera_interval_s", "<I", 1, 600, 604_800, zero_means_off=True),
 )
 _SETTING_BY_TYPE: Final = {s.tlv_type: s for s in _SETTINGS}
 TLV_CAMERA_TIMES: Final = 0x04
@@ -173,8 +175,8 @@ MINUTES_PER_DAY: Final = 1440
 class Config:
     """The Config characteristic: node settings with the revision the hub assigned.
 
-    Thresholds are in gardener units (%, °C) with 0.01 resolution; camera_times are minutes
-    after 00:00 UTC.
+    Thresholds are in gardener units (%, °C) with 0.01 resolution. The camera captures at each
+    of camera_times (minutes after 00:00 UTC) and every camera_interval_s (0 = off).
     """
 
     revision: int = 0
@@ -188,12 +190,15 @@ class Config:
     temperature_high: float = 35.0
     connectable_window_s: int = 30
     alert_interval_s: int = 300
+    camera_interval_s: int = 0
 
     def _raw(self, setting: _Setting) -> int:
         value: float = getattr(self, setting.name)
         if not math.isfinite(value):
             raise ProtocolError(f"config: {setting.name} is not a finite number")
         raw = round(value * setting.scale)
+        if setting.zero_means_off and raw == 0:
+            return raw
         if not setting.raw_min <= raw <= setting.raw_max:
             raise ProtocolError(
                 f"config: {setting.name} {value!r} outside "

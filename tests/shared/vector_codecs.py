@@ -119,7 +119,7 @@ def response_fields(response: gatt.ControlResponse) -> Fields:
 def request_from(fields: Mapping[str, Any]) -> gatt.ControlRequest:
     """Build a Control Point request from cp_request fields."""
     params = {k: v for k, v in fields.items() if k != "opcode"}
-    request_type = {
+    request_type: type[gatt.ControlRequest] = {
         gatt.Opcode.REPORT_SINCE: gatt.ReportSince,
         gatt.Opcode.ACK_UPTO: gatt.AckUpto,
         gatt.Opcode.COUNT: gatt.Count,
@@ -171,6 +171,7 @@ def scan_fields(scan: bthome.ScanResponse) -> Fields:
     """Fields of a scan_response vector."""
     return {
         "name": scan.name,
+        "name_complete": scan.name_complete,
         "status": int(scan.status) if scan.status is not None else None,
         "pending": scan.pending,
     }
@@ -230,4 +231,7 @@ def _chunk_fields(chunk: gatt.ImageChunk) -> Fields:
 
 
 # Kinds whose bytes only decode (the encoder writes a canonical form, e.g. without unknown TLVs).
-DECODE_ONLY: dict[str, str] = {"config_forward": "config"}
+DECODE_ONLY: dict[str, str] = {
+    "config_forward": "config",
+    "scan_response_shortened": "scan_response",
+}
