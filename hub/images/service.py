@@ -97,6 +97,10 @@ async def ingest_image(
     """
     settings = store.settings
     check_image(data, settings.image_max_bytes)
+    if plant_id is not None and node_mac is None:
+        async with store.read() as session:
+            if await session.get(Plant, plant_id) is None:
+                raise NotFound(f"plant {plant_id} not found")
     prepared = await asyncio.to_thread(_prepare, store.images, data, settings.thumbnail_max_side)
     received = utcnow()
 

@@ -35,6 +35,7 @@ class Node(SQLModel, table=True):
     created_at: datetime = Field(sa_type=EpochMs)
     sync_state: int = SyncState.PENDING
     reject_reason: str | None = None
+    cloud_registered: bool = False
 
     @property
     def drops_total(self) -> int:

@@ -169,6 +169,13 @@ CREATE TABLE dropped_data (
 """  # noqa: S608
 
 
+# The cloud refuses readings of nodes it has not registered: remember which ones it acked so a
+# new node's inventory goes out before its readings.
+_V3 = """
+ALTER TABLE nodes ADD COLUMN cloud_registered INTEGER NOT NULL DEFAULT 0;
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step: the version it brings the file to and how."""
@@ -191,6 +198,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(_V1)),
     Migration(2, "hourly_rollups_and_drop_counters", _script(_V2)),
+    Migration(3, "nodes_cloud_registered", _script(_V3)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
