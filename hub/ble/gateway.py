@@ -193,7 +193,13 @@ class Gateway:
             last = node.last_seq if current is None else None
             nodes[mac] = _Node(
                 paired=node,
-                decoder=BTHomeNodeDecoder(mac, node.bindkey, last_sequence=last),
+                decoder=BTHomeNodeDecoder(
+                    mac,
+                    node.bindkey,
+                    last_sequence=last,
+                    # Third-party sensors restart their counter with a new battery.
+                    strict_counter=node.kind is NodeKind.PLANTVITA,
+                ),
                 last_seq=last,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
@@ -269,10 +275,13 @@ class Gateway:
             self._session_wanted.set()
         seq = advert.sequence
         if seq is not None:
-            if node.last_seq is not None and seq <= node.last_seq:
+            strict = node.paired.kind is NodeKind.PLANTVITA
+            if node.last_seq is not None and (
+                seq <= node.last_seq if strict else seq == node.last_seq
+            ):
                 self.stats.duplicates += 1  # a burst or connectable-window repeat
                 return
-            if node.last_seq is not None and seq > node.last_seq + 1:
+            if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
                 node.session_due_at = 0.0
                 self._session_wanted.set()
