@@ -157,8 +157,11 @@ class Gateway:
         self._tasks.clear()
         self._session_tasks.clear()
         await self._stop_scanner()
-        await self._flush()
-        await self._push_statuses()
+        try:
+            await self._flush()
+            await self._push_statuses()
+        except Exception:
+            logger.exception("could not commit %d readings at shutdown", len(self._pending))
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -378,10 +381,19 @@ class Gateway:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.status_interval_s)
+            self._forget_stale_devices()
             try:
                 await self._push_statuses()
             except Exception:
                 logger.exception("pushing node statuses failed")
+
+    def _forget_stale_devices(self) -> None:
+        # Bounded memory in a busy neighbourhood: unpaired devices expire after the TTL.
+        now = self.now()
+        ttl = self.settings.seen_ttl_s
+        for mac, device in list(self._seen.items()):
+            if (now - device.last_seen).total_seconds() > ttl:
+                del self._seen[mac]
 
     async def _push_statuses(self) -> None:
         statuses: list[NodeStatus] = []
