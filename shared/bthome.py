@@ -1,0 +1,479 @@
+"""What a Plant-Vita node broadcasts: BTHome v2 adverts and the scan-response status.
+
+Encoding is ours (the node emulator and the golden vectors use it); decoding goes through the
+``bthome-ble`` library with the node's bindkey, so the hub parses adverts exactly like Home
+Assistant does. Layouts: docs/protocol.md §1 and §2. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time as _time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Final
+
+from bleak.backends.device import BLEDevice
+from bthome_ble import BTHomeBluetoothDeviceData, DeviceKey, SensorValue
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+from habluetooth import BluetoothServiceInfoBleak
+
+from shared.ble_uuids import BTHOME_SERVICE_UUID, BTHOME_UUID16, PLANT_VITA_SERVICE_UUID
+from shared.ble_uuids import uuid_to_le_bytes as _uuid_le
+from shared.units import RANGES, Metric
+
+MAX_LEGACY_ADV_LEN: Final = 31
+DEVICE_INFO_PLAIN: Final = 0x40  # BTHome version 2 in bits 5-7, no encryption
+DEVICE_INFO_ENCRYPTED: Final = 0x41  # version 2 + bit 0 "encrypted"
+MAX_COUNTER: Final = 0xFFFF_FFFF
+
+AD_FLAGS: Final = 0x01
+AD_SHORTENED_LOCAL_NAME: Final = 0x08
+AD_COMPLETE_LOCAL_NAME: Final = 0x09
+AD_SERVICE_DATA_16: Final = 0x16
+AD_SERVICE_DATA_128: Final = 0x21
+# LE General Discoverable + BR/EDR not supported.
+FLAGS_VALUE: Final = 0x06
+
+_UUID16_LE: Final = BTHOME_UUID16.to_bytes(2, "little")
+_MIC_LEN: Final = 4
+_COUNTER_LEN: Final = 4
+
+
+class BTHomeError(Exception):
+    """Base of every error the advert decoder raises."""
+
+
+class Malformed(BTHomeError):
+    """The bytes are not a usable BTHome v2 advert."""
+
+
+class WrongKey(BTHomeError):
+    """An encrypted advert did not authenticate with the node's bindkey (or none is set)."""
+
+
+class Replay(BTHomeError):
+    """An encrypted advert carried a counter lower than the last one accepted."""
+
+
+class Downgrade(BTHomeError):
+    """A plaintext advert arrived from a node that has a bindkey."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFormat:
+    """How one BTHome object stores a metric: id, byte size, signedness and scale."""
+
+    object_id: int
+    metric: Metric
+    size: int
+    signed: bool
+    scale: int  # raw integer = round(value * scale)
+
+    @property
+    def raw_min(self) -> int:
+        """Smallest raw value a node may send (the metric's physical range, in steps)."""
+        return max(round(RANGES[self.metric].minimum * self.scale), self._type_min)
+
+    @property
+    def raw_max(self) -> int:
+        """Largest raw value a node may send (physical range capped by the integer type)."""
+        return min(round(RANGES[self.metric].maximum * self.scale), self._type_max)
+
+    @property
+    def _type_min(self) -> int:
+        return -(1 << (8 * self.size - 1)) if self.signed else 0
+
+    @property
+    def _type_max(self) -> int:
+        return (1 << (8 * self.size - 1)) - 1 if self.signed else (1 << (8 * self.size)) - 1
+
+
+# Ascending object id: BTHome v2 requires that order on the wire.
+OBJECT_FORMATS: Final[tuple[ObjectFormat, ...]] = (
+    ObjectFormat(0x01, Metric.BATTERY, 1, False, 1),
+    ObjectFormat(0x02, Metric.TEMPERATURE, 2, True, 100),
+    ObjectFormat(0x03, Metric.HUMIDITY, 2, False, 100),
+    ObjectFormat(0x05, Metric.ILLUMINANCE, 3, False, 100),
+    ObjectFormat(0x14, Metric.MOISTURE, 2, False, 100),
+)
+_FORMAT_BY_ID: Final = {f.object_id: f for f in OBJECT_FORMATS}
+_FORMAT_BY_METRIC: Final = {f.metric: f for f in OBJECT_FORMATS}
+# bthome-ble's sensor keys (its device classes) for the metrics we carry.
+_METRIC_BY_LIBRARY_KEY: Final = {m.value: m for m in Metric}
+
+
+def encode_objects(values: Mapping[Metric, float]) -> bytes:
+    """Encode readings as BTHome objects in ascending object id order.
+
+    Raises ValueError for a value that is not finite or outside its encodable range
+    (docs/protocol.md §1.3): a node must never send one.
+    """
+    out = bytearray()
+    for fmt in OBJECT_FORMATS:
+        if fmt.metric not in values:
+            continue
+        value = values[fmt.metric]
+        if not math.isfinite(value):
+            raise ValueError(f"{fmt.metric.value} {value!r} is not a finite number")
+        raw = round(value * fmt.scale)
+        if not fmt.raw_min <= raw <= fmt.raw_max:
+            raise ValueError(
+                f"{fmt.metric.value} {value!r} outside "
+                f"{fmt.raw_min / fmt.scale:g}..{fmt.raw_max / fmt.scale:g}"
+            )
+        out.append(fmt.object_id)
+        out += raw.to_bytes(fmt.size, "little", signed=fmt.signed)
+    return bytes(out)
+
+
+def decode_objects(data: bytes) -> dict[Metric, float]:
+    """Decode BTHome object bytes carried in a GATT record (not an advert).
+
+    Only Plant-Vita's five objects are accepted: an unknown id has unknown length, so the rest
+    could not be parsed. Raises Malformed for unknown, repeated, unordered or truncated objects.
+    Ranges are not checked here: consumers validate with ``shared.units.out_of_range``.
+    """
+    values: dict[Metric, float] = {}
+    pos = 0
+    last_id = -1
+    while pos < len(data):
+        fmt = _FORMAT_BY_ID.get(data[pos])
+        if fmt is None:
+            raise Malformed(f"unknown BTHome object id 0x{data[pos]:02x}")
+        if fmt.object_id <= last_id:
+            raise Malformed(f"object 0x{fmt.object_id:02x} out of ascending order or repeated")
+        end = pos + 1 + fmt.size
+        if end > len(data):
+            raise Malformed(f"object 0x{fmt.object_id:02x} truncated")
+        raw = int.from_bytes(data[pos + 1 : end], "little", signed=fmt.signed)
+        values[fmt.metric] = round(raw / fmt.scale, 2)
+        last_id = fmt.object_id
+        pos = end
+    return values
+
+
+def mac_to_bytes(mac: str) -> bytes:
+    """Parse ``AA:BB:CC:DD:EE:FF`` into 6 bytes (most significant first, as printed)."""
+    parts = mac.split(":")
+    if len(parts) != 6 or any(len(p) != 2 for p in parts):
+        raise ValueError(f"not a MAC address: {mac!r}")
+    return bytes.fromhex("".join(parts))
+
+
+def bthome_nonce(mac: str, device_info: int, counter: int) -> bytes:
+    """The 13-byte AES-CCM nonce: MAC ‖ d2 fc ‖ device info ‖ counter (u32 LE)."""
+    return mac_to_bytes(mac) + _UUID16_LE + bytes([device_info]) + counter.to_bytes(4, "little")
+
+
+def encode_service_data(values: Mapping[Metric, float]) -> bytes:
+    """Plaintext BTHome service data (device info 0x40 + objects), for tests and unpaired use."""
+    return bytes([DEVICE_INFO_PLAIN]) + encode_objects(values)
+
+
+def encrypt_service_data(
+    values: Mapping[Metric, float], *, mac: str, bindkey: bytes, counter: int
+) -> bytes:
+    """Encrypted BTHome service data: device info ‖ ciphertext ‖ counter ‖ MIC.
+
+    ``counter`` is the measurement's sequence number; the caller takes it from its
+    ``EncryptionCounter`` and persists it before broadcasting.
+    """
+    if not 0 <= counter <= MAX_COUNTER:
+        raise ValueError(f"counter {counter} does not fit u32")
+    if len(bindkey) != 16:
+        raise ValueError("bindkey must be 16 bytes")
+    nonce = bthome_nonce(mac, DEVICE_INFO_ENCRYPTED, counter)
+    sealed = AESCCM(bindkey, tag_length=_MIC_LEN).encrypt(nonce, encode_objects(values), None)
+    ciphertext, mic = sealed[:-_MIC_LEN], sealed[-_MIC_LEN:]
+    return bytes([DEVICE_INFO_ENCRYPTED]) + ciphertext + counter.to_bytes(4, "little") + mic
+
+
+def _ad(ad_type: int, payload: bytes) -> bytes:
+    return bytes([len(payload) + 1, ad_type]) + payload
+
+
+def build_adv_data(service_data: bytes) -> bytes:
+    """Full legacy advertising data: Flags AD + BTHome service data AD.
+
+    Raises ValueError when the result exceeds the 31-byte legacy advertisement.
+    """
+    adv = _ad(AD_FLAGS, bytes([FLAGS_VALUE])) + _ad(AD_SERVICE_DATA_16, _UUID16_LE + service_data)
+    if len(adv) > MAX_LEGACY_ADV_LEN:
+        raise ValueError(f"advertising data is {len(adv)} bytes, legacy limit is 31")
+    return adv
+
+
+def parse_ad_structures(data: bytes) -> list[tuple[int, bytes]]:
+    """Split advertising or scan-response data into (AD type, payload) pairs.
+
+    A zero length byte ends the data (the rest is padding). Raises Malformed when a
+    structure runs past the end.
+    """
+    structures: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        length = data[pos]
+        if length == 0:
+            break
+        end = pos + 1 + length
+        if end > len(data):
+            raise Malformed("AD structure runs past the end of the data")
+        structures.append((data[pos + 1], bytes(data[pos + 2 : end])))
+        pos = end
+    return structures
+
+
+def bthome_service_data_from_adv(adv: bytes) -> bytes:
+    """Extract the BTHome service data (bytes after the UUID) from advertising data."""
+    for ad_type, payload in parse_ad_structures(adv):
+        if ad_type == AD_SERVICE_DATA_16 and payload[:2] == _UUID16_LE:
+            return payload[2:]
+    raise Malformed("no BTHome service data in advertising data")
+
+
+@dataclass(slots=True)
+class EncryptionCounter:
+    """A node's persisted BTHome encryption counter (the measurement sequence number).
+
+    ``next()`` advances and returns the counter for a new measurement; the caller saves
+    ``last`` to storage before broadcasting so the counter never goes back after a reboot.
+    """
+
+    last: int = 0
+
+    def next(self) -> int:
+        """Advance to the next measurement's counter and return it."""
+        if self.last >= MAX_COUNTER:
+            raise OverflowError("BTHome counter exhausted: re-pair the node with a new bindkey")
+        self.last += 1
+        return self.last
+
+
+class NodeStatus(enum.IntFlag):
+    """Scan-response status bits telling the hub why it should connect (protocol.md §2)."""
+
+    NONE = 0
+    STORAGE_HIGH = 0x01
+    IMAGE_READY = 0x02
+    TIME_UNSET = 0x04
+
+
+_PENDING_MASK: Final = NodeStatus.STORAGE_HIGH | NodeStatus.IMAGE_READY | NodeStatus.TIME_UNSET
+_PV_SERVICE_LE: Final = _uuid_le(PLANT_VITA_SERVICE_UUID)
+# 31 bytes minus the 19-byte status AD and the name AD's own 2 header bytes.
+MAX_NAME_BYTES: Final = MAX_LEGACY_ADV_LEN - (2 + 16 + 1) - 2
+
+
+def decode_node_status(data: bytes) -> NodeStatus:
+    """Decode the status service data value (bytes after the Plant-Vita UUID).
+
+    Reserved bits are dropped and extra trailing bytes ignored, for forward compatibility.
+    """
+    if not data:
+        raise Malformed("empty node status")
+    return NodeStatus(data[0] & _PENDING_MASK)
+
+
+def default_node_name(mac: str) -> str:
+    """The name a node advertises until the gardener renames it: ``PV-`` + last 3 MAC bytes."""
+    return "PV-" + mac_to_bytes(mac)[3:].hex().upper()
+
+
+def build_scan_response(name: str, status: NodeStatus) -> bytes:
+    """Scan response: local name (shortened to fit) + Plant-Vita status service data."""
+    encoded = name.encode()
+    ad_type = AD_COMPLETE_LOCAL_NAME
+    if len(encoded) > MAX_NAME_BYTES:
+        # Cut on a character boundary so the shortened name is still valid UTF-8.
+        encoded = encoded[:MAX_NAME_BYTES].decode(errors="ignore").encode()
+        ad_type = AD_SHORTENED_LOCAL_NAME
+    return _ad(ad_type, encoded) + _ad(AD_SERVICE_DATA_128, _PV_SERVICE_LE + bytes([status]))
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResponse:
+    """A parsed Plant-Vita scan response."""
+
+    name: str | None
+    status: NodeStatus | None
+    name_complete: bool = True  # False when the node had to shorten its name to fit
+
+    @property
+    def pending(self) -> bool:
+        """True when the node asks the hub to connect."""
+        return bool(self.status and self.status & _PENDING_MASK)
+
+
+def parse_scan_response(data: bytes) -> ScanResponse:
+    """Parse a scan response into name and status (each None when absent)."""
+    name: str | None = None
+    status: NodeStatus | None = None
+    complete = True
+    for ad_type, payload in parse_ad_structures(data):
+        if ad_type in (AD_COMPLETE_LOCAL_NAME, AD_SHORTENED_LOCAL_NAME):
+            name = payload.decode(errors="replace")
+            complete = ad_type == AD_COMPLETE_LOCAL_NAME
+        elif ad_type == AD_SERVICE_DATA_128 and payload[:16] == _PV_SERVICE_LE:
+            status = decode_node_status(payload[16:])
+    return ScanResponse(name, status, complete)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAdvert:
+    """One decoded advert from a node."""
+
+    mac: str
+    sequence: int | None  # the encryption counter; None for a plaintext advert
+    values: dict[Metric, float]
+    encrypted: bool
+    rssi: int
+    status: NodeStatus | None  # None when no scan response was seen (passive scanning)
+
+    @property
+    def pending(self) -> bool:
+        """True when the node asks the hub to connect (any status bit set)."""
+        return bool(self.status and self.status & _PENDING_MASK)
+
+
+class BTHomeNodeDecoder:
+    """Decode one node's adverts through bthome-ble, raising BTHomeError subclasses.
+
+    Keeps one ``BTHomeBluetoothDeviceData`` per node (it holds the bindkey and the library's
+    replay and downgrade state). Plant-Vita nodes persist their counter, so on top of the
+    library's check (which lets counters below 100 and counters after two failed decryptions
+    through, for Home Assistant devices that restart from zero) any counter lower than the last
+    accepted one is refused. ``last_sequence`` lets the hub restore that state after a restart.
+    ``strict_counter=False`` keeps only the library's rule, for third-party BTHome sensors whose
+    counter restarts after a battery change.
+    """
+
+    __slots__ = (
+        "_bindkey",
+        "_device",
+        "_last",
+        "_last_raw",
+        "_last_sequence",
+        "_mac",
+        "_parser",
+        "_previous",
+        "_strict",
+    )
+
+    def __init__(
+        self,
+        mac: str,
+        bindkey: bytes | None,
+        *,
+        last_sequence: int | None = None,
+        strict_counter: bool = True,
+    ) -> None:
+        """Create a decoder for the node at ``mac`` with its 16-byte bindkey (None if unpaired)."""
+        if bindkey is not None and len(bindkey) != 16:
+            raise ValueError("bindkey must be 16 bytes")
+        mac_to_bytes(mac)  # validate early: the library would fail later with a vaguer error
+        self._mac = mac.upper()
+        self._bindkey = bindkey
+        self._parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
+        self._device = BLEDevice(self._mac, None, None)
+        self._last_sequence = last_sequence
+        self._strict = strict_counter
+        self._last_raw: bytes | None = None
+        self._last: NodeAdvert | None = None
+        self._previous: dict[DeviceKey, SensorValue] = {}
+
+    @property
+    def last_sequence(self) -> int | None:
+        """The counter of the last accepted advert (what the hub persists)."""
+        return self._last_sequence
+
+    def reset_sequence(self) -> None:
+        """Forget the counter, e.g. after the node was re-flashed and re-paired."""
+        self._last_sequence = None
+        self._last_raw = None
+        self._last = None
+        self._parser.reset_encryption_counter()
+
+    def decode(
+        self,
+        service_data: bytes,
+        *,
+        rssi: int = 0,
+        name: str | None = None,
+        status: bytes | None = None,
+        time: float | None = None,
+    ) -> NodeAdvert:
+        """Decode BTHome service data (the bytes after UUID 0xFCD2).
+
+        ``status`` is the Plant-Vita service data from the scan response, when seen.
+        Raises Malformed, WrongKey, Replay or Downgrade.
+        """
+        node_status = decode_node_status(status) if status is not None else None
+        if self._last is not None and service_data == self._last_raw:
+            # A burst or connectable-window repeat of the advert just accepted: same seq,
+            # already authenticated, so skip the library (most adverts heard are repeats).
+            return replace(self._last, rssi=rssi, status=node_status)
+        if not service_data:
+            raise Malformed("empty service data")
+        device_info = service_data[0]
+        if (device_info >> 5) & 0x07 != 2:
+            raise Malformed("not BTHome v2")
+        encrypted = bool(device_info & 0x01)
+        counter: int | None = None
+        if encrypted:
+            # device info + at least one object (2 bytes) + counter + MIC
+            if len(service_data) < 1 + 2 + _COUNTER_LEN + _MIC_LEN:
+                raise Malformed("encrypted advert too short")
+            if self._bindkey is None:
+                raise WrongKey("encrypted advert but no bindkey for this node")
+            counter = int.from_bytes(service_data[-8:-4], "little")
+            last = self._last_sequence
+            if self._strict and last is not None and counter < last:
+                raise Replay(f"counter {counter} below last accepted {last}")
+
+        info = BluetoothServiceInfoBleak(
+            name=name or self._mac,
+            address=self._mac,
+            rssi=rssi,
+            manufacturer_data={},
+            service_data={BTHOME_SERVICE_UUID: service_data},
+            service_uuids=[BTHOME_SERVICE_UUID],
+            source="plant-vita",
+            device=self._device,
+            advertisement=None,
+            connectable=False,
+            time=_time.monotonic() if time is None else time,
+            tx_power=None,
+        )
+        update = self._parser.update(info)
+        if self._parser.downgrade_detected:
+            raise Downgrade("plaintext advert from a node with a bindkey")
+        if encrypted and self._parser.decryption_failed:
+            raise WrongKey("advert did not authenticate with the node's bindkey")
+        if encrypted and self._parser.encryption_counter != counter:
+            # The library skipped the advert without trying the key: its own replay check.
+            raise Replay(f"counter {counter} refused by bthome-ble's replay check")
+
+        # bthome-ble's updates accumulate every sensor ever seen; this advert's values are the
+        # ones it just (re)created, recognisable by identity against the previous update.
+        current = update.entity_values
+        previous, self._previous = self._previous, dict(current)
+        values: dict[Metric, float] = {}
+        for key, sensor in current.items():
+            metric = _METRIC_BY_LIBRARY_KEY.get(key.key)
+            if (
+                metric is not None
+                and previous.get(key) is not sensor
+                and isinstance(sensor.native_value, int | float)
+            ):
+                values[metric] = float(sensor.native_value)
+        if not values:
+            raise Malformed("advert carries no readable Plant-Vita metric")
+
+        advert = NodeAdvert(self._mac, counter, values, encrypted, rssi, node_status)
+        if counter is not None:
+            self._last_sequence = counter
+            self._last_raw = service_data
+            self._last = advert
+        return advert

@@ -1,0 +1,44 @@
+"""Golden byte vectors of the BLE protocol, shared by Python tests and firmware host tests.
+
+The JSON files next to this module are the source of truth (format: docs/protocol.md §5).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+VECTOR_FILES: tuple[str, ...] = ("bthome.json", "gatt.json")
+
+
+@dataclass(frozen=True, slots=True)
+class Vector:
+    """One golden vector: exact bytes and the values they decode to."""
+
+    name: str
+    kind: str
+    hex: str
+    fields: dict[str, Any]
+
+    @property
+    def data(self) -> bytes:
+        """The vector's bytes."""
+        return bytes.fromhex(self.hex)
+
+
+def load(filename: str) -> list[Vector]:
+    """Load the vectors of one file, e.g. ``"bthome.json"``."""
+    text = resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
+    return [Vector(v["name"], v["kind"], v["hex"], v["fields"]) for v in json.loads(text)]
+
+
+def load_all() -> list[Vector]:
+    """Load every vector of every file."""
+    return [vector for filename in VECTOR_FILES for vector in load(filename)]
+
+
+def by_kind(kind: str) -> list[Vector]:
+    """All vectors of one kind, e.g. ``"cp_request"``."""
+    return [vector for vector in load_all() if vector.kind == kind]
