@@ -1,0 +1,118 @@
+"""Queries on readings and their hourly rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.readings.models import METRIC_COLUMNS
+
+HOUR_MS = 3_600_000
+_INSERT_CHUNK = 1000  # 13 columns x 1000 rows stays far below SQLite's 32766 bound variables
+
+
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    """A reading ready to insert: node row id, epoch ms and metric values by column."""
+
+    node_id: int
+    measured_at_ms: int
+    seq: int | None
+    source: str
+    values: dict[str, float]
+
+
+def _rollup_upsert_sql() -> str:
+    columns = ["node_id", "hour", "count"]
+    updates = ["count = count + excluded.count"]
+    for m in METRIC_COLUMNS:
+        columns += [f"{m}_sum", f"{m}_n", f"{m}_min", f"{m}_max"]
+        updates += [
+            f"{m}_sum = CASE WHEN excluded.{m}_n = 0 THEN {m}_sum "
+            f"ELSE coalesce({m}_sum, 0) + excluded.{m}_sum END",
+            f"{m}_n = {m}_n + excluded.{m}_n",
+            f"{m}_min = min(coalesce({m}_min, excluded.{m}_min), "
+            f"coalesce(excluded.{m}_min, {m}_min))",
+            f"{m}_max = max(coalesce({m}_max, excluded.{m}_max), "
+            f"coalesce(excluded.{m}_max, {m}_max))",
+        ]
+    names = ", ".join(columns)
+    params = ", ".join(f":{c}" for c in columns)
+    # Column names are constants of this module, never input.
+    sql = f"INSERT INTO readings_hourly ({names}) VALUES ({params}) "  # noqa: S608
+    return sql + f"ON CONFLICT(node_id, hour) DO UPDATE SET {', '.join(updates)}"
+
+
+_ROLLUP_UPSERT = text(_rollup_upsert_sql())
+
+
+_INSERT_COLUMNS = ("node_id", "measured_at", "seq", "source", *METRIC_COLUMNS)
+_ROW_PLACEHOLDERS = "(" + ",".join("?" * len(_INSERT_COLUMNS)) + ")"
+
+
+_INSERT_HEAD = f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) VALUES "  # noqa: S608
+_RETURNED = ", ".join(("node_id", "measured_at", *METRIC_COLUMNS))
+_INSERT_TAIL = f" ON CONFLICT DO NOTHING RETURNING {_RETURNED}"
+
+
+def _insert_sql(rows: int) -> str:
+    # Plain DB-API SQL: compiling a 1000-row VALUES statement through SQLAlchemy costs more
+    # than running it. Only constant column names and placeholders go into the string.
+    return _INSERT_HEAD + ",".join([_ROW_PLACEHOLDERS] * rows) + _INSERT_TAIL
+
+
+async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> int:
+    """Insert readings, ignoring duplicates on (node, time) or (node, seq); fold the rows
+    actually inserted into the hourly rollups. Returns how many were new."""
+    connection = await session.connection()
+    inserted: list[Any] = []
+    for start in range(0, len(readings), _INSERT_CHUNK):
+        chunk = readings[start : start + _INSERT_CHUNK]
+        params: list[Any] = []
+        for r in chunk:
+            params += (r.node_id, r.measured_at_ms, r.seq, r.source)
+            params += (r.values.get(m) for m in METRIC_COLUMNS)
+        result = await connection.exec_driver_sql(_insert_sql(len(chunk)), tuple(params))
+        inserted.extend(result.all())
+    if inserted:
+        await session.execute(_ROLLUP_UPSERT, _rollups(inserted))
+    return len(inserted)
+
+
+def _rollups(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    acc: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in rows:
+        node_id, measured_at = int(row[0]), int(row[1])
+        key = (node_id, measured_at // HOUR_MS * HOUR_MS)
+        bucket = acc.get(key)
+        if bucket is None:
+            bucket = {"node_id": key[0], "hour": key[1], "count": 0}
+            for m in METRIC_COLUMNS:
+                bucket.update({f"{m}_sum": None, f"{m}_n": 0, f"{m}_min": None, f"{m}_max": None})
+            acc[key] = bucket
+        bucket["count"] += 1
+        for i, m in enumerate(METRIC_COLUMNS):
+            value = row[2 + i]
+            if value is None:
+                continue
+            bucket[f"{m}_sum"] = (bucket[f"{m}_sum"] or 0.0) + value
+            bucket[f"{m}_n"] += 1
+            low, high = bucket[f"{m}_min"], bucket[f"{m}_max"]
+            bucket[f"{m}_min"] = value if low is None else min(low, value)
+            bucket[f"{m}_max"] = value if high is None else max(high, value)
+    return list(acc.values())
+
+
+async def raise_last_seq(session: AsyncSession, last_seq: dict[int, int]) -> None:
+    """Move each node's backfill position forward to the highest sequence stored."""
+    if last_seq:
+        await session.execute(
+            text(
+                "UPDATE nodes SET last_seq = max(coalesce(last_seq, -1), :seq) WHERE id = :node_id"
+            ),
+            [{"node_id": k, "seq": v} for k, v in last_seq.items()],
+        )
