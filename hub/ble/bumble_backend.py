@@ -111,6 +111,16 @@ class _CentralController(Controller):
             self.create_le_connection(pdu.advertiser_address)
 
 
+    def create_le_connection(self, peer_address: hci.Address) -> None:
+        # On air a CONNECT_IND answers a connectable advert the peer is still sending; here the
+        # advert was queued, so skip it if the node stopped advertising meanwhile (else the hub
+        # would hold a link the node never accepted).
+        peer = self.link.find_le_controller(peer_address)
+        if peer is None or not peer.le_legacy_advertiser.enabled:
+            return
+        super().create_le_connection(peer_address)
+
+
 class BumbleRadio:
     """The shared in-process radio: a ``LocalLink``, the hub's central and the nodes' devices."""
 
