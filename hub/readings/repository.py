@@ -7,22 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.readings.models import METRIC_COLUMNS, Reading
+from hub.readings.models import METRIC_COLUMNS
 
 HOUR_MS = 3_600_000
 _INSERT_CHUNK = 1000  # 13 columns x 1000 rows stays far below SQLite's 32766 bound variables
-
-_table = Reading.__table__  # type: ignore[attr-defined]
-# One statement compiled once and run as executemany (SQLAlchemy's insertmanyvalues batches it
-# with RETURNING): compiling a multi-VALUES insert per batch costs ~100 us per row.
-_INSERT = (
-    sqlite_insert(_table)
-    .on_conflict_do_nothing()
-    .returning(text("node_id"), text("measured_at"), *(text(m) for m in METRIC_COLUMNS))
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +50,34 @@ def _rollup_upsert_sql() -> str:
 _ROLLUP_UPSERT = text(_rollup_upsert_sql())
 
 
+_INSERT_COLUMNS = ("node_id", "measured_at", "seq", "source", *METRIC_COLUMNS)
+_ROW_PLACEHOLDERS = "(" + ",".join("?" * len(_INSERT_COLUMNS)) + ")"
+
+
+_INSERT_HEAD = f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) VALUES "  # noqa: S608
+_RETURNED = ", ".join(("node_id", "measured_at", *METRIC_COLUMNS))
+_INSERT_TAIL = f" ON CONFLICT DO NOTHING RETURNING {_RETURNED}"
+
+
+def _insert_sql(rows: int) -> str:
+    # Plain DB-API SQL: compiling a 1000-row VALUES statement through SQLAlchemy costs more
+    # than running it. Only constant column names and placeholders go into the string.
+    return _INSERT_HEAD + ",".join([_ROW_PLACEHOLDERS] * rows) + _INSERT_TAIL
+
+
 async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> int:
     """Insert readings, ignoring duplicates on (node, time) or (node, seq); fold the rows
     actually inserted into the hourly rollups. Returns how many were new."""
+    connection = await session.connection()
     inserted: list[Any] = []
     for start in range(0, len(readings), _INSERT_CHUNK):
         chunk = readings[start : start + _INSERT_CHUNK]
-        rows = [
-            {
-                "node_id": r.node_id,
-                "measured_at": r.measured_at_ms,
-                "seq": r.seq,
-                "source": r.source,
-                **{m: r.values.get(m) for m in METRIC_COLUMNS},
-            }
-            for r in chunk
-        ]
-        inserted.extend((await session.execute(_INSERT, rows)).all())
+        params: list[Any] = []
+        for r in chunk:
+            params += (r.node_id, r.measured_at_ms, r.seq, r.source)
+            params += (r.values.get(m) for m in METRIC_COLUMNS)
+        result = await connection.exec_driver_sql(_insert_sql(len(chunk)), tuple(params))
+        inserted.extend(result.all())
     if inserted:
         await session.execute(_ROLLUP_UPSERT, _rollups(inserted))
     return len(inserted)

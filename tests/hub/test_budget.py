@@ -69,3 +69,34 @@ async def test_unsynced_data_dropped_only_when_needed_counted_and_alerted(
         )
         assert alerts >= 1
         assert report.removed.get("rollups", 0) > 0  # rollups went before unsynced rows
+
+
+async def test_synced_image_files_go_but_their_metrics_stay(hub_settings: HubSettings) -> None:
+    from hub.images.service import ingest_image
+    from tests.hub.test_images import create_jpeg
+
+    async with open_store(hub_settings) as store:
+        await store.pair_node(MAC)
+        images = [
+            await ingest_image(
+                store, create_jpeg((40 + i * 20, 160, 50), size=600), source="ble", node_mac=MAC
+            )
+            for i in range(3)
+        ]
+        await store.write(
+            lambda s: s.execute(
+                text("update images set sync_state = 1 where id != :keep"), {"keep": images[2].id}
+            )
+        )
+        before = await budget.used_bytes(store)
+    file_bytes = sum(i.byte_size for i in images)
+    settings = hub_settings.model_copy(update={"disk_budget_mb": (before - file_bytes / 2) / 2**20})
+    async with open_store(settings) as store:
+        report = await budget.enforce(store)
+        assert report.removed.get("image_files") == 2
+        assert report.dropped_unsynced == {}
+        rows = await scalar(store, "select count(*) from images where metrics is not null")
+        assert rows == 3
+        assert await scalar(store, "select count(*) from images where file_present = 1") == 1
+        assert store.images.absolute(images[2].path).exists()
+        assert not store.images.absolute(images[0].path).exists()
