@@ -71,6 +71,7 @@ class _Node:
     last_plain: bytes | None = None  # last plaintext payload (sensors without a counter)
     last_plain_at: float = 0.0
     pending_flag: bool = False
+    pending_holdoff: float = 0.0  # the status in adverts sent before a session is stale until then
     session_due_at: float = 0.0  # monotonic time of the next scheduled session
     retry_after: float = 0.0
     requested: bool = False
@@ -127,6 +128,7 @@ class Gateway:
         self._last_advert = time.monotonic()
         self._scanner: BleakScanner | None = None
         self._running = False
+        self._passive_failed = False
         self._client_class: type[BleakClient] = (
             backend.client_class() if backend is not None else BleakClient
         )
@@ -151,9 +153,10 @@ class Gateway:
         self._running = False
         for task in [*self._tasks, *self._session_tasks]:
             task.cancel()
-        for task in [*self._tasks, *self._session_tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        tasks = [*self._tasks, *self._session_tasks]
+        if tasks:
+            # Bounded: a radio stack that does not answer must not hang the hub's shutdown.
+            await asyncio.wait(tasks, timeout=10.0)
         self._tasks.clear()
         self._session_tasks.clear()
         await self._stop_scanner()
@@ -271,7 +274,7 @@ class Gateway:
         battery = advert.values.get(Metric.BATTERY)
         if battery is not None:
             node.battery = battery
-        if advert.pending:
+        if advert.pending and time.monotonic() >= node.pending_holdoff:
             node.pending_flag = True
             self._session_wanted.set()
         elif node.requested or self._session_due(node):
@@ -421,20 +424,23 @@ class Gateway:
     # --- scanning ---------------------------------------------------------------------------
 
     def _make_scanner(self) -> BleakScanner:
-        passive = self.settings.passive_scan
+        passive = self.settings.passive_scan and not self._passive_failed
         kwargs: dict[str, Any] = {}
         if self.backend is not None:
             kwargs["backend"] = self.backend.scanner
-        elif passive:
-            from bleak.assigned_numbers import AdvertisementDataType
-            from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+        else:
+            bluez: dict[str, Any] = {}
+            if self.settings.adapter:
+                bluez["adapter"] = self.settings.adapter
+            if passive:
+                from bleak.assigned_numbers import AdvertisementDataType
+                from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-            # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
-            kwargs["bluez"] = {
-                "or_patterns": [
+                # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
+                bluez["or_patterns"] = [
                     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc")
                 ]
-            }
+            kwargs["bluez"] = bluez
         return BleakScanner(
             self.on_advertisement, scanning_mode="passive" if passive else "active", **kwargs
         )
@@ -448,6 +454,7 @@ class Gateway:
     async def _scan_supervisor(self) -> None:
         backoff = self.settings.scan_backoff_s
         watchdog = self.settings.watchdog_s
+        failures = 0
         while True:
             try:
                 scanner = self._make_scanner()
@@ -456,6 +463,7 @@ class Gateway:
                 self.stats.scanner_starts += 1
                 self._last_advert = time.monotonic()
                 backoff = self.settings.scan_backoff_s
+                failures = 0
                 while True:
                     await asyncio.sleep(min(watchdog / 4, 5.0))
                     if time.monotonic() - self._last_advert > watchdog:
@@ -466,6 +474,12 @@ class Gateway:
                 raise
             except Exception as exc:
                 self.stats.scanner_errors += 1
+                failures += 1
+                if self.settings.passive_scan and not self._passive_failed and failures >= 3:
+                    # Passive scanning needs BlueZ's advertisement monitor (experimental on
+                    # older releases): fall back to active scanning rather than hear nothing.
+                    self._passive_failed = True
+                    logger.warning("passive scanning unavailable; scanning actively instead")
                 logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
                 await self._stop_scanner()
                 await asyncio.sleep(backoff)
@@ -493,6 +507,7 @@ class Gateway:
             async with self._semaphore:
                 report = await self._run_session(node)
             node.pending_flag = False
+            node.pending_holdoff = time.monotonic() + self.settings.session_retry_s
             node.requested = False
             node.retry_after = 0.0
             node.session_due_at = time.monotonic() + self.settings.session_interval_s
@@ -522,6 +537,9 @@ class Gateway:
             if session is not None:
                 session.link_lost()
 
+        client_kwargs: dict[str, Any] = {}
+        if settings.adapter:
+            client_kwargs["bluez"] = {"adapter": settings.adapter}
         async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
             client = await establish_connection(
                 self._client_class,
@@ -531,6 +549,7 @@ class Gateway:
                 max_attempts=settings.connect_attempts,
                 pair=True,
                 timeout=settings.connect_timeout_s,
+                **client_kwargs,
             )
         try:
             await self.flush()  # backfill resumes after what the store has committed
