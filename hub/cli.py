@@ -18,6 +18,18 @@ hub_app = typer.Typer(
     help="The Raspberry Pi hub: BLE gateway, local store, web UI, sync.", no_args_is_help=True
 )
 app.add_typer(hub_app, name="hub")
+
+
+def _register_hub_commands() -> None:
+    from hub import commands
+
+    hub_app.command()(commands.serve)
+    hub_app.command("set-password")(commands.set_password)
+    hub_app.command()(commands.link)
+    hub_app.command("sync-now")(commands.sync_now)
+
+
+_register_hub_commands()
 app.add_typer(cloud_app, name="cloud")
 
 
