@@ -41,6 +41,20 @@ def demo() -> None:
     raise typer.Exit(run_demo())
 
 
+@hub_app.command()
+def emulate(
+    nodes: int = typer.Option(5, "--nodes", "-n", min=1, max=500, help="Emulated nodes."),
+    speed: float = typer.Option(60.0, help="Garden seconds per real second."),
+    duration: float | None = typer.Option(None, help="Stop after this many real seconds."),
+    data_dir: str | None = typer.Option(None, help="Hub data dir (default: a temp dir)."),
+    passive: bool = typer.Option(False, help="Scan passively (no scan responses)."),
+) -> None:
+    """Run a garden of emulated nodes and a gateway storing them, printing the bindkeys."""
+    from hub.ble.cli_emulate import run_emulate
+
+    raise typer.Exit(run_emulate(nodes, speed, duration, data_dir, passive))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
