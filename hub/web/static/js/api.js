@@ -25,7 +25,12 @@ async function toError(response) {
 }
 
 function request(path, method, body) {
-  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  // X-Requested-With: the hub then answers 401 without a Basic challenge (no browser popup).
+  const options = {
+    method,
+    headers: { Accept: "application/json", "X-Requested-With": "plantvita-ui" },
+    credentials: "same-origin",
+  };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);

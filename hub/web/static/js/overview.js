@@ -16,7 +16,7 @@ function metricRow(m) {
   const meta = METRICS[m.metric];
   return el(
     "li",
-    { dataset: { metric: m.metric, status: m.status } },
+    { dataset: { metric: m.metric, status: m.status, measuredAt: m.measured_at || "" } },
     el("span", { class: "label" }, meta.label),
     el("span", { class: "value", dataset: { role: "value" } }, formatValue(m.metric, m.value)),
     statusBadge(m.status),
