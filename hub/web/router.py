@@ -151,6 +151,8 @@ async def get_settings(store: StoreDep) -> WebSettings:
 
 
 @router.patch("/api/v1/web/settings", response_model=WebSettings)
-async def change_settings(data: WebSettingsUpdate, store: StoreDep, _admin: AdminDep) -> WebSettings:
+async def change_settings(
+    data: WebSettingsUpdate, store: StoreDep, _admin: AdminDep
+) -> WebSettings:
     """Change the temperature unit or the disk budget (admin)."""
     return await service.update_settings(store, data)

@@ -59,7 +59,9 @@ async def overview(session: AsyncSession, settings: HubSettings, now: datetime) 
         latest = await readings.latest_values(session, node.id) if node and node.id else {}
         images = await images_repo.for_plant(session, plant.id, 1)
         image = images[0] if images else None
-        metrics = ImageMetrics.model_validate_json(image.metrics) if image and image.metrics else None
+        metrics = (
+            ImageMetrics.model_validate_json(image.metrics) if image and image.metrics else None
+        )
         cards.append(
             PlantCard(
                 plant=plants_service.to_public(plant, species),

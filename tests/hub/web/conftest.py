@@ -39,13 +39,30 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 PAIRED = 3  # the garden's first three nodes start paired; the fourth waits on the Nodes page
 SPECIES = {
-    1: ("Basil", "Ocimum basilicum", Thresholds(
-        moisture_min=30, moisture_max=70, temperature_min=15, temperature_max=30,
-        humidity_min=40, humidity_max=80, light_lux_min=2000, light_lux_max=40000,
-    )),
-    2: ("Bog orchid", "Platanthera dilatata", Thresholds(
-        moisture_min=97, moisture_max=100, temperature_min=10, temperature_max=25,
-    )),
+    1: (
+        "Basil",
+        "Ocimum basilicum",
+        Thresholds(
+            moisture_min=30,
+            moisture_max=70,
+            temperature_min=15,
+            temperature_max=30,
+            humidity_min=40,
+            humidity_max=80,
+            light_lux_min=2000,
+            light_lux_max=40000,
+        ),
+    ),
+    2: (
+        "Bog orchid",
+        "Platanthera dilatata",
+        Thresholds(
+            moisture_min=97,
+            moisture_max=100,
+            temperature_min=10,
+            temperature_max=25,
+        ),
+    ),
 }
 PLANT_NAMES = ["Basil by the door", "Tomato bed", "Bog orchid"]
 
@@ -75,7 +92,9 @@ def jpeg(cover: float, seed: int) -> bytes:
     draw = ImageDraw.Draw(image)
     radius = int((cover * 320 * 240 / 3.1416) ** 0.5)
     cx, cy = 160 + seed % 7, 120 - seed % 5
-    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(52, 140 + seed % 20, 40))
+    draw.ellipse(
+        (cx - radius, cy - radius, cx + radius, cy + radius), fill=(52, 140 + seed % 20, 40)
+    )
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
@@ -116,10 +135,14 @@ def garden(
     async def seed(store: HubStore) -> None:
         async def add_species(session: AsyncSession) -> None:
             for sid, (common, scientific, thresholds) in SPECIES.items():
-                session.add(Species(
-                    id=sid, common_name=common, scientific_name=scientific,
-                    thresholds=thresholds.model_dump_json(),
-                ))
+                session.add(
+                    Species(
+                        id=sid,
+                        common_name=common,
+                        scientific_name=scientific,
+                        thresholds=thresholds.model_dump_json(),
+                    )
+                )
             await session.flush()
 
         await store.write(add_species)
@@ -132,7 +155,10 @@ def garden(
     plants: dict[str, str] = {}
     try:
         with httpx.Client(base_url=servers.hub_url, timeout=30) as http:
-            assert http.post("/api/v1/auth/password", json={"password": ADMIN_PASSWORD}).status_code == 204
+            assert (
+                http.post("/api/v1/auth/password", json={"password": ADMIN_PASSWORD}).status_code
+                == 204
+            )
             http.auth = ("admin", ADMIN_PASSWORD)
             species_ids = [1, None, 2]
             for name, mac, species_id in zip(PLANT_NAMES, macs[:PAIRED], species_ids, strict=True):

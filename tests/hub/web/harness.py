@@ -161,14 +161,20 @@ def start_servers(
             await seed(store)
         servers = [
             uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=hub_port, log_level="warning", lifespan="on")
+                uvicorn.Config(
+                    app, host="127.0.0.1", port=hub_port, log_level="warning", lifespan="on"
+                )
             )
         ]
         if cloud_app is not None:
             servers.append(
                 uvicorn.Server(
                     uvicorn.Config(
-                        cloud_app, host="127.0.0.1", port=cloud_port, log_level="warning", lifespan="on"
+                        cloud_app,
+                        host="127.0.0.1",
+                        port=cloud_port,
+                        log_level="warning",
+                        lifespan="on",
                     )
                 )
             )

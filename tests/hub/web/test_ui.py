@@ -75,12 +75,11 @@ def test_a_new_reading_updates_the_card_without_reload(page: Any, garden: Garden
         return str(measured["measured_at"])
 
     latest = before
-    with httpx.Client() as _:
-        for _attempt in range(150):
-            latest = newer_reading()
-            if latest != before:
-                break
-            page.wait_for_timeout(100)
+    for _attempt in range(150):
+        latest = newer_reading()
+        if latest != before:
+            break
+        page.wait_for_timeout(100)
     assert latest != before, "the emulated node's new reading never reached the hub"
     # The event stream pushes the new overview; the card shows the new reading in place.
     expect(moisture).to_have_attribute("data-measured-at", latest, timeout=10_000)
@@ -132,7 +131,8 @@ def test_gallery_opens_the_full_photo_with_its_metrics(page: Any, garden: Garden
     full = dialog.locator("img.full")
     expect(full).to_have_attribute("src", re.compile(r"/api/v1/images/.+/file"))
     page.wait_for_function(
-        "() => { const i = document.querySelector('#photo-full'); return i.complete && i.naturalWidth > 0; }"
+        "() => { const i = document.querySelector('#photo-full');"
+        " return i.complete && i.naturalWidth > 0; }"
     )
     assert full.evaluate("i => i.naturalWidth") == 320
     expect(dialog.locator("#photo-facts")).to_contain_text("Canopy cover")
@@ -146,7 +146,9 @@ def test_gallery_opens_the_full_photo_with_its_metrics(page: Any, garden: Garden
 def test_acknowledging_an_alert_asks_for_the_admin_password(page: Any, garden: Garden) -> None:
     plant_id = garden.plants["Bog orchid"]
     page.goto(f"/plants/{plant_id}")
-    open_alert = page.locator("#plant-alerts li", has=page.get_by_role("button", name="Acknowledge"))
+    open_alert = page.locator(
+        "#plant-alerts li", has=page.get_by_role("button", name="Acknowledge")
+    )
     expect(open_alert.first).to_contain_text("moisture")
     alert_id = open_alert.first.get_attribute("data-alert-id")
     open_alert.first.get_by_role("button", name="Acknowledge").click()
@@ -175,7 +177,9 @@ def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
     expect(card).to_contain_text("Greenhouse node")
     expect(page.locator(f'#seen tr[data-mac="{mac}"]')).to_have_count(0)
     # The gateway decodes the node with the typed bindkey: readings arrive, firmware shows.
-    expect(card.locator(".node-facts")).to_contain_text(re.compile(r"Last seen.*ago"), timeout=25_000)
+    expect(card.locator(".node-facts")).to_contain_text(
+        re.compile(r"Last seen.*ago"), timeout=25_000
+    )
     expect(card.locator(".node-facts")).to_contain_text(re.compile(r"Battery\d+ %"))
     screenshot(page, "nodes")
 
@@ -278,7 +282,12 @@ def test_sync_links_with_the_user_code_and_sync_now_fills_the_ledger(
     # The gardener approves the code in their cloud account.
     email = f"gardener-{uuid.uuid4().hex[:8]}@example.org"
     cloud = garden.cloud_http
-    assert cloud.post("/api/v1/auth/register", json={"email": email, "password": "pw-" + "x" * 12}).status_code == 201
+    assert (
+        cloud.post(
+            "/api/v1/auth/register", json={"email": email, "password": "pw-" + "x" * 12}
+        ).status_code
+        == 201
+    )
     token = cloud.post("/api/v1/auth/token", data={"username": email, "password": "pw-" + "x" * 12})
     assert token.status_code == 200, token.text
     approved = cloud.post(

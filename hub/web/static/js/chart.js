@@ -1,9 +1,9 @@
 // A small SVG time-series chart: line (+ min/max spread), threshold band, axes. No libraries.
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 480;
-const H = 200;
-const PAD = { left: 44, right: 10, top: 10, bottom: 24 };
+const W = 360;
+const H = 190;
+const PAD = { left: 42, right: 8, top: 8, bottom: 22 };
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(NS, tag);

@@ -129,29 +129,19 @@ function drawGallery(images) {
     box.replaceChildren(el("p", { class: "muted" }, "No photos yet. Nodes with a camera send them on their schedule."));
     return;
   }
-  const byDay = new Map();
-  for (const image of images) {
-    const day = new Date(image.captured_at).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" });
-    if (!byDay.has(day)) byDay.set(day, []);
-    byDay.get(day).push(image);
-  }
-  box.replaceChildren(
-    ...[...byDay.entries()].map(([day, list]) => el(
-      "section", { class: "day" },
-      el("h3", {}, day),
-      el("ul", { class: "gallery" }, list.map((image) => el(
-        "li", {},
-        el("button", { type: "button", dataset: { imageId: image.id }, onclick: () => openPhoto(image), "aria-label": `Open photo taken ${dateTime(image.captured_at)}` },
-          image.thumbnail_url && image.file_present
-            ? el("img", { src: image.thumbnail_url, alt: "", loading: "lazy", width: 160, height: 120 })
-            : el("span", { class: "cap" }, "file removed to save space"),
-          el("span", { class: "cap" },
-            new Date(image.captured_at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }),
-            image.metrics ? ` · ${percent(image.metrics.canopy_cover)}` : "",
-            image.metrics && image.metrics.flags.length ? " · ⚑" : "")),
-      ))),
-    )),
-  );
+  // Newest first, one grid; each caption carries its date so the timeline reads in order.
+  box.replaceChildren(el("ul", { class: "gallery", "aria-label": `${images.length} photos, newest first` },
+    images.map((image) => el(
+      "li", {},
+      el("button", { type: "button", dataset: { imageId: image.id }, onclick: () => openPhoto(image), "aria-label": `Open photo taken ${dateTime(image.captured_at)}` },
+        image.thumbnail_url && image.file_present
+          ? el("img", { src: image.thumbnail_url, alt: "", width: 160, height: 120 })
+          : el("span", { class: "cap" }, "file removed to save space"),
+        el("span", { class: "cap" },
+          dateTime(image.captured_at),
+          image.metrics ? ` · canopy ${percent(image.metrics.canopy_cover)}` : "",
+          image.metrics && image.metrics.flags.length ? ` · ⚑ ${image.metrics.flags.length} flag${image.metrics.flags.length > 1 ? "s" : ""}` : "")),
+    ))));
 }
 
 async function loadImages() {

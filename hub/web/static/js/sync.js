@@ -14,7 +14,8 @@ const KIND_NAMES = {
   nodes: "Node inventory",
   alerts: "Alerts",
   readings: "Readings",
-  images: "Photo details",
+  config: "Plant settings from the cloud",
+  image_slots: "Photo details",
   image_bytes: "Photo files",
 };
 
