@@ -26,7 +26,7 @@ function timeLabel(ms, spanMs) {
   const d = new Date(ms);
   if (spanMs <= 2 * 86400e3) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
   if (spanMs <= 62 * 86400e3) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-  return d.toLocaleDateString(undefined, { month: "short", year: "2-digit" });
+  return d.toLocaleDateString(undefined, { month: "short", year: "numeric" });
 }
 
 /**
