@@ -86,7 +86,7 @@ def make_plant_photo(seed: int, target_cover: float) -> bytes:
     mdraw = ImageDraw.Draw(mask)
     cover = 0.0
     while cover < target_cover:
-        for _ in range(6):
+        for _ in range(2):
             ang = rng.uniform(0, 2 * math.pi)
             reach = rng.uniform(0.0, 1.0) ** 0.7
             cx = pcx + math.cos(ang) * prx * reach * 1.1

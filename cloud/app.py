@@ -57,8 +57,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 background.append(
                     asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
                 )
-            _log.info("cloud_started", environment=settings.environment.value)
-            yield
+            from cloud.images.runtime import image_runtime
+
+            async with image_runtime(app, settings, engine, url):
+                _log.info("cloud_started", environment=settings.environment.value)
+                yield
         finally:
             for task in background:
                 task.cancel()
@@ -82,8 +85,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     from cloud.alerts.router import router as alerts_router
     from cloud.auth.router import router as auth_router
+    from cloud.diagnosis.router import router as diagnosis_router
     from cloud.health import router as health_router
+    from cloud.images.router import router as images_router
     from cloud.registry.router import router as registry_router
+    from cloud.storage.router import router as storage_router
     from cloud.sync.router import router as sync_router
     from cloud.telemetry.router import router as telemetry_router
 
@@ -94,5 +100,8 @@ def _include_routers(app: FastAPI) -> None:
         telemetry_router,
         alerts_router,
         sync_router,
+        images_router,
+        diagnosis_router,
+        storage_router,
     ):
         app.include_router(router)

@@ -70,3 +70,26 @@ def run(
             typer.echo("embedded database migrated to head automatically")
         settings = settings.model_copy(update={"database_url": url})
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@cloud_app.command()
+def worker(
+    once: bool = typer.Option(False, help="Exit when the queue is empty instead of waiting."),
+) -> None:
+    """Run job workers: image diagnoses (Gemini or the heuristic) and object purges."""
+    import asyncio
+
+    from cloud.jobs.worker import serve_worker
+    from cloud.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.database_url:
+        from cloud.db.embedded import start_embedded
+
+        server = start_embedded(settings.pgdata_dir)
+        typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
+        url = server.uri()
+    else:
+        url = settings.database_url
+    asyncio.run(serve_worker(settings, url, wait=not once))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cloud.alerts.models import Alert, AlertState
 from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
+from cloud.images.models import Image
 from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.telemetry.models import IngestBatch, Reading, readings_daily, readings_hourly
 
@@ -11,7 +13,10 @@ __all__ = [
     "Alert",
     "AlertState",
     "DeviceAuthorization",
+    "Diagnosis",
+    "DiagnosisRateWindow",
     "Hub",
+    "Image",
     "IngestBatch",
     "LoginFailure",
     "Node",

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Final
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from cloud.images.settings import ImageSettings
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
 
@@ -23,7 +25,7 @@ class InsecureSettingsError(RuntimeError):
     """A secret is missing or left at its default outside development."""
 
 
-class CloudSettings(BaseSettings):
+class CloudSettings(ImageSettings):
     """Every knob of the cloud service. ``DATABASE_URL`` is accepted without the prefix too."""
 
     model_config = SettingsConfigDict(
@@ -83,4 +85,6 @@ class CloudSettings(BaseSettings):
                 raise InsecureSettingsError(
                     "PLANTVITA_CLOUD_JWT_SECRET must be at least 32 characters outside development"
                 )
+            if problem := self.storage_secret_problem():
+                raise InsecureSettingsError(problem)
         return self

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.images.service import on_plant_deleted
 from cloud.registry import repository
 from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
@@ -378,6 +379,7 @@ async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uui
     """Delete a plant (its node and readings stay)."""
     plant = await get_plant(session, owner_id, plant_id)
     await session.delete(plant)
+    await on_plant_deleted(session, owner_id, plant_id)  # photos: rows cascade, objects purged
     await repository.bump_owner_hubs(session, owner_id)
     await session.flush()
 

@@ -118,6 +118,7 @@ class Gateway:
         self._seen: dict[str, SeenDevice] = {}
         self._pending: list[DecodedReading] = []
         self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
         self._session_wanted = asyncio.Event()
         self._in_session: set[str] = set()
         self._semaphore = asyncio.Semaphore(self.settings.max_connections)
@@ -156,8 +157,11 @@ class Gateway:
         self._tasks.clear()
         self._session_tasks.clear()
         await self._stop_scanner()
-        await self._flush()
-        await self._push_statuses()
+        try:
+            await self._flush()
+            await self._push_statuses()
+        except Exception:
+            logger.exception("could not commit %d readings at shutdown", len(self._pending))
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -192,7 +196,13 @@ class Gateway:
             last = node.last_seq if current is None else None
             nodes[mac] = _Node(
                 paired=node,
-                decoder=BTHomeNodeDecoder(mac, node.bindkey, last_sequence=last),
+                decoder=BTHomeNodeDecoder(
+                    mac,
+                    node.bindkey,
+                    last_sequence=last,
+                    # Third-party sensors restart their counter with a new battery.
+                    strict_counter=node.kind is NodeKind.PLANTVITA,
+                ),
                 last_seq=last,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
@@ -268,10 +278,13 @@ class Gateway:
             self._session_wanted.set()
         seq = advert.sequence
         if seq is not None:
-            if node.last_seq is not None and seq <= node.last_seq:
+            strict = node.paired.kind is NodeKind.PLANTVITA
+            if node.last_seq is not None and (
+                seq <= node.last_seq if strict else seq == node.last_seq
+            ):
                 self.stats.duplicates += 1  # a burst or connectable-window repeat
                 return
-            if node.last_seq is not None and seq > node.last_seq + 1:
+            if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
                 node.session_due_at = 0.0
                 self._session_wanted.set()
@@ -342,18 +355,24 @@ class Gateway:
                 backoff = min(backoff * 2, 10.0)
 
     async def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            await self.store.store_readings(batch)
-        except BaseException:
-            # Put them back in front: nothing decoded is ever lost to a store hiccup.
-            self._pending[:0] = batch
-            if len(self._pending) > _MAX_PENDING:
-                logger.error("%d readings waiting for the store", len(self._pending))
-            raise
-        self.stats.readings_stored += len(batch)
+        # One flusher at a time: an explicit flush waits for a batch already being committed.
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        size = self.settings.flush_max_batch
+        while self._pending:
+            # Bounded transactions: a backlog is committed in slices, oldest first.
+            batch, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                await self.store.store_readings(batch)
+            except BaseException:
+                # Put them back in front: nothing decoded is ever lost to a store hiccup.
+                self._pending[:0] = batch
+                if len(self._pending) > _MAX_PENDING:
+                    logger.error("%d readings waiting for the store", len(self._pending))
+                raise
+            self.stats.readings_stored += len(batch)
 
     async def flush(self) -> None:
         """Commit everything decoded so far (tests and shutdown)."""
@@ -362,10 +381,19 @@ class Gateway:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.status_interval_s)
+            self._forget_stale_devices()
             try:
                 await self._push_statuses()
             except Exception:
                 logger.exception("pushing node statuses failed")
+
+    def _forget_stale_devices(self) -> None:
+        # Bounded memory in a busy neighbourhood: unpaired devices expire after the TTL.
+        now = self.now()
+        ttl = self.settings.seen_ttl_s
+        for mac, device in list(self._seen.items()):
+            if (now - device.last_seen).total_seconds() > ttl:
+                del self._seen[mac]
 
     async def _push_statuses(self) -> None:
         statuses: list[NodeStatus] = []

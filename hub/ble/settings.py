@@ -25,7 +25,7 @@ class GatewaySettings:
         30.0  # node status (last seen, RSSI, battery, drops) pushed this often
     )
     flush_interval_s: float = 0.25  # decoded readings are committed in batches this often
-    flush_max_batch: int = 2000  # or as soon as this many are waiting
+    flush_max_batch: int = 1000  # or as soon as this many wait; also the largest transaction
     scan_backoff_s: float = 1.0  # first retry delay after an adapter error, doubling
     scan_backoff_max_s: float = 60.0  # adapter errors: retry scanning with backoff up to this
     image_attempts: int = 3  # CRC failures refetch an image from scratch at most this often

@@ -111,7 +111,7 @@ def _load(img: Image.Image, fmt: ImageFormat) -> None:
         raise ImageRejected(f"corrupt or truncated {fmt}: {exc}") from exc
 
 
-def _jpeg_scale(width: int, height: int) -> int:
+def _analysis_scale(width: int, height: int) -> int:
     for scale in _SCALES:
         if (width // scale) * (height // scale) >= MIN_ANALYSIS_PIXELS:
             return scale
@@ -152,19 +152,27 @@ def _decode_for_analysis(data: bytes) -> tuple[Image.Image, int]:
     img, fmt = _open(data)
     with img:
         width, height = img.size
-        scale = _jpeg_scale(width, height)
+        scale = _analysis_scale(width, height)
         if fmt == "JPEG":
             if scale > 1:
-                # libjpeg picks the smallest scale whose output is at least the requested size.
+                # libjpeg picks the largest reduction whose output still covers the requested size.
                 img.draft("RGB", (width // scale, height // scale))
             _load(img, fmt)
             small = img
         else:
             _load(img, fmt)
             small = img.reduce(scale) if scale > 1 else img
-        rgb = small if small.mode == "RGB" else small.convert("RGB")
-        rgb.load()
+        rgb = _to_rgb(small)
     return rgb, width * height
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB; 16-bit greyscale is scaled down (Pillow's own conversion clips it at 255)."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8))
+    return img.convert("RGB")
 
 
 def _laplacian_variance(gray: npt.NDArray[np.uint8]) -> float:
@@ -263,7 +271,7 @@ def make_thumbnail(data: bytes, max_side: int = 320) -> bytes:
         rgb = Image.new("RGB", rgba.size, (255, 255, 255))
         rgb.paste(rgba, mask=rgba.getchannel("A"))
     else:
-        rgb = upright.convert("RGB")
+        rgb = _to_rgb(upright)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)

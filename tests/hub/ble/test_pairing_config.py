@@ -77,7 +77,7 @@ async def test_a_changed_config_is_written_and_its_revision_reported(
     )
     assert node.flash.config.sampling_interval_s == 900
     assert node.flash.config.advert_burst_count == 5
-    assert node.flash.config.camera_times == (0, 180, 360, 540, 720, 900, 1080, 1260)
+    assert node.flash.config.camera_interval_s == 3 * 3600
 
     async def applied() -> bool:
         row = await node_row(store, node.mac)

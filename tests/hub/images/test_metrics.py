@@ -160,6 +160,14 @@ def test_greyscale_and_palette_pngs_are_analysed() -> None:
     assert compute_metrics(out.getvalue()).canopy_cover == 1.0
 
 
+def test_sixteen_bit_greyscale_png_keeps_its_brightness() -> None:
+    out = io.BytesIO()
+    Image.fromarray(np.full((48, 64), 30_000, np.uint16)).save(out, "PNG")
+    metrics = compute_metrics(out.getvalue())
+    assert metrics.brightness == pytest.approx(30_000 / 256, abs=1)
+    assert ImageQualityFlag.OVEREXPOSED not in metrics.flags
+
+
 # --- quality flags -----------------------------------------------------------------------
 
 
@@ -235,7 +243,7 @@ def test_thumbnail_of_transparent_png_is_on_white() -> None:
     rgba.save(out, "PNG")
     thumb = Image.open(io.BytesIO(make_thumbnail(out.getvalue(), 100)))
     assert thumb.size == (100, 50)
-    assert min(thumb.convert("L").getdata()) > 245
+    assert int(np.asarray(thumb.convert("L")).min()) > 245
 
 
 def test_thumbnail_rejects_bad_input() -> None:
