@@ -127,6 +127,7 @@ class Gateway:
         self._last_advert = time.monotonic()
         self._scanner: BleakScanner | None = None
         self._running = False
+        self._passive_failed = False
         self._client_class: type[BleakClient] = (
             backend.client_class() if backend is not None else BleakClient
         )
@@ -421,20 +422,23 @@ class Gateway:
     # --- scanning ---------------------------------------------------------------------------
 
     def _make_scanner(self) -> BleakScanner:
-        passive = self.settings.passive_scan
+        passive = self.settings.passive_scan and not self._passive_failed
         kwargs: dict[str, Any] = {}
         if self.backend is not None:
             kwargs["backend"] = self.backend.scanner
-        elif passive:
-            from bleak.assigned_numbers import AdvertisementDataType
-            from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+        else:
+            bluez: dict[str, Any] = {}
+            if self.settings.adapter:
+                bluez["adapter"] = self.settings.adapter
+            if passive:
+                from bleak.assigned_numbers import AdvertisementDataType
+                from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-            # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
-            kwargs["bluez"] = {
-                "or_patterns": [
+                # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
+                bluez["or_patterns"] = [
                     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc")
                 ]
-            }
+            kwargs["bluez"] = bluez
         return BleakScanner(
             self.on_advertisement, scanning_mode="passive" if passive else "active", **kwargs
         )
@@ -448,6 +452,7 @@ class Gateway:
     async def _scan_supervisor(self) -> None:
         backoff = self.settings.scan_backoff_s
         watchdog = self.settings.watchdog_s
+        failures = 0
         while True:
             try:
                 scanner = self._make_scanner()
@@ -456,6 +461,7 @@ class Gateway:
                 self.stats.scanner_starts += 1
                 self._last_advert = time.monotonic()
                 backoff = self.settings.scan_backoff_s
+                failures = 0
                 while True:
                     await asyncio.sleep(min(watchdog / 4, 5.0))
                     if time.monotonic() - self._last_advert > watchdog:
@@ -466,6 +472,12 @@ class Gateway:
                 raise
             except Exception as exc:
                 self.stats.scanner_errors += 1
+                failures += 1
+                if self.settings.passive_scan and not self._passive_failed and failures >= 3:
+                    # Passive scanning needs BlueZ's advertisement monitor (experimental on
+                    # older releases): fall back to active scanning rather than hear nothing.
+                    self._passive_failed = True
+                    logger.warning("passive scanning unavailable; scanning actively instead")
                 logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
                 await self._stop_scanner()
                 await asyncio.sleep(backoff)
@@ -522,6 +534,9 @@ class Gateway:
             if session is not None:
                 session.link_lost()
 
+        client_kwargs: dict[str, Any] = {}
+        if settings.adapter:
+            client_kwargs["bluez"] = {"adapter": settings.adapter}
         async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
             client = await establish_connection(
                 self._client_class,
@@ -531,6 +546,7 @@ class Gateway:
                 max_attempts=settings.connect_attempts,
                 pair=True,
                 timeout=settings.connect_timeout_s,
+                **client_kwargs,
             )
         try:
             await self.flush()  # backfill resumes after what the store has committed

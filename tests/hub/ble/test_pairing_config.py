@@ -138,3 +138,16 @@ async def test_readings_survive_a_store_outage(garden: EmulatedGarden, store: Hu
         assert {m.seq for m in node.log if m.seq < node.counter} <= stored
     finally:
         await gateway.stop()
+
+
+async def test_without_passive_scanning_support_the_gateway_scans_actively(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    garden.radio.passive_unsupported = True
+    gateway = make_gateway(dataclasses.replace(FAST, passive_scan=True))
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.readings_stored >= 2, what="readings")
+    assert gateway.stats.scanner_errors == 3
