@@ -109,15 +109,22 @@ def garden(
     from cloud.settings import CloudSettings
 
     database = create_database(pg_server, migrated_template)
-    cloud_app = create_cloud_app(
-        CloudSettings(
-            database_url=pg_server.uri(database),
-            stale_check_enabled=False,
-            device_poll_interval_s=0,
-            log_level="WARNING",
-            db_pool_size=4,
+    objects = tmp_path_factory.mktemp("cloud-objects")
+
+    def cloud_app(url: str) -> Any:
+        return create_cloud_app(
+            CloudSettings(
+                database_url=pg_server.uri(database),
+                stale_check_enabled=False,
+                device_poll_interval_s=0,
+                log_level="WARNING",
+                db_pool_size=4,
+                public_base_url=url,
+                storage_dir=objects,
+                diagnosis_enabled=False,
+            )
         )
-    )
+
     settings = HubSettings(
         environment=Environment.TEST,
         data_dir=tmp_path_factory.mktemp("hub-ui"),
@@ -128,6 +135,7 @@ def garden(
         alert_interval_s=1.0,
         alert_min_duration_s=0,
         ble_passive_scan=False,
+        ble_status_interval_s=0.5,
     )
     emulated = EmulatedGarden(4, speed=1.0, sampling_interval_s=10, photo_every_s=None)
     macs = [node.mac for node in emulated.nodes]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,28 +19,14 @@ from typing import Any, TypeVar
 import uvicorn
 
 from hub.app import create_app
-from hub.ble.emulate import gateway_for_garden
 from hub.ble.emulator import EmulatedGarden
-from hub.ble.ports import DecodedReading, SeenDevice
-from hub.ble.settings import GatewaySettings
+from hub.ble.factory import EmulatedHubGateway
+from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore, open_store
 from shared.units import Metric
 
 T = TypeVar("T")
-
-GATEWAY = GatewaySettings(
-    passive_scan=False,
-    watchdog_s=10.0,
-    connect_timeout_s=3.0,
-    connect_attempts=2,
-    session_timeout_s=15.0,
-    op_timeout_s=5.0,
-    session_interval_s=3600.0,
-    session_retry_s=1.0,
-    status_interval_s=0.5,
-    flush_interval_s=0.1,
-)
 
 
 def free_port() -> int:
@@ -48,36 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class GardenGateway:
-    """The hub's gateway for an emulated garden: starts the nodes with the gateway."""
-
-    def __init__(self, store: HubStore, garden: EmulatedGarden) -> None:
-        self.garden = garden
-        self.gateway = gateway_for_garden(store, garden, GATEWAY)
-
-    async def start(self) -> None:
-        """Boot the nodes, then scan."""
-        await self.garden.start(stagger_real_s=0.3)
-        await self.gateway.start()
-
-    async def stop(self) -> None:
-        """Stop scanning, then power the nodes off."""
-        await self.gateway.stop()
-        await self.garden.stop()
-
-    def seen_devices(self) -> Sequence[SeenDevice]:
-        """Unpaired devices in range."""
-        return self.gateway.seen_devices()
-
-    async def reload_nodes(self) -> None:
-        """Re-read paired nodes."""
-        await self.gateway.reload_nodes()
-
-    async def request_session(self, node_mac: str) -> None:
-        """Connect at the node's next window."""
-        await self.gateway.request_session(node_mac)
 
 
 def history(mac: str, now: datetime) -> list[DecodedReading]:
@@ -142,17 +98,19 @@ def start_servers(
     *,
     garden: EmulatedGarden,
     seed: Callable[[HubStore], Awaitable[None]],
-    cloud_app: Any | None = None,
+    cloud_app: Callable[[str], Any] | None = None,
 ) -> RunningServers:
-    """Seed the store, then serve the hub (and the cloud app, if given) from a new thread."""
+    """Seed the store, then serve the hub (and the cloud app ``cloud_app(its_url)`` builds, if
+    given) from a new thread."""
     hub_port = free_port()
     cloud_port = free_port() if cloud_app is not None else None
     if cloud_port is not None:
         settings = settings.model_copy(update={"cloud_url": f"http://127.0.0.1:{cloud_port}"})
     ready: Future[RunningServers] = Future()
 
-    def gateway_factory(store: HubStore, _settings: HubSettings) -> GardenGateway:
-        return GardenGateway(store, garden)
+    def gateway_factory(store: HubStore, hub_settings: HubSettings) -> EmulatedHubGateway:
+        # The test pairs the nodes it wants paired itself; the rest wait on the Nodes page.
+        return EmulatedHubGateway(store, hub_settings, garden, pair=False)
 
     app = create_app(settings, gateway_factory=gateway_factory)
 
@@ -170,7 +128,7 @@ def start_servers(
             servers.append(
                 uvicorn.Server(
                     uvicorn.Config(
-                        cloud_app,
+                        cloud_app(f"http://127.0.0.1:{cloud_port}"),
                         host="127.0.0.1",
                         port=cloud_port,
                         log_level="warning",
