@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from shared.sync import DEVICE_APPROVE_PATH
-from tests.hub.web.conftest import PLANT_NAMES, Garden, login, screenshot
+from tests.hub.web.conftest import ADMIN_PASSWORD, PLANT_NAMES, Garden, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -221,6 +221,22 @@ def test_settings_units_and_disk_budget(page: Any, garden: Garden) -> None:
     with garden.api() as api:
         assert api.get("/api/v1/web/settings").json()["disk_budget_mb"] == 500
         assert api.patch("/api/v1/web/settings", json={"temperature_unit": "C"}).status_code == 200
+
+    # The admin password changes from the page (and back through the API for the other tests).
+    page.goto("/settings")
+    page.get_by_label("Current password").fill(ADMIN_PASSWORD)
+    page.get_by_label("New password", exact=True).fill("another-garden-pw")
+    page.get_by_label("Repeat the new password").fill("another-garden-pw")
+    page.get_by_role("button", name="Save password").click()
+    expect(page.locator("#password-status")).to_contain_text("Password saved.")
+    expect(page.locator("#password-state")).to_contain_text("logged in")
+    auth = httpx.get(f"{garden.url}/api/v1/auth", auth=("admin", "another-garden-pw")).json()
+    assert auth["authenticated"] is True
+    restored = httpx.post(
+        f"{garden.url}/api/v1/auth/password",
+        json={"password": ADMIN_PASSWORD, "current_password": "another-garden-pw"},
+    )
+    assert restored.status_code == 204, restored.text
 
 
 PAGES = ["/", "/plants/{plant}", "/nodes", "/sync", "/settings"]

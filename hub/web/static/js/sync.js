@@ -77,6 +77,26 @@ async function pollLink() {
   }
 }
 
+const REJECTED_KIND = { readings: "readings", alerts: "alerts", nodes: "nodes", image_slots: "images" };
+
+// Rows the cloud refused stay on the hub with the reason; show them on request.
+function rejectedButton(entry) {
+  const kind = REJECTED_KIND[entry.kind];
+  if (!kind) return String(entry.rejected);
+  const button = el("button", { type: "button", class: "secondary", "aria-controls": "rejected" }, `${entry.rejected} — why?`);
+  button.addEventListener("click", () => busy(button, async () => {
+    const rows = await api(`/api/v1/sync/rejected?kind=${kind}&limit=50`);
+    const box = document.getElementById("rejected");
+    box.hidden = false;
+    box.replaceChildren(
+      el("h3", {}, `${KIND_NAMES[entry.kind] || entry.kind} the cloud refused`),
+      el("ul", {}, rows.map((r) => el("li", { dataset: { kind } }, `${r.at ? dateTime(r.at) : ""} ${r.node_mac || ""}: ${r.reason}`))),
+    );
+    box.focus();
+  }));
+  return button;
+}
+
 async function loadLedger() {
   const status = await api("/api/v1/sync/status");
   const parts = [
@@ -92,7 +112,7 @@ async function loadLedger() {
     el("tbody", {}, status.ledger.map((e) => el("tr", { dataset: { kind: e.kind } },
       el("td", { "data-label": "Data" }, KIND_NAMES[e.kind] || e.kind),
       el("td", { "data-label": "Waiting", dataset: { role: "pending" } }, String(e.pending)),
-      el("td", { "data-label": "Rejected" }, String(e.rejected)),
+      el("td", { "data-label": "Rejected" }, e.rejected ? rejectedButton(e) : "0"),
       el("td", { "data-label": "Sent" }, `${e.items_sent} (${bytes(e.bytes_sent)})`),
       el("td", { "data-label": "Last success", dataset: { role: "success" } }, e.last_success_at ? dateTime(e.last_success_at) : "never"),
       el("td", { "data-label": "Last attempt", dataset: { role: "attempt" } }, e.last_attempt_at ? dateTime(e.last_attempt_at) : "never"),
