@@ -24,10 +24,10 @@ from hub.settings import Environment, HubSettings
 from hub.store.hub_store import HubStore
 from shared.sync import Thresholds
 from tests.cloud.conftest import create_database, drop_database
+from tests.conftest import CHROMIUM
 from tests.hub.web.harness import RunningServers, history, start_servers, utc_now
 
 ADMIN_PASSWORD = "garden-admin-pw"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -203,7 +203,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
