@@ -183,6 +183,21 @@ def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
     expect(card.locator(".node-facts")).to_contain_text(re.compile(r"Battery\d+ %"))
     screenshot(page, "nodes")
 
+    # The new node gets a plant from the garden page; its card shows the node's readings.
+    page.goto("/")
+    form = page.locator("#add-plant-form")
+    form.get_by_label("Name").fill("Greenhouse chili")
+    form.get_by_label("Species").select_option(label="Basil (Ocimum basilicum)")
+    form.get_by_label("Node watching it").select_option(value=mac)
+    form.get_by_role("button", name="Add plant").click()
+    expect(page.locator("#add-status")).to_contain_text("Added Greenhouse chili")
+    chili = card_of(page, "Greenhouse chili")
+    expect(chili.locator('li[data-metric="moisture"] .value')).to_have_text(re.compile(r"^\d+ %$"))
+    expect(chili.locator('li[data-metric="moisture"] .range')).to_have_text("ideal 30–70 %")
+    with garden.api() as api:
+        plant = next(p for p in api.get("/api/v1/plants").json() if p["name"] == "Greenhouse chili")
+        assert api.delete(f"/api/v1/plants/{plant['id']}").status_code == 204
+
 
 def test_node_config_shows_wanted_then_applied_revision(page: Any, garden: Garden) -> None:
     mac = garden.macs[1]
