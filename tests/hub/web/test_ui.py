@@ -256,6 +256,44 @@ def test_settings_units_and_disk_budget(page: Any, garden: Garden) -> None:
 
 PAGES = ["/", "/plants/{plant}", "/nodes", "/sync", "/settings"]
 
+# WCAG 2 contrast of every visible text run against the background it sits on (ancestor
+# backgrounds alpha-blended): 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold).
+LOW_CONTRAST_JS = """() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || ["0", "0", "0", "0"];
+    return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
+  const blend = (top, bottom) => { const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + bottom[i] * (1 - a)).concat([1]); };
+  const background = (node) => {
+    const layers = [];
+    for (let e = node; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((under, over) => blend(over, under), [255, 255, 255, 1]);
+  };
+  const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const e = t.parentElement;
+    if (!t.textContent.trim() || !e || e.closest(".visually-hidden, svg")) continue;
+    if (!e.offsetParent && getComputedStyle(e).position !== "fixed") continue;
+    const style = getComputedStyle(e);
+    const bg = background(e);
+    const fg = blend(parse(style.color), bg);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && +style.fontWeight >= 700);
+    const text = t.textContent.trim().slice(0, 30);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${text}: ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
 
 @pytest.mark.parametrize("path", PAGES)
 def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
@@ -289,6 +327,8 @@ def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
                  .map(e => e.outerHTML.slice(0, 80))"""
         )
         assert unlabelled == [], f"controls without a label on {path}: {unlabelled}"
+        low_contrast = page.evaluate(LOW_CONTRAST_JS)
+        assert low_contrast == [], f"text below WCAG AA contrast on {path}: {low_contrast}"
         total = sum(size for _url, size in fetched)
         assert 0 < total < PAGE_BUDGET_BYTES, f"{path} fetched {total} bytes: {fetched}"
         name = "phone-" + (path.strip("/").split("/")[0] or "garden")
