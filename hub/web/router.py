@@ -9,13 +9,16 @@ import mimetypes
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.dependencies import AdminDep, ReadSessionDep, SettingsDep, StoreDep
 from hub.errors import NotFound
+from hub.settings import HubSettings
 from hub.store.types import utcnow
 from hub.web import service
 from hub.web.schemas import Overview, WebSettings, WebSettingsUpdate
@@ -112,9 +115,38 @@ async def garden_overview(session: ReadSessionDep, settings: SettingsDep) -> Ove
     return await service.overview(session, settings, utcnow())
 
 
+class _SharedOverview:
+    """The last overview sent, by version: every open page shares one computation."""
+
+    def __init__(self) -> None:
+        self.version = ""
+        self.body = ""
+        self.lock = asyncio.Lock()
+
+    async def get(
+        self, version: str, session: AsyncSession, settings: HubSettings, now: datetime
+    ) -> tuple[str, str]:
+        """(version, JSON) of the overview at ``version``, computed once."""
+        async with self.lock:
+            if version != self.version:
+                view = await service.overview(session, settings, now)
+                self.version, self.body = view.version, view.model_dump_json()
+            return self.version, self.body
+
+
+def _shared_overview(request: Request) -> _SharedOverview:
+    state = request.app.state
+    if not hasattr(state, "web_overview"):
+        state.web_overview = _SharedOverview()
+    shared: _SharedOverview = state.web_overview
+    return shared
+
+
 @router.get("/api/v1/web/events", include_in_schema=False)
 async def garden_events(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """Server-sent events: an ``overview`` event now and whenever the garden changes."""
+
+    shared: _SharedOverview = _shared_overview(request)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
@@ -123,15 +155,16 @@ async def garden_events(request: Request, store: StoreDep, settings: SettingsDep
         while time.monotonic() - started < EVENT_STREAM_MAX_S:
             if await request.is_disconnected():
                 return
-            view = None
+            payload = None
             async with store.read() as session:
                 now = utcnow()
-                if await service.overview_version(session, now) != version:
-                    view = await service.overview(session, settings, now)
-            if view is not None:
-                version = view.version
+                current = await service.overview_version(session, now)
+                if current != version:
+                    payload = await shared.get(current, session, settings, now)
+            if payload is not None:
+                version, body = payload
                 last_sent = time.monotonic()
-                yield f"event: overview\nid: {version}\ndata: {view.model_dump_json()}\n\n"
+                yield f"event: overview\nid: {version}\ndata: {body}\n\n"
             if time.monotonic() - last_sent > EVENT_HEARTBEAT_S:
                 last_sent = time.monotonic()
                 yield ": still here\n\n"
