@@ -61,9 +61,10 @@ export function drawChart(container, options) {
     root.append(svg("text", { x: PAD.left - 4, y: y(tick) + 4, "text-anchor": "end" }, format(tick)));
   }
   const spanMs = end - start;
-  for (let i = 0; i <= 4; i += 1) {
-    const t = start + (spanMs * i) / 4;
-    const anchor = i === 0 ? "start" : i === 4 ? "end" : "middle";
+  const steps = 3; // four time labels fit a phone-width chart without overlapping
+  for (let i = 0; i <= steps; i += 1) {
+    const t = start + (spanMs * i) / steps;
+    const anchor = i === 0 ? "start" : i === steps ? "end" : "middle";
     root.append(svg("text", { x: x(t), y: H - 6, "text-anchor": anchor }, timeLabel(t, spanMs)));
   }
 
