@@ -19,6 +19,11 @@ const KIND_NAMES = {
   image_bytes: "Photo files",
 };
 
+function minutesLeft(iso) {
+  const minutes = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 60000));
+  return minutes < 1 ? "less than a minute" : `${minutes} more minute${minutes === 1 ? "" : "s"}`;
+}
+
 function renderLink(status) {
   window.clearTimeout(pollTimer);
   if (status.linked) {
@@ -41,7 +46,7 @@ function renderLink(status) {
     linkBox.replaceChildren(
       el("p", { dataset: { linked: "pending" } }, "Approve this hub in your cloud account. Go to ", el("a", { href: uri, rel: "noreferrer" }, p.verification_uri), " and enter the code:"),
       el("p", { class: "user-code", id: "user-code", "aria-label": `Code ${p.user_code.split("").join(" ")}` }, p.user_code),
-      el("p", { class: "muted small" }, `Waiting for approval… the code expires ${relativeTime(p.expires_at).replace(" ago", "") === "just now" ? "soon" : `at ${dateTime(p.expires_at)}`}.`),
+      el("p", { class: "muted small" }, `Waiting for approval… the code is valid for ${minutesLeft(p.expires_at)}.`),
     );
     announce(`Link code ${p.user_code}`);
     pollTimer = window.setTimeout(pollLink, Math.max(1, p.interval) * 1000);
