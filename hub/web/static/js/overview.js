@@ -48,7 +48,7 @@ function card(view) {
     ? el(
       "ul",
       { class: "alerts", "aria-label": `Open alerts for ${plant.name}` },
-      view.open_alerts.map((a) => el("li", { class: a.acknowledged_at ? "acknowledged" : "" }, `⚠ ${a.message}`)),
+      view.open_alerts.map((a) => el("li", { class: a.acknowledged_at ? "acknowledged" : "" }, `⚠ ${a.message}${a.acknowledged_at ? " (acknowledged)" : ""}`)),
     )
     : el("p", { class: "muted small" }, "No open alerts");
   return el(
