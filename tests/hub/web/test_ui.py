@@ -158,6 +158,10 @@ def test_acknowledging_an_alert_asks_for_the_admin_password(page: Any, garden: G
     )
     alerts = httpx.get(f"{garden.url}/api/v1/alerts").json()
     assert next(a for a in alerts if a["id"] == alert_id)["acknowledged_at"] is not None
+    page.goto("/")
+    expect(card_of(page, "Bog orchid").locator(".alerts li.acknowledged")).to_contain_text(
+        "(acknowledged)"
+    )
 
 
 def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
