@@ -143,6 +143,28 @@ def test_gallery_opens_the_full_photo_with_its_metrics(page: Any, garden: Garden
     expect(dialog).to_be_hidden()
 
 
+def test_editing_a_plant_sets_its_own_limits(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants['Tomato bed']}")
+    expect(page.locator('.tile[data-metric="moisture"]')).to_contain_text("no thresholds set")
+    expect(page.locator('.chart[data-metric="moisture"] svg rect.band')).to_have_count(0)
+    page.get_by_text("Edit this plant").click()
+    form = page.locator("#edit-form")
+    form.get_by_label("Where it grows").fill("Raised bed")
+    form.get_by_label("Soil moisture from (%)").fill("40")
+    form.get_by_label("Soil moisture up to (%)").fill("80")
+    form.get_by_role("button", name="Save plant").click()
+    login(page)
+    expect(page.locator("#edit-status")).to_have_text("Saved.")
+    expect(page.locator('.tile[data-metric="moisture"]')).to_contain_text("ideal 40–80 %")
+    expect(page.locator('.chart[data-metric="moisture"] svg rect.band')).to_have_count(1)
+    expect(page.locator("#plant-meta")).to_contain_text("Raised bed")
+    screenshot(page, "plant-edit")
+    with garden.api() as api:
+        saved = api.get(f"/api/v1/plants/{garden.plants['Tomato bed']}").json()
+    assert saved["overrides"]["moisture_min"] == 40
+    assert saved["thresholds"]["moisture_max"] == 80
+
+
 def test_acknowledging_an_alert_asks_for_the_admin_password(page: Any, garden: Garden) -> None:
     plant_id = garden.plants["Bog orchid"]
     page.goto(f"/plants/{plant_id}")

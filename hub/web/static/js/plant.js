@@ -182,6 +182,66 @@ async function loadAlerts() {
   })));
 }
 
+const LIMITS = ["moisture_min", "moisture_max", "temperature_min", "temperature_max"];
+
+// Local plants (hub not linked) are edited here; cloud plants are edited in the cloud.
+async function setUpEdit() {
+  const [link, nodes, species] = await Promise.all([
+    api("/api/v1/link"), api("/api/v1/nodes"), api("/api/v1/species"),
+  ]);
+  if (link.linked || plant.origin !== "local") return;
+  const form = document.getElementById("edit-form");
+  const speciesSelect = form.elements.species;
+  for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
+  const nodeSelect = form.elements.node;
+  for (const node of nodes.filter((n) => !n.plant_id || n.plant_id === plant.id)) {
+    nodeSelect.append(el("option", { value: node.mac }, `${node.name || "Node"} (${node.mac})`));
+  }
+  const fill = () => {
+    form.elements.name.value = plant.name;
+    form.elements.location.value = plant.location || "";
+    speciesSelect.value = plant.species_id == null ? "" : String(plant.species_id);
+    nodeSelect.value = plant.node_mac || "";
+    for (const key of LIMITS) {
+      const value = plant.overrides ? plant.overrides[key] : null;
+      form.elements[key].value = value == null ? "" : String(value);
+    }
+  };
+  fill();
+  document.getElementById("edit-plant").hidden = false;
+  const status = document.getElementById("edit-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const overrides = {};
+    for (const key of LIMITS) {
+      const raw = form.elements[key].value;
+      if (raw !== "") overrides[key] = Number(raw);
+    }
+    const body = {
+      name: form.elements.name.value.trim(),
+      location: form.elements.location.value.trim() || null,
+      species_id: speciesSelect.value ? Number(speciesSelect.value) : null,
+      node_mac: nodeSelect.value || null,
+      overrides: Object.keys(overrides).length ? overrides : null,
+    };
+    await busy(form.querySelector("button"), async () => {
+      plant = await api(`/api/v1/plants/${encodeURIComponent(plantId)}`, { method: "PATCH", body });
+      fill();
+      showHeader();
+      status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
+      await Promise.all([loadStatus(), loadCharts()]);
+    }, status);
+  });
+}
+
+function showHeader() {
+  document.title = `${plant.name} · Plant-Vita hub`;
+  document.getElementById("plant-name").textContent = plant.name;
+  document.getElementById("plant-meta").textContent = [
+    plant.species_name, plant.location, plant.node_mac ? `node ${plant.node_mac}` : "no node assigned",
+  ].filter(Boolean).join(" · ");
+}
+
 function setUpRanges() {
   for (const button of document.querySelectorAll("[data-range]")) {
     button.addEventListener("click", async () => {
@@ -206,12 +266,9 @@ async function main() {
     showError(errorBox, error);
     return;
   }
-  document.title = `${plant.name} · Plant-Vita hub`;
-  document.getElementById("plant-name").textContent = plant.name;
-  document.getElementById("plant-meta").textContent = [
-    plant.species_name, plant.location, plant.node_mac ? `node ${plant.node_mac}` : "no node assigned",
-  ].filter(Boolean).join(" · ");
+  showHeader();
   setUpRanges();
+  setUpEdit().catch((error) => showError(errorBox, error));
   drawDiagnosis();
   const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts()]);
   const failed = results.find((r) => r.status === "rejected");
