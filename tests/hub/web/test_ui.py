@@ -339,7 +339,13 @@ def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
     page.on("requestfinished", lambda request: record(request.response()))
     try:
         page.goto(path.format(plant=garden.plants[PLANT_NAMES[0]]))
-        page.wait_for_load_state("networkidle") if path != "/" else page.wait_for_timeout(1500)
+        if path != "/":
+            page.wait_for_load_state("networkidle")  # the garden page's live stream never idles
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('[aria-busy]')]"
+            ".some(e => e.getAttribute('aria-busy') === 'true')"
+            " && [...document.images].every(i => i.complete)"
+        )
         expect(page.locator("main h1")).to_be_visible()
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
