@@ -55,7 +55,8 @@ document.getElementById("password-form").addEventListener("submit", async (event
   }
   await busy(event.currentTarget.querySelector("button"), async () => {
     const body = { password: next };
-    if (!document.getElementById("current-wrap").hidden) body.current_password = current.value;
+    // Logged in, the session is enough; otherwise the current password proves it is the admin.
+    if (!document.getElementById("current-wrap").hidden && current.value) body.current_password = current.value;
     await api("/api/v1/auth/password", { method: "POST", body, askPassword: false });
     await api("/api/v1/auth/login", { method: "POST", body: { password: next }, askPassword: false });
     event.target.reset();
