@@ -78,6 +78,11 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
             Target("rss_mb", "<=", 150),
         ],
     ),
+    "hub_ui": (
+        "hub garden overview in one request vs the same facts through the per-plant domain "
+        "endpoints (baseline); the live stream's once-a-second change check",
+        [Target("ratio", ">=", 2), Target("overview_ms", "<", 100), Target("version_ms", "<", 5)],
+    ),
     "api": (
         "authenticated 'latest readings of my plants' under concurrent load on loopback",
         [Target("requests_per_s", ">=", 1_500), Target("p99_ms", "<", 50)],

@@ -30,6 +30,8 @@ from hub.sync import router as sync_router
 from hub.sync.client import CloudClient, CloudError
 from hub.sync.link import LinkManager
 from hub.sync.service import SyncEngine
+from hub.web import router as web_router
+from hub.web import service as web_service
 from shared.errors import ErrorBody, ErrorDetail
 
 log = structlog.get_logger(__name__)
@@ -82,6 +84,7 @@ def create_app(
             def client_factory(url: str, token: str | None) -> CloudClient:
                 return CloudClient(http, url, token)
 
+            await web_service.restore_settings(store)
             gateway = gateway_factory(store, settings) if gateway_factory else None
             if gateway is not None and not settings.ble_enabled:
                 gateway = None
@@ -159,6 +162,7 @@ def create_app(
         images_router,
         alerts_router,
         sync_router,
+        web_router,
     ):
         app.include_router(module.router)
     return app

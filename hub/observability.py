@@ -113,9 +113,10 @@ def install(app: FastAPI, metrics: HubMetrics) -> None:
         return response
 
     @app.exception_handler(HubError)
-    async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         response = _error_response(exc.status_code, exc.code, exc.message, exc.details)
-        if exc.status_code == 401:
+        # The web UI asks for the password itself; a Basic challenge would pop the browser's.
+        if exc.status_code == 401 and "x-requested-with" not in request.headers:
             response.headers["WWW-Authenticate"] = 'Basic realm="plantvita-hub"'
         return response
 

@@ -1,0 +1,129 @@
+"""What the web UI's own endpoints compute: the garden overview, its change marker, settings."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.alerts import service as alerts_service
+from hub.images import repository as images_repo
+from hub.nodes import repository as nodes_repo
+from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
+from hub.readings import service as readings
+from hub.settings import HubSettings
+from hub.store import kv
+from hub.store.hub_store import HubStore
+from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
+from shared.sync import ImageMetrics
+from shared.units import Metric
+
+DISK_BUDGET_KEY = "disk_budget_mb"
+STATUS_BUCKET_S = 60  # the overview turns stale values "stale" at most this late
+
+# One cheap query whose result changes whenever anything the overview shows changes.
+_VERSION_SQL = text(
+    "select "
+    "(select coalesce(max(id), 0) from readings), "
+    "(select count(*) || ':' || coalesce(max(opened_at), 0) || ':' "
+    " || coalesce(sum(coalesce(resolved_at, 0) + coalesce(acknowledged_at, 0)), 0) from alerts), "
+    "(select count(*) || ':' || coalesce(max(last_seen), 0) || ':' "
+    " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) from nodes), "
+    "(select count(*) from images), "
+    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants)"
+)
+
+
+async def overview_version(session: AsyncSession, now: datetime) -> str:
+    """A short marker of the garden's state; equal markers mean an unchanged overview."""
+    row = (await session.execute(_VERSION_SQL)).one()
+    bucket = int(now.timestamp()) // STATUS_BUCKET_S
+    raw = "|".join(str(part) for part in (*row, bucket))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+async def overview(session: AsyncSession, settings: HubSettings, now: datetime) -> Overview:
+    """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
+    version = await overview_version(session, now)
+    species = await plants_repo.species_map(session)
+    nodes = {n.mac: n for n in await nodes_repo.all_nodes(session)}
+    open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
+    stale = timedelta(seconds=settings.stale_after_s)
+    cards: list[PlantCard] = []
+    for plant in await plants_repo.list_plants(session):
+        thresholds = plants_service.thresholds_for(plant, species)
+        node = nodes.get(plant.node_mac) if plant.node_mac else None
+        latest = await readings.latest_values(session, node.id) if node and node.id else {}
+        images = await images_repo.for_plant(session, plant.id, 1)
+        image = images[0] if images else None
+        metrics = (
+            ImageMetrics.model_validate_json(image.metrics) if image and image.metrics else None
+        )
+        cards.append(
+            PlantCard(
+                plant=plants_service.to_public(plant, species),
+                metrics=[
+                    readings.status_of(m, latest.get(m), thresholds, now, stale)
+                    for m in Metric
+                    if m is not Metric.BATTERY
+                ],
+                node_name=node.name if node else None,
+                battery=node.battery if node else None,
+                rssi=node.rssi if node else None,
+                last_seen=node.last_seen if node else None,
+                thumbnail_url=f"/api/v1/images/{image.id}/thumbnail"
+                if image and image.thumbnail_path and image.file_present
+                else None,
+                canopy_cover=metrics.canopy_cover if metrics else None,
+                open_alerts=[
+                    alerts_service.to_public(a)
+                    for a in open_alerts
+                    if a.plant_id == plant.id or (a.node_mac and a.node_mac == plant.node_mac)
+                ],
+            )
+        )
+    return Overview(version=version, generated_at=now, cards=cards)
+
+
+async def read_settings(store: HubStore) -> WebSettings:
+    """The display unit, the disk budget in force and what the store uses now."""
+    from hub.store import budget
+
+    async with store.read() as session:
+        unit = await kv.get(session, kv.UNITS)
+    return WebSettings(
+        temperature_unit=_unit(unit),
+        disk_budget_mb=store.settings.disk_budget_mb,
+        disk_used_bytes=await budget.used_bytes(store),
+    )
+
+
+async def update_settings(store: HubStore, data: WebSettingsUpdate) -> WebSettings:
+    """Store the changed settings; a new disk budget applies from the next pruning pass."""
+    changes = data.model_dump(exclude_none=True)
+
+    async def op(session: AsyncSession) -> None:
+        if "temperature_unit" in changes:
+            await kv.put(session, kv.UNITS, changes["temperature_unit"])
+        if "disk_budget_mb" in changes:
+            await kv.put(session, DISK_BUDGET_KEY, repr(float(changes["disk_budget_mb"])))
+
+    await store.write(op)
+    if "disk_budget_mb" in changes:
+        store.settings.disk_budget_mb = float(changes["disk_budget_mb"])
+    return await read_settings(store)
+
+
+async def restore_settings(store: HubStore) -> None:
+    """At start-up: a disk budget the gardener set in the UI wins over the configured one."""
+    async with store.read() as session:
+        saved = await kv.get(session, DISK_BUDGET_KEY)
+    if saved is not None:
+        store.settings.disk_budget_mb = float(saved)
+
+
+def _unit(value: str | None) -> TemperatureUnit:
+    return "F" if value == "F" else "C"

@@ -1,0 +1,180 @@
+// Garden overview: a card per plant, kept live by the hub's event stream.
+import { api } from "./api.js";
+import {
+  PLANT_METRICS, METRICS, el, formatRange, formatValue, percent, relativeTime, statusBadge, statusText,
+} from "./format.js";
+import { announce, busy, loadUnits, showError } from "./shell.js";
+
+const cards = document.getElementById("cards");
+const liveState = document.getElementById("live-state");
+const liveText = document.getElementById("live-text");
+const errorBox = document.getElementById("overview-error");
+let lastOverview = null;
+let lastStatuses = new Map();
+
+function metricRow(m) {
+  const meta = METRICS[m.metric];
+  return el(
+    "li",
+    { dataset: { metric: m.metric, status: m.status, measuredAt: m.measured_at || "" } },
+    el("span", { class: "label" }, meta.label),
+    el("span", { class: "value", dataset: { role: "value" } }, formatValue(m.metric, m.value)),
+    statusBadge(m.status),
+    el("span", { class: "range" }, formatRange(m.metric, m.minimum, m.maximum)),
+  );
+}
+
+function card(view) {
+  const { plant } = view;
+  const title = el("h2", { id: `card-${plant.id}` }, el("a", { href: `/plants/${encodeURIComponent(plant.id)}` }, plant.name));
+  const thumb = view.thumbnail_url
+    ? el("img", { class: "thumb", src: view.thumbnail_url, alt: `Latest photo of ${plant.name}`, width: 84, height: 64, loading: "lazy" })
+    : el("div", { class: "thumb", role: "img", "aria-label": "No photo yet" });
+  const subtitle = [plant.species_name, plant.location].filter(Boolean).join(" · ");
+  const byMetric = new Map(view.metrics.map((m) => [m.metric, m]));
+  const metrics = el(
+    "ul",
+    { class: "metrics", "aria-label": `Latest readings of ${plant.name}` },
+    PLANT_METRICS.filter((name) => byMetric.has(name)).map((name) => metricRow(byMetric.get(name))),
+  );
+  const facts = el(
+    "dl",
+    { class: "facts" },
+    el("div", {}, el("dt", {}, "Battery"), el("dd", { dataset: { role: "battery" } }, view.battery == null ? "–" : `${Math.round(view.battery)} %`)),
+    el("div", {}, el("dt", {}, "Last seen"), el("dd", { dataset: { role: "last-seen" }, title: view.last_seen || "" }, plant.node_mac ? relativeTime(view.last_seen) : "no node")),
+    view.canopy_cover == null ? null : el("div", {}, el("dt", {}, "Canopy"), el("dd", {}, percent(view.canopy_cover))),
+  );
+  const alerts = view.open_alerts.length
+    ? el(
+      "ul",
+      { class: "alerts", "aria-label": `Open alerts for ${plant.name}` },
+      view.open_alerts.map((a) => el("li", { class: a.acknowledged_at ? "acknowledged" : "" }, `⚠ ${a.message}${a.acknowledged_at ? " (acknowledged)" : ""}`)),
+    )
+    : el("p", { class: "muted small" }, "No open alerts");
+  return el(
+    "article",
+    { class: "card", dataset: { plantId: plant.id }, "aria-labelledby": `card-${plant.id}` },
+    el("header", {}, thumb, el("div", {}, title, el("p", { class: "muted small" }, subtitle || "\u00a0"))),
+    metrics,
+    facts,
+    alerts,
+  );
+}
+
+function announceChanges(overview) {
+  const messages = [];
+  const next = new Map();
+  for (const view of overview.cards) {
+    for (const m of view.metrics) {
+      const key = `${view.plant.id}:${m.metric}`;
+      next.set(key, m.status);
+      const before = lastStatuses.get(key);
+      if (before && before !== m.status) {
+        messages.push(`${view.plant.name}: ${METRICS[m.metric].label.toLowerCase()} now ${statusText(m.status).toLowerCase()}`);
+      }
+    }
+  }
+  lastStatuses = next;
+  if (messages.length) announce(messages.join(". "));
+}
+
+function render(overview) {
+  lastOverview = overview;
+  cards.setAttribute("aria-busy", "false");
+  if (!overview.cards.length) {
+    cards.replaceChildren(
+      el("p", { class: "notice" }, "No plants yet. Pair a node on the ", el("a", { href: "/nodes" }, "Nodes page"), ", then add a plant below (or link the hub to the cloud on the ", el("a", { href: "/sync" }, "Sync page"), ")."),
+    );
+  } else {
+    const focused = document.activeElement && document.activeElement.closest("[data-plant-id]");
+    const focusId = focused ? focused.dataset.plantId : null;
+    cards.replaceChildren(...overview.cards.map(card));
+    if (focusId) {
+      const link = cards.querySelector(`[data-plant-id="${CSS.escape(focusId)}"] h2 a`);
+      if (link) link.focus();
+    }
+  }
+  cards.dataset.version = overview.version;
+  announceChanges(overview);
+  liveText.textContent = `Updated ${new Date(overview.generated_at).toLocaleTimeString()}`;
+}
+
+function setLive(on) {
+  liveState.classList.toggle("on", on);
+  if (!on) liveText.textContent = "Reconnecting…";
+}
+
+let pollTimer = null;
+
+function connect() {
+  if (!("EventSource" in window)) {
+    pollTimer = window.setInterval(refresh, 10000);
+    return;
+  }
+  const source = new EventSource("/api/v1/web/events");
+  source.addEventListener("open", () => setLive(true));
+  source.addEventListener("overview", (event) => {
+    setLive(true);
+    render(JSON.parse(event.data));
+  });
+  source.addEventListener("error", () => {
+    // The stream ends every half minute by design and the browser reconnects at once.
+    if (source.readyState === EventSource.CLOSED) setLive(false);
+  });
+}
+
+async function refresh() {
+  try {
+    render(await api("/api/v1/web/overview"));
+    errorBox.replaceChildren();
+  } catch (error) {
+    showError(errorBox, error);
+  }
+}
+
+// Updates "last seen … ago" without waiting for the next event.
+window.setInterval(() => {
+  if (lastOverview) {
+    for (const view of lastOverview.cards) {
+      const cell = cards.querySelector(`[data-plant-id="${CSS.escape(view.plant.id)}"] [data-role="last-seen"]`);
+      if (cell && view.plant.node_mac) cell.textContent = relativeTime(view.last_seen);
+    }
+  }
+}, 15000);
+
+async function setUpAddPlant() {
+  const [link, nodes, species] = await Promise.all([
+    api("/api/v1/link"), api("/api/v1/nodes"), api("/api/v1/species"),
+  ]);
+  if (link.linked) return; // plants are managed in the cloud once linked
+  const section = document.getElementById("add-plant");
+  const nodeSelect = document.getElementById("plant-node");
+  const speciesSelect = document.getElementById("plant-species");
+  for (const node of nodes.filter((n) => !n.plant_id)) {
+    nodeSelect.append(el("option", { value: node.mac }, `${node.name || "Node"} (${node.mac})`));
+  }
+  for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
+  section.hidden = false;
+  const form = document.getElementById("add-plant-form");
+  const status = document.getElementById("add-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = { name: data.get("name").trim(), location: data.get("location").trim() || null };
+    if (data.get("node")) body.node_mac = data.get("node");
+    if (data.get("species")) body.species_id = Number(data.get("species"));
+    await busy(form.querySelector("button"), async () => {
+      const plant = await api("/api/v1/plants", { method: "POST", body });
+      form.reset();
+      const used = nodeSelect.querySelector(`option[value="${CSS.escape(plant.node_mac || "")}"]`);
+      if (plant.node_mac && used) used.remove();
+      status.replaceChildren(el("p", { class: "notice" }, `Added ${plant.name}.`));
+      await refresh();
+    }, status);
+  });
+}
+
+await loadUnits();
+await refresh();
+connect();
+setUpAddPlant().catch((error) => showError(errorBox, error));

@@ -1,0 +1,281 @@
+// Plant page: latest values, history charts per range with the threshold band, canopy trend,
+// photo gallery, cloud diagnosis, alerts with acknowledge.
+import { api } from "./api.js";
+import { drawChart, summarise } from "./chart.js";
+import {
+  METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
+  statusBadge, unitOf,
+} from "./format.js";
+import { announce, busy, loadUnits, showError } from "./shell.js";
+
+const plantId = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop());
+const errorBox = document.getElementById("plant-error");
+const chartsBox = document.getElementById("charts");
+let plant = null;
+let rangeDays = 1;
+
+async function loadStatus() {
+  const status = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/status`);
+  const tiles = document.getElementById("tiles");
+  tiles.replaceChildren(
+    ...status.metrics.map((m) => el(
+      "div",
+      { class: "tile", dataset: { metric: m.metric, status: m.status } },
+      el("div", { class: "muted small" }, METRICS[m.metric].label),
+      el("div", { class: "value" }, formatValue(m.metric, m.value)),
+      statusBadge(m.status),
+      el("div", { class: "muted small" }, m.metric === "battery" ? "" : formatRange(m.metric, m.minimum, m.maximum)),
+      el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
+    )),
+  );
+}
+
+async function loadCharts() {
+  const end = new Date();
+  const start = new Date(end.getTime() - rangeDays * 86400e3);
+  chartsBox.setAttribute("aria-busy", "true");
+  const query = `start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(end.toISOString())}&max_points=300`;
+  const histories = await Promise.all(
+    PLANT_METRICS.map((metric) => api(`/api/v1/plants/${encodeURIComponent(plantId)}/history?metric=${metric}&${query}`)),
+  );
+  const rangeName = document.querySelector(`[data-range="${rangeDays}"]`).textContent;
+  chartsBox.replaceChildren(
+    ...histories.map((history) => {
+      const metric = history.metric;
+      const name = metric === "illuminance" ? "light_lux" : metric;
+      const low = plant.thresholds[`${name}_min`];
+      const high = plant.thresholds[`${name}_max`];
+      const points = history.points.map((p) => ({
+        t: Date.parse(p.t), value: convert(metric, p.value), minimum: convert(metric, p.minimum), maximum: convert(metric, p.maximum),
+      }));
+      const fmt = (v) => `${v.toFixed(METRICS[metric].digits)}`;
+      const label = `${METRICS[metric].label} over ${rangeName}, ${unitOf(metric)}`;
+      const holder = el("div", { class: "plot" });
+      drawChart(holder, {
+        points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
+        format: fmt, label,
+      });
+      return el(
+        "div",
+        { class: "chart panel", dataset: { metric, points: points.length, resolution: history.resolution } },
+        el("figure", {},
+          el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`),
+          holder,
+          el("p", { class: "muted small" }, `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)),
+      );
+    }),
+  );
+  chartsBox.setAttribute("aria-busy", "false");
+}
+
+function drawCanopy(images) {
+  const box = document.getElementById("canopy");
+  const points = images
+    .filter((i) => i.metrics)
+    .map((i) => ({ t: Date.parse(i.captured_at), value: i.metrics.canopy_cover * 100 }))
+    .sort((a, b) => a.t - b.t);
+  if (!points.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No photos with green-pixel metrics yet."));
+    return;
+  }
+  const holder = el("div");
+  const span = Math.max(points[points.length - 1].t - points[0].t, 3600e3);
+  drawChart(holder, {
+    points: points.map((p) => ({ ...p, minimum: p.value, maximum: p.value })),
+    start: points[0].t - span * 0.03, end: points[points.length - 1].t + span * 0.03,
+    low: null, high: null, format: (v) => `${v.toFixed(0)}%`, label: "Canopy cover over time, percent of the photo",
+  });
+  const first = points[0].value;
+  const last = points[points.length - 1].value;
+  const change = last - first;
+  box.replaceChildren(
+    el("figure", { class: "panel", dataset: { points: points.length } },
+      el("figcaption", {}, "Canopy cover (% of the photo that is plant)"),
+      holder,
+      el("p", { class: "muted small" }, `${points.length} photos · latest ${last.toFixed(1)} % · ${change >= 0 ? "up" : "down"} ${Math.abs(change).toFixed(1)} points since ${dateTime(new Date(points[0].t).toISOString())}`)),
+  );
+}
+
+function openPhoto(image) {
+  const dialog = document.getElementById("photo-dialog");
+  const img = document.getElementById("photo-full");
+  img.src = image.file_url;
+  img.alt = `Photo of ${plant.name} taken ${dateTime(image.captured_at)}`;
+  document.getElementById("photo-title").textContent = `Photo of ${dateTime(image.captured_at)}`;
+  const m = image.metrics;
+  const facts = [
+    ["Canopy cover", m ? percent(m.canopy_cover, 1) : "–"],
+    ["Excess green", m ? m.excess_green_mean.toFixed(1) : "–"],
+    ["Brightness", m ? m.brightness.toFixed(0) : "–"],
+    ["Size", image.width ? `${image.width}×${image.height}` : "–"],
+    ["From", image.source === "ble" ? "the node's camera" : "an upload"],
+    ["Cloud", image.upload_state === "done" ? "uploaded" : "not yet uploaded"],
+  ];
+  if (image.metrics_error) facts.push(["Metrics", image.metrics_error]);
+  document.getElementById("photo-facts").replaceChildren(
+    ...facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))),
+  );
+  const flags = m && m.flags.length ? m.flags : [];
+  document.getElementById("photo-flags").replaceChildren(
+    ...(flags.length ? flags.map((f) => el("li", {}, f.replaceAll("_", " "))) : [el("li", { class: "ok" }, "no quality problems")]),
+  );
+  dialog.showModal();
+  document.getElementById("photo-close").focus();
+}
+
+function drawGallery(images) {
+  const box = document.getElementById("gallery");
+  if (!images.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No photos yet. Nodes with a camera send them on their schedule."));
+    return;
+  }
+  // Newest first, one grid; each caption carries its date so the timeline reads in order.
+  box.replaceChildren(el("ul", { class: "gallery", "aria-label": `${images.length} photos, newest first` },
+    images.map((image) => el(
+      "li", {},
+      el("button", { type: "button", dataset: { imageId: image.id }, onclick: () => openPhoto(image), "aria-label": `Open photo taken ${dateTime(image.captured_at)}` },
+        image.thumbnail_url && image.file_present
+          ? el("img", { src: image.thumbnail_url, alt: "", width: 160, height: 120 })
+          : el("span", { class: "cap" }, "file removed to save space"),
+        el("span", { class: "cap" },
+          dateTime(image.captured_at),
+          image.metrics ? ` · canopy ${percent(image.metrics.canopy_cover)}` : "",
+          image.metrics && image.metrics.flags.length ? ` · ⚑ ${image.metrics.flags.length} flag${image.metrics.flags.length > 1 ? "s" : ""}` : "")),
+    ))));
+}
+
+async function loadImages() {
+  const images = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/images?limit=200`);
+  drawCanopy(images);
+  drawGallery(images);
+}
+
+function drawDiagnosis() {
+  // The hub's API carries no cloud diagnoses yet; say so rather than show nothing.
+  document.getElementById("diagnosis").replaceChildren(
+    el("p", { class: "muted", dataset: { role: "no-diagnosis" } }, "No diagnosis synced yet. Diagnoses are made in the cloud from this plant's photos; this hub does not receive them yet."),
+  );
+}
+
+async function loadAlerts() {
+  const all = await api("/api/v1/alerts?limit=500");
+  const mine = all.filter((a) => a.plant_id === plantId || (plant.node_mac && a.node_mac === plant.node_mac));
+  const box = document.getElementById("plant-alerts");
+  if (!mine.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No alerts for this plant."));
+    return;
+  }
+  box.replaceChildren(el("ul", { class: "alerts" }, mine.map((a) => {
+    const state = a.resolved_at ? `resolved ${relativeTime(a.resolved_at)}` : "open";
+    const item = el("li", { class: a.acknowledged_at || a.resolved_at ? "acknowledged" : "", dataset: { alertId: a.id } },
+      el("span", {}, `${a.resolved_at ? "" : "⚠ "}${a.message} — since ${dateTime(a.opened_at)} (${state}${a.acknowledged_at ? ", acknowledged" : ""})`));
+    if (!a.acknowledged_at) {
+      const button = el("button", { type: "button", class: "secondary" }, "Acknowledge");
+      button.addEventListener("click", () => busy(button, async () => {
+        await api(`/api/v1/alerts/${encodeURIComponent(a.id)}/acknowledge`, { method: "POST" });
+        announce("Alert acknowledged");
+        await loadAlerts();
+      }));
+      item.append(button);
+    }
+    return item;
+  })));
+}
+
+const LIMITS = ["moisture_min", "moisture_max", "temperature_min", "temperature_max"];
+
+// Local plants (hub not linked) are edited here; cloud plants are edited in the cloud.
+async function setUpEdit() {
+  const [link, nodes, species] = await Promise.all([
+    api("/api/v1/link"), api("/api/v1/nodes"), api("/api/v1/species"),
+  ]);
+  if (link.linked || plant.origin !== "local") return;
+  const form = document.getElementById("edit-form");
+  const speciesSelect = form.elements.species;
+  for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
+  const nodeSelect = form.elements.node;
+  for (const node of nodes.filter((n) => !n.plant_id || n.plant_id === plant.id)) {
+    nodeSelect.append(el("option", { value: node.mac }, `${node.name || "Node"} (${node.mac})`));
+  }
+  const fill = () => {
+    form.elements.name.value = plant.name;
+    form.elements.location.value = plant.location || "";
+    speciesSelect.value = plant.species_id == null ? "" : String(plant.species_id);
+    nodeSelect.value = plant.node_mac || "";
+    for (const key of LIMITS) {
+      const value = plant.overrides ? plant.overrides[key] : null;
+      form.elements[key].value = value == null ? "" : String(value);
+    }
+  };
+  fill();
+  document.getElementById("edit-plant").hidden = false;
+  const status = document.getElementById("edit-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const overrides = {};
+    for (const key of LIMITS) {
+      const raw = form.elements[key].value;
+      if (raw !== "") overrides[key] = Number(raw);
+    }
+    const body = {
+      name: form.elements.name.value.trim(),
+      location: form.elements.location.value.trim() || null,
+      species_id: speciesSelect.value ? Number(speciesSelect.value) : null,
+      node_mac: nodeSelect.value || null,
+      overrides: Object.keys(overrides).length ? overrides : null,
+    };
+    await busy(form.querySelector("button"), async () => {
+      plant = await api(`/api/v1/plants/${encodeURIComponent(plantId)}`, { method: "PATCH", body });
+      fill();
+      showHeader();
+      status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
+      await Promise.all([loadStatus(), loadCharts()]);
+    }, status);
+  });
+}
+
+function showHeader() {
+  document.title = `${plant.name} · Plant-Vita hub`;
+  document.getElementById("plant-name").textContent = plant.name;
+  document.getElementById("plant-meta").textContent = [
+    plant.species_name, plant.location, plant.node_mac ? `node ${plant.node_mac}` : "no node assigned",
+  ].filter(Boolean).join(" · ");
+}
+
+function setUpRanges() {
+  for (const button of document.querySelectorAll("[data-range]")) {
+    button.addEventListener("click", async () => {
+      rangeDays = Number(button.dataset.range);
+      for (const other of document.querySelectorAll("[data-range]")) other.setAttribute("aria-pressed", String(other === button));
+      try {
+        await loadCharts();
+        announce(`Showing ${button.textContent}`);
+      } catch (error) {
+        showError(errorBox, error);
+      }
+    });
+  }
+}
+
+async function main() {
+  await loadUnits();
+  try {
+    plant = await api(`/api/v1/plants/${encodeURIComponent(plantId)}`);
+  } catch (error) {
+    document.getElementById("plant-name").textContent = "Plant not found";
+    showError(errorBox, error);
+    return;
+  }
+  showHeader();
+  setUpRanges();
+  setUpEdit().catch((error) => showError(errorBox, error));
+  drawDiagnosis();
+  const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts()]);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) showError(errorBox, failed.reason);
+  window.setInterval(() => {
+    if (!document.hidden) loadStatus().catch(() => {});
+  }, 30000);
+}
+
+main();

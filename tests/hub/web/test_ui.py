@@ -1,0 +1,413 @@
+"""The gardener's web UI in a real browser (Debian's chromium) against a running hub whose
+gateway hears an emulated garden over the Bumble radio, with a real cloud beside it.
+
+Tests share one hub per module and run in file order: the cloud link comes last because a
+linked hub hands plant management to the cloud.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from shared.sync import DEVICE_APPROVE_PATH
+from tests.hub.web.conftest import ADMIN_PASSWORD, PLANT_NAMES, Garden, login, screenshot
+
+pytestmark = pytest.mark.browser
+
+PAGE_BUDGET_BYTES = 200 * 1024
+
+
+def card_of(page: Any, name: str) -> Any:
+    return page.locator("article.card", has=page.get_by_role("link", name=name, exact=True))
+
+
+def test_overview_shows_every_plant_with_status_in_words(page: Any, garden: Garden) -> None:
+    page.goto("/")
+    expect(page.locator("article.card")).to_have_count(len(PLANT_NAMES))
+    for name in PLANT_NAMES:
+        card = card_of(page, name)
+        expect(card).to_be_visible()
+        # Live readings from the emulated node: a value and a worded status per metric.
+        moisture = card.locator('li[data-metric="moisture"]')
+        expect(moisture.locator(".value")).to_have_text(re.compile(r"^\d+ %$"))
+        expect(moisture.locator(".status")).to_have_text(re.compile(r"OK|Too low|Too high"))
+        expect(card.locator('[data-role="battery"]')).to_have_text(re.compile(r"^\d+ %$"))
+        expect(card.locator('[data-role="last-seen"]')).to_have_text(re.compile(r"ago|just now"))
+    orchid = card_of(page, "Bog orchid")
+    # The orchid's species wants 97 % moisture: the emulated soil is drier, so it is low
+    # (said in words, not only by colour) and the hub's alert engine opened an alert.
+    expect(orchid.locator('li[data-metric="moisture"] .status')).to_have_text("↓ Too low")
+    expect(orchid.locator('li[data-metric="moisture"] .range')).to_have_text("ideal 97–100 %")
+    expect(orchid.locator(".alerts li").first).to_contain_text("moisture")
+    basil = card_of(page, PLANT_NAMES[0])
+    expect(basil.locator("img.thumb")).to_have_attribute("alt", f"Latest photo of {PLANT_NAMES[0]}")
+    # Landmarks and a skip link first in the tab order.
+    expect(page.get_by_role("banner")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("main")).to_have_count(1)
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to content")
+    screenshot(page, "overview")
+
+
+def test_a_new_reading_updates_the_card_without_reload(page: Any, garden: Garden) -> None:
+    plant_id = garden.plants[PLANT_NAMES[0]]
+    mac = garden.macs[0]
+    page.goto("/")
+    moisture = card_of(page, PLANT_NAMES[0]).locator('li[data-metric="moisture"]')
+    expect(moisture).to_have_attribute("data-measured-at", re.compile(r"\d{4}-"))
+    before = moisture.get_attribute("data-measured-at")
+    page.evaluate("window.__sameDocument = true")
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bon\b"))
+
+    node = garden.servers.garden.node(mac)
+    garden.servers.loop.call_soon_threadsafe(node.wake_now)
+
+    def newer_reading() -> str:
+        status = httpx.get(f"{garden.url}/api/v1/plants/{plant_id}/status").json()
+        measured = next(m for m in status["metrics"] if m["metric"] == "moisture")
+        return str(measured["measured_at"])
+
+    latest = before
+    for _attempt in range(150):
+        latest = newer_reading()
+        if latest != before:
+            break
+        page.wait_for_timeout(100)
+    assert latest != before, "the emulated node's new reading never reached the hub"
+    # The event stream pushes the new overview; the card shows the new reading in place.
+    expect(moisture).to_have_attribute("data-measured-at", latest, timeout=10_000)
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator("#announcer")).to_have_attribute("aria-live", "polite")
+
+
+def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants[PLANT_NAMES[0]]}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(PLANT_NAMES[0])
+    expect(page.locator('.tile[data-metric="moisture"] .status')).to_be_visible()
+    resolutions = {}
+    for label in ("24 h", "7 days", "30 days", "1 year"):
+        button = page.get_by_role("button", name=label, exact=True)
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
+        charts = page.locator(".chart[data-metric]")
+        expect(charts).to_have_count(4)
+        for metric in ("moisture", "temperature", "humidity", "illuminance"):
+            chart = page.locator(f'.chart[data-metric="{metric}"]')
+            points = int(chart.get_attribute("data-points") or 0)
+            assert points >= 8, f"{metric} over {label}: only {points} points"
+            expect(chart.locator("svg path.line")).to_have_count(1)
+            expect(chart.locator("svg")).to_have_attribute("aria-label", re.compile(label))
+        # Basil's species thresholds are drawn as a band with its two edges.
+        expect(page.locator('.chart[data-metric="moisture"] svg rect.band')).to_have_count(1)
+        expect(page.locator('.chart[data-metric="moisture"] svg line.band-edge')).to_have_count(2)
+        resolutions[label] = page.locator('.chart[data-metric="moisture"]').get_attribute(
+            "data-resolution"
+        )
+        screenshot(page, f"plant-{label.replace(' ', '')}")
+    assert resolutions["24 h"] == "raw"
+    assert resolutions["1 year"] in ("hourly", "daily")
+    # Canopy trend from the five photos, and an honest word on diagnoses.
+    expect(page.locator("#canopy figure")).to_have_attribute("data-points", "5")
+    expect(page.locator("#canopy svg path.line")).to_have_count(1)
+    expect(page.locator("#diagnosis")).to_contain_text("No diagnosis synced yet")
+
+
+def test_gallery_opens_the_full_photo_with_its_metrics(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants[PLANT_NAMES[0]]}")
+    photos = page.locator("#gallery button[data-image-id]")
+    expect(photos).to_have_count(5)
+    photos.first.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    full = dialog.locator("img.full")
+    expect(full).to_have_attribute("src", re.compile(r"/api/v1/images/.+/file"))
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#photo-full');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    assert full.evaluate("i => i.naturalWidth") == 320
+    expect(dialog.locator("#photo-facts")).to_contain_text("Canopy cover")
+    expect(dialog.locator("#photo-facts")).to_contain_text(re.compile(r"\d+\.\d %"))
+    expect(dialog.locator("#photo-flags li").first).to_be_visible()
+    screenshot(page, "plant-photo")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_editing_a_plant_sets_its_own_limits(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants['Tomato bed']}")
+    expect(page.locator('.tile[data-metric="moisture"]')).to_contain_text("no thresholds set")
+    expect(page.locator('.chart[data-metric="moisture"] svg rect.band')).to_have_count(0)
+    page.get_by_text("Edit this plant").click()
+    form = page.locator("#edit-form")
+    form.get_by_label("Where it grows").fill("Raised bed")
+    form.get_by_label("Soil moisture from (%)").fill("40")
+    form.get_by_label("Soil moisture up to (%)").fill("80")
+    form.get_by_role("button", name="Save plant").click()
+    login(page)
+    expect(page.locator("#edit-status")).to_have_text("Saved.")
+    expect(page.locator('.tile[data-metric="moisture"]')).to_contain_text("ideal 40–80 %")
+    expect(page.locator('.chart[data-metric="moisture"] svg rect.band')).to_have_count(1)
+    expect(page.locator("#plant-meta")).to_contain_text("Raised bed")
+    screenshot(page, "plant-edit")
+    with garden.api() as api:
+        saved = api.get(f"/api/v1/plants/{garden.plants['Tomato bed']}").json()
+    assert saved["overrides"]["moisture_min"] == 40
+    assert saved["thresholds"]["moisture_max"] == 80
+
+
+def test_acknowledging_an_alert_asks_for_the_admin_password(page: Any, garden: Garden) -> None:
+    plant_id = garden.plants["Bog orchid"]
+    page.goto(f"/plants/{plant_id}")
+    open_alert = page.locator(
+        "#plant-alerts li", has=page.get_by_role("button", name="Acknowledge")
+    )
+    expect(open_alert.first).to_contain_text("moisture")
+    alert_id = open_alert.first.get_attribute("data-alert-id")
+    open_alert.first.get_by_role("button", name="Acknowledge").click()
+    login(page)
+    expect(page.locator(f'#plant-alerts li[data-alert-id="{alert_id}"]')).to_contain_text(
+        "acknowledged"
+    )
+    alerts = httpx.get(f"{garden.url}/api/v1/alerts").json()
+    assert next(a for a in alerts if a["id"] == alert_id)["acknowledged_at"] is not None
+    page.goto("/")
+    expect(card_of(page, "Bog orchid").locator(".alerts li.acknowledged")).to_contain_text(
+        "(acknowledged)"
+    )
+
+
+def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
+    mac = garden.macs[3]
+    page.goto("/nodes")
+    row = page.locator(f'#seen tr[data-mac="{mac}"]')
+    expect(row).to_be_visible(timeout=20_000)
+    expect(row).to_contain_text("dBm")
+    row.get_by_role("button", name="Pair…").click()
+    form = page.locator(f'form.pair-form[data-mac="{mac}"]')
+    form.get_by_label(f"Bindkey for {mac}").fill(garden.bindkeys[mac].hex())
+    form.get_by_label("Name (optional)").fill("Greenhouse node")
+    form.get_by_role("button", name="Pair node").click()
+    login(page)
+    card = page.locator(f'article.node[data-mac="{mac}"]')
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Greenhouse node")
+    expect(page.locator(f'#seen tr[data-mac="{mac}"]')).to_have_count(0)
+    # The gateway decodes the node with the typed bindkey: readings arrive, firmware shows.
+    expect(card.locator(".node-facts")).to_contain_text(
+        re.compile(r"Last seen.*ago"), timeout=25_000
+    )
+    expect(card.locator(".node-facts")).to_contain_text(re.compile(r"Battery\d+ %"))
+    screenshot(page, "nodes")
+
+    # The new node gets a plant from the garden page; its card shows the node's readings.
+    page.goto("/")
+    form = page.locator("#add-plant-form")
+    form.get_by_label("Name").fill("Greenhouse chili")
+    form.get_by_label("Species").select_option(label="Basil (Ocimum basilicum)")
+    form.get_by_label("Node watching it").select_option(value=mac)
+    form.get_by_role("button", name="Add plant").click()
+    expect(page.locator("#add-status")).to_contain_text("Added Greenhouse chili")
+    chili = card_of(page, "Greenhouse chili")
+    expect(chili.locator('li[data-metric="moisture"] .value')).to_have_text(re.compile(r"^\d+ %$"))
+    expect(chili.locator('li[data-metric="moisture"] .range')).to_have_text("ideal 30–70 %")
+    with garden.api() as api:
+        plant = next(p for p in api.get("/api/v1/plants").json() if p["name"] == "Greenhouse chili")
+        assert api.delete(f"/api/v1/plants/{plant['id']}").status_code == 204
+
+
+def test_node_config_shows_wanted_then_applied_revision(page: Any, garden: Garden) -> None:
+    mac = garden.macs[1]
+    page.goto("/nodes")
+    card = page.locator(f'article.node[data-mac="{mac}"]')
+    card.get_by_label("Measure every (seconds)").fill("20")
+    card.get_by_label(re.compile("Take a photo every")).fill("")
+    card.get_by_role("button", name="Send to node").click()
+    login(page)
+    revision = card.locator(".revision")
+    expect(revision).to_have_attribute("data-pending", "true")
+    wanted = revision.get_attribute("data-wanted")
+    expect(revision).to_contain_text(f"Wanted revision {wanted}")
+    # The node confirms over GATT at its next connectable window.
+    expect(revision).to_have_attribute("data-pending", "false", timeout=45_000)
+    expect(revision).to_have_text(f"Node confirmed revision {wanted}.")
+    assert garden.servers.garden.node(mac).flash.config.sampling_interval_s == 20
+
+
+def test_settings_units_and_disk_budget(page: Any, garden: Garden) -> None:
+    page.goto("/settings")
+    expect(page.get_by_label("Celsius (°C)")).to_be_checked()
+    page.get_by_label("Fahrenheit (°F)").check()
+    page.get_by_role("button", name="Save units").click()
+    login(page)
+    expect(page.locator("#units-status")).to_contain_text("°F")
+    page.get_by_label("Budget for readings and photos (MB)").fill("500")
+    page.get_by_role("button", name="Save budget").click()
+    expect(page.locator("#disk-status")).to_contain_text("500.0 MB")
+    expect(page.locator("#disk-used")).to_contain_text("of 500.0 MB")
+    screenshot(page, "settings")
+    page.goto("/")
+    expect(
+        card_of(page, PLANT_NAMES[0]).locator('li[data-metric="temperature"] .value')
+    ).to_have_text(re.compile(r"°F$"))
+    with garden.api() as api:
+        assert api.get("/api/v1/web/settings").json()["disk_budget_mb"] == 500
+        assert api.patch("/api/v1/web/settings", json={"temperature_unit": "C"}).status_code == 200
+
+    # The admin password changes from the page (and back through the API for the other tests).
+    page.goto("/settings")
+    page.get_by_label("Current password").fill(ADMIN_PASSWORD)
+    page.get_by_label("New password", exact=True).fill("another-garden-pw")
+    page.get_by_label("Repeat the new password").fill("another-garden-pw")
+    page.get_by_role("button", name="Save password").click()
+    expect(page.locator("#password-status")).to_contain_text("Password saved.")
+    expect(page.locator("#password-state")).to_contain_text("logged in")
+    auth = httpx.get(f"{garden.url}/api/v1/auth", auth=("admin", "another-garden-pw")).json()
+    assert auth["authenticated"] is True
+    restored = httpx.post(
+        f"{garden.url}/api/v1/auth/password",
+        json={"password": ADMIN_PASSWORD, "current_password": "another-garden-pw"},
+    )
+    assert restored.status_code == 204, restored.text
+
+
+PAGES = ["/", "/plants/{plant}", "/nodes", "/sync", "/settings"]
+
+# WCAG 2 contrast of every visible text run against the background it sits on (ancestor
+# backgrounds alpha-blended): 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold).
+LOW_CONTRAST_JS = """() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || ["0", "0", "0", "0"];
+    return [+m[0], +m[1], +m[2], m.length > 3 ? +m[3] : 1]; };
+  const blend = (top, bottom) => { const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + bottom[i] * (1 - a)).concat([1]); };
+  const background = (node) => {
+    const layers = [];
+    for (let e = node; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((under, over) => blend(over, under), [255, 255, 255, 1]);
+  };
+  const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const e = t.parentElement;
+    if (!t.textContent.trim() || !e || e.closest(".visually-hidden, svg")) continue;
+    if (!e.offsetParent && getComputedStyle(e).position !== "fixed") continue;
+    const style = getComputedStyle(e);
+    const bg = background(e);
+    const fg = blend(parse(style.color), bg);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && +style.fontWeight >= 700);
+    const text = t.textContent.trim().slice(0, 30);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${text}: ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
+    browser: Any, garden: Garden, path: str
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, base_url=garden.url, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    fetched: list[tuple[str, int]] = []
+
+    def record(response: Any) -> None:
+        if "/api/v1/web/events" in response.url:
+            return  # the live stream never ends; it is not page weight
+        fetched.append((response.url, len(response.body())))
+
+    page.on("requestfinished", lambda request: record(request.response()))
+    try:
+        page.goto(path.format(plant=garden.plants[PLANT_NAMES[0]]))
+        if path != "/":
+            page.wait_for_load_state("networkidle")  # the garden page's live stream never idles
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('[aria-busy]')]"
+            ".some(e => e.getAttribute('aria-busy') === 'true')"
+            " && [...document.images].every(i => i.complete)"
+        )
+        expect(page.locator("main h1")).to_be_visible()
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow} px on a 360 px screen"
+        unlabelled = page.evaluate(
+            """() => [...document.querySelectorAll('main input, main select, main button')]
+                 .filter(e => e.offsetParent !== null)
+                 .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                              && !(e.textContent || '').trim() && e.type !== 'hidden')
+                 .map(e => e.outerHTML.slice(0, 80))"""
+        )
+        assert unlabelled == [], f"controls without a label on {path}: {unlabelled}"
+        low_contrast = page.evaluate(LOW_CONTRAST_JS)
+        assert low_contrast == [], f"text below WCAG AA contrast on {path}: {low_contrast}"
+        total = sum(size for _url, size in fetched)
+        assert 0 < total < PAGE_BUDGET_BYTES, f"{path} fetched {total} bytes: {fetched}"
+        name = "phone-" + (path.strip("/").split("/")[0] or "garden")
+        screenshot(page, name)
+    finally:
+        context.close()
+
+
+def test_sync_links_with_the_user_code_and_sync_now_fills_the_ledger(
+    page: Any, garden: Garden
+) -> None:
+    page.goto("/sync")
+    expect(page.locator('[data-linked="false"]')).to_be_visible()
+    readings = page.locator('#ledger tr[data-kind="readings"]')
+    expect(readings.locator('[data-role="success"]')).to_have_text("never")
+    assert int(readings.locator('[data-role="pending"]').inner_text()) > 0
+    page.get_by_role("button", name="Link to cloud").click()
+    login(page)
+    code = page.locator("#user-code")
+    expect(code).to_be_visible()
+    screenshot(page, "sync-linking")
+    # The gardener approves the code in their cloud account.
+    email = f"gardener-{uuid.uuid4().hex[:8]}@example.org"
+    cloud = garden.cloud_http
+    assert (
+        cloud.post(
+            "/api/v1/auth/register", json={"email": email, "password": "pw-" + "x" * 12}
+        ).status_code
+        == 201
+    )
+    token = cloud.post("/api/v1/auth/token", data={"username": email, "password": "pw-" + "x" * 12})
+    assert token.status_code == 200, token.text
+    approved = cloud.post(
+        DEVICE_APPROVE_PATH,
+        json={"user_code": code.inner_text().strip()},
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+    )
+    assert approved.status_code == 200, approved.text
+    expect(page.locator('[data-linked="true"]')).to_be_visible(timeout=20_000)
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator('[data-role="sync-result"]')).to_contain_text("Sent", timeout=60_000)
+    expect(readings.locator('[data-role="success"]')).not_to_have_text("never")
+    expect(readings.locator('[data-role="error"]')).to_have_text("none")
+    status = httpx.get(f"{garden.url}/api/v1/sync/status").json()
+    ledger = {entry["kind"]: entry for entry in status["ledger"]}
+    assert status["linked"] is True
+    assert ledger["readings"]["items_sent"] > 1000
+    assert ledger["readings"]["last_success_at"] is not None
+    screenshot(page, "sync")
