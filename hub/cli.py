@@ -18,6 +18,18 @@ hub_app = typer.Typer(
     help="The Raspberry Pi hub: BLE gateway, local store, web UI, sync.", no_args_is_help=True
 )
 app.add_typer(hub_app, name="hub")
+
+
+def _register_hub_commands() -> None:
+    from hub import commands
+
+    hub_app.command()(commands.serve)
+    hub_app.command("set-password")(commands.set_password)
+    hub_app.command()(commands.link)
+    hub_app.command("sync-now")(commands.sync_now)
+
+
+_register_hub_commands()
 app.add_typer(cloud_app, name="cloud")
 
 
@@ -27,6 +39,20 @@ def demo() -> None:
     from hub.demo import run_demo
 
     raise typer.Exit(run_demo())
+
+
+@hub_app.command()
+def emulate(
+    nodes: int = typer.Option(5, "--nodes", "-n", min=1, max=500, help="Emulated nodes."),
+    speed: float = typer.Option(60.0, help="Garden seconds per real second."),
+    duration: float | None = typer.Option(None, help="Stop after this many real seconds."),
+    data_dir: str | None = typer.Option(None, help="Hub data dir (default: a temp dir)."),
+    passive: bool = typer.Option(False, help="Scan passively (no scan responses)."),
+) -> None:
+    """Run a garden of emulated nodes and a gateway storing them, printing the bindkeys."""
+    from hub.ble.cli_emulate import run_emulate
+
+    raise typer.Exit(run_emulate(nodes, speed, duration, data_dir, passive))
 
 
 def main() -> None:

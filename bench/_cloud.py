@@ -1,0 +1,130 @@
+"""Shared plumbing of the cloud benchmarks: embedded PostgreSQL, a uvicorn subprocess, users."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from cloud.db.embedded import EmbeddedPostgres, ensure_database, start_embedded
+from cloud.db.migrations import upgrade_to_head
+from shared.sync import DEVICE_APPROVE_PATH, DEVICE_CODE_GRANT, DEVICE_CODE_PATH, DEVICE_TOKEN_PATH
+
+
+@contextmanager
+def embedded_database(name: str) -> Iterator[tuple[EmbeddedPostgres, str]]:
+    """A throw-away embedded PostgreSQL with database ``name`` migrated to head."""
+    with tempfile.TemporaryDirectory(prefix="plantvita-bench-") as tmp:
+        server = start_embedded(Path(tmp) / "pgdata", cleanup="delete", database=name)
+        try:
+            url = server.uri(name)
+            ensure_database(server.uri("postgres"), name)
+            upgrade_to_head(url)
+            yield server, url
+        finally:
+            server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def cloud_server(database_url: str, workers: int = 1) -> Iterator[str]:
+    """``uvicorn cloud.app:create_app`` on loopback in a subprocess; yields its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PLANTVITA_CLOUD_DATABASE_URL": database_url,
+        "PLANTVITA_CLOUD_LOG_LEVEL": "WARNING",
+        "PLANTVITA_CLOUD_STALE_CHECK_ENABLED": "false",
+        "PLANTVITA_CLOUD_DEVICE_POLL_INTERVAL_S": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cloud.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("cloud server did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Account:
+    """A user with an access token."""
+
+    user_id: uuid.UUID
+    access_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """User auth header."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def create_account(http: httpx.Client) -> Account:
+    """Register and sign in a user."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.org"
+    password = "benchmark password"
+    user = http.post("/api/v1/auth/register", json={"email": email, "password": password})
+    user.raise_for_status()
+    tokens = http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    tokens.raise_for_status()
+    return Account(uuid.UUID(user.json()["id"]), tokens.json()["access_token"])
+
+
+def link_hub(http: httpx.Client, account: Account, name: str) -> tuple[uuid.UUID, str]:
+    """Link a hub with the device flow; returns (hub id, hub token)."""
+    grant = http.post(DEVICE_CODE_PATH, json={"hub_name": name}).json()
+    http.post(
+        DEVICE_APPROVE_PATH, json={"user_code": grant["user_code"]}, headers=account.headers
+    ).raise_for_status()
+    token = http.post(
+        DEVICE_TOKEN_PATH,
+        data={"grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"]},
+    )
+    token.raise_for_status()
+    return uuid.UUID(token.json()["hub_id"]), token.json()["access_token"]

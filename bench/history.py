@@ -1,0 +1,187 @@
+"""History latency: p50/p95 of ``GET /api/v1/nodes/{id}/readings`` for 1d, 1w, 1mo and 1y windows.
+
+Data: ``NODES`` nodes x one year of 1-minute readings (50 x 525,600 ≈ 26 M rows), generated
+in SQL with ``generate_series``; hourly and daily rollups rebuilt from the raw rows with the
+ingest path's own aggregates. Requests go over loopback HTTP to uvicorn (a subprocess) with
+``max_points=1000``. Baseline, same run: the naive query, ``date_bin`` over the raw rows with
+the bin width that gives ≤ 1,000 points, run directly with psycopg (no HTTP at all).
+``--quick`` uses 3 nodes instead of 50 (the per-node data, and so the per-query work, is the
+same; only the table is smaller).
+
+Last stdout line: ``{"p95_ms": {...}, "p50_ms": {...}, "baseline_p95_ms": {...}, "rows", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+
+from bench._cloud import cloud_server, create_account, embedded_database
+from cloud.db.engine import libpq_url
+from cloud.telemetry import sql
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+YEAR = timedelta(days=365)
+WINDOWS = {
+    "1d": timedelta(days=1),
+    "1w": timedelta(weeks=1),
+    "1mo": timedelta(days=30),
+    "1y": timedelta(days=365),
+}
+
+GENERATE = """
+INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
+                      humidity, illuminance, battery)
+SELECT %(node_id)s, t, %(owner_id)s, s, 0,
+       (45 + 20 * sin(s / 1440.0 * 2 * pi()) + (s %% 17) * 0.1)::real,
+       (20 + 5 * sin(s / 1440.0 * 2 * pi() - 1))::real,
+       (55 + 10 * cos(s / 720.0 * pi()))::real,
+       greatest(0, 20000 * sin((s %% 1440) / 1440.0 * 2 * pi() - pi() / 2))::real,
+       (100 - s / 10512.0)::real
+FROM generate_series(0, %(minutes)s - 1) AS s,
+     LATERAL (SELECT %(start)s::timestamptz + make_interval(mins => s) AS t) AS times
+"""
+
+NAIVE = """
+SELECT date_bin(%(stride)s, measured_at, %(origin)s) AS t, count(*),
+       avg(moisture), min(moisture), max(moisture),
+       avg(temperature), min(temperature), max(temperature),
+       avg(humidity), min(humidity), max(humidity),
+       avg(illuminance), min(illuminance), max(illuminance),
+       avg(battery), min(battery), max(battery)
+FROM readings
+WHERE node_id = %(node_id)s AND measured_at >= %(start)s AND measured_at < %(end)s
+GROUP BY t ORDER BY t
+"""
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
+
+
+def main() -> None:
+    """Generate the year, measure the API and the naive query, print JSON figures last."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 nodes instead of 50")
+    parser.add_argument("--nodes", type=int, default=None)
+    parser.add_argument("--requests", type=int, default=None, help="requests per window")
+    args = parser.parse_args()
+    nodes = args.nodes or (3 if args.quick else 50)
+    requests = args.requests or (60 if args.quick else 200)
+    minutes = int(YEAR.total_seconds() // 60)
+    if args.quick:
+        print(f"quick mode: {nodes} nodes x 1 year instead of 50 nodes", flush=True)
+
+    with embedded_database("bench_history") as (_, url), cloud_server(url) as base:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            account = create_account(http)
+            node_ids = []
+            for index in range(nodes):
+                response = http.post(
+                    "/api/v1/nodes",
+                    json={"mac": f"02:B1:57:00:{index // 256:02X}:{index % 256:02X}"},
+                    headers=account.headers,
+                )
+                response.raise_for_status()
+                node_ids.append(uuid.UUID(response.json()["id"]))
+
+            generated = time.perf_counter()
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute("SET synchronous_commit = off")
+                for number, node_id in enumerate(node_ids, start=1):
+                    conn.execute(
+                        GENERATE,
+                        {
+                            "node_id": node_id,
+                            "owner_id": account.user_id,
+                            "minutes": minutes,
+                            "start": START,
+                        },
+                    )
+                    print(f"node {number}/{nodes}: {minutes:,} readings", flush=True)
+                conn.execute(sql.REBUILD_HOURLY, {"owner_id": account.user_id})
+                conn.execute(sql.REBUILD_DAILY, {"owner_id": account.user_id})
+                conn.execute("VACUUM ANALYZE readings, readings_hourly, readings_daily")
+                rows = conn.execute("SELECT count(*) FROM readings").fetchone()
+            total_rows = int(rows[0]) if rows else 0
+            print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s", flush=True)
+
+            rng = random.Random(7)
+            p50: dict[str, float] = {}
+            p95: dict[str, float] = {}
+            resolutions: dict[str, str] = {}
+            for name, window in WINDOWS.items():
+                samples = []
+                for attempt in range(requests + 5):
+                    node_id = rng.choice(node_ids)
+                    end = START + window + (YEAR - window) * rng.random()
+                    params = {
+                        "start": (end - window).isoformat(),
+                        "end": end.isoformat(),
+                        "max_points": 1000,
+                    }
+                    began = time.perf_counter()
+                    response = http.get(
+                        f"/api/v1/nodes/{node_id}/readings", params=params, headers=account.headers
+                    )
+                    elapsed = time.perf_counter() - began
+                    response.raise_for_status()
+                    body = response.json()
+                    assert 0 < len(body["points"]) <= 1000, len(body["points"])
+                    resolutions[name] = body["resolution"]
+                    if attempt >= 5:  # warm-up
+                        samples.append(elapsed)
+                p50[name], p95[name] = _percentiles(samples)
+                print(f"API {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
+
+        baseline_p95: dict[str, float] = {}
+        with psycopg.connect(libpq_url(url)) as conn:
+            for name, window in WINDOWS.items():
+                stride = max(window / 1000, timedelta(minutes=1))
+                samples = []
+                runs = 10 if name == "1y" else 30
+                for _ in range(runs + 2):
+                    node_id = rng.choice(node_ids)
+                    end = START + window + (YEAR - window) * rng.random()
+                    began = time.perf_counter()
+                    conn.execute(
+                        NAIVE,
+                        {
+                            "stride": stride,
+                            "origin": START,
+                            "node_id": node_id,
+                            "start": end - window,
+                            "end": end,
+                        },
+                    ).fetchall()
+                    samples.append(time.perf_counter() - began)
+                _, baseline_p95[name] = _percentiles(samples[2:])
+                print(f"naive date_bin {name}: p95 {baseline_p95[name]} ms", flush=True)
+
+    print(
+        json.dumps(
+            {
+                "p95_ms": p95,
+                "p50_ms": p50,
+                "baseline_p95_ms": baseline_p95,
+                "rows": total_rows,
+                "nodes": nodes,
+                "resolutions": resolutions,
+                "quick": bool(args.quick),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Ingest throughput: readings/s through ``POST /api/v1/sync/readings`` vs raw COPY.
+
+The endpoint runs in uvicorn (a subprocess on loopback) on embedded PostgreSQL; clients send
+gzip batches of 5,000 readings, one stream per hub, ``CONCURRENCY`` hubs at a time. The
+baseline, measured in the same run on the same server and table, is raw psycopg:
+``COPY`` into a staging table then ``INSERT … ON CONFLICT DO NOTHING`` into ``readings``,
+one transaction per batch, same concurrency, no validation, rollups or alerts.
+
+Last stdout line: ``{"readings_per_s", "baseline_readings_per_s", "ratio", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from bench._cloud import cloud_server, create_account, embedded_database, link_hub
+from cloud.db.engine import libpq_url
+from cloud.telemetry import sql
+from shared.sync import SYNC_NODES_PATH, SYNC_READINGS_PATH
+
+BATCH = 5_000
+CONCURRENCY = 4
+NODES_PER_HUB = 25
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _mac(hub: int, node: int) -> str:
+    return f"02:BE:00:{hub:02X}:{node // 256:02X}:{node % 256:02X}"
+
+
+def _batch_body(hub: int, index: int) -> bytes:
+    """A gzip JSON batch: 25 nodes x 200 consecutive minutes, advancing with ``index``."""
+    per_node = BATCH // NODES_PER_HUB
+    items = []
+    for node in range(NODES_PER_HUB):
+        mac = _mac(hub, node)
+        for step in range(per_node):
+            minute = index * per_node + step
+            at = START + timedelta(minutes=minute)
+            items.append(
+                {
+                    "node_mac": mac,
+                    "measured_at": at.isoformat().replace("+00:00", "Z"),
+                    "seq": minute,
+                    "moisture": 35.0 + (minute % 40) * 0.5,
+                    "temperature": 18.0 + (minute % 90) * 0.1,
+                    "humidity": 50.0 + (minute % 30),
+                    "illuminance": float((minute * 37) % 20_000),
+                    "battery": 90.0 - (minute % 50) * 0.1,
+                }
+            )
+    body = orjson.dumps({"batch_id": str(uuid.uuid4()), "readings": items})
+    return gzip.compress(body, compresslevel=6)
+
+
+async def _run_endpoint(base: str, tokens: list[str], bodies: list[list[bytes]]) -> float:
+    async def stream(token: str, batches: list[bytes]) -> None:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+            for body in batches:
+                response = await http.post(SYNC_READINGS_PATH, content=body, headers=headers)
+                response.raise_for_status()
+                ack = response.json()
+                assert ack["accepted"] == BATCH, ack
+
+    started = time.perf_counter()
+    await asyncio.gather(*(stream(t, b) for t, b in zip(tokens, bodies, strict=True)))
+    return time.perf_counter() - started
+
+
+def _baseline_rows(owner: uuid.UUID, stream: int, index: int) -> list[tuple[Any, ...]]:
+    per_node = BATCH // NODES_PER_HUB
+    rows = []
+    for node in range(NODES_PER_HUB):
+        node_id = uuid.UUID(int=(stream + 1) << 64 | node)
+        for step in range(per_node):
+            minute = index * per_node + step
+            rows.append(
+                (
+                    node_id,
+                    owner,
+                    len(rows),
+                    START + timedelta(minutes=minute),
+                    minute,
+                    0,
+                    35.0 + (minute % 40) * 0.5,
+                    18.0 + (minute % 90) * 0.1,
+                    50.0 + (minute % 30),
+                    float((minute * 37) % 20_000),
+                    90.0 - (minute % 50) * 0.1,
+                )
+            )
+    return rows
+
+
+BASELINE_INSERT = """
+INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
+                      humidity, illuminance, battery)
+SELECT node_id, measured_at, owner_id, seq, source, moisture, temperature, humidity,
+       illuminance, battery
+FROM reading_staging
+ON CONFLICT (node_id, measured_at) DO NOTHING
+"""
+
+
+async def _run_baseline(url: str, owner: uuid.UUID, batches: int) -> float:
+    prepared = [[_baseline_rows(owner, s, i) for i in range(batches)] for s in range(CONCURRENCY)]
+
+    async def stream(rows_per_batch: list[list[tuple[Any, ...]]]) -> None:
+        async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
+            for rows in rows_per_batch:
+                async with conn.transaction():
+                    await conn.execute(sql.CREATE_STAGING)
+                    async with conn.cursor() as cur:
+                        async with cur.copy(sql.COPY_STAGING) as copy:
+                            for row in rows:
+                                await copy.write_row(row)
+                        await cur.execute(BASELINE_INSERT)
+                        assert cur.rowcount == BATCH
+
+    started = time.perf_counter()
+    await asyncio.gather(*(stream(p) for p in prepared))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print the JSON figures last."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer batches, under a minute")
+    parser.add_argument("--batches", type=int, default=None, help="batches per hub stream")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    args = parser.parse_args()
+    batches = args.batches or (6 if args.quick else 40)
+    total = batches * BATCH * CONCURRENCY
+
+    with embedded_database("bench_ingest") as (_, url), cloud_server(url, args.workers) as base:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            account = create_account(http)
+            tokens = []
+            for hub in range(CONCURRENCY):
+                _, token = link_hub(http, account, f"bench hub {hub}")
+                inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(NODES_PER_HUB)]}
+                http.put(
+                    SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
+                ).raise_for_status()
+                tokens.append(token)
+        print(f"preparing {total:,} readings in {CONCURRENCY} streams …", flush=True)
+        bodies = [[_batch_body(h, i) for i in range(batches)] for h in range(CONCURRENCY)]
+        warm = [[_batch_body(h, batches + 1)] for h in range(CONCURRENCY)]
+        asyncio.run(_run_endpoint(base, tokens, warm))
+        endpoint_s = asyncio.run(_run_endpoint(base, tokens, bodies))
+        endpoint_rate = total / endpoint_s
+        print(f"endpoint: {endpoint_rate:,.0f} readings/s ({endpoint_s:.2f} s)", flush=True)
+        baseline_s = asyncio.run(_run_baseline(url, account.user_id, batches))
+        baseline_rate = total / baseline_s
+        print(f"baseline COPY: {baseline_rate:,.0f} readings/s ({baseline_s:.2f} s)", flush=True)
+
+    figures = {
+        "readings_per_s": round(endpoint_rate),
+        "baseline_readings_per_s": round(baseline_rate),
+        "ratio": round(endpoint_rate / baseline_rate, 3),
+        "readings": total,
+        "batch_size": BATCH,
+        "concurrency": CONCURRENCY,
+        "workers": args.workers,
+        "quick": bool(args.quick),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

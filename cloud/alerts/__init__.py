@@ -1,0 +1,1 @@
+"""Alerts: threshold, stale-node and low-battery alerts from the cloud, and hub-pushed alerts."""

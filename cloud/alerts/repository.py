@@ -1,0 +1,231 @@
+"""Alert queries (ORM for the user API, raw psycopg for the ingest path)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from cloud.alerts.models import Alert, AlertState
+
+Conn = psycopg.AsyncConnection[Any]
+
+ALERT_COLUMNS = (
+    "id",
+    "owner_id",
+    "plant_id",
+    "node_id",
+    "hub_id",
+    "source",
+    "kind",
+    "metric",
+    "status",
+    "message",
+    "value",
+    "threshold",
+    "opened_at",
+    "created_at",
+)
+
+
+async def list_alerts(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    status: str | None,
+    plant_id: uuid.UUID | None,
+    node_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> Sequence[Alert]:
+    """The owner's alerts, newest first, optionally filtered."""
+    query = select(Alert).where(col(Alert.owner_id) == owner_id)
+    if status is not None:
+        query = query.where(col(Alert.status) == status)
+    if plant_id is not None:
+        query = query.where(col(Alert.plant_id) == plant_id)
+    if node_id is not None:
+        query = query.where(col(Alert.node_id) == node_id)
+    result = await session.scalars(
+        query.order_by(col(Alert.opened_at).desc(), col(Alert.id)).limit(limit).offset(offset)
+    )
+    return result.all()
+
+
+async def alert_of(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID) -> Alert | None:
+    """One of the owner's alerts."""
+    return await session.scalar(
+        select(Alert).where(col(Alert.id) == alert_id, col(Alert.owner_id) == owner_id)
+    )
+
+
+async def forget_state_of_alert(session: AsyncSession, alert_id: uuid.UUID) -> None:
+    """A manually resolved alert restarts evaluation from scratch for its node and metric."""
+    await session.execute(
+        update(AlertState)
+        .where(col(AlertState.alert_id) == alert_id)
+        .values(alert_id=None, breach=None, breach_since=None, breach_value=None)
+    )
+
+
+async def load_states(
+    conn: Conn, node_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, str], tuple[Any, ...]]:
+    """Evaluation state rows of these nodes, keyed by (node, metric)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """
+            SELECT node_id, metric, breach, breach_since, breach_value, alert_id,
+                   last_evaluated_at
+            FROM alert_states WHERE node_id = ANY(%s)
+            """,
+            (list(node_ids),),
+        )
+        return {(row[0], row[1]): row for row in await cur.fetchall()}
+
+
+async def save_states(conn: Conn, owner_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert (node, metric, breach, since, value, alert_id, last_evaluated_at) rows."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO alert_states
+            (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
+             last_evaluated_at)
+        SELECT node_id, metric, %s, breach, since, value, alert_id, evaluated
+        FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::float8[],
+                    %s::uuid[], %s::timestamptz[])
+             AS t(node_id, metric, breach, since, value, alert_id, evaluated)
+        ON CONFLICT (node_id, metric) DO UPDATE SET
+            breach = excluded.breach,
+            breach_since = excluded.breach_since,
+            breach_value = excluded.breach_value,
+            alert_id = excluded.alert_id,
+            last_evaluated_at = excluded.last_evaluated_at
+        """,
+        (owner_id, *[list(column) for column in columns]),
+    )
+
+
+async def insert_cloud_alerts(
+    conn: Conn, alerts: Sequence[dict[str, Any]]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Open cloud alerts; returns requested id → stored id (an already open twin keeps its id)."""
+    if not alerts:
+        return {}
+    stored: dict[uuid.UUID, uuid.UUID] = {}
+    async with conn.cursor() as cur:
+        for alert in alerts:
+            await cur.execute(
+                f"""
+                INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
+                VALUES ({", ".join("%s" for _ in ALERT_COLUMNS)})
+                ON CONFLICT (node_id, kind, (coalesce(metric, '')))
+                    WHERE source = 'cloud' AND status <> 'resolved'
+                DO NOTHING
+                RETURNING id
+                """,
+                [alert[column] for column in ALERT_COLUMNS],
+            )
+            row = await cur.fetchone()
+            if row is None:
+                await cur.execute(
+                    """
+                    SELECT id FROM alerts
+                    WHERE node_id = %s AND kind = %s AND coalesce(metric, '') = %s
+                      AND source = 'cloud' AND status <> 'resolved'
+                    """,
+                    (alert["node_id"], alert["kind"], alert["metric"] or ""),
+                )
+                row = await cur.fetchone()
+            if row is not None:
+                stored[alert["id"]] = row[0]
+    return stored
+
+
+async def resolve_alerts(conn: Conn, resolutions: Sequence[tuple[uuid.UUID, datetime]]) -> None:
+    """Resolve alerts (id, resolved_at) that are still unresolved."""
+    if not resolutions:
+        return
+    ids, times = zip(*resolutions, strict=True)
+    await conn.execute(
+        """
+        UPDATE alerts AS a SET status = 'resolved', resolved_at = t.at
+        FROM unnest(%s::uuid[], %s::timestamptz[]) AS t(id, at)
+        WHERE a.id = t.id AND a.status <> 'resolved'
+        """,
+        (list(ids), list(times)),
+    )
+
+
+async def resolve_stale(conn: Conn, node_ids: Sequence[uuid.UUID], at: datetime) -> None:
+    """Nodes that reported again are no longer stale."""
+    await conn.execute(
+        """
+        UPDATE alerts SET status = 'resolved', resolved_at = %s
+        WHERE node_id = ANY(%s) AND kind = 'stale' AND source = 'cloud'
+          AND status <> 'resolved'
+        """,
+        (at, list(node_ids)),
+    )
+
+
+OPEN_STALE_ALERTS = """
+INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, source, kind, metric, status,
+                    message, opened_at, created_at)
+SELECT gen_random_uuid(), n.owner_id, p.id, n.id, n.hub_id, 'cloud', 'stale', NULL, 'open',
+       format('node %%s sent nothing since %%s', coalesce(n.name, n.mac),
+              to_char(n.last_reading_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+       now(), now()
+FROM nodes AS n
+LEFT JOIN plants AS p ON p.node_id = n.id
+WHERE n.last_reading_at IS NOT NULL
+  AND n.last_reading_at < now() - make_interval(secs => n.sampling_interval_s * %s)
+ON CONFLICT (node_id, kind, (coalesce(metric, ''))) WHERE source = 'cloud' AND status <> 'resolved'
+DO NOTHING
+RETURNING id
+"""
+
+
+async def open_stale_alerts(conn: Conn, intervals: int) -> int:
+    """Open a stale alert for every node silent for ``intervals`` sampling intervals."""
+    async with conn.cursor() as cur:
+        await cur.execute(OPEN_STALE_ALERTS, (intervals,))
+        return len(await cur.fetchall())
+
+
+async def upsert_hub_alerts(conn: Conn, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates)."""
+    created = 0
+    async with conn.cursor() as cur:
+        for row in rows:
+            await cur.execute(
+                """
+                INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, local_id, source,
+                                    kind, metric, status, message, opened_at, resolved_at,
+                                    created_at)
+                VALUES (gen_random_uuid(), %(owner_id)s, %(plant_id)s, %(node_id)s, %(hub_id)s,
+                        %(local_id)s, 'hub', %(kind)s, %(metric)s,
+                        CASE WHEN %(resolved_at)s::timestamptz IS NULL THEN 'open'
+                             ELSE 'resolved' END,
+                        %(message)s, %(opened_at)s, %(resolved_at)s, now())
+                ON CONFLICT (hub_id, local_id) DO UPDATE SET
+                    resolved_at = coalesce(alerts.resolved_at, excluded.resolved_at),
+                    status = CASE WHEN excluded.resolved_at IS NOT NULL THEN 'resolved'
+                                  ELSE alerts.status END
+                RETURNING (xmax = 0)
+                """,
+                row,
+            )
+            result = await cur.fetchone()
+            if result is not None and result[0]:
+                created += 1
+    return created, len(rows) - created

@@ -1,0 +1,402 @@
+"""Alert logic: evaluation at ingest, the periodic stale-node check, the user's alert actions,
+and alerts pushed by hubs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from cloud.alerts import repository
+from cloud.alerts.models import Alert
+from cloud.alerts.rules import MetricState, Transition, evaluate
+from cloud.alerts.schemas import AlertPublic
+from cloud.db.session import raw_connection
+from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.observability import CloudMetrics
+from cloud.registry.models import Hub
+from cloud.settings import CloudSettings
+from cloud.telemetry.repository import NodeContext
+from cloud.telemetry.validation import ValidReading, measured_at
+from shared.sync import (
+    AlertBatch,
+    AlertIn,
+    AlertKind,
+    BatchAck,
+    ItemRejection,
+    RejectReason,
+    Thresholds,
+)
+from shared.units import PLANT_METRICS, Metric
+
+_log = structlog.get_logger("cloud.alerts")
+
+_UNITS = {
+    Metric.MOISTURE: "%",
+    Metric.TEMPERATURE: "°C",
+    Metric.HUMIDITY: "%",
+    Metric.ILLUMINANCE: " lx",
+    Metric.BATTERY: "%",
+}
+
+
+def alert_public(alert: Alert) -> AlertPublic:
+    """Response model of an alert."""
+    return AlertPublic.model_validate(alert, from_attributes=True)
+
+
+def _limits(
+    context: NodeContext, settings: CloudSettings
+) -> dict[Metric, tuple[float | None, float | None]]:
+    """Per metric (low, high) limits for this node; metrics without limits are skipped."""
+    limits: dict[Metric, tuple[float | None, float | None]] = {}
+    if context.plant_id is not None and (context.species or context.overrides):
+        base = Thresholds.model_validate(context.species or {})
+        merged = base.merged(
+            Thresholds.model_validate(context.overrides) if context.overrides else None
+        )
+        for metric in PLANT_METRICS:
+            low, high = merged.bounds(metric)
+            if metric is Metric.ILLUMINANCE:
+                low = (
+                    None  # darkness at night is normal; low light is a daily-light-integral matter
+                )
+            if low is not None or high is not None:
+                limits[metric] = (low, high)
+    limits[Metric.BATTERY] = (settings.low_battery_pct, None)
+    return limits
+
+
+def _message(metric: Metric, transition: Transition, plant: bool) -> tuple[str, str]:
+    if metric is Metric.BATTERY:
+        return AlertKind.LOW_BATTERY.value, (
+            f"battery at {transition.value:g}% (below {transition.threshold:g}%)"
+        )
+    unit = _UNITS[metric]
+    side = "below" if transition.breach == "low" else "above"
+    subject = "plant" if plant else "node"
+    return transition.breach, (
+        f"{metric.value} {transition.value:g}{unit} {side} the {subject}'s "
+        f"{'minimum' if transition.breach == 'low' else 'maximum'} "
+        f"{transition.threshold:g}{unit} since "
+        f"{transition.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+async def evaluate_ingested(
+    conn: Any,
+    settings: CloudSettings,
+    metrics: CloudMetrics,
+    owner_id: uuid.UUID,
+    contexts: dict[str, NodeContext],
+    by_node: dict[str, list[ValidReading]],
+    now: datetime,
+) -> None:
+    """Run the threshold state machines over the batch's readings and persist the result.
+
+    Only readings newer than each state's watermark count, so a re-sent or back-filled row
+    never re-opens an alert. Battery is judged on each node's newest reading. Reporting
+    again also resolves the node's stale alert.
+    """
+    node_ids = [contexts[mac].node_id for mac in by_node]
+    await repository.resolve_stale(conn, node_ids, now)
+    states = await repository.load_states(conn, node_ids)
+    min_duration = timedelta(seconds=settings.alert_min_duration_s)
+    state_rows: list[tuple[Any, ...]] = []
+    to_open: list[dict[str, Any]] = []
+    to_resolve: list[tuple[uuid.UUID, datetime]] = []
+    for mac, readings in by_node.items():
+        context = contexts[mac]
+        node_id = context.node_id
+        limits = _limits(context, settings)
+        if len(limits) > 1:
+            readings.sort(key=measured_at)
+        for metric, (low, high) in limits.items():
+            name = metric.value
+            if metric is Metric.BATTERY:
+                newest: ValidReading | None = max(readings, key=measured_at)
+                if newest is not None and newest.battery is None:
+                    newest = max(
+                        (r for r in readings if r.battery is not None),
+                        key=measured_at,
+                        default=None,
+                    )
+                series = (
+                    [(newest.measured_at, newest.battery)]
+                    if newest and newest.battery is not None
+                    else []
+                )
+                duration = timedelta(0)
+            else:
+                series = [
+                    (r.measured_at, value)
+                    for r in readings
+                    if (value := getattr(r, name)) is not None
+                ]
+                duration = min_duration
+            if not series:
+                continue
+            stored = states.get((node_id, name))
+            state = (
+                MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
+                if stored
+                else MetricState()
+            )
+            if _quiet(state, series, low, high):
+                state.last_evaluated_at = max(
+                    series[-1][0], state.last_evaluated_at or series[-1][0]
+                )
+                state_rows.append(_state_row(node_id, name, state))
+                continue
+            outcome = evaluate(state, metric, low, high, duration, series)
+            if not outcome.changed:
+                continue
+            for transition in outcome.transitions:
+                if transition.action == "resolve":
+                    if isinstance(transition.alert_id, uuid.UUID):
+                        to_resolve.append((transition.alert_id, transition.at))
+                    continue
+                kind, message = _message(metric, transition, context.plant_id is not None)
+                alert: dict[str, Any] = {
+                    "id": uuid.uuid4(),
+                    "owner_id": owner_id,
+                    "plant_id": context.plant_id,
+                    "node_id": node_id,
+                    "hub_id": context.hub_id,
+                    "source": "cloud",
+                    "kind": kind,
+                    "metric": name,
+                    "status": "open",
+                    "message": message,
+                    "value": transition.value,
+                    "threshold": transition.threshold,
+                    "opened_at": transition.at,
+                    "created_at": now,
+                }
+                to_open.append(alert)
+                state.alert_id = alert["id"]
+            state_rows.append(_state_row(node_id, name, state))
+    await repository.resolve_alerts(conn, to_resolve)
+    if to_open:
+        stored_ids = await repository.insert_cloud_alerts(conn, to_open)
+        state_rows = [(*row[:5], stored_ids.get(row[5], row[5]), row[6]) for row in state_rows]
+        for alert in to_open:
+            if stored_ids.get(alert["id"]) == alert["id"]:
+                metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
+    await repository.save_states(conn, owner_id, state_rows)
+
+
+def _quiet(
+    state: MetricState, series: list[tuple[datetime, float]], low: float | None, high: float | None
+) -> bool:
+    """Nothing can happen: no breach or alert pending and every value inside the limits."""
+    if state.breach is not None or state.alert_id is not None:
+        return False
+    values = [value for _, value in series]
+    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+
+
+def _state_row(node_id: uuid.UUID, metric: str, state: MetricState) -> tuple[Any, ...]:
+    return (
+        node_id,
+        metric,
+        state.breach,
+        state.breach_since,
+        state.breach_value,
+        state.alert_id,
+        state.last_evaluated_at,
+    )
+
+
+async def check_stale_nodes(
+    engine: AsyncEngine, settings: CloudSettings, metrics: CloudMetrics
+) -> int:
+    """Open stale alerts for nodes silent for ``stale_after_intervals`` sampling intervals."""
+    async with AsyncSession(engine) as session, session.begin():
+        conn = await raw_connection(session)
+        opened = await repository.open_stale_alerts(conn, settings.stale_after_intervals)
+    if opened:
+        metrics.alerts_opened.labels(AlertKind.STALE.value, "cloud").inc(opened)
+    return opened
+
+
+async def run_stale_node_checks(
+    engine: AsyncEngine, settings: CloudSettings, metrics: CloudMetrics
+) -> None:
+    """Periodic task in the app's lifespan; a failed round is logged and retried next time."""
+    while True:
+        await asyncio.sleep(settings.stale_check_interval_s)
+        try:
+            opened = await check_stale_nodes(engine, settings, metrics)
+            if opened:
+                _log.info("stale_nodes", opened=opened)
+        except Exception:
+            _log.exception("stale_check_failed")
+
+
+# --- the user's alerts ------------------------------------------------------------------------
+
+
+async def list_alerts(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    plant_id: uuid.UUID | None = None,
+    node_id: uuid.UUID | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AlertPublic]:
+    """The owner's alerts, newest first."""
+    rows = await repository.list_alerts(
+        session,
+        owner_id,
+        status=status,
+        plant_id=plant_id,
+        node_id=node_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [alert_public(alert) for alert in rows]
+
+
+async def get_alert(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID) -> Alert:
+    """One of the owner's alerts or 404."""
+    alert = await repository.alert_of(session, owner_id, alert_id)
+    if alert is None:
+        raise NotFoundError("alert not found")
+    return alert
+
+
+async def acknowledge(
+    session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID
+) -> AlertPublic:
+    """Mark an open alert as seen (it stays until resolved)."""
+    alert = await get_alert(session, owner_id, alert_id)
+    if alert.status == "resolved":
+        raise ConflictError("the alert is already resolved")
+    if alert.status == "open":
+        alert.status = "acknowledged"
+        alert.acknowledged_at = datetime.now(UTC)
+    await session.flush()
+    return alert_public(alert)
+
+
+async def resolve(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID) -> AlertPublic:
+    """Resolve an alert by hand; evaluation starts afresh for its node and metric."""
+    alert = await get_alert(session, owner_id, alert_id)
+    if alert.status != "resolved":
+        alert.status = "resolved"
+        alert.resolved_at = datetime.now(UTC)
+        await repository.forget_state_of_alert(session, alert.id)
+    await session.flush()
+    return alert_public(alert)
+
+
+# --- hub-pushed alerts ------------------------------------------------------------------------
+
+
+def parse_alert_batch(payload: Any) -> AlertBatch:
+    """The alert batch envelope; a bad envelope is a 422."""
+    try:
+        return AlertBatch.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidRequestError(
+            "not an alert batch",
+            details=[
+                {"loc": list(e["loc"]), "msg": e["msg"]}
+                for e in exc.errors(include_url=False, include_input=False)[:20]
+            ],
+        ) from exc
+
+
+async def ingest_hub_alerts(
+    session: AsyncSession, metrics: CloudMetrics, hub: Hub, batch: AlertBatch
+) -> BatchAck:
+    """Store alerts a hub evaluated locally, idempotently by (hub, local_id) and by batch id."""
+    from cloud.telemetry import repository as telemetry_repository
+
+    conn = await raw_connection(session)
+    stored = await telemetry_repository.claim_batch(
+        conn, hub.id, hub.owner_id, "alerts", batch.batch_id
+    )
+    if stored is not None:
+        return BatchAck.model_validate({**stored, "replayed": True})
+    rejected: list[ItemRejection] = []
+    valid: list[tuple[int, AlertIn]] = []
+    for index, item in enumerate(batch.alerts):
+        try:
+            valid.append((index, AlertIn.model_validate(item)))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            rejected.append(
+                ItemRejection(
+                    index=index,
+                    reason=RejectReason.INVALID,
+                    message=f"{where}: {first['msg']}" if where else str(first["msg"]),
+                )
+            )
+    macs = list({alert.node_mac for _, alert in valid if alert.node_mac})
+    plant_ids = list({alert.plant_id for _, alert in valid if alert.plant_id})
+    nodes: dict[str, tuple[Any, Any]] = {}
+    plants: set[uuid.UUID] = set()
+    async with conn.cursor() as cur:
+        if macs:
+            await cur.execute(
+                """
+                SELECT n.mac, n.id, p.id FROM nodes AS n LEFT JOIN plants AS p ON p.node_id = n.id
+                WHERE n.owner_id = %s AND n.mac = ANY(%s)
+                """,
+                (hub.owner_id, macs),
+            )
+            nodes = {str(row[0]): (row[1], row[2]) for row in await cur.fetchall()}
+        if plant_ids:
+            await cur.execute(
+                "SELECT id FROM plants WHERE owner_id = %s AND id = ANY(%s)",
+                (hub.owner_id, plant_ids),
+            )
+            plants = {uuid.UUID(str(row[0])) for row in await cur.fetchall()}
+    rows: list[dict[str, Any]] = []
+    for index, alert in valid:
+        node = nodes.get(alert.node_mac) if alert.node_mac else None
+        if alert.node_mac and node is None:
+            rejected.append(
+                ItemRejection(
+                    index=index,
+                    reason=RejectReason.UNKNOWN_NODE,
+                    message=f"node {alert.node_mac} is not registered to this account",
+                )
+            )
+            continue
+        plant_id = alert.plant_id if alert.plant_id in plants else (node[1] if node else None)
+        rows.append(
+            {
+                "owner_id": hub.owner_id,
+                "plant_id": plant_id,
+                "node_id": node[0] if node else None,
+                "hub_id": hub.id,
+                "local_id": alert.local_id,
+                "kind": alert.kind.value,
+                "metric": alert.metric.value if alert.metric else None,
+                "message": alert.message,
+                "opened_at": alert.opened_at,
+                "resolved_at": alert.resolved_at,
+            }
+        )
+    created, duplicates = await repository.upsert_hub_alerts(conn, rows)
+    if created:
+        metrics.alerts_opened.labels("hub", "hub").inc(created)
+    rejected.sort(key=lambda item: item.index)
+    ack = BatchAck(
+        batch_id=batch.batch_id, accepted=created, duplicates=duplicates, rejected=rejected
+    )
+    await telemetry_repository.store_ack(
+        conn, hub.id, "alerts", batch.batch_id, ack.model_dump(mode="json")
+    )
+    return ack

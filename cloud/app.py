@@ -1,0 +1,107 @@
+"""The cloud FastAPI application: ``create_app(settings)`` and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from cloud.db.engine import build_engine
+from cloud.db.migrations import check_at_head, upgrade_to_head
+from cloud.errors import install_error_handlers
+from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
+from cloud.settings import CloudSettings
+
+_log = structlog.get_logger("cloud.app")
+
+
+async def _resolve_database_url(settings: CloudSettings, app: FastAPI) -> str:
+    """The configured server, or embedded PostgreSQL in ``pgdata_dir`` (migrated if allowed)."""
+    if settings.database_url:
+        return settings.database_url
+    from cloud.db.embedded import start_embedded
+
+    server = await asyncio.to_thread(start_embedded, settings.pgdata_dir)
+    app.state.embedded_postgres = server
+    url = server.uri()
+    _log.info("embedded_postgres_started", pgdata=str(server.pgdata))
+    if settings.embedded_auto_migrate:
+        await asyncio.to_thread(upgrade_to_head, url)
+        _log.info("embedded_postgres_migrated", note="embedded mode migrates automatically")
+    return url
+
+
+def create_app(settings: CloudSettings | None = None) -> FastAPI:
+    """Build the app; the engine, metrics and background tasks are created in its lifespan."""
+    settings = settings or CloudSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    metrics = CloudMetrics.create()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await _resolve_database_url(settings, app)
+        engine = build_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        app.state.engine = engine
+        background: list[asyncio.Task[None]] = []
+        try:
+            await check_at_head(engine)
+            from cloud.alerts.service import run_stale_node_checks
+
+            if settings.stale_check_enabled:
+                background.append(
+                    asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
+                )
+            from cloud.images.runtime import image_runtime
+
+            async with image_runtime(app, settings, engine, url):
+                _log.info("cloud_started", environment=settings.environment.value)
+                yield
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Plant-Vita cloud",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from cloud.alerts.router import router as alerts_router
+    from cloud.auth.router import router as auth_router
+    from cloud.diagnosis.router import router as diagnosis_router
+    from cloud.health import router as health_router
+    from cloud.images.router import router as images_router
+    from cloud.registry.router import router as registry_router
+    from cloud.storage.router import router as storage_router
+    from cloud.sync.router import router as sync_router
+    from cloud.telemetry.router import router as telemetry_router
+
+    for router in (
+        health_router,
+        auth_router,
+        registry_router,
+        telemetry_router,
+        alerts_router,
+        sync_router,
+        images_router,
+        diagnosis_router,
+        storage_router,
+    ):
+        app.include_router(router)

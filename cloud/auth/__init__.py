@@ -1,0 +1,1 @@
+"""Identity: users, password login, JWT access and rotating refresh tokens, hub linking."""

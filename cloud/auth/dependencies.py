@@ -1,0 +1,45 @@
+"""Who is calling: ``CurrentUser`` (JWT access token) and ``CurrentHub`` (hub token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+
+from cloud.auth import service
+from cloud.auth.models import User
+from cloud.db.session import SessionDep
+from cloud.dependencies import SettingsDep
+from cloud.errors import UnauthorizedError
+from cloud.registry.models import Hub
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
+
+_oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+_hub_bearer = HTTPBearer(auto_error=False, scheme_name="HubToken")
+
+
+async def current_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(_oauth2)]
+) -> User:
+    """The signed-in user; 401 for a missing, expired, forged or hub token."""
+    if not token:
+        raise UnauthorizedError()
+    return await service.authenticate_access_token(session, settings, token)
+
+
+async def current_hub(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
+) -> Hub:
+    """The linked hub calling a sync route; 401 for a user token or a revoked hub token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("a hub token is required")
+    hub = await service.authenticate_hub_token(session, credentials.credentials)
+    service.touch_hub(hub)
+    return hub
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+CurrentHub = Annotated[Hub, Depends(current_hub)]

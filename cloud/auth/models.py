@@ -1,0 +1,80 @@
+"""Identity tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
+from sqlmodel import Field
+
+from cloud.db.base import CloudTable, utcnow
+
+
+def _ts(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class User(CloudTable, table=True):
+    """A gardener with a cloud account."""
+
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class RefreshToken(CloudTable, table=True):
+    """A refresh token stored as its sha256; rotation chains one login's tokens in a family."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    family_id: uuid.UUID = Field(index=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class LoginFailure(CloudTable, table=True):
+    """A failed password login, counted per account and client address for rate limiting."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index(None, "email", "client_ip", "failed_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    client_ip: str = Field(sa_column=Column(String(64), nullable=False))
+    failed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DeviceAuthorization(CloudTable, table=True):
+    """An RFC 8628 device authorization: a hub waiting for its user to approve the user code."""
+
+    __tablename__ = "device_authorizations"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    device_code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    user_code: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    hub_name: str = Field(sa_column=Column(String(64), nullable=False))
+    status: str = Field(
+        sa_column=Column(String(16), nullable=False)
+    )  # pending/approved/denied/used
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    interval_s: int = Field(sa_column=Column(Integer, nullable=False))
+    last_polled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    user_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    )
+    hub_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("hubs.id", ondelete="SET NULL"), nullable=True)
+    )

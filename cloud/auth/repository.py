@@ -1,0 +1,98 @@
+"""Identity queries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.registry.models import Hub
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this (lower-cased) email."""
+    return await session.scalar(select(User).where(col(User.email) == email))
+
+
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user with this id."""
+    return await session.get(User, user_id)
+
+
+async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    """The refresh token row with this hash, locked against concurrent rotation."""
+    return await session.scalar(
+        select(RefreshToken).where(col(RefreshToken.token_hash) == token_hash).with_for_update()
+    )
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+    """Revoke every token of a login's rotation chain."""
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+    """Revoke every refresh token of a user."""
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def count_login_failures(
+    session: AsyncSession, email: str, client_ip: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many failures (and the oldest one) for this account and address since ``since``."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(col(LoginFailure.failed_at))).where(
+                col(LoginFailure.email) == email,
+                col(LoginFailure.client_ip) == client_ip,
+                col(LoginFailure.failed_at) >= since,
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def clear_login_failures(session: AsyncSession, email: str, client_ip: str) -> None:
+    """Forget failures after a successful login."""
+    await session.execute(
+        delete(LoginFailure).where(
+            col(LoginFailure.email) == email, col(LoginFailure.client_ip) == client_ip
+        )
+    )
+
+
+async def device_by_code_hash(session: AsyncSession, code_hash: str) -> DeviceAuthorization | None:
+    """The device authorization for a device code, locked for the poll."""
+    return await session.scalar(
+        select(DeviceAuthorization)
+        .where(col(DeviceAuthorization.device_code_hash) == code_hash)
+        .with_for_update()
+    )
+
+
+async def device_by_user_code(session: AsyncSession, user_code: str) -> DeviceAuthorization | None:
+    """The device authorization showing this user code, locked for approval."""
+    return await session.scalar(
+        select(DeviceAuthorization)
+        .where(col(DeviceAuthorization.user_code) == user_code)
+        .with_for_update()
+    )
+
+
+async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hub | None:
+    """The linked, unrevoked hub holding this token."""
+    return await session.scalar(
+        select(Hub).where(col(Hub.token_hash) == token_hash, col(Hub.revoked_at).is_(None))
+    )

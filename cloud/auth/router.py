@@ -1,0 +1,171 @@
+"""Identity routes: register, password login, refresh, logout, password change, hub linking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs
+
+import orjson
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
+
+from cloud.auth import service
+from cloud.auth.dependencies import CurrentUser
+from cloud.auth.schemas import (
+    DeviceApproval,
+    DeviceApprovalResult,
+    PasswordChange,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserPublic,
+)
+from cloud.db.session import SessionDep
+from cloud.dependencies import ClientIpDep, SettingsDep
+from cloud.errors import OAuthProtocolError
+from shared.sync import (
+    DEVICE_APPROVE_PATH,
+    DEVICE_CODE_PATH,
+    DEVICE_TOKEN_PATH,
+    DeviceAuthorization,
+    DeviceCodeRequest,
+    HubToken,
+    OAuthError,
+)
+
+router = APIRouter(tags=["auth"])
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _user_public(user: object) -> UserPublic:
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post(
+    "/api/v1/auth/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED
+)
+async def register(body: UserCreate, session: SessionDep) -> UserPublic:
+    """Create an account."""
+    return _user_public(await service.register(session, body))
+
+
+@router.post("/api/v1/auth/token", response_model=TokenPair)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    ip: ClientIpDep,
+) -> JSONResponse:
+    """OAuth2 password grant (``username`` is the email): access + refresh token."""
+    service.validate_password_form(form.grant_type)
+    pair = await service.login(session, settings, form.username, form.password, ip)
+    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+
+
+@router.post("/api/v1/auth/refresh", response_model=TokenPair)
+async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """Rotate a refresh token; the old one stops working (re-use revokes the login)."""
+    pair = await service.refresh(session, settings, body.refresh_token)
+    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+
+
+@router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, session: SessionDep) -> None:
+    """Revoke a refresh token and every token rotated from the same login."""
+    await service.logout(session, body.refresh_token)
+
+
+@router.get("/api/v1/auth/me", response_model=UserPublic)
+async def me(user: CurrentUser) -> UserPublic:
+    """The signed-in user."""
+    return _user_public(user)
+
+
+@router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+    """Change the password; every refresh token of the user is revoked."""
+    await service.change_password(session, user, body)
+
+
+async def _form_or_json(request: Request) -> dict[str, str]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise OAuthProtocolError("invalid_request", "body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise OAuthProtocolError("invalid_request", "body must be an object")
+        return {str(k): v for k, v in data.items()}
+    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+
+
+@router.post(
+    DEVICE_CODE_PATH,
+    response_model=DeviceAuthorization,
+    responses={400: {"model": OAuthError}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": DeviceCodeRequest.model_json_schema()},
+                "application/x-www-form-urlencoded": {
+                    "schema": DeviceCodeRequest.model_json_schema()
+                },
+            }
+        }
+    },
+)
+async def device_code(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """RFC 8628 §3.1: a hub asks to be linked (JSON or form body with ``hub_name``)."""
+    fields = await _form_or_json(request)
+    try:
+        body = DeviceCodeRequest.model_validate(
+            {k: v for k, v in fields.items() if k == "hub_name"}
+        )
+    except ValidationError as exc:
+        raise OAuthProtocolError("invalid_request", "hub_name must be 1-64 characters") from exc
+    grant = await service.start_device_authorization(session, settings, body.hub_name)
+    return JSONResponse(grant.model_dump(), headers=_NO_STORE)
+
+
+@router.post(
+    DEVICE_TOKEN_PATH,
+    response_model=HubToken,
+    responses={400: {"model": OAuthError}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type", "device_code"],
+                        "properties": {
+                            "grant_type": {"type": "string"},
+                            "device_code": {"type": "string"},
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
+async def device_token(request: Request, session: SessionDep) -> JSONResponse:
+    """RFC 8628 §3.4: the hub polls with its device code until the user approves."""
+    fields = await _form_or_json(request)
+    token = await service.exchange_device_code(
+        session, fields.get("grant_type"), fields.get("device_code")
+    )
+    return JSONResponse(token.model_dump(mode="json"), headers=_NO_STORE)
+
+
+@router.post(DEVICE_APPROVE_PATH, response_model=DeviceApprovalResult)
+async def device_approve(
+    body: DeviceApproval, user: CurrentUser, session: SessionDep
+) -> DeviceApprovalResult:
+    """The signed-in user approves (or denies) the hub showing ``user_code``."""
+    return await service.approve_device(session, user, body)

@@ -1,0 +1,77 @@
+"""Identity API models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+
+
+class UserCreate(BaseModel):
+    """Registration request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320, pattern=_EMAIL_PATTERN)
+    password: str = Field(min_length=10, max_length=256)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    id: uuid.UUID
+    email: str
+    created_at: datetime
+
+
+class TokenPair(BaseModel):
+    """OAuth 2.0 token response for the password and refresh grants."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - OAuth token type
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshRequest(BaseModel):
+    """Exchange (refresh) or revoke (logout) a refresh token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    """Change the signed-in user's password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=10, max_length=256)
+
+
+class DeviceApproval(BaseModel):
+    """The signed-in user approves (or denies) a hub showing ``user_code``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_code: str = Field(min_length=8, max_length=16)
+    approve: bool = True
+    hub_name: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class DeviceApprovalResult(BaseModel):
+    """Outcome of an approval: the hub that will be linked, or the denial."""
+
+    status: Literal["approved", "denied"]
+    hub_id: uuid.UUID | None = None
+    hub_name: str | None = None

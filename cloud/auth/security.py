@@ -1,0 +1,105 @@
+"""Password hashing (argon2, off the event loop), JWT access tokens, opaque token helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import anyio.to_thread
+import jwt
+from pwdlib import PasswordHash
+
+_password_hash = PasswordHash.recommended()
+# A hash verified when the account does not exist, so timing does not reveal registered emails.
+_DUMMY_HASH: Final = _password_hash.hash("plant-vita-timing-equaliser")
+
+USER_CODE_ALPHABET: Final = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
+HUB_TOKEN_PREFIX: Final = "pvh_"  # noqa: S105 - a prefix, not a secret
+REFRESH_TOKEN_PREFIX: Final = "pvr_"  # noqa: S105 - a prefix, not a secret
+
+
+async def hash_password(password: str) -> str:
+    """Argon2 hash of ``password`` computed in a worker thread."""
+    return await anyio.to_thread.run_sync(_password_hash.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check ``password`` against a stored hash in a worker thread (dummy hash when missing)."""
+    target = password_hash if password_hash is not None else _DUMMY_HASH
+    ok = await anyio.to_thread.run_sync(_password_hash.verify, password, target)
+    return bool(ok) and password_hash is not None
+
+
+def sha256_hex(token: str) -> str:
+    """How opaque tokens (refresh, hub, device codes) are stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_opaque_token(prefix: str = "") -> str:
+    """A 256-bit random token, URL-safe."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def new_user_code() -> str:
+    """An 8-letter human code shown as ``BCDF-GHJK`` (20^8 ≈ 2.6e10 combinations)."""
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def normalize_user_code(value: str) -> str:
+    """Users type codes loosely: drop separators and spaces, upper-case, re-insert the dash."""
+    letters = "".join(ch for ch in value.upper() if ch.isalnum())
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a verified access token says."""
+
+    user_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenError(Exception):
+    """The token is expired, forged, malformed or of the wrong type."""
+
+
+def encode_access_token(user_id: uuid.UUID, secret: str, algorithm: str, ttl_s: int) -> str:
+    """A signed JWT access token for ``user_id`` living ``ttl_s`` seconds."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def decode_access_token(token: str, secret: str, algorithm: str) -> AccessClaims:
+    """Verify signature, expiry and type; raise ``TokenError`` otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[algorithm], options={"require": ["exp", "iat", "sub", "typ"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("access token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError("invalid access token") from exc
+    if claims.get("typ") != "access":
+        raise TokenError("not an access token")
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise TokenError("invalid access token") from exc
+    return AccessClaims(
+        user_id=user_id,
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )

@@ -1,0 +1,289 @@
+"""Identity logic: accounts, password login with rate limiting, token rotation, hub linking."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.auth import repository
+from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.auth.schemas import (
+    DeviceApproval,
+    DeviceApprovalResult,
+    PasswordChange,
+    TokenPair,
+    UserCreate,
+)
+from cloud.auth.security import (
+    HUB_TOKEN_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    TokenError,
+    decode_access_token,
+    encode_access_token,
+    hash_password,
+    new_opaque_token,
+    new_user_code,
+    normalize_user_code,
+    sha256_hex,
+    verify_password,
+)
+from cloud.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    OAuthProtocolError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+from cloud.registry.models import Hub
+from cloud.settings import CloudSettings
+from shared.sync import DEVICE_CODE_GRANT, HubToken
+from shared.sync import DeviceAuthorization as DeviceAuthorizationOut
+
+SLOW_DOWN_STEP_S = 5  # RFC 8628 §3.5: add 5 seconds to the polling interval on slow_down
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def register(session: AsyncSession, body: UserCreate) -> User:
+    """Create an account; a taken email is a 409."""
+    if await repository.user_by_email(session, body.email) is not None:
+        raise ConflictError("an account with this email exists", keep_changes=False)
+    user = User(email=body.email, password_hash=await hash_password(body.password))
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("an account with this email exists") from exc
+    return user
+
+
+async def _issue_tokens(
+    session: AsyncSession, settings: CloudSettings, user_id: uuid.UUID, family_id: uuid.UUID
+) -> TokenPair:
+    refresh = new_opaque_token(REFRESH_TOKEN_PREFIX)
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=sha256_hex(refresh),
+            expires_at=_now() + timedelta(seconds=settings.refresh_token_ttl_s),
+        )
+    )
+    await session.flush()
+    access = encode_access_token(
+        user_id, settings.jwt_secret, settings.jwt_algorithm, settings.access_token_ttl_s
+    )
+    return TokenPair(
+        access_token=access, expires_in=settings.access_token_ttl_s, refresh_token=refresh
+    )
+
+
+async def login(
+    session: AsyncSession,
+    settings: CloudSettings,
+    email: str,
+    password: str,
+    client_ip: str,
+) -> TokenPair:
+    """Password grant. Failures per account and address are counted in the database; past the
+    limit the account is refused from that address until the window slides (429)."""
+    email = email.strip().lower()
+    now = _now()
+    window = timedelta(seconds=settings.login_failure_window_s)
+    failures, oldest = await repository.count_login_failures(
+        session, email, client_ip, now - window
+    )
+    if failures >= settings.login_max_failures:
+        retry_after = int(((oldest or now) + window - now).total_seconds()) + 1
+        raise RateLimitedError(
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(max(retry_after, 1))},
+        )
+    user = await repository.user_by_email(session, email)
+    if not await verify_password(password, user.password_hash if user else None) or user is None:
+        session.add(LoginFailure(email=email, client_ip=client_ip, failed_at=now))
+        await session.flush()
+        # keep_changes: the failure must be counted although the request fails.
+        raise UnauthorizedError("incorrect email or password", keep_changes=True)
+    await repository.clear_login_failures(session, email, client_ip)
+    return await _issue_tokens(session, settings, user.id, uuid.uuid4())
+
+
+async def refresh(session: AsyncSession, settings: CloudSettings, token: str) -> TokenPair:
+    """Rotate a refresh token. Presenting an already-rotated token revokes its whole family."""
+    row = await repository.refresh_token_for_update(session, sha256_hex(token))
+    now = _now()
+    if row is None or row.revoked_at is not None:
+        raise UnauthorizedError("refresh token is not valid")
+    if row.rotated_at is not None:
+        await repository.revoke_family(session, row.family_id, now)
+        raise UnauthorizedError(
+            "refresh token was already used; every session of this login is revoked",
+            keep_changes=True,
+        )
+    if row.expires_at <= now:
+        raise UnauthorizedError("refresh token expired")
+    row.rotated_at = now
+    return await _issue_tokens(session, settings, row.user_id, row.family_id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    """Revoke the refresh token's family (idempotent: an unknown token is ignored)."""
+    row = await repository.refresh_token_for_update(session, sha256_hex(token))
+    if row is not None:
+        await repository.revoke_family(session, row.family_id, _now())
+
+
+async def change_password(session: AsyncSession, user: User, body: PasswordChange) -> None:
+    """Change the password and revoke every refresh token (other devices must sign in again)."""
+    if not await verify_password(body.current_password, user.password_hash):
+        raise UnauthorizedError("current password is incorrect")
+    now = _now()
+    user.password_hash = await hash_password(body.new_password)
+    user.password_changed_at = now
+    await repository.revoke_user_tokens(session, user.id, now)
+    await session.flush()
+
+
+async def authenticate_access_token(
+    session: AsyncSession, settings: CloudSettings, token: str
+) -> User:
+    """The user behind a valid access token issued after their last password change."""
+    try:
+        claims = decode_access_token(token, settings.jwt_secret, settings.jwt_algorithm)
+    except TokenError as exc:
+        raise UnauthorizedError(str(exc)) from exc
+    user = await repository.user_by_id(session, claims.user_id)
+    if user is None:
+        raise UnauthorizedError("invalid access token")
+    # iat has whole seconds: a token from the very second of the change is still accepted.
+    if claims.issued_at < user.password_changed_at.replace(microsecond=0):
+        raise UnauthorizedError("access token issued before the password changed")
+    return user
+
+
+async def authenticate_hub_token(session: AsyncSession, token: str) -> Hub:
+    """The linked hub holding this token; user JWTs and revoked tokens are refused."""
+    if not token.startswith(HUB_TOKEN_PREFIX):
+        raise UnauthorizedError("a hub token is required")
+    hub = await repository.active_hub_by_token_hash(session, sha256_hex(token))
+    if hub is None:
+        raise UnauthorizedError("hub token is not valid")
+    return hub
+
+
+def touch_hub(hub: Hub, every_s: int = 60) -> None:
+    """Record that the hub called in (at most once a minute, to spare the hot sync path)."""
+    now = _now()
+    if hub.last_seen_at is None or (now - hub.last_seen_at).total_seconds() >= every_s:
+        hub.last_seen_at = now
+
+
+# --- RFC 8628 device authorization ---------------------------------------------------------
+
+
+async def start_device_authorization(
+    session: AsyncSession, settings: CloudSettings, hub_name: str
+) -> DeviceAuthorizationOut:
+    """§3.1/3.2: a random device code for the hub, a short user code for the human."""
+    device_code = new_opaque_token()
+    for _ in range(5):
+        user_code = new_user_code()
+        if await repository.device_by_user_code(session, user_code) is None:
+            break
+    else:  # pragma: no cover - 2.6e10 codes
+        raise ConflictError("could not allocate a user code; retry")
+    session.add(
+        DeviceAuthorization(
+            device_code_hash=sha256_hex(device_code),
+            user_code=user_code,
+            hub_name=hub_name,
+            status="pending",
+            expires_at=_now() + timedelta(seconds=settings.device_code_ttl_s),
+            interval_s=settings.device_poll_interval_s,
+        )
+    )
+    await session.flush()
+    return DeviceAuthorizationOut(
+        device_code=device_code,
+        user_code=user_code,
+        verification_uri=settings.verification_uri,
+        verification_uri_complete=f"{settings.verification_uri}?user_code={user_code}",
+        expires_in=settings.device_code_ttl_s,
+        interval=settings.device_poll_interval_s,
+    )
+
+
+async def approve_device(
+    session: AsyncSession, user: User, body: DeviceApproval
+) -> DeviceApprovalResult:
+    """The signed-in user approves or denies the hub showing this code; approval creates the hub."""
+    grant = await repository.device_by_user_code(session, normalize_user_code(body.user_code))
+    if grant is None or grant.status != "pending" or grant.expires_at <= _now():
+        raise NotFoundError("no pending hub shows this code (it may have expired)")
+    if not body.approve:
+        grant.status = "denied"
+        grant.user_id = user.id
+        await session.flush()
+        return DeviceApprovalResult(status="denied")
+    hub = Hub(owner_id=user.id, name=body.hub_name or grant.hub_name)
+    session.add(hub)
+    await session.flush()
+    grant.status = "approved"
+    grant.user_id = user.id
+    grant.hub_id = hub.id
+    await session.flush()
+    return DeviceApprovalResult(status="approved", hub_id=hub.id, hub_name=hub.name)
+
+
+async def exchange_device_code(
+    session: AsyncSession, grant_type: str | None, device_code: str | None
+) -> HubToken:
+    """§3.4/3.5: the hub polls; pending, slow_down, expired, denied, or its hub token."""
+    if grant_type != DEVICE_CODE_GRANT:
+        raise OAuthProtocolError(
+            "unsupported_grant_type" if grant_type else "invalid_request",
+            f"grant_type must be {DEVICE_CODE_GRANT}",
+        )
+    if not device_code:
+        raise OAuthProtocolError("invalid_request", "device_code is required")
+    grant = await repository.device_by_code_hash(session, sha256_hex(device_code))
+    if grant is None or grant.status == "used":
+        raise OAuthProtocolError("invalid_grant", "unknown or already used device code")
+    now = _now()
+    if grant.status == "denied":
+        raise OAuthProtocolError("access_denied", "the user denied this hub")
+    if grant.expires_at <= now:
+        raise OAuthProtocolError("expired_token", "the device code expired; start again")
+    if grant.status == "pending":
+        too_fast = (
+            grant.last_polled_at is not None
+            and (now - grant.last_polled_at).total_seconds() < grant.interval_s
+        )
+        grant.last_polled_at = now
+        if too_fast:
+            grant.interval_s += SLOW_DOWN_STEP_S
+            await session.flush()
+            raise OAuthProtocolError("slow_down", f"poll at most every {grant.interval_s} seconds")
+        await session.flush()
+        raise OAuthProtocolError("authorization_pending", "waiting for the user to approve")
+    hub = await session.get(Hub, grant.hub_id) if grant.hub_id else None
+    if hub is None or hub.revoked_at is not None:
+        raise OAuthProtocolError("access_denied", "the hub was unlinked before it got its token")
+    token = new_opaque_token(HUB_TOKEN_PREFIX)
+    hub.token_hash = sha256_hex(token)
+    grant.status = "used"
+    await session.flush()
+    return HubToken(access_token=token, hub_id=hub.id)
+
+
+def validate_password_form(grant_type: str | None) -> None:
+    """OAuth2PasswordRequestForm allows an empty grant_type; anything else must be ``password``."""
+    if grant_type not in (None, "", "password"):
+        raise InvalidRequestError("grant_type must be password")

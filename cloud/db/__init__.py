@@ -1,0 +1,1 @@
+"""Database access: metadata, engine, request session, embedded server, migrations."""

@@ -1,0 +1,63 @@
+"""Alembic driven from code: the config is built here so it works from an installed package."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cloud.db.engine import sqlalchemy_url
+from cloud.errors import CloudError
+
+MIGRATE_HINT = (
+    "run `plantvita cloud migrate` (or start with `plantvita cloud run` in embedded mode)"
+)
+
+
+class DatabaseNotMigratedError(CloudError):
+    """The database schema is not at the code's Alembic head."""
+
+    status_code = 503
+    code = "database_not_migrated"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config pointing at ``cloud/migrations`` inside the installed package."""
+    config = Config()
+    config.set_main_option("script_location", "cloud:migrations")
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(slug)s")
+    config.set_main_option("timezone", "UTC")
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def head_revisions() -> set[str]:
+    """The head revision(s) in the code."""
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def upgrade_to_head(url: str) -> None:
+    """Apply every pending migration to the database at ``url``."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def current_revisions(connection: Connection) -> set[str]:
+    """The revision(s) the database is stamped with."""
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+async def check_at_head(engine: AsyncEngine) -> None:
+    """Raise ``DatabaseNotMigratedError`` (saying what to run) unless the database is at head."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(current_revisions)
+    heads = head_revisions()
+    if current != heads:
+        state = ", ".join(sorted(current)) or "empty (no migrations applied)"
+        raise DatabaseNotMigratedError(
+            f"database schema is at {state} but the code expects {', '.join(sorted(heads))}: "
+            f"{MIGRATE_HINT}"
+        )

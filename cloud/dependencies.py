@@ -1,0 +1,32 @@
+"""App-wide dependencies: settings and metrics built with the app, handed out with Depends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from cloud.observability import CloudMetrics
+from cloud.settings import CloudSettings
+
+
+def get_settings(request: Request) -> CloudSettings:
+    """The settings the app was created with."""
+    settings: CloudSettings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> CloudMetrics:
+    """The app's Prometheus collectors."""
+    metrics: CloudMetrics = request.app.state.metrics
+    return metrics
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (the proxy sets it right when run behind one with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+SettingsDep = Annotated[CloudSettings, Depends(get_settings)]
+MetricsDep = Annotated[CloudMetrics, Depends(get_metrics)]
+ClientIpDep = Annotated[str, Depends(client_ip)]

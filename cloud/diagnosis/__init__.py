@@ -1,0 +1,1 @@
+"""Plant diagnoses from a photo and the plant's recent history: Gemini, or a built-in heuristic."""

@@ -1,0 +1,176 @@
+"""Diagnosis queries, the context a diagnosis reads, and the shared rate-limit counter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from cloud.alerts.models import Alert
+from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
+from cloud.diagnosis.ports import DailyMetricSummary
+from cloud.registry.models import Plant, Species
+from shared.units import PLANT_METRICS, Metric
+
+
+async def active_for_image(session: AsyncSession, image_id: uuid.UUID) -> Diagnosis | None:
+    """The queued or running diagnosis of an image, if any."""
+    return await session.scalar(
+        select(Diagnosis).where(
+            col(Diagnosis.image_id) == image_id, col(Diagnosis.status).in_(ACTIVE_STATUSES)
+        )
+    )
+
+
+async def latest_for_images(
+    session: AsyncSession, image_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Diagnosis]:
+    """The most recent diagnosis of each image."""
+    if not image_ids:
+        return {}
+    rows = await session.scalars(
+        select(Diagnosis)
+        .where(col(Diagnosis.image_id).in_(image_ids))
+        .order_by(col(Diagnosis.image_id), col(Diagnosis.requested_at).desc())
+        .distinct(col(Diagnosis.image_id))
+    )
+    return {row.image_id: row for row in rows}
+
+
+async def list_for_plant(
+    session: AsyncSession, plant_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Diagnosis], int]:
+    """A plant's diagnoses, newest first, and how many there are."""
+    where = col(Diagnosis.plant_id) == plant_id
+    total = await session.scalar(select(func.count()).select_from(Diagnosis).where(where))
+    rows = await session.scalars(
+        select(Diagnosis)
+        .where(where)
+        .order_by(col(Diagnosis.requested_at).desc(), col(Diagnosis.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def for_owner(
+    session: AsyncSession, owner_id: uuid.UUID, diagnosis_id: uuid.UUID
+) -> Diagnosis | None:
+    """The owner's diagnosis with this id."""
+    return await session.scalar(
+        select(Diagnosis).where(
+            col(Diagnosis.id) == diagnosis_id, col(Diagnosis.owner_id) == owner_id
+        )
+    )
+
+
+async def for_update(session: AsyncSession, diagnosis_id: uuid.UUID) -> Diagnosis | None:
+    """The diagnosis, locked until the transaction ends."""
+    return await session.scalar(
+        select(Diagnosis).where(col(Diagnosis.id) == diagnosis_id).with_for_update()
+    )
+
+
+async def take_rate_slot(session: AsyncSession, per_minute: int, now: datetime) -> bool:
+    """Count one model call in the current minute; False when the minute is already full.
+
+    One atomic upsert on a row per minute, so every worker shares the same budget.
+    """
+    window = now.replace(second=0, microsecond=0)
+    taken = await session.scalar(
+        text(
+            "INSERT INTO diagnosis_rate_windows (window_start, calls) VALUES (:window, 1) "
+            "ON CONFLICT (window_start) DO UPDATE "
+            "SET calls = diagnosis_rate_windows.calls + 1 "
+            "WHERE diagnosis_rate_windows.calls < :limit RETURNING calls"
+        ),
+        {"window": window, "limit": per_minute},
+    )
+    await session.execute(
+        text("DELETE FROM diagnosis_rate_windows WHERE window_start < :old"),
+        {"old": window - timedelta(hours=1)},
+    )
+    return taken is not None
+
+
+async def plant_and_species(
+    session: AsyncSession, plant_id: uuid.UUID
+) -> tuple[Plant | None, Species | None]:
+    """The plant and its catalog species."""
+    plant = await session.get(Plant, plant_id)
+    species = None
+    if plant is not None and plant.species_id is not None:
+        species = await session.get(Species, plant.species_id)
+    return plant, species
+
+
+async def daily_summaries(
+    session: AsyncSession, node_id: uuid.UUID, since: datetime, until: datetime
+) -> list[DailyMetricSummary]:
+    """Min/mean/max per plant metric per UTC day of a node's raw readings."""
+    aggregates = ", ".join(
+        f"min({m.value}) AS {m.value}_min, avg({m.value}) AS {m.value}_mean, "
+        f"max({m.value}) AS {m.value}_max, count({m.value}) AS {m.value}_count"
+        for m in PLANT_METRICS
+    )
+    rows = await session.execute(
+        text(
+            f"SELECT (measured_at AT TIME ZONE 'UTC')::date AS day, {aggregates} "  # noqa: S608 - names from the Metric enum
+            "FROM readings WHERE node_id = :node AND measured_at >= :since "
+            "AND measured_at <= :until GROUP BY day ORDER BY day"
+        ),
+        {"node": node_id, "since": since, "until": until},
+    )
+    summaries: list[DailyMetricSummary] = []
+    for row in rows.mappings():
+        for metric in PLANT_METRICS:
+            count = row[f"{metric.value}_count"]
+            if count:
+                summaries.append(
+                    DailyMetricSummary(
+                        day=row["day"],
+                        metric=metric,
+                        min=float(row[f"{metric.value}_min"]),
+                        mean=float(row[f"{metric.value}_mean"]),
+                        max=float(row[f"{metric.value}_max"]),
+                        count=int(count),
+                    )
+                )
+    return summaries
+
+
+async def recent_alerts(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    plant_id: uuid.UUID | None,
+    node_id: uuid.UUID | None,
+    since: datetime,
+    limit: int = 20,
+) -> list[Alert]:
+    """Alerts of the plant or its node opened since ``since``, newest first."""
+    about = []
+    if plant_id is not None:
+        about.append(col(Alert.plant_id) == plant_id)
+    if node_id is not None:
+        about.append(col(Alert.node_id) == node_id)
+    if not about:
+        return []
+    rows = await session.scalars(
+        select(Alert)
+        .where(col(Alert.owner_id) == owner_id, or_(*about), col(Alert.opened_at) >= since)
+        .order_by(col(Alert.opened_at).desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def metric_or_none(value: str | None) -> Metric | None:
+    """The Metric for a stored name, None for none or an unknown name."""
+    try:
+        return Metric(value) if value else None
+    except ValueError:
+        return None

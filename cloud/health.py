@@ -1,0 +1,36 @@
+"""Liveness, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from cloud.db.session import EngineDep
+from cloud.dependencies import MetricsDep
+from cloud.errors import ServiceUnavailableError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(engine: EngineDep) -> dict[str, str]:
+    """The database answers."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise ServiceUnavailableError("database is not reachable") from exc
+    return {"status": "ready", "database": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(app_metrics: MetricsDep) -> Response:
+    """Prometheus exposition of the app's own registry."""
+    return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""The durable job queue (procrastinate on the cloud's PostgreSQL): diagnoses and object purges."""

@@ -1,0 +1,66 @@
+"""The job tasks. Each reads its dependencies from the worker's context (``WorkerDeps``).
+
+Tasks are registered on each ``procrastinate.App`` by ``register_tasks`` (no module-level app
+or blueprint: a blueprint's tasks are renamed in place when added to an app, so one shared
+blueprint could not serve the several apps a test session builds).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import cast
+
+import procrastinate
+
+from cloud.jobs.queue import (
+    DIAGNOSE_TASK,
+    NAMESPACE,
+    PURGE_TASK,
+    QUEUE,
+    QueueRetryStrategy,
+    WorkerDeps,
+    recover_stalled_jobs,
+)
+
+
+def _deps(context: procrastinate.JobContext) -> WorkerDeps:
+    return cast(WorkerDeps, context.additional_context["deps"])
+
+
+async def diagnose_image(context: procrastinate.JobContext, diagnosis_id: str) -> str:
+    """Diagnose one image (see ``cloud.diagnosis.service.run_diagnosis``)."""
+    from cloud.diagnosis.service import run_diagnosis
+
+    return await run_diagnosis(_deps(context), uuid.UUID(diagnosis_id))
+
+
+async def purge_objects(context: procrastinate.JobContext, prefix: str) -> int:
+    """Delete every object under ``prefix`` (a deleted plant's photos)."""
+    from cloud.images.service import purge_prefix
+
+    return await purge_prefix(_deps(context).store, prefix)
+
+
+async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Every minute: requeue the jobs of workers that stopped sending heartbeats."""
+    return await recover_stalled_jobs(context.app, _deps(context).settings.worker_stalled_after_s)
+
+
+def register_tasks(app: procrastinate.App) -> None:
+    """Register the Plant-Vita tasks (and the periodic stalled-job recovery) on ``app``."""
+    app.task(name=DIAGNOSE_TASK, queue=QUEUE, pass_context=True, retry=QueueRetryStrategy())(
+        diagnose_image
+    )
+    app.task(
+        name=PURGE_TASK,
+        queue=QUEUE,
+        pass_context=True,
+        retry=procrastinate.RetryStrategy(max_attempts=10, exponential_wait=5),
+    )(purge_objects)
+    recover = app.task(
+        name=f"{NAMESPACE}:recover_stalled_jobs",
+        queue=QUEUE,
+        pass_context=True,
+        queueing_lock="recover_stalled_jobs",
+    )(recover_stalled)
+    app.periodic(cron="* * * * *", periodic_id="recover_stalled_jobs")(recover)

@@ -1,0 +1,342 @@
+"""seed the species catalog with common house, balcony and vegetable plants
+
+Ranges are horticultural rules of thumb: soil moisture % (volumetric, as capacitive probes
+read it), air temperature °C, relative humidity %, illuminance lux while lit, and the daily
+light integral (mol/m²/day).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27 00:05:00+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# common name, scientific name, category,
+# moisture min/max, temperature min/max, humidity min/max, lux min/max, DLI min/max
+SPECIES: list[
+    tuple[str, str, str, float, float, float, float, float, float, float, float, float, float]
+] = [
+    # house plants
+    ("Pothos", "Epipremnum aureum", "house", 20, 50, 15, 30, 40, 80, 1000, 20000, 3, 10),
+    ("Snake plant", "Dracaena trifasciata", "house", 10, 35, 13, 32, 30, 60, 500, 25000, 2, 12),
+    ("ZZ plant", "Zamioculcas zamiifolia", "house", 10, 35, 15, 30, 30, 60, 500, 15000, 2, 8),
+    ("Monstera", "Monstera deliciosa", "house", 25, 55, 18, 30, 50, 85, 2000, 20000, 6, 12),
+    ("Peace lily", "Spathiphyllum wallisii", "house", 35, 65, 16, 29, 50, 85, 1000, 10000, 3, 8),
+    ("Spider plant", "Chlorophytum comosum", "house", 25, 55, 13, 29, 40, 70, 2000, 20000, 4, 12),
+    ("Fiddle-leaf fig", "Ficus lyrata", "house", 25, 50, 16, 29, 40, 70, 5000, 30000, 8, 15),
+    ("Rubber plant", "Ficus elastica", "house", 20, 50, 15, 30, 40, 70, 3000, 25000, 6, 14),
+    ("Weeping fig", "Ficus benjamina", "house", 25, 50, 16, 29, 40, 70, 3000, 25000, 6, 14),
+    (
+        "Heartleaf philodendron",
+        "Philodendron hederaceum",
+        "house",
+        25,
+        55,
+        16,
+        30,
+        50,
+        80,
+        1000,
+        15000,
+        3,
+        10,
+    ),
+    (
+        "Chinese evergreen",
+        "Aglaonema commutatum",
+        "house",
+        25,
+        55,
+        16,
+        30,
+        40,
+        70,
+        500,
+        10000,
+        2,
+        8,
+    ),
+    ("Boston fern", "Nephrolepis exaltata", "house", 40, 70, 15, 27, 60, 90, 1000, 10000, 3, 8),
+    ("Maidenhair fern", "Adiantum raddianum", "house", 45, 75, 16, 26, 60, 90, 1000, 8000, 3, 6),
+    ("Calathea", "Goeppertia orbifolia", "house", 35, 60, 18, 29, 60, 90, 1000, 8000, 3, 6),
+    ("Prayer plant", "Maranta leuconeura", "house", 35, 60, 18, 29, 60, 90, 1000, 8000, 3, 6),
+    ("Moth orchid", "Phalaenopsis amabilis", "house", 20, 50, 18, 30, 50, 80, 2000, 15000, 4, 10),
+    ("Aloe vera", "Aloe vera", "house", 5, 30, 13, 32, 20, 50, 10000, 60000, 10, 25),
+    ("Jade plant", "Crassula ovata", "house", 5, 30, 10, 30, 20, 50, 10000, 60000, 10, 25),
+    ("Echeveria", "Echeveria elegans", "house", 5, 25, 10, 30, 20, 50, 15000, 80000, 12, 30),
+    (
+        "Christmas cactus",
+        "Schlumbergera truncata",
+        "house",
+        20,
+        45,
+        15,
+        27,
+        40,
+        70,
+        3000,
+        20000,
+        5,
+        12,
+    ),
+    (
+        "Golden barrel cactus",
+        "Echinocactus grusonii",
+        "house",
+        5,
+        20,
+        10,
+        35,
+        10,
+        40,
+        20000,
+        100000,
+        15,
+        40,
+    ),
+    ("Dracaena", "Dracaena fragrans", "house", 20, 50, 16, 29, 40, 70, 1000, 15000, 3, 10),
+    ("Parlor palm", "Chamaedorea elegans", "house", 30, 55, 16, 29, 40, 70, 1000, 10000, 3, 8),
+    ("Kentia palm", "Howea forsteriana", "house", 25, 50, 16, 29, 40, 70, 2000, 15000, 4, 10),
+    ("Areca palm", "Dypsis lutescens", "house", 30, 55, 18, 29, 50, 80, 3000, 25000, 6, 14),
+    ("English ivy", "Hedera helix", "house", 25, 55, 10, 24, 40, 70, 2000, 20000, 4, 12),
+    ("Anthurium", "Anthurium andraeanum", "house", 30, 55, 18, 30, 60, 85, 2000, 15000, 4, 10),
+    (
+        "African violet",
+        "Streptocarpus ionanthus",
+        "house",
+        35,
+        60,
+        18,
+        27,
+        50,
+        75,
+        3000,
+        12000,
+        5,
+        10,
+    ),
+    ("String of pearls", "Curio rowleyanus", "house", 5, 30, 13, 30, 20, 50, 8000, 40000, 8, 20),
+    ("Peperomia", "Peperomia obtusifolia", "house", 15, 40, 16, 29, 40, 70, 2000, 15000, 4, 10),
+    (
+        "Bird of paradise",
+        "Strelitzia reginae",
+        "house",
+        25,
+        55,
+        16,
+        30,
+        40,
+        70,
+        10000,
+        50000,
+        12,
+        25,
+    ),
+    ("Cast-iron plant", "Aspidistra elatior", "house", 20, 50, 7, 29, 30, 60, 300, 8000, 1, 6),
+    ("Dumb cane", "Dieffenbachia seguine", "house", 30, 55, 17, 29, 50, 80, 1000, 12000, 3, 8),
+    ("Money tree", "Pachira aquatica", "house", 25, 50, 16, 30, 40, 70, 3000, 20000, 6, 12),
+    ("Bromeliad", "Guzmania lingulata", "house", 25, 50, 16, 30, 50, 80, 2000, 15000, 4, 10),
+    # balcony and garden ornamentals, herbs
+    ("Geranium", "Pelargonium zonale", "balcony", 20, 45, 10, 30, 30, 70, 20000, 80000, 15, 30),
+    ("Petunia", "Petunia x atkinsiana", "balcony", 30, 55, 10, 30, 40, 70, 25000, 90000, 18, 35),
+    ("Lavender", "Lavandula angustifolia", "balcony", 10, 35, 5, 32, 20, 60, 30000, 100000, 20, 40),
+    ("Rosemary", "Salvia rosmarinus", "balcony", 10, 35, 5, 32, 20, 60, 25000, 100000, 18, 40),
+    ("Basil", "Ocimum basilicum", "balcony", 35, 60, 15, 32, 40, 70, 20000, 80000, 15, 30),
+    ("Mint", "Mentha spicata", "balcony", 40, 70, 10, 28, 40, 80, 10000, 60000, 12, 25),
+    ("Parsley", "Petroselinum crispum", "balcony", 35, 60, 8, 26, 40, 70, 10000, 60000, 12, 25),
+    ("Thyme", "Thymus vulgaris", "balcony", 10, 35, 5, 32, 20, 60, 25000, 100000, 18, 40),
+    ("Chives", "Allium schoenoprasum", "balcony", 35, 60, 5, 27, 40, 70, 15000, 70000, 12, 25),
+    ("Oregano", "Origanum vulgare", "balcony", 15, 40, 5, 32, 20, 60, 25000, 100000, 18, 40),
+    ("Sage", "Salvia officinalis", "balcony", 15, 40, 5, 32, 20, 60, 25000, 100000, 18, 40),
+    ("Fuchsia", "Fuchsia magellanica", "balcony", 40, 65, 10, 26, 50, 80, 8000, 40000, 8, 18),
+    ("Begonia", "Begonia semperflorens", "balcony", 35, 60, 13, 28, 50, 80, 8000, 40000, 8, 18),
+    ("Marigold", "Tagetes patula", "balcony", 25, 50, 10, 32, 30, 70, 25000, 100000, 18, 40),
+    ("Hydrangea", "Hydrangea macrophylla", "balcony", 45, 75, 8, 27, 50, 80, 10000, 50000, 10, 22),
+    ("Boxwood", "Buxus sempervirens", "balcony", 25, 50, -10, 30, 30, 70, 10000, 80000, 10, 30),
+    (
+        "Dwarf lemon",
+        "Citrus x limon 'Meyer'",
+        "balcony",
+        25,
+        50,
+        10,
+        32,
+        40,
+        70,
+        25000,
+        100000,
+        20,
+        40,
+    ),
+    ("Olive tree", "Olea europaea", "balcony", 10, 35, 0, 35, 20, 60, 30000, 100000, 20, 45),
+    # vegetables
+    ("Tomato", "Solanum lycopersicum", "vegetable", 40, 70, 13, 30, 40, 75, 30000, 100000, 20, 40),
+    (
+        "Cherry tomato",
+        "Solanum lycopersicum var. cerasiforme",
+        "vegetable",
+        40,
+        70,
+        13,
+        30,
+        40,
+        75,
+        30000,
+        100000,
+        20,
+        40,
+    ),
+    ("Sweet pepper", "Capsicum annuum", "vegetable", 40, 70, 16, 30, 40, 75, 30000, 100000, 20, 35),
+    (
+        "Chili pepper",
+        "Capsicum frutescens",
+        "vegetable",
+        35,
+        65,
+        16,
+        32,
+        40,
+        75,
+        30000,
+        100000,
+        20,
+        40,
+    ),
+    ("Eggplant", "Solanum melongena", "vegetable", 40, 70, 18, 32, 50, 75, 30000, 100000, 20, 35),
+    ("Cucumber", "Cucumis sativus", "vegetable", 45, 75, 16, 32, 50, 85, 25000, 90000, 18, 35),
+    ("Zucchini", "Cucurbita pepo", "vegetable", 45, 75, 15, 32, 40, 80, 30000, 100000, 20, 40),
+    ("Lettuce", "Lactuca sativa", "vegetable", 45, 75, 7, 24, 50, 80, 12000, 50000, 12, 17),
+    ("Spinach", "Spinacia oleracea", "vegetable", 45, 75, 5, 22, 50, 80, 12000, 50000, 12, 17),
+    (
+        "Kale",
+        "Brassica oleracea var. sabellica",
+        "vegetable",
+        40,
+        70,
+        0,
+        26,
+        40,
+        80,
+        15000,
+        70000,
+        12,
+        25,
+    ),
+    (
+        "Swiss chard",
+        "Beta vulgaris subsp. vulgaris",
+        "vegetable",
+        40,
+        70,
+        5,
+        27,
+        40,
+        80,
+        15000,
+        70000,
+        12,
+        25,
+    ),
+    ("Radish", "Raphanus sativus", "vegetable", 40, 70, 5, 24, 40, 80, 15000, 70000, 12, 22),
+    (
+        "Carrot",
+        "Daucus carota subsp. sativus",
+        "vegetable",
+        40,
+        65,
+        7,
+        27,
+        40,
+        80,
+        20000,
+        80000,
+        15,
+        30,
+    ),
+    ("Bush bean", "Phaseolus vulgaris", "vegetable", 40, 70, 15, 30, 40, 75, 25000, 90000, 17, 30),
+    ("Pea", "Pisum sativum", "vegetable", 40, 70, 7, 24, 40, 75, 20000, 80000, 15, 25),
+    (
+        "Strawberry",
+        "Fragaria x ananassa",
+        "vegetable",
+        40,
+        70,
+        10,
+        27,
+        50,
+        80,
+        25000,
+        90000,
+        17,
+        30,
+    ),
+    ("Potato", "Solanum tuberosum", "vegetable", 40, 70, 10, 27, 50, 80, 25000, 90000, 17, 30),
+    ("Onion", "Allium cepa", "vegetable", 35, 65, 10, 30, 40, 70, 25000, 90000, 17, 30),
+    ("Garlic", "Allium sativum", "vegetable", 30, 60, 0, 30, 40, 70, 20000, 90000, 15, 30),
+    ("Arugula", "Eruca vesicaria", "vegetable", 40, 70, 7, 24, 40, 80, 12000, 50000, 12, 17),
+    ("Cilantro", "Coriandrum sativum", "vegetable", 40, 65, 7, 26, 40, 75, 15000, 60000, 12, 22),
+    (
+        "Broccoli",
+        "Brassica oleracea var. italica",
+        "vegetable",
+        45,
+        75,
+        7,
+        24,
+        50,
+        80,
+        20000,
+        80000,
+        15,
+        30,
+    ),
+    ("Pumpkin", "Cucurbita maxima", "vegetable", 45, 75, 15, 32, 40, 80, 30000, 100000, 20, 40),
+]
+
+_COLUMNS = (
+    "common_name",
+    "scientific_name",
+    "category",
+    "moisture_min",
+    "moisture_max",
+    "temperature_min",
+    "temperature_max",
+    "humidity_min",
+    "humidity_max",
+    "light_lux_min",
+    "light_lux_max",
+    "dli_min",
+    "dli_max",
+)
+
+
+def upgrade() -> None:
+    """Insert the catalog (ids 1..N in list order, stable across databases)."""
+    species = sa.table(
+        "species",
+        sa.column("id", sa.Integer),
+        *(
+            sa.column(name, sa.String if name.endswith(("name", "category")) else sa.Float)
+            for name in _COLUMNS
+        ),
+    )
+    rows = [
+        {"id": index, **dict(zip(_COLUMNS, row, strict=True))}
+        for index, row in enumerate(SPECIES, start=1)
+    ]
+    op.bulk_insert(species, rows)
+
+
+def downgrade() -> None:
+    """Remove the seeded rows."""
+    op.execute(sa.text("DELETE FROM species WHERE id <= :n").bindparams(n=len(SPECIES)))

@@ -1,0 +1,30 @@
+"""Every cloud table, imported in one place so Alembic and the tests see the whole metadata."""
+
+from __future__ import annotations
+
+from cloud.alerts.models import Alert, AlertState
+from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
+from cloud.images.models import Image
+from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.telemetry.models import IngestBatch, Reading, readings_daily, readings_hourly
+
+__all__ = [
+    "Alert",
+    "AlertState",
+    "DeviceAuthorization",
+    "Diagnosis",
+    "DiagnosisRateWindow",
+    "Hub",
+    "Image",
+    "IngestBatch",
+    "LoginFailure",
+    "Node",
+    "Plant",
+    "Reading",
+    "RefreshToken",
+    "Species",
+    "User",
+    "readings_daily",
+    "readings_hourly",
+]

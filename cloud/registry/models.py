@@ -1,0 +1,110 @@
+"""Registry tables: hubs, nodes, plants, species."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field
+
+from cloud.db.base import CloudTable, utcnow
+
+
+def _ts(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Hub(CloudTable, table=True):
+    """A Raspberry Pi hub linked to a user; authenticates with a hashed, revocable token."""
+
+    __tablename__ = "hubs"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    name: str = Field(sa_column=Column(String(64), nullable=False))
+    token_hash: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
+
+
+class Node(CloudTable, table=True):
+    """A sensor node (Plant-Vita or third-party BTHome), unique by MAC across the service."""
+
+    __tablename__ = "nodes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    hub_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("hubs.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    mac: str = Field(sa_column=Column(String(17), nullable=False, unique=True))
+    kind: str = Field(default="plantvita", sa_column=Column(String(16), nullable=False))
+    name: str | None = Field(default=None, sa_column=Column(String(64)))
+    firmware_version: str | None = Field(default=None, sa_column=Column(String(32)))
+    battery: float | None = Field(default=None, sa_column=Column(Float))
+    rssi: int | None = Field(default=None, sa_column=Column(Integer))
+    last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_reading_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    dropped_adverts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    config_revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    config_revision_applied: int | None = Field(default=None, sa_column=Column(Integer))
+    sampling_interval_s: int = Field(default=600, sa_column=Column(Integer, nullable=False))
+    advert_burst: int = Field(default=3, sa_column=Column(Integer, nullable=False))
+    camera_interval_s: int | None = Field(default=None, sa_column=Column(Integer))
+    connectable_window_s: int = Field(default=10, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Species(CloudTable, table=True):
+    """A catalog species with its comfortable ranges (seeded by a migration, read-only)."""
+
+    __tablename__ = "species"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    common_name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    scientific_name: str = Field(sa_column=Column(String(150), nullable=False))
+    category: str = Field(sa_column=Column(String(16), nullable=False))  # house/balcony/vegetable
+    moisture_min: float | None = Field(default=None, sa_column=Column(Float))
+    moisture_max: float | None = Field(default=None, sa_column=Column(Float))
+    temperature_min: float | None = Field(default=None, sa_column=Column(Float))
+    temperature_max: float | None = Field(default=None, sa_column=Column(Float))
+    humidity_min: float | None = Field(default=None, sa_column=Column(Float))
+    humidity_max: float | None = Field(default=None, sa_column=Column(Float))
+    light_lux_min: float | None = Field(default=None, sa_column=Column(Float))
+    light_lux_max: float | None = Field(default=None, sa_column=Column(Float))
+    dli_min: float | None = Field(default=None, sa_column=Column(Float))
+    dli_max: float | None = Field(default=None, sa_column=Column(Float))
+
+
+class Plant(CloudTable, table=True):
+    """A gardener's plant: a species, a place, the node measuring it, threshold overrides."""
+
+    __tablename__ = "plants"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    species_id: int | None = Field(
+        default=None, sa_column=Column(ForeignKey("species.id", ondelete="SET NULL"), nullable=True)
+    )
+    location: str | None = Field(default=None, sa_column=Column(Text))
+    node_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("nodes.id", ondelete="SET NULL"), nullable=True, unique=True),
+    )
+    overrides: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

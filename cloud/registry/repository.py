@@ -1,0 +1,156 @@
+"""Registry queries. Every user-facing lookup filters by owner, so another user's row is absent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from cloud.alerts.models import AlertState
+from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.telemetry.models import Reading, readings_daily, readings_hourly
+
+
+async def hubs_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
+    """The owner's hubs, linked ones first, newest first."""
+    result = await session.scalars(
+        select(Hub)
+        .where(col(Hub.owner_id) == owner_id)
+        .order_by(col(Hub.revoked_at).is_not(None), col(Hub.created_at).desc())
+    )
+    return result.all()
+
+
+async def hub_of(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UUID) -> Hub | None:
+    """One of the owner's hubs."""
+    return await session.scalar(
+        select(Hub).where(col(Hub.id) == hub_id, col(Hub.owner_id) == owner_id)
+    )
+
+
+async def bump_hubs(session: AsyncSession, hub_ids: Iterable[uuid.UUID | None]) -> None:
+    """Increase the config revision of these hubs (their snapshot changed)."""
+    ids = {hub_id for hub_id in hub_ids if hub_id is not None}
+    if ids:
+        await session.execute(
+            update(Hub)
+            .where(col(Hub.id).in_(ids))
+            .values(config_revision=col(Hub.config_revision) + 1)
+        )
+
+
+async def bump_owner_hubs(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """Increase the config revision of every active hub of the owner."""
+    await session.execute(
+        update(Hub)
+        .where(col(Hub.owner_id) == owner_id, col(Hub.revoked_at).is_(None))
+        .values(config_revision=col(Hub.config_revision) + 1)
+    )
+
+
+async def nodes_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Node]:
+    """The owner's nodes by MAC."""
+    result = await session.scalars(
+        select(Node).where(col(Node.owner_id) == owner_id).order_by(col(Node.mac))
+    )
+    return result.all()
+
+
+async def node_of(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID) -> Node | None:
+    """One of the owner's nodes."""
+    return await session.scalar(
+        select(Node).where(col(Node.id) == node_id, col(Node.owner_id) == owner_id)
+    )
+
+
+async def nodes_by_mac(session: AsyncSession, macs: Iterable[str]) -> dict[str, Node]:
+    """Nodes with these MACs, whoever owns them."""
+    result = await session.scalars(select(Node).where(col(Node.mac).in_(list(macs))))
+    return {node.mac: node for node in result.all()}
+
+
+async def nodes_of_hub(session: AsyncSession, hub_id: uuid.UUID) -> Sequence[Node]:
+    """Nodes attached to a hub."""
+    result = await session.scalars(
+        select(Node).where(col(Node.hub_id) == hub_id).order_by(col(Node.mac))
+    )
+    return result.all()
+
+
+async def delete_node_data(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Readings, rollups and alert state of a node (the hot tables carry no foreign keys)."""
+    await session.execute(delete(Reading).where(col(Reading.node_id) == node_id))
+    await session.execute(delete(readings_hourly).where(readings_hourly.c.node_id == node_id))
+    await session.execute(delete(readings_daily).where(readings_daily.c.node_id == node_id))
+    await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))
+
+
+async def plants_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Plant]:
+    """The owner's plants by name."""
+    result = await session.scalars(
+        select(Plant).where(col(Plant.owner_id) == owner_id).order_by(col(Plant.name))
+    )
+    return result.all()
+
+
+async def plant_of(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> Plant | None:
+    """One of the owner's plants."""
+    return await session.scalar(
+        select(Plant).where(col(Plant.id) == plant_id, col(Plant.owner_id) == owner_id)
+    )
+
+
+async def plant_on_node(session: AsyncSession, node_id: uuid.UUID) -> Plant | None:
+    """The plant a node measures, if any."""
+    return await session.scalar(select(Plant).where(col(Plant.node_id) == node_id))
+
+
+async def plants_for_hub(session: AsyncSession, hub: Hub) -> Sequence[Plant]:
+    """Plants on the hub's nodes plus the owner's plants not assigned to any node."""
+    hub_nodes = select(col(Node.id)).where(col(Node.hub_id) == hub.id)
+    result = await session.scalars(
+        select(Plant)
+        .where(
+            col(Plant.owner_id) == hub.owner_id,
+            or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
+        )
+        .order_by(col(Plant.name))
+    )
+    return result.all()
+
+
+async def species_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Species]:
+    """Species by id."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    result = await session.scalars(select(Species).where(col(Species.id).in_(wanted)))
+    return {species.id: species for species in result.all()}
+
+
+async def search_species(
+    session: AsyncSession, query: str | None, category: str | None, limit: int, offset: int
+) -> tuple[Sequence[Species], int]:
+    """Species whose common or scientific name contains ``query`` (case-insensitive)."""
+    conditions = []
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                col(Species.common_name).ilike(pattern), col(Species.scientific_name).ilike(pattern)
+            )
+        )
+    if category:
+        conditions.append(col(Species.category) == category)
+    total = await session.scalar(select(func.count()).select_from(Species).where(*conditions))
+    result = await session.scalars(
+        select(Species)
+        .where(*conditions)
+        .order_by(col(Species.common_name))
+        .limit(limit)
+        .offset(offset)
+    )
+    return result.all(), int(total or 0)

@@ -1,0 +1,144 @@
+"""Registry API models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.mac import MacAddress
+from shared.sync import NodeConfig, NodeKind, Thresholds
+
+
+class HubPublic(BaseModel):
+    """A hub as its owner sees it."""
+
+    id: uuid.UUID
+    name: str
+    linked: bool
+    created_at: datetime
+    last_seen_at: datetime | None
+    revoked_at: datetime | None
+    config_revision: int
+
+
+class HubUpdate(BaseModel):
+    """Rename a hub."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+
+
+class NodeCreate(BaseModel):
+    """Register a node by MAC (any common notation; stored as ``AA:BB:CC:DD:EE:FF``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mac: MacAddress
+    kind: NodeKind = NodeKind.PLANTVITA
+    name: str | None = Field(default=None, max_length=64)
+    hub_id: uuid.UUID | None = None
+
+
+class NodeUpdate(BaseModel):
+    """Rename a node or move it to another of the owner's hubs (``hub_id: null`` detaches)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=64)
+    hub_id: uuid.UUID | None = None
+
+
+class NodeConfigUpdate(BaseModel):
+    """Settings pushed to the node through its hub; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_interval_s: int | None = Field(default=None, ge=10, le=86_400)
+    advert_burst: int | None = Field(default=None, ge=1, le=20)
+    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
+    connectable_window_s: int | None = Field(default=None, ge=1, le=600)
+
+
+class NodePublic(BaseModel):
+    """A node with what its hub last reported and the config state."""
+
+    id: uuid.UUID
+    mac: str
+    kind: str
+    name: str | None
+    hub_id: uuid.UUID | None
+    firmware_version: str | None
+    battery: float | None
+    rssi: int | None
+    last_seen_at: datetime | None
+    last_reading_at: datetime | None
+    dropped_adverts: int
+    config: NodeConfig
+    config_revision_applied: int | None
+    config_pending: bool = Field(description="the node has not applied the latest revision yet")
+    created_at: datetime
+
+
+class PlantCreate(BaseModel):
+    """A new plant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    species_id: int | None = None
+    location: str | None = Field(default=None, max_length=200)
+    node_id: uuid.UUID | None = None
+    overrides: Thresholds | None = None
+
+
+class PlantUpdate(BaseModel):
+    """Partial update; send a field as ``null`` to clear it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    species_id: int | None = None
+    location: str | None = Field(default=None, max_length=200)
+    node_id: uuid.UUID | None = None
+    overrides: Thresholds | None = None
+
+
+class PlantPublic(BaseModel):
+    """A plant with its effective thresholds (species merged with overrides)."""
+
+    id: uuid.UUID
+    name: str
+    species_id: int | None
+    species_name: str | None
+    location: str | None
+    node_id: uuid.UUID | None
+    overrides: Thresholds | None
+    thresholds: Thresholds
+    created_at: datetime
+    updated_at: datetime
+
+
+class SpeciesPublic(BaseModel):
+    """A catalog species."""
+
+    id: int
+    common_name: str
+    scientific_name: str
+    category: Literal["house", "balcony", "vegetable"]
+    thresholds: Thresholds
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of results."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

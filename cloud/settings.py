@@ -1,0 +1,90 @@
+"""Cloud settings: ``PLANTVITA_CLOUD_`` environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from cloud.images.settings import ImageSettings
+
+DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
+
+
+class Environment(StrEnum):
+    """Where the service runs; anything but development demands real secrets."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(RuntimeError):
+    """A secret is missing or left at its default outside development."""
+
+
+class CloudSettings(ImageSettings):
+    """Every knob of the cloud service. ``DATABASE_URL`` is accepted without the prefix too."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLANTVITA_CLOUD_", env_file=None, extra="ignore", populate_by_name=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+
+    # Database: a server URL, or None to start embedded PostgreSQL in ``pgdata_dir``.
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "PLANTVITA_CLOUD_DATABASE_URL", "DATABASE_URL", "database_url"
+        ),
+    )
+    pgdata_dir: Path = Path("var/cloud/pgdata")
+    embedded_auto_migrate: bool = True  # embedded mode only: bring the database to head at start-up
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+
+    # Identity.
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_algorithm: str = "HS256"
+    access_token_ttl_s: int = Field(default=900, ge=30)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_s: int = Field(default=900, ge=1)
+    device_code_ttl_s: int = Field(default=900, ge=30)
+    device_poll_interval_s: int = Field(default=5, ge=0)
+    verification_uri: str = "http://localhost:8000/link"
+
+    # Telemetry.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    future_tolerance_s: int = Field(default=300, ge=0)
+    history_max_points: int = Field(default=1000, ge=10, le=100_000)
+
+    # Alerts.
+    alert_min_duration_s: int = Field(default=900, ge=0)
+    stale_after_intervals: int = Field(default=3, ge=1)
+    stale_check_interval_s: float = Field(default=60.0, gt=0)
+    stale_check_enabled: bool = True
+    low_battery_pct: float = Field(default=15.0, ge=0, le=100)
+
+    # Logging.
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> CloudSettings:
+        if self.environment is not Environment.DEVELOPMENT:
+            if not self.jwt_secret or self.jwt_secret == DEFAULT_JWT_SECRET:
+                raise InsecureSettingsError(
+                    "PLANTVITA_CLOUD_JWT_SECRET is missing or left at its development default; "
+                    f"set a long random secret to run with environment={self.environment.value}"
+                )
+            if len(self.jwt_secret) < 32:
+                raise InsecureSettingsError(
+                    "PLANTVITA_CLOUD_JWT_SECRET must be at least 32 characters outside development"
+                )
+            if problem := self.storage_secret_problem():
+                raise InsecureSettingsError(problem)
+        return self

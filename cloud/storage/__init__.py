@@ -1,0 +1,1 @@
+"""Object storage for image bytes: GCS in production, a local directory in the demo."""

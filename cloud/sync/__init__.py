@@ -1,0 +1,1 @@
+"""The hub-facing sync API (``shared.sync``): readings, alerts, node inventory, config snapshot."""

@@ -1,0 +1,106 @@
+"""Hub-facing sync routes (hub token only): readings, alerts, node inventory, config snapshot.
+
+``GET /sync/config?since_revision=N`` answers **304 Not Modified** (empty body, ``ETag``)
+when the hub already holds revision N, and the full ``ConfigSnapshot`` otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from cloud.alerts import service as alerts_service
+from cloud.auth.dependencies import CurrentHub
+from cloud.db.session import SessionDep
+from cloud.dependencies import MetricsDep, SettingsDep
+from cloud.registry import service as registry_service
+from cloud.sync.body import read_json_body
+from cloud.telemetry import service as telemetry_service
+from shared.sync import (
+    SYNC_ALERTS_PATH,
+    SYNC_CONFIG_PATH,
+    SYNC_NODES_PATH,
+    SYNC_READINGS_PATH,
+    AlertBatch,
+    BatchAck,
+    ConfigSnapshot,
+    NodeInventory,
+    NodeInventoryAck,
+    ReadingBatch,
+)
+
+router = APIRouter(tags=["sync"])
+
+
+def _body_doc(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "description": "JSON, optionally with Content-Encoding: gzip",
+        }
+    }
+
+
+@router.post(
+    SYNC_READINGS_PATH,
+    response_model=BatchAck,
+    openapi_extra=_body_doc(ReadingBatch),
+    responses={413: {"description": "body over the size cap"}},
+)
+async def push_readings(
+    request: Request,
+    hub: CurrentHub,
+    session: SessionDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> Response:
+    """Store a batch of readings; the ack lists accepted, duplicate and rejected items."""
+    payload = await read_json_body(request, settings.max_body_bytes)
+    batch = telemetry_service.parse_batch(payload)
+    ack = await telemetry_service.ingest_readings(session, settings, metrics, hub, batch)
+    return Response(ack.model_dump_json(), media_type="application/json")
+
+
+@router.post(SYNC_ALERTS_PATH, response_model=BatchAck, openapi_extra=_body_doc(AlertBatch))
+async def push_alerts(
+    request: Request,
+    hub: CurrentHub,
+    session: SessionDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> Response:
+    """Store alerts the hub raised locally (idempotent by ``local_id``)."""
+    payload = await read_json_body(request, settings.max_body_bytes)
+    batch = alerts_service.parse_alert_batch(payload)
+    ack = await alerts_service.ingest_hub_alerts(session, metrics, hub, batch)
+    return Response(ack.model_dump_json(), media_type="application/json")
+
+
+@router.put(SYNC_NODES_PATH, response_model=NodeInventoryAck)
+async def put_nodes(
+    inventory: NodeInventory, hub: CurrentHub, session: SessionDep
+) -> NodeInventoryAck:
+    """The hub's paired nodes: new MACs are registered, known ones updated."""
+    return await registry_service.apply_inventory(session, hub, inventory)
+
+
+@router.get(
+    SYNC_CONFIG_PATH,
+    response_model=ConfigSnapshot,
+    responses={304: {"description": "the hub already holds this revision"}},
+)
+async def get_config(
+    hub: CurrentHub,
+    session: SessionDep,
+    since_revision: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The config snapshot, or 304 when ``since_revision`` is the current revision."""
+    etag = f'"rev-{hub.config_revision}"'
+    if since_revision is not None and since_revision == hub.config_revision:
+        return Response(status_code=304, headers={"ETag": etag})
+    snapshot = await registry_service.config_snapshot(session, hub)
+    return Response(
+        snapshot.model_dump_json(), media_type="application/json", headers={"ETag": etag}
+    )

@@ -1,0 +1,1 @@
+"""Telemetry: reading ingestion, hourly and daily rollups, history and CSV export."""

@@ -1,0 +1,92 @@
+"""Telemetry tables: raw readings, hourly and daily rollups, the ledger of ingested batches.
+
+The hot tables carry no foreign keys: ingestion resolves every node id before writing, and
+per-row FK triggers would cost a large share of COPY throughput. Every row carries its
+owner so the tables can later be distributed by owner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlmodel import Field
+
+from cloud.db.base import CloudTable, metadata, utcnow
+from shared.units import Metric
+
+METRICS: tuple[str, ...] = tuple(metric.value for metric in Metric)
+
+
+class Reading(CloudTable, table=True):
+    """One measurement of one node, keyed by (node, measurement time)."""
+
+    __tablename__ = "readings"
+    __table_args__ = (PrimaryKeyConstraint("node_id", "measured_at"),)
+
+    node_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    measured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    owner_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    source: int = Field(
+        default=0, sa_column=Column(SmallInteger, nullable=False)
+    )  # 0 advert, 1 backfill
+    moisture: float | None = Field(default=None, sa_column=Column(REAL))
+    temperature: float | None = Field(default=None, sa_column=Column(REAL))
+    humidity: float | None = Field(default=None, sa_column=Column(REAL))
+    illuminance: float | None = Field(default=None, sa_column=Column(REAL))
+    battery: float | None = Field(default=None, sa_column=Column(REAL))
+
+
+def _rollup_table(name: str) -> Table:
+    columns: list[Any] = [
+        Column("node_id", UUID(as_uuid=True), nullable=False),
+        Column("bucket", DateTime(timezone=True), nullable=False),
+        Column("owner_id", UUID(as_uuid=True), nullable=False),
+        Column("n", Integer, nullable=False),
+    ]
+    for metric in METRICS:
+        columns += [
+            Column(f"{metric}_count", Integer, nullable=False),
+            Column(f"{metric}_min", REAL),
+            Column(f"{metric}_max", REAL),
+            Column(f"{metric}_sum", Double),
+        ]
+    return Table(name, metadata, *columns, PrimaryKeyConstraint("node_id", "bucket"))
+
+
+readings_hourly = _rollup_table("readings_hourly")
+readings_daily = _rollup_table("readings_daily")
+
+
+class IngestBatch(CloudTable, table=True):
+    """A batch a hub pushed, with the ack returned, so a re-sent batch id gets the same answer."""
+
+    __tablename__ = "ingest_batches"
+    __table_args__ = (PrimaryKeyConstraint("hub_id", "kind", "batch_id"),)
+
+    hub_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))  # readings / alerts
+    batch_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    owner_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    ack: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

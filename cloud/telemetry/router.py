@@ -1,0 +1,141 @@
+"""Telemetry routes for the signed-in user: history at an automatic resolution, latest, CSV."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from cloud.auth.dependencies import CurrentUser
+from cloud.db.session import EngineDep, SessionDep
+from cloud.dependencies import SettingsDep
+from cloud.telemetry import service
+from cloud.telemetry.schemas import History, LatestReading, Resolution
+from shared.sync import API_PREFIX
+
+router = APIRouter(prefix=API_PREFIX, tags=["telemetry"])
+
+Start = Annotated[
+    AwareDatetime | None, Query(description="window start (default: end minus one day)")
+]
+End = Annotated[AwareDatetime | None, Query(description="window end, exclusive (default: now)")]
+MaxPoints = Annotated[int | None, Query(ge=10, le=10_000)]
+ForcedResolution = Annotated[
+    Resolution | None,
+    Query(description="force raw/hour/day; by default the finest within max_points"),
+]
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.get("/plants/{plant_id}/readings", response_model=History)
+async def plant_history(
+    plant_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: Start = None,
+    end: End = None,
+    max_points: MaxPoints = None,
+    resolution: ForcedResolution = None,
+) -> Response:
+    """Readings of the plant's node over the window (raw, hourly or daily rollups)."""
+    return _json(
+        await service.history(
+            session,
+            user.id,
+            plant_id=plant_id,
+            start=start,
+            end=end,
+            max_points=max_points or settings.history_max_points,
+            resolution=resolution,
+        )
+    )
+
+
+@router.get("/nodes/{node_id}/readings", response_model=History)
+async def node_history(
+    node_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    start: Start = None,
+    end: End = None,
+    max_points: MaxPoints = None,
+    resolution: ForcedResolution = None,
+) -> Response:
+    """Readings of a node over the window (raw, hourly or daily rollups)."""
+    return _json(
+        await service.history(
+            session,
+            user.id,
+            node_id=node_id,
+            start=start,
+            end=end,
+            max_points=max_points or settings.history_max_points,
+            resolution=resolution,
+        )
+    )
+
+
+@router.get("/readings/latest", response_model=list[LatestReading])
+async def latest_all(user: CurrentUser, session: SessionDep) -> list[LatestReading]:
+    """The newest reading of each of your plants."""
+    return await service.latest(session, user.id)
+
+
+@router.get("/plants/{plant_id}/readings/latest", response_model=list[LatestReading])
+async def latest_plant(
+    plant_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> list[LatestReading]:
+    """The newest reading of one plant (an empty list when it has none yet)."""
+    return await service.latest(session, user.id, plant_id)
+
+
+def _csv_response(
+    engine: EngineDep, node: uuid.UUID | None, start: datetime, end: datetime, name: str
+) -> StreamingResponse:
+    filename = f"{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    return StreamingResponse(
+        service.stream_csv(engine, node, start, end),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/plants/{plant_id}/readings.csv", response_class=StreamingResponse)
+async def plant_csv(
+    plant_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    start: Start = None,
+    end: End = None,
+) -> StreamingResponse:
+    """Raw readings of the plant's node over the window as CSV (streamed)."""
+    node, s, e = await service.csv_window(
+        session, user.id, plant_id=plant_id, node_id=None, start=start, end=end
+    )
+    return _csv_response(engine, node, s, e, f"plant-{plant_id}")
+
+
+@router.get("/nodes/{node_id}/readings.csv", response_class=StreamingResponse)
+async def node_csv(
+    node_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    start: Start = None,
+    end: End = None,
+) -> StreamingResponse:
+    """Raw readings of a node over the window as CSV (streamed)."""
+    node, s, e = await service.csv_window(
+        session, user.id, plant_id=None, node_id=node_id, start=start, end=end
+    )
+    return _csv_response(engine, node, s, e, f"node-{node_id}")

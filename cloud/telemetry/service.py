@@ -1,0 +1,261 @@
+"""Reading ingestion: validate, resolve nodes, COPY + insert + roll up, evaluate alerts, ack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql as psql
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from cloud.alerts import service as alerts_service
+from cloud.db.session import raw_connection
+from cloud.errors import InvalidRequestError
+from cloud.observability import CloudMetrics
+from cloud.registry import service as registry_service
+from cloud.registry.models import Hub
+from cloud.settings import CloudSettings
+from cloud.telemetry import repository
+from cloud.telemetry.schemas import LatestReading, Resolution
+from cloud.telemetry.validation import validate_readings
+from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
+
+READINGS_KIND = "readings"
+
+
+class _Envelope(BaseModel):
+    """``shared.sync.ReadingBatch`` without the per-item dict copy: items are checked later,
+    one by one, so a malformed item is rejected alone instead of failing the batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: uuid.UUID
+    readings: list[Any] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+def parse_batch(payload: Any) -> _Envelope:
+    """The batch envelope (batch id, list of raw items); a bad envelope is a 422."""
+    try:
+        return _Envelope.model_validate(payload)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(err["loc"]), "msg": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)[:20]
+        ]
+        raise InvalidRequestError("not a reading batch", details=errors) from exc
+
+
+async def ingest_readings(
+    session: AsyncSession,
+    settings: CloudSettings,
+    metrics: CloudMetrics,
+    hub: Hub,
+    batch: _Envelope,
+) -> BatchAck:
+    """Store a hub's batch idempotently and return the ack (the stored one on a replay)."""
+    conn = await raw_connection(session)
+    stored = await repository.claim_batch(conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id)
+    if stored is not None:
+        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
+        return BatchAck.model_validate({**stored, "replayed": True})
+
+    indexes, valid, rejected = validate_readings(batch.readings)
+    now = datetime.now(UTC)
+    horizon = now + timedelta(seconds=settings.future_tolerance_s)
+    contexts = await repository.node_contexts(
+        conn, hub.owner_id, list({reading.node_mac for reading in valid})
+    )
+    staged = repository.stage_readings(
+        indexes,
+        valid,
+        {mac: context.node_id for mac, context in contexts.items()},
+        hub.owner_id,
+        horizon,
+    )
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.UNKNOWN_NODE,
+            message=f"node {mac} is not registered to this account",
+        )
+        for index, mac in staged.unknown
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.FUTURE,
+            message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
+        )
+        for index in staged.future
+    ]
+    outcome = await repository.insert_readings(conn, staged) if staged.rows else None
+    inserted = outcome.inserted if outcome else 0
+    conflicts = outcome.conflicts if outcome else []
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.CONFLICT,
+            message="a reading with this node and time is stored with different values",
+        )
+        for index in conflicts
+    ]
+    duplicates = staged.rows - inserted - len(conflicts)
+    rejected.sort(key=lambda item: item.index)
+    ack = BatchAck(
+        batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
+    )
+    if inserted:
+        await alerts_service.evaluate_ingested(
+            conn, settings, metrics, hub.owner_id, contexts, staged.by_node, now
+        )
+    await repository.store_ack(
+        conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
+    )
+    metrics.ingest_rows.labels("accepted").inc(inserted)
+    metrics.ingest_rows.labels("duplicate").inc(duplicates)
+    metrics.ingest_rows.labels("rejected").inc(len(rejected))
+    return ack
+
+
+# --- history ---------------------------------------------------------------------------------
+
+RESOLUTIONS: tuple[Resolution, ...] = ("raw", "hour", "day")
+
+
+async def _node_for(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    plant_id: uuid.UUID | None,
+    node_id: uuid.UUID | None,
+) -> uuid.UUID | None:
+    """Resolve the node of a plant (or check a node) within the owner's data; 404 otherwise."""
+    if plant_id is not None:
+        plant = await registry_service.get_plant(session, owner_id, plant_id)
+        return plant.node_id
+    assert node_id is not None
+    return (await registry_service.get_node(session, owner_id, node_id)).id
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=1)
+    if start >= end:
+        raise InvalidRequestError("start must be before end")
+    return start, end
+
+
+async def history(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    plant_id: uuid.UUID | None = None,
+    node_id: uuid.UUID | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_points: int = 1000,
+    resolution: Resolution | None = None,
+) -> bytes:
+    """The window as JSON (``History``): the finest resolution with at most ``max_points``."""
+    start, end = _window(start, end)
+    node = await _node_for(session, owner_id, plant_id, node_id)
+    truncated = False
+    rows: list[tuple[Any, ...]] = []
+    chosen: Resolution = resolution or "raw"
+    if node is not None:
+        conn = await raw_connection(session)
+        if resolution is None:
+            chosen = "day"
+            for candidate in RESOLUTIONS[:2]:
+                count = await repository.count_points(
+                    conn, candidate, node, start, end, max_points + 1
+                )
+                if count <= max_points:
+                    chosen = candidate
+                    break
+        rows = await repository.series(conn, chosen, node, start, end, max_points + 1)
+        if len(rows) > max_points:
+            if resolution is None:
+                # Longer than max_points days: merge daily rollups into wider bins.
+                days = max(1, -(-(end - start).days // max_points))
+                rows = await repository.coarse_series(conn, node, start, end, days)
+            else:
+                rows, truncated = rows[:max_points], True
+    body = {
+        "node_id": node,
+        "plant_id": plant_id,
+        "start": start,
+        "end": end,
+        "resolution": chosen,
+        "truncated": truncated,
+        "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
+    }
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+
+
+async def latest(
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID | None = None
+) -> list[LatestReading]:
+    """The newest reading per plant (or of one plant; 404 if it is not the owner's)."""
+    if plant_id is not None:
+        await registry_service.get_plant(session, owner_id, plant_id)
+    conn = await raw_connection(session)
+    rows = await repository.latest_for_plants(conn, owner_id, plant_id)
+    return [
+        LatestReading(
+            plant_id=row[0],
+            node_id=row[1],
+            measured_at=row[2],
+            moisture=row[3],
+            temperature=row[4],
+            humidity=row[5],
+            illuminance=row[6],
+            battery=row[7],
+        )
+        for row in rows
+    ]
+
+
+async def csv_window(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    plant_id: uuid.UUID | None,
+    node_id: uuid.UUID | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[uuid.UUID | None, datetime, datetime]:
+    """Authorise a CSV export: the node to export and the window."""
+    start, end = _window(start, end)
+    return await _node_for(session, owner_id, plant_id, node_id), start, end
+
+
+async def stream_csv(
+    engine: AsyncEngine, node_id: uuid.UUID | None, start: datetime, end: datetime
+) -> AsyncIterator[bytes]:
+    """Raw readings of the window as CSV, streamed by ``COPY … TO STDOUT`` on its own
+    connection (the request's session has ended by the time the body streams)."""
+    header = "measured_at,moisture,temperature,humidity,illuminance,battery,seq,source\n"
+    if node_id is None:
+        yield header.encode()
+        return
+    query = psql.SQL(
+        "COPY (SELECT to_char(measured_at AT TIME ZONE 'UTC', "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), moisture, temperature, humidity, illuminance, '
+        "battery, seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
+        "FROM readings WHERE node_id = {} AND measured_at >= {} AND measured_at < {} "
+        "ORDER BY measured_at) TO STDOUT WITH (FORMAT csv)"
+    ).format(psql.Literal(node_id), psql.Literal(start), psql.Literal(end))
+    yield header.encode()
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        async with driver.cursor() as cur, cur.copy(query) as copy:
+            async for chunk in copy:
+                yield bytes(chunk)
+        await connection.rollback()

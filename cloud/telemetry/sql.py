@@ -1,0 +1,142 @@
+"""Set-based SQL of the ingest path: staging table, insert + rollups from RETURNING, conflicts."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cloud.telemetry.models import METRICS
+
+STAGING_TABLE: Final = "reading_staging"
+
+CREATE_STAGING: Final = f"""
+CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
+    idx integer NOT NULL,
+    node_id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    measured_at timestamptz NOT NULL,
+    seq bigint,
+    source smallint NOT NULL,
+    moisture real,
+    temperature real,
+    humidity real,
+    illuminance real,
+    battery real
+) ON COMMIT DELETE ROWS
+"""
+
+STAGING_COLUMNS: Final = (
+    "node_id",
+    "owner_id",
+    "idx",
+    "measured_at",
+    "seq",
+    "source",
+    *METRICS,
+)
+
+COPY_STAGING: Final = f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+COPY_STAGING_BINARY: Final = COPY_STAGING + " WITH (FORMAT binary)"
+
+_READING_COLUMNS = ("node_id", "measured_at", "owner_id", "seq", "source", *METRICS)
+
+
+def _rollup_upsert(table: str, select_sql: str) -> str:
+    columns = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRICS)
+    updates = ",\n        ".join(
+        f"{m}_count = r.{m}_count + excluded.{m}_count, "
+        f"{m}_min = LEAST(r.{m}_min, excluded.{m}_min), "
+        f"{m}_max = GREATEST(r.{m}_max, excluded.{m}_max), "
+        f"{m}_sum = CASE WHEN excluded.{m}_sum IS NULL THEN r.{m}_sum "
+        f"ELSE coalesce(r.{m}_sum, 0) + excluded.{m}_sum END"
+        for m in METRICS
+    )
+    # ORDER BY keeps lock order stable across concurrent batches (no deadlocks).
+    return f"""
+    INSERT INTO {table} AS r (node_id, bucket, owner_id, n, {columns})
+    {select_sql}
+    ON CONFLICT (node_id, bucket) DO UPDATE SET
+        n = r.n + excluded.n,
+        {updates}
+    RETURNING 1
+    """
+
+
+_HOUR_AGGREGATES = ",\n        ".join(
+    f"count({m}) AS {m}_count, min({m}) AS {m}_min, max({m}) AS {m}_max, "
+    f"sum({m}::double precision) AS {m}_sum"
+    for m in METRICS
+)
+_DAY_AGGREGATES = ", ".join(
+    f"sum({m}_count), min({m}_min), max({m}_max), sum({m}_sum)" for m in METRICS
+)
+_HOUR_COLUMNS = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRICS)
+
+# One statement: insert new rows; aggregate exactly those rows per hour once, upsert that into
+# the hourly rollup and its (much smaller) re-aggregation per day into the daily rollup; move
+# each node's last_reading_at forward. Data-modifying CTEs always run to completion.
+INSERT_AND_ROLL_UP: Final = f"""
+WITH ins AS (
+    INSERT INTO readings ({", ".join(_READING_COLUMNS)})
+    SELECT {", ".join(_READING_COLUMNS)} FROM {STAGING_TABLE}
+    ON CONFLICT (node_id, measured_at) DO NOTHING
+    RETURNING node_id, measured_at, owner_id, {", ".join(METRICS)}
+),
+h AS MATERIALIZED (
+    SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id,
+        count(*) AS n, max(measured_at) AS last_at,
+        {_HOUR_AGGREGATES}
+    FROM ins
+    GROUP BY node_id, bucket, owner_id
+),
+hourly AS ({
+    _rollup_upsert(
+        "readings_hourly",
+        f"SELECT node_id, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h ORDER BY node_id, bucket",
+    )
+}),
+daily AS ({
+    _rollup_upsert(
+        "readings_daily",
+        "SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
+        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, day, owner_id ORDER BY node_id, day",
+    )
+}),
+touched AS (
+    UPDATE nodes AS n SET last_reading_at = latest.at
+    FROM (SELECT node_id, max(last_at) AS at FROM h GROUP BY node_id ORDER BY node_id) AS latest
+    WHERE n.id = latest.node_id
+      AND (n.last_reading_at IS NULL OR n.last_reading_at < latest.at)
+    RETURNING 1
+)
+SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
+       (SELECT count(*) FROM daily)
+"""
+
+# Items that were not inserted because the stored row at that key holds different values.
+FIND_CONFLICTS: Final = f"""
+SELECT s.idx
+FROM {STAGING_TABLE} AS s
+JOIN readings AS r ON r.node_id = s.node_id AND r.measured_at = s.measured_at
+WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM
+      ({", ".join(f"s.{m}" for m in METRICS)})
+ORDER BY s.idx
+"""
+
+# Rebuild both rollups of one owner from raw readings (bulk loads, repairs, tests). Uses the
+# same aggregates as the ingest path, so rebuilt rollups equal incrementally maintained ones.
+REBUILD_HOURLY: Final = f"""
+INSERT INTO readings_hourly (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id, count(*),
+    {_HOUR_AGGREGATES}
+FROM readings WHERE owner_id = %(owner_id)s
+GROUP BY node_id, bucket, owner_id
+ON CONFLICT (node_id, bucket) DO NOTHING
+"""
+
+REBUILD_DAILY: Final = f"""
+INSERT INTO readings_daily (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), {_DAY_AGGREGATES}
+FROM readings_hourly WHERE owner_id = %(owner_id)s
+GROUP BY node_id, day, owner_id
+ON CONFLICT (node_id, bucket) DO NOTHING
+"""

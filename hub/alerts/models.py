@@ -1,0 +1,28 @@
+"""The ``alerts`` table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from hub.store.types import EpochMs, SyncState
+
+
+class Alert(SQLModel, table=True):
+    """An alert evaluated on the hub; its id is the ``local_id`` the cloud dedups on."""
+
+    __tablename__ = "alerts"
+
+    id: str = Field(primary_key=True)
+    node_mac: str | None = None
+    plant_id: str | None = None
+    kind: str
+    metric: str | None = None
+    message: str
+    opened_at: datetime = Field(sa_type=EpochMs)
+    resolved_at: datetime | None = Field(default=None, sa_type=EpochMs)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=EpochMs)
+    sync_state: int = SyncState.PENDING
+    batch_id: int | None = None
+    reject_reason: str | None = None

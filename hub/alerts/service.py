@@ -1,0 +1,275 @@
+"""Local alerts from the synced species thresholds: works offline.
+
+Threshold alerts open only after the breach has lasted ``alert_min_duration_s`` and close only
+once the value is back inside by a hysteresis margin, so a reading wobbling on the line does not
+flap. Stale-node and low-battery alerts come from the node's last reading and status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from hub.alerts.models import Alert
+from hub.alerts.schemas import AlertPublic
+from hub.errors import NotFound
+from hub.nodes import repository as nodes_repo
+from hub.nodes.models import Node
+from hub.plants import repository as plants_repo
+from hub.plants.models import Plant
+from hub.plants.service import thresholds_for
+from hub.readings import service as readings
+from hub.settings import HubSettings
+from hub.store.types import SyncState, from_ms, to_ms
+from shared.sync import AlertKind
+from shared.units import PLANT_METRICS, RANGES, Metric
+
+BATTERY_RECOVERY_MARGIN = 5.0
+
+
+def to_public(alert: Alert) -> AlertPublic:
+    """The API view of an alert."""
+    return AlertPublic(
+        id=alert.id,
+        kind=AlertKind(alert.kind),
+        metric=Metric(alert.metric) if alert.metric else None,
+        node_mac=alert.node_mac,
+        plant_id=alert.plant_id,
+        message=alert.message,
+        opened_at=alert.opened_at,
+        resolved_at=alert.resolved_at,
+        acknowledged_at=alert.acknowledged_at,
+        sync_state=SyncState(alert.sync_state).name.lower(),
+        reject_reason=alert.reject_reason,
+    )
+
+
+async def list_alerts(session: AsyncSession, open_only: bool, limit: int) -> Sequence[Alert]:
+    """Alerts, newest first."""
+    stmt = select(Alert).order_by(col(Alert.opened_at).desc()).limit(limit)
+    if open_only:
+        stmt = stmt.where(col(Alert.resolved_at).is_(None))
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def acknowledge(session: AsyncSession, alert_id: str, now: datetime) -> Alert:
+    """Mark an alert seen; a data-dropped notice is closed by acknowledging it."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    alert.acknowledged_at = alert.acknowledged_at or now
+    if alert.kind == AlertKind.DATA_DROPPED and alert.resolved_at is None:
+        _resolve(alert, now)
+    session.add(alert)
+    await session.flush()
+    return alert
+
+
+def _resolve(alert: Alert, now: datetime) -> None:
+    alert.resolved_at = now
+    alert.sync_state = SyncState.PENDING  # the cloud learns it closed
+    alert.batch_id = None
+
+
+async def open_alert(
+    session: AsyncSession,
+    kind: AlertKind,
+    message: str,
+    now: datetime,
+    *,
+    node_mac: str | None = None,
+    plant_id: str | None = None,
+    metric: Metric | None = None,
+) -> Alert:
+    """Insert a new open alert (pending sync)."""
+    alert = Alert(
+        id=str(uuid4()),
+        node_mac=node_mac,
+        plant_id=plant_id,
+        kind=kind.value,
+        metric=metric.value if metric else None,
+        message=message[:500],
+        opened_at=now,
+    )
+    session.add(alert)
+    await session.flush()
+    return alert
+
+
+async def _open_alerts(session: AsyncSession) -> dict[tuple[Any, ...], Alert]:
+    rows = (
+        (await session.execute(select(Alert).where(col(Alert.resolved_at).is_(None))))
+        .scalars()
+        .all()
+    )
+    return {(a.kind, a.plant_id, a.node_mac, a.metric): a for a in rows}
+
+
+async def _breach_started(
+    session: AsyncSession, node: int, metric: Metric, kind: AlertKind, bound: float
+) -> int | None:
+    """Epoch ms of the first reading of the current uninterrupted breach."""
+    column = metric.value
+    inside = f"{column} >= :b" if kind is AlertKind.LOW else f"{column} <= :b"
+    last_ok = (
+        await session.execute(
+            text(
+                f"select max(measured_at) from readings where node_id = :n "  # noqa: S608
+                f"and {column} is not null and {inside}"
+            ),
+            {"n": node, "b": bound},
+        )
+    ).scalar_one()
+    first = (
+        await session.execute(
+            text(
+                f"select min(measured_at) from readings where node_id = :n "  # noqa: S608
+                f"and {column} is not null and measured_at > :t"
+            ),
+            {"n": node, "t": last_ok if last_ok is not None else -1},
+        )
+    ).scalar_one()
+    return None if first is None else int(first)
+
+
+async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) -> int:
+    """Open and resolve alerts from the current data; returns how many changed."""
+    changed = 0
+    open_alerts = await _open_alerts(session)
+    species = await plants_repo.species_map(session)
+    plants = {p.node_mac: p for p in await plants_repo.list_plants(session) if p.node_mac}
+    min_duration_ms = int(settings.alert_min_duration_s * 1000)
+    stale_after = timedelta(seconds=settings.stale_after_s)
+    for node in await nodes_repo.paired(session):
+        assert node.id is not None
+        plant = plants.get(node.mac)
+        latest = await readings.latest_values(session, node.id)
+        changed += await _stale_and_battery(
+            session, settings, node, plant, latest, open_alerts, now, stale_after
+        )
+        if plant is None:
+            continue
+        thresholds = thresholds_for(plant, species)
+        for metric in PLANT_METRICS:
+            value = latest.get(metric)
+            fresh = value is not None and now - from_ms(value[1]) <= stale_after
+            low, high = thresholds.bounds(metric)
+            span = (high - low) if low is not None and high is not None else None
+            for kind, bound in ((AlertKind.LOW, low), (AlertKind.HIGH, high)):
+                if bound is None:
+                    continue
+                key = (kind.value, plant.id, node.mac, metric.value)
+                current = open_alerts.get(key)
+                margin = settings.alert_hysteresis_fraction * (
+                    span if span else max(abs(bound), 1.0)
+                )
+                if current is not None:
+                    if value is None:
+                        continue
+                    back = (
+                        value[0] >= bound + margin
+                        if kind is AlertKind.LOW
+                        else value[0] <= bound - margin
+                    )
+                    if back:
+                        _resolve(current, now)
+                        session.add(current)
+                        changed += 1
+                    continue
+                if not fresh or value is None:
+                    continue
+                breached = value[0] < bound if kind is AlertKind.LOW else value[0] > bound
+                if not breached:
+                    continue
+                since = await _breach_started(session, node.id, metric, kind, bound)
+                if since is None or value[1] - since < min_duration_ms:
+                    continue
+                side = "below" if kind is AlertKind.LOW else "above"
+                unit = RANGES[metric].unit
+                await open_alert(
+                    session,
+                    kind,
+                    f"{plant.name}: {metric.value} {value[0]:g} {unit} {side} {bound:g} {unit}",
+                    now,
+                    node_mac=node.mac,
+                    plant_id=plant.id,
+                    metric=metric,
+                )
+                changed += 1
+    await session.flush()
+    return changed
+
+
+async def _stale_and_battery(
+    session: AsyncSession,
+    settings: HubSettings,
+    node: Node,
+    plant: Plant | None,
+    latest: dict[Metric, tuple[float, int]],
+    open_alerts: dict[tuple[Any, ...], Alert],
+    now: datetime,
+    stale_after: timedelta,
+) -> int:
+    changed = 0
+    plant_id = plant.id if plant else None
+    label = plant.name if plant else (node.name or node.mac)
+    newest = max((t for _v, t in latest.values()), default=None)
+    heard = max(
+        [t for t in (node.last_seen, from_ms(newest) if newest else None) if t is not None],
+        default=None,
+    )
+    reference = heard or node.created_at
+    stale_key = (AlertKind.STALE.value, plant_id, node.mac, None)
+    stale = now - reference > stale_after
+    if stale and stale_key not in open_alerts:
+        minutes = int((now - reference).total_seconds() // 60)
+        await open_alert(
+            session,
+            AlertKind.STALE,
+            f"{label}: no data for {minutes} min",
+            now,
+            node_mac=node.mac,
+            plant_id=plant_id,
+        )
+        changed += 1
+    elif not stale and stale_key in open_alerts:
+        alert = open_alerts[stale_key]
+        _resolve(alert, now)
+        session.add(alert)
+        changed += 1
+    battery = node.battery
+    if Metric.BATTERY in latest and (
+        battery is None
+        or node.last_seen is None
+        or latest[Metric.BATTERY][1] >= to_ms(node.last_seen)
+    ):
+        battery = latest[Metric.BATTERY][0]
+    battery_key = (AlertKind.LOW_BATTERY.value, plant_id, node.mac, Metric.BATTERY.value)
+    if battery is not None:
+        low = battery < settings.low_battery_percent
+        if low and battery_key not in open_alerts:
+            await open_alert(
+                session,
+                AlertKind.LOW_BATTERY,
+                f"{label}: battery at {battery:g} %",
+                now,
+                node_mac=node.mac,
+                plant_id=plant_id,
+                metric=Metric.BATTERY,
+            )
+            changed += 1
+        elif (
+            battery_key in open_alerts
+            and battery >= settings.low_battery_percent + BATTERY_RECOVERY_MARGIN
+        ):
+            alert = open_alerts[battery_key]
+            _resolve(alert, now)
+            session.add(alert)
+            changed += 1
+    return changed

@@ -1,0 +1,164 @@
+"""The hub's FastAPI app: ``create_app`` wires the store, writer, scheduler, cloud client and the
+(optional) BLE gateway in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+import httpx
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hub import health
+from hub.alerts import router as alerts_router
+from hub.alerts import service as alerts_service
+from hub.auth import router as auth_router
+from hub.ble.ports import GatewayControl
+from hub.images import router as images_router
+from hub.nodes import router as nodes_router
+from hub.observability import HubMetrics, configure_logging, install
+from hub.plants import router as plants_router
+from hub.settings import Environment, HubSettings
+from hub.store import budget
+from hub.store.hub_store import HubStore, open_store
+from hub.store.types import utcnow
+from hub.sync import router as sync_router
+from hub.sync.client import CloudClient, CloudError
+from hub.sync.link import LinkManager
+from hub.sync.service import SyncEngine
+from shared.errors import ErrorBody, ErrorDetail
+
+log = structlog.get_logger(__name__)
+
+BUDGET_INTERVAL_S = 300.0
+
+
+class HubGateway(GatewayControl, Protocol):
+    """A gateway the app can run: GatewayControl plus start/stop."""
+
+    async def start(self) -> None:
+        """Begin scanning."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop scanning and close sessions."""
+        ...
+
+
+GatewayFactory = Callable[[HubStore, HubSettings], HubGateway]
+
+
+async def evaluate_alerts(store: HubStore) -> int:
+    """One pass of local alert evaluation."""
+    return await store.write(
+        lambda session: alerts_service.evaluate(session, store.settings, utcnow())
+    )
+
+
+def create_app(
+    settings: HubSettings | None = None,
+    *,
+    gateway_factory: GatewayFactory | None = None,
+    cloud_transport: httpx.AsyncBaseTransport | None = None,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    """The hub app. ``gateway_factory`` builds the BLE gateway (None: API/upload only);
+    ``cloud_transport`` lets tests route cloud calls in-process."""
+    settings = settings or HubSettings()
+    configure_logging(json_logs=settings.environment is not Environment.DEVELOPMENT)
+    metrics = HubMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with (
+            open_store(settings) as store,
+            httpx.AsyncClient(transport=cloud_transport, timeout=settings.sync_timeout_s) as http,
+        ):
+
+            def client_factory(url: str, token: str | None) -> CloudClient:
+                return CloudClient(http, url, token)
+
+            gateway = gateway_factory(store, settings) if gateway_factory else None
+            if gateway is not None and not settings.ble_enabled:
+                gateway = None
+            engine = SyncEngine(store, settings, client_factory, gateway)
+            scheduler = AsyncIOScheduler(timezone="UTC")
+            scheduler.add_job(
+                engine.run,
+                "interval",
+                seconds=settings.sync_interval_s,
+                id="sync",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                evaluate_alerts,
+                "interval",
+                args=[store],
+                seconds=settings.alert_interval_s,
+                id="alerts",
+                max_instances=1,
+                coalesce=True,
+            )
+            scheduler.add_job(
+                budget.enforce,
+                "interval",
+                args=[store],
+                seconds=BUDGET_INTERVAL_S,
+                id="budget",
+                max_instances=1,
+                coalesce=True,
+            )
+            app.state.settings = settings
+            app.state.store = store
+            app.state.sync = engine
+            app.state.link = LinkManager(store, client_factory)
+            app.state.gateway = gateway
+            app.state.gateway_started = False
+            app.state.scheduler = scheduler
+            if run_scheduler:
+                scheduler.start()
+            try:
+                if gateway is not None:
+                    await gateway.start()
+                    app.state.gateway_started = True
+                log.info(
+                    "hub_started", data_dir=str(settings.data_dir), gateway=gateway is not None
+                )
+                yield
+            finally:
+                if scheduler.running:
+                    scheduler.shutdown(wait=False)
+                if gateway is not None and app.state.gateway_started:
+                    await gateway.stop()
+                    app.state.gateway_started = False
+                log.info("hub_stopped")
+
+    app = FastAPI(
+        title="Plant-Vita hub",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    install(app, metrics)
+
+    @app.exception_handler(CloudError)
+    async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+        body = ErrorBody(error=ErrorDetail(code="cloud_error", message=str(exc)))
+        return JSONResponse(body.model_dump(mode="json"), status_code=502)
+
+    for module in (
+        health,
+        auth_router,
+        plants_router,
+        nodes_router,
+        images_router,
+        alerts_router,
+        sync_router,
+    ):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,536 @@
+"""The BLE gateway: one scanner feeding per-node BTHome decoders, batched storage, GATT sessions.
+
+Only bleak's public API is used. Production passes no backend (bleak picks BlueZ on the Pi);
+tests and the demo pass the Bumble backend bound to an emulated garden.
+
+The detection callback is synchronous and never awaits I/O: it decodes, deduplicates burst
+repeats, appends to an in-memory batch and flags nodes that want a session. Background tasks
+flush the batch to the store, push node statuses, run GATT sessions (bounded by a semaphore,
+never blocking scanning), and supervise the scanner (watchdog restart, backoff on adapter
+errors).
+
+Counter resets: a node's BTHome counter is persisted in flash, so a reboot continues it. If the
+flash is lost the counter restarts, and with the same bindkey that would reuse AES-CCM nonces;
+those adverts are dropped as replays (counted per node). Recovery is re-pairing with a fresh
+bindkey: when ``reload_nodes`` sees a node's bindkey change, its decoder starts over without
+replay history, and backfill starts from what the node holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak_retry_connector import establish_connection
+
+from hub.ble.bumble_backend import BleakBackends
+from hub.ble.ports import (
+    DecodedReading,
+    DropCounters,
+    GatewayStore,
+    NodeStatus,
+    PairedNode,
+    SeenDevice,
+)
+from hub.ble.session import NodeSession, PartialImage, SessionReport
+from hub.ble.settings import GatewaySettings
+from shared import ble_uuids
+from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
+from shared.sync import NodeKind
+from shared.units import Metric
+
+logger = logging.getLogger(__name__)
+
+_BTHOME = ble_uuids.BTHOME_SERVICE_UUID
+_PLANT_VITA = ble_uuids.PLANT_VITA_SERVICE_UUID
+_MAX_PENDING = 500_000  # readings held while the store is unavailable (never dropped silently)
+
+
+@dataclass(slots=True)
+class _Node:
+    """The gateway's live state for one paired node."""
+
+    paired: PairedNode
+    decoder: BTHomeNodeDecoder
+    drops: DropCounters = field(default_factory=DropCounters)
+    device: BLEDevice | None = None
+    last_seen: datetime | None = None
+    rssi: int | None = None
+    battery: float | None = None
+    name: str | None = None
+    last_seq: int | None = None  # highest seq handed to the store
+    last_plain: bytes | None = None  # last plaintext payload (sensors without a counter)
+    last_plain_at: float = 0.0
+    pending_flag: bool = False
+    session_due_at: float = 0.0  # monotonic time of the next scheduled session
+    retry_after: float = 0.0
+    requested: bool = False
+    acked_upto: int | None = None
+    applied_revision: int | None = None
+    partial_images: dict[int, PartialImage] = field(default_factory=dict)
+    dirty: bool = False
+    last_drop_log: float = 0.0
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    """Counters for logs, metrics and tests."""
+
+    adverts: int = 0
+    readings_queued: int = 0
+    readings_stored: int = 0
+    duplicates: int = 0
+    store_failures: int = 0
+    sessions_ok: int = 0
+    sessions_failed: int = 0
+    scanner_starts: int = 0
+    scanner_errors: int = 0
+    watchdog_restarts: int = 0
+
+
+class Gateway:
+    """The hub's BLE gateway; implements ``hub.ble.ports.GatewayControl``."""
+
+    def __init__(
+        self,
+        store: GatewayStore,
+        settings: GatewaySettings | None = None,
+        backend: BleakBackends | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or GatewaySettings()
+        self.backend = backend
+        self.now = now or (lambda: datetime.now(UTC))
+        self.stats = GatewayStats()
+        self.session_reports: dict[str, list[SessionReport]] = {}
+        self._nodes: dict[str, _Node] = {}
+        self._seen: dict[str, SeenDevice] = {}
+        self._pending: list[DecodedReading] = []
+        self._flush_now = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._session_wanted = asyncio.Event()
+        self._in_session: set[str] = set()
+        self._semaphore = asyncio.Semaphore(self.settings.max_connections)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session_tasks: set[asyncio.Task[None]] = set()
+        self._last_advert = time.monotonic()
+        self._scanner: BleakScanner | None = None
+        self._running = False
+        self._client_class: type[BleakClient] = (
+            backend.client_class() if backend is not None else BleakClient
+        )
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load paired nodes and start scanning, flushing, status pushes and sessions."""
+        await self.reload_nodes()
+        self._running = True
+        self._last_advert = time.monotonic()
+        for name, coro in (
+            ("scanner", self._scan_supervisor()),
+            ("flush", self._flush_loop()),
+            ("status", self._status_loop()),
+            ("sessions", self._session_loop()),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=f"gateway-{name}"))
+
+    async def stop(self) -> None:
+        """Stop scanning and sessions, then commit what is still queued."""
+        self._running = False
+        for task in [*self._tasks, *self._session_tasks]:
+            task.cancel()
+        for task in [*self._tasks, *self._session_tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._session_tasks.clear()
+        await self._stop_scanner()
+        await self._flush()
+        await self._push_statuses()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    # --- GatewayControl ---------------------------------------------------------------------
+
+    def seen_devices(self) -> Sequence[SeenDevice]:
+        """Unpaired BTHome devices heard within ``seen_ttl_s``, newest first."""
+        now = self.now()
+        ttl = self.settings.seen_ttl_s
+        fresh = [d for d in self._seen.values() if (now - d.last_seen).total_seconds() <= ttl]
+        return sorted(fresh, key=lambda d: d.last_seen, reverse=True)
+
+    async def reload_nodes(self) -> None:
+        """Re-read paired nodes (after pairing, unpairing or a config change)."""
+        paired = {node.mac.upper(): node for node in await self.store.paired_nodes()}
+        nodes: dict[str, _Node] = {}
+        for mac, node in paired.items():
+            current = self._nodes.get(mac)
+            if current is not None and current.paired.bindkey == node.bindkey:
+                current.paired = node
+                if node.config_revision_applied is not None:
+                    current.applied_revision = node.config_revision_applied
+                nodes[mac] = current
+                continue
+            # New pairing or a new bindkey: a fresh decoder. With a new key the node's counter
+            # may have restarted, so only the old key's replay history is kept for the old key.
+            last = node.last_seq if current is None else None
+            nodes[mac] = _Node(
+                paired=node,
+                decoder=BTHomeNodeDecoder(mac, node.bindkey, last_sequence=last),
+                last_seq=last,
+                applied_revision=node.config_revision_applied,
+                session_due_at=time.monotonic(),  # first contact: set time, read config
+            )
+            self._seen.pop(mac, None)
+        self._nodes = nodes
+        self._session_wanted.set()
+
+    async def request_session(self, node_mac: str) -> None:
+        """Connect at the node's next connectable window."""
+        node = self._nodes.get(node_mac.upper())
+        if node is None:
+            raise KeyError(f"node {node_mac} is not paired")
+        node.requested = True
+        node.retry_after = 0.0
+        self._session_wanted.set()
+
+    def drops(self, node_mac: str) -> DropCounters:
+        """A paired node's dropped-advert counters."""
+        return self._nodes[node_mac.upper()].drops
+
+    # --- the detection callback (hot path, synchronous) ---------------------------------------
+
+    def on_advertisement(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        """bleak's detection callback: decode, dedupe, queue. Never awaits."""
+        self._last_advert = time.monotonic()
+        self.stats.adverts += 1
+        service_data = adv.service_data.get(_BTHOME)
+        if service_data is None:
+            return
+        mac = device.address.upper()
+        node = self._nodes.get(mac)
+        if node is None:
+            self._saw_unpaired(mac, adv, service_data)
+            return
+        try:
+            advert = node.decoder.decode(
+                service_data,
+                rssi=adv.rssi,
+                name=adv.local_name,
+                status=adv.service_data.get(_PLANT_VITA),
+            )
+        except Malformed:
+            node.drops.malformed += 1
+            self._dropped(node, "malformed")
+            return
+        except WrongKey:
+            node.drops.wrong_key += 1
+            self._dropped(node, "wrong key")
+            return
+        except Replay:
+            node.drops.replayed += 1
+            self._dropped(node, "replayed")
+            return
+        except Downgrade:
+            node.drops.plaintext += 1
+            self._dropped(node, "plaintext from an encrypted node")
+            return
+        now = self.now()
+        node.device = device
+        node.last_seen = now
+        node.rssi = adv.rssi
+        node.dirty = True
+        if adv.local_name:
+            node.name = adv.local_name
+        battery = advert.values.get(Metric.BATTERY)
+        if battery is not None:
+            node.battery = battery
+        if advert.pending:
+            node.pending_flag = True
+            self._session_wanted.set()
+        elif node.requested or self._session_due(node):
+            self._session_wanted.set()
+        seq = advert.sequence
+        if seq is not None:
+            if node.last_seq is not None and seq <= node.last_seq:
+                self.stats.duplicates += 1  # a burst or connectable-window repeat
+                return
+            if node.last_seq is not None and seq > node.last_seq + 1:
+                # Missed measurements: the node still holds them, fetch them over GATT.
+                node.session_due_at = 0.0
+                self._session_wanted.set()
+            node.last_seq = seq
+        else:
+            mono = time.monotonic()
+            if service_data == node.last_plain and mono - node.last_plain_at < 30.0:
+                self.stats.duplicates += 1
+                return
+            node.last_plain, node.last_plain_at = service_data, mono
+        self._pending.append(
+            DecodedReading(
+                node_mac=mac, measured_at=now, values=advert.values, seq=seq, rssi=adv.rssi
+            )
+        )
+        self.stats.readings_queued += 1
+        if len(self._pending) >= self.settings.flush_max_batch:
+            self._flush_now.set()
+
+    def _saw_unpaired(self, mac: str, adv: AdvertisementData, service_data: bytes) -> None:
+        previous = self._seen.get(mac)
+        self._seen[mac] = SeenDevice(
+            mac=mac,
+            name=adv.local_name or (previous.name if previous else None),
+            rssi=adv.rssi,
+            last_seen=self.now(),
+            encrypted=bool(service_data and service_data[0] & 0x01),
+            plantvita=_PLANT_VITA in adv.service_data
+            or _PLANT_VITA in adv.service_uuids
+            or bool(previous and previous.plantvita),
+        )
+
+    def _dropped(self, node: _Node, reason: str) -> None:
+        node.dirty = True
+        mono = time.monotonic()
+        if mono - node.last_drop_log >= self.settings.drop_log_interval_s:
+            node.last_drop_log = mono
+            logger.debug(
+                "dropped %s advert from %s (drops so far: %s)", reason, node.paired.mac, node.drops
+            )
+
+    def _session_due(self, node: _Node) -> bool:
+        if not self.settings.sessions_enabled:
+            return False
+        if node.paired.kind is not NodeKind.PLANTVITA or node.paired.mac in self._in_session:
+            return False
+        mono = time.monotonic()
+        if mono < node.retry_after:
+            return False
+        wanted = node.paired.config
+        config_stale = wanted is not None and wanted.revision != node.applied_revision
+        return node.requested or node.pending_flag or config_stale or mono >= node.session_due_at
+
+    # --- storage ----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        backoff = self.settings.flush_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), backoff)
+            self._flush_now.clear()
+            try:
+                await self._flush()
+                backoff = self.settings.flush_interval_s
+            except Exception:
+                self.stats.store_failures += 1
+                logger.exception("storing readings failed; keeping them and retrying")
+                backoff = min(backoff * 2, 10.0)
+
+    async def _flush(self) -> None:
+        # One flusher at a time: an explicit flush waits for a batch already being committed.
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        size = self.settings.flush_max_batch
+        while self._pending:
+            # Bounded transactions: a backlog is committed in slices, oldest first.
+            batch, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                await self.store.store_readings(batch)
+            except BaseException:
+                # Put them back in front: nothing decoded is ever lost to a store hiccup.
+                self._pending[:0] = batch
+                if len(self._pending) > _MAX_PENDING:
+                    logger.error("%d readings waiting for the store", len(self._pending))
+                raise
+            self.stats.readings_stored += len(batch)
+
+    async def flush(self) -> None:
+        """Commit everything decoded so far (tests and shutdown)."""
+        await self._flush()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.status_interval_s)
+            try:
+                await self._push_statuses()
+            except Exception:
+                logger.exception("pushing node statuses failed")
+
+    async def _push_statuses(self) -> None:
+        statuses: list[NodeStatus] = []
+        for node in self._nodes.values():
+            if not node.dirty or (node.last_seen is None and node.drops.total == 0):
+                continue
+            node.dirty = False
+            statuses.append(
+                NodeStatus(
+                    node_mac=node.paired.mac,
+                    last_seen=node.last_seen or self.now(),
+                    rssi=node.rssi,
+                    battery=node.battery,
+                    name=node.name,
+                    drops=replace(node.drops),
+                )
+            )
+        if statuses:
+            await self.store.update_node_status(statuses)
+
+    async def push_statuses(self) -> None:
+        """Push node statuses now (tests)."""
+        await self._push_statuses()
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    def _make_scanner(self) -> BleakScanner:
+        passive = self.settings.passive_scan
+        kwargs: dict[str, Any] = {}
+        if self.backend is not None:
+            kwargs["backend"] = self.backend.scanner
+        elif passive:
+            from bleak.assigned_numbers import AdvertisementDataType
+            from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+
+            # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
+            kwargs["bluez"] = {
+                "or_patterns": [
+                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc")
+                ]
+            }
+        return BleakScanner(
+            self.on_advertisement, scanning_mode="passive" if passive else "active", **kwargs
+        )
+
+    async def _stop_scanner(self) -> None:
+        scanner, self._scanner = self._scanner, None
+        if scanner is not None:
+            with contextlib.suppress(Exception):
+                await scanner.stop()
+
+    async def _scan_supervisor(self) -> None:
+        backoff = self.settings.scan_backoff_s
+        watchdog = self.settings.watchdog_s
+        while True:
+            try:
+                scanner = self._make_scanner()
+                await scanner.start()
+                self._scanner = scanner
+                self.stats.scanner_starts += 1
+                self._last_advert = time.monotonic()
+                backoff = self.settings.scan_backoff_s
+                while True:
+                    await asyncio.sleep(min(watchdog / 4, 5.0))
+                    if time.monotonic() - self._last_advert > watchdog:
+                        self.stats.watchdog_restarts += 1
+                        logger.warning("no advert for %.0fs: restarting the scanner", watchdog)
+                        break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.scanner_errors += 1
+                logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
+                await self._stop_scanner()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.scan_backoff_max_s)
+                continue
+            await self._stop_scanner()
+
+    # --- GATT sessions ----------------------------------------------------------------------
+
+    async def _session_loop(self) -> None:
+        while True:
+            await self._session_wanted.wait()
+            self._session_wanted.clear()
+            for node in list(self._nodes.values()):
+                if node.device is None or not self._session_due(node):
+                    continue
+                self._in_session.add(node.paired.mac)
+                task = asyncio.create_task(self._session(node), name=f"session-{node.paired.mac}")
+                self._session_tasks.add(task)
+                task.add_done_callback(self._session_tasks.discard)
+
+    async def _session(self, node: _Node) -> None:
+        mac = node.paired.mac
+        try:
+            async with self._semaphore:
+                report = await self._run_session(node)
+            node.pending_flag = False
+            node.requested = False
+            node.retry_after = 0.0
+            node.session_due_at = time.monotonic() + self.settings.session_interval_s
+            if report.config_revision is not None:
+                node.applied_revision = report.config_revision
+            if report.acked_upto is not None:
+                node.acked_upto = report.acked_upto
+            self.stats.sessions_ok += 1
+            self.session_reports.setdefault(mac, []).append(report)
+            logger.info("session with %s: %s", mac, report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.sessions_failed += 1
+            node.retry_after = time.monotonic() + self.settings.session_retry_s
+            logger.warning("session with %s failed: %s: %s", mac, type(exc).__name__, exc)
+        finally:
+            self._in_session.discard(mac)
+
+    async def _run_session(self, node: _Node) -> SessionReport:
+        device = node.device
+        assert device is not None
+        settings = self.settings
+        session: NodeSession | None = None
+
+        def disconnected(_client: BleakClient) -> None:
+            if session is not None:
+                session.link_lost()
+
+        async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
+            client = await establish_connection(
+                self._client_class,
+                device,
+                node.name or mac_name(node.paired.mac),
+                disconnected_callback=disconnected,
+                max_attempts=settings.connect_attempts,
+                pair=True,
+                timeout=settings.connect_timeout_s,
+            )
+        try:
+            await self.flush()  # backfill resumes after what the store has committed
+            session = NodeSession(
+                client,
+                node.paired.mac,
+                self.store,
+                now=self.now,
+                op_timeout_s=settings.op_timeout_s,
+                wanted_config=node.paired.config,
+                since_seq=None if node.acked_upto is None else node.acked_upto + 1,
+                partial_images=node.partial_images,
+                image_attempts=settings.image_attempts,
+            )
+            async with asyncio.timeout(settings.session_timeout_s):
+                return await session.run()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
+
+def mac_name(mac: str) -> str:
+    """A fallback display name for logs."""
+    return "PV-" + mac.replace(":", "")[-6:]

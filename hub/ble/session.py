@@ -1,0 +1,316 @@
+"""One GATT session with a Plant-Vita node (docs/protocol.md §4), over bleak's public API.
+
+Set the time, read Info and Config, push the wanted config, backfill the records the node kept
+(ACKed only once the store committed them), then fetch every stored photo with resume and a
+CRC32 check, and delete it from the node once the store has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+
+from hub.ble.ports import DecodedReading, GatewayStore, NodeStatus, ReceivedImage
+from shared import ble_uuids
+from shared import gatt as pv
+from shared.sync import NodeConfig, ReadingSource
+
+logger = logging.getLogger(__name__)
+
+
+class SessionError(Exception):
+    """The node answered something the session cannot continue from."""
+
+
+class LinkLost(SessionError):
+    """The connection dropped during the session."""
+
+
+@dataclass(slots=True)
+class SessionReport:
+    """What one session did (logged, and read by tests)."""
+
+    time_set: bool = False
+    info: pv.Info | None = None
+    config_revision: int | None = None
+    config_written: bool = False
+    records: int = 0
+    acked_upto: int | None = None
+    images: list[int] = field(default_factory=list)
+    crc_failures: int = 0
+    resumed_from: list[int] = field(default_factory=list)
+
+
+def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
+    """The node's Config value for the hub's ``NodeConfig`` (thresholds the node keeps)."""
+    camera_times: tuple[int, ...] = ()
+    if wanted.camera_interval_s is not None:
+        # At most 8 capture times a day, from midnight UTC, as evenly as the interval allows.
+        step = max(wanted.camera_interval_s // 60, pv.MINUTES_PER_DAY // pv.MAX_CAMERA_TIMES)
+        camera_times = tuple(range(0, pv.MINUTES_PER_DAY, step))[: pv.MAX_CAMERA_TIMES]
+    return pv.Config(
+        revision=wanted.revision,
+        sampling_interval_s=wanted.sampling_interval_s,
+        advert_burst_count=wanted.advert_burst,
+        advert_burst_interval_ms=current.advert_burst_interval_ms,
+        camera_times=camera_times,
+        moisture_low=current.moisture_low,
+        moisture_high=current.moisture_high,
+        temperature_low=current.temperature_low,
+        temperature_high=current.temperature_high,
+        connectable_window_s=wanted.connectable_window_s,
+        alert_interval_s=current.alert_interval_s,
+    )
+
+
+@dataclass(slots=True)
+class PartialImage:
+    """An image transfer interrupted by a disconnect: resumed from ``assembler.held``."""
+
+    assembler: pv.ImageAssembler
+    entry: pv.ImageEntry
+
+
+class NodeSession:
+    """Drive one connected ``BleakClient`` through a Plant-Vita session."""
+
+    def __init__(
+        self,
+        client: BleakClient,
+        mac: str,
+        store: GatewayStore,
+        *,
+        now: Callable[[], datetime],
+        op_timeout_s: float,
+        wanted_config: NodeConfig | None,
+        since_seq: int | None,
+        partial_images: dict[int, PartialImage],
+        image_attempts: int,
+    ) -> None:
+        self.client = client
+        self.mac = mac
+        self.store = store
+        self.now = now
+        self.op_timeout_s = op_timeout_s
+        self.wanted_config = wanted_config
+        self.since_seq = since_seq
+        self.partial_images = partial_images
+        self.image_attempts = image_attempts
+        self.report = SessionReport()
+        self._responses: asyncio.Queue[pv.ControlResponse | None] = asyncio.Queue()
+        self._records: list[pv.Record] = []
+        self._assembler: pv.ImageAssembler | None = None
+        self._chunk_error: pv.ProtocolError | None = None
+
+    def link_lost(self) -> None:
+        """The client's disconnected callback: wake whoever waits for an indication."""
+        self._responses.put_nowait(None)
+
+    # --- notifications (callbacks: never await) ---------------------------------------------
+
+    def _on_control_point(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        try:
+            self._responses.put_nowait(pv.ControlResponse.decode(bytes(data)))
+        except pv.ProtocolError as exc:
+            logger.warning("%s: unreadable Control Point indication: %s", self.mac, exc)
+
+    def _on_records(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        try:
+            self._records.extend(pv.decode_records(bytes(data)))
+        except pv.ProtocolError as exc:
+            logger.warning("%s: unreadable Records notification: %s", self.mac, exc)
+
+    def _on_image_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        assembler = self._assembler
+        if assembler is None or self._chunk_error is not None:
+            return
+        try:
+            assembler.add(pv.ImageChunk.decode(bytes(data)))
+        except pv.ProtocolError as exc:
+            self._chunk_error = exc
+
+    # --- Control Point ----------------------------------------------------------------------
+
+    async def request(self, request: pv.ControlRequest) -> pv.ControlResponse:
+        """Write a Control Point request and wait for its indication."""
+        await self.client.write_gatt_char(
+            ble_uuids.CONTROL_POINT_UUID, pv.encode_request(request), response=True
+        )
+        async with asyncio.timeout(self.op_timeout_s):
+            while True:
+                response = await self._responses.get()
+                if response is None:
+                    raise LinkLost(f"{self.mac}: link lost during {request.opcode.name}")
+                if response.opcode is request.opcode:
+                    return response
+                logger.debug("%s: stray indication %s", self.mac, response)
+
+    async def _ok(self, request: pv.ControlRequest) -> pv.ControlResponse:
+        response = await self.request(request)
+        if response.status is not pv.Status.SUCCESS:
+            raise SessionError(f"{request.opcode.name} answered {response.status.name}")
+        return response
+
+    # --- the session ------------------------------------------------------------------------
+
+    async def run(self) -> SessionReport:
+        """The whole session; raises on a lost link (the gateway retries later)."""
+        client = self.client
+        await client.start_notify(ble_uuids.CONTROL_POINT_UUID, self._on_control_point)
+        await client.start_notify(ble_uuids.RECORDS_UUID, self._on_records)
+        await client.start_notify(ble_uuids.IMAGE_DATA_UUID, self._on_image_data)
+        await self._set_time()
+        info = pv.Info.decode(bytes(await client.read_gatt_char(ble_uuids.INFO_UUID)))
+        self.report.info = info
+        await self._sync_config()
+        await self.store.update_node_status(
+            [
+                NodeStatus(
+                    node_mac=self.mac,
+                    last_seen=self.now(),
+                    firmware_version=info.firmware_version,
+                    config_revision_applied=self.report.config_revision,
+                )
+            ]
+        )
+        await self._backfill()
+        if info.capabilities & pv.Capability.CAMERA:
+            await self._fetch_images()
+        return self.report
+
+    async def _set_time(self) -> None:
+        epoch = int(self.now().timestamp())
+        await self.client.write_gatt_char(ble_uuids.TIME_UUID, pv.encode_time(epoch), response=True)
+        self.report.time_set = True
+
+    async def _sync_config(self) -> None:
+        current = pv.Config.decode(bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID)))
+        wanted = self.wanted_config
+        if wanted is not None and wanted.revision != current.revision:
+            value = config_for_node(wanted, current)
+            await self.client.write_gatt_char(ble_uuids.CONFIG_UUID, value.encode(), response=True)
+            current = pv.Config.decode(
+                bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID))
+            )
+            self.report.config_written = True
+        self.report.config_revision = current.revision
+
+    async def _backfill(self) -> None:
+        count = (await self._ok(pv.Count())).result
+        assert isinstance(count, pv.CountResult)
+        if count.count == 0:
+            return
+        since = count.oldest_seq if self.since_seq is None else max(self.since_seq, 0)
+        self._records.clear()
+        done = (await self._ok(pv.ReportSince(since))).result
+        assert isinstance(done, pv.ReportDone)
+        records = sorted({r.seq: r for r in self._records}.values(), key=lambda r: r.seq)
+        if len(records) != done.count:
+            raise SessionError(f"REPORT_SINCE announced {done.count} records, got {len(records)}")
+        if records:
+            await self.store.store_readings(self._readings(records))
+            self.report.records = len(records)
+        # The node may only forget what the store has durably committed.
+        last = done.last_seq if records else count.newest_seq
+        ack = (await self._ok(pv.AckUpto(last))).result
+        assert isinstance(ack, pv.AckDone)
+        self.report.acked_upto = last
+
+    def _readings(self, records: list[pv.Record]) -> list[DecodedReading]:
+        readings: list[DecodedReading] = []
+        known = [(r.seq, r.epoch) for r in records if r.epoch >= pv.MIN_EPOCH]
+        interval = self.wanted_config.sampling_interval_s if self.wanted_config else 600
+        now = self.now()
+        for record in records:
+            if not record.values:
+                continue
+            if record.epoch >= pv.MIN_EPOCH:
+                measured_at = datetime.fromtimestamp(record.epoch, UTC)
+            elif known:
+                # Taken while the node's clock was unset: place it by its distance in seq
+                # from the nearest record that has a time.
+                seq, epoch = min(known, key=lambda k: abs(k[0] - record.seq))
+                measured_at = datetime.fromtimestamp(epoch, UTC) + timedelta(
+                    seconds=(record.seq - seq) * interval
+                )
+            else:
+                newest = records[-1].seq
+                measured_at = now - timedelta(seconds=(newest - record.seq) * interval)
+            readings.append(
+                DecodedReading(
+                    node_mac=self.mac,
+                    measured_at=measured_at,
+                    values=dict(record.values),
+                    seq=record.seq,
+                    source=ReadingSource.BACKFILL,
+                )
+            )
+        return readings
+
+    async def _fetch_images(self) -> None:
+        after = 0
+        entries: list[pv.ImageEntry] = []
+        while True:
+            page = (await self._ok(pv.ImgList(after))).result
+            assert isinstance(page, pv.ImageListPage)
+            entries.extend(page.images)
+            if not page.more or not page.images:
+                break
+            after = page.images[-1].image_id
+        for entry in entries:
+            await self._fetch_image(entry)
+
+    async def _fetch_image(self, entry: pv.ImageEntry) -> None:
+        partial = self.partial_images.get(entry.image_id)
+        if partial is not None and (partial.entry.size, partial.entry.crc32) != (
+            entry.size,
+            entry.crc32,
+        ):
+            partial = None  # the id was reused for another photo
+        for _attempt in range(self.image_attempts):
+            if partial is None:
+                partial = PartialImage(pv.ImageAssembler(entry.image_id, entry.size), entry)
+            # Registered before the transfer so a disconnect leaves what arrived resumable.
+            self.partial_images[entry.image_id] = partial
+            self._assembler = partial.assembler
+            self._chunk_error = None
+            offset = partial.assembler.held
+            if offset:
+                self.report.resumed_from.append(offset)
+            response = await self.request(pv.ImgGet(entry.image_id, offset))
+            self._assembler = None
+            if response.status is pv.Status.NOT_FOUND:
+                self.partial_images.pop(entry.image_id, None)
+                return
+            if response.status is not pv.Status.SUCCESS:
+                raise SessionError(f"IMG_GET answered {response.status.name}")
+            done = response.result
+            assert isinstance(done, pv.ImageDone)
+            try:
+                if self._chunk_error is not None:
+                    raise self._chunk_error
+                data = partial.assembler.finish(done)
+            except pv.ProtocolError as exc:
+                # Corrupted or out-of-order: throw the bytes away and fetch it again whole.
+                logger.warning("%s: image %d refetched: %s", self.mac, entry.image_id, exc)
+                self.report.crc_failures += 1
+                partial = None
+                continue
+            captured_at = (
+                datetime.fromtimestamp(entry.epoch, UTC)
+                if entry.epoch >= pv.MIN_EPOCH
+                else self.now()
+            )
+            await self.store.store_image(ReceivedImage(self.mac, entry.image_id, captured_at, data))
+            self.partial_images.pop(entry.image_id, None)
+            await self._ok(pv.ImgDelete(entry.image_id))
+            self.report.images.append(entry.image_id)
+            return
+        self.partial_images.pop(entry.image_id, None)
+        raise SessionError(f"image {entry.image_id} failed its CRC {self.image_attempts} times")

@@ -1,0 +1,114 @@
+"""``plantvita hub …`` commands: serve, set-password, link, sync-now."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import time
+
+import typer
+
+
+def serve() -> None:
+    """Run the hub's API, scheduler and sync engine (no radio unless a gateway is wired)."""
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.settings import HubSettings
+
+    settings = HubSettings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def set_password(
+    password: str | None = typer.Option(
+        None, help="the new password (prompted when omitted; or PLANTVITA_HUB_ADMIN_PASSWORD)"
+    ),
+) -> None:
+    """Set the local admin password that protects changes made through the API."""
+    from hub.auth import service
+    from hub.settings import HubSettings
+    from hub.store.hub_store import open_store
+
+    value = password or os.environ.get("PLANTVITA_HUB_ADMIN_PASSWORD")
+    if not value:
+        value = getpass.getpass("New admin password: ")
+        if getpass.getpass("Again: ") != value:
+            raise typer.BadParameter("the passwords differ")
+
+    async def run() -> None:
+        async with open_store(HubSettings()) as store:
+            await service.set_password(store, value)
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("admin password set")
+
+
+def link(cloud_url: str | None = typer.Option(None, help="the cloud's base URL")) -> None:
+    """Link this hub to a cloud account: shows a code to approve, then waits for approval."""
+    import httpx
+
+    from hub.settings import HubSettings
+    from hub.store.hub_store import open_store
+    from hub.sync.client import CloudClient
+    from hub.sync.link import LinkManager
+
+    async def run() -> None:
+        settings = HubSettings()
+        async with open_store(settings) as store, httpx.AsyncClient(timeout=30) as http:
+            manager = LinkManager(store, lambda url, token: CloudClient(http, url, token))
+            pending = await manager.start(cloud_url)
+            typer.echo(f"Go to {pending.verification_uri} and enter the code: {pending.user_code}")
+            if pending.verification_uri_complete:
+                typer.echo(f"(or open {pending.verification_uri_complete})")
+            while time.time() < pending.expires_at:
+                await asyncio.sleep(pending.interval)
+                if await manager.poll():
+                    typer.echo("linked")
+                    return
+            raise typer.Exit(1)
+
+    asyncio.run(run())
+
+
+def sync_now(
+    password: str | None = typer.Option(None, envvar="PLANTVITA_HUB_ADMIN_PASSWORD"),
+) -> None:
+    """Sync now: through the running hub's API when it is up, else in this process."""
+    import httpx
+
+    from hub.settings import HubSettings
+
+    settings = HubSettings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    try:
+        response = httpx.post(
+            f"http://{host}:{settings.port}/api/v1/sync/now",
+            auth=("admin", password or ""),
+            timeout=3600,
+        )
+    except httpx.ConnectError:
+        response = None
+    if response is not None:
+        typer.echo(response.text)
+        raise typer.Exit(0 if response.is_success else 1)
+
+    async def run() -> None:
+        from hub.store.hub_store import open_store
+        from hub.sync.client import CloudClient
+        from hub.sync.service import SyncEngine
+
+        async with open_store(settings) as store, httpx.AsyncClient(timeout=60) as http:
+            engine = SyncEngine(store, settings, lambda url, token: CloudClient(http, url, token))
+            report = await engine.run(force=True)
+            typer.echo(f"sent={report.sent} rejected={report.rejected} error={report.error}")
+            if report.error or report.skipped:
+                typer.echo(report.skipped or "", err=True)
+                raise typer.Exit(1)
+
+    asyncio.run(run())

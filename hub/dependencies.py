@@ -1,0 +1,93 @@
+"""FastAPI dependencies: the store, read sessions, the gateway, the sync engine, the admin."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.auth import service as auth
+from hub.ble.ports import GatewayControl
+from hub.errors import Unauthorized
+from hub.settings import HubSettings
+from hub.store.hub_store import HubStore
+from hub.sync.service import SyncEngine
+
+
+class SetupRequired(Unauthorized):
+    """No admin password yet: set one with ``plantvita hub set-password`` or the first-run API."""
+
+    code = "setup_required"
+
+
+def get_store(request: Request) -> HubStore:
+    """The store built in the lifespan."""
+    store: HubStore = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[HubStore, Depends(get_store)]
+
+
+def get_settings(request: Request) -> HubSettings:
+    """The app's settings."""
+    settings: HubSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[HubSettings, Depends(get_settings)]
+
+
+async def read_session(store: StoreDep) -> AsyncIterator[AsyncSession]:
+    """A read-only session for the request (one WAL snapshot)."""
+    async with store.read() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+def get_gateway(request: Request) -> GatewayControl | None:
+    """The BLE gateway, or None when the hub runs without radio."""
+    gateway: GatewayControl | None = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[GatewayControl | None, Depends(get_gateway)]
+
+
+def get_sync(request: Request) -> SyncEngine:
+    """The sync engine."""
+    engine: SyncEngine = request.app.state.sync
+    return engine
+
+
+SyncDep = Annotated[SyncEngine, Depends(get_sync)]
+
+
+async def require_admin(request: Request, store: StoreDep) -> None:
+    """Allow the request only with the admin password (HTTP Basic) or a valid session cookie."""
+    stored = await auth.password_hash(store)
+    if stored is None:
+        raise SetupRequired("set an admin password first (POST /api/v1/auth/password)")
+    cookie = request.cookies.get(auth.COOKIE_NAME)
+    if cookie and auth.cookie_valid(await auth.session_secret(store), cookie, stored):
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() == "basic" and encoded:
+        try:
+            _user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials") from None
+        if await asyncio.to_thread(auth.verify_password, password, stored):
+            return
+    raise Unauthorized("admin credentials required")
+
+
+AdminDep = Annotated[None, Depends(require_admin)]

@@ -1,0 +1,93 @@
+"""``/healthz`` (process), ``/readyz`` (database, writer, scheduler, gateway), ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from hub.dependencies import StoreDep
+from hub.observability import HubMetrics
+from hub.store.types import from_ms, utcnow
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request, store: StoreDep) -> JSONResponse:
+    """Ready when the database answers, the writer runs, the scheduler runs and, when a
+    gateway is configured, it is started."""
+    checks: dict[str, Any] = {}
+    try:
+        async with store.read() as session:
+            await session.execute(text("select 1"))
+        checks["database"] = "ok" if store.writer.running else "writer stopped"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    scheduler = request.app.state.scheduler
+    checks["scheduler"] = "ok" if scheduler is not None and scheduler.running else "stopped"
+    gateway = request.app.state.gateway
+    if gateway is None:
+        checks["gateway"] = "disabled"
+    else:
+        checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
+    ok = all(v in ("ok", "disabled") for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+@router.get("/metrics")
+async def metrics(request: Request, store: StoreDep) -> Response:
+    """Prometheus metrics (gauges refreshed from the store on each scrape)."""
+    hub_metrics: HubMetrics = request.app.state.metrics
+    async with store.read() as session:
+        total = (await session.execute(text("select count(*) from readings"))).scalar_one()
+        hub_metrics.readings_stored.set(total)
+        oldest = (
+            await session.execute(
+                text("select min(measured_at) from readings where sync_state = 0")
+            )
+        ).scalar_one()
+        lag = (utcnow() - from_ms(oldest)).total_seconds() if oldest is not None else 0.0
+        hub_metrics.sync_lag.set(max(0.0, lag))
+        for kind, count in (
+            await session.execute(
+                text(
+                    "select 'readings', count(*) from readings where sync_state = 0 union all "
+                    "select 'alerts', count(*) from alerts where sync_state = 0 union all "
+                    "select 'images', count(*) from images where sync_state = 0"
+                )
+            )
+        ).all():
+            hub_metrics.pending.labels(kind).set(count)
+        for kind, sent in (
+            await session.execute(text("select kind, bytes_sent from sync_ledger"))
+        ).all():
+            hub_metrics.sync_bytes.labels(kind).set(sent)
+        for row in (
+            await session.execute(
+                text(
+                    "select mac, drops_malformed, drops_wrong_key, drops_replayed, "
+                    "drops_plaintext from nodes where paired = 1"
+                )
+            )
+        ).all():
+            for reason, value in zip(
+                ("malformed", "wrong_key", "replayed", "plaintext"), row[1:], strict=True
+            ):
+                hub_metrics.adverts_dropped.labels(row[0], reason).set(value)
+        for kind, count in (
+            await session.execute(text("select kind, count from dropped_data"))
+        ).all():
+            hub_metrics.data_dropped.labels(kind).set(count)
+    return Response(generate_latest(hub_metrics.registry), media_type=CONTENT_TYPE_LATEST)

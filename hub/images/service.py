@@ -1,0 +1,155 @@
+"""Image ingestion (BLE transfer or upload): validate, store by hash, thumbnail, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from hub.errors import ImageTooLarge, InvalidImage, NotFound, UnsupportedImage
+from hub.images import metrics as image_metrics
+from hub.images.models import Image
+from hub.images.storage import ImageStorage
+from hub.nodes import repository as nodes_repo
+from hub.plants.models import Plant
+from hub.store.types import utcnow
+
+if TYPE_CHECKING:
+    from hub.store.hub_store import HubStore
+
+log = structlog.get_logger(__name__)
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+    path: str
+    thumbnail_path: str | None
+    metrics_json: str | None
+    metrics_error: str | None
+
+
+def check_image(data: bytes, max_bytes: int) -> None:
+    """Refuse oversized or non-JPEG/PNG bytes before anything is stored (cheap checks)."""
+    if len(data) > max_bytes:
+        raise ImageTooLarge(
+            f"image is {len(data)} bytes; the limit is {max_bytes}",
+            details={"limit": max_bytes},
+        )
+    if not (data.startswith(_JPEG_MAGIC) or data.startswith(_PNG_MAGIC)):
+        raise UnsupportedImage("only JPEG and PNG images are accepted")
+
+
+def _prepare(storage: ImageStorage, data: bytes, thumb_side: int) -> _Prepared:
+    """CPU and disk work, run in a thread: decode check, write file, thumbnail, metrics."""
+    try:
+        info = image_metrics.inspect_image(data)
+    except image_metrics.ImageRejected as exc:
+        raise InvalidImage(str(exc) or "the image cannot be decoded") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    path = storage.original_path(sha, info.content_type)
+    storage.write(path, data)
+    thumb: str | None = storage.thumbnail_path(sha)
+    metrics_json: str | None = None
+    error: str | None = None
+    try:
+        assert thumb is not None
+        storage.write(thumb, image_metrics.make_thumbnail(data, thumb_side))
+    except Exception as exc:
+        log.warning("thumbnail_failed", sha256=sha, error=str(exc))
+        thumb = None
+    try:
+        metrics_json = image_metrics.compute_metrics(data).model_dump_json()
+    except Exception as exc:
+        log.warning("image_metrics_failed", sha256=sha, error=str(exc))
+        error = str(exc)[:500] or type(exc).__name__
+    return _Prepared(
+        sha, info.content_type, info.width, info.height, path, thumb, metrics_json, error
+    )
+
+
+async def ingest_image(
+    store: HubStore,
+    data: bytes,
+    *,
+    source: str,
+    node_mac: str | None = None,
+    plant_id: str | None = None,
+    captured_at: datetime | None = None,
+    node_image_id: int | None = None,
+) -> Image:
+    """Store a photo once (by hash) with its thumbnail and metrics; return its row.
+
+    Raises ImageTooLarge / UnsupportedImage / InvalidImage before anything is written.
+    """
+    settings = store.settings
+    check_image(data, settings.image_max_bytes)
+    if plant_id is not None and node_mac is None:
+        async with store.read() as session:
+            if await session.get(Plant, plant_id) is None:
+                raise NotFound(f"plant {plant_id} not found")
+    prepared = await asyncio.to_thread(_prepare, store.images, data, settings.thumbnail_max_side)
+    received = utcnow()
+
+    async def write(session: AsyncSession) -> Image:
+        existing = (
+            (await session.execute(select(Image).where(Image.sha256 == prepared.sha256)))
+            .scalars()
+            .first()
+        )
+        if existing is not None:
+            if not existing.file_present:
+                existing.file_present = True
+                session.add(existing)
+                await session.flush()
+            return existing
+        node_id: int | None = None
+        target_plant = plant_id
+        if node_mac is not None:
+            ids = await nodes_repo.ids_by_mac(session, [node_mac], paired_only=False)
+            node_id = ids.get(node_mac)
+            if target_plant is None:
+                plant = (
+                    (await session.execute(select(Plant).where(Plant.node_mac == node_mac)))
+                    .scalars()
+                    .first()
+                )
+                target_plant = plant.id if plant else None
+        elif plant_id is not None and await session.get(Plant, plant_id) is None:
+            raise NotFound(f"plant {plant_id} not found")
+        image = Image(
+            id=str(uuid4()),
+            sha256=prepared.sha256,
+            node_id=node_id,
+            plant_id=target_plant,
+            node_image_id=node_image_id,
+            source=source,
+            captured_at=captured_at or received,
+            received_at=received,
+            content_type=prepared.content_type,
+            byte_size=len(data),
+            width=prepared.width,
+            height=prepared.height,
+            path=prepared.path,
+            thumbnail_path=prepared.thumbnail_path,
+            metrics=prepared.metrics_json,
+            metrics_error=prepared.metrics_error,
+        )
+        session.add(image)
+        await session.flush()
+        return image
+
+    return await store.write(write)

@@ -1,0 +1,45 @@
+"""The ``nodes`` table: paired (and formerly paired) BLE nodes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from hub.store.types import EpochMs, SyncState
+
+
+class Node(SQLModel, table=True):
+    """A node the gardener paired; kept after unpairing so its readings still sync."""
+
+    __tablename__ = "nodes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mac: str = Field(unique=True)
+    kind: str
+    bindkey: bytes | None = None
+    paired: bool = True
+    name: str | None = None
+    last_seen: datetime | None = Field(default=None, sa_type=EpochMs)
+    rssi: int | None = None
+    battery: float | None = None
+    firmware_version: str | None = None
+    drops_malformed: int = 0
+    drops_wrong_key: int = 0
+    drops_replayed: int = 0
+    drops_plaintext: int = 0
+    config: str | None = None  # NodeConfig JSON the node should run
+    config_revision: int = 0
+    config_revision_applied: int | None = None
+    last_seq: int | None = None
+    created_at: datetime = Field(sa_type=EpochMs)
+    sync_state: int = SyncState.PENDING
+    reject_reason: str | None = None
+    cloud_registered: bool = False
+
+    @property
+    def drops_total(self) -> int:
+        """Adverts dropped for any reason."""
+        return (
+            self.drops_malformed + self.drops_wrong_key + self.drops_replayed + self.drops_plaintext
+        )

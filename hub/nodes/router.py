@@ -1,0 +1,150 @@
+"""Nodes: list, seen-but-unpaired devices, pair, unpair, config."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
+from hub.errors import NotFound
+from hub.nodes import repository, service
+from hub.nodes.models import Node
+from hub.nodes.schemas import (
+    DropCounts,
+    NodeConfigUpdate,
+    NodePublic,
+    PairRequest,
+    SeenDevicePublic,
+)
+from hub.plants import repository as plants_repo
+from hub.store.types import SyncState
+from shared.mac import normalize_mac
+from shared.sync import NodeConfig, NodeKind
+
+router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+
+
+def to_public(node: Node, plant_id: str | None) -> NodePublic:
+    """The API view of a node."""
+    config = NodeConfig.model_validate_json(node.config) if node.config else None
+    return NodePublic(
+        mac=node.mac,
+        kind=NodeKind(node.kind),
+        name=node.name,
+        paired=node.paired,
+        has_bindkey=node.bindkey is not None,
+        battery=node.battery,
+        rssi=node.rssi,
+        last_seen=node.last_seen,
+        firmware_version=node.firmware_version,
+        drops=DropCounts(
+            malformed=node.drops_malformed,
+            wrong_key=node.drops_wrong_key,
+            replayed=node.drops_replayed,
+            plaintext=node.drops_plaintext,
+            total=node.drops_total,
+        ),
+        config=config,
+        config_revision=node.config_revision,
+        config_revision_applied=node.config_revision_applied,
+        config_pending=config is not None
+        and (node.config_revision_applied or -1) < node.config_revision,
+        plant_id=plant_id,
+        sync_state=SyncState(node.sync_state).name.lower(),
+        reject_reason=node.reject_reason,
+    )
+
+
+async def _public(session: AsyncSession, node: Node) -> NodePublic:
+    plant = await plants_repo.by_node(session, node.mac)
+    return to_public(node, plant.id if plant else None)
+
+
+@router.get("", response_model=list[NodePublic])
+async def list_nodes(session: ReadSessionDep, include_unpaired: bool = False) -> list[NodePublic]:
+    """Paired nodes (and formerly paired ones on request)."""
+    nodes = await (
+        repository.all_nodes(session) if include_unpaired else repository.paired(session)
+    )
+    return [await _public(session, n) for n in nodes]
+
+
+@router.get("/seen", response_model=list[SeenDevicePublic])
+async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[SeenDevicePublic]:
+    """BTHome devices in range that are not paired (empty when the hub runs without radio)."""
+    if gateway is None:
+        return []
+    paired = {n.mac for n in await repository.paired(session)}
+    return [
+        SeenDevicePublic(
+            mac=d.mac,
+            name=d.name,
+            rssi=d.rssi,
+            last_seen=d.last_seen,
+            encrypted=d.encrypted,
+            plantvita=d.plantvita,
+        )
+        for d in gateway.seen_devices()
+        if d.mac not in paired
+    ]
+
+
+@router.post("", response_model=NodePublic, status_code=status.HTTP_201_CREATED)
+async def pair_node(
+    data: PairRequest, store: StoreDep, gateway: GatewayDep, _admin: AdminDep
+) -> NodePublic:
+    """Pair a node; the gateway starts decoding it right away."""
+    bindkey = bytes.fromhex(data.bindkey) if data.bindkey else None
+
+    async def op(session: AsyncSession) -> NodePublic:
+        node = await service.pair(session, data.mac, data.kind, bindkey, data.name)
+        return await _public(session, node)
+
+    public = await store.write(op)
+    if gateway is not None:
+        await gateway.reload_nodes()
+    return public
+
+
+@router.get("/{mac}", response_model=NodePublic)
+async def get_node(mac: str, session: ReadSessionDep) -> NodePublic:
+    """One node."""
+    node = await repository.by_mac(session, _mac(mac))
+    if node is None:
+        raise NotFound(f"node {mac} not found")
+    return await _public(session, node)
+
+
+@router.delete("/{mac}", status_code=status.HTTP_204_NO_CONTENT)
+async def unpair_node(mac: str, store: StoreDep, gateway: GatewayDep, _admin: AdminDep) -> None:
+    """Unpair a node; its stored readings stay and still sync."""
+    normal = _mac(mac)
+    await store.write(lambda session: service.unpair(session, normal))
+    if gateway is not None:
+        await gateway.reload_nodes()
+
+
+@router.patch("/{mac}/config", response_model=NodePublic)
+async def update_config(
+    mac: str, data: NodeConfigUpdate, store: StoreDep, gateway: GatewayDep, _admin: AdminDep
+) -> NodePublic:
+    """Change a node's settings (new revision); pushed at its next connection."""
+    normal = _mac(mac)
+    changes = data.model_dump(exclude_unset=True)
+
+    async def op(session: AsyncSession) -> NodePublic:
+        node = await service.set_config(session, normal, changes)
+        return await _public(session, node)
+
+    public = await store.write(op)
+    if gateway is not None:
+        await gateway.reload_nodes()
+        await gateway.request_session(normal)
+    return public
+
+
+def _mac(value: str) -> str:
+    try:
+        return normalize_mac(value)
+    except ValueError:
+        raise NotFound(f"node {value[:40]} not found") from None

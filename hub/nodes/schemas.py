@@ -1,0 +1,75 @@
+"""API models for nodes and pairing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.mac import MacAddress
+from shared.sync import NodeConfig, NodeKind
+
+
+class PairRequest(BaseModel):
+    """Pair a node by MAC; encrypted BTHome nodes need their 16-byte bindkey as 32 hex chars."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mac: MacAddress
+    bindkey: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+    kind: NodeKind = NodeKind.PLANTVITA
+    name: str | None = Field(default=None, max_length=64)
+
+
+class NodeConfigUpdate(BaseModel):
+    """Settings to change on a node; applied at its next connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_interval_s: int | None = Field(default=None, ge=10, le=86_400)
+    advert_burst: int | None = Field(default=None, ge=1, le=20)
+    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
+    connectable_window_s: int | None = Field(default=None, ge=1, le=600)
+
+
+class DropCounts(BaseModel):
+    """Adverts the gateway dropped for this node."""
+
+    malformed: int
+    wrong_key: int
+    replayed: int
+    plaintext: int
+    total: int
+
+
+class NodePublic(BaseModel):
+    """A node as the API shows it (the bindkey is never shown)."""
+
+    mac: str
+    kind: NodeKind
+    name: str | None
+    paired: bool
+    has_bindkey: bool
+    battery: float | None
+    rssi: int | None
+    last_seen: datetime | None
+    firmware_version: str | None
+    drops: DropCounts
+    config: NodeConfig | None
+    config_revision: int
+    config_revision_applied: int | None
+    config_pending: bool
+    plant_id: str | None
+    sync_state: str
+    reject_reason: str | None
+
+
+class SeenDevicePublic(BaseModel):
+    """An unpaired BTHome device in range."""
+
+    mac: str
+    name: str | None
+    rssi: int | None
+    last_seen: datetime
+    encrypted: bool
+    plantvita: bool

@@ -1,0 +1,116 @@
+"""Node logic: pairing, config revisions, gateway status updates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.ble.ports import NodeStatus, PairedNode
+from hub.errors import NotFound
+from hub.nodes import repository
+from hub.nodes.models import Node
+from hub.store.types import SyncState, utcnow
+from shared.sync import NodeConfig, NodeKind
+
+
+def to_paired(node: Node) -> PairedNode:
+    """The gateway's view of a node row."""
+    return PairedNode(
+        mac=node.mac,
+        kind=NodeKind(node.kind),
+        bindkey=node.bindkey,
+        last_seq=node.last_seq,
+        config=NodeConfig.model_validate_json(node.config) if node.config else None,
+        config_revision_applied=node.config_revision_applied,
+    )
+
+
+async def pair(
+    session: AsyncSession, mac: str, kind: NodeKind, bindkey: bytes | None, name: str | None
+) -> Node:
+    """Pair (or re-pair) a node; its readings and history are kept across re-pairing."""
+    node = await repository.by_mac(session, mac)
+    if node is None:
+        node = Node(mac=mac, kind=kind.value, created_at=utcnow())
+    node.kind = kind.value
+    node.bindkey = bindkey
+    node.paired = True
+    if name is not None:
+        node.name = name
+    node.sync_state = SyncState.PENDING
+    session.add(node)
+    await session.flush()
+    return node
+
+
+async def unpair(session: AsyncSession, mac: str) -> Node:
+    """Stop decoding a node; its row stays so unsynced readings still reach the cloud."""
+    node = await repository.by_mac(session, mac)
+    if node is None or not node.paired:
+        raise NotFound(f"node {mac} is not paired")
+    node.paired = False
+    node.bindkey = None
+    node.sync_state = SyncState.PENDING
+    session.add(node)
+    await session.flush()
+    return node
+
+
+async def set_config(session: AsyncSession, mac: str, changes: dict[str, object]) -> Node:
+    """Apply settings to a node's wanted config and bump its revision."""
+    node = await repository.by_mac(session, mac)
+    if node is None or not node.paired:
+        raise NotFound(f"node {mac} is not paired")
+    current = (
+        NodeConfig.model_validate_json(node.config)
+        if node.config
+        else NodeConfig(mac=mac, revision=node.config_revision)
+    )
+    revision = max(node.config_revision, current.revision) + 1
+    updated = NodeConfig.model_validate(
+        {**current.model_dump(), **changes, "mac": mac, "revision": revision}
+    )
+    node.config = updated.model_dump_json()
+    node.config_revision = revision
+    session.add(node)
+    await session.flush()
+    return node
+
+
+async def apply_cloud_config(session: AsyncSession, config: NodeConfig) -> None:
+    """Mirror a node config pulled from the cloud when it is newer than ours."""
+    node = await repository.by_mac(session, config.mac)
+    if node is None or config.revision <= node.config_revision:
+        return
+    node.config = config.model_dump_json()
+    node.config_revision = config.revision
+    session.add(node)
+    await session.flush()
+
+
+async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) -> None:
+    """Record what the gateway learned. Drop counters are the gateway's running totals."""
+    for status in statuses:
+        node = await repository.by_mac(session, status.node_mac)
+        if node is None:
+            continue
+        if node.last_seen is None or status.last_seen >= node.last_seen:
+            node.last_seen = status.last_seen
+            if status.rssi is not None:
+                node.rssi = status.rssi
+        if status.battery is not None:
+            node.battery = status.battery
+        if status.name is not None:
+            node.name = status.name
+        if status.firmware_version is not None:
+            node.firmware_version = status.firmware_version
+        if status.config_revision_applied is not None:
+            node.config_revision_applied = status.config_revision_applied
+        node.drops_malformed = status.drops.malformed
+        node.drops_wrong_key = status.drops.wrong_key
+        node.drops_replayed = status.drops.replayed
+        node.drops_plaintext = status.drops.plaintext
+        node.sync_state = SyncState.PENDING
+        session.add(node)
+    await session.flush()

@@ -1,0 +1,135 @@
+"""Logs (structlog JSON with a request id), Prometheus metrics in a per-app registry, errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.errors import HubError
+from shared.errors import ErrorBody, ErrorDetail
+
+log = structlog.get_logger(__name__)
+
+
+def configure_logging(json_logs: bool = True, level: int = logging.INFO) -> None:
+    """structlog to stdout, JSON in production, with context vars (request id) merged in."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
+    )
+
+
+class HubMetrics:
+    """The hub's Prometheus metrics, registered in the app's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hub_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hub_http_request_seconds", "HTTP latency", ["route"], registry=self.registry
+        )
+        self.readings_stored = Gauge(
+            "hub_readings_stored", "Readings held in the local store", registry=self.registry
+        )
+        self.pending = Gauge(
+            "hub_sync_pending", "Rows waiting for the cloud", ["kind"], registry=self.registry
+        )
+        self.sync_lag = Gauge(
+            "hub_sync_lag_seconds",
+            "Age of the oldest reading not yet acknowledged by the cloud",
+            registry=self.registry,
+        )
+        self.sync_bytes = Gauge(
+            "hub_sync_bytes_sent",
+            "Bytes sent to the cloud, per kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.adverts_dropped = Gauge(
+            "hub_adverts_dropped",
+            "Adverts dropped by the gateway, per node and reason",
+            ["node", "reason"],
+            registry=self.registry,
+        )
+        self.data_dropped = Gauge(
+            "hub_unsynced_dropped_total",
+            "Unsynced rows dropped to stay in the disk budget",
+            ["kind"],
+            registry=self.registry,
+        )
+
+
+def _error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+def install(app: FastAPI, metrics: HubMetrics) -> None:
+    """Request id + access metrics middleware and the one error handler family."""
+
+    @app.middleware("http")
+    async def _request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id[:64])
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unhandled_error", path=request.url.path)
+            response = _error_response(500, "internal_error", "internal error")
+        finally:
+            structlog.contextvars.clear_contextvars()
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        response.headers["x-request-id"] = request_id[:64]
+        return response
+
+    @app.exception_handler(HubError)
+    async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        response = _error_response(exc.status_code, exc.code, exc.message, exc.details)
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="plantvita-hub"'
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return _error_response(422, "validation_error", "request is not valid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _error_response(exc.status_code, code, str(exc.detail))

@@ -1,0 +1,124 @@
+"""Plants: list/CRUD (local while unlinked), latest status, history, species."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.dependencies import AdminDep, ReadSessionDep, SettingsDep, StoreDep
+from hub.errors import BadRequest, NotFound
+from hub.plants import repository, service
+from hub.plants.schemas import (
+    History,
+    PlantCreate,
+    PlantPublic,
+    PlantStatus,
+    PlantUpdate,
+    SpeciesPublic,
+)
+from hub.readings import service as readings
+from hub.store.types import utcnow
+from shared.units import Metric
+
+router = APIRouter(prefix="/api/v1", tags=["plants"])
+
+
+@router.get("/species", response_model=list[SpeciesPublic])
+async def list_species(session: ReadSessionDep) -> list[SpeciesPublic]:
+    """Species mirrored from the cloud catalog."""
+    species = await repository.species_map(session)
+    return [service.species_public(s) for s in sorted(species.values(), key=lambda s: s.id)]
+
+
+@router.get("/plants", response_model=list[PlantPublic])
+async def list_plants(session: ReadSessionDep) -> list[PlantPublic]:
+    """Every plant with its effective thresholds."""
+    species = await repository.species_map(session)
+    return [service.to_public(p, species) for p in await repository.list_plants(session)]
+
+
+@router.post("/plants", response_model=PlantPublic, status_code=status.HTTP_201_CREATED)
+async def create_plant(data: PlantCreate, store: StoreDep, _admin: AdminDep) -> PlantPublic:
+    """Create a plant (only while the hub is not linked)."""
+
+    async def op(session: AsyncSession) -> PlantPublic:
+        plant = await service.create(session, data)
+        return service.to_public(plant, await repository.species_map(session))
+
+    return await store.write(op)
+
+
+@router.get("/plants/{plant_id}", response_model=PlantPublic)
+async def get_plant(plant_id: str, session: ReadSessionDep) -> PlantPublic:
+    """One plant."""
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    return service.to_public(plant, await repository.species_map(session))
+
+
+@router.patch("/plants/{plant_id}", response_model=PlantPublic)
+async def update_plant(
+    plant_id: str, data: PlantUpdate, store: StoreDep, _admin: AdminDep
+) -> PlantPublic:
+    """Change a plant (only while the hub is not linked)."""
+
+    async def op(session: AsyncSession) -> PlantPublic:
+        plant = await service.update(session, plant_id, data)
+        return service.to_public(plant, await repository.species_map(session))
+
+    return await store.write(op)
+
+
+@router.delete("/plants/{plant_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_plant(plant_id: str, store: StoreDep, _admin: AdminDep) -> None:
+    """Delete a plant (only while the hub is not linked)."""
+    await store.write(lambda session: service.delete(session, plant_id))
+
+
+@router.get("/plants/{plant_id}/status", response_model=PlantStatus)
+async def plant_status(
+    plant_id: str, session: ReadSessionDep, settings: SettingsDep
+) -> PlantStatus:
+    """Latest value of each metric with ok / low / high / stale / unknown."""
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    thresholds = service.thresholds_for(plant, await repository.species_map(session))
+    node = await readings.node_id(session, plant.node_mac) if plant.node_mac else None
+    latest = await readings.latest_values(session, node) if node is not None else {}
+    now = utcnow()
+    stale = timedelta(seconds=settings.stale_after_s)
+    return PlantStatus(
+        plant_id=plant.id,
+        node_mac=plant.node_mac,
+        metrics=[readings.status_of(m, latest.get(m), thresholds, now, stale) for m in Metric],
+    )
+
+
+@router.get("/plants/{plant_id}/history", response_model=History)
+async def plant_history(
+    plant_id: str,
+    session: ReadSessionDep,
+    metric: Metric,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_points: Annotated[int, Query(ge=2, le=5000)] = 500,
+) -> History:
+    """A metric over a window (default: the last 24 h), raw or rolled up to fit max_points."""
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    end = end or utcnow()
+    start = start or end - timedelta(days=1)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadRequest("start and end need a timezone (e.g. 2026-05-01T00:00:00Z)")
+    if start >= end:
+        raise BadRequest("start must be before end")
+    node = await readings.node_id(session, plant.node_mac) if plant.node_mac else None
+    if node is None:
+        return History(metric=metric, resolution="raw", start=start, end=end, points=[])
+    return await readings.history(session, node, metric, start, end, max_points)

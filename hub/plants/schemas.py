@@ -1,0 +1,120 @@
+"""API models for plants, their status and history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.mac import MacAddress
+from shared.sync import Thresholds
+from shared.units import Metric
+
+
+class PlantCreate(BaseModel):
+    """A plant created on the hub (only while the hub is not linked to the cloud)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    species_id: int | None = None
+    location: str | None = Field(default=None, max_length=100)
+    node_mac: MacAddress | None = None
+    overrides: Thresholds | None = None
+
+
+class PlantUpdate(BaseModel):
+    """Fields to change; omitted fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    species_id: int | None = None
+    location: str | None = Field(default=None, max_length=100)
+    node_mac: MacAddress | None = None
+    overrides: Thresholds | None = None
+
+
+class PlantPublic(BaseModel):
+    """A plant as the API shows it, with the thresholds that apply."""
+
+    id: str
+    name: str
+    species_id: int | None
+    species_name: str | None
+    location: str | None
+    node_mac: str | None
+    overrides: Thresholds | None
+    thresholds: Thresholds
+    origin: Literal["local", "cloud"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SpeciesPublic(BaseModel):
+    """A species mirrored from the cloud catalog."""
+
+    id: int
+    common_name: str
+    scientific_name: str
+    thresholds: Thresholds
+
+
+class Status(StrEnum):
+    """A metric against the plant's thresholds."""
+
+    OK = "ok"
+    LOW = "low"
+    HIGH = "high"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+
+class MetricStatus(BaseModel):
+    """The latest value of one metric and how it stands."""
+
+    metric: Metric
+    unit: str
+    value: float | None
+    measured_at: datetime | None
+    status: Status
+    minimum: float | None
+    maximum: float | None
+
+
+class PlantStatus(BaseModel):
+    """Latest readings of a plant's node with threshold status per metric."""
+
+    plant_id: str
+    node_mac: str | None
+    metrics: list[MetricStatus]
+
+
+class Resolution(StrEnum):
+    """How history points were made."""
+
+    RAW = "raw"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+class HistoryPoint(BaseModel):
+    """One point: mean (raw value when raw), min and max over the bucket."""
+
+    t: datetime
+    value: float
+    minimum: float
+    maximum: float
+    count: int
+
+
+class History(BaseModel):
+    """A metric's history for a window."""
+
+    metric: Metric
+    resolution: Resolution
+    start: datetime
+    end: datetime
+    points: list[HistoryPoint]

@@ -1,0 +1,116 @@
+"""Plant logic: local CRUD while unlinked, effective thresholds."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.errors import Conflict, NotFound
+from hub.plants import repository
+from hub.plants.models import Plant, Species
+from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
+from hub.store import kv
+from hub.store.types import utcnow
+from shared.sync import Thresholds
+
+
+def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
+    """Species thresholds with the plant's overrides taking precedence."""
+    base = Thresholds()
+    if plant.species_id is not None and plant.species_id in species:
+        base = Thresholds.model_validate_json(species[plant.species_id].thresholds)
+    overrides = Thresholds.model_validate_json(plant.overrides) if plant.overrides else None
+    return base.merged(overrides)
+
+
+def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
+    """The API view of a plant."""
+    kind = species.get(plant.species_id) if plant.species_id is not None else None
+    return PlantPublic(
+        id=plant.id,
+        name=plant.name,
+        species_id=plant.species_id,
+        species_name=kind.common_name if kind else None,
+        location=plant.location,
+        node_mac=plant.node_mac,
+        overrides=Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
+        thresholds=thresholds_for(plant, species),
+        origin="cloud" if plant.origin == "cloud" else "local",
+        created_at=plant.created_at,
+        updated_at=plant.updated_at,
+    )
+
+
+def species_public(species: Species) -> SpeciesPublic:
+    """The API view of a species."""
+    return SpeciesPublic(
+        id=species.id,
+        common_name=species.common_name,
+        scientific_name=species.scientific_name,
+        thresholds=Thresholds.model_validate_json(species.thresholds),
+    )
+
+
+async def _require_unlinked(session: AsyncSession) -> None:
+    if await kv.get(session, kv.HUB_TOKEN) is not None:
+        raise Conflict("this hub is linked: plants are managed in the cloud")
+
+
+async def _check_node_free(session: AsyncSession, mac: str | None, plant_id: str | None) -> None:
+    if mac is None:
+        return
+    owner = await repository.by_node(session, mac)
+    if owner is not None and owner.id != plant_id:
+        raise Conflict(f"node {mac} already watches plant {owner.name!r}")
+
+
+async def create(session: AsyncSession, data: PlantCreate) -> Plant:
+    """Create a local plant."""
+    await _require_unlinked(session)
+    await _check_node_free(session, data.node_mac, None)
+    now = utcnow()
+    plant = Plant(
+        id=str(uuid4()),
+        name=data.name,
+        species_id=data.species_id,
+        location=data.location,
+        node_mac=data.node_mac,
+        overrides=data.overrides.model_dump_json() if data.overrides else None,
+        origin="local",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(plant)
+    await session.flush()
+    return plant
+
+
+async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Plant:
+    """Change a local plant."""
+    await _require_unlinked(session)
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    fields = data.model_dump(exclude_unset=True)
+    if "node_mac" in fields:
+        await _check_node_free(session, data.node_mac, plant_id)
+    for key, value in fields.items():
+        if key == "overrides":
+            plant.overrides = data.overrides.model_dump_json() if data.overrides else None
+        else:
+            setattr(plant, key, value)
+    plant.updated_at = utcnow()
+    session.add(plant)
+    await session.flush()
+    return plant
+
+
+async def delete(session: AsyncSession, plant_id: str) -> None:
+    """Delete a local plant (its readings belong to the node and stay)."""
+    await _require_unlinked(session)
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    await session.delete(plant)
+    await session.flush()

@@ -1,0 +1,96 @@
+"""Hub configuration: one ``HubSettings`` read from ``PLANTVITA_HUB_*`` variables (and ``.env``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.sync import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
+
+
+class Environment(StrEnum):
+    """Where the hub runs; outside development missing secrets stop start-up."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class HubSettings(BaseSettings):
+    """Every knob of the hub process. The BLE gateway reads the ``ble_*`` fields."""
+
+    model_config = SettingsConfigDict(env_prefix="PLANTVITA_HUB_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var/hub")
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65_535)
+    hub_name: str = Field(default="Plant-Vita hub", min_length=1, max_length=64)
+
+    # Cloud link and sync.
+    cloud_url: str | None = None
+    sync_interval_s: float = Field(default=300.0, gt=0)
+    sync_batch_items: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
+    sync_batch_bytes: int = Field(default=MAX_BATCH_BYTES // 2, ge=1024, le=MAX_BATCH_BYTES)
+    sync_timeout_s: float = Field(default=60.0, gt=0)
+    sync_backoff_base_s: float = Field(default=2.0, gt=0)
+    sync_backoff_max_s: float = Field(default=900.0, gt=0)
+    image_upload_bytes_per_s: int | None = Field(default=256 * 1024, ge=1024)  # None: no cap
+    image_upload_chunk_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # Local store.
+    disk_budget_mb: float = Field(default=2048.0, gt=0)
+    write_batch_max: int = Field(default=512, ge=1)  # writer ops folded into one transaction
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+
+    # Images.
+    image_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    thumbnail_max_side: int = Field(default=320, ge=32, le=2048)
+
+    # Local alerts.
+    stale_after_s: float = Field(default=3600.0, gt=0)
+    low_battery_percent: float = Field(default=15.0, ge=0, le=100)
+    alert_min_duration_s: float = Field(default=900.0, ge=0)
+    alert_hysteresis_fraction: float = Field(default=0.05, ge=0, le=0.5)
+    alert_interval_s: float = Field(default=60.0, gt=0)
+
+    # Local admin session cookie signing key; generated and stored in data_dir when unset.
+    session_secret: str | None = None
+    session_max_age_s: int = Field(default=7 * 86_400, ge=60)
+
+    # BLE gateway (read by hub.ble).
+    ble_enabled: bool = True
+    ble_adapter: str | None = None  # e.g. "hci0"; None: the system default
+    ble_passive_scan: bool = True
+    ble_watchdog_s: float = Field(default=120.0, gt=0)  # restart scanning after this long silent
+    ble_connect_timeout_s: float = Field(default=20.0, gt=0)
+    ble_session_timeout_s: float = Field(default=120.0, gt=0)
+    ble_seen_ttl_s: float = Field(default=600.0, gt=0)  # how long an unpaired device stays listed
+    ble_status_interval_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> HubSettings:
+        if self.environment is Environment.PRODUCTION and not self.session_secret:
+            raise ValueError(
+                "PLANTVITA_HUB_SESSION_SECRET must be set in production "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file."""
+        return self.data_dir / "hub.sqlite3"
+
+    @property
+    def images_dir(self) -> Path:
+        """Where image files live, by content hash."""
+        return self.data_dir / "images"
+
+    @property
+    def disk_budget_bytes(self) -> int:
+        """The budget for the database plus image files."""
+        return int(self.disk_budget_mb * 1024 * 1024)

@@ -1,0 +1,1 @@
+"""The hub's SQLite store: engines, schema migrations and the single writer."""

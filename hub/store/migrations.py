@@ -1,0 +1,249 @@
+"""Schema migrations for the hub's SQLite file.
+
+A versioned ``PRAGMA user_version`` scheme rather than Alembic: SQLite DDL is transactional, so each
+step is one ``BEGIN IMMEDIATE`` transaction that also bumps the version, and the Pi needs no
+migration tooling at run time. Steps are append-only: never edit a released step, add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_V1 = """
+CREATE TABLE hub_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE species (
+    id INTEGER PRIMARY KEY,
+    common_name TEXT NOT NULL,
+    scientific_name TEXT NOT NULL,
+    thresholds TEXT NOT NULL
+);
+CREATE TABLE plants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    species_id INTEGER,
+    location TEXT,
+    node_mac TEXT,
+    overrides TEXT,
+    origin TEXT NOT NULL DEFAULT 'local',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX ux_plants_node_mac ON plants(node_mac) WHERE node_mac IS NOT NULL;
+CREATE TABLE nodes (
+    id INTEGER PRIMARY KEY,
+    mac TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    bindkey BLOB,
+    paired INTEGER NOT NULL DEFAULT 1,
+    name TEXT,
+    last_seen INTEGER,
+    rssi INTEGER,
+    battery REAL,
+    firmware_version TEXT,
+    drops_malformed INTEGER NOT NULL DEFAULT 0,
+    drops_wrong_key INTEGER NOT NULL DEFAULT 0,
+    drops_replayed INTEGER NOT NULL DEFAULT 0,
+    drops_plaintext INTEGER NOT NULL DEFAULT 0,
+    config TEXT,
+    config_revision INTEGER NOT NULL DEFAULT 0,
+    config_revision_applied INTEGER,
+    last_seq INTEGER,
+    created_at INTEGER NOT NULL,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    reject_reason TEXT
+);
+CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL REFERENCES nodes(id),
+    measured_at INTEGER NOT NULL,
+    seq INTEGER,
+    source TEXT NOT NULL,
+    moisture REAL,
+    temperature REAL,
+    humidity REAL,
+    illuminance REAL,
+    battery REAL,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    batch_id INTEGER,
+    reject_reason TEXT
+);
+CREATE UNIQUE INDEX ux_readings_node_time ON readings(node_id, measured_at);
+CREATE UNIQUE INDEX ux_readings_node_seq ON readings(node_id, seq) WHERE seq IS NOT NULL;
+CREATE INDEX ix_readings_pending ON readings(batch_id, id) WHERE sync_state = 0;
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    node_id INTEGER REFERENCES nodes(id),
+    plant_id TEXT,
+    node_image_id INTEGER,
+    source TEXT NOT NULL,
+    captured_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    byte_size INTEGER NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    path TEXT NOT NULL,
+    thumbnail_path TEXT,
+    file_present INTEGER NOT NULL DEFAULT 1,
+    metrics TEXT,
+    metrics_error TEXT,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    upload_state TEXT NOT NULL DEFAULT 'slot',
+    cloud_image_id TEXT,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    reject_reason TEXT
+);
+CREATE INDEX ix_images_plant ON images(plant_id, captured_at);
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    node_mac TEXT,
+    plant_id TEXT,
+    kind TEXT NOT NULL,
+    metric TEXT,
+    message TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    acknowledged_at INTEGER,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    batch_id INTEGER,
+    reject_reason TEXT
+);
+CREATE INDEX ix_alerts_pending ON alerts(batch_id, opened_at) WHERE sync_state = 0;
+CREATE TABLE sync_batches (
+    id INTEGER PRIMARY KEY,
+    batch_uuid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    item_count INTEGER NOT NULL,
+    acked_at INTEGER
+);
+CREATE INDEX ix_sync_batches_open ON sync_batches(kind, id) WHERE acked_at IS NULL;
+CREATE TABLE sync_ledger (
+    kind TEXT PRIMARY KEY,
+    last_attempt_at INTEGER,
+    last_success_at INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    items_sent INTEGER NOT NULL DEFAULT 0,
+    items_rejected INTEGER NOT NULL DEFAULT 0,
+    bytes_sent INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+# Hourly rollups keep history once raw readings are pruned; sum/n/min/max per metric so they
+# can be merged incrementally and re-derived from raw rows.
+_METRICS = ("moisture", "temperature", "humidity", "illuminance", "battery")
+_ROLLUP_COLUMNS = ",\n".join(
+    f"    {m}_sum REAL, {m}_n INTEGER NOT NULL DEFAULT 0, {m}_min REAL, {m}_max REAL"
+    for m in _METRICS
+)
+_ROLLUP_SELECT = ", ".join(f"sum({m}), count({m}), min({m}), max({m})" for m in _METRICS)
+# Built from the constant metric names above, never from input.
+_V2 = f"""
+CREATE TABLE readings_hourly (
+    node_id INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+{_ROLLUP_COLUMNS},
+    PRIMARY KEY (node_id, hour)
+) WITHOUT ROWID;
+INSERT INTO readings_hourly
+SELECT node_id, (measured_at / 3600000) * 3600000, count(*), {_ROLLUP_SELECT}
+FROM readings GROUP BY node_id, measured_at / 3600000;
+CREATE TABLE dropped_data (
+    kind TEXT PRIMARY KEY,
+    count INTEGER NOT NULL DEFAULT 0,
+    last_at INTEGER
+);
+"""  # noqa: S608
+
+
+# The cloud refuses readings of nodes it has not registered: remember which ones it acked so a
+# new node's inventory goes out before its readings.
+_V3 = """
+ALTER TABLE nodes ADD COLUMN cloud_registered INTEGER NOT NULL DEFAULT 0;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: the version it brings the file to and how."""
+
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        # executescript would COMMIT first; run statement by statement inside our transaction.
+        for statement in sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    return apply
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", _script(_V1)),
+    Migration(2, "hourly_rollups_and_drop_counters", _script(_V2)),
+    Migration(3, "nodes_cloud_registered", _script(_V3)),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection in autocommit mode with WAL turned on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file."""
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(path: Path, target: int | None = None) -> int:
+    """Bring the database at ``path`` to ``target`` (default: latest); return the version reached.
+
+    Refuses a file newer than this code knows, so an older hub never writes a newer schema.
+    """
+    target = LATEST_VERSION if target is None else target
+    conn = connect(path)
+    try:
+        version = current_version(conn)
+        if version > LATEST_VERSION:
+            raise RuntimeError(
+                f"database schema v{version} is newer than this hub (v{LATEST_VERSION})"
+            )
+        for step in MIGRATIONS:
+            if step.version <= version or step.version > target:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                step.apply(conn)
+                conn.execute(f"PRAGMA user_version = {step.version:d}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("schema_migrated", version=step.version, name=step.name)
+            version = step.version
+        return version
+    finally:
+        conn.close()

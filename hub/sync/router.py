@@ -1,0 +1,135 @@
+"""Sync status, "sync now", and the cloud link (device flow)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import text
+from sqlmodel import select
+
+from hub.dependencies import AdminDep, ReadSessionDep, SyncDep
+from hub.store.types import from_ms
+from hub.sync import repository
+from hub.sync.link import LinkManager
+from hub.sync.models import SyncLedger
+from hub.sync.schemas import (
+    LedgerEntry,
+    LinkStart,
+    LinkStatus,
+    PendingLinkPublic,
+    SyncRunResult,
+    SyncStatus,
+)
+from hub.sync.service import KINDS, SyncEngine
+
+router = APIRouter(prefix="/api/v1", tags=["sync"])
+
+
+def get_link(request: Request) -> LinkManager:
+    """The link manager built in the lifespan."""
+    manager: LinkManager = request.app.state.link
+    return manager
+
+
+LinkDep = Annotated[LinkManager, Depends(get_link)]
+
+
+@router.get("/sync/status", response_model=SyncStatus)
+async def sync_status(session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
+    """Pending counts per kind, last success, last error, bytes sent."""
+    url, token, hub_id = await engine.link_state()
+    pending = await repository.pending_counts(session)
+    rejected = await repository.rejected_counts(session)
+    ledger = {row.kind: row for row in (await session.execute(select(SyncLedger))).scalars().all()}
+    oldest = (
+        await session.execute(text("select min(measured_at) from readings where sync_state = 0"))
+    ).scalar_one()
+    entries = []
+    for kind in KINDS:
+        row = ledger.get(kind)
+        entries.append(
+            LedgerEntry(
+                kind=kind,
+                pending=pending.get(kind, 0),
+                rejected=rejected.get(kind if not kind.startswith("image") else "images", 0)
+                if kind != "image_bytes"
+                else 0,
+                last_attempt_at=row.last_attempt_at if row else None,
+                last_success_at=row.last_success_at if row else None,
+                last_error=row.last_error if row else None,
+                last_error_at=row.last_error_at if row else None,
+                items_sent=row.items_sent if row else 0,
+                bytes_sent=row.bytes_sent if row else 0,
+            )
+        )
+    return SyncStatus(
+        linked=bool(url and token),
+        cloud_url=url,
+        hub_id=hub_id,
+        running=engine.running,
+        backoff_s=engine.backoff_remaining_s,
+        last_run_at=engine.last_run_at,
+        oldest_pending_reading_at=from_ms(oldest) if oldest is not None else None,
+        ledger=entries,
+    )
+
+
+@router.post("/sync/now", response_model=SyncRunResult)
+async def sync_now(engine: SyncDep, _admin: AdminDep) -> SyncRunResult:
+    """Run a sync pass now, ignoring the backoff."""
+    report = await engine.run(force=True)
+    return SyncRunResult(
+        sent=report.sent,
+        rejected=report.rejected,
+        bytes_sent=report.bytes_sent,
+        error=report.error,
+        skipped=report.skipped,
+    )
+
+
+async def _link_status(engine: SyncEngine, link: LinkManager) -> LinkStatus:
+    url, token, hub_id = await engine.link_state()
+    pending = link.pending
+    return LinkStatus(
+        linked=bool(url and token),
+        cloud_url=url,
+        hub_id=hub_id,
+        pending=PendingLinkPublic(
+            user_code=pending.user_code,
+            verification_uri=pending.verification_uri,
+            verification_uri_complete=pending.verification_uri_complete,
+            expires_at=datetime.fromtimestamp(pending.expires_at, UTC),
+            interval=pending.interval,
+        )
+        if pending
+        else None,
+    )
+
+
+@router.get("/link", response_model=LinkStatus)
+async def link_status(engine: SyncDep, link: LinkDep) -> LinkStatus:
+    """Linked or not; the code to show while a link is in progress."""
+    return await _link_status(engine, link)
+
+
+@router.post("/link/start", response_model=LinkStatus)
+async def link_start(data: LinkStart, engine: SyncDep, link: LinkDep, _a: AdminDep) -> LinkStatus:
+    """Start the device flow; show the returned user code to the gardener."""
+    await link.start(data.cloud_url)
+    return await _link_status(engine, link)
+
+
+@router.post("/link/poll", response_model=LinkStatus)
+async def link_poll(engine: SyncDep, link: LinkDep, _a: AdminDep) -> LinkStatus:
+    """Poll once (respect ``pending.interval``); ``linked`` turns true once approved."""
+    await link.poll()
+    return await _link_status(engine, link)
+
+
+@router.delete("/link", response_model=LinkStatus)
+async def unlink(engine: SyncDep, link: LinkDep, _a: AdminDep) -> LinkStatus:
+    """Forget the hub token."""
+    await link.unlink()
+    return await _link_status(engine, link)

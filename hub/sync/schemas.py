@@ -1,0 +1,71 @@
+"""API models for sync status and linking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class LedgerEntry(BaseModel):
+    """What happened last for one kind of data."""
+
+    kind: str
+    pending: int
+    rejected: int
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    items_sent: int
+    bytes_sent: int
+
+
+class SyncStatus(BaseModel):
+    """The sync ledger and engine state."""
+
+    linked: bool
+    cloud_url: str | None
+    hub_id: str | None
+    running: bool
+    backoff_s: float
+    last_run_at: datetime | None
+    oldest_pending_reading_at: datetime | None
+    ledger: list[LedgerEntry]
+
+
+class SyncRunResult(BaseModel):
+    """What a "sync now" did."""
+
+    sent: dict[str, int]
+    rejected: dict[str, int]
+    bytes_sent: int
+    error: str | None
+    skipped: str | None
+
+
+class LinkStart(BaseModel):
+    """Start linking; the cloud URL defaults to the configured one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cloud_url: str | None = None
+
+
+class PendingLinkPublic(BaseModel):
+    """The code to show the user."""
+
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_at: datetime
+    interval: int
+
+
+class LinkStatus(BaseModel):
+    """Whether the hub is linked, and the pending code if a link is in progress."""
+
+    linked: bool
+    cloud_url: str | None
+    hub_id: str | None
+    pending: PendingLinkPublic | None

