@@ -7,6 +7,7 @@ import socket
 
 import structlog
 
+import cloud.models  # noqa: F401 - every table, so the ORM resolves cross-domain foreign keys
 from cloud.db.engine import build_engine
 from cloud.diagnosis.factory import open_diagnoser
 from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
