@@ -15,17 +15,22 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from hub.demo import scenario
 from hub.demo.garden_hub import LABELS_FILE
 from hub.demo.supervisor import Supervisor, plantvita_command
+
+if TYPE_CHECKING:
+    from cloud.db.embedded import EmbeddedPostgres
 
 DEMO_EMAIL = "gardener@example.com"
 SAMPLING_INTERVAL_S = 10  # the emulated nodes measure this often in the demo (real seconds)
@@ -61,7 +66,8 @@ def _credentials(data_dir: Path) -> tuple[str, str]:
     return DEMO_EMAIL, password
 
 
-def _cloud_env(options: DemoOptions, database_url: str) -> dict[str, str]:
+def cloud_env(options: DemoOptions, database_url: str) -> dict[str, str]:
+    """The cloud API's and worker's environment: the caller's, plus the demo's settings."""
     cloud_url = f"http://127.0.0.1:{options.cloud_port}"
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
@@ -81,7 +87,8 @@ def _cloud_env(options: DemoOptions, database_url: str) -> dict[str, str]:
     return env
 
 
-def _hub_env(options: DemoOptions) -> dict[str, str]:
+def hub_env(options: DemoOptions) -> dict[str, str]:
+    """The hub's environment: the caller's, plus where and how the demo hub runs."""
     env = dict(os.environ)
     demo = {
         "PLANTVITA_HUB_DATA_DIR": str((options.data_dir / "hub").resolve()),
@@ -98,6 +105,48 @@ def _hub_env(options: DemoOptions) -> dict[str, str]:
     for key, value in demo.items():
         env[key] = value
     return env
+
+
+def start_tiers(
+    supervisor: Supervisor,
+    options: DemoOptions,
+    database_url: str,
+    *,
+    cloud_overrides: dict[str, str] | None = None,
+    hub_overrides: dict[str, str] | None = None,
+) -> str:
+    """Spawn the cloud API, its worker and the garden hub; record their pids. The diagnoser."""
+    cli = plantvita_command()
+    cloud = {**cloud_env(options, database_url), **(cloud_overrides or {})}
+    diagnoser = (
+        "Gemini"
+        if cloud.get("GEMINI_API_KEY") or cloud.get("PLANTVITA_CLOUD_GEMINI_API_KEY")
+        else "built-in heuristic (no GEMINI_API_KEY)"
+    )
+    supervisor.spawn(
+        "cloud",
+        [*cli, "cloud", "run", "--host", "127.0.0.1", "--port", str(options.cloud_port)],
+        cloud,
+    )
+    supervisor.spawn("worker", [*cli, "cloud", "worker"], cloud)
+    supervisor.spawn(
+        "hub",
+        [
+            sys.executable,
+            "-m",
+            "hub.demo.garden_hub",
+            "--nodes",
+            str(options.nodes),
+            "--sampling-interval",
+            str(SAMPLING_INTERVAL_S),
+            "--photo-every",
+            str(PHOTO_EVERY_S),
+        ],
+        {**hub_env(options), **(hub_overrides or {})},
+    )
+    pids = {child.name: child.pid for child in supervisor.children}
+    (options.data_dir / "pids.json").write_text(json.dumps(pids))
+    return diagnoser
 
 
 class DemoFailed(RuntimeError):
@@ -196,6 +245,23 @@ async def _supervise(options: DemoOptions, supervisor: Supervisor) -> int:
     return code
 
 
+def start_database(pgdata: Path, attempts: int = 3) -> EmbeddedPostgres:
+    """Embedded PostgreSQL in ``pgdata``. The wheel gives ``pg_ctl start`` 10 s, which a busy
+    machine can exceed while the server still comes up: ask again, it then finds it running."""
+    from cloud.db.embedded import start_embedded
+
+    for attempt in range(1, attempts + 1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+                return start_embedded(pgdata, cleanup="stop")
+        except (subprocess.SubprocessError, OSError):
+            if attempt == attempts:
+                raise
+            time.sleep(2.0)
+    raise AssertionError("unreachable")
+
+
 def run_demo(
     *,
     data_dir: Path | None = None,
@@ -205,7 +271,6 @@ def run_demo(
     keep: bool = False,
 ) -> int:
     """Start every tier, set the garden up, report until SIGINT/SIGTERM; the exit code."""
-    from cloud.db.embedded import start_embedded
     from cloud.db.migrations import upgrade_to_head
 
     options = DemoOptions(
@@ -219,42 +284,13 @@ def run_demo(
         shutil.rmtree(options.data_dir)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     _say(f"Plant-Vita demo in {options.data_dir.resolve()}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs complains when XDG_RUNTIME_DIR is unset
-        database = start_embedded(options.data_dir / "pgdata", cleanup="stop")
+    database = start_database(options.data_dir / "pgdata")
     supervisor = Supervisor(options.data_dir / "logs")
     try:
         url = database.uri()
         upgrade_to_head(url)
         _say("embedded PostgreSQL started and migrated")
-        cli = plantvita_command()
-        cloud_env = _cloud_env(options, url)
-        diagnoser = (
-            "Gemini"
-            if cloud_env.get("GEMINI_API_KEY") or cloud_env.get("PLANTVITA_CLOUD_GEMINI_API_KEY")
-            else "built-in heuristic (no GEMINI_API_KEY)"
-        )
-        supervisor.spawn(
-            "cloud",
-            [*cli, "cloud", "run", "--host", "127.0.0.1", "--port", str(options.cloud_port)],
-            cloud_env,
-        )
-        supervisor.spawn("worker", [*cli, "cloud", "worker"], cloud_env)
-        supervisor.spawn(
-            "hub",
-            [
-                sys.executable,
-                "-m",
-                "hub.demo.garden_hub",
-                "--nodes",
-                str(options.nodes),
-                "--sampling-interval",
-                str(SAMPLING_INTERVAL_S),
-                "--photo-every",
-                str(PHOTO_EVERY_S),
-            ],
-            _hub_env(options),
-        )
+        diagnoser = start_tiers(supervisor, options, url)
         _say(
             f"started the cloud API, its worker (diagnoses: {diagnoser}) and a hub "
             f"with {options.nodes} emulated nodes"
