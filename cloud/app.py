@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
+from cloud.auth.security import Passwords
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.errors import install_error_handlers
@@ -28,7 +29,11 @@ async def _resolve_database_url(settings: CloudSettings, app: FastAPI) -> str:
     server = await asyncio.to_thread(start_embedded, settings.pgdata_dir)
     app.state.embedded_postgres = server
     url = server.uri()
-    _log.info("embedded_postgres_started", pgdata=str(server.pgdata))
+    _log.warning(
+        "embedded_postgres_started",
+        pgdata=str(server.pgdata),
+        note="no DATABASE_URL set: using embedded PostgreSQL in this data dir",
+    )
     if settings.embedded_auto_migrate:
         await asyncio.to_thread(upgrade_to_head, url)
         _log.info("embedded_postgres_migrated", note="embedded mode migrates automatically")
@@ -68,6 +73,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await engine.dispose()
+            embedded = getattr(app.state, "embedded_postgres", None)
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
 
     app = FastAPI(
         title="Plant-Vita cloud",
@@ -76,6 +84,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _include_routers(app)

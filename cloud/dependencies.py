@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cloud.auth.security import Passwords
 from cloud.observability import CloudMetrics
 from cloud.settings import CloudSettings
 
@@ -22,6 +23,12 @@ def get_metrics(request: Request) -> CloudMetrics:
     return metrics
 
 
+def get_passwords(request: Request) -> Passwords:
+    """The app's password hasher."""
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
 def client_ip(request: Request) -> str:
     """The peer address (the proxy sets it right when run behind one with --proxy-headers)."""
     return request.client.host if request.client else "unknown"
@@ -30,3 +37,4 @@ def client_ip(request: Request) -> str:
 SettingsDep = Annotated[CloudSettings, Depends(get_settings)]
 MetricsDep = Annotated[CloudMetrics, Depends(get_metrics)]
 ClientIpDep = Annotated[str, Depends(client_ip)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]

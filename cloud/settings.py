@@ -51,6 +51,9 @@ class CloudSettings(ImageSettings):
     jwt_algorithm: str = "HS256"
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=60)
+    # Argon2id cost (argon2-cffi's RFC 9106 "low memory" defaults); tests lower it for speed.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=64)
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=900, ge=1)
     device_code_ttl_s: int = Field(default=900, ge=30)

@@ -10,15 +10,23 @@ import time
 import typer
 
 
-def serve() -> None:
-    """Run the hub's API, scheduler and sync engine (no radio unless a gateway is wired)."""
+def serve(
+    emulate: int = typer.Option(
+        0, "--emulate", min=0, max=500, help="Listen to N emulated nodes instead of the adapter."
+    ),
+    speed: float = typer.Option(60.0, help="With --emulate: garden seconds per real second."),
+) -> None:
+    """Run the hub's API, scheduler, sync engine and BLE gateway."""
     import uvicorn
 
     from hub.app import create_app
+    from hub.ble.factory import emulated_gateway_factory, production_gateway
     from hub.settings import HubSettings
 
     settings = HubSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    factory = emulated_gateway_factory(emulate, speed=speed) if emulate else production_gateway
+    app = create_app(settings, gateway_factory=factory)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 def set_password(

@@ -35,6 +35,7 @@ class HubSettings(BaseSettings):
     sync_interval_s: float = Field(default=300.0, gt=0)
     sync_batch_items: int = Field(default=MAX_BATCH_ITEMS, ge=1, le=MAX_BATCH_ITEMS)
     sync_batch_bytes: int = Field(default=MAX_BATCH_BYTES // 2, ge=1024, le=MAX_BATCH_BYTES)
+    sync_concurrency: int = Field(default=2, ge=1, le=8)  # batches in flight at once
     sync_timeout_s: float = Field(default=60.0, gt=0)
     sync_backoff_base_s: float = Field(default=2.0, gt=0)
     sync_backoff_max_s: float = Field(default=900.0, gt=0)

@@ -23,7 +23,7 @@ from cloud.auth.schemas import (
     UserPublic,
 )
 from cloud.db.session import SessionDep
-from cloud.dependencies import ClientIpDep, SettingsDep
+from cloud.dependencies import ClientIpDep, PasswordsDep, SettingsDep
 from cloud.errors import OAuthProtocolError
 from shared.sync import (
     DEVICE_APPROVE_PATH,
@@ -47,9 +47,9 @@ def _user_public(user: object) -> UserPublic:
 @router.post(
     "/api/v1/auth/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED
 )
-async def register(body: UserCreate, session: SessionDep) -> UserPublic:
+async def register(body: UserCreate, session: SessionDep, passwords: PasswordsDep) -> UserPublic:
     """Create an account."""
-    return _user_public(await service.register(session, body))
+    return _user_public(await service.register(session, passwords, body))
 
 
 @router.post("/api/v1/auth/token", response_model=TokenPair)
@@ -57,11 +57,12 @@ async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    passwords: PasswordsDep,
     ip: ClientIpDep,
 ) -> JSONResponse:
     """OAuth2 password grant (``username`` is the email): access + refresh token."""
     service.validate_password_form(form.grant_type)
-    pair = await service.login(session, settings, form.username, form.password, ip)
+    pair = await service.login(session, settings, passwords, form.username, form.password, ip)
     return JSONResponse(pair.model_dump(), headers=_NO_STORE)
 
 
@@ -85,9 +86,11 @@ async def me(user: CurrentUser) -> UserPublic:
 
 
 @router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+async def change_password(
+    body: PasswordChange, user: CurrentUser, session: SessionDep, passwords: PasswordsDep
+) -> None:
     """Change the password; every refresh token of the user is revoked."""
-    await service.change_password(session, user, body)
+    await service.change_password(session, passwords, user, body)
 
 
 async def _form_or_json(request: Request) -> dict[str, str]:

@@ -12,26 +12,30 @@ from typing import Final
 import anyio.to_thread
 import jwt
 from pwdlib import PasswordHash
-
-_password_hash = PasswordHash.recommended()
-# A hash verified when the account does not exist, so timing does not reveal registered emails.
-_DUMMY_HASH: Final = _password_hash.hash("plant-vita-timing-equaliser")
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 USER_CODE_ALPHABET: Final = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
 HUB_TOKEN_PREFIX: Final = "pvh_"  # noqa: S105 - a prefix, not a secret
 REFRESH_TOKEN_PREFIX: Final = "pvr_"  # noqa: S105 - a prefix, not a secret
 
 
-async def hash_password(password: str) -> str:
-    """Argon2 hash of ``password`` computed in a worker thread."""
-    return await anyio.to_thread.run_sync(_password_hash.hash, password)
+class Passwords:
+    """Argon2 hashing off the event loop; built once per app from the settings' cost."""
 
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self._hasher = PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
+        # Verified when the account does not exist, so timing does not reveal registered emails.
+        self._dummy = self._hasher.hash("plant-vita-timing-equaliser")
 
-async def verify_password(password: str, password_hash: str | None) -> bool:
-    """Check ``password`` against a stored hash in a worker thread (dummy hash when missing)."""
-    target = password_hash if password_hash is not None else _DUMMY_HASH
-    ok = await anyio.to_thread.run_sync(_password_hash.verify, password, target)
-    return bool(ok) and password_hash is not None
+    async def hash(self, password: str) -> str:
+        """Argon2 hash of ``password`` computed in a worker thread."""
+        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check ``password`` against a stored hash in a worker thread (dummy when missing)."""
+        target = password_hash if password_hash is not None else self._dummy
+        ok = await anyio.to_thread.run_sync(self._hasher.verify, password, target)
+        return bool(ok) and password_hash is not None
 
 
 def sha256_hex(token: str) -> str:

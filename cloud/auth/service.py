@@ -20,15 +20,14 @@ from cloud.auth.schemas import (
 from cloud.auth.security import (
     HUB_TOKEN_PREFIX,
     REFRESH_TOKEN_PREFIX,
+    Passwords,
     TokenError,
     decode_access_token,
     encode_access_token,
-    hash_password,
     new_opaque_token,
     new_user_code,
     normalize_user_code,
     sha256_hex,
-    verify_password,
 )
 from cloud.errors import (
     ConflictError,
@@ -50,11 +49,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def register(session: AsyncSession, body: UserCreate) -> User:
+async def register(session: AsyncSession, passwords: Passwords, body: UserCreate) -> User:
     """Create an account; a taken email is a 409."""
     if await repository.user_by_email(session, body.email) is not None:
         raise ConflictError("an account with this email exists", keep_changes=False)
-    user = User(email=body.email, password_hash=await hash_password(body.password))
+    user = User(email=body.email, password_hash=await passwords.hash(body.password))
     session.add(user)
     try:
         await session.flush()
@@ -87,6 +86,7 @@ async def _issue_tokens(
 async def login(
     session: AsyncSession,
     settings: CloudSettings,
+    passwords: Passwords,
     email: str,
     password: str,
     client_ip: str,
@@ -106,7 +106,7 @@ async def login(
             headers={"Retry-After": str(max(retry_after, 1))},
         )
     user = await repository.user_by_email(session, email)
-    if not await verify_password(password, user.password_hash if user else None) or user is None:
+    if not await passwords.verify(password, user.password_hash if user else None) or user is None:
         session.add(LoginFailure(email=email, client_ip=client_ip, failed_at=now))
         await session.flush()
         # keep_changes: the failure must be counted although the request fails.
@@ -140,12 +140,14 @@ async def logout(session: AsyncSession, token: str) -> None:
         await repository.revoke_family(session, row.family_id, _now())
 
 
-async def change_password(session: AsyncSession, user: User, body: PasswordChange) -> None:
+async def change_password(
+    session: AsyncSession, passwords: Passwords, user: User, body: PasswordChange
+) -> None:
     """Change the password and revoke every refresh token (other devices must sign in again)."""
-    if not await verify_password(body.current_password, user.password_hash):
+    if not await passwords.verify(body.current_password, user.password_hash):
         raise UnauthorizedError("current password is incorrect")
     now = _now()
-    user.password_hash = await hash_password(body.new_password)
+    user.password_hash = await passwords.hash(body.new_password)
     user.password_changed_at = now
     await repository.revoke_user_tokens(session, user.id, now)
     await session.flush()

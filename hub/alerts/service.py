@@ -111,31 +111,45 @@ async def _open_alerts(session: AsyncSession) -> dict[tuple[Any, ...], Alert]:
     return {(a.kind, a.plant_id, a.node_mac, a.metric): a for a in rows}
 
 
-async def _breach_started(
-    session: AsyncSession, node: int, metric: Metric, kind: AlertKind, bound: float
-) -> int | None:
-    """Epoch ms of the first reading of the current uninterrupted breach."""
+async def _breach_lasted(
+    session: AsyncSession,
+    node: int,
+    metric: Metric,
+    kind: AlertKind,
+    bound: float,
+    latest_ms: int,
+    min_duration_ms: int,
+) -> bool:
+    """True when every reading of the last ``min_duration`` breached and so did the one
+    before it: two index range lookups, however long the node's history."""
     column = metric.value
     inside = f"{column} >= :b" if kind is AlertKind.LOW else f"{column} <= :b"
-    last_ok = (
+    window_start = latest_ms - min_duration_ms
+    ok_in_window = (
         await session.execute(
             text(
-                f"select max(measured_at) from readings where node_id = :n "  # noqa: S608
-                f"and {column} is not null and {inside}"
+                f"select 1 from readings where node_id = :n and measured_at >= :w "  # noqa: S608
+                f"and measured_at <= :t and {column} is not null and {inside} limit 1"
             ),
-            {"n": node, "b": bound},
+            {"n": node, "w": window_start, "t": latest_ms, "b": bound},
         )
-    ).scalar_one()
-    first = (
+    ).first()
+    if ok_in_window is not None:
+        return False
+    before = (
         await session.execute(
             text(
-                f"select min(measured_at) from readings where node_id = :n "  # noqa: S608
-                f"and {column} is not null and measured_at > :t"
+                f"select {column} from readings where node_id = :n "  # noqa: S608
+                f"and measured_at <= :w and {column} is not null "
+                "order by measured_at desc limit 1"
             ),
-            {"n": node, "t": last_ok if last_ok is not None else -1},
+            {"n": node, "w": window_start},
         )
-    ).scalar_one()
-    return None if first is None else int(first)
+    ).first()
+    if before is None:
+        return False
+    value = float(before[0])
+    return value < bound if kind is AlertKind.LOW else value > bound
 
 
 async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) -> int:
@@ -187,8 +201,9 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
                 breached = value[0] < bound if kind is AlertKind.LOW else value[0] > bound
                 if not breached:
                     continue
-                since = await _breach_started(session, node.id, metric, kind, bound)
-                if since is None or value[1] - since < min_duration_ms:
+                if not await _breach_lasted(
+                    session, node.id, metric, kind, bound, value[1], min_duration_ms
+                ):
                     continue
                 side = "below" if kind is AlertKind.LOW else "above"
                 unit = RANGES[metric].unit

@@ -110,6 +110,15 @@ class _CentralController(Controller):
         if pending is not None and pending.peer_address == pdu.advertiser_address:
             self.create_le_connection(pdu.advertiser_address)
 
+    def create_le_connection(self, peer_address: hci.Address) -> None:
+        # On air a CONNECT_IND answers a connectable advert the peer is still sending; here the
+        # advert was queued, so skip it if the node stopped advertising meanwhile (else the hub
+        # would hold a link the node never accepted).
+        peer = self.link.find_le_controller(peer_address)
+        if peer is None or not peer.le_legacy_advertiser.enabled:
+            return
+        super().create_le_connection(peer_address)
+
 
 class BumbleRadio:
     """The shared in-process radio: a ``LocalLink``, the hub's central and the nodes' devices."""
@@ -125,6 +134,7 @@ class BumbleRadio:
         self._rssi: dict[str, int] = {}
         self.stalled = False
         self.scan_start_failures = 0  # the next N scan starts fail like an adapter error
+        self.passive_unsupported = False  # like a BlueZ without the advertisement monitor
         self.scan_starts = 0
 
     # --- nodes ------------------------------------------------------------------------------
@@ -182,6 +192,8 @@ class BumbleRadio:
         if self.scan_start_failures > 0:
             self.scan_start_failures -= 1
             raise BleakError("org.bluez.Error.InProgress: emulated adapter failure")
+        if self.passive_unsupported and scanner.scanning_mode == "passive":
+            raise BleakError("passive scanning needs org.bluez.AdvertisementMonitorManager1")
         self._scanners.add(scanner)
         await self._apply_scan_mode(central)
 

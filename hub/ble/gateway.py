@@ -127,6 +127,7 @@ class Gateway:
         self._last_advert = time.monotonic()
         self._scanner: BleakScanner | None = None
         self._running = False
+        self._passive_failed = False
         self._client_class: type[BleakClient] = (
             backend.client_class() if backend is not None else BleakClient
         )
@@ -157,8 +158,11 @@ class Gateway:
         self._tasks.clear()
         self._session_tasks.clear()
         await self._stop_scanner()
-        await self._flush()
-        await self._push_statuses()
+        try:
+            await self._flush()
+            await self._push_statuses()
+        except Exception:
+            logger.exception("could not commit %d readings at shutdown", len(self._pending))
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -193,7 +197,13 @@ class Gateway:
             last = node.last_seq if current is None else None
             nodes[mac] = _Node(
                 paired=node,
-                decoder=BTHomeNodeDecoder(mac, node.bindkey, last_sequence=last),
+                decoder=BTHomeNodeDecoder(
+                    mac,
+                    node.bindkey,
+                    last_sequence=last,
+                    # Third-party sensors restart their counter with a new battery.
+                    strict_counter=node.kind is NodeKind.PLANTVITA,
+                ),
                 last_seq=last,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
@@ -269,10 +279,13 @@ class Gateway:
             self._session_wanted.set()
         seq = advert.sequence
         if seq is not None:
-            if node.last_seq is not None and seq <= node.last_seq:
+            strict = node.paired.kind is NodeKind.PLANTVITA
+            if node.last_seq is not None and (
+                seq <= node.last_seq if strict else seq == node.last_seq
+            ):
                 self.stats.duplicates += 1  # a burst or connectable-window repeat
                 return
-            if node.last_seq is not None and seq > node.last_seq + 1:
+            if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
                 node.session_due_at = 0.0
                 self._session_wanted.set()
@@ -369,10 +382,19 @@ class Gateway:
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.status_interval_s)
+            self._forget_stale_devices()
             try:
                 await self._push_statuses()
             except Exception:
                 logger.exception("pushing node statuses failed")
+
+    def _forget_stale_devices(self) -> None:
+        # Bounded memory in a busy neighbourhood: unpaired devices expire after the TTL.
+        now = self.now()
+        ttl = self.settings.seen_ttl_s
+        for mac, device in list(self._seen.items()):
+            if (now - device.last_seen).total_seconds() > ttl:
+                del self._seen[mac]
 
     async def _push_statuses(self) -> None:
         statuses: list[NodeStatus] = []
@@ -400,20 +422,23 @@ class Gateway:
     # --- scanning ---------------------------------------------------------------------------
 
     def _make_scanner(self) -> BleakScanner:
-        passive = self.settings.passive_scan
+        passive = self.settings.passive_scan and not self._passive_failed
         kwargs: dict[str, Any] = {}
         if self.backend is not None:
             kwargs["backend"] = self.backend.scanner
-        elif passive:
-            from bleak.assigned_numbers import AdvertisementDataType
-            from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
+        else:
+            bluez: dict[str, Any] = {}
+            if self.settings.adapter:
+                bluez["adapter"] = self.settings.adapter
+            if passive:
+                from bleak.assigned_numbers import AdvertisementDataType
+                from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-            # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
-            kwargs["bluez"] = {
-                "or_patterns": [
+                # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
+                bluez["or_patterns"] = [
                     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc")
                 ]
-            }
+            kwargs["bluez"] = bluez
         return BleakScanner(
             self.on_advertisement, scanning_mode="passive" if passive else "active", **kwargs
         )
@@ -427,6 +452,7 @@ class Gateway:
     async def _scan_supervisor(self) -> None:
         backoff = self.settings.scan_backoff_s
         watchdog = self.settings.watchdog_s
+        failures = 0
         while True:
             try:
                 scanner = self._make_scanner()
@@ -435,6 +461,7 @@ class Gateway:
                 self.stats.scanner_starts += 1
                 self._last_advert = time.monotonic()
                 backoff = self.settings.scan_backoff_s
+                failures = 0
                 while True:
                     await asyncio.sleep(min(watchdog / 4, 5.0))
                     if time.monotonic() - self._last_advert > watchdog:
@@ -445,6 +472,12 @@ class Gateway:
                 raise
             except Exception as exc:
                 self.stats.scanner_errors += 1
+                failures += 1
+                if self.settings.passive_scan and not self._passive_failed and failures >= 3:
+                    # Passive scanning needs BlueZ's advertisement monitor (experimental on
+                    # older releases): fall back to active scanning rather than hear nothing.
+                    self._passive_failed = True
+                    logger.warning("passive scanning unavailable; scanning actively instead")
                 logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
                 await self._stop_scanner()
                 await asyncio.sleep(backoff)
@@ -501,6 +534,9 @@ class Gateway:
             if session is not None:
                 session.link_lost()
 
+        client_kwargs: dict[str, Any] = {}
+        if settings.adapter:
+            client_kwargs["bluez"] = {"adapter": settings.adapter}
         async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
             client = await establish_connection(
                 self._client_class,
@@ -510,6 +546,7 @@ class Gateway:
                 max_attempts=settings.connect_attempts,
                 pair=True,
                 timeout=settings.connect_timeout_s,
+                **client_kwargs,
             )
         try:
             await self.flush()  # backfill resumes after what the store has committed

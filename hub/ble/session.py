@@ -49,23 +49,19 @@ class SessionReport:
 
 def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
     """The node's Config value for the hub's ``NodeConfig`` (thresholds the node keeps)."""
-    camera_times: tuple[int, ...] = ()
-    if wanted.camera_interval_s is not None:
-        # At most 8 capture times a day, from midnight UTC, as evenly as the interval allows.
-        step = max(wanted.camera_interval_s // 60, pv.MINUTES_PER_DAY // pv.MAX_CAMERA_TIMES)
-        camera_times = tuple(range(0, pv.MINUTES_PER_DAY, step))[: pv.MAX_CAMERA_TIMES]
     return pv.Config(
         revision=wanted.revision,
         sampling_interval_s=wanted.sampling_interval_s,
         advert_burst_count=wanted.advert_burst,
         advert_burst_interval_ms=current.advert_burst_interval_ms,
-        camera_times=camera_times,
+        camera_times=current.camera_times,
         moisture_low=current.moisture_low,
         moisture_high=current.moisture_high,
         temperature_low=current.temperature_low,
         temperature_high=current.temperature_high,
         connectable_window_s=wanted.connectable_window_s,
         alert_interval_s=current.alert_interval_s,
+        camera_interval_s=wanted.camera_interval_s or 0,
     )
 
 

@@ -11,6 +11,7 @@ class GatewaySettings:
     """How the gateway scans, connects and batches. Times are real seconds."""
 
     sessions_enabled: bool = True  # False: listen only, never connect (benchmarks, a spare hub)
+    adapter: str | None = None  # BlueZ adapter, e.g. "hci1"; None: the system default
     passive_scan: bool = True  # passive sees no scan response: sessions then follow the schedule
     watchdog_s: float = 120.0  # restart scanning after this long without any advert
     connect_timeout_s: float = 20.0  # one connection attempt, bounded
@@ -35,6 +36,7 @@ class GatewaySettings:
     def from_hub_settings(cls, settings: Any, **overrides: Any) -> GatewaySettings:
         """Read the ``ble_*`` fields of ``HubSettings`` (missing ones keep their defaults)."""
         mapping = {
+            "adapter": "ble_adapter",
             "passive_scan": "ble_passive_scan",
             "watchdog_s": "ble_watchdog_s",
             "connect_timeout_s": "ble_connect_timeout_s",

@@ -20,8 +20,10 @@ def create_engine(path: Path, *, writer: bool, synchronous: str = "FULL") -> Asy
     """
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{path}",
-        pool_size=1 if writer else 4,
-        max_overflow=0 if writer else 4,
+        # A Pi serves a handful of LAN clients: few reader connections keep threads and page
+        # caches (2 MiB each) down.
+        pool_size=1 if writer else 2,
+        max_overflow=0 if writer else 2,
         pool_timeout=60,
     )
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -19,6 +19,7 @@ from hub.sync.schemas import (
     LinkStart,
     LinkStatus,
     PendingLinkPublic,
+    RejectedRow,
     SyncRunResult,
     SyncStatus,
 )
@@ -74,6 +75,26 @@ async def sync_status(session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
         oldest_pending_reading_at=from_ms(oldest) if oldest is not None else None,
         ledger=entries,
     )
+
+
+@router.get("/sync/rejected", response_model=list[RejectedRow])
+async def rejected(
+    session: ReadSessionDep,
+    kind: Literal["readings", "alerts", "nodes", "images"] = "readings",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RejectedRow]:
+    """Rows the cloud refused, newest first, with the cloud's reason (kept, never dropped)."""
+    rows = await repository.rejected_rows(session, kind, limit)
+    return [
+        RejectedRow(
+            kind=kind,
+            id=str(row[0]),
+            node_mac=row[1],
+            at=from_ms(row[2]) if row[2] is not None else None,
+            reason=row[3] or "",
+        )
+        for row in rows
+    ]
 
 
 @router.post("/sync/now", response_model=SyncRunResult)

@@ -69,3 +69,13 @@ class LinkStatus(BaseModel):
     cloud_url: str | None
     hub_id: str | None
     pending: PendingLinkPublic | None
+
+
+class RejectedRow(BaseModel):
+    """A row the cloud refused, kept on the hub with the reason."""
+
+    kind: str
+    id: str
+    node_mac: str | None
+    at: datetime | None
+    reason: str

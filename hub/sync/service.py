@@ -4,14 +4,15 @@ the config snapshot, and keeps the ledger. One run at a time; failures back off 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 import structlog
@@ -67,22 +68,11 @@ def _iso(ms: int) -> str:
     return from_ms(ms).isoformat()
 
 
-def _reading_item(row: Any) -> bytes:
-    item: dict[str, Any] = {
-        "node_mac": row[1],
-        "measured_at": _iso(row[2]),
-        "source": row[4],
-    }
-    if row[3] is not None:
-        item["seq"] = row[3]
-    for i, metric in enumerate(_METRICS):
-        value = row[5 + i]
-        if value is not None:
-            item[metric] = value
-    return orjson.dumps(item)
+def _reading_item(row: Any) -> str:
+    return str(row[1])  # JSON text built by SQLite (see repository._READING_SELECT)
 
 
-def _alert_item(row: Any) -> bytes:
+def _alert_item(row: Any) -> str:
     item: dict[str, Any] = {
         "local_id": row[0],
         "node_mac": row[1],
@@ -93,16 +83,16 @@ def _alert_item(row: Any) -> bytes:
         "opened_at": _iso(row[6]),
         "resolved_at": _iso(row[7]) if row[7] is not None else None,
     }
-    return orjson.dumps(item)
+    return orjson.dumps(item).decode()
 
 
 _ITEM = {"readings": _reading_item, "alerts": _alert_item}
-_LIST_KEY = {"readings": b"readings", "alerts": b"alerts"}
+_LIST_KEY = {"readings": "readings", "alerts": "alerts"}
 
 
-def _body(kind: str, batch_uuid: UUID, items: Sequence[bytes]) -> bytes:
-    head = b'{"batch_id":"' + str(batch_uuid).encode() + b'","' + _LIST_KEY[kind] + b'":['
-    return head + b",".join(items) + b"]}"
+def _body(kind: str, batch_uuid: UUID, items: list[str]) -> bytes:
+    head = f'{{"batch_id":"{batch_uuid}","{_LIST_KEY[kind]}":['
+    return (head + ",".join(items) + "]}").encode()
 
 
 def _gzip(raw: bytes) -> EncodedBatch:
@@ -216,44 +206,59 @@ class SyncEngine:
     async def _push_batches(
         self, client: CloudClient, kind: str, report: SyncReport, max_batches: int | None
     ) -> None:
+        """Send every open, then every new batch of ``kind``: batches are built one at a time
+        in the writer while up to ``sync_concurrency`` are in flight; each is acked alone."""
+        in_flight: set[asyncio.Task[None]] = set()
+        after: repository.PersistedBatch | None = None
         sent = 0
-        pipeline: asyncio.Task[tuple[repository.PersistedBatch, EncodedBatch] | None] | None
-        pipeline = asyncio.create_task(self._next_batch(kind))
         try:
-            while True:
-                prepared = await pipeline
-                pipeline = None
+            while max_batches is None or sent < max_batches:
+                prepared = await self._next_batch(kind, after)
                 if prepared is None:
                     break
-                batch, encoded = prepared
-                if max_batches is None or sent + 1 < max_batches:
-                    # Build the next batch while this one is in flight.
-                    pipeline = asyncio.create_task(self._next_batch(kind, after=batch))
-                push = client.push_readings if kind == "readings" else client.push_alerts
-                try:
-                    ack = await push(encoded)
-                except CloudError as exc:
-                    await self.store.write(
-                        partial(
-                            repository.record,
-                            kind=kind,
-                            now=utcnow(),
-                            error=str(exc),
-                            sent_bytes=len(encoded.body),
-                        )
-                    )
-                    raise
-                await self._apply(kind, batch, ack, encoded, report)
+                after = prepared[0]
                 sent += 1
-                if pipeline is None:
-                    break
+                in_flight.add(asyncio.create_task(self._send(client, kind, *prepared, report)))
+                if len(in_flight) >= self.settings.sync_concurrency:
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        task.result()
+            while in_flight:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
         finally:
-            if pipeline is not None:
-                pipeline.cancel()
-                try:
-                    await pipeline
-                except (asyncio.CancelledError, Exception):
-                    log.debug("sync_prefetch_dropped", kind=kind)
+            for task in in_flight:
+                task.cancel()
+            for task in in_flight:
+                with contextlib.suppress(asyncio.CancelledError, CloudError):
+                    await task
+
+    async def _send(
+        self,
+        client: CloudClient,
+        kind: str,
+        batch: repository.PersistedBatch,
+        encoded: EncodedBatch,
+        report: SyncReport,
+    ) -> None:
+        push = client.push_readings if kind == "readings" else client.push_alerts
+        try:
+            ack = await push(encoded)
+        except CloudError as exc:
+            await self.store.write(
+                partial(
+                    repository.record,
+                    kind=kind,
+                    now=utcnow(),
+                    error=str(exc),
+                    sent_bytes=len(encoded.body),
+                )
+            )
+            raise
+        await self._apply(kind, batch, ack, encoded, report)
 
     async def _apply(
         self,
@@ -302,17 +307,17 @@ class SyncEngine:
             rows = await repository.pending_rows(session, kind, limit_items)
             if not rows:
                 return None
-            items, ids, size = [], [], 0
-            for row in rows:
-                encoded = item(row)
-                if items and size + len(encoded) + 1 > limit_bytes - 100:
-                    break
-                items.append(encoded)
-                ids.append(row[0])
-                size += len(encoded) + 1
-            db_id, batch_uuid = await repository.create_batch(session, kind, ids, utcnow())
-            batch = repository.PersistedBatch(db_id, batch_uuid, ids, rows[: len(ids)])
-            return batch, _body(kind, batch_uuid, items)
+            batch_uuid = uuid4()
+            items = [item(row) for row in rows]
+            body = _body(kind, batch_uuid, items)
+            while len(body) > limit_bytes and len(items) > 1:
+                # Rare (rows are small): shrink to fit the byte bound, keeping the oldest rows.
+                keep = max(1, int(len(items) * limit_bytes / len(body) * 0.95))
+                items = items[:keep]
+                body = _body(kind, batch_uuid, items)
+            ids = [row[0] for row in rows[: len(items)]]
+            db_id = await repository.create_batch(session, kind, batch_uuid, ids, utcnow())
+            return repository.PersistedBatch(db_id, batch_uuid, ids, ()), body
 
         built = await self.store.write(op)
         if built is None:

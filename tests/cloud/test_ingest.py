@@ -123,3 +123,77 @@ async def test_conflicting_values_for_stored_key_are_rejected(
     assert ack["accepted"] == 0
     assert ack["duplicates"] == 1
     assert [item["reason"] for item in ack["rejected"]] == ["conflict"]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"max_body_bytes": 64 * 1024}
+
+
+async def test_body_cap_gzip_bomb_and_bad_encodings(
+    client: httpx.AsyncClient, hub_with_node: tuple[HubAuth, dict[str, Any]]
+) -> None:
+    hub, node = hub_with_node
+    headers = {**hub.headers, "Content-Type": "application/json"}
+    big = orjson.dumps(
+        {"batch_id": str(uuid.uuid4()), "readings": [reading(node["mac"], m) for m in range(2000)]}
+    )
+    assert len(big) > 64 * 1024
+    too_big = await client.post(SYNC_READINGS_PATH, content=big, headers=headers)
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "payload_too_large"
+    # Small on the wire, huge once inflated: refused without inflating it all.
+    bomb = gzip.compress(b'{"batch_id": "' + b" " * (10 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 64 * 1024
+    inflated = await client.post(
+        SYNC_READINGS_PATH, content=bomb, headers={**headers, "Content-Encoding": "gzip"}
+    )
+    assert inflated.status_code == 413
+    broken = await client.post(
+        SYNC_READINGS_PATH, content=b"not gzip", headers={**headers, "Content-Encoding": "gzip"}
+    )
+    assert broken.status_code == 400
+    brotli = await client.post(
+        SYNC_READINGS_PATH, content=b"{}", headers={**headers, "Content-Encoding": "br"}
+    )
+    assert brotli.status_code == 415
+    not_json = await client.post(SYNC_READINGS_PATH, content=b"{nope", headers=headers)
+    assert not_json.status_code == 400
+    envelope = await client.post(SYNC_READINGS_PATH, json={"readings": []}, headers=hub.headers)
+    assert envelope.status_code == 422
+    assert envelope.json()["error"]["code"] == "invalid_request"
+    user_token = await client.post(
+        SYNC_READINGS_PATH,
+        json={"batch_id": str(uuid.uuid4()), "readings": []},
+        headers={"Authorization": "Bearer not-a-hub-token"},
+    )
+    assert user_token.status_code == 401
+
+
+async def test_non_object_items_are_rejected_alone(
+    client: httpx.AsyncClient, hub_with_node: tuple[HubAuth, dict[str, Any]]
+) -> None:
+    hub, node = hub_with_node
+    ack = (
+        await push(client, hub, [reading(node["mac"], 0), 42, "x", reading(node["mac"], 1)])
+    ).json()  # type: ignore[list-item]
+    assert ack["accepted"] == 2
+    assert [(r["index"], r["reason"]) for r in ack["rejected"]] == [(1, "invalid"), (2, "invalid")]
+
+
+async def test_concurrent_replays_store_once(
+    client: httpx.AsyncClient, hub_with_node: tuple[HubAuth, dict[str, Any]], database_url: str
+) -> None:
+    import asyncio
+
+    hub, node = hub_with_node
+    items = [reading(node["mac"], m) for m in range(50)]
+    batch_id = uuid.uuid4()
+    acks = await asyncio.gather(*(push(client, hub, items, batch_id) for _ in range(4)))
+    bodies = [a.json() for a in acks]
+    assert sorted(b["replayed"] for b in bodies) == [False, True, True, True]
+    assert {b["accepted"] for b in bodies} == {50}
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        assert conn.execute("SELECT count(*), sum(n) FROM readings_hourly").fetchone()[1] == 50
+    metrics = (await client.get("/metrics")).text
+    assert 'plantvita_cloud_ingest_readings_total{outcome="accepted"} 50.0' in metrics

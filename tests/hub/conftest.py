@@ -77,8 +77,8 @@ class Cloud:
 
 
 @pytest.fixture
-async def cloud(database_url: str) -> AsyncIterator[Cloud]:
-    """The cloud app on its own migrated database."""
+async def cloud(database_url: str, tmp_path: Path) -> AsyncIterator[Cloud]:
+    """The cloud app on its own migrated database, photos in a local object store."""
     from cloud.app import create_app as create_cloud_app
     from cloud.settings import CloudSettings
 
@@ -88,6 +88,9 @@ async def cloud(database_url: str) -> AsyncIterator[Cloud]:
         device_poll_interval_s=0,
         log_level="WARNING",
         db_pool_size=5,
+        storage_dir=tmp_path / "objects",
+        public_base_url="http://cloud.test",
+        worker_inline=False,
     )
     app = create_cloud_app(settings)
     async with (

@@ -6,7 +6,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
+from hub.app import create_app, evaluate_alerts
+from hub.ble.ports import DropCounters, NodeStatus
+from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from tests.hub.factories import T0, create_readings
 
@@ -180,3 +184,54 @@ async def test_plants_status_and_history(admin_client: httpx.AsyncClient) -> Non
     missing = await admin_client.get(f"/api/v1/plants/{plant['id']}")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_ready_when_the_scheduler_runs(hub_settings: HubSettings) -> None:
+    app = create_app(hub_settings)  # scheduler started by the lifespan
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as http,
+    ):
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        jobs = {job.id for job in app.state.scheduler.get_jobs()}
+        assert jobs == {"sync", "alerts", "budget"}
+
+
+async def test_alerts_api_and_drop_metrics(admin_client: httpx.AsyncClient) -> None:
+    store = store_of(admin_client)
+    await admin_client.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
+    await store.update_node_status(
+        [NodeStatus(MAC, T0, battery=5.0, drops=DropCounters(wrong_key=4, replayed=1))]
+    )
+    changed = await evaluate_alerts(store)
+    assert changed == 2  # stale (T0 is long ago) and low battery
+    alerts = (await admin_client.get("/api/v1/alerts", params={"open_only": True})).json()
+    assert sorted(a["kind"] for a in alerts) == ["low_battery", "stale"]
+    acked = await admin_client.post(f"/api/v1/alerts/{alerts[0]['id']}/acknowledge")
+    assert acked.status_code == 200
+    assert acked.json()["acknowledged_at"] is not None
+    anonymous = await admin_client.post(
+        f"/api/v1/alerts/{alerts[1]['id']}/acknowledge", auth=httpx.BasicAuth("admin", "wrong!!")
+    )
+    assert anonymous.status_code == 401
+    assert (await admin_client.post("/api/v1/alerts/nope/acknowledge")).status_code == 404
+    metrics = (await admin_client.get("/metrics")).text
+    assert f'hub_adverts_dropped{{node="{MAC}",reason="wrong_key"}} 4.0' in metrics
+    assert 'hub_sync_pending{kind="alerts"} 2.0' in metrics
+    node = (await admin_client.get(f"/api/v1/nodes/{MAC}")).json()
+    assert node["drops"]["total"] == 5
+    assert node["battery"] == 5.0
+
+
+async def test_link_with_the_cloud_unreachable_is_a_502(admin_client: httpx.AsyncClient) -> None:
+    response = await admin_client.post(
+        "/api/v1/link/start", json={"cloud_url": "http://127.0.0.1:9"}
+    )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "cloud_error"
+    assert (await admin_client.post("/api/v1/link/poll")).status_code == 409
+    status = (await admin_client.get("/api/v1/link")).json()
+    assert status == {"linked": False, "cloud_url": None, "hub_id": None, "pending": None}
+    not_linked = (await admin_client.post("/api/v1/sync/now")).json()
+    assert not_linked["skipped"] == "not linked"

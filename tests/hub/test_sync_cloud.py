@@ -120,6 +120,8 @@ async def test_partial_rejects_are_kept_with_their_reason(
         assert rows[0][1].startswith("future")
         status = (await hub.http.get("/api/v1/sync/status")).json()
         assert {e["kind"]: e["rejected"] for e in status["ledger"]}["readings"] == 1
+        shown = (await hub.http.get("/api/v1/sync/rejected", params={"kind": "readings"})).json()
+        assert [(r["node_mac"], r["reason"][:6]) for r in shown] == [(MAC, "future")]
         assert cloud_scalar(cloud, "select count(*) from readings") == 10
 
 
@@ -180,7 +182,9 @@ async def test_cloud_down_500_and_429_back_off_then_catch_up(
     flaky = FlakyCloud(cloud.app)
     transport = DownTransport(httpx.ASGITransport(app=flaky))
     transport.up = True
-    async with linked_hub(cloud, small_batches(hub_settings), transport=transport) as hub:
+    # One batch in flight so which batch meets the injected failure is deterministic.
+    settings = small_batches(hub_settings).model_copy(update={"sync_concurrency": 1})
+    async with linked_hub(cloud, settings, transport=transport) as hub:
         await hub.http.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
         await hub.store.store_readings(create_readings(MAC, 1500))
 

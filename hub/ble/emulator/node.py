@@ -278,15 +278,27 @@ class EmulatedNode:
         self.log.append(measurement)
         self.flash.records.append(pv.Record(seq, self.node_epoch(), values))
         self.environment.drain(0.01)
-        if self.camera and self.photo_every_s is not None:
+        every = self.flash.config.camera_interval_s or self.photo_every_s
+        if self.camera and every:
             due = self._last_photo_epoch is None or (
-                now.timestamp() - self._last_photo_epoch >= self.photo_every_s
+                now.timestamp() - self._last_photo_epoch >= every
             )
-            if due:
+            if due or self._camera_time_passed(now):
                 await self.capture()
         service_data = encrypt_service_data(values, mac=self.mac, bindkey=self.bindkey, counter=seq)
         await self._advertise(build_adv_data(service_data))
         return measurement
+
+    def _camera_time_passed(self, now: datetime) -> bool:
+        # A scheduled capture minute (UTC) fell between the previous wake and this one.
+        times = self.flash.config.camera_times
+        if not times or len(self.log) < 2:
+            return False
+        before = self.log[-2].measured_at
+        span = min(pv.MINUTES_PER_DAY, int((now - before).total_seconds() // 60))
+        start = int(before.timestamp() // 60)
+        minutes = {(start + i) % pv.MINUTES_PER_DAY for i in range(1, span + 1)}
+        return any(t in minutes for t in times)
 
     async def capture(self) -> StoredImage | None:
         """Take a photo of the plant (drawn in a thread: Pillow blocks)."""

@@ -77,7 +77,7 @@ async def test_a_changed_config_is_written_and_its_revision_reported(
     )
     assert node.flash.config.sampling_interval_s == 900
     assert node.flash.config.advert_burst_count == 5
-    assert node.flash.config.camera_times == (0, 180, 360, 540, 720, 900, 1080, 1260)
+    assert node.flash.config.camera_interval_s == 3 * 3600
 
     async def applied() -> bool:
         row = await node_row(store, node.mac)
@@ -138,3 +138,16 @@ async def test_readings_survive_a_store_outage(garden: EmulatedGarden, store: Hu
         assert {m.seq for m in node.log if m.seq < node.counter} <= stored
     finally:
         await gateway.stop()
+
+
+async def test_without_passive_scanning_support_the_gateway_scans_actively(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    garden.radio.passive_unsupported = True
+    gateway = make_gateway(dataclasses.replace(FAST, passive_scan=True))
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.readings_stored >= 2, what="readings")
+    assert gateway.stats.scanner_errors == 3

@@ -1,0 +1,91 @@
+"""Gateway factories for the hub app (``hub.app.create_app(gateway_factory=...)``).
+
+``production_gateway`` scans with bleak's default backend (BlueZ on the Pi).
+``emulated_gateway_factory(n)`` runs ``n`` emulated nodes on an in-process Bumble radio, pairs
+them in the hub's store at start and drives them with the same gateway code: the demo and
+``plantvita hub serve --emulate N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from hub.ble.emulator import EmulatedGarden, SimClock
+from hub.ble.gateway import Gateway
+from hub.ble.ports import SeenDevice
+from hub.ble.settings import GatewaySettings
+from hub.settings import HubSettings
+from hub.store.hub_store import HubStore
+
+
+def production_gateway(store: HubStore, settings: HubSettings) -> Gateway:
+    """The real gateway: bleak's platform backend (BlueZ), settings from ``ble_*``."""
+    return Gateway(store, GatewaySettings.from_hub_settings(settings))
+
+
+class EmulatedHubGateway:
+    """A gateway plus the emulated garden it listens to; starts and stops both."""
+
+    def __init__(
+        self, store: HubStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
+    ) -> None:
+        self.store = store
+        self.garden = garden
+        self.pair = pair
+        # Sessions are quick on the in-process radio: shorter timeouts than on a real adapter.
+        self.gateway = Gateway(
+            store,
+            GatewaySettings.from_hub_settings(
+                settings, connect_timeout_s=5.0, session_retry_s=10.0, watchdog_s=30.0
+            ),
+            garden.backends(),
+            now=garden.clock.now,
+        )
+
+    async def start(self) -> None:
+        """Pair the garden (first start), boot the nodes, start the gateway."""
+        if self.pair:
+            paired = {node.mac for node in await self.store.paired_nodes()}
+            for mac, key in self.garden.bindkeys.items():
+                if mac not in paired:
+                    await self.store.pair_node(mac, bindkey=key)
+        await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        """Stop the gateway, then the garden."""
+        await self.gateway.stop()
+        await self.garden.stop()
+
+    def seen_devices(self) -> Sequence[SeenDevice]:
+        """See ``Gateway.seen_devices``."""
+        return self.gateway.seen_devices()
+
+    async def reload_nodes(self) -> None:
+        """See ``Gateway.reload_nodes``."""
+        await self.gateway.reload_nodes()
+
+    async def request_session(self, node_mac: str) -> None:
+        """See ``Gateway.request_session``."""
+        await self.gateway.request_session(node_mac)
+
+
+def emulated_gateway_factory(
+    nodes: int, *, speed: float = 60.0, pair: bool = True, photo_every_s: float | None = 3 * 3600
+) -> Callable[[HubStore, HubSettings], EmulatedHubGateway]:
+    """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes."""
+
+    def factory(store: HubStore, settings: HubSettings) -> EmulatedHubGateway:
+        # A week of garden history replayed at ``speed``, then live: never future timestamps.
+        clock = SimClock(speed, datetime.now(UTC) - timedelta(days=7), cap_at_real=True)
+        garden = EmulatedGarden(
+            nodes,
+            clock=clock,
+            photo_every_s=photo_every_s,
+            state_dir=settings.data_dir / "emulated-nodes",
+        )
+        (settings.data_dir / "emulated-nodes").mkdir(parents=True, exist_ok=True)
+        return EmulatedHubGateway(store, settings, garden, pair)
+
+    return factory

@@ -1,0 +1,118 @@
+"""Gateway decisions driven straight through its detection callback (no radio)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from bleak.backends.scanner import AdvertisementData
+
+from hub.ble.bumble_backend import ble_device
+from hub.ble.gateway import Gateway
+from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage
+from hub.ble.settings import GatewaySettings
+from shared import ble_uuids
+from shared.bthome import encode_service_data, encrypt_service_data
+from shared.sync import NodeKind
+from shared.units import Metric
+
+SENSOR = "A4:C1:38:00:00:01"  # a third-party BTHome thermometer, plaintext
+NODE = "24:6F:28:00:00:09"
+KEY = bytes(range(16))
+
+
+class MemoryStore:
+    """A GatewayStore in memory, for the gateway's own logic only."""
+
+    def __init__(self, nodes: Sequence[PairedNode]) -> None:
+        self.nodes = list(nodes)
+        self.readings: list[DecodedReading] = []
+        self.statuses: list[NodeStatus] = []
+
+    async def paired_nodes(self) -> Sequence[PairedNode]:
+        return self.nodes
+
+    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
+        self.readings.extend(readings)
+
+    async def store_image(self, image: ReceivedImage) -> None:
+        raise AssertionError("no images in these tests")
+
+    async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
+        self.statuses.extend(statuses)
+
+
+def advert(service_data: bytes, name: str | None = None, rssi: int = -70) -> AdvertisementData:
+    return AdvertisementData(
+        local_name=name,
+        manufacturer_data={},
+        service_data={ble_uuids.BTHOME_SERVICE_UUID: service_data},
+        service_uuids=[],
+        tx_power=None,
+        rssi=rssi,
+        platform_data=(),
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+async def test_a_paired_plaintext_bthome_sensor_is_stored_without_repeats() -> None:
+    store = MemoryStore([PairedNode(SENSOR, NodeKind.BTHOME, None)])
+    clock = Clock()
+    gateway = Gateway(store, GatewaySettings(sessions_enabled=False), now=clock)
+    await gateway.reload_nodes()
+    device = ble_device(SENSOR)
+    first = encode_service_data({Metric.TEMPERATURE: 21.5, Metric.HUMIDITY: 40.0})
+    second = encode_service_data({Metric.TEMPERATURE: 21.7, Metric.HUMIDITY: 40.5})
+    for data in (first, first, first, second):
+        gateway.on_advertisement(device, advert(data))
+    await gateway.flush()
+    assert [r.values[Metric.TEMPERATURE] for r in store.readings] == [21.5, 21.7]
+    assert all(r.seq is None for r in store.readings)
+
+
+async def test_a_third_party_counter_may_restart_but_a_plant_vita_counter_may_not() -> None:
+    store = MemoryStore(
+        [PairedNode(SENSOR, NodeKind.BTHOME, KEY), PairedNode(NODE, NodeKind.PLANTVITA, KEY)]
+    )
+    gateway = Gateway(store, GatewaySettings(sessions_enabled=False), now=Clock())
+    await gateway.reload_nodes()
+    values = {Metric.MOISTURE: 40.0}
+    for mac in (SENSOR, NODE):
+        for counter in (500, 3):  # a new battery / a lost counter
+            data = encrypt_service_data(values, mac=mac, bindkey=KEY, counter=counter)
+            gateway.on_advertisement(ble_device(mac), advert(data))
+    await gateway.flush()
+    assert [(r.node_mac, r.seq) for r in store.readings] == [
+        (SENSOR, 500),
+        (SENSOR, 3),
+        (NODE, 500),
+    ]
+    assert gateway.drops(NODE).replayed == 1
+
+
+async def test_unpaired_devices_are_listed_then_expire() -> None:
+    store = MemoryStore([])
+    clock = Clock()
+    gateway = Gateway(store, GatewaySettings(seen_ttl_s=60), now=clock)
+    await gateway.reload_nodes()
+    data = encrypt_service_data({Metric.MOISTURE: 40.0}, mac=NODE, bindkey=KEY, counter=1)
+    gateway.on_advertisement(ble_device(NODE), advert(data, name="PV-000009", rssi=-55))
+    plain = encode_service_data({Metric.TEMPERATURE: 20.0})
+    clock.at += timedelta(seconds=30)
+    gateway.on_advertisement(ble_device(SENSOR), advert(plain, name="ATC_000001"))
+    seen = gateway.seen_devices()
+    assert [d.mac for d in seen] == [SENSOR, NODE]  # newest first
+    assert seen[1].encrypted
+    assert seen[1].rssi == -55
+    assert not seen[0].encrypted
+    clock.at += timedelta(seconds=45)
+    assert [d.mac for d in gateway.seen_devices()] == [SENSOR]
+    await gateway.flush()
+    assert store.readings == []  # never stored while unpaired
