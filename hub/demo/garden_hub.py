@@ -134,7 +134,7 @@ async def dry_out(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNode
     """The gardener forgets this pot: the soil is nearly dry and nobody waters it any more."""
     node = _node(garden, mac)
     node.environment.water_below = -1.0
-    node.environment.moisture = min(node.environment.moisture, 8.0)
+    node.environment.moisture = min(node.environment.moisture, 2.0)
     node.wake_now()
     return _node_out(node)
 
