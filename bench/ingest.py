@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -76,7 +77,7 @@ async def _run_endpoint(base: str, tokens: list[str], bodies: list[list[bytes]])
                 response = await http.post(SYNC_READINGS_PATH, content=body, headers=headers)
                 response.raise_for_status()
                 ack = response.json()
-                assert ack["accepted"] == BATCH, ack
+                assert ack["accepted"] == BATCH, (ack["accepted"], ack["rejected"][:3])
 
     started = time.perf_counter()
     await asyncio.gather(*(stream(t, b) for t, b in zip(tokens, bodies, strict=True)))
@@ -118,8 +119,12 @@ ON CONFLICT (node_id, measured_at) DO NOTHING
 """
 
 
-async def _run_baseline(url: str, owner: uuid.UUID, batches: int) -> float:
-    prepared = [[_baseline_rows(owner, s, i) for i in range(batches)] for s in range(CONCURRENCY)]
+async def _run_baseline(
+    url: str, owner: uuid.UUID, batches: int, streams: int, offset: int
+) -> float:
+    prepared = [
+        [_baseline_rows(owner, s, offset + i) for i in range(batches)] for s in range(streams)
+    ]
 
     async def stream(rows_per_batch: list[list[tuple[Any, ...]]]) -> None:
         async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
@@ -144,39 +149,52 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer batches, under a minute")
     parser.add_argument("--batches", type=int, default=None, help="batches per hub stream")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="hub streams")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurement rounds")
     args = parser.parse_args()
-    batches = args.batches or (6 if args.quick else 40)
-    total = batches * BATCH * CONCURRENCY
+    batches = args.batches or (4 if args.quick else 30)
+    streams = args.concurrency
+    total = batches * BATCH * streams
 
     with embedded_database("bench_ingest") as (_, url), cloud_server(url, args.workers) as base:
         with httpx.Client(base_url=base, timeout=30) as http:
             account = create_account(http)
             tokens = []
-            for hub in range(CONCURRENCY):
+            for hub in range(streams):
                 _, token = link_hub(http, account, f"bench hub {hub}")
                 inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(NODES_PER_HUB)]}
                 http.put(
                     SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
                 ).raise_for_status()
                 tokens.append(token)
-        print(f"preparing {total:,} readings in {CONCURRENCY} streams …", flush=True)
-        bodies = [[_batch_body(h, i) for i in range(batches)] for h in range(CONCURRENCY)]
-        warm = [[_batch_body(h, batches + 1)] for h in range(CONCURRENCY)]
+        warm = [[_batch_body(h, args.rounds * batches)] for h in range(streams)]
         asyncio.run(_run_endpoint(base, tokens, warm))
-        endpoint_s = asyncio.run(_run_endpoint(base, tokens, bodies))
-        endpoint_rate = total / endpoint_s
-        print(f"endpoint: {endpoint_rate:,.0f} readings/s ({endpoint_s:.2f} s)", flush=True)
-        baseline_s = asyncio.run(_run_baseline(url, account.user_id, batches))
-        baseline_rate = total / baseline_s
-        print(f"baseline COPY: {baseline_rate:,.0f} readings/s ({baseline_s:.2f} s)", flush=True)
+        # Alternate the two in rounds so a load swing on a shared machine hits both alike.
+        endpoint_rates: list[float] = []
+        baseline_rates: list[float] = []
+        for round_ in range(args.rounds):
+            offset = round_ * batches
+            bodies = [[_batch_body(h, offset + i) for i in range(batches)] for h in range(streams)]
+            endpoint_s = asyncio.run(_run_endpoint(base, tokens, bodies))
+            endpoint_rates.append(total / endpoint_s)
+            baseline_s = asyncio.run(_run_baseline(url, account.user_id, batches, streams, offset))
+            baseline_rates.append(total / baseline_s)
+            print(
+                f"round {round_ + 1}: endpoint {endpoint_rates[-1]:,.0f} readings/s, "
+                f"baseline COPY {baseline_rates[-1]:,.0f} readings/s",
+                flush=True,
+            )
+        endpoint_rate = statistics.median(endpoint_rates)
+        baseline_rate = statistics.median(baseline_rates)
 
     figures = {
         "readings_per_s": round(endpoint_rate),
         "baseline_readings_per_s": round(baseline_rate),
         "ratio": round(endpoint_rate / baseline_rate, 3),
-        "readings": total,
+        "readings_per_round": total,
+        "rounds": args.rounds,
         "batch_size": BATCH,
-        "concurrency": CONCURRENCY,
+        "concurrency": streams,
         "workers": args.workers,
         "quick": bool(args.quick),
     }

@@ -38,7 +38,12 @@ def migrate() -> None:
         server = start_embedded(settings.pgdata_dir)
         typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
         url = server.uri()
-    upgrade_to_head(url)
+        try:
+            upgrade_to_head(url)
+        finally:
+            server.stop()
+    else:
+        upgrade_to_head(url)
     typer.echo(f"database at head {', '.join(sorted(head_revisions()))}")
 
 
@@ -56,19 +61,15 @@ def run(
     import uvicorn
 
     from cloud.app import create_app
-    from cloud.db.migrations import upgrade_to_head
 
     settings = _settings()
     if not settings.database_url:
-        from cloud.db.embedded import start_embedded
-
-        server = start_embedded(settings.pgdata_dir)
-        typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
-        url = server.uri()
+        # The app's lifespan starts it (and migrates, and stops it on shutdown): uvicorn
+        # re-raises SIGTERM after shutting down, so nothing after uvicorn.run would run.
+        where = settings.pgdata_dir.resolve()
+        typer.echo(f"no DATABASE_URL: starting embedded PostgreSQL in {where}")
         if settings.embedded_auto_migrate:
-            upgrade_to_head(url)
-            typer.echo("embedded database migrated to head automatically")
-        settings = settings.model_copy(update={"database_url": url})
+            typer.echo("embedded mode: the database is migrated to head automatically")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 

@@ -74,22 +74,6 @@ async def forget_state_of_alert(session: AsyncSession, alert_id: uuid.UUID) -> N
     )
 
 
-async def load_states(
-    conn: Conn, node_ids: Sequence[uuid.UUID]
-) -> dict[tuple[uuid.UUID, str], tuple[Any, ...]]:
-    """Evaluation state rows of these nodes, keyed by (node, metric)."""
-    async with conn.cursor() as cur:
-        await cur.execute(
-            """
-            SELECT node_id, metric, breach, breach_since, breach_value, alert_id,
-                   last_evaluated_at
-            FROM alert_states WHERE node_id = ANY(%s)
-            """,
-            (list(node_ids),),
-        )
-        return {(row[0], row[1]): row for row in await cur.fetchall()}
-
-
 async def save_states(conn: Conn, owner_id: uuid.UUID, rows: Sequence[tuple[Any, ...]]) -> None:
     """Upsert (node, metric, breach, since, value, alert_id, last_evaluated_at) rows."""
     if not rows:
@@ -166,18 +150,6 @@ async def resolve_alerts(conn: Conn, resolutions: Sequence[tuple[uuid.UUID, date
     )
 
 
-async def resolve_stale(conn: Conn, node_ids: Sequence[uuid.UUID], at: datetime) -> None:
-    """Nodes that reported again are no longer stale."""
-    await conn.execute(
-        """
-        UPDATE alerts SET status = 'resolved', resolved_at = %s
-        WHERE node_id = ANY(%s) AND kind = 'stale' AND source = 'cloud'
-          AND status <> 'resolved'
-        """,
-        (at, list(node_ids)),
-    )
-
-
 OPEN_STALE_ALERTS = """
 INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, source, kind, metric, status,
                     message, opened_at, created_at)
@@ -189,6 +161,12 @@ FROM nodes AS n
 LEFT JOIN plants AS p ON p.node_id = n.id
 WHERE n.last_reading_at IS NOT NULL
   AND n.last_reading_at < now() - make_interval(secs => n.sampling_interval_s * %s)
+  -- One stale alert per silence: one resolved by hand stays resolved until the node reports.
+  AND NOT EXISTS (
+      SELECT 1 FROM alerts AS a
+      WHERE a.node_id = n.id AND a.kind = 'stale' AND a.source = 'cloud'
+        AND a.opened_at >= n.last_reading_at
+  )
 ON CONFLICT (node_id, kind, (coalesce(metric, ''))) WHERE source = 'cloud' AND status <> 'resolved'
 DO NOTHING
 RETURNING id

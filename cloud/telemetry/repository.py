@@ -45,29 +45,91 @@ _THRESHOLD_COLUMNS = (
 )
 
 
-async def node_contexts(
-    conn: Conn, owner_id: uuid.UUID, macs: Sequence[str]
-) -> dict[str, NodeContext]:
-    """The owner's nodes among ``macs`` with their plant's species ranges and overrides."""
-    species_cols = ", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)
-    async with conn.cursor() as cur:
-        await cur.execute(
-            f"""
-            SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides,
-                   s.id IS NOT NULL, {species_cols}
-            FROM nodes AS n
-            LEFT JOIN plants AS p ON p.node_id = n.id
-            LEFT JOIN species AS s ON s.id = p.species_id
-            WHERE n.owner_id = %s AND n.mac = ANY(%s)
-            """,
-            (owner_id, list(macs)),
-        )
-        rows = await cur.fetchall()
+_CONTEXTS_SQL = f"""
+    SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides,
+           s.id IS NOT NULL, {", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)}
+    FROM nodes AS n
+    LEFT JOIN plants AS p ON p.node_id = n.id
+    LEFT JOIN species AS s ON s.id = p.species_id
+    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+"""
+
+_STATES_SQL = """
+    SELECT s.node_id, s.metric, s.breach, s.breach_since, s.breach_value, s.alert_id,
+           s.last_evaluated_at
+    FROM alert_states AS s JOIN nodes AS n ON n.id = s.node_id
+    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+"""
+
+_CLAIM_SQL = """
+    INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at)
+    VALUES (%s, %s, %s, %s, now())
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+"""
+
+_STORED_ACK_SQL = "SELECT ack FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s"
+
+StateRows = dict[tuple[uuid.UUID, str], tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """Everything ingestion reads before writing, fetched in one round trip."""
+
+    stored_ack: dict[str, Any] | None  # set when this batch id was already ingested
+    nodes: dict[str, NodeContext]
+    states: StateRows
+
+
+def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[str, NodeContext]:
     contexts: dict[str, NodeContext] = {}
     for row in rows:
         species = dict(zip(_THRESHOLD_COLUMNS, row[7:], strict=True)) if row[6] else None
         contexts[row[1]] = NodeContext(row[0], row[1], row[2], row[3], row[4], species, row[5])
     return contexts
+
+
+async def node_contexts(
+    conn: Conn, owner_id: uuid.UUID, macs: Sequence[str]
+) -> dict[str, NodeContext]:
+    """The owner's nodes among ``macs`` with their plant's species ranges and overrides."""
+    async with conn.cursor() as cur:
+        await cur.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
+        return _contexts(await cur.fetchall())
+
+
+async def begin_batch(
+    conn: Conn,
+    hub_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    kind: str,
+    batch_id: uuid.UUID,
+    macs: Sequence[str],
+) -> BatchContext:
+    """Claim the batch id and read nodes and alert states, pipelined into one round trip.
+
+    A concurrent twin of the batch blocks on the claim until the first commits, then reads
+    its stored ack.
+    """
+    async with conn.pipeline():
+        await conn.execute(sql.CREATE_STAGING)
+        claim = conn.cursor()
+        await claim.execute(_CLAIM_SQL, (hub_id, kind, batch_id, owner_id))
+        stored = conn.cursor()
+        await stored.execute(_STORED_ACK_SQL, (hub_id, kind, batch_id))
+        nodes = conn.cursor()
+        await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
+        states = conn.cursor()
+        await states.execute(_STATES_SQL, (owner_id, list(macs)))
+    if await claim.fetchone() is None:
+        row = await stored.fetchone()
+        return BatchContext(row[0] if row and row[0] else {}, {}, {})
+    return BatchContext(
+        None,
+        _contexts(await nodes.fetchall()),
+        {(row[0], row[1]): row for row in await states.fetchall()},
+    )
 
 
 async def claim_batch(
@@ -130,92 +192,125 @@ _FLOAT4 = struct.Struct(">if")
 _NULL = struct.pack(">i", -1)
 
 
-@dataclass
-class StagedBatch:
-    """A batch encoded for COPY, with what stayed out and the readings grouped by node."""
+class StagingEncoder:
+    """Encodes valid readings of known nodes, not in the future, as binary COPY rows.
 
-    data: bytes
-    rows: int
-    unknown: list[tuple[int, str]]
-    future: list[int]
-    by_node: dict[str, list[ValidReading]]
+    Fed in slices so the COPY streams while later slices are encoded; counts what it
+    stages, which items it leaves out, and groups staged readings by node for alerts.
+    """
+
+    SLICE = 1000
+
+    def __init__(self, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime) -> None:
+        self.prefixes = {
+            mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes)
+            for mac, node in nodes.items()
+        }
+        self.horizon = horizon
+        self.rows = 0
+        self.unknown: list[tuple[int, str]] = []
+        self.future: list[int] = []
+        self.by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
+
+    def encode(self, indexes: Sequence[int], readings: Sequence[ValidReading]) -> bytes:
+        """One slice of COPY data; this loop is the ingest hot path."""
+        prefixes, horizon, by_node = self.prefixes, self.horizon, self.by_node
+        full = _FULL_REST.pack
+        codes = SOURCE_CODES
+        out: list[bytes] = []
+        append = out.append
+        for index, r in zip(indexes, readings, strict=True):
+            prefix = prefixes.get(r.node_mac)
+            if prefix is None:
+                self.unknown.append((index, r.node_mac))
+                continue
+            at = r.measured_at
+            if at > horizon:
+                self.future.append(index)
+                continue
+            by_node[r.node_mac].append(r)
+            # Exact: microsecond counts below 2**52 survive the float round trip.
+            micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
+            seq, m, t, h, lx, b = (
+                r.seq,
+                r.moisture,
+                r.temperature,
+                r.humidity,
+                r.illuminance,
+                r.battery,
+            )
+            if (
+                seq is not None
+                and m is not None
+                and t is not None
+                and h is not None
+                and lx is not None
+                and b is not None
+            ):
+                append(
+                    prefix
+                    + full(
+                        4,
+                        index,
+                        8,
+                        micros,
+                        8,
+                        seq,
+                        2,
+                        codes[r.source],
+                        4,
+                        m,
+                        4,
+                        t,
+                        4,
+                        h,
+                        4,
+                        lx,
+                        4,
+                        b,
+                    )
+                )
+                continue
+            parts = [
+                prefix,
+                _HEAD_REST.pack(4, index, 8, micros),
+                _NULL if seq is None else _INT8.pack(8, seq),
+                _INT2.pack(2, codes[r.source]),
+            ]
+            parts += [
+                _NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)
+            ]
+            append(b"".join(parts))
+        self.rows += len(out)
+        return b"".join(out)
+
+    def staged_by_node(self) -> dict[str, list[ValidReading]]:
+        """Staged readings per node MAC (nodes with none left out)."""
+        return {mac: readings for mac, readings in self.by_node.items() if readings}
 
 
-def stage_readings(
+async def insert_readings(
+    conn: Conn,
+    encoder: StagingEncoder,
     indexes: Sequence[int],
     readings: Sequence[ValidReading],
-    nodes: dict[str, uuid.UUID],
-    owner: uuid.UUID,
-    horizon: datetime,
-) -> StagedBatch:
-    """Encode valid readings of known nodes, not in the future, as binary COPY data.
-
-    One pass over the batch: this loop is the ingest hot path.
-    """
-    prefixes = {
-        mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes) for mac, node in nodes.items()
-    }
-    full = _FULL_REST.pack
-    codes = SOURCE_CODES
-    out = [_COPY_HEADER]
-    append = out.append
-    unknown: list[tuple[int, str]] = []
-    future: list[int] = []
-    by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
-    for index, r in zip(indexes, readings, strict=True):
-        prefix = prefixes.get(r.node_mac)
-        if prefix is None:
-            unknown.append((index, r.node_mac))
-            continue
-        at = r.measured_at
-        if at > horizon:
-            future.append(index)
-            continue
-        by_node[r.node_mac].append(r)
-        # Exact: microsecond counts below 2**52 survive the float round trip.
-        micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
-        seq, m, t, h, lx, b = r.seq, r.moisture, r.temperature, r.humidity, r.illuminance, r.battery
-        if (
-            seq is not None
-            and m is not None
-            and t is not None
-            and h is not None
-            and lx is not None
-            and b is not None
-        ):
-            append(
-                prefix
-                + full(
-                    4, index, 8, micros, 8, seq, 2, codes[r.source], 4, m, 4, t, 4, h, 4, lx, 4, b
-                )
-            )
-            continue
-        parts = [
-            prefix,
-            _HEAD_REST.pack(4, index, 8, micros),
-            _NULL if seq is None else _INT8.pack(8, seq),
-            _INT2.pack(2, codes[r.source]),
-        ]
-        parts += [_NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)]
-        append(b"".join(parts))
-    append(_COPY_TRAILER)
-    staged = len(out) - 2
-    return StagedBatch(
-        b"".join(out), staged, unknown, future, {k: v for k, v in by_node.items() if v}
-    )
-
-
-async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """Binary COPY into the staging table, then insert + roll up in one statement."""
-    await conn.execute(sql.CREATE_STAGING)
+) -> InsertOutcome:
+    """Stream binary COPY into the staging table (created by ``begin_batch``) slice by slice,
+    then insert + roll up in one statement."""
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
-            await copy.write(staged.data)
+            await copy.write(_COPY_HEADER)
+            for start in range(0, len(readings), encoder.SLICE):
+                end = start + encoder.SLICE
+                await copy.write(encoder.encode(indexes[start:end], readings[start:end]))
+            await copy.write(_COPY_TRAILER)
+        if encoder.rows == 0:
+            return InsertOutcome(0, [])
         await cur.execute(sql.INSERT_AND_ROLL_UP)
         counts = await cur.fetchone()
         inserted = int(counts[0]) if counts else 0
         conflicts: list[int] = []
-        if inserted < staged.rows:
+        if inserted < encoder.rows:
             await cur.execute(sql.FIND_CONFLICTS)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)

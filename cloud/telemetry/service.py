@@ -57,33 +57,39 @@ async def ingest_readings(
     hub: Hub,
     batch: _Envelope,
 ) -> BatchAck:
-    """Store a hub's batch idempotently and return the ack (the stored one on a replay)."""
-    conn = await raw_connection(session)
-    stored = await repository.claim_batch(conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id)
-    if stored is not None:
-        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
-        return BatchAck.model_validate({**stored, "replayed": True})
+    """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
+    Round trips: one pipelined read (claim, nodes, alert states), the COPY, one statement
+    inserting and rolling up, one pipelined write (alert states, ack), the commit.
+    """
     indexes, valid, rejected = validate_readings(batch.readings)
+    conn = await raw_connection(session)
+    context = await repository.begin_batch(
+        conn,
+        hub.id,
+        hub.owner_id,
+        READINGS_KIND,
+        batch.batch_id,
+        list({reading.node_mac for reading in valid}),
+    )
+    if context.stored_ack is not None:
+        metrics.ingest_rows.labels("replayed").inc(len(batch.readings))
+        return BatchAck.model_validate({**context.stored_ack, "replayed": True})
+    contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    contexts = await repository.node_contexts(
-        conn, hub.owner_id, list({reading.node_mac for reading in valid})
+    encoder = repository.StagingEncoder(
+        {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
     )
-    staged = repository.stage_readings(
-        indexes,
-        valid,
-        {mac: context.node_id for mac, context in contexts.items()},
-        hub.owner_id,
-        horizon,
-    )
+    outcome = await repository.insert_readings(conn, encoder, indexes, valid)
+    inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
             index=index,
             reason=RejectReason.UNKNOWN_NODE,
             message=f"node {mac} is not registered to this account",
         )
-        for index, mac in staged.unknown
+        for index, mac in encoder.unknown
     ]
     rejected += [
         ItemRejection(
@@ -91,11 +97,8 @@ async def ingest_readings(
             reason=RejectReason.FUTURE,
             message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
         )
-        for index in staged.future
+        for index in encoder.future
     ]
-    outcome = await repository.insert_readings(conn, staged) if staged.rows else None
-    inserted = outcome.inserted if outcome else 0
-    conflicts = outcome.conflicts if outcome else []
     rejected += [
         ItemRejection(
             index=index,
@@ -104,18 +107,26 @@ async def ingest_readings(
         )
         for index in conflicts
     ]
-    duplicates = staged.rows - inserted - len(conflicts)
+    duplicates = encoder.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
     )
-    if inserted:
-        await alerts_service.evaluate_ingested(
-            conn, settings, metrics, hub.owner_id, contexts, staged.by_node, now
+    async with conn.pipeline():
+        if inserted:
+            await alerts_service.evaluate_ingested(
+                conn,
+                settings,
+                metrics,
+                hub.owner_id,
+                contexts,
+                encoder.staged_by_node(),
+                context.states,
+                now,
+            )
+        await repository.store_ack(
+            conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
-    await repository.store_ack(
-        conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
-    )
     metrics.ingest_rows.labels("accepted").inc(inserted)
     metrics.ingest_rows.labels("duplicate").inc(duplicates)
     metrics.ingest_rows.labels("rejected").inc(len(rejected))
@@ -123,8 +134,6 @@ async def ingest_readings(
 
 
 # --- history ---------------------------------------------------------------------------------
-
-RESOLUTIONS: tuple[Resolution, ...] = ("raw", "hour", "day")
 
 
 async def _node_for(
@@ -149,6 +158,25 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
+async def _finest_resolution(
+    conn: Any, node: uuid.UUID, start: datetime, end: datetime, max_points: int
+) -> Resolution:
+    """The finest resolution whose point count in the window is at most ``max_points``.
+
+    Counts are bounded (``LIMIT max_points + 1``); hourly buckets are not counted at all when
+    the window cannot hold more than ``max_points`` of them.
+    """
+    cap = max_points + 1
+    if await repository.count_points(conn, "raw", node, start, end, cap) <= max_points:
+        return "raw"
+    most_hours = int((end - start).total_seconds() // 3600) + 2
+    if most_hours <= max_points:
+        return "hour"
+    if await repository.count_points(conn, "hour", node, start, end, cap) <= max_points:
+        return "hour"
+    return "day"
+
+
 async def history(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -169,14 +197,7 @@ async def history(
     if node is not None:
         conn = await raw_connection(session)
         if resolution is None:
-            chosen = "day"
-            for candidate in RESOLUTIONS[:2]:
-                count = await repository.count_points(
-                    conn, candidate, node, start, end, max_points + 1
-                )
-                if count <= max_points:
-                    chosen = candidate
-                    break
+            chosen = await _finest_resolution(conn, node, start, end, max_points)
         rows = await repository.series(conn, chosen, node, start, end, max_points + 1)
         if len(rows) > max_points:
             if resolution is None:

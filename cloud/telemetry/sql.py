@@ -73,7 +73,8 @@ _HOUR_COLUMNS = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRI
 
 # One statement: insert new rows; aggregate exactly those rows per hour once, upsert that into
 # the hourly rollup and its (much smaller) re-aggregation per day into the daily rollup; move
-# each node's last_reading_at forward. Data-modifying CTEs always run to completion.
+# each node's last_reading_at forward and resolve the stale alerts of nodes that reported.
+# Data-modifying CTEs always run to completion.
 INSERT_AND_ROLL_UP: Final = f"""
 WITH ins AS (
     INSERT INTO readings ({", ".join(_READING_COLUMNS)})
@@ -101,6 +102,12 @@ daily AS ({
         f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, day, owner_id ORDER BY node_id, day",
     )
 }),
+unstale AS (
+    UPDATE alerts SET status = 'resolved', resolved_at = now()
+    WHERE node_id IN (SELECT node_id FROM h) AND kind = 'stale' AND source = 'cloud'
+      AND status <> 'resolved'
+    RETURNING 1
+),
 touched AS (
     UPDATE nodes AS n SET last_reading_at = latest.at
     FROM (SELECT node_id, max(last_at) AS at FROM h GROUP BY node_id ORDER BY node_id) AS latest

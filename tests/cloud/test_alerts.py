@@ -136,6 +136,9 @@ async def test_stale_node_alert_opens_and_clears_when_node_reports(
     [stale] = await alerts_of(client, user.headers)
     assert stale["kind"] == "stale"
     assert node["mac"] in stale["message"]
+    # Resolved by hand, it stays resolved while the node is still silent.
+    await client.post(f"/api/v1/alerts/{stale['id']}/resolve", headers=user.headers)
+    assert await check_stale_nodes(engine, app.state.settings, app.state.metrics) == 0
     await push(client, hub, node["mac"], [(360, {"moisture": 50})])
     assert await alerts_of(client, user.headers, status="open") == []
     metrics = (await client.get("/metrics")).text
@@ -204,3 +207,43 @@ async def test_hub_pushed_alerts_are_idempotent(client: httpx.AsyncClient) -> No
     }
     third = (await client.post(SYNC_ALERTS_PATH, json=unknown, headers=hub.headers)).json()
     assert third["rejected"][0]["reason"] == "unknown_node"
+
+
+async def test_low_daily_light_integral_is_judged_per_completed_day(
+    client: httpx.AsyncClient,
+) -> None:
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    plant = await create_plant(client, user, "Tomato", node=node, species_id=54)
+    assert (plant["thresholds"]["dli_min"], plant["thresholds"]["dli_max"]) == (20, 40)
+    day0 = datetime(2026, 6, 1, tzinfo=UTC)
+
+    async def day(offset: int, lux: float, hours: int = 24) -> None:
+        items = [
+            {
+                "node_mac": node["mac"],
+                "measured_at": (day0 + timedelta(days=offset, hours=h)).isoformat(),
+                "illuminance": lux,
+            }
+            for h in range(hours)
+        ]
+        response = await client.post(
+            SYNC_READINGS_PATH,
+            json={"batch_id": str(uuid.uuid4()), "readings": items},
+            headers=hub.headers,
+        )
+        ack = response.json()
+        assert ack["accepted"] + ack["duplicates"] == hours
+
+    await day(0, 2000)  # a dark day: DLI ≈ 3.2, but the day is not over yet
+    assert await alerts_of(client, user.headers) == []
+    await day(1, 15000, hours=1)  # the first reading of the next day closes day 0
+    [alert] = await alerts_of(client, user.headers)
+    assert (alert["kind"], alert["metric"], alert["threshold"]) == ("low", "dli", 20)
+    assert "2026-06-01" in alert["message"]
+    assert alert["value"] == pytest.approx(3.2, abs=0.05)
+    # Night readings never open an instantaneous low-light alert.
+    await day(1, 15000, hours=24)  # DLI ≈ 24: inside, past the hysteresis band
+    await day(2, 15000, hours=1)
+    assert await alerts_of(client, user.headers, status="open") == []
