@@ -9,6 +9,8 @@ from sqlalchemy import text
 from cloud.db.session import EngineDep
 from cloud.dependencies import MetricsDep
 from cloud.errors import ServiceUnavailableError
+from cloud.storage.dependencies import ObjectStoreDep
+from cloud.storage.ports import StorageError
 
 router = APIRouter(tags=["health"])
 
@@ -20,14 +22,18 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(engine: EngineDep) -> dict[str, str]:
-    """The database answers."""
+async def readyz(engine: EngineDep, store: ObjectStoreDep) -> dict[str, str]:
+    """The database and the image store answer."""
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise ServiceUnavailableError("database is not reachable") from exc
-    return {"status": "ready", "database": "ok"}
+    try:
+        await store.check()
+    except StorageError as exc:
+        raise ServiceUnavailableError("image storage is not reachable") from exc
+    return {"status": "ready", "database": "ok", "storage": store.backend}
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -16,6 +16,7 @@ from typing import Literal, cast
 
 import structlog
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,8 +63,16 @@ async def request_diagnosis(session: AsyncSession, image: Image) -> tuple[Diagno
     if active is not None:
         return active, False
     diagnosis = Diagnosis(owner_id=image.owner_id, image_id=image.id, plant_id=image.plant_id)
-    session.add(diagnosis)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(diagnosis)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request queued one first (one active diagnosis per image): reuse it.
+        active = await repository.active_for_image(session, image.id)
+        if active is None:
+            raise
+        return active, False
     diagnosis.job_id = await defer(
         session,
         DIAGNOSE_TASK,
@@ -135,10 +144,16 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
     settings = deps.settings
     limited = deps.diagnoser.source != "heuristic"  # the heuristic makes no paid calls
     async with deps.session() as session, session.begin():
-        claim = await _claim(session, diagnosis_id, settings.diagnosis_rpm if limited else None)
+        claim = await _claim(
+            session,
+            diagnosis_id,
+            settings.diagnosis_rpm if limited else None,
+            settings.diagnosis_max_attempts,
+        )
     if isinstance(claim, str):
         return claim
     if isinstance(claim, datetime):
+        _count(deps, "rate_limited")
         raise RetryLater(claim, "rate limit: this minute's model calls are used up")
 
     async with deps.session() as session:
@@ -151,6 +166,7 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
         return await _record_failure(deps, claim, exc)
     async with deps.session() as session, session.begin():
         stored = await _record_success(session, claim, report)
+    _count(deps, "succeeded" if stored else "duplicate", report.usage)
     _log.info(
         "diagnosis_done" if stored else "diagnosis_duplicate_discarded",
         diagnosis_id=str(diagnosis_id),
@@ -160,8 +176,17 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
     return "succeeded" if stored else "skipped"
 
 
+def _count(deps: WorkerDeps, outcome: str, usage: TokenUsage | None = None) -> None:
+    if deps.counters is None:
+        return
+    deps.counters.diagnoses.labels(outcome, deps.diagnoser.source).inc()
+    if usage is not None:
+        deps.counters.tokens.labels("prompt").inc(usage.prompt_tokens)
+        deps.counters.tokens.labels("candidates").inc(usage.candidates_tokens)
+
+
 async def _claim(
-    session: AsyncSession, diagnosis_id: uuid.UUID, per_minute: int | None
+    session: AsyncSession, diagnosis_id: uuid.UUID, per_minute: int | None, max_attempts: int
 ) -> _Claim | datetime | str:
     """Lock the row and start an attempt; a datetime means "rate-limited until then"."""
     row = await repository.for_update(session, diagnosis_id)
@@ -171,6 +196,15 @@ async def _claim(
     if image is None:
         return "skipped"
     now = datetime.now(UTC)
+    if row.status == DiagnosisStatus.RUNNING and row.attempts >= max_attempts:
+        # Every attempt died with its worker (a crash loop on this photo): give up for good.
+        row.status = DiagnosisStatus.FAILED
+        row.last_error_code = "worker_lost"
+        row.last_error = f"the worker stopped during each of {row.attempts} attempts"
+        row.finished_at = now
+        session.add(row)
+        _log.error("diagnosis_dead_lettered", diagnosis_id=str(row.id), code="worker_lost")
+        return "skipped"
     if per_minute is not None and not await repository.take_rate_slot(session, per_minute, now):
         retry_at = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         row.next_attempt_at = retry_at
@@ -259,6 +293,7 @@ async def _record_failure(deps: WorkerDeps, claim: _Claim, exc: DiagnosisFailed)
         retryable=exc.retryable,
         dead_lettered=final,
     )
+    _count(deps, "dead_letter" if final else "retry", exc.usage)
     if final:
         why = "permanent error" if not exc.retryable else f"{claim.attempt} attempts"
         raise DeadLettered(f"{exc.code.value} after {why}: {exc.message[:300]}")

@@ -12,6 +12,7 @@ from cloud.auth.dependencies import CurrentHub, CurrentUser
 from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.images import service
+from cloud.images.metrics import CountersDep
 from cloud.images.schemas import ImageDetail, ImagePage
 from cloud.storage.dependencies import ObjectStoreDep
 from shared.sync import (
@@ -48,9 +49,10 @@ async def complete_image_upload(
     session: SessionDep,
     store: ObjectStoreDep,
     settings: SettingsDep,
+    counters: CountersDep,
 ) -> ImageCompleteAck:
     """Verify the uploaded photo, record it and queue its diagnosis."""
-    return await service.complete_upload(session, store, settings, hub, image_id)
+    return await service.complete_upload(session, store, settings, hub, image_id, counters)
 
 
 @router.get(f"{API_PREFIX}/plants/{{plant_id}}/images", response_model=ImagePage)

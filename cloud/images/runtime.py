@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.diagnosis.factory import open_diagnoser
+from cloud.images.metrics import PipelineCounters
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from cloud.storage.factory import build_object_store
@@ -31,6 +32,8 @@ async def image_runtime(
     """Set ``app.state.object_store`` and ``app.state.diagnoser``; run the inline worker."""
     store = build_object_store(settings)
     app.state.object_store = store
+    counters = PipelineCounters.create(app.state.metrics.registry)
+    app.state.pipeline_counters = counters
     async with open_diagnoser(settings) as diagnoser:
         app.state.diagnoser = diagnoser
         _log.info(
@@ -43,7 +46,9 @@ async def image_runtime(
             yield
             return
         job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
-        deps = WorkerDeps(engine=engine, store=store, diagnoser=diagnoser, settings=settings)
+        deps = WorkerDeps(
+            engine=engine, store=store, diagnoser=diagnoser, settings=settings, counters=counters
+        )
         async with job_app.open_async():
             worker = asyncio.create_task(
                 run_worker(job_app, deps, name=f"api-inline-{os.getpid()}"),

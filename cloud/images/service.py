@@ -24,6 +24,7 @@ from cloud.errors import (
     PayloadTooLargeError,
 )
 from cloud.images import repository
+from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePage, ImagePublic
@@ -173,8 +174,27 @@ async def complete_upload(
     settings: ImageSettings,
     hub: Hub,
     image_id: uuid.UUID,
+    counters: PipelineCounters | None = None,
 ) -> ImageCompleteAck:
     """Verify the uploaded object, record the image and queue its diagnosis."""
+    try:
+        ack = await _complete_upload(session, store, settings, hub, image_id)
+    except CloudError as exc:
+        if counters is not None:
+            counters.images.labels(exc.code).inc()
+        raise
+    if counters is not None:
+        counters.images.labels("recorded").inc()
+    return ack
+
+
+async def _complete_upload(
+    session: AsyncSession,
+    store: ObjectStore,
+    settings: ImageSettings,
+    hub: Hub,
+    image_id: uuid.UUID,
+) -> ImageCompleteAck:
     image = await repository.for_owner(session, hub.owner_id, image_id, lock=True)
     if image is None:
         raise NotFoundError("image not found")

@@ -55,6 +55,7 @@ class ImageSettings(BaseSettings):
     worker_heartbeat_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=60.0, gt=0)
     worker_poll_s: float = Field(default=5.0, gt=0)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # standalone worker
 
     @model_validator(mode="after")
     def _check_storage(self) -> ImageSettings:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.db.engine import libpq_url
 from cloud.diagnosis.ports import Diagnoser
+from cloud.images.metrics import PipelineCounters
 from cloud.images.settings import ImageSettings
 from cloud.storage.ports import ObjectStore
 
@@ -109,6 +110,7 @@ class WorkerDeps:
     store: ObjectStore
     diagnoser: Diagnoser
     settings: ImageSettings
+    counters: PipelineCounters | None = None  # None in tests that do not look at metrics
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""

@@ -6,10 +6,12 @@ import os
 import socket
 
 import structlog
+from prometheus_client import CollectorRegistry, start_http_server
 
-import cloud.models  # noqa: F401 - every table, so the ORM resolves cross-domain foreign keys
+import cloud.models  # noqa: F401 - every table on the metadata, so foreign keys resolve
 from cloud.db.engine import build_engine
 from cloud.diagnosis.factory import open_diagnoser
+from cloud.images.metrics import PipelineCounters
 from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings
 from cloud.storage.factory import build_object_store
@@ -23,11 +25,21 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
     On SIGTERM procrastinate stops fetching and lets running jobs finish; a worker killed
     outright leaves its jobs to ``recover_stalled_jobs`` in the other workers.
     """
+    registry = CollectorRegistry(auto_describe=True)
+    counters = PipelineCounters.create(registry)
+    if settings.worker_metrics_port is not None:
+        start_http_server(settings.worker_metrics_port, registry=registry)
     engine = build_engine(database_url, pool_size=settings.worker_concurrency + 1, max_overflow=2)
     store = build_object_store(settings)
     try:
         async with open_diagnoser(settings) as diagnoser:
-            deps = WorkerDeps(engine=engine, store=store, diagnoser=diagnoser, settings=settings)
+            deps = WorkerDeps(
+                engine=engine,
+                store=store,
+                diagnoser=diagnoser,
+                settings=settings,
+                counters=counters,
+            )
             job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
             name = f"{socket.gethostname()}-{os.getpid()}"
             _log.info("worker_started", name=name, diagnoser=diagnoser.model, storage=store.backend)

@@ -30,7 +30,8 @@ def test_production_refuses_missing_default_or_short_secret(
         CloudSettings(jwt_secret=DEFAULT_JWT_SECRET)
     with pytest.raises(InsecureSettingsError, match="32 characters"):
         CloudSettings(jwt_secret="short")
-    assert CloudSettings(jwt_secret="x" * 40).environment.value == "production"
+    production = CloudSettings(jwt_secret="x" * 40, storage_signing_key="y" * 40)
+    assert production.environment.value == "production"
     monkeypatch.setenv("PLANTVITA_CLOUD_ENVIRONMENT", "development")
     assert CloudSettings().jwt_secret == DEFAULT_JWT_SECRET
 

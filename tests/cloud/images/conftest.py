@@ -146,6 +146,7 @@ def run_jobs(app: FastAPI, settings: CloudSettings) -> RunJobs:
             store=app.state.object_store,
             diagnoser=app.state.diagnoser,
             settings=settings,
+            counters=app.state.pipeline_counters,
         )
         async with job_app.open_async():
             # A worker with wait=False stops when it finds nothing; retries due now come back.

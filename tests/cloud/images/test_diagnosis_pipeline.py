@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -177,6 +178,15 @@ async def test_bad_answers_are_failed_attempts_never_verdicts(
     assert diagnosis["last_error_code"] == "blocked"
     assert diagnosis["health"] is None
     assert diagnosis["tokens"]["total"] == 3 * 1474  # failed attempts still cost tokens
+    metrics = (await client.get("/metrics")).text
+    assert (
+        'plantvita_cloud_diagnosis_attempts_total{outcome="retry",source="gemini"} 2.0' in metrics
+    )
+    assert (
+        'plantvita_cloud_diagnosis_attempts_total{outcome="dead_letter",source="gemini"} 1.0'
+        in metrics
+    )
+    assert 'plantvita_cloud_diagnosis_tokens_total{kind="prompt"} 3870.0' in metrics
 
 
 async def test_permanent_error_dead_letters_at_once(
@@ -244,3 +254,33 @@ async def test_rediagnosis_is_deduplicated_while_queued(
     history = await _diagnoses(client, garden)
     assert [d["status"] for d in history] == ["succeeded", "succeeded"]
     assert gemini.call_count == 2
+
+
+async def test_a_photo_that_keeps_killing_workers_is_dead_lettered(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    await upload_photo(client, garden, photo(29))
+    async with app.state.engine.begin() as conn:  # as if three workers died mid-attempt
+        await conn.execute(text("UPDATE diagnoses SET status = 'running', attempts = 3"))
+    await run_jobs()
+    (diagnosis,) = await _diagnoses(client, garden)
+    assert (diagnosis["status"], diagnosis["last_error_code"]) == ("failed", "worker_lost")
+    assert gemini.call_count == 0
+
+
+async def test_concurrent_rediagnosis_requests_share_one_diagnosis(
+    client: httpx.AsyncClient, garden: Garden, run_jobs: RunJobs, gemini: respx.Route, app: Any
+) -> None:
+    gemini.respond(200, json=gemini_body(good_text()))
+    ack = await upload_photo(client, garden, photo(30))
+    await run_jobs()
+    path = f"/api/v1/images/{ack['image_id']}/diagnoses"
+    responses = await asyncio.gather(
+        *(client.post(path, headers=garden.user.headers) for _ in range(6))
+    )
+    assert all(r.status_code in (200, 202) for r in responses), [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    async with app.state.engine.connect() as conn:
+        active = await conn.scalar(text("SELECT count(*) FROM diagnoses WHERE status = 'queued'"))
+    assert active == 1

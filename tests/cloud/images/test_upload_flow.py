@@ -206,3 +206,18 @@ async def test_deleting_a_plant_purges_its_objects(
     assert deleted.status_code == 204
     await run_jobs()
     assert list(objects.rglob("*.jpg")) == []
+
+
+async def test_a_lost_thumbnail_is_made_again_on_demand(
+    client: httpx.AsyncClient, garden: Garden, settings: CloudSettings
+) -> None:
+    ack = await upload_photo(client, garden, photo(7))
+    (thumb,) = (settings.storage_dir / "objects").rglob("thumbs/*.jpg")
+    thumb.unlink()
+    redirect = await client.get(
+        f"/api/v1/images/{ack['image_id']}/thumbnail", headers=garden.user.headers
+    )
+    assert redirect.status_code == 307
+    again = await client.get(redirect.headers["location"])
+    assert again.status_code == 200
+    assert again.content.startswith(b"\xff\xd8")
