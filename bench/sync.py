@@ -213,11 +213,29 @@ async def link(app: Any, cloud_url: str) -> None:
 
 
 async def baseline(app: Any, cloud_url: str, start: datetime, minutes: int) -> float:
-    """Readings/s posting pre-encoded batches straight to the cloud (no hub store work)."""
+    """Readings/s posting pre-encoded batches straight to the cloud: the cloud's own ceiling.
+    Runs in a child process so its buffers do not count against the hub's RSS."""
+    _url, token, _hub = await app.state.sync.link_state()
+    args = [cloud_url, str(token), start.isoformat(), str(minutes)]
+    args.append(str(app.state.settings.sync_batch_items))
+    code = "import sys\nfrom bench.sync import baseline_main\nbaseline_main(sys.argv[1:])\n"
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def baseline_main(argv: list[str]) -> None:
+    """Child process of ``baseline``: encode every batch first, then time posting them."""
     from hub.sync.client import CloudClient, encode_json
 
-    items_per_batch = app.state.settings.sync_batch_items
-    base = int(start.timestamp() * 1000)
+    cloud_url, token, start_iso, minutes_s, per_batch_s = argv
+    minutes, per_batch = int(minutes_s), int(per_batch_s)
+    base = int(datetime.fromisoformat(start_iso).timestamp() * 1000)
 
     def reading(mac: str, m: int) -> dict[str, Any]:
         return {
@@ -233,25 +251,26 @@ async def baseline(app: Any, cloud_url: str, start: datetime, minutes: int) -> f
         }
 
     keys = [(mac, m) for mac in macs() for m in range(minutes)]
-    # Encoded ahead of the clock, one batch at a time (only the gzip bytes are kept).
     batches = [
         encode_json(
             {
                 "batch_id": str(uuid.uuid4()),
-                "readings": [reading(mac, m) for mac, m in keys[i : i + items_per_batch]],
+                "readings": [reading(mac, m) for mac, m in keys[i : i + per_batch]],
             }
         )
-        for i in range(0, len(keys), items_per_batch)
+        for i in range(0, len(keys), per_batch)
     ]
-    del keys
-    _url, token, _hub = await app.state.sync.link_state()
-    async with httpx.AsyncClient(timeout=120) as http:
-        client = CloudClient(http, cloud_url, token)
-        started = time.perf_counter()
-        for batch in batches:
-            await client.push_readings(batch)
-        elapsed = time.perf_counter() - started
-    return NODES * minutes / elapsed
+
+    async def post_all() -> float:
+        async with httpx.AsyncClient(timeout=300) as http:
+            client = CloudClient(http, cloud_url, token)
+            started = time.perf_counter()
+            for batch in batches:
+                await client.push_readings(batch)
+            return time.perf_counter() - started
+
+    elapsed = asyncio.run(post_all())
+    print(len(keys) / elapsed)
 
 
 async def run(quick: bool) -> dict[str, Any]:

@@ -85,6 +85,11 @@ class Writer:
                     break
                 jobs.append(nxt)
             await self._commit(jobs)
+        # Anything queued after the stop request is refused, never left waiting forever.
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None and not job.future.done():
+                job.future.set_exception(WriterStopped("the store writer stopped"))
 
     async def _commit(self, jobs: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []

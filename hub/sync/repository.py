@@ -10,8 +10,10 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from hub.store.types import SyncState, to_ms
+from hub.sync.models import SyncLedger
 from shared.sync import BatchAck
 
 
@@ -238,3 +240,17 @@ REJECTED_KINDS = tuple(_REJECTED_SQL)
 async def rejected_rows(session: AsyncSession, kind: str, limit: int) -> Sequence[Any]:
     """The newest rows of ``kind`` the cloud refused: (id, node mac, time ms, reason)."""
     return (await session.execute(text(_REJECTED_SQL[kind]), {"n": limit})).all()
+
+
+async def ledger(session: AsyncSession) -> dict[str, SyncLedger]:
+    """The ledger rows by kind."""
+    rows = (await session.execute(select(SyncLedger))).scalars().all()
+    return {row.kind: row for row in rows}
+
+
+async def oldest_pending_reading(session: AsyncSession) -> int | None:
+    """Epoch ms of the oldest reading the cloud has not acknowledged."""
+    value = (
+        await session.execute(text("select min(measured_at) from readings where sync_state = 0"))
+    ).scalar_one()
+    return None if value is None else int(value)

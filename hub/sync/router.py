@@ -6,16 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import text
-from sqlmodel import select
 
 from hub.dependencies import AdminDep, ReadSessionDep, SyncDep
 from hub.store.types import from_ms
 from hub.sync import repository
 from hub.sync.link import LinkManager
-from hub.sync.models import SyncLedger
 from hub.sync.schemas import (
-    LedgerEntry,
     LinkStart,
     LinkStatus,
     PendingLinkPublic,
@@ -23,7 +19,8 @@ from hub.sync.schemas import (
     SyncRunResult,
     SyncStatus,
 )
-from hub.sync.service import KINDS, SyncEngine
+from hub.sync.service import SyncEngine
+from hub.sync.status import status_of
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
@@ -40,41 +37,7 @@ LinkDep = Annotated[LinkManager, Depends(get_link)]
 @router.get("/sync/status", response_model=SyncStatus)
 async def sync_status(session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
     """Pending counts per kind, last success, last error, bytes sent."""
-    url, token, hub_id = await engine.link_state()
-    pending = await repository.pending_counts(session)
-    rejected = await repository.rejected_counts(session)
-    ledger = {row.kind: row for row in (await session.execute(select(SyncLedger))).scalars().all()}
-    oldest = (
-        await session.execute(text("select min(measured_at) from readings where sync_state = 0"))
-    ).scalar_one()
-    entries = []
-    for kind in KINDS:
-        row = ledger.get(kind)
-        entries.append(
-            LedgerEntry(
-                kind=kind,
-                pending=pending.get(kind, 0),
-                rejected=rejected.get(kind if not kind.startswith("image") else "images", 0)
-                if kind != "image_bytes"
-                else 0,
-                last_attempt_at=row.last_attempt_at if row else None,
-                last_success_at=row.last_success_at if row else None,
-                last_error=row.last_error if row else None,
-                last_error_at=row.last_error_at if row else None,
-                items_sent=row.items_sent if row else 0,
-                bytes_sent=row.bytes_sent if row else 0,
-            )
-        )
-    return SyncStatus(
-        linked=bool(url and token),
-        cloud_url=url,
-        hub_id=hub_id,
-        running=engine.running,
-        backoff_s=engine.backoff_remaining_s,
-        last_run_at=engine.last_run_at,
-        oldest_pending_reading_at=from_ms(oldest) if oldest is not None else None,
-        ledger=entries,
-    )
+    return await status_of(session, engine)
 
 
 @router.get("/sync/rejected", response_model=list[RejectedRow])

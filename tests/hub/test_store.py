@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus
 from hub.store.hub_store import HubStore
+from hub.store.writer import WriterStopped
 from shared.units import Metric
 from tests.hub.factories import T0, create_readings
 
@@ -110,3 +111,15 @@ async def test_pairing_normalises_the_mac_and_is_idempotent(store: HubStore, mac
     await store.pair_node(MAC, bindkey=bytes(range(16)))
     nodes = await store.paired_nodes()
     assert [(n.mac, n.bindkey) for n in nodes] == [(MAC, bytes(range(16)))]
+
+
+async def test_writes_after_stop_are_refused_not_lost_silently(store: HubStore) -> None:
+    await store.pair_node(MAC)
+    pending = asyncio.ensure_future(store.store_readings(create_readings(MAC, 3)))
+    await asyncio.sleep(0)  # queued before the stop: committed
+    await store.writer.stop()
+    await pending
+    assert await count(store, "select count(*) from readings") == 3
+    with pytest.raises(WriterStopped):
+        await store.store_readings(create_readings(MAC, 3, start_seq=10))
+    store.writer.start()  # the fixture stops it again
