@@ -235,7 +235,8 @@ class BumbleRadio:
         self._scan_mode = None
         if self._central is not None:
             with contextlib.suppress(Exception):
-                await self._central.power_off()
+                async with asyncio.timeout(2.0):
+                    await self._central.power_off()
             self._central = None
 
     def backends(self) -> BleakBackends:
@@ -432,7 +433,8 @@ class BumbleClient(BaseBleakClient):
             return
         self._closing = True
         with contextlib.suppress(Exception):
-            await connection.disconnect()
+            async with asyncio.timeout(5.0):
+                await connection.disconnect()
         self._connection = None
         self._peer = None
 

@@ -71,6 +71,7 @@ class _Node:
     last_plain: bytes | None = None  # last plaintext payload (sensors without a counter)
     last_plain_at: float = 0.0
     pending_flag: bool = False
+    pending_holdoff: float = 0.0  # the status in adverts sent before a session is stale until then
     session_due_at: float = 0.0  # monotonic time of the next scheduled session
     retry_after: float = 0.0
     requested: bool = False
@@ -152,9 +153,10 @@ class Gateway:
         self._running = False
         for task in [*self._tasks, *self._session_tasks]:
             task.cancel()
-        for task in [*self._tasks, *self._session_tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        tasks = [*self._tasks, *self._session_tasks]
+        if tasks:
+            # Bounded: a radio stack that does not answer must not hang the hub's shutdown.
+            await asyncio.wait(tasks, timeout=10.0)
         self._tasks.clear()
         self._session_tasks.clear()
         await self._stop_scanner()
@@ -272,7 +274,7 @@ class Gateway:
         battery = advert.values.get(Metric.BATTERY)
         if battery is not None:
             node.battery = battery
-        if advert.pending:
+        if advert.pending and time.monotonic() >= node.pending_holdoff:
             node.pending_flag = True
             self._session_wanted.set()
         elif node.requested or self._session_due(node):
@@ -505,6 +507,7 @@ class Gateway:
             async with self._semaphore:
                 report = await self._run_session(node)
             node.pending_flag = False
+            node.pending_holdoff = time.monotonic() + self.settings.session_retry_s
             node.requested = False
             node.retry_after = 0.0
             node.session_due_at = time.monotonic() + self.settings.session_interval_s

@@ -196,13 +196,17 @@ class EmulatedNode:
         device = self._device
         self._device = None
         if device is not None:
+            # Bounded: a half-torn-down link must not hang a test or the demo's shutdown.
             with contextlib.suppress(Exception):
-                for connection in list(device.connections.values()):
-                    await connection.disconnect()
+                async with asyncio.timeout(2.0):
+                    for connection in list(device.connections.values()):
+                        await connection.disconnect()
             with contextlib.suppress(Exception):
-                await device.stop_advertising()
+                async with asyncio.timeout(2.0):
+                    await device.stop_advertising()
             with contextlib.suppress(Exception):
-                await device.power_off()
+                async with asyncio.timeout(2.0):
+                    await device.power_off()
             self.radio.remove_peripheral(device)
 
     async def reboot(self, *, keep_counter: bool = True) -> None:
@@ -483,6 +487,9 @@ class EmulatedNode:
 
     async def _after_disconnect(self) -> None:
         await self._cancel_operation()
+        if self._device is not None:
+            # The firmware refreshes its status once the hub is done (photos taken, clock set).
+            self._device.scan_response_data = build_scan_response(self.name, self.status)
         if self._device is not None and asyncio.get_running_loop().time() < self._advertising_until:
             await self._start_advertising()
 

@@ -15,6 +15,8 @@ from bumble.device import Connection, Device
 
 from hub.ble.bumble_backend import BumbleRadio
 
+pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
+
 SERVICE = "50560001-08d6-4635-b36b-311a13153956"
 READ_CHAR = "50560002-08d6-4635-b36b-311a13153956"
 WRITE_CHAR = "50560003-08d6-4635-b36b-311a13153956"

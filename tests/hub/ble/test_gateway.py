@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.store.hub_store import HubStore
 from shared.units import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair, stored_readings
+
+pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
 
 
 async def test_paired_node_readings_are_decrypted_and_stored_once(

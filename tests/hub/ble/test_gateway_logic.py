@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from bleak.backends.scanner import AdvertisementData
 
 from hub.ble.bumble_backend import ble_device
@@ -15,6 +16,8 @@ from shared import ble_uuids
 from shared.bthome import encode_service_data, encrypt_service_data
 from shared.sync import NodeKind
 from shared.units import Metric
+
+pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
 
 SENSOR = "A4:C1:38:00:00:01"  # a third-party BTHome thermometer, plaintext
 NODE = "24:6F:28:00:00:09"

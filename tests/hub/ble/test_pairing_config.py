@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
@@ -18,6 +20,8 @@ from tests.hub.ble.conftest import (
     pair,
     stored_readings,
 )
+
+pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
 
 
 async def test_pairing_then_unpairing_starts_and_stops_storage(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
@@ -16,6 +18,8 @@ from tests.hub.ble.conftest import (
     pair,
     stored_readings,
 )
+
+pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
 
 
 async def test_backfill_after_the_hub_was_away_stores_everything_then_acks(
