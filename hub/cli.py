@@ -34,11 +34,27 @@ app.add_typer(cloud_app, name="cloud")
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    nodes: int = typer.Option(8, min=1, max=64, help="Emulated nodes in the garden."),
+    cloud_port: int = typer.Option(8000, help="The cloud API's port on 127.0.0.1."),
+    hub_port: int = typer.Option(8080, help="The hub's port on 127.0.0.1."),
+    data_dir: str = typer.Option("var/demo", help="Where the demo keeps its data."),
+    keep: bool = typer.Option(False, help="Keep the data of the previous run."),
+) -> None:
     """Run every tier on embedded defaults on this machine until Ctrl-C."""
+    from pathlib import Path
+
     from hub.demo import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(
+        run_demo(
+            data_dir=Path(data_dir),
+            nodes=nodes,
+            cloud_port=cloud_port,
+            hub_port=hub_port,
+            keep=keep,
+        )
+    )
 
 
 @hub_app.command()

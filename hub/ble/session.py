@@ -60,7 +60,8 @@ def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
         temperature_low=current.temperature_low,
         temperature_high=current.temperature_high,
         connectable_window_s=wanted.connectable_window_s,
-        alert_interval_s=current.alert_interval_s,
+        # A node in alarm must not report less often than it does normally.
+        alert_interval_s=min(current.alert_interval_s, wanted.sampling_interval_s),
         camera_interval_s=wanted.camera_interval_s or 0,
     )
 

@@ -1,0 +1,123 @@
+"""``plantvita demo`` as a gardener runs it: data flows within a minute, Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.demo import scenario
+from hub.demo.supervisor import free_port, plantvita_command
+from tests.e2e.harness import eventually, postmaster_pid, process_alive, processes_mentioning
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@dataclass
+class Demo:
+    """A running ``plantvita demo``."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    output: Path
+    cloud_url: str
+    hub_url: str
+
+    def running(self) -> None:
+        """Fail with the demo's output if it exited."""
+        assert self.process.poll() is None, self.output.read_text()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    data_dir = tmp_path / "demo"
+    cloud_port, hub_port = free_port(), free_port()
+    output = tmp_path / "demo.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *plantvita_command(),
+                "demo",
+                "--data-dir",
+                str(data_dir),
+                "--cloud-port",
+                str(cloud_port),
+                "--hub-port",
+                str(hub_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield Demo(
+            process,
+            data_dir,
+            output,
+            f"http://127.0.0.1:{cloud_port}",
+            f"http://127.0.0.1:{hub_port}",
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Demo) -> None:
+    credentials = demo.data_dir / "credentials.json"
+
+    async def credentials_written() -> dict[str, str] | None:
+        demo.running()
+        return json.loads(credentials.read_text()) if credentials.exists() else None
+
+    saved = await eventually(credentials_written, 60, "the demo writing its credentials")
+    await scenario.wait_healthy(demo.cloud_url, 90)
+    async with httpx.AsyncClient(base_url=demo.cloud_url, timeout=30) as cloud:
+
+        async def flowing() -> scenario.CloudSummary | None:
+            demo.running()
+            token = await cloud.post(
+                "/api/v1/auth/token",
+                data={"username": saved["email"], "password": saved["password"]},
+            )
+            if token.status_code != 200:
+                return None
+            user = scenario.CloudUser(
+                saved["email"], saved["password"], token.json()["access_token"]
+            )
+            summary = await scenario.cloud_summary(cloud, user)
+            done = (
+                summary.plants == 8
+                and summary.plants_with_readings > 0
+                and summary.images_with_metrics > 0
+                and summary.diagnoses > 0
+            )
+            return summary if done else None
+
+        summary = await eventually(flowing, 120, "readings, photos and a diagnosis", 2.0)
+        hub_status = await cloud.get(f"{demo.hub_url}/api/v1/sync/status")
+    assert summary.images >= summary.diagnoses
+    assert hub_status.status_code == 200, hub_status.text
+    pids: dict[str, int] = json.loads((demo.data_dir / "pids.json").read_text())
+    assert set(pids) == {"cloud", "worker", "hub"}
+    postgres = postmaster_pid(demo.data_dir / "pgdata")
+    assert postgres is not None
+    assert all(process_alive(pid) for pid in (*pids.values(), postgres))
+
+    demo.process.send_signal(signal.SIGINT)
+    assert await asyncio.to_thread(demo.process.wait, 90) == 0
+
+    output = demo.output.read_text()
+    assert f"{demo.hub_url}/" in output
+    assert f"{demo.cloud_url}/docs" in output
+    assert f"{saved['email']} / {saved['password']}" in output
+    assert "Traceback" not in output
+    assert [pid for pid in (*pids.values(), postgres) if process_alive(pid)] == []
+    assert processes_mentioning(str(demo.data_dir)) == []
+    assert postmaster_pid(demo.data_dir / "pgdata") is None
