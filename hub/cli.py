@@ -37,7 +37,7 @@ def backup(
     data_dir: Annotated[
         Path,
         typer.Option(envvar="PLANTVITA_HUB_DATA_DIR", help="The hub's data directory."),
-    ] = Path("/var/lib/plantvita"),
+    ] = Path("var/hub"),
     database: Annotated[
         Path | None,
         typer.Option(help="SQLite file to back up [default: DATA_DIR/hub.sqlite3]."),

@@ -234,7 +234,7 @@ def test_secrets_are_generated_per_install(tmp_path: Path) -> None:
         run_install(root, "--skip-venv")
         env = read_env(root / "etc/plantvita/hub.env")
         assert "@GENERATED_SECRET@" not in (root / "etc/plantvita/hub.env").read_text()
-        secret = env["PLANTVITA_HUB_SECRET_KEY"]
+        secret = env["PLANTVITA_HUB_SESSION_SECRET"]
         assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)
         secrets.append(secret)
     assert secrets[0] != secrets[1]
