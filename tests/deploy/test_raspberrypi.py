@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.names import command_envvars, settings_env_names
+
 REPO = Path(__file__).resolve().parents[2]
 PI = REPO / "deploy" / "raspberrypi"
 INSTALL = PI / "install.sh"
@@ -323,3 +325,26 @@ def test_venv_step_installs_the_hub_and_is_idempotent(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--keep" in result.stdout
+
+
+def test_env_example_names_are_hub_settings() -> None:
+    accepted = settings_env_names("hub.settings", "HubSettings")
+    if accepted is None:
+        pytest.skip("hub.settings is not on this branch yet")
+    known = accepted | command_envvars("hub", "backup")
+    keys = set(re.findall(r"^#?(PLANTVITA_HUB_\w+)=", (PI / "hub.env.example").read_text(), re.M))
+    for unit in UNITS[:2]:
+        for assignment in unit_settings(PI / unit)["Service"].get("Environment", []):
+            keys.add(assignment.split("=", 1)[0])
+    assert keys - known == set()
+
+
+def test_backup_reads_the_database_the_hub_writes(tmp_path: Path) -> None:
+    try:
+        from hub.settings import HubSettings
+    except ModuleNotFoundError:
+        pytest.skip("hub.settings is not on this branch yet")
+    settings = HubSettings(data_dir=tmp_path)
+    # `plantvita hub backup` defaults to DATA_DIR/hub.sqlite3.
+    assert settings.database_path == tmp_path / "hub.sqlite3"
+    assert command_envvars("hub", "backup") >= {"PLANTVITA_HUB_DATA_DIR"}
