@@ -512,3 +512,23 @@ def test_terraform_fmt() -> None:
         env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_connection_budget_fits_max_connections() -> None:
+    """Every Cloud Run instance at max scale with full pools must fit PostgreSQL's limit."""
+    needed = 0
+    for name in ("api.yaml", "worker.yaml"):
+        manifest = load(RUN / name)
+        annotations = manifest["spec"]["template"]["metadata"]["annotations"]
+        (container,) = containers(manifest)
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        processes = int(env.get("WEB_CONCURRENCY") or 1)
+        per_process = int(env["PLANTVITA_CLOUD_DB_POOL_SIZE"]) + int(
+            env["PLANTVITA_CLOUD_DB_MAX_OVERFLOW"]
+        )
+        needed += int(annotations["autoscaling.knative.dev/maxScale"]) * processes * per_process
+    variables = norm(hcl2.loads((TERRAFORM / "variables.tf").read_text()))["variable"]
+    limit = next(b for b in variables if "database_max_connections" in b)
+    max_connections = int(limit["database_max_connections"]["default"])
+    # Headroom: the migration job, Cloud SQL's own and superuser-reserved connections, psql.
+    assert needed + 25 <= max_connections, (needed, max_connections)
