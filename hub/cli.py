@@ -32,6 +32,11 @@ def demo() -> None:
     raise typer.Exit(run_demo())
 
 
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
 @hub_app.command()
 def backup(
     data_dir: Annotated[
@@ -65,8 +70,3 @@ def backup(
     typer.echo(f"backup written: {result.path} ({result.size_bytes} bytes)")
     for path in result.pruned:
         typer.echo(f"old backup removed: {path}")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

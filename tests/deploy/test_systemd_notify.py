@@ -100,3 +100,22 @@ async def test_notifier_without_watchdog_sends_ready_and_stopping(
     async with systemd_notifier({"NOTIFY_SOCKET": address}):
         assert sock.recv(4096) == b"READY=1"
     assert sock.recv(4096) == b"STOPPING=1"
+
+
+async def test_hub_app_notifies_systemd(
+    notify_socket: tuple[socket.socket, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plantvita-hub.service is Type=notify: the hub's lifespan must send READY=1 and STOPPING=1."""
+    try:
+        from hub.app import create_app
+        from hub.settings import HubSettings
+    except ModuleNotFoundError:
+        pytest.skip("hub.app is not on this branch yet")
+    from asgi_lifespan import LifespanManager
+
+    sock, address = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    app = create_app(HubSettings(data_dir=tmp_path, environment="test"), run_scheduler=False)
+    async with LifespanManager(app):
+        assert sock.recv(4096) == b"READY=1"
+    assert sock.recv(4096) == b"STOPPING=1"
