@@ -7,7 +7,8 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1
 WORKDIR /src
-COPY pyproject.toml ./
+# README.* is optional: the wildcard may match nothing while pyproject.toml is always there.
+COPY pyproject.toml README.* ./
 COPY shared/ shared/
 COPY hub/ hub/
 COPY cloud/ cloud/
