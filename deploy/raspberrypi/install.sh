@@ -118,6 +118,8 @@ check_platform() {
         # shellcheck source=/dev/null
         version_id=$(. /etc/os-release && printf '%s' "${VERSION_ID:-0}")
     fi
+    # Debian-style major versions ("12"); derivatives may add a minor part ("24.04").
+    version_id=${version_id%%.*}
     if [[ ! $version_id =~ ^[0-9]+$ ]] || ((version_id < 12)); then
         die "Raspberry Pi OS / Debian 12 (Bookworm) or later is required (found VERSION_ID=$version_id)"
     fi
