@@ -226,7 +226,8 @@ def walk_strings(value: Any) -> list[str]:
 
 MANIFESTS = {
     "api.yaml": ("serving.knative.dev/v1", "Service", None),
-    "worker.yaml": ("serving.knative.dev/v1", "Service", ["plantvita", "cloud", "worker"]),
+    # The image's API command with the inline worker on: a Cloud Run service must serve HTTP.
+    "worker.yaml": ("serving.knative.dev/v1", "Service", None),
     "migrate-job.yaml": ("run.googleapis.com/v1", "Job", ["plantvita", "cloud", "migrate"]),
 }
 
@@ -272,8 +273,10 @@ def test_worker_is_internal_and_always_on() -> None:
     assert worker_tpl["run.googleapis.com/cpu-throttling"] == "false"
     assert int(worker_tpl["autoscaling.knative.dev/minScale"]) >= 1
     api_env = {e["name"]: e for e in containers(api)[0]["env"]}
+    worker_env = {e["name"]: e for e in containers(worker)[0]["env"]}
     assert api_env["PLANTVITA_CLOUD_WORKER_INLINE"]["value"] == "false"
-    assert "GEMINI_API_KEY" in env_names(containers(worker)[0])
+    assert worker_env["PLANTVITA_CLOUD_WORKER_INLINE"]["value"] == "true"
+    assert "GEMINI_API_KEY" in worker_env
     # Only the worker calls Gemini: the API does not get the key.
     assert "GEMINI_API_KEY" not in api_env
 
@@ -289,10 +292,11 @@ def test_manifest_env_names_are_cloud_settings() -> None:
 
 
 def test_manifest_commands_exist_in_the_cli() -> None:
+    services = compose()["services"]
     commands = {tuple(c) for _, _, c in MANIFESTS.values() if c} | {
-        ("plantvita", "cloud", "migrate"),
-        ("plantvita", "hub", "backup"),
+        tuple(services[name]["command"]) for name in ("migrate", "worker")
     }
+    commands.add(("plantvita", "hub", "backup"))
     group = cli_command("cloud")
     assert group is not None
     if not getattr(group, "commands", None):
@@ -526,6 +530,9 @@ def test_connection_budget_fits_max_connections() -> None:
         per_process = int(env["PLANTVITA_CLOUD_DB_POOL_SIZE"]) + int(
             env["PLANTVITA_CLOUD_DB_MAX_OVERFLOW"]
         )
+        if env.get("PLANTVITA_CLOUD_WORKER_INLINE") == "true":
+            # The inline worker's job queue opens its own pool: concurrency + 2.
+            per_process += int(env["PLANTVITA_CLOUD_WORKER_CONCURRENCY"]) + 2
         needed += int(annotations["autoscaling.knative.dev/maxScale"]) * processes * per_process
     variables = norm(hcl2.loads((TERRAFORM / "variables.tf").read_text()))["variable"]
     limit = next(b for b in variables if "database_max_connections" in b)
