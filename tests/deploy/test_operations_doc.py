@@ -33,3 +33,23 @@ def test_benchmark_table_names_every_benchmark() -> None:
     for name, figures, machine in rows:
         # Either still empty for the integrator, or a filled-in figure with its machine.
         assert (figures.strip() == "—") == (machine.strip() == "—"), name
+
+
+def test_metric_names_in_the_doc_are_defined_by_the_apps() -> None:
+    repo = DOC.parents[1]
+    source = "\n".join(
+        path.read_text() for package in ("hub", "cloud") for path in (repo / package).rglob("*.py")
+    )
+    defined = set(re.findall(r'"((?:plantvita_cloud|hub)_[a-z_]+)"', source))
+    if not defined:
+        pytest.skip("the apps' metrics are not on this branch yet")
+    documented = set(re.findall(r"`((?:plantvita_cloud|hub)_[a-z_]+)`", DOC.read_text()))
+    assert documented
+    # prometheus-client adds _total to counters, _count/_sum/_bucket to histogram series.
+    suffixes = ("_total", "_count", "_sum", "_bucket")
+    missing = set()
+    for name in documented:
+        bases = {name} | {name.removesuffix(suffix) for suffix in suffixes}
+        if not bases & defined:
+            missing.add(name)
+    assert missing == set()
