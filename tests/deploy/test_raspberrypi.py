@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -320,11 +321,30 @@ def test_venv_step_installs_the_hub_and_is_idempotent(tmp_path: Path) -> None:
     second = run_install(root, "--source", str(REPO), "--python", sys.executable)
     assert "installing" not in second
     assert snapshot(root) == before
+    # The installed command backs up a database in the installed data dir.
+    data_dir = root / "var/lib/plantvita"
+    with sqlite3.connect(data_dir / "hub.sqlite3") as db:
+        db.execute("CREATE TABLE readings (seq INTEGER PRIMARY KEY)")
+        db.executemany("INSERT INTO readings VALUES (?)", [(n,) for n in range(1, 101)])
+    db.close()
     result = subprocess.run(
-        [str(plantvita), "hub", "backup", "--help"], capture_output=True, text=True, check=False
+        [str(plantvita), "hub", "backup"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PLANTVITA_HUB_DATA_DIR": str(data_dir)},
     )
     assert result.returncode == 0, result.stderr
-    assert "--keep" in result.stdout
+    (copy,) = (data_dir / "backups").iterdir()
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM readings").fetchone() == (100,)
+    db.close()
+    # --upgrade reinstalls the package and keeps the operator's config and its secret.
+    env_before = (root / "etc/plantvita/hub.env").read_bytes()
+    upgraded = run_install(root, "--upgrade", "--source", str(REPO), "--python", sys.executable)
+    assert "upgrading" in upgraded
+    assert (root / "etc/plantvita/hub.env").read_bytes() == env_before
+    assert plantvita.exists()
 
 
 def test_env_example_names_are_hub_settings() -> None:
