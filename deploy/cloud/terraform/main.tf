@@ -29,6 +29,15 @@ resource "google_artifact_registry_repository" "images" {
   format        = "DOCKER"
   description   = "Plant-Vita cloud images"
 
+  # Delete images older than 90 days, except the 20 most recent (KEEP wins over DELETE).
+  cleanup_policies {
+    id     = "delete-old-images"
+    action = "DELETE"
+    condition {
+      older_than = "7776000s"
+    }
+  }
+
   cleanup_policies {
     id     = "keep-recent-releases"
     action = "KEEP"
