@@ -81,6 +81,7 @@ CONF_DIR=/etc/plantvita
 ENV_FILE=$CONF_DIR/hub.env
 DATA_DIR=/var/lib/plantvita
 UNIT_DIR=/etc/systemd/system
+WRAPPER=/usr/local/bin/plantvita-hub
 UNITS=(plantvita-hub.service plantvita-backup.service plantvita-backup.timer)
 PACKAGES=(bluez python3 python3-venv python3-pip sqlite3 ca-certificates)
 
@@ -219,6 +220,7 @@ install_units() {
     for unit in "${UNITS[@]}"; do
         install_file "$HERE/$unit" "$UNIT_DIR/$unit" 0644 root:root
     done
+    install_file "$HERE/plantvita-hub" "$WRAPPER" 0755 root:root
 }
 
 do_install() {
@@ -232,6 +234,7 @@ do_install() {
     ensure_dir "$CONF_DIR" 0750 "root:$SERVICE_USER"
     ensure_dir "$DATA_DIR" 0750 "$SERVICE_USER:$SERVICE_USER"
     ensure_dir "$UNIT_DIR" 0755 root:root
+    ensure_dir "$(dirname "$WRAPPER")" 0755 root:root
     if ((SYSTEM)) && [[ $MODE == upgrade && -e $(r "$DATA_DIR")/hub.sqlite3 ]]; then
         log "backing up the database before the upgrade"
         systemctl start plantvita-backup.service
@@ -257,6 +260,7 @@ do_uninstall() {
     for unit in "${UNITS[@]}"; do
         rm -f -- "$(r "$UNIT_DIR/$unit")"
     done
+    rm -f -- "$(r "$WRAPPER")"
     if ((SYSTEM)); then systemctl daemon-reload; fi
     rm -rf -- "$(r "$PREFIX")"
     log "removed the service, its units and $PREFIX"

@@ -90,9 +90,10 @@ def unit_settings(path: Path) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
-def test_install_script_passes_shellcheck() -> None:
+@pytest.mark.parametrize("script", ["install.sh", "plantvita-hub"])
+def test_scripts_pass_shellcheck(script: str) -> None:
     result = subprocess.run(
-        [tool("shellcheck"), "--severity=style", "--shell=bash", str(INSTALL)],
+        [tool("shellcheck"), "--severity=style", str(PI / script)],
         capture_output=True,
         text=True,
         check=False,
@@ -216,6 +217,7 @@ def test_install_twice_changes_nothing(tmp_path: Path) -> None:
     assert before["etc/plantvita"] == ("dir", 0o750)
     assert before["var/lib/plantvita"] == ("dir", 0o750)
     assert before["etc/plantvita/hub.env"][1] == 0o640
+    assert before["usr/local/bin/plantvita-hub"][1] == 0o755
     for unit in UNITS:
         assert (root / "etc/systemd/system" / unit).read_bytes() == (PI / unit).read_bytes()
 
@@ -378,3 +380,15 @@ def test_unit_commands_exist_in_the_cli() -> None:
         if cli_command(*args) is None and args == ["hub", "run"]:
             pytest.skip("plantvita hub run (API + gateway) is not on this branch yet")
         assert cli_command(*args) is not None, exec_start
+
+
+def test_wrapper_runs_commands_with_the_service_settings() -> None:
+    """`sudo plantvita-hub ...` must see what the service sees: same user, env and binary."""
+    hub = unit_settings(PI / "plantvita-hub.service")["Service"]
+    wrapper = (PI / "plantvita-hub").read_text()
+    assert f"--uid={hub['User'][0]}" in wrapper
+    assert f"--gid={hub['Group'][0]}" in wrapper
+    for assignment in hub["Environment"]:
+        assert f"-p Environment={assignment}" in wrapper
+    assert f"-p EnvironmentFile={hub['EnvironmentFile'][0]}" in wrapper
+    assert f'{HUB_BINARY} hub "$@"' in wrapper
