@@ -54,7 +54,7 @@ def notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
     if address is None:
         return False
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.connect(address)
             sock.sendall(state.encode())
     except OSError:
