@@ -36,4 +36,4 @@ VOLUME ["/var/lib/plantvita"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
-CMD ["plantvita", "hub", "run"]
+CMD ["plantvita", "hub", "serve"]

@@ -360,7 +360,7 @@ def test_compose_services_and_commands() -> None:
     assert services["migrate"]["command"] == ["plantvita", "cloud", "migrate"]
     assert services["worker"]["command"] == ["plantvita", "cloud", "worker"]
     assert "command" not in services["api"]  # the image's uvicorn CMD
-    assert services["hub"]["command"] == ["plantvita", "hub", "run", "--emulate", "8"]
+    assert services["hub"]["command"] == ["plantvita", "hub", "serve", "--emulate", "8"]
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["hub"]["depends_on"]["api"]["condition"] == "service_healthy"
@@ -405,10 +405,10 @@ def test_compose_env_names_match_settings() -> None:
 
 
 def test_compose_hub_command_has_emulate_option() -> None:
-    run = cli_command("hub", "run")
-    if run is None:
-        pytest.skip("plantvita hub run is not on this branch yet")
-    assert "emulate" in {param.name for param in run.params}
+    serve = cli_command("hub", "serve")
+    if serve is None:
+        pytest.skip("plantvita hub serve is not on this branch yet")
+    assert "emulate" in {param.name for param in serve.params}
 
 
 # ---- Terraform --------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def test_hub_unit_hardening_and_watchdog() -> None:
     assert hub["Type"] == ["notify"]
     assert hub["Restart"] == ["on-failure"]
     assert hub["WatchdogSec"] == ["60s"]
-    assert hub["ExecStart"] == [f"{HUB_BINARY} hub run"]
+    assert hub["ExecStart"] == [f"{HUB_BINARY} hub serve"]
     assert hub["User"] == ["plantvita"]
     assert hub["SupplementaryGroups"] == ["bluetooth"]
     assert hub["ProtectSystem"] == ["strict"]
@@ -377,8 +377,8 @@ def test_unit_commands_exist_in_the_cli() -> None:
         (exec_start,) = unit_settings(PI / unit)["Service"]["ExecStart"]
         binary, *args = exec_start.split()
         assert binary == HUB_BINARY
-        if cli_command(*args) is None and args == ["hub", "run"]:
-            pytest.skip("plantvita hub run (API + gateway) is not on this branch yet")
+        if cli_command(*args) is None and args == ["hub", "serve"]:
+            pytest.skip("plantvita hub serve (API + gateway) is not on this branch yet")
         assert cli_command(*args) is not None, exec_start
 
 
