@@ -235,9 +235,14 @@ do_install() {
     ensure_dir "$DATA_DIR" 0750 "$SERVICE_USER:$SERVICE_USER"
     ensure_dir "$UNIT_DIR" 0755 root:root
     ensure_dir "$(dirname "$WRAPPER")" 0755 root:root
-    if ((SYSTEM)) && [[ $MODE == upgrade && -e $(r "$DATA_DIR")/hub.sqlite3 ]]; then
-        log "backing up the database before the upgrade"
-        systemctl start plantvita-backup.service
+    if ((SYSTEM)) && [[ $MODE == upgrade ]]; then
+        if [[ -e $(r "$DATA_DIR")/hub.sqlite3 ]]; then
+            log "backing up the database before the upgrade"
+            systemctl start plantvita-backup.service
+        fi
+        # A running hub would lazily import modules of the new version into the old process;
+        # nodes keep their readings meanwhile and the hub backfills them after the restart.
+        systemctl stop plantvita-hub.service
     fi
     if ((VENV_STEP)); then install_venv; fi
     write_config
@@ -245,7 +250,6 @@ do_install() {
     if ((SYSTEM)); then
         systemctl daemon-reload
         systemctl enable --now plantvita-hub.service plantvita-backup.timer
-        if [[ $MODE == upgrade ]]; then systemctl restart plantvita-hub.service; fi
         log "done: systemctl status plantvita-hub; journalctl -u plantvita-hub -f"
     fi
 }

@@ -97,16 +97,20 @@ def test_first_install_then_rerun(tmp_path: Path, system: dict[str, str]) -> Non
     assert "systemctl enable --now plantvita-hub.service plantvita-backup.timer" in second
 
 
-def test_upgrade_backs_up_first_and_restarts(tmp_path: Path, system: dict[str, str]) -> None:
+def test_upgrade_backs_up_stops_and_starts_again(tmp_path: Path, system: dict[str, str]) -> None:
     root = tmp_path / "root"
     root.mkdir()
     run(root, system)
     (root / "var/lib/plantvita/hub.sqlite3").write_bytes(b"")
     upgrade = run(root, system, "--upgrade")
+    # Back up, stop the hub for the package swap, then start it again with the new units.
     assert upgrade.index("systemctl start plantvita-backup.service") < upgrade.index(
+        "systemctl stop plantvita-hub.service"
+    )
+    assert upgrade.index("systemctl stop plantvita-hub.service") < upgrade.index(
         "systemctl daemon-reload"
     )
-    assert upgrade[-1] == "systemctl restart plantvita-hub.service"
+    assert upgrade[-1] == "systemctl enable --now plantvita-hub.service plantvita-backup.timer"
 
 
 def test_uninstall_and_purge(tmp_path: Path, system: dict[str, str]) -> None:
