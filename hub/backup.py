@@ -1,0 +1,124 @@
+"""Consistent online backups of the hub's SQLite database, with daily rotation.
+
+``plantvita hub backup`` (run nightly by ``plantvita-backup.timer``) calls :func:`backup_database`:
+SQLite's online backup API copies a consistent snapshot while the hub keeps writing, the copy is
+checked with ``PRAGMA integrity_check`` and only then atomically renamed into place, and the oldest
+daily copies beyond ``keep`` are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BackupError", "BackupResult", "backup_database", "backup_name", "prune_backups"]
+
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2})\.sqlite3$")
+
+
+class BackupError(RuntimeError):
+    """The backup could not be made, or the copy failed its integrity check (no file was kept)."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What one backup run produced."""
+
+    path: Path
+    size_bytes: int
+    pruned: list[Path] = field(default_factory=list)
+
+
+def backup_name(database: Path, day: dt.date) -> str:
+    """File name of the daily copy of ``database`` for ``day``: ``<stem>-YYYY-MM-DD.sqlite3``."""
+    return f"{database.stem}-{day.isoformat()}.sqlite3"
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    """Flush a file (or a directory entry) to stable storage: SD cards lose unflushed renames."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_snapshot(database: Path, target: Path) -> None:
+    """Copy a consistent snapshot of ``database`` into the new file ``target`` and verify it."""
+    # mode=rw: never create an empty database when the path is wrong.
+    source = sqlite3.connect(f"{database.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+    try:
+        destination = sqlite3.connect(target)
+        try:
+            # One step (pages=-1) is one read transaction, so one snapshot; under WAL it does not
+            # block the hub's writer, while a stepped copy restarts after every write.
+            source.backup(destination, pages=-1)
+            # The copy inherits WAL mode; a self-contained single file is easier to restore.
+            destination.execute("PRAGMA journal_mode=DELETE")
+            rows = destination.execute("PRAGMA integrity_check").fetchall()
+            if rows != [("ok",)]:
+                problems = "; ".join(str(row[0]) for row in rows[:5])
+                raise BackupError(f"integrity check of the backup copy failed: {problems}")
+        finally:
+            destination.close()
+    finally:
+        source.close()
+
+
+def prune_backups(backup_dir: Path, stem: str, keep: int) -> list[Path]:
+    """Delete the oldest daily copies of ``stem`` in ``backup_dir`` beyond the newest ``keep``."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    dated: list[tuple[str, Path]] = []
+    for path in backup_dir.glob(f"{stem}-*.sqlite3"):
+        match = _DATE_SUFFIX.search(path.name)
+        if match and path.name == f"{stem}-{match.group(1)}.sqlite3":
+            dated.append((match.group(1), path))
+    dated.sort(reverse=True)
+    pruned = [path for _, path in dated[keep:]]
+    for path in pruned:
+        path.unlink(missing_ok=True)
+    return pruned
+
+
+def backup_database(
+    database: Path,
+    backup_dir: Path,
+    *,
+    keep: int = 7,
+    today: dt.date | None = None,
+) -> BackupResult:
+    """Back up ``database`` into ``backup_dir`` as today's copy and keep the newest ``keep`` copies.
+
+    A second run on the same day replaces that day's copy. Raises :class:`BackupError` when the
+    database is missing or the copy is not intact; the previous copies are then left untouched.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    if not database.is_file():
+        raise BackupError(f"database not found: {database}")
+    day = today or dt.datetime.now(dt.UTC).date()
+    backup_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    final = backup_dir / backup_name(database, day)
+    temporary = backup_dir / f".{final.name}.{os.getpid()}.tmp"
+    for stale in backup_dir.glob(f".{database.stem}-*.tmp"):
+        # Left behind by a run that was killed mid-copy.
+        stale.unlink(missing_ok=True)
+    try:
+        _copy_snapshot(database, temporary)
+        _fsync_path(temporary)
+        os.replace(temporary, final)
+        _fsync_path(backup_dir, directory=True)
+    except (sqlite3.Error, OSError) as exc:
+        raise BackupError(f"backup of {database} failed: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    pruned = prune_backups(backup_dir, database.stem, keep)
+    return BackupResult(path=final, size_bytes=final.stat().st_size, pruned=pruned)
