@@ -30,6 +30,7 @@ from hub.sync import router as sync_router
 from hub.sync.client import CloudClient, CloudError
 from hub.sync.link import LinkManager
 from hub.sync.service import SyncEngine
+from hub.systemd import systemd_notifier
 from hub.web import router as web_router
 from hub.web import service as web_service
 from shared.errors import ErrorBody, ErrorDetail
@@ -132,7 +133,9 @@ def create_app(
                 log.info(
                     "hub_started", data_dir=str(settings.data_dir), gateway=gateway is not None
                 )
-                yield
+                # Tells systemd (Type=notify, WatchdogSec) we are up and keeps the watchdog fed.
+                async with systemd_notifier():
+                    yield
             finally:
                 if scheduler.running:
                     scheduler.shutdown(wait=False)
