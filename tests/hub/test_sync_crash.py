@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -66,7 +66,7 @@ async def prepare_linked_hub(settings: HubSettings, cloud_url: str) -> None:
         await store.store_readings(create_readings(MAC, READINGS))
 
 
-def sync_and_kill(data_dir: Path, rng: random.Random) -> list[str]:
+def sync_and_kill(data_dir: Path, rng: random.Random, landed: Callable[[], int]) -> list[str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.hub._sync_child", str(data_dir), str(BATCH)],
         cwd=ROOT,
@@ -77,7 +77,12 @@ def sync_and_kill(data_dir: Path, rng: random.Random) -> list[str]:
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    time.sleep(rng.uniform(0.05, 0.8))  # a random point in the middle of sending batches
+    # Kill once a batch has landed (not on a timer, which a fast machine outruns), a little later.
+    before = landed()
+    deadline = time.monotonic() + 30
+    while landed() == before and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.05))
     child.send_signal(signal.SIGKILL)
     child.wait()
     return child.stdout.read().splitlines()
@@ -93,7 +98,9 @@ async def test_kill_9_during_sync_loses_and_duplicates_nothing(
     rng = random.Random(os.getpid())
     progress = []
     for _ in range(3):
-        sync_and_kill(settings.data_dir, rng)
+        sync_and_kill(
+            settings.data_dir, rng, lambda: cloud_scalar(cloud, "select count(*) from readings")
+        )
         progress.append(cloud_scalar(cloud, "select count(*) from readings"))
     assert progress[-1] < READINGS or progress[0] < READINGS  # the kills hit mid-sync
 
