@@ -21,6 +21,7 @@ from habluetooth import BluetoothServiceInfoBleak
 
 from shared.ble_uuids import BTHOME_SERVICE_UUID, BTHOME_UUID16, PLANT_VITA_SERVICE_UUID
 from shared.ble_uuids import uuid_to_le_bytes as _uuid_le
+from shared.mac import mac_bytes
 from shared.units import RANGES, Metric
 
 MAX_LEGACY_ADV_LEN: Final = 31
@@ -154,17 +155,9 @@ def decode_objects(data: bytes) -> dict[Metric, float]:
     return values
 
 
-def mac_to_bytes(mac: str) -> bytes:
-    """Parse ``AA:BB:CC:DD:EE:FF`` into 6 bytes (most significant first, as printed)."""
-    parts = mac.split(":")
-    if len(parts) != 6 or any(len(p) != 2 for p in parts):
-        raise ValueError(f"not a MAC address: {mac!r}")
-    return bytes.fromhex("".join(parts))
-
-
 def bthome_nonce(mac: str, device_info: int, counter: int) -> bytes:
     """The 13-byte AES-CCM nonce: MAC ‖ d2 fc ‖ device info ‖ counter (u32 LE)."""
-    return mac_to_bytes(mac) + _UUID16_LE + bytes([device_info]) + counter.to_bytes(4, "little")
+    return mac_bytes(mac) + _UUID16_LE + bytes([device_info]) + counter.to_bytes(4, "little")
 
 
 def encode_service_data(values: Mapping[Metric, float]) -> bytes:
@@ -278,7 +271,7 @@ def decode_node_status(data: bytes) -> NodeStatus:
 
 def default_node_name(mac: str) -> str:
     """The name a node advertises until the gardener renames it: ``PV-`` + last 3 MAC bytes."""
-    return "PV-" + mac_to_bytes(mac)[3:].hex().upper()
+    return "PV-" + mac_bytes(mac)[3:].hex().upper()
 
 
 def build_scan_response(name: str, status: NodeStatus) -> bytes:
@@ -372,7 +365,7 @@ class BTHomeNodeDecoder:
         """Create a decoder for the node at ``mac`` with its 16-byte bindkey (None if unpaired)."""
         if bindkey is not None and len(bindkey) != 16:
             raise ValueError("bindkey must be 16 bytes")
-        mac_to_bytes(mac)  # validate early: the library would fail later with a vaguer error
+        mac_bytes(mac)  # validate early: the library would fail later with a vaguer error
         self._mac = mac.upper()
         self._bindkey = bindkey
         self._parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
