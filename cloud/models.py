@@ -6,7 +6,7 @@ from cloud.alerts.models import Alert, AlertState
 from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
 from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
 from cloud.images.models import Image
-from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import IngestBatch, Reading, readings_daily, readings_hourly
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "IngestBatch",
     "LoginFailure",
     "Node",
+    "NodeAssignment",
     "Plant",
     "Reading",
     "RefreshToken",

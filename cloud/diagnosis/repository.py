@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -39,6 +39,19 @@ async def latest_for_images(
         .distinct(col(Diagnosis.image_id))
     )
     return {row.image_id: row for row in rows}
+
+
+async def set_plant(
+    session: AsyncSession, image_ids: Sequence[uuid.UUID], plant_id: uuid.UUID
+) -> None:
+    """Move these photos' diagnoses to the plant's history."""
+    if image_ids:
+        await session.execute(
+            update(Diagnosis)
+            .where(col(Diagnosis.image_id).in_(image_ids))
+            .values(plant_id=plant_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def list_for_plant(

@@ -85,6 +85,30 @@ async def request_diagnosis(session: AsyncSession, image: Image) -> tuple[Diagno
     return diagnosis, True
 
 
+async def on_images_attributed(
+    session: AsyncSession, image_ids: Sequence[uuid.UUID], plant_id: uuid.UUID
+) -> None:
+    """Photos now belong to ``plant_id``: so do their diagnoses (the plant's history lists them)."""
+    await repository.set_plant(session, image_ids, plant_id)
+
+
+async def refresh_with_context(session: AsyncSession, image_id: uuid.UUID) -> bool:
+    """Diagnose a photo again now that it has a plant, if it was diagnosed without one.
+
+    A queued diagnosis needs nothing: the job reads the plant's context when it runs. A photo
+    never diagnosed (diagnoses turned off) stays so. Returns whether a diagnosis was queued.
+    """
+    latest = (await repository.latest_for_images(session, [image_id])).get(image_id)
+    if latest is None or latest.status == DiagnosisStatus.QUEUED:
+        return False
+    image = await session.get(Image, image_id)
+    if image is None:
+        return False
+    await session.refresh(image)  # the attribution was a bulk UPDATE
+    _, created = await request_diagnosis(session, image)
+    return created
+
+
 async def latest_for_images(
     session: AsyncSession, image_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, DiagnosisPublic]:
@@ -333,7 +357,8 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
     if plant is not None and plant.overrides:
         overrides = {k: v for k, v in plant.overrides.items() if k in Thresholds.model_fields}
         thresholds = thresholds.merged(Thresholds.model_validate(overrides))
-    node_id = (plant.node_id if plant is not None else None) or image.node_id
+    # The node that took the photo measured the plant then; the plant's node may have changed.
+    node_id = image.node_id or (plant.node_id if plant is not None else None)
     daily = await repository.daily_summaries(session, node_id, since, until) if node_id else []
     trend = (
         await image_repository.canopy_trend(

@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.images.models import Image, ImageStatus
-from cloud.registry.models import Node, Plant
+from cloud.registry.models import Node, NodeAssignment, Plant
 
 
 async def node_by_mac(session: AsyncSession, owner_id: uuid.UUID, mac: str) -> Node | None:
@@ -31,9 +31,79 @@ async def plant_for_owner(
     )
 
 
-async def plant_of_node(session: AsyncSession, node_id: uuid.UUID) -> Plant | None:
-    """The plant the node is assigned to."""
-    return await session.scalar(select(Plant).where(col(Plant.node_id) == node_id))
+async def node_for_owner(
+    session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID
+) -> Node | None:
+    """The owner's node with this id."""
+    return await session.scalar(
+        select(Node).where(col(Node.id) == node_id, col(Node.owner_id) == owner_id)
+    )
+
+
+async def plant_at(
+    session: AsyncSession, node_id: uuid.UUID, captured_at: datetime
+) -> uuid.UUID | None:
+    """The plant a photo the node took at ``captured_at`` belongs to (None: not known yet).
+
+    That is the plant of the node's first assignment still running at that time, so a photo
+    from the gap before an assignment belongs to it, and a late upload from an earlier
+    assignment stays with that assignment's plant.
+    """
+    return await session.scalar(
+        select(col(NodeAssignment.plant_id))
+        .where(
+            col(NodeAssignment.node_id) == node_id,
+            or_(
+                col(NodeAssignment.unassigned_at).is_(None),
+                col(NodeAssignment.unassigned_at) > captured_at,
+            ),
+        )
+        .order_by(col(NodeAssignment.assigned_at), col(NodeAssignment.id))
+        .limit(1)
+    )
+
+
+async def attribute_unassigned(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    node_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    since: datetime | None,
+) -> list[tuple[uuid.UUID, datetime, str]]:
+    """Give the node's plant-less photos taken since ``since`` to the plant.
+
+    Returns (id, captured_at, status) of each photo attributed.
+    """
+    where = [
+        col(Image.owner_id) == owner_id,
+        col(Image.node_id) == node_id,
+        col(Image.plant_id).is_(None),
+    ]
+    if since is not None:
+        where.append(col(Image.captured_at) >= since)
+    rows = await session.execute(
+        update(Image)
+        .where(*where)
+        .values(plant_id=plant_id)
+        .returning(col(Image.id), col(Image.captured_at), col(Image.status))
+        .execution_options(synchronize_session=False)
+    )
+    return [(image_id, at, status) for image_id, at, status in rows.tuples()]
+
+
+async def stray_object_keys(session: AsyncSession, plant_id: uuid.UUID, prefix: str) -> list[str]:
+    """Keys of the plant's photos and thumbnails stored outside its folder (attributed later)."""
+    rows = await session.execute(
+        select(col(Image.object_key), col(Image.thumbnail_key)).where(
+            col(Image.plant_id) == plant_id, ~col(Image.object_key).startswith(prefix)
+        )
+    )
+    keys: list[str] = []
+    for object_key, thumb in rows.tuples():
+        keys.append(object_key)
+        if thumb is not None and not thumb.startswith(prefix):
+            keys.append(thumb)
+    return keys
 
 
 async def by_owner_sha(session: AsyncSession, owner_id: uuid.UUID, sha256: str) -> Image | None:
@@ -68,7 +138,20 @@ async def list_for_plant(
     session: AsyncSession, plant_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[Image], int]:
     """Completed images of a plant, newest first, and how many there are."""
-    where = (col(Image.plant_id) == plant_id, col(Image.status) == ImageStatus.COMPLETE.value)
+    return await _page(session, col(Image.plant_id) == plant_id, limit, offset)
+
+
+async def list_for_node(
+    session: AsyncSession, node_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Image], int]:
+    """Completed images a node took, newest first, and how many there are."""
+    return await _page(session, col(Image.node_id) == node_id, limit, offset)
+
+
+async def _page(
+    session: AsyncSession, about: ColumnElement[bool], limit: int, offset: int
+) -> tuple[list[Image], int]:
+    where = (about, col(Image.status) == ImageStatus.COMPLETE.value)
     total = await session.scalar(select(func.count()).select_from(Image).where(*where))
     rows = await session.scalars(
         select(Image)

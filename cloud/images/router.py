@@ -67,6 +67,18 @@ async def list_plant_images(
     return await service.list_plant_images(session, user.id, plant_id, limit, offset)
 
 
+@router.get(f"{API_PREFIX}/nodes/{{node_id}}/images", response_model=ImagePage)
+async def list_node_images(
+    node_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> ImagePage:
+    """Every photo the node took, newest first, whichever plant each belongs to (if any)."""
+    return await service.list_node_images(session, user.id, node_id, limit, offset)
+
+
 @router.get(f"{API_PREFIX}/images/{{image_id}}", response_model=ImageDetail)
 async def get_image(
     image_id: uuid.UUID,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -105,9 +106,10 @@ async def request_slot(
             plant = await repository.plant_for_owner(session, owner_id, body.plant_id)
             if plant is None:
                 raise NotFoundError("plant not found")
+            plant_id: uuid.UUID | None = plant.id
         else:
-            plant = await repository.plant_of_node(session, node.id)
-        plant_id = plant.id if plant is not None else None
+            # Attributed by when it was taken, not by the node's plant at upload time.
+            plant_id = await repository.plant_at(session, node.id, body.captured_at)
         metrics = body.metrics
         await repository.insert_pending(
             session,
@@ -268,6 +270,47 @@ async def list_plant_images(
     return ImagePage(items=items, total=total, limit=limit, offset=offset)
 
 
+async def list_node_images(
+    session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID, limit: int, offset: int
+) -> ImagePage:
+    """A page of every photo the node took (whichever plant each belongs to, if any)."""
+    if await repository.node_for_owner(session, owner_id, node_id) is None:
+        raise NotFoundError("node not found")
+    rows, total = await repository.list_for_node(session, node_id, limit, offset)
+    latest = await diagnosis_service.latest_for_images(session, [row.id for row in rows])
+    items = [ImagePublic.of(row, latest.get(row.id)) for row in rows]
+    return ImagePage(items=items, total=total, limit=limit, offset=offset)
+
+
+async def on_node_assigned(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    node_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    since: datetime | None,
+) -> int:
+    """Give the plant the node's photos that had no plant yet, taken since ``since``.
+
+    ``since`` is when the node last stopped measuring a plant (None: never did). Their
+    diagnoses move to the plant's history too; a queued diagnosis reads the plant's context
+    when it runs, and the newest photo, if already diagnosed without it, is diagnosed again.
+    Returns how many photos were attributed.
+    """
+    attributed = await repository.attribute_unassigned(session, owner_id, node_id, plant_id, since)
+    if not attributed:
+        return 0
+    image_ids = [image_id for image_id, _, _ in attributed]
+    await diagnosis_service.on_images_attributed(session, image_ids, plant_id)
+    complete = [row for row in attributed if row[2] == ImageStatus.COMPLETE]
+    if complete:
+        newest_id = max(complete, key=lambda row: row[1])[0]
+        await diagnosis_service.refresh_with_context(session, newest_id)
+    _log.info(
+        "photos_attributed", node_id=str(node_id), plant_id=str(plant_id), count=len(attributed)
+    )
+    return len(attributed)
+
+
 async def _owned_complete(session: AsyncSession, owner_id: uuid.UUID, image_id: uuid.UUID) -> Image:
     image = await repository.for_owner(session, owner_id, image_id)
     if image is None or image.status != ImageStatus.COMPLETE:
@@ -347,14 +390,20 @@ async def thumbnail_url(
 async def on_plant_deleted(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> None:
     """Queue the deletion of a deleted plant's photos and thumbnails, in the caller's transaction.
 
-    The image rows go with the plant (foreign key cascade); the objects are deleted by a job
-    so a store hiccup never blocks or undoes the plant's deletion.
+    Call it before the plant row is deleted: the image rows go with the plant (foreign key
+    cascade); the objects are deleted by a job so a store hiccup never blocks or undoes the
+    plant's deletion.
     """
-    await defer(session, PURGE_TASK, {"prefix": plant_prefix(owner_id, plant_id)})
+    prefix = plant_prefix(owner_id, plant_id)
+    # Photos attributed after upload still live in the node's "unassigned" folder.
+    strays = await repository.stray_object_keys(session, plant_id, prefix)
+    await defer(session, PURGE_TASK, {"prefix": prefix, "keys": strays})
 
 
-async def purge_prefix(store: ObjectStore, prefix: str) -> int:
-    """Delete every object under ``prefix`` (the purge job's body)."""
+async def purge_prefix(store: ObjectStore, prefix: str, keys: Sequence[str] = ()) -> int:
+    """Delete every object under ``prefix`` and the listed ``keys`` (the purge job's body)."""
     deleted = await store.delete_prefix(prefix)
-    _log.info("objects_purged", prefix=prefix, deleted=deleted)
+    for key in keys:
+        deleted += int(await store.delete(key))
+    _log.info("objects_purged", prefix=prefix, deleted=deleted, keys=len(keys))
     return deleted

@@ -34,11 +34,13 @@ async def diagnose_image(context: procrastinate.JobContext, diagnosis_id: str) -
     return await run_diagnosis(_deps(context), uuid.UUID(diagnosis_id))
 
 
-async def purge_objects(context: procrastinate.JobContext, prefix: str) -> int:
-    """Delete every object under ``prefix`` (a deleted plant's photos)."""
+async def purge_objects(
+    context: procrastinate.JobContext, prefix: str, keys: list[str] | None = None
+) -> int:
+    """Delete every object under ``prefix`` and the listed ``keys`` (a deleted plant's photos)."""
     from cloud.images.service import purge_prefix
 
-    return await purge_prefix(_deps(context).store, prefix)
+    return await purge_prefix(_deps(context).store, prefix, keys or ())
 
 
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> int:

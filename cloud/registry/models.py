@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -108,3 +119,37 @@ class Plant(CloudTable, table=True):
     overrides: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class NodeAssignment(CloudTable, table=True):
+    """One period during which a node measured (and photographed) a plant.
+
+    A node's photos belong to the plant of the first assignment that had not ended when the
+    photo was taken, so the unassigned gap before an assignment belongs to that assignment.
+    ``plant_id`` is null once the plant was deleted; the row still bounds the node's history.
+    """
+
+    __tablename__ = "node_assignments"
+    __table_args__ = (
+        Index("ix_node_assignments_node_id_assigned_at", "node_id", "assigned_at"),
+        Index(
+            "uq_node_assignments_open_node_id",
+            "node_id",
+            unique=True,
+            postgresql_where=text("unassigned_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    node_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=False)
+    )
+    plant_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("plants.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    assigned_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    unassigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import AlertState
-from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import Reading, readings_daily, readings_hourly
 
 
@@ -154,3 +155,35 @@ async def search_species(
         .offset(offset)
     )
     return result.all(), int(total or 0)
+
+
+async def close_assignment(session: AsyncSession, node_id: uuid.UUID, at: datetime) -> None:
+    """End the node's open assignment (if any) at ``at``."""
+    await session.execute(
+        update(NodeAssignment)
+        .where(col(NodeAssignment.node_id) == node_id, col(NodeAssignment.unassigned_at).is_(None))
+        .values(unassigned_at=at)
+    )
+
+
+async def last_unassigned_at(session: AsyncSession, node_id: uuid.UUID) -> datetime | None:
+    """When the node's latest ended assignment ended (None: it never measured a plant)."""
+    return await session.scalar(
+        select(func.max(col(NodeAssignment.unassigned_at))).where(
+            col(NodeAssignment.node_id) == node_id
+        )
+    )
+
+
+async def open_assignment(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    node_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    at: datetime,
+) -> None:
+    """Record that the node measures the plant from ``at`` on."""
+    session.add(
+        NodeAssignment(owner_id=owner_id, node_id=node_id, plant_id=plant_id, assigned_at=at)
+    )
+    await session.flush()

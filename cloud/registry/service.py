@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.images.service import on_plant_deleted
+from cloud.images.service import on_node_assigned, on_plant_deleted
 from cloud.registry import repository
 from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
@@ -237,6 +237,7 @@ async def delete_node(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.
     if plant is not None:
         plant.node_id = None
         await repository.bump_owner_hubs(session, owner_id)
+    # Its assignment history goes with it (cascade); its photos keep their plant.
     await repository.delete_node_data(session, node.id)
     await session.delete(node)
     await session.flush()
@@ -285,6 +286,30 @@ async def _check_plant_refs(
         if other is not None and other.id != plant_id:
             raise ConflictError("this node already measures another plant")
     return species
+
+
+async def _move_node(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    plant_id: uuid.UUID,
+    old_node_id: uuid.UUID | None,
+    new_node_id: uuid.UUID | None,
+) -> None:
+    """Record a change of the plant's node in the assignment history and attribute photos.
+
+    The new node's photos that have no plant yet, taken since it last stopped measuring a plant
+    (or ever, if it never did), become part of this plant's Visual History.
+    """
+    if old_node_id == new_node_id:
+        return
+    now = _now()
+    if old_node_id is not None:
+        await repository.close_assignment(session, old_node_id, now)
+    if new_node_id is not None:
+        await repository.close_assignment(session, new_node_id, now)
+        since = await repository.last_unassigned_at(session, new_node_id)
+        await repository.open_assignment(session, owner_id, new_node_id, plant_id, now)
+        await on_node_assigned(session, owner_id, new_node_id, plant_id, since)
 
 
 async def _species_of(session: AsyncSession, plant: Plant) -> Species | None:
@@ -343,6 +368,7 @@ async def create_plant(
         await session.flush()
     except IntegrityError as exc:
         raise ConflictError("this node already measures another plant") from exc
+    await _move_node(session, owner_id, plant.id, None, plant.node_id)
     await repository.bump_owner_hubs(session, owner_id)
     return plant_public(plant, species)
 
@@ -360,6 +386,7 @@ async def update_plant(
     species_id = body.species_id if "species_id" in fields else plant.species_id
     node_id = body.node_id if "node_id" in fields else plant.node_id
     species = await _check_plant_refs(session, owner_id, species_id, node_id, plant.id)
+    old_node_id = plant.node_id
     plant.species_id = species_id
     plant.node_id = node_id
     if "location" in fields:
@@ -371,6 +398,7 @@ async def update_plant(
         await session.flush()
     except IntegrityError as exc:
         raise ConflictError("this node already measures another plant") from exc
+    await _move_node(session, owner_id, plant.id, old_node_id, node_id)
     await repository.bump_owner_hubs(session, owner_id)
     return plant_public(plant, species)
 
@@ -378,8 +406,9 @@ async def update_plant(
 async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> None:
     """Delete a plant (its node and readings stay)."""
     plant = await get_plant(session, owner_id, plant_id)
-    await session.delete(plant)
+    await _move_node(session, owner_id, plant.id, plant.node_id, None)
     await on_plant_deleted(session, owner_id, plant_id)  # photos: rows cascade, objects purged
+    await session.delete(plant)
     await repository.bump_owner_hubs(session, owner_id)
     await session.flush()
 
