@@ -41,7 +41,8 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
     """
     root = Path(tempfile.mkdtemp(prefix="plantvita-test-pg-"))
     pgdata = root / "data"
-    server = start_embedded(pgdata, cleanup="delete", database="postgres")
+    # A slow first start on a loaded CI box is retried (the log is shown if it never starts).
+    server = start_embedded(pgdata, cleanup="delete", database="postgres", attempts=4)
     with psycopg.connect(libpq_url(server.uri("postgres")), autocommit=True) as conn:
         # Durability is irrelevant for throw-away test databases; speed is not.
         conn.execute("ALTER SYSTEM SET fsync = off")
