@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -52,11 +52,14 @@ async def bump_owner_hubs(session: AsyncSession, owner_id: uuid.UUID) -> None:
     )
 
 
-async def nodes_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Node]:
-    """The owner's nodes by MAC."""
-    result = await session.scalars(
-        select(Node).where(col(Node.owner_id) == owner_id).order_by(col(Node.mac))
-    )
+async def nodes_of(
+    session: AsyncSession, owner_id: uuid.UUID, limit: int, after_mac: str | None = None
+) -> Sequence[Node]:
+    """Up to ``limit`` of the owner's nodes by MAC, after ``after_mac`` (a page's last)."""
+    statement = select(Node).where(col(Node.owner_id) == owner_id)
+    if after_mac is not None:
+        statement = statement.where(col(Node.mac) > after_mac)
+    result = await session.scalars(statement.order_by(col(Node.mac)).limit(limit))
     return result.all()
 
 
@@ -89,11 +92,17 @@ async def delete_node_data(session: AsyncSession, node_id: uuid.UUID) -> None:
     await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))
 
 
-async def plants_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Plant]:
-    """The owner's plants by name."""
-    result = await session.scalars(
-        select(Plant).where(col(Plant.owner_id) == owner_id).order_by(col(Plant.name))
-    )
+async def plants_of(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    limit: int,
+    after: tuple[str, uuid.UUID] | None = None,
+) -> Sequence[Plant]:
+    """Up to ``limit`` of the owner's plants by name (then id), after ``after`` (name, id)."""
+    statement = select(Plant).where(col(Plant.owner_id) == owner_id)
+    if after is not None:
+        statement = statement.where(tuple_(col(Plant.name), col(Plant.id)) > tuple_(*after))
+    result = await session.scalars(statement.order_by(col(Plant.name), col(Plant.id)).limit(limit))
     return result.all()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
@@ -54,10 +54,46 @@ async def unlink_hub(hub_id: uuid.UUID, user: CurrentUser, session: SessionDep) 
     await service.unlink_hub(session, user.id, hub_id)
 
 
-@router.get("/nodes", response_model=list[NodePublic], tags=["nodes"])
-async def list_nodes(user: CurrentUser, session: SessionDep) -> list[NodePublic]:
-    """Your nodes."""
-    return await service.list_nodes(session, user.id)
+ListLimit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=400, description="the `next` cursor of the previous page (Link header)"),
+]
+_NEXT_PAGE_DOC = {
+    "headers": {
+        "Link": {
+            "description": 'RFC 8288 `<url>; rel="next"` when there is another page',
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
+def _link_next(request: Request, response: Response, next_cursor: str | None) -> None:
+    """Point the client at the next page, keeping its other query parameters."""
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+@router.get(
+    "/nodes",
+    response_model=list[NodePublic],
+    tags=["nodes"],
+    responses={200: _NEXT_PAGE_DOC},
+)
+async def list_nodes(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: ListLimit = 100,
+    cursor: Cursor = None,
+) -> list[NodePublic]:
+    """Your nodes by MAC, a page at a time (follow the Link header's `next`)."""
+    nodes, next_cursor = await service.list_nodes(session, user.id, limit, cursor)
+    _link_next(request, response, next_cursor)
+    return nodes
 
 
 @router.post(
@@ -102,10 +138,24 @@ async def update_node_config(
     return await service.update_node_config(session, user.id, node_id, body)
 
 
-@router.get("/plants", response_model=list[PlantPublic], tags=["plants"])
-async def list_plants(user: CurrentUser, session: SessionDep) -> list[PlantPublic]:
-    """Your plants."""
-    return await service.list_plants(session, user.id)
+@router.get(
+    "/plants",
+    response_model=list[PlantPublic],
+    tags=["plants"],
+    responses={200: _NEXT_PAGE_DOC},
+)
+async def list_plants(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: ListLimit = 100,
+    cursor: Cursor = None,
+) -> list[PlantPublic]:
+    """Your plants by name, a page at a time (follow the Link header's `next`)."""
+    plants, next_cursor = await service.list_plants(session, user.id, limit, cursor)
+    _link_next(request, response, next_cursor)
+    return plants
 
 
 @router.post(

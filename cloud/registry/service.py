@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -173,9 +175,43 @@ async def unlink_hub(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UU
 # --- nodes -----------------------------------------------------------------------------------
 
 
-async def list_nodes(session: AsyncSession, owner_id: uuid.UUID) -> list[NodePublic]:
-    """The owner's nodes."""
-    return [node_public(node) for node in await repository.nodes_of(session, owner_id)]
+class InvalidCursorError(InvalidRequestError):
+    """A page cursor this API did not hand out (edited, truncated, from another list)."""
+
+    code = "invalid_cursor"
+
+
+def _encode_cursor(*parts: str) -> str:
+    raw = json.dumps(parts, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, size: int) -> list[str]:
+    """The parts of a cursor this service handed out; anything else is a 422."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+    except (ValueError, TypeError):
+        parts = None
+    if (
+        not isinstance(parts, list)
+        or len(parts) != size
+        or not all(isinstance(part, str) for part in parts)
+    ):
+        raise InvalidCursorError("cursor is not one this API handed out")
+    return parts
+
+
+async def list_nodes(
+    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
+) -> tuple[list[NodePublic], str | None]:
+    """A page of the owner's nodes by MAC and the cursor of the next page (None: last page)."""
+    after = _decode_cursor(cursor, 1)[0] if cursor else None
+    nodes = list(await repository.nodes_of(session, owner_id, limit + 1, after))
+    more = len(nodes) > limit
+    nodes = nodes[:limit]
+    next_cursor = _encode_cursor(nodes[-1].mac) if more else None
+    return [node_public(node) for node in nodes], next_cursor
 
 
 async def get_node(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID) -> Node:
@@ -318,13 +354,25 @@ async def _species_of(session: AsyncSession, plant: Plant) -> Species | None:
     return (await repository.species_by_ids(session, [plant.species_id])).get(plant.species_id)
 
 
-async def list_plants(session: AsyncSession, owner_id: uuid.UUID) -> list[PlantPublic]:
-    """The owner's plants."""
-    plants = await repository.plants_of(session, owner_id)
+async def list_plants(
+    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
+) -> tuple[list[PlantPublic], str | None]:
+    """A page of the owner's plants by name and the cursor of the next page (None: last)."""
+    after: tuple[str, uuid.UUID] | None = None
+    if cursor:
+        name, plant_id = _decode_cursor(cursor, 2)
+        try:
+            after = (name, uuid.UUID(plant_id))
+        except ValueError:
+            raise InvalidCursorError("cursor is not one this API handed out") from None
+    plants = list(await repository.plants_of(session, owner_id, limit + 1, after))
+    more = len(plants) > limit
+    plants = plants[:limit]
+    next_cursor = _encode_cursor(plants[-1].name, str(plants[-1].id)) if more else None
     species = await repository.species_by_ids(
         session, [p.species_id for p in plants if p.species_id is not None]
     )
-    return [plant_public(p, species.get(p.species_id or -1)) for p in plants]
+    return [plant_public(p, species.get(p.species_id or -1)) for p in plants], next_cursor
 
 
 async def get_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> Plant:
