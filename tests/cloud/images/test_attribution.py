@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.diagnosis.service import build_context
 from cloud.images.models import Image
 from cloud.settings import CloudSettings
+from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.factories import create_node, create_plant
 from tests.cloud.images.conftest import Garden, RunJobs, make_garden, photo, upload_photo
 
@@ -156,3 +157,43 @@ async def test_attribution_stays_within_the_owner(
     stranger_images = f"/api/v1/plants/{stranger.plant['id']}/images"
     assert await _ids(client, stranger, stranger_images) == []
     assert await _ids(client, garden, path) == [mine["image_id"]]
+
+
+async def _push_moisture(
+    client: httpx.AsyncClient, garden: Garden, mac: str, moisture: float, before: datetime
+) -> None:
+    readings = [
+        {
+            "node_mac": mac,
+            "measured_at": (before - timedelta(hours=h)).isoformat(),
+            "moisture": moisture,
+        }
+        for h in range(1, 4)
+    ]
+    response = await client.post(
+        SYNC_READINGS_PATH,
+        json={"batch_id": str(uuid.uuid4()), "readings": readings},
+        headers=garden.hub.headers,
+    )
+    assert response.json()["accepted"] == 3, response.text
+
+
+async def test_a_photo_is_diagnosed_with_the_readings_of_the_node_that_took_it(
+    client: httpx.AsyncClient, garden: Garden, app: FastAPI
+) -> None:
+    taken = datetime.now(UTC) - timedelta(hours=1)
+    await _push_moisture(client, garden, garden.node["mac"], 12.0, taken)
+    shot = await upload_photo(client, garden, photo(40), **_at(taken))
+    # The plant moves to a new node that measured something else.
+    new_node = await create_node(client, garden.user, hub=garden.hub)
+    await _push_moisture(client, garden, new_node["mac"], 55.0, taken)
+    await _set_node(client, garden, garden.plant["id"], new_node["id"])
+
+    async with AsyncSession(app.state.engine) as session:
+        image = await session.get(Image, uuid.UUID(shot["image_id"]))
+        assert image is not None
+        context = await build_context(session, image, 7)
+    assert context.plant_name == "Living-room monstera"
+    assert {summary.mean for summary in context.daily if summary.metric.value == "moisture"} == {
+        12.0
+    }
