@@ -108,11 +108,13 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.sync.router import router as sync_router
     from cloud.telemetry.router import router as telemetry_router
 
+    # Routes are matched in this order, one by one (~2 µs each): the hot read routes come
+    # first. No two routers' paths overlap, so the order changes nothing else.
     for router in (
         health_router,
+        telemetry_router,
         auth_router,
         registry_router,
-        telemetry_router,
         alerts_router,
         sync_router,
         images_router,
