@@ -2,17 +2,23 @@
 
 Data: one gardener with ``PLANTS`` plants, each on its own node with weeks of 5-minute
 readings, among other gardeners with their own plants and readings (so the tables are not one
-user's). Server: the cloud app under uvicorn in a subprocess (``bench._cloud.cloud_server``)
-on loopback with the embedded PostgreSQL. Load: ``--concurrency`` keep-alive HTTP/1.1
-connections, each sending ``GET /api/v1/readings/latest`` with the user's bearer token as fast
-as answers come, for ``--seconds``. The generator is a minimal asyncio client (httpx itself
-tops out near the target on this class of machine, and would measure the client, not the
-server); httpx checks that answers parse and carry every plant.
-Baseline, same run and same generator: ``GET /healthz`` (no auth, no database): the ceiling of
-this server process on this machine.
+user's). Server: the cloud app under uvicorn (uvloop + httptools, one worker per core, access
+log off) in a subprocess (``bench._cloud.cloud_server``) on loopback with the embedded
+PostgreSQL, on its default settings. Load: ``--concurrency`` keep-alive HTTP/1.1 connections,
+each sending ``GET /api/v1/readings/latest`` with the user's bearer token as fast as answers
+come, for ``--seconds`` after a one-second warm-up.
 
-Last stdout line: ``{"requests_per_s", "p99_ms", "p50_ms", "baseline_requests_per_s",
-"baseline_p99_ms", "ratio_to_baseline", "errors", ...}``.
+Generator: Debian's ``wrk`` (one C thread) when installed; it leaves the two cores to the
+server and PostgreSQL. Without it a minimal asyncio client stands in (``--client python``),
+which takes a good share of a core itself and so reads lower; ``--client wrk`` refuses to
+run without wrk. httpx checks first that the answer parses and carries every plant.
+
+Baseline, same run, same server, same generator: ``GET /healthz`` (no auth, no database), the
+ceiling of this uvicorn + FastAPI stack on this machine. ``ratio_to_baseline`` is the share of
+that ceiling the endpoint keeps after token checks, the query and its JSON.
+
+Last stdout line: ``{"requests_per_s", "p99_ms", "p50_ms", "errors",
+"baseline_requests_per_s", "baseline_p99_ms", "ratio_to_baseline", "client", ...}``.
 """
 
 from __future__ import annotations
