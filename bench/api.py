@@ -269,7 +269,8 @@ def _load(
 ) -> Measured:
     """Warm up for a second, then measure under load. CPU per request is what the uvicorn
     processes and the PostgreSQL backends used: unlike rates, it barely moves when the
-    machine's other tenants take cores."""
+    machine's other tenants take cores. Backends opened or closed during the run (pool
+    churn) are missed, so the PostgreSQL figure is a floor."""
 
     def run(duration: float) -> LoadResult:
         if wrk is not None:
