@@ -129,8 +129,9 @@ class AccessTokenMemo:
       once; other processes see it within ``floor_ttl_s``.
     """
 
-    def __init__(self, floor_ttl_s: float, max_entries: int = 50_000) -> None:
+    def __init__(self, floor_ttl_s: float, max_entries: int = 10_000) -> None:
         self.floor_ttl_s = floor_ttl_s
+        # About 0.5 kB a token: a full memo costs a few MB per process.
         self._max_entries = max_entries
         self._claims: dict[str, AccessClaims] = {}
         self._floors: dict[uuid.UUID, tuple[float, int | NotCached | None]] = {}
