@@ -19,6 +19,7 @@ from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
 from hub.ble.ports import GatewayControl
 from hub.images import router as images_router
+from hub.images.limits import UploadSizeLimit
 from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
@@ -151,6 +152,7 @@ def create_app(
     )
     app.state.metrics = metrics
     install(app, metrics)
+    app.add_middleware(UploadSizeLimit, path="/api/v1/images", max_bytes=settings.image_max_bytes)
 
     @app.exception_handler(CloudError)
     async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
