@@ -196,7 +196,11 @@ async def test_public_routes_answer_without_credentials(client: httpx.AsyncClien
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"login_max_failures": 3, "login_failure_window_s": 600}
+    return {
+        "login_max_failures": 3,
+        "login_max_account_failures": 5,
+        "login_failure_window_s": 600,
+    }
 
 
 async def test_login_brute_force_is_limited_and_the_lock_is_per_account_and_address(
@@ -219,3 +223,22 @@ async def test_login_brute_force_is_limited_and_the_lock_is_per_account_and_addr
         assert (await login(elsewhere, user.email, user.password)).status_code == 200
     # Tokens issued before the lock keep working: the lock guards logins only.
     assert (await client.get("/api/v1/auth/me", headers=user.headers)).status_code == 200
+
+
+async def test_guessing_spread_over_many_addresses_is_limited_per_account(
+    client: httpx.AsyncClient, running_app: ASGIApp
+) -> None:
+    user = await create_user(client)
+    bystander = await create_user(client)
+    # Five guesses from three addresses: under the per-address limit (3) at each of them.
+    for address, guesses in (("198.51.100.1", 2), ("198.51.100.2", 2), ("198.51.100.3", 1)):
+        async with asgi_client(running_app, address) as attacker:
+            for _ in range(guesses):
+                assert (await login(attacker, user.email, "a wrong guess")).status_code == 401
+    # The account's limit (5) is reached: refused from a fresh address, even the right password.
+    async with asgi_client(running_app, "198.51.100.4") as fresh:
+        blocked = await login(fresh, user.email, user.password)
+        assert blocked.status_code == 429
+        assert 0 < int(blocked.headers["Retry-After"]) <= 600
+        # Other accounts are not affected by this one's lock.
+        assert (await login(fresh, bystander.email, bystander.password)).status_code == 200
