@@ -805,7 +805,14 @@ async def test_cloud_api_takes_hostile_strings_in_every_slot(
                     outcome.findings.append(f"{method} object key {label}: {problem}")
 
         findings = list(outcome.findings)
-        findings += integrity_findings(tables_before, cloud_tables(database_url))
+        tables_after = cloud_tables(database_url)
+        findings += integrity_findings(tables_before, tables_after)
+        # No reading item of the matrix is valid (no metric), so readings must not move at all.
+        findings += [
+            f"table {name} changed: {tables_before[name]} -> {tables_after.get(name)}"
+            for name in tables_before
+            if name.startswith("readings") and tables_after.get(name) != tables_before[name]
+        ]
         findings += new_files_outside(files_before, files_under(tmp_path), [objects])
         kept = await http.get(f"/api/v1/plants/{bystander_plant['id']}", headers=bystander.headers)
         if kept.status_code != 200 or kept.json()["name"] != "Bystander basil":
