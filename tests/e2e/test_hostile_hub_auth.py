@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +34,40 @@ OWN_RULES = {
 }
 
 
-@pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+@asynccontextmanager
+async def running_hub(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """The hub (in-process, admin password set) and its app."""
     settings = HubSettings(
         environment=Environment.TEST,
         data_dir=tmp_path / "hub",
         cloud_url=None,
         ble_enabled=False,
         session_secret=SECRET,
+        **overrides,
     )
     app = create_app(settings, run_scheduler=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://hub.test",
-        ) as http,
-    ):
-        assert (
-            await http.post("/api/v1/auth/password", json={"password": PASSWORD})
-        ).status_code == 204
-        yield http, app.state
+    async with LifespanManager(app):
+        async with client_from(app, "127.0.0.1") as http:
+            first = await http.post("/api/v1/auth/password", json={"password": PASSWORD})
+            assert first.status_code == 204
+        yield app, app.state
+
+
+def client_from(app: Any, address: str) -> httpx.AsyncClient:
+    """A client of the in-process hub, as if from ``address``."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 50000)),
+        base_url="http://hub.test",
+    )
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    # Hundreds of wrong passwords below: the guessing limit has its own test.
+    async with running_hub(tmp_path, login_max_failures=100_000) as (app, state):
+        http = client_from(app, "127.0.0.1")
+        async with http:
+            yield http, state
 
 
 def fill(path: str) -> str:
@@ -118,3 +132,42 @@ async def test_every_write_route_refuses_bad_admin_credentials(
         if passed.status_code in (401, 403) or passed.status_code >= 500:
             failures.append(f"{method} {path}: the admin password got {passed.status_code}")
     assert not failures, "\n".join(failures)
+
+
+async def test_admin_password_guessing_is_rate_limited_per_address(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, login_max_failures=3, login_failure_window_s=300) as (
+        app,
+        _state,
+    ):
+        async with client_from(app, "192.0.2.10") as guesser:
+            assert (
+                await guesser.post("/api/v1/auth/login", json={"password": "guess 1"})
+            ).status_code == 401
+            wrong_basic = await guesser.post(
+                "/api/v1/nodes", json={}, headers=basic("admin", "guess 2")
+            )
+            assert wrong_basic.status_code == 401
+            wrong_current = await guesser.post(
+                "/api/v1/auth/password",
+                json={"password": "a new password!", "current_password": "guess 3"},
+            )
+            assert wrong_current.status_code == 401
+            # Three wrong passwords by any route: the address waits, even with the right one.
+            for attempt in (
+                guesser.post("/api/v1/auth/login", json={"password": PASSWORD}),
+                guesser.post("/api/v1/nodes", json={}, headers=basic("admin", PASSWORD)),
+                guesser.post(
+                    "/api/v1/auth/password",
+                    json={"password": "a new password!", "current_password": PASSWORD},
+                ),
+            ):
+                locked = await attempt
+                assert locked.status_code == 429, locked.text
+                assert ErrorBody.model_validate_json(locked.content).error.code == "rate_limited"
+                assert 0 < int(locked.headers["Retry-After"]) <= 300
+        # The owner on another device is not locked out by the guesser.
+        async with client_from(app, "192.0.2.20") as owner:
+            assert (
+                await owner.post("/api/v1/auth/login", json={"password": PASSWORD})
+            ).status_code == 204
+            assert (await owner.get("/api/v1/auth")).json()["authenticated"] is True
