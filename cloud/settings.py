@@ -60,7 +60,10 @@ class CloudSettings(ImageSettings):
     # Argon2id cost (argon2-cffi's RFC 9106 "low memory" defaults); tests lower it for speed.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=64)
-    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # per account and address
+    # Per account from every address together: caps guessing spread over many addresses,
+    # high enough that one attacker's address alone cannot lock the owner out.
+    login_max_account_failures: int = Field(default=50, ge=1)
     login_failure_window_s: int = Field(default=900, ge=1)
     device_code_ttl_s: int = Field(default=900, ge=30)
     device_poll_interval_s: int = Field(default=5, ge=0)

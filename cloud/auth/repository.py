@@ -75,6 +75,20 @@ async def count_login_failures(
     return int(row[0]), row[1]
 
 
+async def count_account_failures(
+    session: AsyncSession, email: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many failures (and the oldest one) for this account from any address since ``since``."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(col(LoginFailure.failed_at))).where(
+                col(LoginFailure.email) == email, col(LoginFailure.failed_at) >= since
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
 async def clear_login_failures(
     session: AsyncSession, email: str, client_ip: str, before: datetime | None = None
 ) -> None:

@@ -97,14 +97,20 @@ async def login(
     client_ip: str,
 ) -> TokenPair:
     """Password grant. Failures per account and address are counted in the database; past the
-    limit the account is refused from that address until the window slides (429)."""
+    limit the account is refused from that address until the window slides (429), and from
+    every address once the account's failures from all of them pass the account limit."""
     email = email.strip().lower()
     now = _now()
     window = timedelta(seconds=settings.login_failure_window_s)
     failures, oldest = await repository.count_login_failures(
         session, email, client_ip, now - window
     )
-    if failures >= settings.login_max_failures:
+    limited = failures >= settings.login_max_failures
+    if not limited:
+        # Guessing spread over many addresses stays under the per-address limit: cap it too.
+        failures, oldest = await repository.count_account_failures(session, email, now - window)
+        limited = failures >= settings.login_max_account_failures
+    if limited:
         retry_after = int(((oldest or now) + window - now).total_seconds()) + 1
         raise RateLimitedError(
             "too many failed logins; try again later",
