@@ -128,6 +128,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/api/v1/alerts/{alert}/acknowledge", None, "/api/v1/alerts/{alert}"),
     ("POST", "/api/v1/alerts/{alert}/resolve", None, "/api/v1/alerts/{alert}"),
     ("GET", "/api/v1/plants/{plant}/images", None, "/api/v1/plants/{plant}/images"),
+    ("GET", "/api/v1/nodes/{node}/images", None, "/api/v1/nodes/{node}/images"),
     ("GET", "/api/v1/images/{image}", None, "/api/v1/images/{image}"),
     ("GET", "/api/v1/images/{image}/thumbnail", None, "/api/v1/images/{image}"),
     ("POST", "/api/v1/images/{image}/diagnoses", None, "/api/v1/plants/{plant}/diagnoses"),
