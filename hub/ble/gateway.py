@@ -10,10 +10,17 @@ never blocking scanning), and supervise the scanner (watchdog restart, backoff o
 errors).
 
 Counter resets: a node's BTHome counter is persisted in flash, so a reboot continues it. If the
-flash is lost the counter restarts, and with the same bindkey that would reuse AES-CCM nonces;
-those adverts are dropped as replays (counted per node). Recovery is re-pairing with a fresh
-bindkey: when ``reload_nodes`` sees a node's bindkey change, its decoder starts over without
-replay history, and backfill starts from what the node holds.
+flash is lost the counter restarts, so sequence numbers repeat; the store scopes them to a
+counter epoch (``seq_epoch``). Adverts below the last accepted counter are dropped as replays
+(counted per node) because an advert alone cannot tell a replay from a restarted node (the
+counter is checked before the MIC, and a replayed advert authenticates). The decision is taken
+over the bonded GATT link instead, where only the real node can answer: a replay-looking advert
+schedules a counter check (at most once per ``counter_check_interval_s``), and any session whose
+COUNT shows the node holding records while its newest seq is below the hub's last accepted one
+proves the counter restarted: the store opens a new epoch, the node's records are backfilled into
+it and the decoder continues from the node's newest seq. A real replay finds the node ahead of
+the hub and stays dropped. Re-pairing with a new bindkey also opens a new epoch (``pair``), and
+the decoder starts over: adverts under the old key no longer authenticate.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from hub.ble.ports import (
     GatewayStore,
     NodeStatus,
     PairedNode,
+    RefusedReplays,
     SeenDevice,
 )
 from hub.ble.session import NodeSession, PartialImage, SessionReport
@@ -67,7 +75,10 @@ class _Node:
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
-    last_seq: int | None = None  # highest seq handed to the store
+    last_seq: int | None = None  # highest seq handed to the store (in ``seq_epoch``)
+    seq_epoch: int = 0  # the node's counter epoch: seqs repeat only across epochs
+    counter_check: bool = False  # a replay-looking advert: ask the node for its counter
+    counter_check_after: float = 0.0  # monotonic time before which no new check is scheduled
     last_plain: bytes | None = None  # last plaintext payload (sensors without a counter)
     last_plain_at: float = 0.0
     pending_flag: bool = False
@@ -96,6 +107,7 @@ class GatewayStats:
     scanner_starts: int = 0
     scanner_errors: int = 0
     watchdog_restarts: int = 0
+    counter_restarts: int = 0
 
 
 class Gateway:
@@ -188,6 +200,8 @@ class Gateway:
         nodes: dict[str, _Node] = {}
         for mac, node in paired.items():
             current = self._nodes.get(mac)
+            # Same key: the gateway's own state is authoritative (a counter epoch with the same
+            # key only ever starts in this gateway's sessions, which update that state).
             if current is not None and current.paired.bindkey == node.bindkey:
                 current.paired = node
                 if node.config_revision_applied is not None:
@@ -195,7 +209,8 @@ class Gateway:
                 nodes[mac] = current
                 continue
             # New pairing or a new bindkey: a fresh decoder. With a new key the node's counter
-            # may have restarted, so only the old key's replay history is kept for the old key.
+            # may have restarted (pairing opened a new epoch), so the old key's replay history
+            # goes: adverts under the old key no longer authenticate.
             last = node.last_seq if current is None else None
             nodes[mac] = _Node(
                 paired=node,
@@ -207,6 +222,7 @@ class Gateway:
                     strict_counter=node.kind is NodeKind.PLANTVITA,
                 ),
                 last_seq=last,
+                seq_epoch=node.seq_epoch,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
             )
@@ -259,6 +275,7 @@ class Gateway:
         except Replay:
             node.drops.replayed += 1
             self._dropped(node, "replayed")
+            self._want_counter_check(node, device)
             return
         except Downgrade:
             node.drops.plaintext += 1
@@ -300,7 +317,12 @@ class Gateway:
             node.last_plain, node.last_plain_at = service_data, mono
         self._pending.append(
             DecodedReading(
-                node_mac=mac, measured_at=now, values=advert.values, seq=seq, rssi=adv.rssi
+                node_mac=mac,
+                measured_at=now,
+                values=advert.values,
+                seq=seq,
+                rssi=adv.rssi,
+                seq_epoch=node.seq_epoch,
             )
         )
         self.stats.readings_queued += 1
@@ -329,6 +351,21 @@ class Gateway:
                 "dropped %s advert from %s (drops so far: %s)", reason, node.paired.mac, node.drops
             )
 
+    def _want_counter_check(self, node: _Node, device: BLEDevice) -> None:
+        # Only the bonded node can say whether its counter restarted; a replayer cannot answer.
+        if node.paired.kind is not NodeKind.PLANTVITA or not self.settings.sessions_enabled:
+            return
+        if not node.counter_check:
+            mono = time.monotonic()
+            if mono < node.counter_check_after:
+                return
+            node.counter_check = True
+            node.counter_check_after = mono + self.settings.counter_check_interval_s
+        if node.device is None:
+            node.device = device  # after a hub restart a reset node's adverts all look replayed
+        if self._session_due(node):  # also after a failed check, once its retry delay passed
+            self._session_wanted.set()
+
     def _session_due(self, node: _Node) -> bool:
         if not self.settings.sessions_enabled:
             return False
@@ -339,7 +376,13 @@ class Gateway:
             return False
         wanted = node.paired.config
         config_stale = wanted is not None and wanted.revision != node.applied_revision
-        return node.requested or node.pending_flag or config_stale or mono >= node.session_due_at
+        return (
+            node.requested
+            or node.pending_flag
+            or node.counter_check
+            or config_stale
+            or mono >= node.session_due_at
+        )
 
     # --- storage ----------------------------------------------------------------------------
 
@@ -368,7 +411,7 @@ class Gateway:
             # Bounded transactions: a backlog is committed in slices, oldest first.
             batch, self._pending = self._pending[:size], self._pending[size:]
             try:
-                await self.store.store_readings(batch)
+                replays = await self.store.store_readings(batch)
             except BaseException:
                 # Put them back in front: nothing decoded is ever lost to a store hiccup.
                 self._pending[:0] = batch
@@ -376,6 +419,23 @@ class Gateway:
                     logger.error("%d readings waiting for the store", len(self._pending))
                 raise
             self.stats.readings_stored += len(batch)
+            for mac, refused in (replays or {}).items():
+                self._refused_replays(mac, refused)
+
+    def _refused_replays(self, mac: str, refused: RefusedReplays) -> None:
+        # Adverts of an earlier epoch under the same key authenticate and can carry seqs above
+        # the restarted counter; the store recognised them by their values. Count them and
+        # resume from what is really stored, so the node's own next adverts are not refused.
+        node = self._nodes.get(mac)
+        if node is None:
+            return
+        node.drops.replayed += refused.count
+        node.dirty = True
+        node.last_seq = refused.last_seq
+        node.decoder = BTHomeNodeDecoder(
+            mac, node.paired.bindkey, last_sequence=refused.last_seq, strict_counter=True
+        )
+        logger.warning("%s: %d replayed adverts of an earlier epoch refused", mac, refused.count)
 
     async def flush(self) -> None:
         """Commit everything decoded so far (tests and shutdown)."""
@@ -509,6 +569,9 @@ class Gateway:
             node.pending_flag = False
             node.pending_holdoff = time.monotonic() + self.settings.session_retry_s
             node.requested = False
+            node.counter_check = False
+            if report.seq_epoch is not None and report.seq_epoch != node.seq_epoch:
+                self._counter_restarted(node, report)
             node.retry_after = 0.0
             node.session_due_at = time.monotonic() + self.settings.session_interval_s
             if report.config_revision is not None:
@@ -526,6 +589,25 @@ class Gateway:
             logger.warning("session with %s failed: %s: %s", mac, type(exc).__name__, exc)
         finally:
             self._in_session.discard(mac)
+
+    def _counter_restarted(self, node: _Node, report: SessionReport) -> None:
+        # The session proved the counter restarted and stored the node's records in a new
+        # epoch: accept adverts from after the node's newest record on.
+        assert report.seq_epoch is not None
+        newest = report.newest_seq
+        node.seq_epoch = report.seq_epoch
+        node.last_seq = newest
+        node.acked_upto = None
+        node.decoder = BTHomeNodeDecoder(
+            node.paired.mac, node.paired.bindkey, last_sequence=newest, strict_counter=True
+        )
+        self.stats.counter_restarts += 1
+        logger.warning(
+            "%s restarted its counter: new sequence epoch %d from seq %s",
+            node.paired.mac,
+            node.seq_epoch,
+            newest,
+        )
 
     async def _run_session(self, node: _Node) -> SessionReport:
         device = node.device
@@ -561,6 +643,8 @@ class Gateway:
                 op_timeout_s=settings.op_timeout_s,
                 wanted_config=node.paired.config,
                 since_seq=None if node.acked_upto is None else node.acked_upto + 1,
+                last_seq=node.last_seq,
+                seq_epoch=node.seq_epoch,
                 partial_images=node.partial_images,
                 image_attempts=settings.image_attempts,
             )

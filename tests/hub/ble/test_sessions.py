@@ -221,7 +221,7 @@ class RecordingStore:
         await self._store.store_readings(readings)
 
 
-async def test_lost_counter_is_dropped_as_replay_until_re_paired_with_a_new_key(
+async def test_lost_counter_then_re_pairing_with_a_new_key_while_the_hub_runs(
     garden: EmulatedGarden, store: HubStore
 ) -> None:
     from tests.hub.ble.conftest import FAST
