@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from hub.ble.ports import (
     RefusedReplays,
     SeenDevice,
 )
-from hub.ble.session import NodeSession, PartialImage, SessionReport
+from hub.ble.session import ConnectFailed, NodeSession, PartialImage, SessionReport
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
@@ -93,6 +94,19 @@ class _Node:
     last_drop_log: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """How one GATT session with a node ended: its report, or the error that ended it."""
+
+    number: int  # 0 for the node's first session since the gateway started, then 1, 2, ...
+    report: SessionReport | None
+    error: Exception | None
+    connected: bool  # False: the connection itself failed (absent node, bounded timeout)
+
+
+_OUTCOMES_KEPT = 64  # per node, for tests and diagnostics
+
+
 @dataclass(slots=True)
 class GatewayStats:
     """Counters for logs, metrics and tests."""
@@ -127,6 +141,9 @@ class Gateway:
         self.now = now or (lambda: datetime.now(UTC))
         self.stats = GatewayStats()
         self.session_reports: dict[str, list[SessionReport]] = {}
+        self._outcomes: dict[str, deque[SessionOutcome]] = {}
+        self._outcome_counts: dict[str, int] = {}
+        self._outcome_added = asyncio.Event()
         self._nodes: dict[str, _Node] = {}
         self._seen: dict[str, SeenDevice] = {}
         self._pending: list[DecodedReading] = []
@@ -581,14 +598,45 @@ class Gateway:
             self.stats.sessions_ok += 1
             self.session_reports.setdefault(mac, []).append(report)
             logger.info("session with %s: %s", mac, report)
+            self._session_ended(mac, report, None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.stats.sessions_failed += 1
             node.retry_after = time.monotonic() + self.settings.session_retry_s
             logger.warning("session with %s failed: %s: %s", mac, type(exc).__name__, exc)
+            self._session_ended(mac, None, exc)
         finally:
             self._in_session.discard(mac)
+
+    def _session_ended(
+        self, mac: str, report: SessionReport | None, error: Exception | None
+    ) -> None:
+        number = self._outcome_counts.get(mac, 0)
+        self._outcome_counts[mac] = number + 1
+        connected = not isinstance(error, ConnectFailed)
+        outcomes = self._outcomes.setdefault(mac, deque(maxlen=_OUTCOMES_KEPT))
+        outcomes.append(SessionOutcome(number, report, error, connected))
+        # Wake every waiter, then arm a fresh event for the next outcome.
+        event, self._outcome_added = self._outcome_added, asyncio.Event()
+        event.set()
+
+    def sessions_ended(self, node_mac: str) -> int:
+        """How many sessions with the node ended (either way) since the gateway started."""
+        return self._outcome_counts.get(node_mac.upper(), 0)
+
+    async def session_outcome(self, node_mac: str, number: int) -> SessionOutcome:
+        """Wait for the node's session number ``number`` (0-based) to end and return how.
+
+        Waits on the gateway's own notification, not on a clock: callers bound it themselves.
+        """
+        mac = node_mac.upper()
+        while self._outcome_counts.get(mac, 0) <= number:
+            await self._outcome_added.wait()
+        for outcome in self._outcomes[mac]:
+            if outcome.number == number:
+                return outcome
+        raise LookupError(f"session {number} of {mac} is no longer kept")
 
     def _counter_restarted(self, node: _Node, report: SessionReport) -> None:
         # The session proved the counter restarted and stored the node's records in a new
@@ -622,17 +670,20 @@ class Gateway:
         client_kwargs: dict[str, Any] = {}
         if settings.adapter:
             client_kwargs["bluez"] = {"adapter": settings.adapter}
-        async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
-            client = await establish_connection(
-                self._client_class,
-                device,
-                node.name or mac_name(node.paired.mac),
-                disconnected_callback=disconnected,
-                max_attempts=settings.connect_attempts,
-                pair=True,
-                timeout=settings.connect_timeout_s,
-                **client_kwargs,
-            )
+        try:
+            async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
+                client = await establish_connection(
+                    self._client_class,
+                    device,
+                    node.name or mac_name(node.paired.mac),
+                    disconnected_callback=disconnected,
+                    max_attempts=settings.connect_attempts,
+                    pair=True,
+                    timeout=settings.connect_timeout_s,
+                    **client_kwargs,
+                )
+        except Exception as exc:
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
         try:
             await self.flush()  # backfill resumes after what the store has committed
             session = NodeSession(

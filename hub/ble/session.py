@@ -32,6 +32,10 @@ class LinkLost(SessionError):
     """The connection dropped during the session."""
 
 
+class ConnectFailed(SessionError):
+    """No connection within the bounded connect timeout (node absent, out of range, busy)."""
+
+
 @dataclass(slots=True)
 class SessionReport:
     """What one session did (logged, and read by tests)."""
