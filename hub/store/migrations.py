@@ -191,6 +191,13 @@ CREATE UNIQUE INDEX ux_readings_node_epoch_seq ON readings(node_id, seq_epoch, s
 """
 
 
+# Hub-only: which rule opened an alert. NULL is a threshold on the latest reading; 'dli' is the
+# daily light integral of a completed UTC day (same metric column, so both can be open at once).
+_V5 = """
+ALTER TABLE alerts ADD COLUMN rule TEXT;
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step: the version it brings the file to and how."""
@@ -215,6 +222,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "hourly_rollups_and_drop_counters", _script(_V2)),
     Migration(3, "nodes_cloud_registered", _script(_V3)),
     Migration(4, "sequence_epochs", _script(_V4)),
+    Migration(5, "alert_rule", _script(_V5)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
