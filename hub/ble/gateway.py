@@ -50,9 +50,16 @@ from hub.ble.ports import (
     RefusedReplays,
     SeenDevice,
 )
-from hub.ble.session import ConnectFailed, NodeSession, PartialImage, SessionReport
+from hub.ble.session import (
+    ConnectFailed,
+    NodeSession,
+    PartialImage,
+    SessionReport,
+    thresholds_applied,
+)
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
+from shared import gatt as pv
 from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
 from shared.sync import NodeKind
 from shared.units import Metric
@@ -89,6 +96,7 @@ class _Node:
     requested: bool = False
     acked_upto: int | None = None
     applied_revision: int | None = None
+    node_config: pv.Config | None = None  # the node's Config as last read in a session
     partial_images: dict[int, PartialImage] = field(default_factory=dict)
     dirty: bool = False
     last_drop_log: float = 0.0
@@ -392,7 +400,10 @@ class Gateway:
         if mono < node.retry_after:
             return False
         wanted = node.paired.config
-        config_stale = wanted is not None and wanted.revision != node.applied_revision
+        config_stale = (wanted is not None and wanted.revision != node.applied_revision) or (
+            node.node_config is not None
+            and not thresholds_applied(node.paired.thresholds, node.node_config)
+        )
         return (
             node.requested
             or node.pending_flag
@@ -593,6 +604,8 @@ class Gateway:
             node.session_due_at = time.monotonic() + self.settings.session_interval_s
             if report.config_revision is not None:
                 node.applied_revision = report.config_revision
+            if report.node_config is not None:
+                node.node_config = report.node_config
             if report.acked_upto is not None:
                 node.acked_upto = report.acked_upto
             self.stats.sessions_ok += 1
@@ -696,6 +709,7 @@ class Gateway:
                 since_seq=None if node.acked_upto is None else node.acked_upto + 1,
                 last_seq=node.last_seq,
                 seq_epoch=node.seq_epoch,
+                wanted_thresholds=node.paired.thresholds,
                 partial_images=node.partial_images,
                 image_attempts=settings.image_attempts,
             )

@@ -30,6 +30,17 @@ class DecodedReading:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmThresholds:
+    """The plant's limits a node alarms on (it samples faster outside them); None: no limit on
+    that side, the node keeps its own value."""
+
+    moisture_low: float | None = None
+    moisture_high: float | None = None
+    temperature_low: float | None = None
+    temperature_high: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RefusedReplays:
     """Adverts of one node the store refused as replays of an earlier counter epoch."""
 
@@ -48,6 +59,7 @@ class PairedNode:
     seq_epoch: int = 0  # the node's counter epoch: seqs are unique only within one epoch
     config: NodeConfig | None = None  # the config the node should run
     config_revision_applied: int | None = None  # what the node last confirmed
+    thresholds: AlarmThresholds | None = None  # its plant's limits (species + overrides)
 
 
 @dataclass(frozen=True, slots=True)

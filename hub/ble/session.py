@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 
-from hub.ble.ports import DecodedReading, GatewayStore, NodeStatus, ReceivedImage
+from hub.ble.ports import AlarmThresholds, DecodedReading, GatewayStore, NodeStatus, ReceivedImage
 from shared import ble_uuids
 from shared import gatt as pv
 from shared.sync import NodeConfig, ReadingSource
@@ -44,6 +44,7 @@ class SessionReport:
     info: pv.Info | None = None
     config_revision: int | None = None
     config_written: bool = False
+    node_config: pv.Config | None = None  # the Config the node runs after the session
     records: int = 0
     acked_upto: int | None = None
     images: list[int] = field(default_factory=list)
@@ -73,6 +74,41 @@ def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
     )
 
 
+def _limit(value: float | None, lowest: float, highest: float) -> float | None:
+    # The node keeps 0.01 steps; a value outside what it accepts is not written.
+    if value is None:
+        return None
+    value = round(value, 2)
+    return value if lowest <= value <= highest else None
+
+
+def with_thresholds(config: pv.Config, wanted: AlarmThresholds | None) -> pv.Config:
+    """``config`` with the plant's alarm limits where they are set; a side without a limit keeps
+    the node's value, and a metric whose pair would not satisfy low < high is left as it was."""
+    if wanted is None:
+        return config
+    moisture_low = _limit(wanted.moisture_low, 0.0, 100.0)
+    moisture_high = _limit(wanted.moisture_high, 0.0, 100.0)
+    temperature_low = _limit(wanted.temperature_low, -40.0, 85.0)
+    temperature_high = _limit(wanted.temperature_high, -40.0, 85.0)
+    m_low = config.moisture_low if moisture_low is None else moisture_low
+    m_high = config.moisture_high if moisture_high is None else moisture_high
+    t_low = config.temperature_low if temperature_low is None else temperature_low
+    t_high = config.temperature_high if temperature_high is None else temperature_high
+    if m_low < m_high:
+        config = replace(config, moisture_low=m_low, moisture_high=m_high)
+    if t_low < t_high:
+        config = replace(config, temperature_low=t_low, temperature_high=t_high)
+    return config
+
+
+def thresholds_applied(wanted: AlarmThresholds | None, held: pv.Config | None) -> bool:
+    """True when the node's Config already holds every limit its plant sets."""
+    if wanted is None:
+        return True
+    return held is not None and with_thresholds(held, wanted) == held
+
+
 @dataclass(slots=True)
 class PartialImage:
     """An image transfer interrupted by a disconnect: resumed from ``assembler.held``."""
@@ -98,6 +134,7 @@ class NodeSession:
         image_attempts: int,
         last_seq: int | None = None,
         seq_epoch: int = 0,
+        wanted_thresholds: AlarmThresholds | None = None,
     ) -> None:
         self.client = client
         self.mac = mac
@@ -105,6 +142,7 @@ class NodeSession:
         self.now = now
         self.op_timeout_s = op_timeout_s
         self.wanted_config = wanted_config
+        self.wanted_thresholds = wanted_thresholds
         self.since_seq = since_seq
         self.last_seq = last_seq
         self.seq_epoch = seq_epoch
@@ -200,14 +238,19 @@ class NodeSession:
     async def _sync_config(self) -> None:
         current = pv.Config.decode(bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID)))
         wanted = self.wanted_config
+        value = current
         if wanted is not None and wanted.revision != current.revision:
             value = config_for_node(wanted, current)
+        # The node alarms (samples faster) on its plant's limits: species with overrides.
+        value = with_thresholds(value, self.wanted_thresholds)
+        if value != current:
             await self.client.write_gatt_char(ble_uuids.CONFIG_UUID, value.encode(), response=True)
             current = pv.Config.decode(
                 bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID))
             )
             self.report.config_written = True
         self.report.config_revision = current.revision
+        self.report.node_config = current
 
     async def _backfill(self) -> None:
         count = (await self._ok(pv.Count())).result

@@ -67,9 +67,14 @@ class HubStore:
     # --- GatewayStore -------------------------------------------------------------------
 
     async def paired_nodes(self) -> Sequence[PairedNode]:
-        """Every paired node with its bindkey, backfill position and wanted config."""
+        """Every paired node with its bindkey, backfill position, wanted config and the alarm
+        thresholds of its plant."""
         async with self.read() as session:
-            return [nodes_service.to_paired(node) for node in await nodes_repo.paired(session)]
+            plants = await nodes_service.plant_thresholds(session)
+            return [
+                nodes_service.to_paired(node, plants.get(node.mac))
+                for node in await nodes_repo.paired(session)
+            ]
 
     async def store_readings(self, readings: Sequence[DecodedReading]) -> dict[str, RefusedReplays]:
         """Persist readings of paired nodes; returns once committed. Duplicates by (node, epoch,
