@@ -135,9 +135,16 @@ class GatewayStore(Protocol):
         """Persist a photo (the store computes metrics and thumbnails)."""
         ...
 
-    async def start_counter_epoch(self, node_mac: str) -> int:
+    async def start_counter_epoch(self, node_mac: str, moved: Sequence[int] = ()) -> int:
         """The node's counter restarted: open a new sequence epoch (its backfill position is
-        forgotten, earlier readings are kept) and return the new epoch's number."""
+        forgotten, earlier readings are kept) and return the new epoch's number. Readings of the
+        current epoch with a seq in ``moved`` were taken after the restart: they move along."""
+        ...
+
+    async def stored_values(
+        self, node_mac: str, seqs: Sequence[int]
+    ) -> Mapping[int, Mapping[Metric, float]]:
+        """Values of the node's readings with these seqs in its current epoch, by seq."""
         ...
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ from hub.ble.ports import AlarmThresholds, DecodedReading, GatewayStore, NodeSta
 from shared import ble_uuids
 from shared import gatt as pv
 from shared.sync import NodeConfig, ReadingSource
+from shared.units import Metric
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,16 @@ def with_thresholds(config: pv.Config, wanted: AlarmThresholds | None) -> pv.Con
     if t_low < t_high:
         config = replace(config, temperature_low=t_low, temperature_high=t_high)
     return config
+
+
+# Half a 0.01 step and a little: the same measurement decoded from an advert or a record.
+_SAME_VALUE = 0.006
+
+
+def _same_measurement(record: Mapping[Metric, float], stored: Mapping[Metric, float]) -> bool:
+    """True when a record and a stored reading carry the same values (metrics both hold)."""
+    common = set(record) & set(stored)
+    return bool(common) and all(abs(record[m] - stored[m]) <= _SAME_VALUE for m in common)
 
 
 def thresholds_applied(wanted: AlarmThresholds | None, held: pv.Config | None) -> bool:
@@ -259,20 +270,24 @@ class NodeSession:
             return
         self.report.newest_seq = count.newest_seq
         self.report.counter_checked = self.last_seq is not None
-        since = count.oldest_seq if self.since_seq is None else max(self.since_seq, 0)
+        # A node still holding records the hub acked (it lost its flash, or an ACK) sends
+        # them again: harmless duplicates, and the overlap is what reveals a restart below.
+        since = count.oldest_seq
+        if self.since_seq is not None:
+            since = min(max(self.since_seq, 0), count.oldest_seq)
         if self.last_seq is not None and count.newest_seq < self.last_seq:
             # Counters never go back and a node keeps its newest measurement until it is
             # acked, so a node holding records all below what the hub accepted restarted its
             # counter. This answer comes over the bonded link: a replayer cannot give it.
-            self.seq_epoch = await self.store.start_counter_epoch(self.mac)
-            self.report.seq_epoch = self.seq_epoch
-            since = count.oldest_seq
+            await self._counter_restarted(())
         self._records.clear()
         done = (await self._ok(pv.ReportSince(since))).result
         assert isinstance(done, pv.ReportDone)
         records = sorted({r.seq: r for r in self._records}.values(), key=lambda r: r.seq)
         if len(records) != done.count:
             raise SessionError(f"REPORT_SINCE announced {done.count} records, got {len(records)}")
+        if records and self.report.seq_epoch is None and self.last_seq is not None:
+            await self._compare_with_stored(records)
         if records:
             await self.store.store_readings(self._readings(records))
             self.report.records = len(records)
@@ -281,6 +296,29 @@ class NodeSession:
         ack = (await self._ok(pv.AckUpto(last))).result
         assert isinstance(ack, pv.AckDone)
         self.report.acked_upto = last
+
+    async def _counter_restarted(self, moved: Sequence[int]) -> None:
+        self.seq_epoch = await self.store.start_counter_epoch(self.mac, moved)
+        self.report.seq_epoch = self.seq_epoch
+
+    async def _compare_with_stored(self, records: list[pv.Record]) -> None:
+        # A node that restarted its counter and then measured past the hub's last seq before
+        # the hub heard it again holds records whose seqs the hub stored with other values.
+        stored = await self.store.stored_values(self.mac, [r.seq for r in records])
+        same: list[int] = []
+        differs = False
+        for record in records:
+            held = stored.get(record.seq)
+            if held is None:
+                continue
+            if _same_measurement(record.values, held):
+                same.append(record.seq)
+            else:
+                differs = True
+        if differs:
+            # Readings already stored that match the node's records were heard after the
+            # restart (under the old epoch): they move to the new epoch with the rest.
+            await self._counter_restarted(same)
 
     def _readings(self, records: list[pv.Record]) -> list[DecodedReading]:
         readings: list[DecodedReading] = []

@@ -121,12 +121,22 @@ async def raise_last_seq(session: AsyncSession, last_seq: dict[tuple[int, int], 
         )
 
 
-async def start_epoch(session: AsyncSession, node_id: int) -> int:
-    """Open a new counter epoch for a node whose counter restarted; returns its number."""
+async def start_epoch(session: AsyncSession, node_id: int, moved: Sequence[int] = ()) -> int:
+    """Open a new counter epoch for a node whose counter restarted; returns its number.
+    Readings of the current epoch with a seq in ``moved`` are moved to the new one."""
+    if moved:
+        await session.execute(
+            text(
+                "UPDATE readings SET seq_epoch = seq_epoch + 1 WHERE node_id = :node_id "
+                "AND seq = :seq AND seq_epoch = (SELECT seq_epoch FROM nodes WHERE id = :node_id)"
+            ),
+            [{"node_id": node_id, "seq": seq} for seq in moved],
+        )
     await session.execute(
         text(
-            "UPDATE nodes SET seq_epoch = seq_epoch + 1, last_seq = NULL, "
-            "counter_resets = counter_resets + 1 WHERE id = :node_id"
+            "UPDATE nodes SET seq_epoch = seq_epoch + 1, counter_resets = counter_resets + 1, "
+            "last_seq = (SELECT max(seq) FROM readings r WHERE r.node_id = nodes.id "
+            "AND r.seq_epoch = nodes.seq_epoch + 1) WHERE id = :node_id"
         ),
         {"node_id": node_id},
     )
@@ -161,3 +171,17 @@ async def earlier_epoch_values(
                     values[metric] = float(row[1 + i])
             out.setdefault(int(row[0]), []).append(values)
     return out
+
+
+async def values_by_seq(
+    session: AsyncSession, node_id: int, epoch: int, seqs: Sequence[int]
+) -> dict[int, dict[str, float]]:
+    """Metric values by seq of the node's readings with these seqs in ``epoch``."""
+    found: dict[int, dict[str, float]] = {}
+    for start in range(0, len(seqs), _INSERT_CHUNK):
+        chunk = seqs[start : start + _INSERT_CHUNK]
+        for seq, values in (
+            await earlier_epoch_values(session, node_id, epoch, epoch + 1, chunk)
+        ).items():
+            found[seq] = values[0]
+    return found

@@ -175,19 +175,33 @@ class HubStore:
         except HubError as exc:
             log.warning("node_image_refused", mac=image.node_mac, code=exc.code, error=exc.message)
 
-    async def start_counter_epoch(self, node_mac: str) -> int:
-        """Open a new sequence epoch for a node whose counter restarted; returns its number."""
+    async def start_counter_epoch(self, node_mac: str, moved: Sequence[int] = ()) -> int:
+        """Open a new sequence epoch for a node whose counter restarted; returns its number.
+        Readings of the current epoch with a seq in ``moved`` move to the new one."""
         mac = normalize_mac(node_mac)
 
         async def op(session: AsyncSession) -> int:
             ids = await nodes_repo.ids_by_mac(session, [mac])
             if mac not in ids:
                 raise KeyError(f"node {mac} is not paired")
-            return await readings_repo.start_epoch(session, ids[mac])
+            return await readings_repo.start_epoch(session, ids[mac], moved)
 
         epoch = await self.write(op)
-        log.warning("node_counter_restarted", mac=mac, seq_epoch=epoch)
+        log.warning("node_counter_restarted", mac=mac, seq_epoch=epoch, moved=len(moved))
         return epoch
+
+    async def stored_values(
+        self, node_mac: str, seqs: Sequence[int]
+    ) -> dict[int, dict[Metric, float]]:
+        """Values of the node's readings with these seqs in its current epoch, by seq."""
+        mac = normalize_mac(node_mac)
+        async with self.read() as session:
+            known = (await nodes_repo.epochs_by_mac(session, [mac])).get(mac)
+            if known is None:
+                return {}
+            node_id, epoch, _key_epoch = known
+            found = await readings_repo.values_by_seq(session, node_id, epoch, seqs)
+        return {seq: {Metric(m): v for m, v in values.items()} for seq, values in found.items()}
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
         """Record last seen, RSSI, battery, firmware, applied config revision, drop counters."""

@@ -191,3 +191,37 @@ async def test_a_replayed_advert_is_dropped_and_counted_even_after_a_counter_res
     await eventually(lambda: len(since_boot(node, booted)) >= 5, what="more measurements")
     await wait_stored(store, node, 1, since_boot(node, booted)[:4])
     assert gateway.stats.counter_restarts == 1
+
+
+async def test_a_restart_the_node_outran_while_the_hub_was_away_is_found_by_its_records(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    # The node lost its counter while the hub was away and then measured past the hub's last
+    # seq: counters alone cannot tell. Its records, fetched over the bonded link, carry other
+    # values than the hub stored for the same seqs: that decides.
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.sessions_ok >= 1, what="a first session")
+    await eventually(lambda: node.counter >= 5, what="measurements")
+    await wait_stored(store, node, 0, node.log[:-1])
+    await gateway.stop()
+    last = int((await node_row(store, node.mac))["last_seq"])  # type: ignore[call-overload]
+
+    booted = len(node.log)
+    await node.reboot(keep_counter=False)
+    await eventually(lambda: node.counter >= last + 3, what="the node outrunning the hub")
+
+    gateway = make_gateway()
+    await gateway.start()
+    await eventually(lambda: gateway.stats.counter_restarts == 1, what="the restart found")
+    report = next(r for r in gateway.session_reports[node.mac] if r.seq_epoch is not None)
+    assert report.seq_epoch == 1
+    await eventually(lambda: len(since_boot(node, booted)) >= last + 5, what="more measurements")
+    rows = await wait_stored(store, node, 1, since_boot(node, booted)[:-1])
+    # Every measurement of the new boot is in the new epoch, none was left in the old one.
+    before = {m.seq: m.values[Metric.MOISTURE] for m in node.log[:booted]}
+    assert all(before[s] == m for e, s, m, _src in rows if e == 0)
+    assert (await node_row(store, node.mac))["seq_epoch"] == 1
