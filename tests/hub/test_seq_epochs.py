@@ -200,3 +200,23 @@ async def test_the_same_seq_in_two_epochs_reaches_the_cloud_twice(
         assert result.json()["sent"]["readings"] == 10
         assert cloud_scalar(cloud, "select count(*) from readings") == 10
         assert cloud_scalar(cloud, "select count(*) from readings where seq = 3") == 2
+
+
+async def test_readings_heard_after_an_undetected_restart_move_to_the_new_epoch(
+    store: HubStore,
+) -> None:
+    await store.pair_node(MAC, bindkey=KEY)
+    await store.store_readings(create_readings(MAC, 5, start_seq=1))
+    # Seqs 6 and 7 were the restarted node's, accepted in the old epoch before it was found.
+    heard = create_readings(MAC, 2, start_seq=6, start=T0 + timedelta(days=1))
+    await store.store_readings(heard)
+    assert set((await store.stored_values(MAC, [1, 6, 7, 99])).keys()) == {1, 6, 7}
+
+    assert await store.start_counter_epoch(MAC, moved=[6, 7]) == 1
+    assert [(e, s) for e, s, _m, _src in await rows(store)] == [
+        (0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (1, 6), (1, 7)
+    ]  # fmt: skip
+    assert (await node(store))["last_seq"] == 7  # backfill resumes after the moved readings
+    assert await store.stored_values(MAC, [1, 2]) == {}  # the old epoch is no longer current
+    values = await store.stored_values(MAC, [6])
+    assert values[6] == dict(heard[0].values)
