@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,7 +24,7 @@ from cloud.observability import CloudMetrics
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.telemetry.repository import NodeContext
-from cloud.telemetry.validation import ValidReading, measured_at
+from cloud.telemetry.validation import NodeReadings, utc_from_micros
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -107,7 +109,7 @@ async def evaluate_ingested(
     metrics: CloudMetrics,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    by_node: dict[str, list[ValidReading]],
+    by_node: dict[str, NodeReadings],
     states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
 ) -> None:
@@ -124,46 +126,31 @@ async def evaluate_ingested(
     for mac, readings in by_node.items():
         context = contexts[mac]
         node_id = context.node_id
-        limits = _limits(context, settings)
-        if len(limits) > 1:
-            readings.sort(key=measured_at)
-        for metric, (low, high) in limits.items():
+        for metric, (low, high) in _limits(context, settings).items():
             name = metric.value
+            values = readings.column(metric)
+            present = np.flatnonzero(~np.isnan(values))
+            if len(present) == 0:
+                continue
             if metric is Metric.BATTERY:
-                newest: ValidReading | None = max(readings, key=measured_at)
-                if newest is not None and newest.battery is None:
-                    newest = max(
-                        (r for r in readings if r.battery is not None),
-                        key=measured_at,
-                        default=None,
-                    )
-                series = (
-                    [(newest.measured_at, newest.battery)]
-                    if newest and newest.battery is not None
-                    else []
-                )
+                # Battery is judged on the newest reading that carries it (first of equal times).
+                rows = [int(present[np.argmax(readings.micros[present])])]
                 duration = timedelta(0)
             else:
-                series = [
-                    (r.measured_at, value)
-                    for r in readings
-                    if (value := getattr(r, name)) is not None
-                ]
+                rows = present.tolist()
                 duration = min_duration
-            if not series:
-                continue
             stored = states.get((node_id, name))
             state = (
                 MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
                 if stored
                 else MetricState()
             )
-            if _quiet(state, series, low, high):
-                state.last_evaluated_at = max(
-                    series[-1][0], state.last_evaluated_at or series[-1][0]
-                )
+            if _quiet(state, values[rows], low, high):
+                newest = readings.at(rows[-1])
+                state.last_evaluated_at = max(newest, state.last_evaluated_at or newest)
                 state_rows.append(_state_row(node_id, name, state))
                 continue
+            series = [(readings.at(row), float(values[row])) for row in rows]
             outcome = evaluate(state, metric, low, high, duration, series)
             if not outcome.changed:
                 continue
@@ -231,7 +218,7 @@ async def _daily_light(
     conn: Any,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    by_node: dict[str, list[ValidReading]],
+    by_node: dict[str, NodeReadings],
     states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
     to_open: list[dict[str, Any]],
@@ -248,7 +235,7 @@ async def _daily_light(
         thresholds = _thresholds(context)
         if thresholds is None or (thresholds.dli_min is None and thresholds.dli_max is None):
             continue
-        today = max(r.measured_at for r in readings).astimezone(UTC).date()
+        today = utc_from_micros(int(readings.micros.max())).date()
         stored = states.get((context.node_id, DLI))
         state = (
             MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
@@ -295,13 +282,14 @@ async def _daily_light(
 
 
 def _quiet(
-    state: MetricState, series: list[tuple[datetime, float]], low: float | None, high: float | None
+    state: MetricState, values: npt.NDArray[np.float64], low: float | None, high: float | None
 ) -> bool:
     """Nothing can happen: no breach or alert pending and every value inside the limits."""
     if state.breach is not None or state.alert_id is not None:
         return False
-    values = [value for _, value in series]
-    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+    return (low is None or float(values.min()) >= low) and (
+        high is None or float(values.max()) <= high
+    )
 
 
 def _state_row(node_id: uuid.UUID, metric: str, state: MetricState) -> tuple[Any, ...]:

@@ -24,7 +24,12 @@ from cloud.settings import CloudSettings
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading, Resolution
-from cloud.telemetry.validation import ValidReading, parse_fast_batch, validate_readings
+from cloud.telemetry.validation import (
+    ReadingColumns,
+    columns_from_valid,
+    fast_columns,
+    validate_readings,
+)
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
@@ -42,20 +47,17 @@ class _Envelope(BaseModel):
 
 @dataclass(frozen=True)
 class ParsedBatch:
-    """A batch id with its items: validated already (fast path) or raw (item by item)."""
+    """A batch id with its items: validated already as columns (fast path) or raw."""
 
     batch_id: uuid.UUID
     size: int
-    fast: list[ValidReading] | None
-    raw: list[Any] | None
+    columns: ReadingColumns | None
+    raw: list[Any]
 
 
 def parse_batch(body: bytes) -> ParsedBatch:
-    """Parse the body: in one pydantic-core pass from the JSON bytes when every item is good,
-    else the envelope (422 when it is bad) with its items for item-by-item validation."""
-    fast = parse_fast_batch(body)
-    if fast is not None:
-        return ParsedBatch(fast.batch_id, len(fast.readings), fast.readings, None)
+    """Parse the body (400 when not JSON, 422 when not a batch) and, when every item is a
+    plain good reading, validate the items column by column in one pass."""
     try:
         envelope = _Envelope.model_validate(parse_json(body))
     except ValidationError as exc:
@@ -64,7 +66,8 @@ def parse_batch(body: bytes) -> ParsedBatch:
             for err in exc.errors(include_url=False, include_input=False)[:20]
         ]
         raise InvalidRequestError("not a reading batch", details=errors) from exc
-    return ParsedBatch(envelope.batch_id, len(envelope.readings), None, envelope.readings)
+    items = envelope.readings
+    return ParsedBatch(envelope.batch_id, len(items), fast_columns(items), items)
 
 
 async def ingest_readings(
@@ -80,18 +83,13 @@ async def ingest_readings(
     inserting and rolling up, one pipelined write (alert states, ack), the commit.
     """
     rejected: list[ItemRejection] = []
-    if batch.fast is not None:
-        indexes, valid = list(range(batch.size)), batch.fast
-    else:
-        indexes, valid, rejected = validate_readings(batch.raw or [])
+    columns = batch.columns
+    if columns is None:
+        indexes, valid, rejected = validate_readings(batch.raw)
+        columns = columns_from_valid(indexes, valid)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
-        conn,
-        hub.id,
-        hub.owner_id,
-        READINGS_KIND,
-        batch.batch_id,
-        list({reading.node_mac for reading in valid}),
+        conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id, list(set(columns.macs))
     )
     if context.stored_ack is not None:
         metrics.ingest_rows.labels("replayed").inc(batch.size)
@@ -99,10 +97,10 @@ async def ingest_readings(
     contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    encoder = repository.StagingEncoder(
-        {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
+    staged = repository.stage_readings(
+        columns, {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
     )
-    outcome = await repository.insert_readings(conn, encoder, indexes, valid)
+    outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
@@ -110,7 +108,7 @@ async def ingest_readings(
             reason=RejectReason.UNKNOWN_NODE,
             message=f"node {mac} is not registered to this account",
         )
-        for index, mac in encoder.unknown
+        for index, mac in staged.unknown
     ]
     rejected += [
         ItemRejection(
@@ -118,7 +116,7 @@ async def ingest_readings(
             reason=RejectReason.FUTURE,
             message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
         )
-        for index in encoder.future
+        for index in staged.future
     ]
     rejected += [
         ItemRejection(
@@ -128,7 +126,7 @@ async def ingest_readings(
         )
         for index in conflicts
     ]
-    duplicates = encoder.rows - inserted - len(conflicts)
+    duplicates = staged.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
@@ -141,7 +139,7 @@ async def ingest_readings(
                 metrics,
                 hub.owner_id,
                 contexts,
-                encoder.staged_by_node(),
+                staged.by_node,
                 context.states,
                 now,
             )
