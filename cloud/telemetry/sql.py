@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from cloud.jobs.queue import QUEUE, WEBHOOK_TASK
 from cloud.telemetry.models import METRICS
 
 STAGING_TABLE: Final = "reading_staging"
@@ -73,7 +74,8 @@ _HOUR_COLUMNS = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRI
 
 # One statement: insert new rows; aggregate exactly those rows per hour once, upsert that into
 # the hourly rollup and its (much smaller) re-aggregation per day into the daily rollup; move
-# each node's last_reading_at forward and resolve the stale alerts of nodes that reported.
+# each node's last_reading_at forward and resolve the stale alerts of nodes that reported
+# (queueing their webhook events when the owner has a webhook).
 # Data-modifying CTEs always run to completion.
 INSERT_AND_ROLL_UP: Final = f"""
 WITH ins AS (
@@ -106,7 +108,16 @@ unstale AS (
     UPDATE alerts SET status = 'resolved', resolved_at = now()
     WHERE node_id IN (SELECT node_id FROM h) AND kind = 'stale' AND source = 'cloud'
       AND status <> 'resolved'
-    RETURNING 1
+    RETURNING id, owner_id
+),
+unstale_events AS (
+    SELECT procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW('{QUEUE}', '{WEBHOOK_TASK}', 0, NULL, NULL,
+                   jsonb_build_object('alert_id', u.id, 'event', 'alert.resolved',
+                                      'event_id', gen_random_uuid(), 'at', now()),
+                   NULL)::procrastinate_job_to_defer_v1
+        FROM unstale AS u JOIN alert_webhooks AS w ON w.owner_id = u.owner_id
+    )) AS jobs
 ),
 touched AS (
     UPDATE nodes AS n SET last_reading_at = latest.at
@@ -116,7 +127,7 @@ touched AS (
     RETURNING 1
 )
 SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
-       (SELECT count(*) FROM daily)
+       (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events)
 """
 
 # Items that were not inserted because the stored row at that key holds different values.
