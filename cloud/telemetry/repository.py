@@ -17,7 +17,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cloud.telemetry import sql
-from cloud.telemetry.validation import METRIC_NAMES, NodeReadings, ReadingColumns
+from cloud.telemetry.validation import (
+    METRIC_NAMES,
+    NodeReadings,
+    ReadingColumns,
+    utc_from_micros,
+)
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -214,6 +219,9 @@ _FLOAT4 = struct.Struct(">if")
 _NULL = struct.pack(">i", -1)
 
 
+_HOUR_US = 3_600_000_000
+
+
 @dataclass(slots=True)
 class StagedBatch:
     """The binary COPY data of the readings to stage, and what was left out and why."""
@@ -223,6 +231,45 @@ class StagedBatch:
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock
     by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
+    node_ids: list[uuid.UUID]  # per node code
+    codes: npt.NDArray[np.int64]  # node code of each staged row
+    micros: npt.NDArray[np.int64]  # measured_at of each staged row
+    metrics: npt.NDArray[np.float64]  # metrics of each staged row (NaN: missing)
+
+    def hourly_aggregates(self, owner: uuid.UUID) -> dict[str, Any]:
+        """Parameters of ``sql.ROLL_UP_AGGREGATES``: per node and hour, the row count, the
+        newest time and count/min/max/sum of each metric as PostgreSQL would compute them
+        over the stored (single precision) values."""
+        hours = self.micros // _HOUR_US
+        order = np.lexsort((hours, self.codes))
+        codes, hours = self.codes[order], hours[order]
+        change = (codes[1:] != codes[:-1]) | (hours[1:] != hours[:-1])
+        starts = np.flatnonzero(np.concatenate(([True], change)))
+        stored = self.metrics[order].astype(np.float32)
+        present = ~np.isnan(stored)
+        counts = np.add.reduceat(present.astype(np.int64), starts, axis=0)
+        empty = counts == 0
+        sums = np.add.reduceat(np.where(present, stored.astype(np.float64), 0.0), starts, axis=0)
+        lows = np.minimum.reduceat(np.where(present, stored, np.inf), starts, axis=0)
+        highs = np.maximum.reduceat(np.where(present, stored, -np.inf), starts, axis=0)
+        for column in (sums, lows, highs):
+            column[empty] = np.nan  # NULL, as an aggregate over no values
+        params: dict[str, Any] = {
+            "owner_id": owner,
+            "node_id": [self.node_ids[code] for code in codes[starts].tolist()],
+            "bucket": [utc_from_micros(hour * _HOUR_US) for hour in hours[starts].tolist()],
+            "n": np.diff(np.append(starts, len(codes))).tolist(),
+            "last_at": [
+                utc_from_micros(at)
+                for at in np.maximum.reduceat(self.micros[order], starts).tolist()
+            ],
+        }
+        for position, name in enumerate(METRIC_NAMES):
+            params[f"{name}_count"] = counts[:, position].tolist()
+            params[f"{name}_min"] = lows[:, position].tolist()
+            params[f"{name}_max"] = highs[:, position].tolist()
+            params[f"{name}_sum"] = sums[:, position].tolist()
+        return params
 
 
 def _sparse_row(prefix: bytes, columns: ReadingColumns, row: int, micros: int) -> bytes:
@@ -285,7 +332,15 @@ def stage_readings(
         ]
     chunks.append(_COPY_TRAILER)
     return StagedBatch(
-        b"".join(chunks), len(staged), unknown, future, _by_node(columns, staged, codes, known)
+        data=b"".join(chunks),
+        rows=len(staged),
+        unknown=unknown,
+        future=future,
+        by_node=_by_node(columns, staged, codes, known),
+        node_ids=[nodes[mac] for mac in known],
+        codes=codes[staged],
+        micros=columns.micros[staged],
+        metrics=columns.metrics[staged],
     )
 
 
@@ -306,21 +361,24 @@ def _by_node(
     }
 
 
-async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """COPY the staged rows into the staging table (created by ``begin_batch``), then insert
-    + roll up in one statement; find conflicting items only when some rows were not new."""
+async def insert_readings(conn: Conn, staged: StagedBatch, owner: uuid.UUID) -> InsertOutcome:
+    """COPY the staged rows into the staging table (created by ``begin_batch``), insert them,
+    and roll up exactly the rows that were new: from aggregates computed here when all were,
+    from the rows read back otherwise. Conflicting items are looked up only in that case."""
     if staged.rows == 0:
         return InsertOutcome(0, [])
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
             await copy.write(staged.data)
-        await cur.execute(sql.INSERT_AND_ROLL_UP)
-        counts = await cur.fetchone()
-        inserted = int(counts[0]) if counts else 0
-        conflicts: list[int] = []
-        if inserted < staged.rows:
-            await cur.execute(sql.FIND_CONFLICTS)
-            conflicts = [int(row[0]) for row in await cur.fetchall()]
+        await cur.execute(sql.INSERT_READINGS)
+        inserted = cur.rowcount
+        if inserted == staged.rows:
+            await cur.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
+            return InsertOutcome(inserted, [])
+        if inserted > 0:
+            await cur.execute(sql.ROLL_UP_INSERTED)
+        await cur.execute(sql.FIND_CONFLICTS)
+        conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)
 
 
