@@ -361,10 +361,9 @@ def _by_node(
     }
 
 
-async def insert_readings(conn: Conn, staged: StagedBatch, owner: uuid.UUID) -> InsertOutcome:
-    """COPY the staged rows into the staging table (created by ``begin_batch``), insert them,
-    and roll up exactly the rows that were new: from aggregates computed here when all were,
-    from the rows read back otherwise. Conflicting items are looked up only in that case."""
+async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
+    """COPY the staged rows into the staging table (created by ``begin_batch``) and insert
+    them; look up conflicting items only when some rows were not new."""
     if staged.rows == 0:
         return InsertOutcome(0, [])
     async with conn.cursor() as cur:
@@ -372,14 +371,20 @@ async def insert_readings(conn: Conn, staged: StagedBatch, owner: uuid.UUID) -> 
             await copy.write(staged.data)
         await cur.execute(sql.INSERT_READINGS)
         inserted = cur.rowcount
-        if inserted == staged.rows:
-            await cur.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
-            return InsertOutcome(inserted, [])
-        if inserted > 0:
-            await cur.execute(sql.ROLL_UP_INSERTED)
-        await cur.execute(sql.FIND_CONFLICTS)
-        conflicts = [int(row[0]) for row in await cur.fetchall()]
+        conflicts: list[int] = []
+        if inserted < staged.rows:
+            await cur.execute(sql.FIND_CONFLICTS)
+            conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)
+
+
+async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: int) -> None:
+    """Roll up exactly the rows ``insert_readings`` inserted: from aggregates computed here
+    when all were new, from the rows read back otherwise. Sends without waiting (pipeline)."""
+    if inserted == staged.rows:
+        await conn.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
+    elif inserted > 0:
+        await conn.execute(sql.ROLL_UP_INSERTED)
 
 
 POINT_KEYS: tuple[str, ...] = (

@@ -79,8 +79,8 @@ async def ingest_readings(
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
-    Round trips: one pipelined read (claim, nodes, alert states), the COPY, the insert, the
-    rollups, one pipelined write (alert states, ack), the commit.
+    Round trips: one pipelined read (claim, nodes, alert states), the COPY, the insert, one
+    pipelined write (rollups, alert states, ack), the commit.
     """
     rejected: list[ItemRejection] = []
     columns = batch.columns
@@ -100,7 +100,7 @@ async def ingest_readings(
     staged = repository.stage_readings(
         columns, {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
     )
-    outcome = await repository.insert_readings(conn, staged, hub.owner_id)
+    outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
@@ -133,6 +133,7 @@ async def ingest_readings(
     )
     async with conn.pipeline():
         if inserted:
+            await repository.roll_up(conn, staged, hub.owner_id, inserted)
             await alerts_service.evaluate_ingested(
                 conn,
                 settings,
