@@ -85,8 +85,8 @@ async def save_states(conn: Conn, owner_id: uuid.UUID, rows: Sequence[tuple[Any,
             (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
              last_evaluated_at)
         SELECT node_id, metric, %s, breach, since, value, alert_id, evaluated
-        FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::float8[],
-                    %s::uuid[], %s::timestamptz[])
+        FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],
+                    %b::uuid[], %b::timestamptz[])
              AS t(node_id, metric, breach, since, value, alert_id, evaluated)
         ON CONFLICT (node_id, metric) DO UPDATE SET
             breach = excluded.breach,

@@ -60,14 +60,14 @@ _CONTEXTS_SQL = f"""
     FROM nodes AS n
     LEFT JOIN plants AS p ON p.node_id = n.id
     LEFT JOIN species AS s ON s.id = p.species_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+    WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
 _STATES_SQL = """
     SELECT s.node_id, s.metric, s.breach, s.breach_since, s.breach_value, s.alert_id,
            s.last_evaluated_at
     FROM alert_states AS s JOIN nodes AS n ON n.id = s.node_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+    WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
 _CLAIM_SQL = """

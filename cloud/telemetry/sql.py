@@ -133,15 +133,16 @@ _GIVEN_COLUMNS = ", ".join(
     f"NULLIF({m}_sum, 'NaN') AS {m}_sum"
     for m in METRICS
 )
+# Binary parameters (%b): text arrays would format and quote-check every number.
 _GIVEN_ARRAYS = ", ".join(
-    f"%({m}_count)s::int[], %({m}_min)s::real[], %({m}_max)s::real[], %({m}_sum)s::float8[]"
+    f"%({m}_count)b::int[], %({m}_min)b::real[], %({m}_max)b::real[], %({m}_sum)b::float8[]"
     for m in METRICS
 )
 ROLL_UP_AGGREGATES: Final = f"""
 WITH h AS MATERIALIZED (
     SELECT node_id, bucket, %(owner_id)s::uuid AS owner_id, n, last_at, {_GIVEN_COLUMNS}
-    FROM unnest(%(node_id)s::uuid[], %(bucket)s::timestamptz[], %(n)s::int[],
-                %(last_at)s::timestamptz[], {_GIVEN_ARRAYS})
+    FROM unnest(%(node_id)b::uuid[], %(bucket)b::timestamptz[], %(n)b::int[],
+                %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
          AS t(node_id, bucket, n, last_at, {_HOUR_COLUMNS})
 ),
 {_AFTER_H}"""
