@@ -180,13 +180,21 @@ async def open_stale_alerts(conn: Conn, intervals: int) -> list[uuid.UUID]:
         return [row[0] for row in await cur.fetchall()]
 
 
-async def upsert_hub_alerts(conn: Conn, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates)."""
+async def upsert_hub_alerts(
+    conn: Conn, rows: Sequence[dict[str, Any]]
+) -> tuple[int, int, list[tuple[uuid.UUID, str]]]:
+    """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates, events): the
+    (alert id, "alert.opened"/"alert.resolved") changes a webhook should hear about."""
     created = 0
+    events: list[tuple[uuid.UUID, str]] = []
     async with conn.cursor() as cur:
         for row in rows:
             await cur.execute(
                 """
+                WITH before AS (
+                    SELECT status FROM alerts
+                    WHERE hub_id = %(hub_id)s AND local_id = %(local_id)s
+                )
                 INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, local_id, source,
                                     kind, metric, status, message, opened_at, resolved_at,
                                     created_at)
@@ -199,14 +207,20 @@ async def upsert_hub_alerts(conn: Conn, rows: Sequence[dict[str, Any]]) -> tuple
                     resolved_at = coalesce(alerts.resolved_at, excluded.resolved_at),
                     status = CASE WHEN excluded.resolved_at IS NOT NULL THEN 'resolved'
                                   ELSE alerts.status END
-                RETURNING (xmax = 0)
+                RETURNING id, (xmax = 0), status, (SELECT status FROM before)
                 """,
                 row,
             )
             result = await cur.fetchone()
-            if result is not None and result[0]:
-                created += 1
-    return created, len(rows) - created
+            if result is None:
+                continue
+            alert_id, is_new, status, previous = result
+            created += 1 if is_new else 0
+            if is_new and status != "resolved":
+                events.append((alert_id, "alert.opened"))
+            if status == "resolved" and previous != "resolved":
+                events.append((alert_id, "alert.resolved"))
+    return created, len(rows) - created, events
 
 
 # --- webhooks -----------------------------------------------------------------------------------

@@ -503,7 +503,10 @@ async def ingest_hub_alerts(
                 "resolved_at": alert.resolved_at,
             }
         )
-    created, duplicates = await repository.upsert_hub_alerts(conn, rows)
+    created, duplicates, events = await repository.upsert_hub_alerts(conn, rows)
+    await queue_webhook_events(
+        conn, [(alert_id, RESOLVED if name == RESOLVED else OPENED) for alert_id, name in events]
+    )
     if created:
         metrics.alerts_opened.labels("hub", "hub").inc(created)
     rejected.sort(key=lambda item: item.index)

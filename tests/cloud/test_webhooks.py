@@ -23,7 +23,7 @@ from cloud.alerts.service import check_stale_nodes
 from cloud.errors import InvalidRequestError
 from cloud.jobs.queue import WEBHOOK_TASK, WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings, Environment
-from shared.sync import SYNC_READINGS_PATH
+from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import HubAuth, UserAuth, create_hub, create_node, create_user
 
 WEBHOOK_PATH = "/api/v1/alerts/webhook"
@@ -261,6 +261,34 @@ async def test_stale_and_manual_resolutions_are_events_too(
         ("stale", "alert.opened"),
         ("stale", "alert.resolved"),
     ]
+
+
+async def test_hub_pushed_alerts_are_events_once(
+    client: httpx.AsyncClient, run_jobs: RunJobs
+) -> None:
+    user, hub, mac = await garden(client)
+    await set_webhook(client, user)
+    alert = {
+        "local_id": str(uuid.uuid4()),
+        "node_mac": mac,
+        "kind": "high",
+        "metric": "temperature",
+        "message": "hot in the greenhouse",
+        "opened_at": T0.isoformat(),
+    }
+    resolved = {**alert, "resolved_at": (T0 + timedelta(minutes=30)).isoformat()}
+    for items in ([alert], [alert], [resolved], [resolved]):  # re-sent items: no new events
+        batch = {"batch_id": str(uuid.uuid4()), "alerts": items}
+        response = await client.post(SYNC_ALERTS_PATH, json=batch, headers=hub.headers)
+        assert response.status_code == 200, response.text
+    with respx.mock() as mock:
+        route = mock.post(RECEIVER).mock(return_value=httpx.Response(200))
+        await run_jobs()
+    bodies = [orjson.loads(call.request.content) for call in route.calls]
+    assert sorted((body["type"], body["alert"]["source"]) for body in bodies) == [
+        ("alert.opened", "hub"),
+        ("alert.resolved", "hub"),
+    ]  # the worker runs jobs two at a time: arrival order is not fixed
 
 
 async def test_retries_on_503_with_backoff_then_delivers_with_the_same_delivery_id(
