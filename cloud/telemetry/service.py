@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,18 +47,31 @@ class _Envelope(BaseModel):
 
 
 @dataclass(frozen=True)
+class ReadingsBody:
+    """A readings request body; ``ingest_readings`` parses it off the event loop."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class ParsedBatch:
-    """A batch id with its items: validated already as columns (fast path) or raw."""
+    """A batch id with its valid readings as columns and the items rejected as invalid."""
 
     batch_id: uuid.UUID
     size: int
-    columns: ReadingColumns | None
-    raw: list[Any]
+    columns: ReadingColumns
+    rejected: list[ItemRejection]
 
 
-def parse_batch(body: bytes) -> ParsedBatch:
-    """Parse the body (400 when not JSON, 422 when not a batch) and, when every item is a
-    plain good reading, validate the items column by column in one pass."""
+def parse_batch(body: bytes) -> ReadingsBody:
+    """The body of a readings request, to hand to ``ingest_readings`` (which parses it)."""
+    return ReadingsBody(body)
+
+
+def parse_readings_body(body: bytes) -> ParsedBatch:
+    """Parse and validate a body (400 when not JSON, 422 when not a batch): column by column
+    when every item is a plain good reading, item by item otherwise. CPU-bound: run it in a
+    thread."""
     try:
         envelope = _Envelope.model_validate(parse_json(body))
     except ValidationError as exc:
@@ -67,7 +81,12 @@ def parse_batch(body: bytes) -> ParsedBatch:
         ]
         raise InvalidRequestError("not a reading batch", details=errors) from exc
     items = envelope.readings
-    return ParsedBatch(envelope.batch_id, len(items), fast_columns(items), items)
+    columns = fast_columns(items)
+    rejected: list[ItemRejection] = []
+    if columns is None:
+        indexes, valid, rejected = validate_readings(items)
+        columns = columns_from_valid(indexes, valid)
+    return ParsedBatch(envelope.batch_id, len(items), columns, rejected)
 
 
 async def ingest_readings(
@@ -75,18 +94,16 @@ async def ingest_readings(
     settings: CloudSettings,
     metrics: CloudMetrics,
     hub: Hub,
-    batch: ParsedBatch,
+    request: ReadingsBody,
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
-    Round trips: one pipelined read (claim, nodes, alert states), the COPY, the insert, one
-    pipelined write (rollups, alert states, ack), the commit.
+    Parsing and COPY encoding run in a thread, so other requests' database round trips are
+    served meanwhile. Round trips: one pipelined read (claim, nodes, alert states), the COPY,
+    the insert, one pipelined write (rollups, alert states, ack), the commit.
     """
-    rejected: list[ItemRejection] = []
-    columns = batch.columns
-    if columns is None:
-        indexes, valid, rejected = validate_readings(batch.raw)
-        columns = columns_from_valid(indexes, valid)
+    batch = await asyncio.to_thread(parse_readings_body, request.body)
+    columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
         conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id, list(set(columns.macs))
@@ -97,8 +114,12 @@ async def ingest_readings(
     contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    staged = repository.stage_readings(
-        columns, {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
+    staged = await asyncio.to_thread(
+        repository.stage_readings,
+        columns,
+        {mac: node.node_id for mac, node in contexts.items()},
+        hub.owner_id,
+        horizon,
     )
     outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
