@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from psycopg import DataError as DriverDataError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ErrorBody, ErrorDetail
@@ -178,6 +180,15 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
         )
 
+    async def on_data_error(_: Request, exc: Exception) -> Response:
+        # PostgreSQL refused a value the schemas let through (a NUL character, a string longer
+        # than its column): the client's input, not a server fault. No values in the log.
+        orig = getattr(exc, "orig", None)
+        _log.warning("value_refused_by_database", error_type=type(orig or exc).__name__)
+        return error_response(
+            422, "invalid_value", "a value in the request cannot be stored (NUL or too long)"
+        )
+
     async def on_unexpected(_: Request, exc: Exception) -> Response:
         _log.exception("unhandled_error", error_type=type(exc).__name__)
         return error_response(500, "internal_error", "internal server error")
@@ -186,4 +197,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthProtocolError, on_oauth_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(DriverDataError, on_data_error)  # raw-connection paths (COPY)
     app.add_exception_handler(Exception, on_unexpected)

@@ -17,8 +17,10 @@ from hub import health
 from hub.alerts import router as alerts_router
 from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
+from hub.auth.limiter import LoginLimiter
 from hub.ble.ports import GatewayControl
 from hub.images import router as images_router
+from hub.images.limits import UploadSizeLimit
 from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
@@ -150,7 +152,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.login_limiter = LoginLimiter(
+        settings.login_max_failures, settings.login_failure_window_s
+    )
     install(app, metrics)
+    app.add_middleware(UploadSizeLimit, path="/api/v1/images", max_bytes=settings.image_max_bytes)
 
     @app.exception_handler(CloudError)
     async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:

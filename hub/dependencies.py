@@ -12,8 +12,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import service as auth
+from hub.auth.limiter import LoginLimiter
 from hub.ble.ports import GatewayControl
-from hub.errors import Unauthorized
+from hub.errors import RateLimited, Unauthorized
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from hub.sync.service import SyncEngine
@@ -85,9 +86,25 @@ async def require_admin(request: Request, store: StoreDep) -> None:
             _user, _, password = base64.b64decode(encoded).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise Unauthorized("malformed Basic credentials") from None
-        if await asyncio.to_thread(auth.verify_password, password, stored):
+        if await check_admin_password(request, password, stored):
             return
     raise Unauthorized("admin credentials required")
+
+
+async def check_admin_password(request: Request, password: str, stored: str) -> bool:
+    """Verify a typed admin password, refusing (429) an address that guessed too often."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        raise RateLimited(
+            "too many wrong admin passwords; try again later", headers={"Retry-After": str(wait)}
+        )
+    if await asyncio.to_thread(auth.verify_password, password, stored):
+        limiter.succeeded(address)
+        return True
+    limiter.failed(address)
+    return False
 
 
 AdminDep = Annotated[None, Depends(require_admin)]

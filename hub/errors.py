@@ -11,10 +11,13 @@ class HubError(Exception):
     status_code: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 class BadRequest(HubError):
@@ -29,6 +32,13 @@ class Unauthorized(HubError):
 
     status_code = 401
     code = "unauthorized"
+
+
+class RateLimited(HubError):
+    """Too many wrong admin passwords from this address; ``Retry-After`` says when to retry."""
+
+    status_code = 429
+    code = "rate_limited"
 
 
 class NotFound(HubError):

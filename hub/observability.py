@@ -115,6 +115,7 @@ def install(app: FastAPI, metrics: HubMetrics) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         response = _error_response(exc.status_code, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers or {})
         # The web UI asks for the password itself; a Basic challenge would pop the browser's.
         if exc.status_code == 401 and "x-requested-with" not in request.headers:
             response.headers["WWW-Authenticate"] = 'Basic realm="plantvita-hub"'

@@ -61,6 +61,9 @@ class HubSettings(BaseSettings):
     # Local admin session cookie signing key; generated and stored in data_dir when unset.
     session_secret: str | None = None
     session_max_age_s: int = Field(default=7 * 86_400, ge=60)
+    # Wrong admin passwords per client address before it must wait (brute force on the LAN).
+    login_max_failures: int = Field(default=10, ge=1)
+    login_failure_window_s: float = Field(default=300.0, gt=0)
 
     # BLE gateway (read by hub.ble).
     ble_enabled: bool = True

@@ -185,7 +185,8 @@ class AlertIn(_Wire):
     plant_id: UUID | None = None
     kind: AlertKind
     metric: Metric | None = None
-    message: str = Field(max_length=500)
+    # No NUL: PostgreSQL text cannot hold it, and the item alone must be rejected, not the batch.
+    message: str = Field(max_length=500, pattern=r"^[^\x00]*$")
     opened_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
 

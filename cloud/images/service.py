@@ -140,6 +140,12 @@ async def request_slot(
             "this photo was announced before with another size or type",
             details={"byte_size": existing.byte_size, "content_type": existing.content_type},
         )
+    # Whatever sits at a pending photo's key is unverified: a new slot starts the upload over
+    # (the local store's PUT is create-only, so a stale half-done upload would block it).
+    try:
+        await store.delete(existing.object_key)
+    except StorageError:
+        _log.warning("stale_upload_not_deleted", image_id=str(existing.id))
     try:
         upload = await store.signed_upload(
             existing.object_key,

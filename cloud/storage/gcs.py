@@ -24,6 +24,7 @@ from cloud.storage.ports import ObjectInfo, ObjectNotFound, SignedRequest, Stora
 
 SHA256_METADATA: Final = "sha256"
 LENGTH_RANGE_HEADER: Final = "x-goog-content-length-range"
+CREATE_ONLY_HEADER: Final = "x-goog-if-generation-match"
 _CHUNK_QUANTUM: Final = 256 * 1024  # resumable chunks must be multiples of 256 KiB
 DEFAULT_RESUMABLE_THRESHOLD: Final = 8 * 1024 * 1024  # the SDK's own multipart limit
 
@@ -131,16 +132,13 @@ class GcsObjectStore:
     async def signed_upload(
         self, key: str, content_type: str, max_bytes: int, expires_in: timedelta
     ) -> SignedRequest:
-        """A V4-signed PUT binding the content type and a length range (``0..max_bytes``)."""
+        """A V4-signed, create-only PUT binding the content type and a length range."""
         validate_key(key)
-        headers = {"Content-Type": content_type, LENGTH_RANGE_HEADER: f"0,{max_bytes}"}
+        # Create-only (generation 0): a still-valid URL cannot replace a verified photo.
+        signed = {LENGTH_RANGE_HEADER: f"0,{max_bytes}", CREATE_ONLY_HEADER: "0"}
+        headers = {"Content-Type": content_type, **signed}
         url = await asyncio.to_thread(
-            self._sign,
-            key,
-            "PUT",
-            expires_in,
-            content_type=content_type,
-            headers={LENGTH_RANGE_HEADER: headers[LENGTH_RANGE_HEADER]},
+            self._sign, key, "PUT", expires_in, content_type=content_type, headers=signed
         )
         return SignedRequest(url, "PUT", datetime.now(UTC) + expires_in, headers)
 

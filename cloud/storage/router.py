@@ -7,6 +7,7 @@ an upload is read with a hard cap and stored only when complete.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
 
 from fastapi import APIRouter, Request, Response
@@ -62,6 +63,14 @@ async def upload_object(key: str, request: Request, store: ObjectStoreDep) -> Re
             return _error(413, "too_large", f"uploads are limited to {grant.max_bytes} bytes")
     if not body:
         return _error(400, "empty_body", "the upload is empty")
+    # Create-only, like a GCS URL signed with if-generation-match 0: a still-valid URL must not
+    # replace an object the cloud already verified. The same bytes again (a retry) are fine.
+    try:
+        existing = await local.head(key)
+    except ObjectNotFound:
+        existing = None
+    if existing is not None and existing.sha256 != hashlib.sha256(body).hexdigest():
+        return _error(409, "object_exists", "this object is already stored; ask for a new slot")
     await local.put(key, bytes(body), grant.content_type)
     return Response(status_code=200)
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from hub.auth import service
 from hub.auth.schemas import AuthStatus, Login, PasswordSet
-from hub.dependencies import StoreDep, require_admin
-from hub.errors import HubError
+from hub.dependencies import StoreDep, check_admin_password, require_admin
+from hub.errors import HubError, Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -33,20 +33,22 @@ async def auth_status(request: Request, store: StoreDep) -> AuthStatus:
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def set_password(data: PasswordSet, request: Request, store: StoreDep) -> None:
     """First run: set the password (open). Later: change it with the current one or a session."""
-    if await service.password_hash(store) is not None:
+    stored = await service.password_hash(store)
+    if stored is not None:
         if data.current_password is not None:
-            await service.check_password(store, data.current_password)
+            if not await check_admin_password(request, data.current_password, stored):
+                raise Unauthorized("wrong admin password")
         else:
             await require_admin(request, store)
     await service.set_password(store, data.password)
 
 
 @router.post("/login", status_code=status.HTTP_204_NO_CONTENT)
-async def login(data: Login, store: StoreDep, response: Response) -> None:
+async def login(data: Login, request: Request, store: StoreDep, response: Response) -> None:
     """Check the password and set an HttpOnly, SameSite=Strict session cookie."""
-    await service.check_password(store, data.password)
     stored = await service.password_hash(store)
-    assert stored is not None
+    if stored is None or not await check_admin_password(request, data.password, stored):
+        raise Unauthorized("wrong admin password")
     max_age = store.settings.session_max_age_s
     cookie = service.make_cookie(await service.session_secret(store), max_age, stored)
     response.set_cookie(

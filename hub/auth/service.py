@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.errors import BadRequest, Unauthorized
+from hub.errors import BadRequest
 from hub.store import kv
 from hub.store.hub_store import HubStore
 
@@ -64,13 +64,6 @@ async def set_password(store: HubStore, password: str) -> None:
         await kv.put(session, kv.ADMIN_PASSWORD_HASH, hashed)
 
     await store.write(op)
-
-
-async def check_password(store: HubStore, password: str) -> None:
-    """Raise Unauthorized unless ``password`` is the admin password."""
-    stored = await password_hash(store)
-    if stored is None or not await asyncio.to_thread(verify_password, password, stored):
-        raise Unauthorized("wrong admin password")
 
 
 async def session_secret(store: HubStore) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LedgerEntry(BaseModel):
@@ -49,7 +49,13 @@ class LinkStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cloud_url: str | None = None
+    # An http(s) URL with no spaces or control characters: anything else is the user's typo
+    # (a 422), not an unreachable cloud (502).
+    cloud_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://[^\s\x00-\x1f\x7f/?#]+[^\s\x00-\x1f\x7f]*$",
+    )
 
 
 class PendingLinkPublic(BaseModel):

@@ -1,27 +1,55 @@
-"""Every user route is scoped to its owner: another user's hub, node, plant, reading or alert
-answers 404, and lists never show it."""
+"""Every user route is scoped to its owner: another user's hub, node, plant, reading, alert,
+photo or diagnosis answers 404, and lists never show it.
+
+The matrix is checked against the app's OpenAPI schema: an owner-scoped route (user or hub
+security and an id in its path, or a user list) added without a row here fails
+``test_every_owner_scoped_route_is_in_the_matrix``."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
-from tests.cloud.factories import UserAuth, create_hub, create_node, create_plant, create_user
+from shared.sync import SYNC_ALERTS_PATH, SYNC_IMAGE_COMPLETE_PATH, SYNC_READINGS_PATH
+from tests.cloud.factories import (
+    HubAuth,
+    UserAuth,
+    create_hub,
+    create_node,
+    create_plant,
+    create_user,
+)
+from tests.cloud.images.conftest import Garden, announce, photo, slot_body, upload_photo
+
+
+@pytest.fixture
+def settings_overrides(tmp_path: Path) -> dict[str, Any]:
+    """Photos in a local store, so the image and diagnosis routes have something to guard."""
+    return {
+        "storage_dir": tmp_path / "objects",
+        "public_base_url": "http://cloud.test",
+        "worker_inline": False,
+    }
 
 
 @dataclass
 class World:
-    """Alice owns a hub, node, plant, readings and an alert; Mallory owns nothing of hers."""
+    """Alice owns a hub, node, plant, readings, an alert, a photo and its diagnosis; Mallory
+    (with a hub of her own) owns nothing of hers."""
 
     alice: UserAuth
     mallory: UserAuth
     ids: dict[str, str]
+    alice_hub: HubAuth
+    mallory_hub: HubAuth
 
 
 @pytest.fixture
@@ -61,8 +89,20 @@ async def world(client: httpx.AsyncClient) -> World:
     )
     alerts = (await client.get("/api/v1/alerts", headers=alice.headers)).json()
     assert len(alerts) == 1
-    ids = {"hub": str(hub.id), "node": node["id"], "plant": plant["id"], "alert": alerts[0]["id"]}
-    return World(alice, mallory, ids)
+    ack = await upload_photo(client, Garden(alice, hub, node, plant), photo(7))
+    diagnosis = await client.post(
+        f"/api/v1/images/{ack['image_id']}/diagnoses", headers=alice.headers
+    )
+    assert diagnosis.status_code in (200, 202), diagnosis.text
+    ids = {
+        "hub": str(hub.id),
+        "node": node["id"],
+        "plant": plant["id"],
+        "alert": alerts[0]["id"],
+        "image": ack["image_id"],
+        "diagnosis": diagnosis.json()["id"],
+    }
+    return World(alice, mallory, ids, hub, await create_hub(client, mallory))
 
 
 # (method, path template, JSON body, path that must still answer 200 for the owner)
@@ -87,7 +127,32 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/alerts/{alert}", None, "/api/v1/alerts/{alert}"),
     ("POST", "/api/v1/alerts/{alert}/acknowledge", None, "/api/v1/alerts/{alert}"),
     ("POST", "/api/v1/alerts/{alert}/resolve", None, "/api/v1/alerts/{alert}"),
+    ("GET", "/api/v1/plants/{plant}/images", None, "/api/v1/plants/{plant}/images"),
+    ("GET", "/api/v1/images/{image}", None, "/api/v1/images/{image}"),
+    ("GET", "/api/v1/images/{image}/thumbnail", None, "/api/v1/images/{image}"),
+    ("POST", "/api/v1/images/{image}/diagnoses", None, "/api/v1/plants/{plant}/diagnoses"),
+    ("GET", "/api/v1/plants/{plant}/diagnoses", None, "/api/v1/plants/{plant}/diagnoses"),
+    ("GET", "/api/v1/diagnoses/{diagnosis}", None, "/api/v1/diagnoses/{diagnosis}"),
 ]
+# Lists scoped to the caller (no id in the path).
+LISTS = [
+    "/api/v1/hubs",
+    "/api/v1/nodes",
+    "/api/v1/plants",
+    "/api/v1/alerts",
+    "/api/v1/readings/latest",
+]
+# The caller's own account, not a collection of owned things.
+NOT_OWNED = {("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/password")}
+# Creating with references to another user's things: test_cannot_reference_another_users_node_or_hub
+# (and the device flow, which links a hub to the approving user only).
+CREATES = {
+    ("POST", "/api/v1/nodes"),
+    ("POST", "/api/v1/plants"),
+    ("POST", "/api/v1/auth/device/approve"),
+}
+# Hub routes naming a resource: another owner's hub gets 404 (tested below).
+HUB_ROUTES = {("POST", SYNC_IMAGE_COMPLETE_PATH)}
 
 
 @pytest.mark.parametrize(
@@ -112,26 +177,23 @@ async def test_other_users_resources_are_not_found(
     assert owner_view.status_code == 200
     if method == "PATCH":
         assert "mine" not in owner_view.text
-    if method == "POST":
+    if method == "POST" and "alerts" in template:
         assert owner_view.json()["status"] == "open"
+    if method == "POST" and "diagnoses" in template:
+        assert owner_view.json()["total"] == 1  # Mallory queued nothing
     if method == "DELETE" and "hubs" in template:
         assert owner_view.json()["linked"] is True
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/v1/hubs",
-        "/api/v1/nodes",
-        "/api/v1/plants",
-        "/api/v1/alerts",
-        "/api/v1/readings/latest",
-    ],
-)
+@pytest.mark.parametrize("path", LISTS)
 async def test_lists_show_only_own_items(
     client: httpx.AsyncClient, world: World, path: str
 ) -> None:
-    assert (await client.get(path, headers=world.mallory.headers)).json() == []
+    mallory_view = await client.get(path, headers=world.mallory.headers)
+    assert mallory_view.status_code == 200
+    # Mallory's own hub is hers to see; nothing of Alice's may appear.
+    assert not [ident for ident in world.ids.values() if ident in mallory_view.text]
+    assert len(mallory_view.json()) == (1 if path == "/api/v1/hubs" else 0)
     assert len((await client.get(path, headers=world.alice.headers)).json()) == 1
 
 
@@ -155,3 +217,50 @@ async def test_cannot_reference_another_users_node_or_hub(
         "/api/v1/alerts", params={"plant_id": world.ids["plant"]}, headers=world.mallory.headers
     )
     assert filtered.json() == []
+
+
+def test_every_owner_scoped_route_is_in_the_matrix(app: FastAPI) -> None:
+    """Enumerated from the schema: a new owner-scoped route must get a row above."""
+    covered = {(method, template) for method, template, _, _ in ROUTES}
+    missing = []
+    for path, item in app.openapi()["paths"].items():
+        for method, operation in item.items():
+            schemes = {name for req in operation.get("security", []) for name in req}
+            key = (method.upper(), re.sub(r"\{(\w+?)_id\}", r"{\1}", path))
+            if "HubToken" in schemes and "{" in path:
+                if (method.upper(), path) not in HUB_ROUTES:
+                    missing.append(f"hub route {method.upper()} {path}")
+            elif "OAuth2PasswordBearer" in schemes and "{" in path:
+                if key not in covered:
+                    missing.append(f"{method.upper()} {path}")
+            elif "OAuth2PasswordBearer" in schemes and method == "get":
+                if path not in LISTS and key not in NOT_OWNED:
+                    missing.append(f"list {path}")
+            elif "OAuth2PasswordBearer" in schemes and key not in NOT_OWNED | CREATES:
+                missing.append(f"create {method.upper()} {path}")
+    assert not missing, "owner-scoped routes without an ownership test:\n" + "\n".join(missing)
+
+
+async def test_another_owners_hub_cannot_complete_or_reuse_a_slot(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    data = photo(8)
+    node = (
+        await client.get(f"/api/v1/nodes/{world.ids['node']}", headers=world.alice.headers)
+    ).json()
+    slot = await announce(client, world.alice_hub, slot_body(data, node["mac"]))
+    assert slot.status_code == 200, slot.text
+    image_id = slot.json()["image_id"]
+    await client.put(slot.json()["upload_url"], content=data, headers=slot.json()["upload_headers"])
+    path = SYNC_IMAGE_COMPLETE_PATH.format(image_id=image_id)
+    stolen = await client.post(path, headers=world.mallory_hub.headers)
+    assert stolen.status_code == 404, stolen.text
+    assert stolen.json()["error"]["code"] == "not_found"
+    # Completing an already completed photo of her own owner's is also out of reach.
+    stolen_done = await client.post(
+        SYNC_IMAGE_COMPLETE_PATH.format(image_id=world.ids["image"]),
+        headers=world.mallory_hub.headers,
+    )
+    assert stolen_done.status_code == 404
+    # Alice's hub still completes it.
+    assert (await client.post(path, headers=world.alice_hub.headers)).status_code == 200

@@ -517,8 +517,11 @@ def test_connection_budget_fits_max_connections() -> None:
         (container,) = containers(manifest)
         env = {e["name"]: e.get("value") for e in container["env"]}
         processes = int(env.get("WEB_CONCURRENCY") or 1)
-        per_process = int(env["PLANTVITA_CLOUD_DB_POOL_SIZE"]) + int(
-            env["PLANTVITA_CLOUD_DB_MAX_OVERFLOW"]
+        # Engine pool + overflow, plus the read pool every app process opens.
+        per_process = (
+            int(env["PLANTVITA_CLOUD_DB_POOL_SIZE"])
+            + int(env["PLANTVITA_CLOUD_DB_MAX_OVERFLOW"])
+            + int(env["PLANTVITA_CLOUD_DB_READ_POOL_SIZE"])
         )
         if env.get("PLANTVITA_CLOUD_WORKER_INLINE") == "true":
             # The inline worker's job queue opens its own pool: concurrency + 2.

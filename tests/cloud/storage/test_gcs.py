@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from google.cloud import storage
 
-from cloud.storage.gcs import LENGTH_RANGE_HEADER, GcsObjectStore
+from cloud.storage.gcs import CREATE_ONLY_HEADER, LENGTH_RANGE_HEADER, GcsObjectStore
 from cloud.storage.keys import image_key
 from cloud.storage.ports import ObjectNotFound, StorageError
 from tests.cloud.storage.conftest import BUCKET, Emulator, SigningKey
@@ -129,7 +129,11 @@ async def test_signed_upload_and_download_round_trip(
 
     assert upload.method == "PUT"
     assert upload.url.startswith(f"{emulator.endpoint}/{BUCKET}/{key}?")
-    assert upload.headers == {"Content-Type": "image/jpeg", LENGTH_RANGE_HEADER: "0,10000"}
+    assert upload.headers == {
+        "Content-Type": "image/jpeg",
+        LENGTH_RANGE_HEADER: "0,10000",
+        CREATE_ONLY_HEADER: "0",
+    }
     assert (
         before + timedelta(minutes=9)
         < upload.expires_at
@@ -140,7 +144,10 @@ async def test_signed_upload_and_download_round_trip(
     assert query["X-Goog-Credential"].startswith("signer@plantvita-test.iam.gserviceaccount.com/")
     assert query["X-Goog-Credential"].endswith("/auto/storage/goog4_request")
     assert query["X-Goog-Expires"] == "600"
-    assert query["X-Goog-SignedHeaders"] == "content-type;host;x-goog-content-length-range"
+    assert (
+        query["X-Goog-SignedHeaders"]
+        == "content-type;host;x-goog-content-length-range;x-goog-if-generation-match"
+    )
     _verify_v4(upload.url, "PUT", upload.headers, signing_key)
 
     async with httpx.AsyncClient() as http:
@@ -161,11 +168,13 @@ async def test_a_tampered_signed_url_fails_verification(
 ) -> None:
     key = _key(b"x")
     upload = await gcs_store.signed_upload(key, "image/jpeg", 10_000, timedelta(minutes=10))
-    # Raising the size limit or the expiry must invalidate the signature.
+    # Raising the size limit, dropping create-only or the expiry must invalidate the signature.
     with pytest.raises(InvalidSignature):
         _verify_v4(
             upload.url, "PUT", {**upload.headers, LENGTH_RANGE_HEADER: "0,99999999"}, signing_key
         )
+    with pytest.raises(InvalidSignature):
+        _verify_v4(upload.url, "PUT", {**upload.headers, CREATE_ONLY_HEADER: "1"}, signing_key)
     with pytest.raises(InvalidSignature):
         _verify_v4(
             upload.url.replace("X-Goog-Expires=600", "X-Goog-Expires=604800"),
