@@ -24,7 +24,7 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
-from cloud.telemetry.schemas import LatestReading, Resolution
+from cloud.telemetry.schemas import Resolution
 from cloud.telemetry.validation import (
     ReadingColumns,
     columns_from_valid,
@@ -257,29 +257,6 @@ async def history(
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
     }
     return orjson.dumps(body, option=orjson.OPT_UTC_Z)
-
-
-async def latest(
-    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID | None = None
-) -> list[LatestReading]:
-    """The newest reading per plant (or of one plant; 404 if it is not the owner's)."""
-    if plant_id is not None:
-        await registry_service.get_plant(session, owner_id, plant_id)
-    conn = await raw_connection(session)
-    rows = await repository.latest_for_plants(conn, owner_id, plant_id)
-    return [
-        LatestReading(
-            plant_id=row[0],
-            node_id=row[1],
-            measured_at=row[2],
-            moisture=row[3],
-            temperature=row[4],
-            humidity=row[5],
-            illuminance=row[6],
-            battery=row[7],
-        )
-        for row in rows
-    ]
 
 
 async def csv_window(
