@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.alerts.models import Alert, AlertState
+from cloud.alerts.models import Alert, AlertState, AlertWebhook
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -85,8 +85,8 @@ async def save_states(conn: Conn, owner_id: uuid.UUID, rows: Sequence[tuple[Any,
             (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
              last_evaluated_at)
         SELECT node_id, metric, %s, breach, since, value, alert_id, evaluated
-        FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::float8[],
-                    %s::uuid[], %s::timestamptz[])
+        FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],
+                    %b::uuid[], %b::timestamptz[])
              AS t(node_id, metric, breach, since, value, alert_id, evaluated)
         ON CONFLICT (node_id, metric) DO UPDATE SET
             breach = excluded.breach,
@@ -173,20 +173,28 @@ RETURNING id
 """
 
 
-async def open_stale_alerts(conn: Conn, intervals: int) -> int:
-    """Open a stale alert for every node silent for ``intervals`` sampling intervals."""
+async def open_stale_alerts(conn: Conn, intervals: int) -> list[uuid.UUID]:
+    """Open a stale alert for every node silent for ``intervals`` sampling intervals; their ids."""
     async with conn.cursor() as cur:
         await cur.execute(OPEN_STALE_ALERTS, (intervals,))
-        return len(await cur.fetchall())
+        return [row[0] for row in await cur.fetchall()]
 
 
-async def upsert_hub_alerts(conn: Conn, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates)."""
+async def upsert_hub_alerts(
+    conn: Conn, rows: Sequence[dict[str, Any]]
+) -> tuple[int, int, list[tuple[uuid.UUID, str]]]:
+    """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates, events): the
+    (alert id, "alert.opened"/"alert.resolved") changes a webhook should hear about."""
     created = 0
+    events: list[tuple[uuid.UUID, str]] = []
     async with conn.cursor() as cur:
         for row in rows:
             await cur.execute(
                 """
+                WITH before AS (
+                    SELECT status FROM alerts
+                    WHERE hub_id = %(hub_id)s AND local_id = %(local_id)s
+                )
                 INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, local_id, source,
                                     kind, metric, status, message, opened_at, resolved_at,
                                     created_at)
@@ -199,11 +207,88 @@ async def upsert_hub_alerts(conn: Conn, rows: Sequence[dict[str, Any]]) -> tuple
                     resolved_at = coalesce(alerts.resolved_at, excluded.resolved_at),
                     status = CASE WHEN excluded.resolved_at IS NOT NULL THEN 'resolved'
                                   ELSE alerts.status END
-                RETURNING (xmax = 0)
+                RETURNING id, (xmax = 0), status, (SELECT status FROM before)
                 """,
                 row,
             )
             result = await cur.fetchone()
-            if result is not None and result[0]:
-                created += 1
-    return created, len(rows) - created
+            if result is None:
+                continue
+            alert_id, is_new, status, previous = result
+            created += 1 if is_new else 0
+            if is_new and status != "resolved":
+                events.append((alert_id, "alert.opened"))
+            if status == "resolved" and previous != "resolved":
+                events.append((alert_id, "alert.resolved"))
+    return created, len(rows) - created, events
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+# One delivery job per event, and only for owners with a webhook: the ingest path pays one
+# cheap statement when alerts open or resolve and nothing when none do.
+DEFER_WEBHOOK_EVENTS = """
+SELECT procrastinate_defer_jobs_v1(ARRAY(
+    SELECT ROW(%(queue)s, %(task)s, 0, NULL, NULL,
+               jsonb_build_object('alert_id', e.alert_id, 'event', e.event,
+                                  'event_id', gen_random_uuid(), 'at', now()),
+               NULL)::procrastinate_job_to_defer_v1
+    FROM unnest(%(alert_ids)s::uuid[], %(events)s::text[]) AS e(alert_id, event)
+    JOIN alerts AS a ON a.id = e.alert_id
+    JOIN alert_webhooks AS w ON w.owner_id = a.owner_id
+))
+"""
+
+
+async def defer_webhook_events(
+    conn: Conn, events: Sequence[tuple[uuid.UUID, str]], queue: str, task: str
+) -> None:
+    """Queue a delivery job for each (alert id, event) whose owner has a webhook."""
+    if not events:
+        return
+    alert_ids, names = zip(*events, strict=True)
+    await conn.execute(
+        DEFER_WEBHOOK_EVENTS,
+        {"queue": queue, "task": task, "alert_ids": list(alert_ids), "events": list(names)},
+    )
+
+
+async def webhook_of(session: AsyncSession, owner_id: uuid.UUID) -> AlertWebhook | None:
+    """The owner's webhook, if set."""
+    return await session.get(AlertWebhook, owner_id)
+
+
+async def delete_webhook(session: AsyncSession, owner_id: uuid.UUID) -> bool:
+    """Clear the owner's webhook; False when there was none."""
+    result = await session.execute(
+        delete(AlertWebhook).where(col(AlertWebhook.owner_id) == owner_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def record_delivery(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    event_id: uuid.UUID,
+    event: str,
+    status: str,
+    http_status: int | None,
+    error: str | None,
+    attempts: int,
+    at: datetime,
+) -> None:
+    """Keep the outcome of the latest delivery attempt on the owner's webhook."""
+    await session.execute(
+        update(AlertWebhook)
+        .where(col(AlertWebhook.owner_id) == owner_id)
+        .values(
+            last_event_id=event_id,
+            last_event=event,
+            last_status=status,
+            last_http_status=http_status,
+            last_error=error,
+            last_attempts=attempts,
+            last_attempt_at=at,
+        )
+    )

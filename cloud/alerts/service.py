@@ -4,25 +4,39 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import time as time_module
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import httpx
+import numpy as np
+import numpy.typing as npt
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from cloud.alerts import repository
-from cloud.alerts.models import Alert
+from cloud.alerts import repository, signing
+from cloud.alerts.models import Alert, AlertWebhook
 from cloud.alerts.rules import DLI, MetricState, Transition, evaluate
-from cloud.alerts.schemas import AlertPublic
+from cloud.alerts.schemas import (
+    AlertPublic,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookEventBody,
+    WebhookIn,
+    WebhookPublic,
+    WebhookWithSecret,
+)
 from cloud.db.session import raw_connection
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.jobs.queue import QUEUE, WEBHOOK_TASK, backoff
 from cloud.observability import CloudMetrics
 from cloud.registry.models import Hub
-from cloud.settings import CloudSettings
+from cloud.settings import CloudSettings, Environment
 from cloud.telemetry.repository import NodeContext
-from cloud.telemetry.validation import ValidReading, measured_at
+from cloud.telemetry.validation import NodeReadings, utc_from_micros
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -43,6 +57,10 @@ _UNITS = {
     Metric.ILLUMINANCE: " lx",
     Metric.BATTERY: "%",
 }
+
+
+OPENED: WebhookEvent = "alert.opened"
+RESOLVED: WebhookEvent = "alert.resolved"
 
 
 def alert_public(alert: Alert) -> AlertPublic:
@@ -107,7 +125,7 @@ async def evaluate_ingested(
     metrics: CloudMetrics,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    by_node: dict[str, list[ValidReading]],
+    by_node: dict[str, NodeReadings],
     states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
 ) -> None:
@@ -124,46 +142,31 @@ async def evaluate_ingested(
     for mac, readings in by_node.items():
         context = contexts[mac]
         node_id = context.node_id
-        limits = _limits(context, settings)
-        if len(limits) > 1:
-            readings.sort(key=measured_at)
-        for metric, (low, high) in limits.items():
+        for metric, (low, high) in _limits(context, settings).items():
             name = metric.value
+            values = readings.column(metric)
+            present = np.flatnonzero(~np.isnan(values))
+            if len(present) == 0:
+                continue
             if metric is Metric.BATTERY:
-                newest: ValidReading | None = max(readings, key=measured_at)
-                if newest is not None and newest.battery is None:
-                    newest = max(
-                        (r for r in readings if r.battery is not None),
-                        key=measured_at,
-                        default=None,
-                    )
-                series = (
-                    [(newest.measured_at, newest.battery)]
-                    if newest and newest.battery is not None
-                    else []
-                )
+                # Battery is judged on the newest reading that carries it (first of equal times).
+                rows = [int(present[np.argmax(readings.micros[present])])]
                 duration = timedelta(0)
             else:
-                series = [
-                    (r.measured_at, value)
-                    for r in readings
-                    if (value := getattr(r, name)) is not None
-                ]
+                rows = present.tolist()
                 duration = min_duration
-            if not series:
-                continue
             stored = states.get((node_id, name))
             state = (
                 MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
                 if stored
                 else MetricState()
             )
-            if _quiet(state, series, low, high):
-                state.last_evaluated_at = max(
-                    series[-1][0], state.last_evaluated_at or series[-1][0]
-                )
+            if _quiet(state, values[rows], low, high):
+                newest = readings.at(rows[-1])
+                state.last_evaluated_at = max(newest, state.last_evaluated_at or newest)
                 state_rows.append(_state_row(node_id, name, state))
                 continue
+            series = [(readings.at(row), float(values[row])) for row in rows]
             outcome = evaluate(state, metric, low, high, duration, series)
             if not outcome.changed:
                 continue
@@ -175,12 +178,15 @@ async def evaluate_ingested(
         conn, owner_id, contexts, by_node, states, now, to_open, to_resolve
     )
     await repository.resolve_alerts(conn, to_resolve)
+    events = [(alert_id, RESOLVED) for alert_id, _ in to_resolve]
     if to_open:
         stored_ids = await repository.insert_cloud_alerts(conn, to_open)
         state_rows = [(*row[:5], stored_ids.get(row[5], row[5]), row[6]) for row in state_rows]
         for alert in to_open:
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
+                events.append((alert["id"], OPENED))
+    await queue_webhook_events(conn, events)
     # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
     state_rows.sort(key=lambda row: (row[0], row[1]))
     await repository.save_states(conn, owner_id, state_rows)
@@ -231,7 +237,7 @@ async def _daily_light(
     conn: Any,
     owner_id: uuid.UUID,
     contexts: dict[str, NodeContext],
-    by_node: dict[str, list[ValidReading]],
+    by_node: dict[str, NodeReadings],
     states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
     now: datetime,
     to_open: list[dict[str, Any]],
@@ -248,7 +254,7 @@ async def _daily_light(
         thresholds = _thresholds(context)
         if thresholds is None or (thresholds.dli_min is None and thresholds.dli_max is None):
             continue
-        today = max(r.measured_at for r in readings).astimezone(UTC).date()
+        today = utc_from_micros(int(readings.micros.max())).date()
         stored = states.get((context.node_id, DLI))
         state = (
             MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
@@ -295,13 +301,14 @@ async def _daily_light(
 
 
 def _quiet(
-    state: MetricState, series: list[tuple[datetime, float]], low: float | None, high: float | None
+    state: MetricState, values: npt.NDArray[np.float64], low: float | None, high: float | None
 ) -> bool:
     """Nothing can happen: no breach or alert pending and every value inside the limits."""
     if state.breach is not None or state.alert_id is not None:
         return False
-    values = [value for _, value in series]
-    return (low is None or min(values) >= low) and (high is None or max(values) <= high)
+    return (low is None or float(values.min()) >= low) and (
+        high is None or float(values.max()) <= high
+    )
 
 
 def _state_row(node_id: uuid.UUID, metric: str, state: MetricState) -> tuple[Any, ...]:
@@ -322,7 +329,9 @@ async def check_stale_nodes(
     """Open stale alerts for nodes silent for ``stale_after_intervals`` sampling intervals."""
     async with AsyncSession(engine) as session, session.begin():
         conn = await raw_connection(session)
-        opened = await repository.open_stale_alerts(conn, settings.stale_after_intervals)
+        opened_ids = await repository.open_stale_alerts(conn, settings.stale_after_intervals)
+        await queue_webhook_events(conn, [(alert_id, OPENED) for alert_id in opened_ids])
+    opened = len(opened_ids)
     if opened:
         metrics.alerts_opened.labels(AlertKind.STALE.value, "cloud").inc(opened)
     return opened
@@ -397,6 +406,8 @@ async def resolve(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUI
         alert.status = "resolved"
         alert.resolved_at = datetime.now(UTC)
         await repository.forget_state_of_alert(session, alert.id)
+        await session.flush()
+        await queue_webhook_events(await raw_connection(session), [(alert.id, RESOLVED)])
     await session.flush()
     return alert_public(alert)
 
@@ -492,7 +503,10 @@ async def ingest_hub_alerts(
                 "resolved_at": alert.resolved_at,
             }
         )
-    created, duplicates = await repository.upsert_hub_alerts(conn, rows)
+    created, duplicates, events = await repository.upsert_hub_alerts(conn, rows)
+    await queue_webhook_events(
+        conn, [(alert_id, RESOLVED if name == RESOLVED else OPENED) for alert_id, name in events]
+    )
     if created:
         metrics.alerts_opened.labels("hub", "hub").inc(created)
     rejected.sort(key=lambda item: item.index)
@@ -503,3 +517,203 @@ async def ingest_hub_alerts(
         conn, hub.id, "alerts", batch.batch_id, ack.model_dump(mode="json")
     )
     return ack
+
+
+# --- the user's webhook ---------------------------------------------------------------------------
+
+# Deliveries: attempts in all, backoff between them, and the per-request timeout.
+WEBHOOK_MAX_ATTEMPTS = 6
+WEBHOOK_BACKOFF_BASE_S = 10.0
+WEBHOOK_BACKOFF_MAX_S = 600.0
+WEBHOOK_TIMEOUT_S = 10.0
+_LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+def check_webhook_url(url: str, settings: CloudSettings) -> None:
+    """https, and no loopback/private address, outside development (422 otherwise)."""
+    if settings.environment is Environment.DEVELOPMENT:
+        return
+    parsed = httpx.URL(url)
+    if parsed.scheme != "https":
+        raise InvalidRequestError("the webhook URL must use https", details=[{"loc": ["url"]}])
+    host = parsed.host.lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        internal = host in _LOCAL_HOSTS or host.endswith(".localhost")
+    else:
+        internal = not address.is_global
+    if internal:
+        raise InvalidRequestError(
+            "the webhook URL must point at a public host", details=[{"loc": ["url"]}]
+        )
+
+
+def _webhook_public(hook: AlertWebhook) -> WebhookPublic:
+    delivery = None
+    if hook.last_event_id is not None and hook.last_attempt_at is not None:
+        delivery = WebhookDelivery.model_validate(
+            {
+                "event_id": hook.last_event_id,
+                "event": hook.last_event,
+                "status": hook.last_status,
+                "http_status": hook.last_http_status,
+                "error": hook.last_error,
+                "attempts": hook.last_attempts or 0,
+                "at": hook.last_attempt_at,
+            }
+        )
+    return WebhookPublic(
+        url=hook.url, created_at=hook.created_at, updated_at=hook.updated_at, last_delivery=delivery
+    )
+
+
+async def get_webhook(session: AsyncSession, owner_id: uuid.UUID) -> WebhookPublic:
+    """The owner's webhook (404 when none is set)."""
+    hook = await repository.webhook_of(session, owner_id)
+    if hook is None:
+        raise NotFoundError("no webhook is set")
+    return _webhook_public(hook)
+
+
+async def set_webhook(
+    session: AsyncSession, settings: CloudSettings, owner_id: uuid.UUID, body: WebhookIn
+) -> WebhookPublic | WebhookWithSecret:
+    """Set the webhook URL; a new webhook gets a signing secret, returned this once."""
+    url = str(body.url)
+    check_webhook_url(url, settings)
+    hook = await repository.webhook_of(session, owner_id)
+    now = datetime.now(UTC)
+    if hook is not None:
+        hook.url = url
+        hook.updated_at = now
+        await session.flush()
+        return _webhook_public(hook)
+    hook = AlertWebhook(
+        owner_id=owner_id, url=url, secret=signing.new_secret(), created_at=now, updated_at=now
+    )
+    session.add(hook)
+    await session.flush()
+    return WebhookWithSecret(**_webhook_public(hook).model_dump(), secret=hook.secret)
+
+
+async def rotate_webhook_secret(session: AsyncSession, owner_id: uuid.UUID) -> WebhookWithSecret:
+    """Replace the signing secret (the old one stops working at once); returned this once."""
+    hook = await repository.webhook_of(session, owner_id)
+    if hook is None:
+        raise NotFoundError("no webhook is set")
+    hook.secret = signing.new_secret()
+    hook.updated_at = datetime.now(UTC)
+    await session.flush()
+    return WebhookWithSecret(**_webhook_public(hook).model_dump(), secret=hook.secret)
+
+
+async def clear_webhook(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """Remove the webhook; queued deliveries find it gone and stop."""
+    if not await repository.delete_webhook(session, owner_id):
+        raise NotFoundError("no webhook is set")
+
+
+async def queue_webhook_events(conn: Any, events: list[tuple[uuid.UUID, WebhookEvent]]) -> None:
+    """Queue a delivery job per alert event whose owner has a webhook (same transaction)."""
+    await repository.defer_webhook_events(conn, events, QUEUE, WEBHOOK_TASK)
+
+
+class _Undelivered(Exception):
+    """A delivery attempt failed; ``retry`` when the receiver may accept it later."""
+
+    def __init__(self, error: str, http_status: int | None, retry: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.http_status = http_status
+        self.retry = retry
+
+
+async def _post(
+    http: httpx.AsyncClient, url: str, secret: str, event: str, event_id: str, body: bytes
+) -> int:
+    timestamp = int(time_module.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Plant-Vita-Webhook/1",
+        signing.EVENT_HEADER: event,
+        signing.DELIVERY_HEADER: event_id,
+        signing.TIMESTAMP_HEADER: str(timestamp),
+        signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
+    }
+    try:
+        response = await http.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+    except httpx.TimeoutException as exc:
+        raise _Undelivered("timed out", None, retry=True) from exc
+    except httpx.HTTPError as exc:
+        raise _Undelivered(f"{type(exc).__name__}: {exc}"[:300], None, retry=True) from exc
+    if response.is_success:
+        return response.status_code
+    retry = response.status_code >= 500 or response.status_code in (408, 429)
+    raise _Undelivered(f"HTTP {response.status_code}", response.status_code, retry=retry)
+
+
+async def deliver_webhook(
+    engine: AsyncEngine,
+    http: httpx.AsyncClient | None,
+    *,
+    alert_id: uuid.UUID,
+    event: WebhookEvent,
+    event_id: uuid.UUID,
+    event_at: datetime,
+    attempt: int,
+) -> datetime | None:
+    """One delivery attempt of an alert event; records the outcome on the webhook.
+
+    Returns when to try again (a 5xx, 408/429, timeout or connection error before the last
+    attempt), or None when done: delivered, refused for good, given up, or no webhook.
+    """
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        alert = await session.get(Alert, alert_id)
+        hook = await repository.webhook_of(session, alert.owner_id) if alert else None
+        if alert is None or hook is None:
+            return None  # the webhook was cleared (or the alert deleted) since
+        owner_id, url, secret = alert.owner_id, hook.url, hook.secret
+        body = WebhookEventBody(
+            id=event_id, type=event, created_at=event_at, alert=alert_public(alert)
+        ).model_dump_json()
+    status: str = "delivered"
+    http_status: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    try:
+        if http is None:
+            async with httpx.AsyncClient(follow_redirects=False) as own:
+                http_status = await _post(own, url, secret, event, str(event_id), body.encode())
+        else:
+            http_status = await _post(http, url, secret, event, str(event_id), body.encode())
+    except _Undelivered as failure:
+        http_status, error = failure.http_status, failure.error
+        if failure.retry and attempt < WEBHOOK_MAX_ATTEMPTS:
+            status = "retrying"
+            retry_at = datetime.now(UTC) + backoff(
+                attempt, WEBHOOK_BACKOFF_BASE_S, WEBHOOK_BACKOFF_MAX_S
+            )
+        else:
+            status = "failed"
+    _log.info(
+        "webhook_delivery",
+        alert_id=str(alert_id),
+        webhook_event=event,
+        status=status,
+        http_status=http_status,
+        attempt=attempt,
+    )
+    async with AsyncSession(engine) as session, session.begin():
+        await repository.record_delivery(
+            session,
+            owner_id,
+            event_id=event_id,
+            event=event,
+            status=status,
+            http_status=http_status,
+            error=error,
+            attempts=attempt,
+            at=datetime.now(UTC),
+        )
+    return retry_at

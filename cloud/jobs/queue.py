@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import httpx
 import procrastinate
 import structlog
 from procrastinate import retry as procrastinate_retry
@@ -34,6 +35,7 @@ NAMESPACE: Final = "plantvita"
 QUEUE: Final = "plantvita"
 DIAGNOSE_TASK: Final = f"{NAMESPACE}:diagnose_image"
 PURGE_TASK: Final = f"{NAMESPACE}:purge_objects"
+WEBHOOK_TASK: Final = f"{NAMESPACE}:deliver_alert_webhook"
 
 _DEFER_SQL: Final = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[CAST(ROW(:queue, :task, 0, NULL, "
@@ -111,6 +113,7 @@ class WorkerDeps:
     diagnoser: Diagnoser
     settings: ImageSettings
     counters: PipelineCounters | None = None  # None in tests that do not look at metrics
+    http: httpx.AsyncClient | None = None  # for webhooks; None: one client per delivery
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""

@@ -8,6 +8,7 @@ blueprint could not serve the several apps a test session builds).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import cast
 
 import procrastinate
@@ -17,7 +18,9 @@ from cloud.jobs.queue import (
     NAMESPACE,
     PURGE_TASK,
     QUEUE,
+    WEBHOOK_TASK,
     QueueRetryStrategy,
+    RetryLater,
     WorkerDeps,
     recover_stalled_jobs,
 )
@@ -43,6 +46,28 @@ async def purge_objects(
     return await purge_prefix(_deps(context).store, prefix, keys or ())
 
 
+async def deliver_alert_webhook(
+    context: procrastinate.JobContext, alert_id: str, event: str, event_id: str, at: str
+) -> str:
+    """POST one alert event to its owner's webhook; retried with backoff while it fails."""
+    from cloud.alerts.service import deliver_webhook
+
+    deps = _deps(context)
+    attempt = (context.job.attempts if context.job else 0) + 1
+    retry_at = await deliver_webhook(
+        deps.engine,
+        deps.http,
+        alert_id=uuid.UUID(alert_id),
+        event="alert.resolved" if event == "alert.resolved" else "alert.opened",
+        event_id=uuid.UUID(event_id),
+        event_at=datetime.fromisoformat(at),
+        attempt=attempt,
+    )
+    if retry_at is not None:
+        raise RetryLater(retry_at, "webhook delivery failed")
+    return "done"
+
+
 async def recover_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
     """Every minute: requeue the jobs of workers that stopped sending heartbeats."""
     return await recover_stalled_jobs(context.app, _deps(context).settings.worker_stalled_after_s)
@@ -58,6 +83,9 @@ def register_tasks(app: procrastinate.App) -> None:
     """Register the Plant-Vita tasks (and the periodic stalled-job recovery) on ``app``."""
     app.task(name=DIAGNOSE_TASK, queue=QUEUE, pass_context=True, retry=QueueRetryStrategy())(
         diagnose_image
+    )
+    app.task(name=WEBHOOK_TASK, queue=QUEUE, pass_context=True, retry=QueueRetryStrategy())(
+        deliver_alert_webhook
     )
     app.task(
         name=PURGE_TASK,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import httpx
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -20,7 +21,9 @@ _log = structlog.get_logger("cloud.jobs")
 
 
 async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool = True) -> None:
-    """Run diagnosis and purge jobs until SIGINT/SIGTERM (or, ``wait=False``, the queue empties).
+    """Run diagnosis, purge and webhook jobs until SIGINT/SIGTERM (or the queue empties).
+
+    With ``wait=False`` the worker stops once the queue is empty.
 
     On SIGTERM procrastinate stops fetching and lets running jobs finish; a worker killed
     outright leaves its jobs to ``recover_stalled_jobs`` in the other workers.
@@ -32,13 +35,17 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
     engine = build_engine(database_url, pool_size=settings.worker_concurrency + 1, max_overflow=2)
     store = build_object_store(settings)
     try:
-        async with open_diagnoser(settings) as diagnoser:
+        async with (
+            open_diagnoser(settings) as diagnoser,
+            httpx.AsyncClient(follow_redirects=False) as http,
+        ):
             deps = WorkerDeps(
                 engine=engine,
                 store=store,
                 diagnoser=diagnoser,
                 settings=settings,
                 counters=counters,
+                http=http,
             )
             job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
             name = f"{socket.gethostname()}-{os.getpid()}"

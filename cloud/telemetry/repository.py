@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 from psycopg.types.json import Jsonb
 
 from cloud.telemetry import sql
-from cloud.telemetry.validation import SOURCE_CODES, ValidReading
+from cloud.telemetry.validation import (
+    METRIC_NAMES,
+    NodeReadings,
+    ReadingColumns,
+    utc_from_micros,
+)
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -51,14 +60,14 @@ _CONTEXTS_SQL = f"""
     FROM nodes AS n
     LEFT JOIN plants AS p ON p.node_id = n.id
     LEFT JOIN species AS s ON s.id = p.species_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+    WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
 _STATES_SQL = """
     SELECT s.node_id, s.metric, s.breach, s.breach_since, s.breach_value, s.alert_id,
            s.last_evaluated_at
     FROM alert_states AS s JOIN nodes AS n ON n.id = s.node_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%s)
+    WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
 _CLAIM_SQL = """
@@ -172,10 +181,37 @@ class InsertOutcome:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-# Binary COPY row: field count, node uuid, owner uuid (a per-node constant prefix), then
-# idx int4, measured_at int8 microseconds, seq int8, source int2, five float4 metrics.
+# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, five
+# metrics) with every field present: fixed size, so a whole batch is one numpy record array.
+_FULL_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("node_len", ">i4"),
+        ("node", "u1", (16,)),
+        ("owner_len", ">i4"),
+        ("owner", "u1", (16,)),
+        ("idx_len", ">i4"),
+        ("idx", ">i4"),
+        ("at_len", ">i4"),
+        ("at", ">i8"),
+        ("seq_len", ">i4"),
+        ("seq", ">i8"),
+        ("source_len", ">i4"),
+        ("source", ">i2"),
+    ]
+    + [field for name in METRIC_NAMES for field in ((f"{name}_len", ">i4"), (name, ">f4"))]
+)
+_FIELD_LENGTHS = {
+    "fields": len(sql.STAGING_COLUMNS),
+    "node_len": 16,
+    "owner_len": 16,
+    "idx_len": 4,
+    "at_len": 8,
+    "seq_len": 8,
+    "source_len": 2,
+    **{f"{name}_len": 4 for name in METRIC_NAMES},
+}
 _ROW_PREFIX = struct.Struct(">hi16si16s")
-_FULL_REST = struct.Struct(">iiiqiqihififififif")
 _HEAD_REST = struct.Struct(">iiiq")
 _INT8 = struct.Struct(">iq")
 _INT2 = struct.Struct(">ih")
@@ -183,128 +219,172 @@ _FLOAT4 = struct.Struct(">if")
 _NULL = struct.pack(">i", -1)
 
 
-class StagingEncoder:
-    """Encodes valid readings of known nodes, not in the future, as binary COPY rows.
+_HOUR_US = 3_600_000_000
 
-    Fed in slices so the COPY streams while later slices are encoded; counts what it
-    stages, which items it leaves out, and groups staged readings by node for alerts.
-    """
 
-    SLICE = 1000
+@dataclass(slots=True)
+class StagedBatch:
+    """The binary COPY data of the readings to stage, and what was left out and why."""
 
-    def __init__(self, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime) -> None:
-        self.prefixes = {
-            mac: _ROW_PREFIX.pack(11, 16, node.bytes, 16, owner.bytes)
-            for mac, node in nodes.items()
+    data: bytes
+    rows: int
+    unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
+    future: list[int]  # item indexes too far ahead of the clock
+    by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
+    node_ids: list[uuid.UUID]  # per node code
+    codes: npt.NDArray[np.int64]  # node code of each staged row
+    micros: npt.NDArray[np.int64]  # measured_at of each staged row
+    metrics: npt.NDArray[np.float64]  # metrics of each staged row (NaN: missing)
+
+    def hourly_aggregates(self, owner: uuid.UUID) -> dict[str, Any]:
+        """Parameters of ``sql.ROLL_UP_AGGREGATES``: per node and hour, the row count, the
+        newest time and count/min/max/sum of each metric as PostgreSQL would compute them
+        over the stored (single precision) values."""
+        hours = self.micros // _HOUR_US
+        order = np.lexsort((hours, self.codes))
+        codes, hours = self.codes[order], hours[order]
+        change = (codes[1:] != codes[:-1]) | (hours[1:] != hours[:-1])
+        starts = np.flatnonzero(np.concatenate(([True], change)))
+        stored = self.metrics[order].astype(np.float32)
+        present = ~np.isnan(stored)
+        counts = np.add.reduceat(present.astype(np.int64), starts, axis=0)
+        empty = counts == 0
+        sums = np.add.reduceat(np.where(present, stored.astype(np.float64), 0.0), starts, axis=0)
+        lows = np.minimum.reduceat(np.where(present, stored, np.inf), starts, axis=0)
+        highs = np.maximum.reduceat(np.where(present, stored, -np.inf), starts, axis=0)
+        for column in (sums, lows, highs):
+            column[empty] = np.nan  # NULL, as an aggregate over no values
+        params: dict[str, Any] = {
+            "owner_id": owner,
+            "node_id": [self.node_ids[code] for code in codes[starts].tolist()],
+            "bucket": [utc_from_micros(hour * _HOUR_US) for hour in hours[starts].tolist()],
+            "n": np.diff(np.append(starts, len(codes))).tolist(),
+            "last_at": [
+                utc_from_micros(at)
+                for at in np.maximum.reduceat(self.micros[order], starts).tolist()
+            ],
         }
-        self.horizon = horizon
-        self.rows = 0
-        self.unknown: list[tuple[int, str]] = []
-        self.future: list[int] = []
-        self.by_node: dict[str, list[ValidReading]] = {mac: [] for mac in nodes}
-
-    def encode(self, indexes: Sequence[int], readings: Sequence[ValidReading]) -> bytes:
-        """One slice of COPY data; this loop is the ingest hot path."""
-        prefixes, horizon, by_node = self.prefixes, self.horizon, self.by_node
-        full = _FULL_REST.pack
-        codes = SOURCE_CODES
-        out: list[bytes] = []
-        append = out.append
-        for index, r in zip(indexes, readings, strict=True):
-            prefix = prefixes.get(r.node_mac)
-            if prefix is None:
-                self.unknown.append((index, r.node_mac))
-                continue
-            at = r.measured_at
-            if at > horizon:
-                self.future.append(index)
-                continue
-            by_node[r.node_mac].append(r)
-            # Exact: microsecond counts below 2**52 survive the float round trip.
-            micros = round(at.timestamp() * 1e6) - _PG_EPOCH_US
-            seq, m, t, h, lx, b = (
-                r.seq,
-                r.moisture,
-                r.temperature,
-                r.humidity,
-                r.illuminance,
-                r.battery,
-            )
-            if (
-                seq is not None
-                and m is not None
-                and t is not None
-                and h is not None
-                and lx is not None
-                and b is not None
-            ):
-                append(
-                    prefix
-                    + full(
-                        4,
-                        index,
-                        8,
-                        micros,
-                        8,
-                        seq,
-                        2,
-                        codes[r.source],
-                        4,
-                        m,
-                        4,
-                        t,
-                        4,
-                        h,
-                        4,
-                        lx,
-                        4,
-                        b,
-                    )
-                )
-                continue
-            parts = [
-                prefix,
-                _HEAD_REST.pack(4, index, 8, micros),
-                _NULL if seq is None else _INT8.pack(8, seq),
-                _INT2.pack(2, codes[r.source]),
-            ]
-            parts += [
-                _NULL if value is None else _FLOAT4.pack(4, value) for value in (m, t, h, lx, b)
-            ]
-            append(b"".join(parts))
-        self.rows += len(out)
-        return b"".join(out)
-
-    def staged_by_node(self) -> dict[str, list[ValidReading]]:
-        """Staged readings per node MAC (nodes with none left out)."""
-        return {mac: readings for mac, readings in self.by_node.items() if readings}
+        for position, name in enumerate(METRIC_NAMES):
+            params[f"{name}_count"] = counts[:, position].tolist()
+            params[f"{name}_min"] = lows[:, position].tolist()
+            params[f"{name}_max"] = highs[:, position].tolist()
+            params[f"{name}_sum"] = sums[:, position].tolist()
+        return params
 
 
-async def insert_readings(
-    conn: Conn,
-    encoder: StagingEncoder,
-    indexes: Sequence[int],
-    readings: Sequence[ValidReading],
-) -> InsertOutcome:
-    """Stream binary COPY into the staging table (created by ``begin_batch``) slice by slice,
-    then insert + roll up in one statement."""
+def _sparse_row(prefix: bytes, columns: ReadingColumns, row: int, micros: int) -> bytes:
+    """A COPY row with a missing seq or metric (variable length: NULL fields carry no data)."""
+    seq = int(columns.seq[row])
+    parts = [
+        prefix,
+        _HEAD_REST.pack(4, int(columns.indexes[row]), 8, micros),
+        _NULL if seq < 0 else _INT8.pack(8, seq),
+        _INT2.pack(2, int(columns.source[row])),
+    ]
+    parts += [
+        _NULL if math.isnan(value) else _FLOAT4.pack(4, value)
+        for value in columns.metrics[row].tolist()
+    ]
+    return b"".join(parts)
+
+
+def stage_readings(
+    columns: ReadingColumns, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime
+) -> StagedBatch:
+    """Encode the readings of known nodes not beyond ``horizon`` as binary COPY data.
+
+    Whole columns at a time: this is the ingest hot path, so no Python work per row except
+    for rows with a missing seq or metric.
+    """
+    n = len(columns)
+    known = list(nodes)
+    code_of = {mac: code for code, mac in enumerate(known)}
+    codes = np.fromiter(map(code_of.get, columns.macs, repeat(-1)), dtype=np.int64, count=n)
+    is_known = codes >= 0
+    horizon_us = round(horizon.timestamp() * 1e6)
+    is_future = is_known & (columns.micros > horizon_us)
+    unknown = [(int(columns.indexes[row]), columns.macs[row]) for row in np.flatnonzero(~is_known)]
+    future = [int(columns.indexes[row]) for row in np.flatnonzero(is_future)]
+    staged = np.flatnonzero(is_known & ~is_future)
+    complete = (columns.seq[staged] >= 0) & ~np.isnan(columns.metrics[staged]).any(axis=1)
+    full = staged[complete]
+    node_bytes = np.frombuffer(b"".join(nodes[mac].bytes for mac in known), dtype=np.uint8)
+    records = np.empty(len(full), dtype=_FULL_ROW)
+    for field, length in _FIELD_LENGTHS.items():
+        records[field] = length
+    records["node"] = node_bytes.reshape(len(known), 16)[codes[full]] if known else 0
+    records["owner"] = np.frombuffer(owner.bytes, dtype=np.uint8)
+    records["idx"] = columns.indexes[full]
+    records["at"] = columns.micros[full] - _PG_EPOCH_US
+    records["seq"] = columns.seq[full]
+    records["source"] = columns.source[full]
+    for position, name in enumerate(METRIC_NAMES):
+        records[name] = columns.metrics[full, position]
+    chunks = [_COPY_HEADER, records.tobytes()]
+    if len(full) < len(staged):
+        prefixes = [
+            _ROW_PREFIX.pack(len(sql.STAGING_COLUMNS), 16, nodes[mac].bytes, 16, owner.bytes)
+            for mac in known
+        ]
+        chunks += [
+            _sparse_row(prefixes[codes[row]], columns, row, int(columns.micros[row]) - _PG_EPOCH_US)
+            for row in staged[~complete].tolist()
+        ]
+    chunks.append(_COPY_TRAILER)
+    return StagedBatch(
+        data=b"".join(chunks),
+        rows=len(staged),
+        unknown=unknown,
+        future=future,
+        by_node=_by_node(columns, staged, codes, known),
+        node_ids=[nodes[mac] for mac in known],
+        codes=codes[staged],
+        micros=columns.micros[staged],
+        metrics=columns.metrics[staged],
+    )
+
+
+def _by_node(
+    columns: ReadingColumns,
+    staged: npt.NDArray[np.intp],
+    codes: npt.NDArray[np.int64],
+    known: list[str],
+) -> dict[str, NodeReadings]:
+    """Staged rows grouped per node and ordered by time (ties keep batch order)."""
+    if len(staged) == 0:
+        return {}
+    order = staged[np.lexsort((columns.micros[staged], codes[staged]))]
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return {
+        known[int(codes[rows[0]])]: NodeReadings(columns.micros[rows], columns.metrics[rows])
+        for rows in np.split(order, bounds)
+    }
+
+
+async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
+    """COPY the staged rows into the staging table (created by ``begin_batch``) and insert
+    them; look up conflicting items only when some rows were not new."""
+    if staged.rows == 0:
+        return InsertOutcome(0, [])
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
-            await copy.write(_COPY_HEADER)
-            for start in range(0, len(readings), encoder.SLICE):
-                end = start + encoder.SLICE
-                await copy.write(encoder.encode(indexes[start:end], readings[start:end]))
-            await copy.write(_COPY_TRAILER)
-        if encoder.rows == 0:
-            return InsertOutcome(0, [])
-        await cur.execute(sql.INSERT_AND_ROLL_UP)
-        counts = await cur.fetchone()
-        inserted = int(counts[0]) if counts else 0
+            await copy.write(staged.data)
+        await cur.execute(sql.INSERT_READINGS)
+        inserted = cur.rowcount
         conflicts: list[int] = []
-        if inserted < encoder.rows:
+        if inserted < staged.rows:
             await cur.execute(sql.FIND_CONFLICTS)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)
+
+
+async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: int) -> None:
+    """Roll up exactly the rows ``insert_readings`` inserted: from aggregates computed here
+    when all were new, from the rows read back otherwise. Sends without waiting (pipeline)."""
+    if inserted == staged.rows:
+        await conn.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
+    elif inserted > 0:
+        await conn.execute(sql.ROLL_UP_INSERTED)
 
 
 POINT_KEYS: tuple[str, ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,8 +24,13 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
-from cloud.telemetry.schemas import LatestReading, Resolution
-from cloud.telemetry.validation import ValidReading, parse_fast_batch, validate_readings
+from cloud.telemetry.schemas import Resolution
+from cloud.telemetry.validation import (
+    ReadingColumns,
+    columns_from_valid,
+    fast_columns,
+    validate_readings,
+)
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
@@ -41,21 +47,31 @@ class _Envelope(BaseModel):
 
 
 @dataclass(frozen=True)
+class ReadingsBody:
+    """A readings request body; ``ingest_readings`` parses it off the event loop."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class ParsedBatch:
-    """A batch id with its items: validated already (fast path) or raw (item by item)."""
+    """A batch id with its valid readings as columns and the items rejected as invalid."""
 
     batch_id: uuid.UUID
     size: int
-    fast: list[ValidReading] | None
-    raw: list[Any] | None
+    columns: ReadingColumns
+    rejected: list[ItemRejection]
 
 
-def parse_batch(body: bytes) -> ParsedBatch:
-    """Parse the body: in one pydantic-core pass from the JSON bytes when every item is good,
-    else the envelope (422 when it is bad) with its items for item-by-item validation."""
-    fast = parse_fast_batch(body)
-    if fast is not None:
-        return ParsedBatch(fast.batch_id, len(fast.readings), fast.readings, None)
+def parse_batch(body: bytes) -> ReadingsBody:
+    """The body of a readings request, to hand to ``ingest_readings`` (which parses it)."""
+    return ReadingsBody(body)
+
+
+def parse_readings_body(body: bytes) -> ParsedBatch:
+    """Parse and validate a body (400 when not JSON, 422 when not a batch): column by column
+    when every item is a plain good reading, item by item otherwise. CPU-bound: run it in a
+    thread."""
     try:
         envelope = _Envelope.model_validate(parse_json(body))
     except ValidationError as exc:
@@ -64,7 +80,13 @@ def parse_batch(body: bytes) -> ParsedBatch:
             for err in exc.errors(include_url=False, include_input=False)[:20]
         ]
         raise InvalidRequestError("not a reading batch", details=errors) from exc
-    return ParsedBatch(envelope.batch_id, len(envelope.readings), None, envelope.readings)
+    items = envelope.readings
+    columns = fast_columns(items)
+    rejected: list[ItemRejection] = []
+    if columns is None:
+        indexes, valid, rejected = validate_readings(items)
+        columns = columns_from_valid(indexes, valid)
+    return ParsedBatch(envelope.batch_id, len(items), columns, rejected)
 
 
 async def ingest_readings(
@@ -72,26 +94,19 @@ async def ingest_readings(
     settings: CloudSettings,
     metrics: CloudMetrics,
     hub: Hub,
-    batch: ParsedBatch,
+    request: ReadingsBody,
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
-    Round trips: one pipelined read (claim, nodes, alert states), the COPY, one statement
-    inserting and rolling up, one pipelined write (alert states, ack), the commit.
+    Parsing and COPY encoding run in a thread, so other requests' database round trips are
+    served meanwhile. Round trips: one pipelined read (claim, nodes, alert states), the COPY,
+    the insert, one pipelined write (rollups, alert states, ack), the commit.
     """
-    rejected: list[ItemRejection] = []
-    if batch.fast is not None:
-        indexes, valid = list(range(batch.size)), batch.fast
-    else:
-        indexes, valid, rejected = validate_readings(batch.raw or [])
+    batch = await asyncio.to_thread(parse_readings_body, request.body)
+    columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
-        conn,
-        hub.id,
-        hub.owner_id,
-        READINGS_KIND,
-        batch.batch_id,
-        list({reading.node_mac for reading in valid}),
+        conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id, list(set(columns.macs))
     )
     if context.stored_ack is not None:
         metrics.ingest_rows.labels("replayed").inc(batch.size)
@@ -99,10 +114,14 @@ async def ingest_readings(
     contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    encoder = repository.StagingEncoder(
-        {mac: node.node_id for mac, node in contexts.items()}, hub.owner_id, horizon
+    staged = await asyncio.to_thread(
+        repository.stage_readings,
+        columns,
+        {mac: node.node_id for mac, node in contexts.items()},
+        hub.owner_id,
+        horizon,
     )
-    outcome = await repository.insert_readings(conn, encoder, indexes, valid)
+    outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
@@ -110,7 +129,7 @@ async def ingest_readings(
             reason=RejectReason.UNKNOWN_NODE,
             message=f"node {mac} is not registered to this account",
         )
-        for index, mac in encoder.unknown
+        for index, mac in staged.unknown
     ]
     rejected += [
         ItemRejection(
@@ -118,7 +137,7 @@ async def ingest_readings(
             reason=RejectReason.FUTURE,
             message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
         )
-        for index in encoder.future
+        for index in staged.future
     ]
     rejected += [
         ItemRejection(
@@ -128,20 +147,21 @@ async def ingest_readings(
         )
         for index in conflicts
     ]
-    duplicates = encoder.rows - inserted - len(conflicts)
+    duplicates = staged.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
     )
     async with conn.pipeline():
         if inserted:
+            await repository.roll_up(conn, staged, hub.owner_id, inserted)
             await alerts_service.evaluate_ingested(
                 conn,
                 settings,
                 metrics,
                 hub.owner_id,
                 contexts,
-                encoder.staged_by_node(),
+                staged.by_node,
                 context.states,
                 now,
             )
@@ -237,29 +257,6 @@ async def history(
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
     }
     return orjson.dumps(body, option=orjson.OPT_UTC_Z)
-
-
-async def latest(
-    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID | None = None
-) -> list[LatestReading]:
-    """The newest reading per plant (or of one plant; 404 if it is not the owner's)."""
-    if plant_id is not None:
-        await registry_service.get_plant(session, owner_id, plant_id)
-    conn = await raw_connection(session)
-    rows = await repository.latest_for_plants(conn, owner_id, plant_id)
-    return [
-        LatestReading(
-            plant_id=row[0],
-            node_id=row[1],
-            measured_at=row[2],
-            moisture=row[3],
-            temperature=row[4],
-            humidity=row[5],
-            illuminance=row[6],
-            battery=row[7],
-        )
-        for row in rows
-    ]
 
 
 async def csv_window(

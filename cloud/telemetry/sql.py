@@ -1,9 +1,10 @@
-"""Set-based SQL of the ingest path: staging table, insert + rollups from RETURNING, conflicts."""
+"""Set-based SQL of the ingest path: staging table, insert, rollups, conflicts."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from cloud.jobs.queue import QUEUE, WEBHOOK_TASK
 from cloud.telemetry.models import METRICS
 
 STAGING_TABLE: Final = "reading_staging"
@@ -61,34 +62,21 @@ def _rollup_upsert(table: str, select_sql: str) -> str:
     """
 
 
-_HOUR_AGGREGATES = ",\n        ".join(
-    f"count({m}) AS {m}_count, min({m}) AS {m}_min, max({m}) AS {m}_max, "
-    f"sum({m}::double precision) AS {m}_sum"
-    for m in METRICS
-)
+def _hour_aggregates(table: str = "") -> str:
+    return ",\n        ".join(
+        f"count({table}{m}) AS {m}_count, min({table}{m}) AS {m}_min, "
+        f"max({table}{m}) AS {m}_max, sum({table}{m}::double precision) AS {m}_sum"
+        for m in METRICS
+    )
+
+
+_HOUR_AGGREGATES = _hour_aggregates()
 _DAY_AGGREGATES = ", ".join(
     f"sum({m}_count), min({m}_min), max({m}_max), sum({m}_sum)" for m in METRICS
 )
 _HOUR_COLUMNS = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRICS)
 
-# One statement: insert new rows; aggregate exactly those rows per hour once, upsert that into
-# the hourly rollup and its (much smaller) re-aggregation per day into the daily rollup; move
-# each node's last_reading_at forward and resolve the stale alerts of nodes that reported.
-# Data-modifying CTEs always run to completion.
-INSERT_AND_ROLL_UP: Final = f"""
-WITH ins AS (
-    INSERT INTO readings ({", ".join(_READING_COLUMNS)})
-    SELECT {", ".join(_READING_COLUMNS)} FROM {STAGING_TABLE}
-    ON CONFLICT (node_id, measured_at) DO NOTHING
-    RETURNING node_id, measured_at, owner_id, {", ".join(METRICS)}
-),
-h AS MATERIALIZED (
-    SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id,
-        count(*) AS n, max(measured_at) AS last_at,
-        {_HOUR_AGGREGATES}
-    FROM ins
-    GROUP BY node_id, bucket, owner_id
-),
+_AFTER_H = f"""
 hourly AS ({
     _rollup_upsert(
         "readings_hourly",
@@ -106,7 +94,16 @@ unstale AS (
     UPDATE alerts SET status = 'resolved', resolved_at = now()
     WHERE node_id IN (SELECT node_id FROM h) AND kind = 'stale' AND source = 'cloud'
       AND status <> 'resolved'
-    RETURNING 1
+    RETURNING id, owner_id
+),
+unstale_events AS (
+    SELECT procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW('{QUEUE}', '{WEBHOOK_TASK}', 0, NULL, NULL,
+                   jsonb_build_object('alert_id', u.id, 'event', 'alert.resolved',
+                                      'event_id', gen_random_uuid(), 'at', now()),
+                   NULL)::procrastinate_job_to_defer_v1
+        FROM unstale AS u JOIN alert_webhooks AS w ON w.owner_id = u.owner_id
+    )) AS jobs
 ),
 touched AS (
     UPDATE nodes AS n SET last_reading_at = latest.at
@@ -116,8 +113,53 @@ touched AS (
     RETURNING 1
 )
 SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
-       (SELECT count(*) FROM daily)
+       (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events)
 """
+
+# Insert the staged rows; the rollups follow in a second statement, which sees these rows.
+INSERT_READINGS: Final = f"""
+INSERT INTO readings ({", ".join(_READING_COLUMNS)})
+SELECT {", ".join(_READING_COLUMNS)} FROM {STAGING_TABLE}
+ON CONFLICT (node_id, measured_at) DO NOTHING
+"""
+
+# Every staged row was inserted: the hourly aggregates of exactly those rows, computed by the
+# caller from the staged columns, arrive as arrays. Upsert them into the hourly rollup and
+# their (much smaller) re-aggregation per day into the daily rollup; move each node's
+# last_reading_at forward and resolve the stale alerts of nodes that reported (queueing their
+# webhook events when the owner has a webhook). Data-modifying CTEs always run to completion.
+_GIVEN_COLUMNS = ", ".join(
+    f"{m}_count, NULLIF({m}_min, 'NaN') AS {m}_min, NULLIF({m}_max, 'NaN') AS {m}_max, "
+    f"NULLIF({m}_sum, 'NaN') AS {m}_sum"
+    for m in METRICS
+)
+# Binary parameters (%b): text arrays would format and quote-check every number.
+_GIVEN_ARRAYS = ", ".join(
+    f"%({m}_count)b::int[], %({m}_min)b::real[], %({m}_max)b::real[], %({m}_sum)b::float8[]"
+    for m in METRICS
+)
+ROLL_UP_AGGREGATES: Final = f"""
+WITH h AS MATERIALIZED (
+    SELECT node_id, bucket, %(owner_id)s::uuid AS owner_id, n, last_at, {_GIVEN_COLUMNS}
+    FROM unnest(%(node_id)b::uuid[], %(bucket)b::timestamptz[], %(n)b::int[],
+                %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
+         AS t(node_id, bucket, n, last_at, {_HOUR_COLUMNS})
+),
+{_AFTER_H}"""
+
+# Some staged rows were not new: aggregate the rows this transaction inserted (xmin is its
+# id; ingestion runs no savepoints), read back by their keys.
+ROLL_UP_INSERTED: Final = f"""
+WITH h AS MATERIALIZED (
+    SELECT r.node_id, date_trunc('hour', r.measured_at, 'UTC') AS bucket, r.owner_id,
+        count(*) AS n, max(r.measured_at) AS last_at,
+        {_hour_aggregates("r.")}
+    FROM readings AS r
+    WHERE (r.node_id, r.measured_at) IN (SELECT node_id, measured_at FROM {STAGING_TABLE})
+      AND r.xmin = pg_current_xact_id()::xid
+    GROUP BY r.node_id, bucket, r.owner_id
+),
+{_AFTER_H}"""
 
 # Items that were not inserted because the stored row at that key holds different values.
 FIND_CONFLICTS: Final = f"""

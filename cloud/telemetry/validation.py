@@ -1,23 +1,31 @@
-"""Batch validation with a fast path that accepts exactly what ``shared.sync.ReadingIn`` accepts.
+"""Batch validation: a columnar fast path, and an item-by-item path with the same verdicts.
 
-The fast path validates the whole list in pydantic-core (Rust) against a dataclass whose
-constraints are the ones ``ReadingIn`` checks in Python (ranges from ``shared.units``,
-finite numbers, canonical MAC). Items it refuses, and items without any metric, go through
-``shared.sync.parse_readings`` one by one, which gives the authoritative verdict and message.
-So the fast path never accepts an item ``ReadingIn`` would refuse, and never loses one it
-would accept.
+``fast_columns`` checks a batch of plain good readings column by column (numpy, C-level
+``map``) and yields columns ready for the binary COPY; any unusual item sends the whole
+batch to ``validate_readings``. That one validates the list in pydantic-core (Rust) against
+a dataclass whose constraints are the ones ``ReadingIn`` checks in Python (ranges from
+``shared.units``, finite numbers, canonical MAC); items it refuses, and items without any
+metric, go through ``shared.sync.parse_readings`` one by one, which gives the authoritative
+verdict and message. Neither path accepts an item ``ReadingIn`` would refuse, nor loses one
+it would accept.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+import re
+from dataclasses import dataclass as plain_dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from shared.sync import MAX_BATCH_ITEMS, U32_MAX, ItemRejection, ReadingIn, parse_readings
+from shared.mac import normalize_mac
+from shared.sync import U32_MAX, ItemRejection, ReadingIn, parse_readings
 from shared.units import RANGES, Metric
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
@@ -56,36 +64,6 @@ class ValidReading:
 
 
 _fast_list: TypeAdapter[list[ValidReading]] = TypeAdapter(list[ValidReading])
-
-
-@dataclass(config=ConfigDict(extra="forbid"))
-class FastBatch:
-    """A reading batch whose every item passes the fast path, parsed straight from JSON bytes."""
-
-    batch_id: UUID
-    readings: Annotated[list[ValidReading], Field(max_length=MAX_BATCH_ITEMS)]
-
-
-_fast_batch: TypeAdapter[FastBatch] = TypeAdapter(FastBatch)
-
-
-def parse_fast_batch(raw: bytes) -> FastBatch | None:
-    """The batch parsed and validated in one pass in pydantic-core, or None when anything
-    (envelope, any item, a reading without metrics) needs the item-by-item path."""
-    try:
-        batch = _fast_batch.validate_json(raw)
-    except ValidationError:
-        return None
-    for reading in batch.readings:
-        if (
-            reading.moisture is None
-            and reading.temperature is None
-            and reading.humidity is None
-            and reading.illuminance is None
-            and reading.battery is None
-        ):
-            return None
-    return batch
 
 
 def _from_model(model: ReadingIn) -> ValidReading:
@@ -148,6 +126,209 @@ def validate_readings(
     return [pair[0] for pair in merged], [pair[1] for pair in merged], rejected
 
 
-def measured_at(reading: ValidReading) -> datetime:
-    """Sort key: the measurement time."""
-    return reading.measured_at
+# --- columnar fast path -------------------------------------------------------------------------
+
+METRIC_NAMES: tuple[str, ...] = tuple(metric.value for metric in Metric)
+_ITEM_KEYS = frozenset(("node_mac", "measured_at", "seq", "source", *METRIC_NAMES))
+_MAC_FORMAT = re.compile(_CANONICAL_MAC)
+_LOWS = np.array([RANGES[metric].minimum for metric in Metric])
+_HIGHS = np.array([RANGES[metric].maximum for metric in Metric])
+_NUMBER_TYPES = frozenset((int, float, type(None)))
+_SEQ_TYPES = frozenset((int, type(None)))
+# The UTC forms hubs send: seconds, milliseconds (SQLite's %f) or microseconds, then "Z".
+_TIME_LENGTHS = frozenset((20, 24, 27))
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Years whose microsecond timestamps stay exact through a float (the item-by-item path's
+# arithmetic): the fast path takes only these, so both paths store the same instant.
+_FAST_YEARS = (1971, 2200)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+@plain_dataclass(slots=True)
+class ReadingColumns:
+    """Valid readings as columns; row ``i`` is batch item ``indexes[i]``.
+
+    ``metrics`` holds the five metrics in ``Metric`` order with NaN where a metric is
+    missing (a valid reading is always finite); ``seq`` is -1 where missing; ``micros`` is
+    measured_at in microseconds since the Unix epoch.
+    """
+
+    indexes: npt.NDArray[np.int64]
+    macs: list[str]
+    micros: npt.NDArray[np.int64]
+    seq: npt.NDArray[np.int64]
+    source: npt.NDArray[np.int16]
+    metrics: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.macs)
+
+
+@plain_dataclass(slots=True)
+class NodeReadings:
+    """One node's staged readings in time order (ties in batch order): times and metrics."""
+
+    micros: npt.NDArray[np.int64]
+    metrics: npt.NDArray[np.float64]
+
+    def column(self, metric: Metric) -> npt.NDArray[np.float64]:
+        """The values of one metric (NaN where the reading lacks it)."""
+        return self.metrics[:, METRIC_NAMES.index(metric.value)]
+
+    def at(self, row: int) -> datetime:
+        """measured_at of a row, in UTC."""
+        return utc_from_micros(int(self.micros[row]))
+
+
+def utc_from_micros(micros: int) -> datetime:
+    """The UTC datetime ``micros`` microseconds after the Unix epoch."""
+    return _UNIX_EPOCH + timedelta(microseconds=micros)
+
+
+def _micros(times: list[datetime]) -> npt.NDArray[np.int64]:
+    # Same float arithmetic as round(at.timestamp() * 1e6): exact below 2**52 microseconds.
+    seconds = np.fromiter(map(datetime.timestamp, times), dtype=np.float64, count=len(times))
+    return np.rint(seconds * 1e6).astype(np.int64)
+
+
+def _number(chars: npt.NDArray[np.int64], first: int, last: int) -> npt.NDArray[np.int64]:
+    value = np.zeros(len(chars), dtype=np.int64)
+    for position in range(first, last):
+        value = value * 10 + chars[:, position]
+    return value
+
+
+def _canonical_micros(values: list[Any]) -> npt.NDArray[np.int64] | None:
+    """Microseconds since the epoch when every value is a well-formed UTC timestamp string
+    of one length (``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z``) for a real date, else None.
+
+    Parsed with integer arithmetic on the characters, all rows at once; any other form
+    (offsets, other precisions, odd years) is left to pydantic on the item-by-item path.
+    """
+    if set(map(type, values)) != {str}:
+        return None
+    lengths = set(map(len, values))
+    if len(lengths) != 1:
+        return None
+    length = lengths.pop()
+    if length not in _TIME_LENGTHS:
+        return None
+    codes = np.array(values, dtype=f"<U{length}").view(np.uint32).reshape(len(values), length)
+    literals = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", length - 1: "Z"}
+    if length > 20:
+        literals[19] = "."
+    for position, char in literals.items():
+        if not np.all(codes[:, position] == ord(char)):
+            return None
+    chars = codes.astype(np.int64) - ord("0")
+    digits = chars[:, [p for p in range(length) if p not in literals]]
+    if not np.all((digits >= 0) & (digits <= 9)):
+        return None
+    year, month, day = _number(chars, 0, 4), _number(chars, 5, 7), _number(chars, 8, 10)
+    hour, minute, second = _number(chars, 11, 13), _number(chars, 14, 16), _number(chars, 17, 19)
+    if year.min() < _FAST_YEARS[0] or year.max() > _FAST_YEARS[1]:
+        return None
+    if month.min() < 1 or month.max() > 12 or day.min() < 1:
+        return None
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if np.any(day > _DAYS_IN_MONTH[month] + (leap & (month == 2))):
+        return None
+    if hour.max() > 23 or minute.max() > 59 or second.max() > 59:
+        return None
+    # Days since 1970-01-01 from the civil date (H. Hinnant's days_from_civil).
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    micros: npt.NDArray[np.int64] = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
+    if length > 20:
+        micros += _number(chars, 20, length - 1) * 10 ** (27 - length)
+    return micros
+
+
+def _source_codes(sources: list[str]) -> npt.NDArray[np.int16]:
+    if set(sources) == {"advert"}:
+        return np.full(len(sources), SOURCE_CODES["advert"], dtype=np.int16)
+    return np.array([SOURCE_CODES[source] for source in sources], dtype=np.int16)
+
+
+def fast_columns(items: list[Any]) -> ReadingColumns | None:
+    """Every item validated column by column, or None when any item needs ``validate_readings``.
+
+    Accepts only items ``shared.sync.ReadingIn`` accepts, with the same values: objects with
+    known keys, canonical MACs, UTC timestamps, int/float metrics inside their ranges with
+    at least one present, int seq in range, a known source. Any unusual item sends the
+    whole batch to the item-by-item path, which words the rejections.
+    """
+    n = len(items)
+    if n == 0 or set(map(type, items)) != {dict}:
+        return None
+    if not set().union(*items) <= _ITEM_KEYS:
+        return None
+    get = dict.get
+    macs: list[Any] = list(map(get, items, repeat("node_mac")))
+    for mac in set(macs):
+        if type(mac) is not str or not _MAC_FORMAT.fullmatch(mac) or normalize_mac(mac) != mac:
+            return None
+    micros = _canonical_micros(list(map(get, items, repeat("measured_at"))))
+    if micros is None:
+        return None
+    sources = list(map(get, items, repeat("source"), repeat("advert")))
+    if not set(sources) <= SOURCE_CODES.keys():
+        return None
+    seq_values: list[Any] = list(map(get, items, repeat("seq")))
+    seq_types = set(map(type, seq_values))
+    if not seq_types <= _SEQ_TYPES:
+        return None
+    present_seq = seq_values
+    if type(None) in seq_types:
+        present_seq = [value for value in seq_values if value is not None]
+        seq_values = [-1 if value is None else value for value in seq_values]
+    if present_seq and (min(present_seq) < 0 or max(present_seq) > U32_MAX):
+        return None
+    metrics = np.empty((n, len(METRIC_NAMES)), dtype=np.float64)
+    for column, name in enumerate(METRIC_NAMES):
+        values: list[Any] = list(map(get, items, repeat(name)))
+        types = set(map(type, values))
+        if not types <= _NUMBER_TYPES:
+            return None
+        if type(None) in types:
+            values = [math.nan if value is None else value for value in values]
+        try:
+            metrics[:, column] = values
+        except OverflowError:  # an int too large for a float: pydantic refuses it too
+            return None
+    with np.errstate(invalid="ignore"):
+        if ((metrics < _LOWS) | (metrics > _HIGHS)).any():
+            return None
+    if not (~np.isnan(metrics)).any(axis=1).all():
+        return None  # a reading without any metric: parse_readings words the rejection
+    return ReadingColumns(
+        indexes=np.arange(n, dtype=np.int64),
+        macs=macs,
+        micros=micros,
+        seq=np.array(seq_values, dtype=np.int64),
+        source=_source_codes(sources),
+        metrics=metrics,
+    )
+
+
+def columns_from_valid(indexes: list[int], valid: list[ValidReading]) -> ReadingColumns:
+    """Columns of readings validated item by item (the path for batches with unusual items)."""
+    metrics = np.array(
+        [
+            [math.nan if (value := getattr(r, name)) is None else value for name in METRIC_NAMES]
+            for r in valid
+        ],
+        dtype=np.float64,
+    ).reshape(len(valid), len(METRIC_NAMES))
+    return ReadingColumns(
+        indexes=np.array(indexes, dtype=np.int64),
+        macs=[reading.node_mac for reading in valid],
+        micros=_micros([reading.measured_at for reading in valid]),
+        seq=np.array([-1 if r.seq is None else r.seq for r in valid], dtype=np.int64),
+        source=np.array([SOURCE_CODES[r.source] for r in valid], dtype=np.int16),
+        metrics=metrics,
+    )

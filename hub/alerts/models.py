@@ -19,6 +19,7 @@ class Alert(SQLModel, table=True):
     plant_id: str | None = None
     kind: str
     metric: str | None = None
+    rule: str | None = None  # None: threshold on the latest reading; "dli": daily light integral
     message: str
     opened_at: datetime = Field(sa_type=EpochMs)
     resolved_at: datetime | None = Field(default=None, sa_type=EpochMs)

@@ -3,12 +3,20 @@
 Threshold alerts open only after the breach has lasted ``alert_min_duration_s`` and close only
 once the value is back inside by a hysteresis margin, so a reading wobbling on the line does not
 flap. Stale-node and low-battery alerts come from the node's last reading and status.
+
+Light follows the cloud's rule (cloud/alerts/rules.py and service.py): every night is dark, so a
+low reading of illuminance never alerts by itself; low (and high) light is judged by the daily
+light integral (DLI) of the last completed UTC day, from that day's mean illuminance (at least
+``DLI_MIN_SAMPLES`` readings, converted with ``shared.units.daily_light_integral``) against the
+plant's ``dli_min``/``dli_max``. One dark day opens the alert; it resolves on a day that is back
+inside by the cloud's band (10 % of the limit, at least 0.5 mol/m²/day). A too-bright reading
+(``light_lux_max``) still alerts as a threshold, as in the cloud.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -27,10 +35,12 @@ from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store.types import SyncState, from_ms, to_ms
-from shared.sync import AlertKind
-from shared.units import PLANT_METRICS, RANGES, Metric
+from shared.sync import AlertKind, Thresholds
+from shared.units import PLANT_METRICS, RANGES, Metric, daily_light_integral
 
 BATTERY_RECOVERY_MARGIN = 5.0
+DLI_RULE = "dli"
+DLI_MIN_SAMPLES = 12  # as the cloud: a day's mean illuminance stands for its DLI only with these
 
 
 def to_public(alert: Alert) -> AlertPublic:
@@ -86,6 +96,7 @@ async def open_alert(
     node_mac: str | None = None,
     plant_id: str | None = None,
     metric: Metric | None = None,
+    rule: str | None = None,
 ) -> Alert:
     """Insert a new open alert (pending sync)."""
     alert = Alert(
@@ -94,6 +105,7 @@ async def open_alert(
         plant_id=plant_id,
         kind=kind.value,
         metric=metric.value if metric else None,
+        rule=rule,
         message=message[:500],
         opened_at=now,
     )
@@ -108,7 +120,7 @@ async def _open_alerts(session: AsyncSession) -> dict[tuple[Any, ...], Alert]:
         .scalars()
         .all()
     )
-    return {(a.kind, a.plant_id, a.node_mac, a.metric): a for a in rows}
+    return {(a.kind, a.plant_id, a.node_mac, a.metric, a.rule): a for a in rows}
 
 
 async def _breach_lasted(
@@ -174,11 +186,15 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
             value = latest.get(metric)
             fresh = value is not None and now - from_ms(value[1]) <= stale_after
             low, high = thresholds.bounds(metric)
+            if metric is Metric.ILLUMINANCE:
+                # Darkness at night is normal: low light is a daily-light-integral matter.
+                changed += _retire_instant_low_light(open_alerts, plant.id, node.mac, now)
+                low = None
             span = (high - low) if low is not None and high is not None else None
             for kind, bound in ((AlertKind.LOW, low), (AlertKind.HIGH, high)):
                 if bound is None:
                     continue
-                key = (kind.value, plant.id, node.mac, metric.value)
+                key = (kind.value, plant.id, node.mac, metric.value, None)
                 current = open_alerts.get(key)
                 margin = settings.alert_hysteresis_fraction * (
                     span if span else max(abs(bound), 1.0)
@@ -217,7 +233,99 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
                     metric=metric,
                 )
                 changed += 1
+        changed += await _daily_light(
+            session, node.id, plant, thresholds, node.mac, open_alerts, now
+        )
     await session.flush()
+    return changed
+
+
+def _retire_instant_low_light(
+    open_alerts: dict[tuple[Any, ...], Alert], plant_id: str, node_mac: str, now: datetime
+) -> int:
+    # A low-illuminance alert opened by the former instant rule (before the DLI rule).
+    alert = open_alerts.pop(
+        (AlertKind.LOW.value, plant_id, node_mac, Metric.ILLUMINANCE.value, None), None
+    )
+    if alert is None:
+        return 0
+    _resolve(alert, now)
+    return 1
+
+
+def dli_band(limit: float) -> float:
+    """How far back inside a DLI limit a day must be to resolve an alert (the cloud's band)."""
+    return max(0.5, abs(limit) * 0.1)
+
+
+async def day_light_integral(session: AsyncSession, node: int, day: date) -> float | None:
+    """The DLI (mol/m²/day, 2 decimals) of one UTC day from its hourly rollups, or None with
+    fewer than ``DLI_MIN_SAMPLES`` illuminance readings that day."""
+    start = datetime.combine(day, time(), UTC)
+    row = (
+        await session.execute(
+            text(
+                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
+                "where node_id = :n and hour >= :s and hour < :e and illuminance_n > 0"
+            ),
+            {"n": node, "s": to_ms(start), "e": to_ms(start + timedelta(days=1))},
+        )
+    ).one()
+    total, samples = row
+    if not samples or int(samples) < DLI_MIN_SAMPLES:
+        return None
+    return round(daily_light_integral(float(total) / int(samples)), 2)
+
+
+async def _daily_light(
+    session: AsyncSession,
+    node: int,
+    plant: Plant,
+    thresholds: Thresholds,
+    node_mac: str,
+    open_alerts: dict[tuple[Any, ...], Alert],
+    now: datetime,
+) -> int:
+    if thresholds.dli_min is None and thresholds.dli_max is None:
+        return 0
+    day = now.astimezone(UTC).date() - timedelta(days=1)  # the last completed UTC day
+    dli = await day_light_integral(session, node, day)
+    if dli is None:
+        return 0  # too few readings to judge that day: alerts stay as they are
+    changed = 0
+    metric = Metric.ILLUMINANCE
+    for kind, bound in ((AlertKind.LOW, thresholds.dli_min), (AlertKind.HIGH, thresholds.dli_max)):
+        if bound is None:
+            continue
+        key = (kind.value, plant.id, node_mac, metric.value, DLI_RULE)
+        current = open_alerts.get(key)
+        if current is not None:
+            back = (
+                dli >= bound + dli_band(bound)
+                if kind is AlertKind.LOW
+                else dli <= bound - dli_band(bound)
+            )
+            if back:
+                _resolve(current, now)
+                session.add(current)
+                changed += 1
+            continue
+        if dli < bound if kind is AlertKind.LOW else dli > bound:
+            side = "below" if kind is AlertKind.LOW else "above"
+            limit = "minimum" if kind is AlertKind.LOW else "maximum"
+            alert = await open_alert(
+                session,
+                kind,
+                f"{plant.name}: daily light integral {dli:g} mol/m²/day on {day:%Y-%m-%d} "
+                f"{side} the plant's {limit} {bound:g}",
+                now,
+                node_mac=node_mac,
+                plant_id=plant.id,
+                metric=metric,
+                rule=DLI_RULE,
+            )
+            open_alerts[key] = alert
+            changed += 1
     return changed
 
 
@@ -240,7 +348,7 @@ async def _stale_and_battery(
         default=None,
     )
     reference = heard or node.created_at
-    stale_key = (AlertKind.STALE.value, plant_id, node.mac, None)
+    stale_key = (AlertKind.STALE.value, plant_id, node.mac, None, None)
     stale = now - reference > stale_after
     if stale and stale_key not in open_alerts:
         minutes = int((now - reference).total_seconds() // 60)
@@ -265,7 +373,7 @@ async def _stale_and_battery(
         or latest[Metric.BATTERY][1] >= to_ms(node.last_seen)
     ):
         battery = latest[Metric.BATTERY][0]
-    battery_key = (AlertKind.LOW_BATTERY.value, plant_id, node.mac, Metric.BATTERY.value)
+    battery_key = (AlertKind.LOW_BATTERY.value, plant_id, node.mac, Metric.BATTERY.value, None)
     if battery is not None:
         low = battery < settings.low_battery_percent
         if low and battery_key not in open_alerts:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 
-from hub.ble.ports import DecodedReading, GatewayStore, NodeStatus, ReceivedImage
+from hub.ble.ports import AlarmThresholds, DecodedReading, GatewayStore, NodeStatus, ReceivedImage
 from shared import ble_uuids
 from shared import gatt as pv
 from shared.sync import NodeConfig, ReadingSource
+from shared.units import Metric
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class LinkLost(SessionError):
     """The connection dropped during the session."""
 
 
+class ConnectFailed(SessionError):
+    """No connection within the bounded connect timeout (node absent, out of range, busy)."""
+
+
 @dataclass(slots=True)
 class SessionReport:
     """What one session did (logged, and read by tests)."""
@@ -40,11 +45,15 @@ class SessionReport:
     info: pv.Info | None = None
     config_revision: int | None = None
     config_written: bool = False
+    node_config: pv.Config | None = None  # the Config the node runs after the session
     records: int = 0
     acked_upto: int | None = None
     images: list[int] = field(default_factory=list)
     crc_failures: int = 0
     resumed_from: list[int] = field(default_factory=list)
+    counter_checked: bool = False  # COUNT compared with the hub's last seq (node held records)
+    seq_epoch: int | None = None  # set when the node's counter restarted: the new epoch
+    newest_seq: int | None = None  # the node's newest record seq (COUNT), when it held any
 
 
 def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
@@ -64,6 +73,51 @@ def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
         alert_interval_s=min(current.alert_interval_s, wanted.sampling_interval_s),
         camera_interval_s=wanted.camera_interval_s or 0,
     )
+
+
+def _limit(value: float | None, lowest: float, highest: float) -> float | None:
+    # The node keeps 0.01 steps; a value outside what it accepts is not written.
+    if value is None:
+        return None
+    value = round(value, 2)
+    return value if lowest <= value <= highest else None
+
+
+def with_thresholds(config: pv.Config, wanted: AlarmThresholds | None) -> pv.Config:
+    """``config`` with the plant's alarm limits where they are set; a side without a limit keeps
+    the node's value, and a metric whose pair would not satisfy low < high is left as it was."""
+    if wanted is None:
+        return config
+    moisture_low = _limit(wanted.moisture_low, 0.0, 100.0)
+    moisture_high = _limit(wanted.moisture_high, 0.0, 100.0)
+    temperature_low = _limit(wanted.temperature_low, -40.0, 85.0)
+    temperature_high = _limit(wanted.temperature_high, -40.0, 85.0)
+    m_low = config.moisture_low if moisture_low is None else moisture_low
+    m_high = config.moisture_high if moisture_high is None else moisture_high
+    t_low = config.temperature_low if temperature_low is None else temperature_low
+    t_high = config.temperature_high if temperature_high is None else temperature_high
+    if m_low < m_high:
+        config = replace(config, moisture_low=m_low, moisture_high=m_high)
+    if t_low < t_high:
+        config = replace(config, temperature_low=t_low, temperature_high=t_high)
+    return config
+
+
+# Half a 0.01 step and a little: the same measurement decoded from an advert or a record.
+_SAME_VALUE = 0.006
+
+
+def _same_measurement(record: Mapping[Metric, float], stored: Mapping[Metric, float]) -> bool:
+    """True when a record and a stored reading carry the same values (metrics both hold)."""
+    common = set(record) & set(stored)
+    return bool(common) and all(abs(record[m] - stored[m]) <= _SAME_VALUE for m in common)
+
+
+def thresholds_applied(wanted: AlarmThresholds | None, held: pv.Config | None) -> bool:
+    """True when the node's Config already holds every limit its plant sets."""
+    if wanted is None:
+        return True
+    return held is not None and with_thresholds(held, wanted) == held
 
 
 @dataclass(slots=True)
@@ -89,6 +143,9 @@ class NodeSession:
         since_seq: int | None,
         partial_images: dict[int, PartialImage],
         image_attempts: int,
+        last_seq: int | None = None,
+        seq_epoch: int = 0,
+        wanted_thresholds: AlarmThresholds | None = None,
     ) -> None:
         self.client = client
         self.mac = mac
@@ -96,7 +153,10 @@ class NodeSession:
         self.now = now
         self.op_timeout_s = op_timeout_s
         self.wanted_config = wanted_config
+        self.wanted_thresholds = wanted_thresholds
         self.since_seq = since_seq
+        self.last_seq = last_seq
+        self.seq_epoch = seq_epoch
         self.partial_images = partial_images
         self.image_attempts = image_attempts
         self.report = SessionReport()
@@ -189,27 +249,45 @@ class NodeSession:
     async def _sync_config(self) -> None:
         current = pv.Config.decode(bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID)))
         wanted = self.wanted_config
+        value = current
         if wanted is not None and wanted.revision != current.revision:
             value = config_for_node(wanted, current)
+        # The node alarms (samples faster) on its plant's limits: species with overrides.
+        value = with_thresholds(value, self.wanted_thresholds)
+        if value != current:
             await self.client.write_gatt_char(ble_uuids.CONFIG_UUID, value.encode(), response=True)
             current = pv.Config.decode(
                 bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID))
             )
             self.report.config_written = True
         self.report.config_revision = current.revision
+        self.report.node_config = current
 
     async def _backfill(self) -> None:
         count = (await self._ok(pv.Count())).result
         assert isinstance(count, pv.CountResult)
         if count.count == 0:
             return
-        since = count.oldest_seq if self.since_seq is None else max(self.since_seq, 0)
+        self.report.newest_seq = count.newest_seq
+        self.report.counter_checked = self.last_seq is not None
+        # A node still holding records the hub acked (it lost its flash, or an ACK) sends
+        # them again: harmless duplicates, and the overlap is what reveals a restart below.
+        since = count.oldest_seq
+        if self.since_seq is not None:
+            since = min(max(self.since_seq, 0), count.oldest_seq)
+        if self.last_seq is not None and count.newest_seq < self.last_seq:
+            # Counters never go back and a node keeps its newest measurement until it is
+            # acked, so a node holding records all below what the hub accepted restarted its
+            # counter. This answer comes over the bonded link: a replayer cannot give it.
+            await self._counter_restarted(())
         self._records.clear()
         done = (await self._ok(pv.ReportSince(since))).result
         assert isinstance(done, pv.ReportDone)
         records = sorted({r.seq: r for r in self._records}.values(), key=lambda r: r.seq)
         if len(records) != done.count:
             raise SessionError(f"REPORT_SINCE announced {done.count} records, got {len(records)}")
+        if records and self.report.seq_epoch is None and self.last_seq is not None:
+            await self._compare_with_stored(records)
         if records:
             await self.store.store_readings(self._readings(records))
             self.report.records = len(records)
@@ -218,6 +296,29 @@ class NodeSession:
         ack = (await self._ok(pv.AckUpto(last))).result
         assert isinstance(ack, pv.AckDone)
         self.report.acked_upto = last
+
+    async def _counter_restarted(self, moved: Sequence[int]) -> None:
+        self.seq_epoch = await self.store.start_counter_epoch(self.mac, moved)
+        self.report.seq_epoch = self.seq_epoch
+
+    async def _compare_with_stored(self, records: list[pv.Record]) -> None:
+        # A node that restarted its counter and then measured past the hub's last seq before
+        # the hub heard it again holds records whose seqs the hub stored with other values.
+        stored = await self.store.stored_values(self.mac, [r.seq for r in records])
+        same: list[int] = []
+        differs = False
+        for record in records:
+            held = stored.get(record.seq)
+            if held is None:
+                continue
+            if _same_measurement(record.values, held):
+                same.append(record.seq)
+            else:
+                differs = True
+        if differs:
+            # Readings already stored that match the node's records were heard after the
+            # restart (under the old epoch): they move to the new epoch with the rest.
+            await self._counter_restarted(same)
 
     def _readings(self, records: list[pv.Record]) -> list[DecodedReading]:
         readings: list[DecodedReading] = []
@@ -246,6 +347,7 @@ class NodeSession:
                     values=dict(record.values),
                     seq=record.seq,
                     source=ReadingSource.BACKFILL,
+                    seq_epoch=self.seq_epoch,
                 )
             )
         return readings

@@ -6,33 +6,71 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.ble.ports import NodeStatus, PairedNode
+from hub.ble.ports import AlarmThresholds, NodeStatus, PairedNode
 from hub.errors import NotFound
 from hub.nodes import repository
 from hub.nodes.models import Node
+from hub.plants import repository as plants_repo
+from hub.plants.service import thresholds_for
 from hub.store.types import SyncState, utcnow
-from shared.sync import NodeConfig, NodeKind
+from shared.sync import NodeConfig, NodeKind, Thresholds
 
 
-def to_paired(node: Node) -> PairedNode:
-    """The gateway's view of a node row."""
+def alarm_thresholds(thresholds: Thresholds | None) -> AlarmThresholds | None:
+    """The node's alarm limits for its plant's thresholds (None without a plant or limits)."""
+    if thresholds is None:
+        return None
+    alarm = AlarmThresholds(
+        moisture_low=thresholds.moisture_min,
+        moisture_high=thresholds.moisture_max,
+        temperature_low=thresholds.temperature_min,
+        temperature_high=thresholds.temperature_max,
+    )
+    return None if alarm == AlarmThresholds() else alarm
+
+
+async def plant_thresholds(session: AsyncSession) -> dict[str, Thresholds]:
+    """Node MAC -> the thresholds of the plant it watches (species with overrides)."""
+    species = await plants_repo.species_map(session)
+    return {
+        plant.node_mac: thresholds_for(plant, species)
+        for plant in await plants_repo.list_plants(session)
+        if plant.node_mac
+    }
+
+
+def to_paired(node: Node, thresholds: Thresholds | None = None) -> PairedNode:
+    """The gateway's view of a node row (with its plant's thresholds, if it has a plant)."""
     return PairedNode(
         mac=node.mac,
         kind=NodeKind(node.kind),
         bindkey=node.bindkey,
         last_seq=node.last_seq,
+        seq_epoch=node.seq_epoch,
         config=NodeConfig.model_validate_json(node.config) if node.config else None,
         config_revision_applied=node.config_revision_applied,
+        thresholds=alarm_thresholds(thresholds),
     )
 
 
 async def pair(
     session: AsyncSession, mac: str, kind: NodeKind, bindkey: bytes | None, name: str | None
 ) -> Node:
-    """Pair (or re-pair) a node; its readings and history are kept across re-pairing."""
+    """Pair (or re-pair) a node; its readings and history are kept across re-pairing.
+
+    A new bindkey on a node that had one means the node was re-flashed: its counter restarted,
+    so a new sequence epoch begins (adverts under the old key cannot authenticate any more, so
+    forgetting the old counter lets no replay through). Re-pairing with the same key keeps the
+    epoch and the replay position.
+    """
     node = await repository.by_mac(session, mac)
     if node is None:
         node = Node(mac=mac, kind=kind.value, created_at=utcnow())
+    elif node.bindkey is not None and bindkey is not None and bindkey != node.bindkey:
+        node.seq_epoch += 1
+        node.key_epoch = node.seq_epoch
+        node.last_seq = None
+        node.counter_resets += 1
     node.kind = kind.value
     node.bindkey = bindkey
     node.paired = True

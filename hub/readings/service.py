@@ -56,7 +56,9 @@ def status_of(
         status = Status.UNKNOWN
     elif now - measured > stale_after:
         status = Status.STALE
-    elif low is not None and value < low:
+    elif low is not None and value < low and metric is not Metric.ILLUMINANCE:
+        # Too little light is a verdict on the day's light integral (the DLI alert), not on one
+        # reading: every night is below the plant's lux minimum.
         status = Status.LOW
     elif high is not None and value > high:
         status = Status.HIGH

@@ -382,7 +382,8 @@ class SyncEngine:
         if changed and self.gateway is not None:
             await self.gateway.reload_nodes()
             for mac in changed:
-                await self.gateway.request_session(mac)
+                with contextlib.suppress(KeyError):  # a node no longer paired: nothing to write
+                    await self.gateway.request_session(mac)
 
     # --- images --------------------------------------------------------------------------
 
@@ -528,8 +529,10 @@ def _node_info(node: Node) -> NodeInfo:
 
 
 async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> list[str]:
-    """Mirror the cloud's plants, species and node configs; return MACs whose config changed."""
+    """Mirror the cloud's plants, species and node configs; return MACs of paired nodes whose
+    config or plant thresholds changed (their node config is written at the next session)."""
     now = utcnow()
+    thresholds_before = await nodes_service.plant_thresholds(session)
     for species in snapshot.species:
         row = await session.get(Species, species.id)
         if row is None:
@@ -563,6 +566,15 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         if node is not None and node_cfg.revision > node.config_revision:
             await nodes_service.apply_cloud_config(session, node_cfg)
             changed.append(node_cfg.mac)
+    await session.flush()
+    thresholds_after = await nodes_service.plant_thresholds(session)
+    for mac in sorted(set(thresholds_before) | set(thresholds_after)):
+        before = nodes_service.alarm_thresholds(thresholds_before.get(mac))
+        after = nodes_service.alarm_thresholds(thresholds_after.get(mac))
+        if before != after and mac not in changed:
+            node = await nodes_repo.by_mac(session, mac)
+            if node is not None and node.paired:
+                changed.append(mac)
     await kv.put(session, kv.CONFIG_REVISION, str(snapshot.revision))
     await kv.put(session, kv.HUB_ID, str(snapshot.hub_id))
     await repository.record(session, "config", now, items=1)

@@ -1,16 +1,16 @@
-"""The ingest fast path accepts exactly what ``shared.sync.ReadingIn`` accepts, same values."""
+"""The ingest fast paths accept only what ``shared.sync.ReadingIn`` accepts, same values."""
 
 from __future__ import annotations
 
-import uuid
+import math
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.telemetry.validation import parse_fast_batch, validate_readings
+from cloud.telemetry.validation import fast_columns, utc_from_micros, validate_readings
 from shared.sync import parse_readings
 
 GOOD = {"node_mac": "AA:BB:CC:DD:EE:01", "measured_at": "2026-01-01T10:00:00Z", "moisture": 40.5}
@@ -88,19 +88,74 @@ def test_variants_match_the_reference() -> None:
     assert rejected == reference_rejected
 
 
+def _columns(items: list[Any]) -> dict[int, tuple[Any, ...]] | None:
+    """What the columnar fast path makes of ``items``, shaped like ``_reference``."""
+    columns = fast_columns(items)
+    if columns is None:
+        return None
+    out: dict[int, tuple[Any, ...]] = {}
+    for row, index in enumerate(columns.indexes.tolist()):
+        seq = int(columns.seq[row])
+        out[index] = (
+            columns.macs[row],
+            utc_from_micros(int(columns.micros[row])),
+            None if seq < 0 else seq,
+            "backfill" if columns.source[row] else "advert",
+            *(None if math.isnan(v) else v for v in columns.metrics[row].tolist()),
+        )
+    return out
+
+
 @pytest.mark.parametrize("index", range(len(VARIANTS)))
-def test_one_pass_batch_parse_only_when_every_item_is_good(index: int) -> None:
-    body = orjson.dumps({"batch_id": str(uuid.uuid4()), "readings": [GOOD, VARIANTS[index]]})
-    fast = parse_fast_batch(body)
-    valid, rejected = parse_readings([GOOD, VARIANTS[index]])
+def test_columnar_path_only_when_every_item_is_good(index: int) -> None:
+    items = [GOOD, VARIANTS[index]]
+    fast = _columns(items)
+    _, rejected = parse_readings(items)
     if rejected:
         assert fast is None  # never accepts what the reference refuses
-    if index == 0:
+    if index in (0, 11, 13, 18):  # plain good readings take the fast path
         assert fast is not None
     if fast is not None:
-        assert [(r.node_mac, r.measured_at, r.moisture) for r in fast.readings] == [
-            (r.node_mac, r.measured_at, r.moisture) for _, r in valid
-        ]
+        assert fast == _reference(items)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-03-01T00:00:00Z",
+        "2024-02-29T23:59:59.999Z",  # a hub's SQLite strftime('%f') form
+        "2026-12-31T12:34:56.123456Z",
+        "1999-01-01T00:00:00Z",
+        "2100-03-01T00:00:00.5Z",
+    ],
+)
+def test_columnar_timestamps_equal_pydantic(stamp: str) -> None:
+    items = [{**GOOD, "measured_at": stamp}]
+    fast = _columns(items)
+    if stamp.endswith(".5Z"):
+        assert fast is None  # one fraction digit: left to pydantic
+        return
+    assert fast is not None
+    assert fast == _reference(items)
+    assert fast[0][1].tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2025-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T10:60:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-00-10T00:00:00Z",
+        "2026-01-01 10:00:00Z",
+        "2026-01-01T10:00:00+00:00",
+        "2026-01-01T10:00:0aZ",
+    ],
+)
+def test_columnar_path_leaves_odd_timestamps_to_pydantic(stamp: str) -> None:
+    assert fast_columns([{**GOOD, "measured_at": stamp}]) is None
 
 
 _values = st.one_of(
@@ -137,3 +192,37 @@ _values = st.one_of(
 )
 def test_random_items_match_the_reference(items: list[dict[str, Any]]) -> None:
     assert _fast(items) == _reference(items)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "node_mac": st.sampled_from(["AA:BB:CC:DD:EE:01", "AA:BB:CC:DD:EE:02", "x"]),
+                "measured_at": st.one_of(
+                    st.datetimes(
+                        min_value=datetime(1960, 1, 1), max_value=datetime(2300, 1, 1)
+                    ).map(lambda at: at.isoformat(timespec="milliseconds") + "Z"),
+                    st.sampled_from(["2026-01-01T10:00:00Z", "2026-02-29T10:00:00.000Z"]),
+                ),
+            },
+            optional={
+                "moisture": _values,
+                "temperature": _values,
+                "battery": _values,
+                "seq": st.one_of(st.none(), st.integers(-2, 2**33)),
+                "source": st.sampled_from(["advert", "backfill", "x"]),
+            },
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_columnar_path_matches_the_reference(items: list[dict[str, Any]]) -> None:
+    fast = _columns(items)
+    _, rejected = parse_readings(items)
+    if rejected:
+        assert fast is None
+    if fast is not None:
+        assert fast == _reference(items)

@@ -145,6 +145,14 @@ LISTS = [
 ]
 # The caller's own account, not a collection of owned things.
 NOT_OWNED = {("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/password")}
+# The caller's own alert webhook (no id in the path; another user's stays out of reach:
+# test_webhooks.test_another_user_cannot_see_or_change_it).
+NOT_OWNED |= {
+    ("GET", "/api/v1/alerts/webhook"),
+    ("PUT", "/api/v1/alerts/webhook"),
+    ("DELETE", "/api/v1/alerts/webhook"),
+    ("POST", "/api/v1/alerts/webhook/rotate-secret"),
+}
 # Creating with references to another user's things: test_cannot_reference_another_users_node_or_hub
 # (and the device flow, which links a hub to the approving user only).
 CREATES = {

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service
 from hub.alerts.models import Alert
 from hub.ble.ports import DecodedReading
+from hub.plants import repository as plants_repo
 from hub.plants.schemas import PlantCreate
 from hub.plants.service import create
 from hub.store.hub_store import HubStore
 from hub.store.types import SyncState, utcnow
 from shared.sync import AlertKind, Thresholds
-from shared.units import Metric
+from shared.units import Metric, daily_light_integral
 
 MAC = "AA:BB:CC:DD:EE:01"
 
@@ -105,3 +107,129 @@ async def test_acknowledge_keeps_threshold_alert_open(store: HubStore) -> None:
     acked = await store.write(lambda s: service.acknowledge(s, stale.id, now))
     assert acked.acknowledged_at is not None
     assert acked.resolved_at is None
+
+
+# --- light: judged by the daily light integral, like the cloud --------------------------------
+
+NIGHT = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # 01:00 UTC, the day after DAY
+DAY = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def setup_light_plant(store: HubStore) -> None:
+    await store.pair_node(MAC)
+
+    async def op(session: AsyncSession) -> None:
+        await create(
+            session,
+            PlantCreate(
+                name="Fern",
+                node_mac=MAC,
+                overrides=Thresholds(light_lux_min=1000, dli_min=6.0),
+            ),
+        )
+
+    await store.write(op)
+
+
+def sunny_day(day: datetime, peak_lux: float, first_seq: int) -> list[DecodedReading]:
+    """A reading every 30 min: a sine-shaped day from 06:00 to 18:00 UTC, dark at night."""
+    out = []
+    for i in range(48):
+        at = day + timedelta(minutes=30 * i)
+        hour = at.hour + at.minute / 60
+        lux = peak_lux * math.sin(math.pi * (hour - 6) / 12) if 6 < hour < 18 else 0.0
+        values = {Metric.ILLUMINANCE: round(lux, 2), Metric.MOISTURE: 50.0}
+        out.append(DecodedReading(MAC, at, values, first_seq + i))
+    return out
+
+
+def dark_night(start: datetime, first_seq: int, hours: int = 3) -> list[DecodedReading]:
+    return [
+        DecodedReading(
+            MAC,
+            start + timedelta(minutes=10 * i),
+            {Metric.ILLUMINANCE: 0.0, Metric.MOISTURE: 50.0},
+            first_seq + i,
+        )
+        for i in range(hours * 6 + 1)
+    ]
+
+
+def light_alerts(alerts: list[Alert]) -> list[Alert]:
+    return [a for a in alerts if a.metric == Metric.ILLUMINANCE.value]
+
+
+async def test_a_normal_night_after_a_bright_day_does_not_alert(store: HubStore) -> None:
+    await setup_light_plant(store)
+    day = sunny_day(DAY, 60_000.0, 0)
+    await store.store_readings(day)
+    # Hours of 0 lx tonight, far longer than the minimum duration, under light_lux_min=1000.
+    night = dark_night(NIGHT - timedelta(hours=3), 100)
+    await store.store_readings(night)
+    assert light_alerts(await evaluate(store, NIGHT)) == []
+    # The day's DLI is the mean of its readings (the evening's zeros included) converted; a
+    # night reading at a day reading's time was a duplicate and was not stored.
+    stored = {r.measured_at: r.values[Metric.ILLUMINANCE] for r in day}
+    for r in night:
+        if r.measured_at.date() == DAY.date():
+            stored.setdefault(r.measured_at, r.values[Metric.ILLUMINANCE])
+    lux = list(stored.values())
+    async with store.read() as session:
+        dli = await service.day_light_integral(session, 1, DAY.date())
+    assert dli == round(daily_light_integral(sum(lux) / len(lux)), 2)
+    assert dli > 6.0 + service.dli_band(6.0)
+
+
+async def test_a_genuinely_dark_day_alerts_once_and_a_bright_day_resolves_it(
+    store: HubStore,
+) -> None:
+    await setup_light_plant(store)
+    await store.store_readings(sunny_day(DAY, 1_000.0, 0))  # overcast and indoors: DLI ~0.51
+    alerts = light_alerts(await evaluate(store, NIGHT))
+    assert len(alerts) == 1
+    [dark] = alerts
+    assert dark.kind == AlertKind.LOW
+    assert dark.rule == "dli"
+    assert dark.resolved_at is None
+    assert "daily light integral 0.51 mol/m²/day on 2026-06-01 below" in dark.message
+    # Judged once per day: evaluating again the same night changes nothing.
+    assert len(light_alerts(await evaluate(store, NIGHT + timedelta(hours=2)))) == 1
+
+    # The next day is bright but only just above the minimum: inside the band, still open.
+    next_day = DAY + timedelta(days=1)
+    await store.store_readings(sunny_day(next_day, 12_500.0, 200))  # DLI ~6.37 < 6 + 0.6
+    [still] = light_alerts(await evaluate(store, next_day + timedelta(days=1, hours=1)))
+    assert still.resolved_at is None
+    # A clearly bright day resolves it.
+    third = DAY + timedelta(days=2)
+    await store.store_readings(sunny_day(third, 40_000.0, 300))
+    [resolved] = light_alerts(await evaluate(store, third + timedelta(days=1, hours=1)))
+    assert resolved.resolved_at is not None
+
+
+async def test_a_day_with_too_few_light_readings_is_not_judged(store: HubStore) -> None:
+    await setup_light_plant(store)
+    await store.store_readings(sunny_day(DAY, 1_000.0, 0)[::5])  # 10 readings
+    assert light_alerts(await evaluate(store, NIGHT)) == []
+
+
+async def test_an_instant_low_light_alert_from_before_the_dli_rule_is_resolved(
+    store: HubStore,
+) -> None:
+    await setup_light_plant(store)
+    await store.store_readings(dark_night(NIGHT - timedelta(hours=1), 0, hours=1))
+
+    async def legacy(session: AsyncSession) -> None:
+        await service.open_alert(
+            session,
+            AlertKind.LOW,
+            "Fern: illuminance 0 lx below 1000 lx",
+            NIGHT - timedelta(hours=1),
+            node_mac=MAC,
+            plant_id=(await plants_repo.list_plants(session))[0].id,
+            metric=Metric.ILLUMINANCE,
+        )
+
+    await store.write(legacy)
+    [old] = light_alerts(await evaluate(store, NIGHT))
+    assert old.resolved_at == NIGHT

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 
@@ -12,6 +14,8 @@ from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
 from hub.nodes import service as nodes_service
 from hub.store.hub_store import HubStore
+from hub.sync.service import apply_snapshot
+from shared.sync import ConfigSnapshot, PlantConfig, SpeciesThresholds, Thresholds
 from tests.hub.ble.conftest import (
     FAST,
     eventually,
@@ -22,6 +26,9 @@ from tests.hub.ble.conftest import (
 )
 
 pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
+
+HUB_ID = UUID("00000000-0000-4000-8000-000000000001")
+PLANT_ID = UUID("00000000-0000-4000-8000-000000000002")
 
 
 async def test_pairing_then_unpairing_starts_and_stops_storage(
@@ -155,3 +162,82 @@ async def test_without_passive_scanning_support_the_gateway_scans_actively(
     await gateway.start()
     await eventually(lambda: gateway.stats.readings_stored >= 2, what="readings")
     assert gateway.stats.scanner_errors == 3
+
+
+def snapshot(
+    revision: int, mac: str, *, override_min: float, species_temp_max: float
+) -> ConfigSnapshot:
+    """A cloud config snapshot: one species, one plant on the node with a moisture override."""
+    return ConfigSnapshot(
+        revision=revision,
+        hub_id=HUB_ID,
+        generated_at=datetime(2026, 6, 1, tzinfo=UTC),
+        species=[
+            SpeciesThresholds(
+                id=7,
+                common_name="Basil",
+                scientific_name="Ocimum basilicum",
+                thresholds=Thresholds(
+                    moisture_min=30,
+                    moisture_max=70,
+                    temperature_min=10,
+                    temperature_max=species_temp_max,
+                ),
+            )
+        ],
+        plants=[
+            PlantConfig(
+                id=PLANT_ID,
+                name="Basil",
+                species_id=7,
+                node_mac=mac,
+                overrides=Thresholds(moisture_min=override_min),
+            )
+        ],
+    )
+
+
+async def test_plant_thresholds_follow_each_config_revision_onto_the_node(
+    garden: EmulatedGarden, store: HubStore, make_gateway: Callable[..., Gateway]
+) -> None:
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    first = snapshot(1, node.mac, override_min=40.0, species_temp_max=30.0)
+    await store.write(lambda s: apply_snapshot(s, first))
+    gateway = make_gateway()
+    await garden.start()
+    await gateway.start()
+    outcome = await gateway.session_outcome(node.mac, 0)
+    assert outcome.report is not None
+    assert outcome.report.config_written
+    config = node.flash.config
+    # Species limits with the plant's override on top, as the node alarms on them.
+    assert (config.moisture_low, config.moisture_high) == (40.0, 70.0)
+    assert (config.temperature_low, config.temperature_high) == (10.0, 30.0)
+    revision = config.revision  # no node setting changed: the node's revision is left alone
+
+    # A new revision: the override and the species change. The sync engine reloads the gateway
+    # and asks for a session with each node whose thresholds changed.
+    second = snapshot(2, node.mac, override_min=45.0, species_temp_max=28.0)
+    changed = await store.write(lambda s: apply_snapshot(s, second))
+    assert changed == [node.mac]
+    number = gateway.sessions_ended(node.mac)
+    await gateway.reload_nodes()
+    await gateway.request_session(node.mac)
+    while True:  # a session already under way may still carry the old limits
+        outcome = await gateway.session_outcome(node.mac, number)
+        number += 1
+        report = outcome.report
+        if report and report.node_config and report.node_config.moisture_low == 45.0:
+            break
+    assert report.config_written
+    config = node.flash.config
+    assert (config.moisture_low, config.moisture_high) == (45.0, 70.0)
+    assert (config.temperature_low, config.temperature_high) == (10.0, 28.0)
+    assert config.revision == revision
+    # The same snapshot again changes nothing, and a session then writes nothing.
+    assert await store.write(lambda s: apply_snapshot(s, second)) == []
+    await gateway.request_session(node.mac)
+    again = await gateway.session_outcome(node.mac, number)
+    assert again.report is not None
+    assert not again.report.config_written
