@@ -3,8 +3,8 @@
 Also attributes the photos already synced while their node had no plant to the plant the
 node measures now (and their diagnoses to the same plant), which is what the gardener expects.
 
-Revision ID: 0110
-Revises: 0101
+Revision ID: 0130
+Revises: 0120
 Create Date: 2026-11-27 03:30:00+00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0110"
-down_revision: str | Sequence[str] | None = "0101"
+revision: str = "0130"
+down_revision: str | Sequence[str] | None = "0120"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

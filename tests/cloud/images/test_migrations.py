@@ -1,4 +1,4 @@
-"""Revisions 0100 (images, diagnoses), 0101 (procrastinate) and 0110 (node assignments)
+"""Revisions 0100 (images, diagnoses), 0101 (procrastinate) and 0130 (node assignments)
 upgrade and downgrade cleanly."""
 
 from __future__ import annotations
@@ -60,12 +60,12 @@ INSERT INTO plants (id, owner_id, name, node_id, created_at, updated_at)
 """
 
 
-def test_0110_gives_orphaned_photos_to_their_nodes_plant(pg_server: EmbeddedPostgres) -> None:
+def test_0130_gives_orphaned_photos_to_their_nodes_plant(pg_server: EmbeddedPostgres) -> None:
     name = create_database(pg_server, None)
     url = pg_server.uri(name)
     ids = {key: uuid.uuid4() for key in ("user", "node", "image", "plant")}
     try:
-        command.upgrade(alembic_config(url), "0101")
+        command.upgrade(alembic_config(url), "0120")
         with psycopg.connect(libpq_url(url)) as conn:
             for statement in filter(str.strip, _ORPHANED_PHOTO.split(";")):
                 conn.execute(statement, ids)
@@ -80,7 +80,7 @@ def test_0110_gives_orphaned_photos_to_their_nodes_plant(pg_server: EmbeddedPost
         assert diagnosis == (ids["plant"],)
         assert assignment == [(ids["node"], ids["plant"], None)]
 
-        command.downgrade(alembic_config(url), "0101")
+        command.downgrade(alembic_config(url), "0120")
         with psycopg.connect(libpq_url(url)) as conn:
             assert conn.execute("SELECT to_regclass('node_assignments')").fetchone() == (None,)
     finally:
