@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -245,21 +244,13 @@ async def _supervise(options: DemoOptions, supervisor: Supervisor) -> int:
     return code
 
 
-def start_database(pgdata: Path, attempts: int = 3) -> EmbeddedPostgres:
-    """Embedded PostgreSQL in ``pgdata``. The wheel gives ``pg_ctl start`` 10 s, which a busy
-    machine can exceed while the server still comes up: ask again, it then finds it running."""
+def start_database(pgdata: Path) -> EmbeddedPostgres:
+    """Embedded PostgreSQL in ``pgdata`` (``start_embedded`` retries a slow ``pg_ctl start``)."""
     from cloud.db.embedded import start_embedded
 
-    for attempt in range(1, attempts + 1):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
-                return start_embedded(pgdata, cleanup="stop")
-        except (subprocess.SubprocessError, OSError):
-            if attempt == attempts:
-                raise
-            time.sleep(2.0)
-    raise AssertionError("unreachable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        return start_embedded(pgdata, cleanup="stop")
 
 
 def run_demo(
