@@ -167,6 +167,14 @@ async def water(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOu
     return _node_out(node)
 
 
+@router.post("/nodes/{mac}/wake", response_model=EmulatedNodeOut)
+async def wake(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
+    """Cut the node's sleep short: it measures and advertises now."""
+    node = _node(garden, mac)
+    node.wake_now()
+    return _node_out(node)
+
+
 @router.post("/nodes/{mac}/capture", response_model=EmulatedNodeOut)
 async def capture(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
     """Take a photo now (it is offered to the hub at the next wake)."""
