@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import signal
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ class FaultGarden:
             "PLANTVITA_HUB_SYNC_INTERVAL_S": "1",
             "PLANTVITA_HUB_SYNC_BACKOFF_BASE_S": "0.5",
             "PLANTVITA_HUB_SYNC_BACKOFF_MAX_S": "2",
-            "PLANTVITA_HUB_SYNC_BATCH_ITEMS": "40",
+            "PLANTVITA_HUB_SYNC_BATCH_ITEMS": "25",
             "PLANTVITA_HUB_SYNC_TIMEOUT_S": "15",
             "PLANTVITA_HUB_IMAGE_UPLOAD_BYTES_PER_S": str(1024 * 1024),
         }
@@ -153,6 +154,21 @@ class FaultGarden:
                 str(HISTORY_S),
             ],
             env,
+        )
+
+    def hub_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``plantvita hub ARGS`` against the running hub (as its admin)."""
+        env = {
+            **hub_env(self.options),
+            "PLANTVITA_HUB_ADMIN_PASSWORD": PASSWORD,
+        }
+        return subprocess.run(
+            [*plantvita_command(), "hub", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
 
     @staticmethod
