@@ -203,6 +203,18 @@ class FaultGarden:
                     f"{child.name} exited {child.process.returncode}:\n{child.tail(60)}"
                 )
 
+    async def all_up(self) -> None:
+        """Undo what a failed test may have left behind: both processes running, the link
+        up, no fault armed."""
+        self.proxy.disarm()
+        self.proxy.restore()
+        if self.cloud_child is None or self.cloud_child.process.poll() is not None:
+            self.start_cloud()
+        if self.hub_child is None or self.hub_child.process.poll() is not None:
+            self.start_hub()
+        await self.cloud_up()
+        await self.hub_up()
+
     async def cloud_up(self) -> None:
         """Wait for a (re)started cloud."""
         await scenario.wait_healthy(self.cloud_url, 60)
@@ -329,8 +341,8 @@ class FaultGarden:
             photos = {mac: await self.served_photos(hub, mac) for mac in self.macs}
 
             async def caught_up() -> bool:
+                # No "sync now" here: the hub's own schedule and backoff must get there.
                 self.running()
-                await hub.post("/api/v1/sync/now")
                 for mac in self.macs:
                     held = {r.key for r in await self.cloud_readings(cloud, mac)}
                     if any(m.key not in held for m in truth[mac]):

@@ -51,6 +51,12 @@ def garden(
         drop_database(pg_server, name)
 
 
+@pytest.fixture(autouse=True)
+async def _garden_up(garden: FaultGarden) -> None:
+    """Each test starts from a running garden, whatever the previous one left."""
+    await garden.all_up()
+
+
 async def _wait(event: threading.Event, deadline_s: float, what: str) -> None:
     async def fired() -> bool:
         return event.is_set()
