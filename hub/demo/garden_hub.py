@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 
 from hub.ble.emulator import EmulatedGarden, EmulatedNode, SimClock
@@ -85,6 +85,7 @@ class EmulatedNodeOut(BaseModel):
     mac: str
     name: str
     counter: int
+    acked_upto: int  # the newest record the hub acknowledged (this incarnation)
     measurements: int
     photos_waiting: int
     moisture: float
@@ -112,6 +113,7 @@ def _node_out(node: EmulatedNode) -> EmulatedNodeOut:
         mac=node.mac,
         name=node.name,
         counter=node.counter,
+        acked_upto=node.acked_upto,
         measurements=len(node.log),
         photos_waiting=len(node.flash.images),
         moisture=node.environment.moisture,
@@ -172,6 +174,16 @@ async def wake(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut
     """Cut the node's sleep short: it measures and advertises now."""
     node = _node(garden, mac)
     node.wake_now()
+    return _node_out(node)
+
+
+@router.post("/nodes/{mac}/slow-acks", response_model=EmulatedNodeOut)
+async def slow_acks(
+    mac: str, garden: GardenDep, _admin: AdminDep, seconds: float = Query(ge=0, le=30)
+) -> EmulatedNodeOut:
+    """Make ACK_UPTO take ``seconds`` (a slow flash erase; 0 puts it back)."""
+    node = _node(garden, mac)
+    node.faults.ack_delay_s = seconds
     return _node_out(node)
 
 

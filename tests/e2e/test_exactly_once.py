@@ -12,6 +12,7 @@ spans many measurements and sync attempts. Every wait is on a condition with a d
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import threading
@@ -197,14 +198,25 @@ async def test_hub_killed_mid_sync(garden: FaultGarden) -> None:
         assert await garden.cloud_metric(cloud, REPLAYED) > replayed
 
 
-def _backfilled(database: Path) -> int:
+def _newest_backfilled(database: Path, mac: str) -> int:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as conn:
-        return int(
-            conn.execute("select count(*) from readings where source = 'backfill'").fetchone()[0]
-        )
+        row = conn.execute(
+            "select max(r.seq) from readings r join nodes n on n.id = r.node_id "
+            "where n.mac = ? and r.source = 'backfill'",
+            (mac,),
+        ).fetchone()
+    return int(row[0] or 0)
+
+
+def _acked_in_journal(garden: FaultGarden, mac: str) -> int:
+    journal = garden.data_dir / "hub" / "garden" / f"{mac.replace(':', '')}.jsonl"
+    acks = [json.loads(line)["ack"] for line in journal.read_text().splitlines() if '"ack"' in line]
+    return max(acks, default=0)
 
 
 async def test_hub_killed_mid_write(garden: FaultGarden) -> None:
+    """Killed as its backfill commits: the node still holds those records (not acked) and
+    every node's adverts decoded but not yet flushed die with the process."""
     mac = garden.macs[0]
     database = garden.data_dir / "hub" / "hub.sqlite3"
     async with garden.clients() as (_cloud, hub):
@@ -216,14 +228,17 @@ async def test_hub_killed_mid_write(garden: FaultGarden) -> None:
             return int((await garden.emulated(hub, mac))["counter"]) >= counter + 10
 
         await eventually(records_piled_up, 40, "records on the node out of range")
-        before = _backfilled(database)
+        # A slow flash erase holds the node's ACK: the kill lands between commit and ack.
+        await hub.post(f"/api/v1/emulator/nodes/{mac}/slow-acks", params={"seconds": 10})
+        before = _newest_backfilled(database, mac)
         await garden.emulator(hub, mac, "resume")
-    # Kill the hub the moment its backfill transaction commits, before it acks the node.
     deadline = time.monotonic() + 30
-    while _backfilled(database) == before:
+    while (committed := _newest_backfilled(database, mac)) == before:
         assert time.monotonic() < deadline, "no backfill written"
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(0.01)
     garden.kill_hub()
+    # The hub died with the backfill committed and the node still holding it.
+    assert _acked_in_journal(garden, mac) < committed
     garden.start_hub()
     await garden.hub_up()
     await garden.assert_exactly_once()

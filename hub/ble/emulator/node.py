@@ -91,6 +91,7 @@ class NodeFaults:
     drop_link_after_bytes: int | None = None  # disconnect once this many image bytes went out
     corrupt_next_chunk: bool = False  # flip a byte in the next ImageData chunk
     ignore_acks: bool = False  # keep records after ACK_UPTO (a buggy flash driver)
+    ack_delay_s: float = 0.0  # real seconds ACK_UPTO takes (a slow flash erase)
 
 
 @dataclass(slots=True)
@@ -658,6 +659,8 @@ class EmulatedNode:
                     await self._notify(connection, self._records, value)
                 return pv.ReportDone(len(records), records[-1].seq if records else 0)
             case pv.AckUpto(seq):
+                if self.faults.ack_delay_s:
+                    await asyncio.sleep(self.faults.ack_delay_s)
                 if not self.faults.ignore_acks:
                     kept = [r for r in flash.records if r.seq > seq]
                     flash.records.clear()
