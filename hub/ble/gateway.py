@@ -10,10 +10,17 @@ never blocking scanning), and supervise the scanner (watchdog restart, backoff o
 errors).
 
 Counter resets: a node's BTHome counter is persisted in flash, so a reboot continues it. If the
-flash is lost the counter restarts, and with the same bindkey that would reuse AES-CCM nonces;
-those adverts are dropped as replays (counted per node). Recovery is re-pairing with a fresh
-bindkey: when ``reload_nodes`` sees a node's bindkey change, its decoder starts over without
-replay history, and backfill starts from what the node holds.
+flash is lost the counter restarts, so sequence numbers repeat; the store scopes them to a
+counter epoch (``seq_epoch``). Adverts below the last accepted counter are dropped as replays
+(counted per node) because an advert alone cannot tell a replay from a restarted node (the
+counter is checked before the MIC, and a replayed advert authenticates). The decision is taken
+over the bonded GATT link instead, where only the real node can answer: a replay-looking advert
+schedules a counter check (at most once per ``counter_check_interval_s``), and any session whose
+COUNT shows the node holding records while its newest seq is below the hub's last accepted one
+proves the counter restarted: the store opens a new epoch, the node's records are backfilled into
+it and the decoder continues from the node's newest seq. A real replay finds the node ahead of
+the hub and stays dropped. Re-pairing with a new bindkey also opens a new epoch (``pair``), and
+the decoder starts over: adverts under the old key no longer authenticate.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,9 +47,10 @@ from hub.ble.ports import (
     GatewayStore,
     NodeStatus,
     PairedNode,
+    RefusedReplays,
     SeenDevice,
 )
-from hub.ble.session import NodeSession, PartialImage, SessionReport
+from hub.ble.session import ConnectFailed, NodeSession, PartialImage, SessionReport
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
@@ -67,7 +76,10 @@ class _Node:
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
-    last_seq: int | None = None  # highest seq handed to the store
+    last_seq: int | None = None  # highest seq handed to the store (in ``seq_epoch``)
+    seq_epoch: int = 0  # the node's counter epoch: seqs repeat only across epochs
+    counter_check: bool = False  # a replay-looking advert: ask the node for its counter
+    counter_check_after: float = 0.0  # monotonic time before which no new check is scheduled
     last_plain: bytes | None = None  # last plaintext payload (sensors without a counter)
     last_plain_at: float = 0.0
     pending_flag: bool = False
@@ -80,6 +92,19 @@ class _Node:
     partial_images: dict[int, PartialImage] = field(default_factory=dict)
     dirty: bool = False
     last_drop_log: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """How one GATT session with a node ended: its report, or the error that ended it."""
+
+    number: int  # 0 for the node's first session since the gateway started, then 1, 2, ...
+    report: SessionReport | None
+    error: Exception | None
+    connected: bool  # False: the connection itself failed (absent node, bounded timeout)
+
+
+_OUTCOMES_KEPT = 64  # per node, for tests and diagnostics
 
 
 @dataclass(slots=True)
@@ -96,6 +121,7 @@ class GatewayStats:
     scanner_starts: int = 0
     scanner_errors: int = 0
     watchdog_restarts: int = 0
+    counter_restarts: int = 0
 
 
 class Gateway:
@@ -115,6 +141,9 @@ class Gateway:
         self.now = now or (lambda: datetime.now(UTC))
         self.stats = GatewayStats()
         self.session_reports: dict[str, list[SessionReport]] = {}
+        self._outcomes: dict[str, deque[SessionOutcome]] = {}
+        self._outcome_counts: dict[str, int] = {}
+        self._outcome_added = asyncio.Event()
         self._nodes: dict[str, _Node] = {}
         self._seen: dict[str, SeenDevice] = {}
         self._pending: list[DecodedReading] = []
@@ -188,6 +217,8 @@ class Gateway:
         nodes: dict[str, _Node] = {}
         for mac, node in paired.items():
             current = self._nodes.get(mac)
+            # Same key: the gateway's own state is authoritative (a counter epoch with the same
+            # key only ever starts in this gateway's sessions, which update that state).
             if current is not None and current.paired.bindkey == node.bindkey:
                 current.paired = node
                 if node.config_revision_applied is not None:
@@ -195,7 +226,8 @@ class Gateway:
                 nodes[mac] = current
                 continue
             # New pairing or a new bindkey: a fresh decoder. With a new key the node's counter
-            # may have restarted, so only the old key's replay history is kept for the old key.
+            # may have restarted (pairing opened a new epoch), so the old key's replay history
+            # goes: adverts under the old key no longer authenticate.
             last = node.last_seq if current is None else None
             nodes[mac] = _Node(
                 paired=node,
@@ -207,6 +239,7 @@ class Gateway:
                     strict_counter=node.kind is NodeKind.PLANTVITA,
                 ),
                 last_seq=last,
+                seq_epoch=node.seq_epoch,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
             )
@@ -259,6 +292,7 @@ class Gateway:
         except Replay:
             node.drops.replayed += 1
             self._dropped(node, "replayed")
+            self._want_counter_check(node, device)
             return
         except Downgrade:
             node.drops.plaintext += 1
@@ -300,7 +334,12 @@ class Gateway:
             node.last_plain, node.last_plain_at = service_data, mono
         self._pending.append(
             DecodedReading(
-                node_mac=mac, measured_at=now, values=advert.values, seq=seq, rssi=adv.rssi
+                node_mac=mac,
+                measured_at=now,
+                values=advert.values,
+                seq=seq,
+                rssi=adv.rssi,
+                seq_epoch=node.seq_epoch,
             )
         )
         self.stats.readings_queued += 1
@@ -329,6 +368,21 @@ class Gateway:
                 "dropped %s advert from %s (drops so far: %s)", reason, node.paired.mac, node.drops
             )
 
+    def _want_counter_check(self, node: _Node, device: BLEDevice) -> None:
+        # Only the bonded node can say whether its counter restarted; a replayer cannot answer.
+        if node.paired.kind is not NodeKind.PLANTVITA or not self.settings.sessions_enabled:
+            return
+        if not node.counter_check:
+            mono = time.monotonic()
+            if mono < node.counter_check_after:
+                return
+            node.counter_check = True
+            node.counter_check_after = mono + self.settings.counter_check_interval_s
+        if node.device is None:
+            node.device = device  # after a hub restart a reset node's adverts all look replayed
+        if self._session_due(node):  # also after a failed check, once its retry delay passed
+            self._session_wanted.set()
+
     def _session_due(self, node: _Node) -> bool:
         if not self.settings.sessions_enabled:
             return False
@@ -339,7 +393,13 @@ class Gateway:
             return False
         wanted = node.paired.config
         config_stale = wanted is not None and wanted.revision != node.applied_revision
-        return node.requested or node.pending_flag or config_stale or mono >= node.session_due_at
+        return (
+            node.requested
+            or node.pending_flag
+            or node.counter_check
+            or config_stale
+            or mono >= node.session_due_at
+        )
 
     # --- storage ----------------------------------------------------------------------------
 
@@ -368,7 +428,7 @@ class Gateway:
             # Bounded transactions: a backlog is committed in slices, oldest first.
             batch, self._pending = self._pending[:size], self._pending[size:]
             try:
-                await self.store.store_readings(batch)
+                replays = await self.store.store_readings(batch)
             except BaseException:
                 # Put them back in front: nothing decoded is ever lost to a store hiccup.
                 self._pending[:0] = batch
@@ -376,6 +436,23 @@ class Gateway:
                     logger.error("%d readings waiting for the store", len(self._pending))
                 raise
             self.stats.readings_stored += len(batch)
+            for mac, refused in (replays or {}).items():
+                self._refused_replays(mac, refused)
+
+    def _refused_replays(self, mac: str, refused: RefusedReplays) -> None:
+        # Adverts of an earlier epoch under the same key authenticate and can carry seqs above
+        # the restarted counter; the store recognised them by their values. Count them and
+        # resume from what is really stored, so the node's own next adverts are not refused.
+        node = self._nodes.get(mac)
+        if node is None:
+            return
+        node.drops.replayed += refused.count
+        node.dirty = True
+        node.last_seq = refused.last_seq
+        node.decoder = BTHomeNodeDecoder(
+            mac, node.paired.bindkey, last_sequence=refused.last_seq, strict_counter=True
+        )
+        logger.warning("%s: %d replayed adverts of an earlier epoch refused", mac, refused.count)
 
     async def flush(self) -> None:
         """Commit everything decoded so far (tests and shutdown)."""
@@ -509,6 +586,9 @@ class Gateway:
             node.pending_flag = False
             node.pending_holdoff = time.monotonic() + self.settings.session_retry_s
             node.requested = False
+            node.counter_check = False
+            if report.seq_epoch is not None and report.seq_epoch != node.seq_epoch:
+                self._counter_restarted(node, report)
             node.retry_after = 0.0
             node.session_due_at = time.monotonic() + self.settings.session_interval_s
             if report.config_revision is not None:
@@ -518,14 +598,64 @@ class Gateway:
             self.stats.sessions_ok += 1
             self.session_reports.setdefault(mac, []).append(report)
             logger.info("session with %s: %s", mac, report)
+            self._session_ended(mac, report, None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.stats.sessions_failed += 1
             node.retry_after = time.monotonic() + self.settings.session_retry_s
             logger.warning("session with %s failed: %s: %s", mac, type(exc).__name__, exc)
+            self._session_ended(mac, None, exc)
         finally:
             self._in_session.discard(mac)
+
+    def _session_ended(
+        self, mac: str, report: SessionReport | None, error: Exception | None
+    ) -> None:
+        number = self._outcome_counts.get(mac, 0)
+        self._outcome_counts[mac] = number + 1
+        connected = not isinstance(error, ConnectFailed)
+        outcomes = self._outcomes.setdefault(mac, deque(maxlen=_OUTCOMES_KEPT))
+        outcomes.append(SessionOutcome(number, report, error, connected))
+        # Wake every waiter, then arm a fresh event for the next outcome.
+        event, self._outcome_added = self._outcome_added, asyncio.Event()
+        event.set()
+
+    def sessions_ended(self, node_mac: str) -> int:
+        """How many sessions with the node ended (either way) since the gateway started."""
+        return self._outcome_counts.get(node_mac.upper(), 0)
+
+    async def session_outcome(self, node_mac: str, number: int) -> SessionOutcome:
+        """Wait for the node's session number ``number`` (0-based) to end and return how.
+
+        Waits on the gateway's own notification, not on a clock: callers bound it themselves.
+        """
+        mac = node_mac.upper()
+        while self._outcome_counts.get(mac, 0) <= number:
+            await self._outcome_added.wait()
+        for outcome in self._outcomes[mac]:
+            if outcome.number == number:
+                return outcome
+        raise LookupError(f"session {number} of {mac} is no longer kept")
+
+    def _counter_restarted(self, node: _Node, report: SessionReport) -> None:
+        # The session proved the counter restarted and stored the node's records in a new
+        # epoch: accept adverts from after the node's newest record on.
+        assert report.seq_epoch is not None
+        newest = report.newest_seq
+        node.seq_epoch = report.seq_epoch
+        node.last_seq = newest
+        node.acked_upto = None
+        node.decoder = BTHomeNodeDecoder(
+            node.paired.mac, node.paired.bindkey, last_sequence=newest, strict_counter=True
+        )
+        self.stats.counter_restarts += 1
+        logger.warning(
+            "%s restarted its counter: new sequence epoch %d from seq %s",
+            node.paired.mac,
+            node.seq_epoch,
+            newest,
+        )
 
     async def _run_session(self, node: _Node) -> SessionReport:
         device = node.device
@@ -540,17 +670,20 @@ class Gateway:
         client_kwargs: dict[str, Any] = {}
         if settings.adapter:
             client_kwargs["bluez"] = {"adapter": settings.adapter}
-        async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
-            client = await establish_connection(
-                self._client_class,
-                device,
-                node.name or mac_name(node.paired.mac),
-                disconnected_callback=disconnected,
-                max_attempts=settings.connect_attempts,
-                pair=True,
-                timeout=settings.connect_timeout_s,
-                **client_kwargs,
-            )
+        try:
+            async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
+                client = await establish_connection(
+                    self._client_class,
+                    device,
+                    node.name or mac_name(node.paired.mac),
+                    disconnected_callback=disconnected,
+                    max_attempts=settings.connect_attempts,
+                    pair=True,
+                    timeout=settings.connect_timeout_s,
+                    **client_kwargs,
+                )
+        except Exception as exc:
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
         try:
             await self.flush()  # backfill resumes after what the store has committed
             session = NodeSession(
@@ -561,6 +694,8 @@ class Gateway:
                 op_timeout_s=settings.op_timeout_s,
                 wanted_config=node.paired.config,
                 since_seq=None if node.acked_upto is None else node.acked_upto + 1,
+                last_seq=node.last_seq,
+                seq_epoch=node.seq_epoch,
                 partial_images=node.partial_images,
                 image_attempts=settings.image_attempts,
             )

@@ -26,6 +26,15 @@ class DecodedReading:
     seq: int | None  # BTHome encryption counter; None for unencrypted third-party sensors
     source: ReadingSource = ReadingSource.ADVERT
     rssi: int | None = None
+    seq_epoch: int | None = None  # the node's counter epoch at decode time; None: its current one
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedReplays:
+    """Adverts of one node the store refused as replays of an earlier counter epoch."""
+
+    count: int
+    last_seq: int | None  # the highest seq stored in the node's current epoch, to resume from
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +44,8 @@ class PairedNode:
     mac: str
     kind: NodeKind
     bindkey: bytes | None  # 16 bytes for encrypted BTHome; None for a plaintext sensor
-    last_seq: int | None = None  # highest sequence stored, where backfill resumes
+    last_seq: int | None = None  # highest sequence stored in ``seq_epoch``
+    seq_epoch: int = 0  # the node's counter epoch: seqs are unique only within one epoch
     config: NodeConfig | None = None  # the config the node should run
     config_revision_applied: int | None = None  # what the node last confirmed
 
@@ -98,15 +108,24 @@ class GatewayStore(Protocol):
         """Every paired node with its bindkey, backfill position and wanted config."""
         ...
 
-    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
+    async def store_readings(
+        self, readings: Sequence[DecodedReading]
+    ) -> Mapping[str, RefusedReplays] | None:
         """Persist readings; returns only once they are durably committed (acknowledged).
 
-        Duplicates (same node and sequence, or same node and time) are ignored.
+        Duplicates (same node, epoch and sequence, or same node and time) are ignored. Returns,
+        per node MAC, the adverts refused as replays of an earlier counter epoch (None or empty
+        when none).
         """
         ...
 
     async def store_image(self, image: ReceivedImage) -> None:
         """Persist a photo (the store computes metrics and thumbnails)."""
+        ...
+
+    async def start_counter_epoch(self, node_mac: str) -> int:
+        """The node's counter restarted: open a new sequence epoch (its backfill position is
+        forgotten, earlier readings are kept) and return the new epoch's number."""
         ...
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:

@@ -32,6 +32,10 @@ class LinkLost(SessionError):
     """The connection dropped during the session."""
 
 
+class ConnectFailed(SessionError):
+    """No connection within the bounded connect timeout (node absent, out of range, busy)."""
+
+
 @dataclass(slots=True)
 class SessionReport:
     """What one session did (logged, and read by tests)."""
@@ -45,6 +49,9 @@ class SessionReport:
     images: list[int] = field(default_factory=list)
     crc_failures: int = 0
     resumed_from: list[int] = field(default_factory=list)
+    counter_checked: bool = False  # COUNT compared with the hub's last seq (node held records)
+    seq_epoch: int | None = None  # set when the node's counter restarted: the new epoch
+    newest_seq: int | None = None  # the node's newest record seq (COUNT), when it held any
 
 
 def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
@@ -89,6 +96,8 @@ class NodeSession:
         since_seq: int | None,
         partial_images: dict[int, PartialImage],
         image_attempts: int,
+        last_seq: int | None = None,
+        seq_epoch: int = 0,
     ) -> None:
         self.client = client
         self.mac = mac
@@ -97,6 +106,8 @@ class NodeSession:
         self.op_timeout_s = op_timeout_s
         self.wanted_config = wanted_config
         self.since_seq = since_seq
+        self.last_seq = last_seq
+        self.seq_epoch = seq_epoch
         self.partial_images = partial_images
         self.image_attempts = image_attempts
         self.report = SessionReport()
@@ -205,7 +216,16 @@ class NodeSession:
         assert isinstance(count, pv.CountResult)
         if count.count == 0:
             return
+        self.report.newest_seq = count.newest_seq
+        self.report.counter_checked = self.last_seq is not None
         since = count.oldest_seq if self.since_seq is None else max(self.since_seq, 0)
+        if self.last_seq is not None and count.newest_seq < self.last_seq:
+            # Counters never go back and a node keeps its newest measurement until it is
+            # acked, so a node holding records all below what the hub accepted restarted its
+            # counter. This answer comes over the bonded link: a replayer cannot give it.
+            self.seq_epoch = await self.store.start_counter_epoch(self.mac)
+            self.report.seq_epoch = self.seq_epoch
+            since = count.oldest_seq
         self._records.clear()
         done = (await self._ok(pv.ReportSince(since))).result
         assert isinstance(done, pv.ReportDone)
@@ -253,6 +273,7 @@ class NodeSession:
                     values=dict(record.values),
                     seq=record.seq,
                     source=ReadingSource.BACKFILL,
+                    seq_epoch=self.seq_epoch,
                 )
             )
         return readings

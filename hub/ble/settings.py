@@ -30,6 +30,7 @@ class GatewaySettings:
     scan_backoff_s: float = 1.0  # first retry delay after an adapter error, doubling
     scan_backoff_max_s: float = 60.0  # adapter errors: retry scanning with backoff up to this
     image_attempts: int = 3  # CRC failures refetch an image from scratch at most this often
+    counter_check_interval_s: float = 300.0  # replay-looking adverts: ask the node this rarely
     drop_log_interval_s: float = 60.0  # dropped adverts are logged once per node per interval
 
     @classmethod

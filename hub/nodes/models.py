@@ -31,7 +31,10 @@ class Node(SQLModel, table=True):
     config: str | None = None  # NodeConfig JSON the node should run
     config_revision: int = 0
     config_revision_applied: int | None = None
-    last_seq: int | None = None
+    last_seq: int | None = None  # highest seq stored in the current ``seq_epoch``
+    seq_epoch: int = 0  # counter epoch: bumped when the node's counter restarts
+    key_epoch: int = 0  # first epoch under the current bindkey (replays possible since then)
+    counter_resets: int = 0  # how many times a counter restart was detected and accepted
     created_at: datetime = Field(sa_type=EpochMs)
     sync_state: int = SyncState.PENDING
     reject_reason: str | None = None

@@ -42,3 +42,21 @@ async def ids_by_mac(
         stmt = stmt.where(col(Node.paired).is_(True))
     result = await session.execute(stmt)
     return {mac: int(node_id) for mac, node_id in result.all() if node_id is not None}
+
+
+async def epochs_by_mac(
+    session: AsyncSession, macs: Iterable[str]
+) -> dict[str, tuple[int, int, int]]:
+    """MAC -> (row id, current sequence epoch, first epoch of its bindkey) of paired nodes."""
+    wanted = list(set(macs))
+    if not wanted:
+        return {}
+    stmt = select(Node.mac, Node.id, Node.seq_epoch, Node.key_epoch).where(
+        col(Node.mac).in_(wanted), col(Node.paired).is_(True)
+    )
+    result = await session.execute(stmt)
+    return {
+        mac: (int(node_id), int(epoch), int(key_epoch))
+        for mac, node_id, epoch, key_epoch in result.all()
+        if node_id is not None
+    }

@@ -21,6 +21,7 @@ def to_paired(node: Node) -> PairedNode:
         kind=NodeKind(node.kind),
         bindkey=node.bindkey,
         last_seq=node.last_seq,
+        seq_epoch=node.seq_epoch,
         config=NodeConfig.model_validate_json(node.config) if node.config else None,
         config_revision_applied=node.config_revision_applied,
     )
@@ -29,10 +30,21 @@ def to_paired(node: Node) -> PairedNode:
 async def pair(
     session: AsyncSession, mac: str, kind: NodeKind, bindkey: bytes | None, name: str | None
 ) -> Node:
-    """Pair (or re-pair) a node; its readings and history are kept across re-pairing."""
+    """Pair (or re-pair) a node; its readings and history are kept across re-pairing.
+
+    A new bindkey on a node that had one means the node was re-flashed: its counter restarted,
+    so a new sequence epoch begins (adverts under the old key cannot authenticate any more, so
+    forgetting the old counter lets no replay through). Re-pairing with the same key keeps the
+    epoch and the replay position.
+    """
     node = await repository.by_mac(session, mac)
     if node is None:
         node = Node(mac=mac, kind=kind.value, created_at=utcnow())
+    elif node.bindkey is not None and bindkey is not None and bindkey != node.bindkey:
+        node.seq_epoch += 1
+        node.key_epoch = node.seq_epoch
+        node.last_seq = None
+        node.counter_resets += 1
     node.kind = kind.value
     node.bindkey = bindkey
     node.paired = True

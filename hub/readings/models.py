@@ -13,7 +13,11 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(m.value for m in Metric)
 
 
 class Reading(SQLModel, table=True):
-    """One measurement of one node; unique per (node, measured_at) and per (node, seq)."""
+    """One measurement of one node; unique per (node, measured_at) and per (node, seq_epoch, seq).
+
+    ``seq_epoch`` is the node's counter epoch when the reading was taken: it changes when the
+    node's counter restarts (lost flash, re-pairing with a new key), so seqs may repeat across it.
+    """
 
     __tablename__ = "readings"
 
@@ -21,6 +25,7 @@ class Reading(SQLModel, table=True):
     node_id: int = Field(foreign_key="nodes.id")
     measured_at: datetime = Field(sa_type=EpochMs)
     seq: int | None = None
+    seq_epoch: int = 0
     source: str
     moisture: float | None = None
     temperature: float | None = None

@@ -24,6 +24,7 @@ class NewReading:
     seq: int | None
     source: str
     values: dict[str, float]
+    seq_epoch: int = 0
 
 
 def _rollup_upsert_sql() -> str:
@@ -50,7 +51,7 @@ def _rollup_upsert_sql() -> str:
 _ROLLUP_UPSERT = text(_rollup_upsert_sql())
 
 
-_INSERT_COLUMNS = ("node_id", "measured_at", "seq", "source", *METRIC_COLUMNS)
+_INSERT_COLUMNS = ("node_id", "measured_at", "seq", "seq_epoch", "source", *METRIC_COLUMNS)
 _ROW_PLACEHOLDERS = "(" + ",".join("?" * len(_INSERT_COLUMNS)) + ")"
 
 
@@ -66,7 +67,7 @@ def _insert_sql(rows: int) -> str:
 
 
 async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> int:
-    """Insert readings, ignoring duplicates on (node, time) or (node, seq); fold the rows
+    """Insert readings, ignoring duplicates on (node, time) or (node, epoch, seq); fold the rows
     actually inserted into the hourly rollups. Returns how many were new."""
     connection = await session.connection()
     inserted: list[Any] = []
@@ -74,7 +75,7 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
         chunk = readings[start : start + _INSERT_CHUNK]
         params: list[Any] = []
         for r in chunk:
-            params += (r.node_id, r.measured_at_ms, r.seq, r.source)
+            params += (r.node_id, r.measured_at_ms, r.seq, r.seq_epoch, r.source)
             params += (r.values.get(m) for m in METRIC_COLUMNS)
         result = await connection.exec_driver_sql(_insert_sql(len(chunk)), tuple(params))
         inserted.extend(result.all())
@@ -107,12 +108,56 @@ def _rollups(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return list(acc.values())
 
 
-async def raise_last_seq(session: AsyncSession, last_seq: dict[int, int]) -> None:
-    """Move each node's backfill position forward to the highest sequence stored."""
+async def raise_last_seq(session: AsyncSession, last_seq: dict[tuple[int, int], int]) -> None:
+    """Move each node's backfill position forward to the highest sequence stored, keyed by
+    (node id, epoch): readings of an epoch the node has left never move its position."""
     if last_seq:
         await session.execute(
             text(
-                "UPDATE nodes SET last_seq = max(coalesce(last_seq, -1), :seq) WHERE id = :node_id"
+                "UPDATE nodes SET last_seq = max(coalesce(last_seq, -1), :seq) "
+                "WHERE id = :node_id AND seq_epoch = :epoch"
             ),
-            [{"node_id": k, "seq": v} for k, v in last_seq.items()],
+            [{"node_id": k[0], "epoch": k[1], "seq": v} for k, v in last_seq.items()],
         )
+
+
+async def start_epoch(session: AsyncSession, node_id: int) -> int:
+    """Open a new counter epoch for a node whose counter restarted; returns its number."""
+    await session.execute(
+        text(
+            "UPDATE nodes SET seq_epoch = seq_epoch + 1, last_seq = NULL, "
+            "counter_resets = counter_resets + 1 WHERE id = :node_id"
+        ),
+        {"node_id": node_id},
+    )
+    row = await session.execute(
+        text("SELECT seq_epoch FROM nodes WHERE id = :node_id"), {"node_id": node_id}
+    )
+    return int(row.scalar_one())
+
+
+async def earlier_epoch_values(
+    session: AsyncSession, node_id: int, since_epoch: int, epoch: int, seqs: Sequence[int]
+) -> dict[int, list[dict[str, float]]]:
+    """Metric values by seq of the node's readings with these seqs in the epochs from
+    ``since_epoch`` up to (not including) ``epoch``: what a replay of their adverts repeats."""
+    out: dict[int, list[dict[str, float]]] = {}
+    wanted = sorted(set(seqs))
+    columns = ", ".join(METRIC_COLUMNS)
+    for start in range(0, len(wanted), _INSERT_CHUNK):
+        chunk = wanted[start : start + _INSERT_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(
+            # Constant column names and placeholders only.
+            f"SELECT seq, {columns} FROM readings WHERE node_id = ? "  # noqa: S608
+            f"AND seq_epoch >= ? AND seq_epoch < ? AND seq IN ({marks})",
+            (node_id, since_epoch, epoch, *chunk),
+        )
+        for row in result.all():
+            values: dict[str, float] = {}
+            for i, metric in enumerate(METRIC_COLUMNS):
+                if row[1 + i] is not None:
+                    values[metric] = float(row[1 + i])
+            out.setdefault(int(row[0]), []).append(values)
+    return out

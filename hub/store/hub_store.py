@@ -15,7 +15,7 @@ from typing import TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage
+from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage, RefusedReplays
 from hub.images.storage import ImageStorage
 from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
@@ -27,7 +27,7 @@ from hub.store.migrations import migrate
 from hub.store.types import to_ms
 from hub.store.writer import WriteOp, Writer
 from shared.mac import normalize_mac
-from shared.sync import NodeKind
+from shared.sync import NodeKind, ReadingSource
 from shared.units import Metric, out_of_range
 
 log = structlog.get_logger(__name__)
@@ -71,20 +71,55 @@ class HubStore:
         async with self.read() as session:
             return [nodes_service.to_paired(node) for node in await nodes_repo.paired(session)]
 
-    async def store_readings(self, readings: Sequence[DecodedReading]) -> None:
-        """Persist readings of paired nodes; returns once committed. Duplicates by (node, seq)
-        or (node, time) are ignored; readings of unknown nodes are logged and skipped."""
+    async def store_readings(self, readings: Sequence[DecodedReading]) -> dict[str, RefusedReplays]:
+        """Persist readings of paired nodes; returns once committed. Duplicates by (node, epoch,
+        seq) or (node, time) are ignored; readings of unknown nodes are logged and skipped.
+
+        After a counter restart with the same bindkey, adverts recorded in an earlier epoch under
+        that key still authenticate; an advert whose seq and values equal a reading of such an
+        epoch is a replay and is refused. Returns those refusals per node MAC."""
         if not readings:
-            return
+            return {}
+        replays: dict[str, RefusedReplays] = {}
 
         async def op(session: AsyncSession) -> int:
-            ids = await nodes_repo.ids_by_mac(session, (r.node_mac for r in readings))
-            rows: list[readings_repo.NewReading] = []
-            last_seq: dict[int, int] = {}
+            replays.clear()
+            refused: dict[str, int] = {}
+            ids = await nodes_repo.epochs_by_mac(session, (r.node_mac for r in readings))
+            # Adverts of a node in a later epoch under the same key could be replays of an
+            # earlier epoch's adverts (GATT records are authentic and never checked).
+            later_epochs: dict[tuple[int, int, int], list[DecodedReading]] = {}
             for reading in readings:
-                node_id = ids.get(reading.node_mac)
-                if node_id is None:
+                known = ids.get(reading.node_mac)
+                advert = reading.source is ReadingSource.ADVERT
+                if known is not None and reading.seq is not None and advert:
+                    node_id, current_epoch, key_epoch = known
+                    epoch = current_epoch if reading.seq_epoch is None else reading.seq_epoch
+                    if epoch > key_epoch:
+                        later_epochs.setdefault((node_id, key_epoch, epoch), []).append(reading)
+            replayed: set[int] = set()
+            for (node_id, key_epoch, epoch), candidates in later_epochs.items():
+                earlier = await readings_repo.earlier_epoch_values(
+                    session,
+                    node_id,
+                    key_epoch,
+                    epoch,
+                    [r.seq for r in candidates if r.seq is not None],
+                )
+                for reading in candidates:
+                    if _valid_values(reading) in earlier.get(reading.seq or 0, []):
+                        replayed.add(id(reading))
+                        refused[reading.node_mac] = refused.get(reading.node_mac, 0) + 1
+            rows: list[readings_repo.NewReading] = []
+            last_seq: dict[tuple[int, int], int] = {}
+            for reading in readings:
+                known = ids.get(reading.node_mac)
+                if known is None:
                     log.warning("reading_of_unpaired_node", mac=reading.node_mac)
+                    continue
+                node_id, current_epoch, _key_epoch = known
+                epoch = current_epoch if reading.seq_epoch is None else reading.seq_epoch
+                if id(reading) in replayed:
                     continue
                 values = _valid_values(reading)
                 if not values:
@@ -94,19 +129,29 @@ class HubStore:
                         node_id=node_id,
                         measured_at_ms=to_ms(reading.measured_at),
                         seq=reading.seq,
+                        seq_epoch=epoch,
                         source=reading.source.value,
                         values=values,
                     )
                 )
                 if reading.seq is not None:
-                    last_seq[node_id] = max(last_seq.get(node_id, -1), reading.seq)
+                    key = (node_id, epoch)
+                    last_seq[key] = max(last_seq.get(key, -1), reading.seq)
             inserted = await readings_repo.insert_readings(session, rows)
             await readings_repo.raise_last_seq(session, last_seq)
+            for mac, count in refused.items():
+                node = await nodes_repo.by_mac(session, mac)
+                replays[mac] = RefusedReplays(count, node.last_seq if node else None)
             return inserted
 
         inserted = await self.write(op)
         self.readings_stored += inserted
         self.readings_ignored += len(readings) - inserted
+        if replays:
+            log.warning(
+                "replayed_readings_refused", replays={m: r.count for m, r in replays.items()}
+            )
+        return replays
 
     async def store_image(self, image: ReceivedImage) -> None:
         """Persist a photo from a node with its thumbnail and metrics (deduplicated by hash)."""
@@ -124,6 +169,20 @@ class HubStore:
             )
         except HubError as exc:
             log.warning("node_image_refused", mac=image.node_mac, code=exc.code, error=exc.message)
+
+    async def start_counter_epoch(self, node_mac: str) -> int:
+        """Open a new sequence epoch for a node whose counter restarted; returns its number."""
+        mac = normalize_mac(node_mac)
+
+        async def op(session: AsyncSession) -> int:
+            ids = await nodes_repo.ids_by_mac(session, [mac])
+            if mac not in ids:
+                raise KeyError(f"node {mac} is not paired")
+            return await readings_repo.start_epoch(session, ids[mac])
+
+        epoch = await self.write(op)
+        log.warning("node_counter_restarted", mac=mac, seq_epoch=epoch)
+        return epoch
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
         """Record last seen, RSSI, battery, firmware, applied config revision, drop counters."""

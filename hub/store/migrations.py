@@ -175,6 +175,21 @@ _V3 = """
 ALTER TABLE nodes ADD COLUMN cloud_registered INTEGER NOT NULL DEFAULT 0;
 """
 
+# A node that loses its flash (or is re-flashed and re-paired) restarts its BTHome counter, so a
+# sequence number alone no longer names one measurement: sequences are scoped to the node's
+# counter epoch. Existing rows all belong to epoch 0, the epoch every node starts in.
+# ``key_epoch`` is the first epoch of the node's current bindkey: only adverts of epochs since
+# then can be replayed (older ones do not authenticate).
+_V4 = """
+ALTER TABLE nodes ADD COLUMN seq_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN counter_resets INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN key_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE readings ADD COLUMN seq_epoch INTEGER NOT NULL DEFAULT 0;
+DROP INDEX ux_readings_node_seq;
+CREATE UNIQUE INDEX ux_readings_node_epoch_seq ON readings(node_id, seq_epoch, seq)
+    WHERE seq IS NOT NULL;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -199,6 +214,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(_V1)),
     Migration(2, "hourly_rollups_and_drop_counters", _script(_V2)),
     Migration(3, "nodes_cloud_registered", _script(_V3)),
+    Migration(4, "sequence_epochs", _script(_V4)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -446,6 +446,14 @@ class EmulatedNode:
             )
         await self._advertise(build_adv_data(service_data))
 
+    async def replay(self, seq: int) -> None:
+        """Re-broadcast the exact advert of an earlier measurement (a recorded, replayed advert)."""
+        old = next(m for m in self.log if m.seq == seq)
+        service_data = encrypt_service_data(
+            old.values, mac=self.mac, bindkey=self.bindkey, counter=old.seq
+        )
+        await self._advertise(build_adv_data(service_data))
+
     # --- GATT server -----------------------------------------------------------------------
 
     def _build_gatt(self, device: Device) -> None:

@@ -32,6 +32,7 @@ FAST = GatewaySettings(
     flush_interval_s=0.05,
     scan_backoff_s=0.05,
     scan_backoff_max_s=0.2,
+    counter_check_interval_s=0.5,
 )
 
 
