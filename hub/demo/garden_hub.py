@@ -86,6 +86,8 @@ class EmulatedNodeOut(BaseModel):
     name: str
     counter: int
     acked_upto: int  # the newest record the hub acknowledged (this incarnation)
+    config_revision: int  # of the config in its flash (0: the factory default)
+    sampling_interval_s: int
     measurements: int
     photos_waiting: int
     moisture: float
@@ -114,6 +116,8 @@ def _node_out(node: EmulatedNode) -> EmulatedNodeOut:
         name=node.name,
         counter=node.counter,
         acked_upto=node.acked_upto,
+        config_revision=node.flash.config.revision,
+        sampling_interval_s=node.flash.config.sampling_interval_s,
         measurements=len(node.log),
         photos_waiting=len(node.flash.images),
         moisture=node.environment.moisture,
