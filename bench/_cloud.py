@@ -41,9 +41,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class CloudProcess:
+    """A running ``uvicorn`` cloud server: its base URL and its process (the supervisor when
+    there are several workers)."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def cloud_server(database_url: str, workers: int = 1) -> Iterator[str]:
-    """``uvicorn cloud.app:create_app`` on loopback in a subprocess; yields its base URL."""
+def cloud_server_process(database_url: str, workers: int = 1) -> Iterator[CloudProcess]:
+    """``uvicorn cloud.app:create_app`` on loopback in a subprocess, access log off."""
     port = _free_port()
     env = {
         **os.environ,
@@ -83,13 +92,20 @@ def cloud_server(database_url: str, workers: int = 1) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("cloud server did not start")
             time.sleep(0.1)
-        yield base
+        yield CloudProcess(base, process)
     finally:
         process.terminate()
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def cloud_server(database_url: str, workers: int = 1) -> Iterator[str]:
+    """``uvicorn cloud.app:create_app`` on loopback in a subprocess; yields its base URL."""
+    with cloud_server_process(database_url, workers) as server:
+        yield server.base
 
 
 @dataclass

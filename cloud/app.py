@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from cloud.auth.security import Passwords
+from cloud.auth.security import AccessTokenMemo, Passwords
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
+from cloud.db.session import open_read_database
 from cloud.errors import install_error_handlers
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
 from cloud.settings import CloudSettings
@@ -64,7 +65,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 )
             from cloud.images.runtime import image_runtime
 
-            async with image_runtime(app, settings, engine, url):
+            async with (
+                open_read_database(url, settings.db_read_pool_size) as read_database,
+                image_runtime(app, settings, engine, url),
+            ):
+                app.state.read_database = read_database
                 _log.info("cloud_started", environment=settings.environment.value)
                 yield
         finally:
@@ -85,6 +90,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    app.state.access_token_memo = AccessTokenMemo(settings.token_floor_cache_s)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _include_routers(app)
@@ -102,11 +108,13 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.sync.router import router as sync_router
     from cloud.telemetry.router import router as telemetry_router
 
+    # Routes are matched in this order, one by one (~2 µs each): the hot read routes come
+    # first. No two routers' paths overlap, so the order changes nothing else.
     for router in (
         health_router,
+        telemetry_router,
         auth_router,
         registry_router,
-        telemetry_router,
         alerts_router,
         sync_router,
         images_router,

@@ -52,6 +52,12 @@ def run(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1, min=1, help="Worker processes (one per core; more than one needs DATABASE_URL)."
+    ),
+    access_log: bool = typer.Option(
+        True, help="uvicorn's access log (the app logs each request itself at INFO)."
+    ),
 ) -> None:
     """Serve the cloud API with uvicorn.
 
@@ -63,6 +69,26 @@ def run(
     from cloud.app import create_app
 
     settings = _settings()
+    if workers > 1:
+        if not settings.database_url:
+            # Each worker runs the lifespan: they would all start the embedded server.
+            typer.secho(
+                "--workers > 1 needs DATABASE_URL (embedded PostgreSQL serves one process)",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(2)
+        # Worker processes build their own app from the same environment.
+        uvicorn.run(
+            "cloud.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            workers=workers,
+            access_log=access_log,
+        )
+        return
     if not settings.database_url:
         # The app's lifespan starts it (and migrates, and stops it on shutdown): uvicorn
         # re-raises SIGTERM after shutting down, so nothing after uvicorn.run would run.
@@ -70,7 +96,9 @@ def run(
         typer.echo(f"no DATABASE_URL: starting embedded PostgreSQL in {where}")
         if settings.embedded_auto_migrate:
             typer.echo("embedded mode: the database is migrated to head automatically")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=log_level, access_log=access_log
+    )
 
 
 @cloud_app.command()

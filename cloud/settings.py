@@ -45,12 +45,18 @@ class CloudSettings(ImageSettings):
     embedded_auto_migrate: bool = True  # embedded mode only: bring the database to head at start-up
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Connections kept open for single-statement reads in autocommit (latest readings, token
+    # checks): a few serve thousands of reads a second. Counted in the connection budget.
+    db_read_pool_size: int = Field(default=4, ge=1, le=100)
 
     # Identity.
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_algorithm: str = "HS256"
     access_token_ttl_s: int = Field(default=900, ge=30)
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=60)
+    # Read endpoints memoise each user's token floor (last password change) this long per
+    # process; 0 asks the database on every request. See docs/operations.md.
+    token_floor_cache_s: float = Field(default=2.0, ge=0, le=60)
     # Argon2id cost (argon2-cffi's RFC 9106 "low memory" defaults); tests lower it for speed.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=64)

@@ -1,14 +1,17 @@
-"""Who is calling: ``CurrentUser`` (JWT access token) and ``CurrentHub`` (hub token)."""
+"""Who is calling: ``CurrentUser`` (JWT access token, user row loaded), ``CurrentUserId``
+(the same checks for read endpoints, without the row) and ``CurrentHub`` (hub token)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from cloud.auth import service
 from cloud.auth.models import User
+from cloud.auth.security import AccessTokenMemo
 from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.errors import UnauthorizedError
@@ -29,6 +32,33 @@ async def current_user(
     return await service.authenticate_access_token(session, settings, token)
 
 
+async def get_access_token_memo(request: Request) -> AccessTokenMemo:
+    """The app's memo of verified access tokens and users' token floors."""
+    memo: AccessTokenMemo = request.app.state.access_token_memo
+    return memo
+
+
+AccessTokenMemoDep = Annotated[AccessTokenMemo, Depends(get_access_token_memo)]
+
+
+async def current_user_id(
+    request: Request, token: Annotated[str | None, Depends(_oauth2)]
+) -> uuid.UUID:
+    """The signed-in user's id for read endpoints: the refusals of ``current_user`` (missing,
+    expired, forged, hub or revoked token, unknown user) without a session or the user row.
+
+    What it needs comes straight from the app state built by ``create_app`` and its lifespan:
+    every sub-dependency costs FastAPI time on each request of a hot read endpoint (and a
+    sync one would run in a worker thread).
+    """
+    if not token:
+        raise UnauthorizedError()
+    state = request.app.state
+    return await service.authenticate_user_id(
+        state.read_database, state.access_token_memo, state.settings, token
+    )
+
+
 async def current_hub(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
@@ -42,4 +72,5 @@ async def current_hub(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 CurrentHub = Annotated[Hub, Depends(current_hub)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+import psycopg
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -21,6 +23,15 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     """The user with this id."""
     return await session.get(User, user_id)
+
+
+async def password_changed_at(
+    conn: psycopg.AsyncConnection[Any], user_id: uuid.UUID
+) -> datetime | None:
+    """When the user last changed their password; None when there is no such user."""
+    cursor = await conn.execute("SELECT password_changed_at FROM users WHERE id = %s", (user_id,))
+    row = await cursor.fetchone()
+    return row[0] if row else None
 
 
 async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:

@@ -12,7 +12,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
 from cloud.auth import service
-from cloud.auth.dependencies import CurrentUser
+from cloud.auth.dependencies import AccessTokenMemoDep, CurrentUser
 from cloud.auth.schemas import (
     DeviceApproval,
     DeviceApprovalResult,
@@ -87,9 +87,14 @@ async def me(user: CurrentUser) -> UserPublic:
 
 @router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: PasswordChange, user: CurrentUser, session: SessionDep, passwords: PasswordsDep
+    body: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    memo: AccessTokenMemoDep,
 ) -> None:
     """Change the password; every refresh token of the user is revoked."""
+    memo.invalidate(user.id)
     await service.change_password(session, passwords, user, body)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,3 +108,71 @@ def decode_access_token(token: str, secret: str, algorithm: str) -> AccessClaims
         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
     )
+
+
+class NotCached:
+    """Marker: the floor is not cached (distinct from ``None``, "no such user")."""
+
+
+NOT_CACHED: Final = NotCached()
+
+
+class AccessTokenMemo:
+    """Per-process memo that lets read endpoints authenticate without touching the user row.
+
+    * Verified tokens: a client sends the same access token on every request, and verifying
+      it again costs ~35 µs of pure Python; its signature cannot change, so the claims are
+      kept (expiry is still checked on every use).
+    * Token floors: each user's last password change (tokens issued before it are revoked),
+      ``None`` when the user does not exist. Entries live ``floor_ttl_s`` seconds (0: ask the
+      database every time). A password change invalidates the user in its own process at
+      once; other processes see it within ``floor_ttl_s``.
+    """
+
+    def __init__(self, floor_ttl_s: float, max_entries: int = 10_000) -> None:
+        self.floor_ttl_s = floor_ttl_s
+        # About 0.5 kB a token: a full memo costs a few MB per process.
+        self._max_entries = max_entries
+        self._claims: dict[str, AccessClaims] = {}
+        self._floors: dict[uuid.UUID, tuple[float, int | NotCached | None]] = {}
+
+    def claims(self, token: str) -> AccessClaims | None:
+        """The claims of a token verified before (expiry not checked here)."""
+        return self._claims.get(token)
+
+    def remember_claims(self, token: str, claims: AccessClaims) -> None:
+        """Keep a verified token's claims."""
+        if len(self._claims) >= self._max_entries:
+            # Cheap bound on memory: drop everything; the next requests refill what is hot.
+            self._claims.clear()
+        self._claims[token] = claims
+
+    def floor(self, user_id: uuid.UUID) -> int | NotCached | None:
+        """The cached floor (Unix seconds), ``None`` for no such user, or ``NOT_CACHED``."""
+        entry = self._floors.get(user_id)
+        if entry is None or entry[0] <= time.monotonic():
+            return NOT_CACHED
+        return entry[1]
+
+    def remember_floor(self, user_id: uuid.UUID, floor: int | None) -> None:
+        """Cache what the database said for ``floor_ttl_s`` seconds (not while invalidated)."""
+        if self.floor_ttl_s <= 0:
+            return
+        now = time.monotonic()
+        entry = self._floors.get(user_id)
+        if entry is not None and entry[0] > now and isinstance(entry[1], NotCached):
+            return
+        if len(self._floors) >= self._max_entries:
+            self._floors.clear()
+        self._floors[user_id] = (now + self.floor_ttl_s, floor)
+
+    def invalidate(self, user_id: uuid.UUID) -> None:
+        """The user's password is changing: ask the database for the next ``floor_ttl_s``
+        seconds, so a read racing the change's commit cannot cache the old floor."""
+        if self.floor_ttl_s > 0:
+            self._floors[user_id] = (time.monotonic() + self.floor_ttl_s, NOT_CACHED)
+
+
+def token_floor(password_changed_at: datetime) -> int:
+    """Tokens carry whole-second ``iat``: one from the very second of the change is accepted."""
+    return int(password_changed_at.replace(microsecond=0).timestamp())

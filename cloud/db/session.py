@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from cloud.db.engine import libpq_url
 from cloud.errors import CloudError, OAuthProtocolError
 
 
@@ -40,9 +43,56 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+class ReadDatabase:
+    """Single-statement reads outside any transaction, on a small psycopg pool of their own.
+
+    A read that is one statement gains nothing from BEGIN/COMMIT: in autocommit it costs one
+    round trip instead of three, and skipping SQLAlchemy's session, connection wrapper and
+    reset-on-return saves about 0.1 ms of CPU per request. The server refuses writes on these
+    connections (``default_transaction_read_only``).
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection in autocommit mode, held only inside the block."""
+        async with self.pool.connection() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def open_read_database(url: str, size: int) -> AsyncIterator[ReadDatabase]:
+    """Open the read pool (``size`` connections, kept open) for the app's lifetime."""
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        libpq_url(url),
+        min_size=size,
+        max_size=size,
+        kwargs={
+            "autocommit": True,
+            "options": "-c timezone=UTC -c default_transaction_read_only=on",
+        },
+        name="read",
+        open=False,
+    )
+    await pool.open()
+    try:
+        yield ReadDatabase(pool)
+    finally:
+        await pool.close()
+
+
+async def get_read_database(request: Request) -> ReadDatabase:
+    """The read path the lifespan built (async: a sync dependency would go to a thread)."""
+    database: ReadDatabase = request.app.state.read_database
+    return database
+
+
 # "function" scope: the transaction commits before the response is sent, so a 2xx means stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+ReadDatabaseDep = Annotated[ReadDatabase, Depends(get_read_database)]
 
 
 async def raw_connection(session: AsyncSession) -> psycopg.AsyncConnection[tuple[object, ...]]:

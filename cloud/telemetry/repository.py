@@ -399,3 +399,25 @@ async def latest_for_plants(
     async with conn.cursor() as cur:
         await cur.execute(query, (owner_id, plant_id, plant_id))
         return await cur.fetchall()
+
+
+async def latest_of_plant(
+    conn: Conn, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> list[tuple[Any, ...]] | None:
+    """Newest reading of one of the owner's plants, checking ownership in the same statement:
+    None when the plant is not the owner's, an empty list when it has no reading yet."""
+    query = """
+        SELECT p.id, p.node_id, r.measured_at, r.moisture, r.temperature, r.humidity,
+               r.illuminance, r.battery
+        FROM plants AS p
+        LEFT JOIN LATERAL (
+            SELECT measured_at, moisture, temperature, humidity, illuminance, battery
+            FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
+        ) AS r ON true
+        WHERE p.owner_id = %s AND p.id = %s"""
+    async with conn.cursor() as cur:
+        await cur.execute(query, (owner_id, plant_id))
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return [] if row[2] is None else [row]

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from cloud.auth.dependencies import CurrentUser
-from cloud.db.session import EngineDep, SessionDep
+from cloud.auth.dependencies import CurrentUserId
+from cloud.db.session import EngineDep, ReadDatabaseDep, SessionDep
 from cloud.dependencies import SettingsDep
-from cloud.telemetry import service
+from cloud.telemetry import read_service, service
 from cloud.telemetry.schemas import History, LatestReading, Resolution
 from shared.sync import API_PREFIX
 
@@ -37,7 +37,7 @@ def _json(body: bytes) -> Response:
 @router.get("/plants/{plant_id}/readings", response_model=History)
 async def plant_history(
     plant_id: uuid.UUID,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     start: Start = None,
@@ -49,7 +49,7 @@ async def plant_history(
     return _json(
         await service.history(
             session,
-            user.id,
+            user_id,
             plant_id=plant_id,
             start=start,
             end=end,
@@ -62,7 +62,7 @@ async def plant_history(
 @router.get("/nodes/{node_id}/readings", response_model=History)
 async def node_history(
     node_id: uuid.UUID,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
     start: Start = None,
@@ -74,7 +74,7 @@ async def node_history(
     return _json(
         await service.history(
             session,
-            user.id,
+            user_id,
             node_id=node_id,
             start=start,
             end=end,
@@ -85,17 +85,17 @@ async def node_history(
 
 
 @router.get("/readings/latest", response_model=list[LatestReading])
-async def latest_all(user: CurrentUser, session: SessionDep) -> list[LatestReading]:
+async def latest_all(user_id: CurrentUserId, database: ReadDatabaseDep) -> Response:
     """The newest reading of each of your plants."""
-    return await service.latest(session, user.id)
+    return _json(await read_service.latest_json(database, user_id))
 
 
 @router.get("/plants/{plant_id}/readings/latest", response_model=list[LatestReading])
 async def latest_plant(
-    plant_id: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> list[LatestReading]:
+    plant_id: uuid.UUID, user_id: CurrentUserId, database: ReadDatabaseDep
+) -> Response:
     """The newest reading of one plant (an empty list when it has none yet)."""
-    return await service.latest(session, user.id, plant_id)
+    return _json(await read_service.plant_latest_json(database, user_id, plant_id))
 
 
 def _csv_response(
@@ -112,7 +112,7 @@ def _csv_response(
 @router.get("/plants/{plant_id}/readings.csv", response_class=StreamingResponse)
 async def plant_csv(
     plant_id: uuid.UUID,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     engine: EngineDep,
     start: Start = None,
@@ -120,7 +120,7 @@ async def plant_csv(
 ) -> StreamingResponse:
     """Raw readings of the plant's node over the window as CSV (streamed)."""
     node, s, e = await service.csv_window(
-        session, user.id, plant_id=plant_id, node_id=None, start=start, end=end
+        session, user_id, plant_id=plant_id, node_id=None, start=start, end=end
     )
     return _csv_response(engine, node, s, e, f"plant-{plant_id}")
 
@@ -128,7 +128,7 @@ async def plant_csv(
 @router.get("/nodes/{node_id}/readings.csv", response_class=StreamingResponse)
 async def node_csv(
     node_id: uuid.UUID,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     engine: EngineDep,
     start: Start = None,
@@ -136,6 +136,6 @@ async def node_csv(
 ) -> StreamingResponse:
     """Raw readings of a node over the window as CSV (streamed)."""
     node, s, e = await service.csv_window(
-        session, user.id, plant_id=None, node_id=node_id, start=start, end=end
+        session, user_id, plant_id=None, node_id=node_id, start=start, end=end
     )
     return _csv_response(engine, node, s, e, f"node-{node_id}")

@@ -108,6 +108,7 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSett
         "device_poll_interval_s": 0,
         "log_level": "WARNING",
         "db_pool_size": 5,
+        "db_read_pool_size": 2,
         # Minimal argon2 cost: hashing speed is not under test, correctness is.
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,

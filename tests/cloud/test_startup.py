@@ -51,6 +51,16 @@ def test_cli_refuses_to_run_with_default_secret_in_production(
     assert "JWT_SECRET" in result.output
 
 
+def test_cli_refuses_several_workers_on_embedded_postgres(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PLANTVITA_CLOUD_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["cloud", "run", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "DATABASE_URL" in result.output
+
+
 async def test_unmigrated_database_stops_start_up_with_what_to_run(
     pg_server: EmbeddedPostgres,
 ) -> None:

@@ -9,12 +9,9 @@ import typer
 from pydantic import AliasChoices
 
 
-def settings_env_names(module: str, class_name: str) -> set[str] | None:
-    """Upper-case environment names a pydantic-settings class reads, or None if it is not there."""
-    try:
-        settings_class: Any = getattr(importlib.import_module(module), class_name)
-    except (ModuleNotFoundError, AttributeError):
-        return None
+def settings_env_names(module: str, class_name: str) -> set[str]:
+    """Upper-case environment names a pydantic-settings class reads."""
+    settings_class: Any = getattr(importlib.import_module(module), class_name)
     prefix = str(settings_class.model_config.get("env_prefix", ""))
     names: set[str] = set()
     for field_name, field in settings_class.model_fields.items():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.app import create_app
+from hub.settings import HubSettings
 from hub.systemd import (
     notify,
     notify_ready,
@@ -106,11 +108,6 @@ async def test_hub_app_notifies_systemd(
     notify_socket: tuple[socket.socket, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """plantvita-hub.service is Type=notify: the hub's lifespan must send READY=1 and STOPPING=1."""
-    try:
-        from hub.app import create_app
-        from hub.settings import HubSettings
-    except ModuleNotFoundError:
-        pytest.skip("hub.app is not on this branch yet")
     from asgi_lifespan import LifespanManager
 
     sock, address = notify_socket

@@ -1,0 +1,55 @@
+"""The latest-readings read path: one autocommit statement, JSON straight from the rows.
+
+Kept apart from ``service.py`` (ingestion and history on the request's transaction): these
+reads are single statements, so they skip the ORM session, BEGIN/COMMIT and the user row
+(``CurrentUserId``), and serialise with orjson instead of validating models a second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from cloud.db.session import ReadDatabase
+from cloud.errors import NotFoundError
+from cloud.telemetry import repository
+
+# Field order of ``schemas.LatestReading``, matching the repository's column order.
+LATEST_KEYS = (
+    "plant_id",
+    "node_id",
+    "measured_at",
+    "moisture",
+    "temperature",
+    "humidity",
+    "illuminance",
+    "battery",
+)
+
+
+def _dump(rows: list[tuple[Any, ...]]) -> bytes:
+    return orjson.dumps(
+        [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows], option=orjson.OPT_UTC_Z
+    )
+
+
+async def latest_json(database: ReadDatabase, owner_id: uuid.UUID) -> bytes:
+    """The newest reading of each of the owner's plants that has a node, as JSON
+    (a list of ``LatestReading``, ordered by plant name)."""
+    async with database.connection() as conn:
+        rows = await repository.latest_for_plants(conn, owner_id, None)
+    return _dump(rows)
+
+
+async def plant_latest_json(
+    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> bytes:
+    """The newest reading of one plant as a JSON list (empty when it has none yet); 404 when
+    the plant is not the owner's."""
+    async with database.connection() as conn:
+        rows = await repository.latest_of_plant(conn, owner_id, plant_id)
+    if rows is None:
+        raise NotFoundError("plant not found")
+    return _dump(rows)
