@@ -241,6 +241,9 @@ class FaultProxy:
                     await hub.drain()
                 with contextlib.suppress(OSError):
                     hub.write_eof()
+            except OSError:
+                abort_both()  # the cloud died (reset): the hub must not wait out its timeout
+                raise
             finally:
                 answered.set()  # answered, or the cloud went away
 
