@@ -255,7 +255,11 @@ class NodeSession:
             if not record.values:
                 continue
             if record.epoch >= pv.MIN_EPOCH:
-                measured_at = datetime.fromtimestamp(record.epoch, UTC)
+                # The node's clock counts whole seconds; readings are keyed by (node, time), so
+                # two taken in one second (a wake for a photo) are told apart by their seq.
+                measured_at = datetime.fromtimestamp(record.epoch, UTC) + timedelta(
+                    milliseconds=record.seq % 1000
+                )
             elif known:
                 # Taken while the node's clock was unset: place it by its distance in seq
                 # from the nearest record that has a time.
