@@ -164,6 +164,7 @@ class NodeSession:
         self._records: list[pv.Record] = []
         self._assembler: pv.ImageAssembler | None = None
         self._chunk_error: pv.ProtocolError | None = None
+        self._node_config: pv.Config | None = None  # as the node had it while it measured
 
     def link_lost(self) -> None:
         """The client's disconnected callback: wake whoever waits for an indication."""
@@ -248,6 +249,7 @@ class NodeSession:
 
     async def _sync_config(self) -> None:
         current = pv.Config.decode(bytes(await self.client.read_gatt_char(ble_uuids.CONFIG_UUID)))
+        self._node_config = current
         wanted = self.wanted_config
         value = current
         if wanted is not None and wanted.revision != current.revision:
@@ -323,13 +325,22 @@ class NodeSession:
     def _readings(self, records: list[pv.Record]) -> list[DecodedReading]:
         readings: list[DecodedReading] = []
         known = [(r.seq, r.epoch) for r in records if r.epoch >= pv.MIN_EPOCH]
-        interval = self.wanted_config.sampling_interval_s if self.wanted_config else 600
+        # Records without a time are placed at the interval the node sampled at, which is
+        # its own config's until this session writes another one.
+        if self._node_config is not None:
+            interval = self._node_config.sampling_interval_s
+        else:
+            interval = self.wanted_config.sampling_interval_s if self.wanted_config else 600
         now = self.now()
         for record in records:
             if not record.values:
                 continue
             if record.epoch >= pv.MIN_EPOCH:
-                measured_at = datetime.fromtimestamp(record.epoch, UTC)
+                # The node's clock counts whole seconds; readings are keyed by (node, time), so
+                # two taken in one second (a wake for a photo) are told apart by their seq.
+                measured_at = datetime.fromtimestamp(record.epoch, UTC) + timedelta(
+                    milliseconds=record.seq % 1000
+                )
             elif known:
                 # Taken while the node's clock was unset: place it by its distance in seq
                 # from the nearest record that has a time.

@@ -6,7 +6,9 @@ bleak backend is the garden's. Settings come from ``PLANTVITA_HUB_*`` as for ``h
 Each node's label (MAC, name, bindkey: what a gardener reads off the node) is written to
 ``labels`` so pairing can go through the hub's API like it would for real hardware.
 A small emulator control API (``/api/v1/emulator``) lets the demo and the end-to-end tests
-make a pot dry out, take a photo now, reboot a node or read a node's own measurement log.
+make a pot dry out, take a photo now, reboot a node, take it out of range, or read a node's own
+log of measurements and served photos (kept across restarts of this process in the garden's
+state dir, as is the garden clock, so a hub killed and restarted finds its garden as it was).
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 
-from hub.ble.emulator import EmulatedGarden, EmulatedNode
+from hub.ble.emulator import EmulatedGarden, EmulatedNode, SimClock
 from hub.ble.gateway import Gateway
 from hub.ble.settings import GatewaySettings
 from hub.dependencies import AdminDep
@@ -66,6 +69,14 @@ class MeasurementOut(BaseModel):
     seq: int
     measured_at: datetime
     values: dict[str, float]
+    incarnation: int  # how many times the node had lost its flash before this measurement
+
+
+class ServedPhotoOut(BaseModel):
+    """A photo the node sent whole to the hub."""
+
+    image_id: int
+    sha256: str
 
 
 class EmulatedNodeOut(BaseModel):
@@ -74,6 +85,9 @@ class EmulatedNodeOut(BaseModel):
     mac: str
     name: str
     counter: int
+    acked_upto: int  # the newest record the hub acknowledged (this incarnation)
+    config_revision: int  # of the config in its flash (0: the factory default)
+    sampling_interval_s: int
     measurements: int
     photos_waiting: int
     moisture: float
@@ -101,6 +115,9 @@ def _node_out(node: EmulatedNode) -> EmulatedNodeOut:
         mac=node.mac,
         name=node.name,
         counter=node.counter,
+        acked_upto=node.acked_upto,
+        config_revision=node.flash.config.revision,
+        sampling_interval_s=node.flash.config.sampling_interval_s,
         measurements=len(node.log),
         photos_waiting=len(node.flash.images),
         moisture=node.environment.moisture,
@@ -124,9 +141,16 @@ async def measurement_log(mac: str, garden: GardenDep) -> list[MeasurementOut]:
             seq=m.seq,
             measured_at=m.measured_at,
             values={str(metric.value): value for metric, value in m.values.items()},
+            incarnation=m.incarnation,
         )
         for m in _node(garden, mac).log
     ]
+
+
+@router.get("/nodes/{mac}/photos", response_model=list[ServedPhotoOut])
+async def served_photos(mac: str, garden: GardenDep) -> list[ServedPhotoOut]:
+    """Every photo the node sent whole over GATT, with the sha256 of the bytes it sent."""
+    return [ServedPhotoOut(image_id=i, sha256=h) for i, h in _node(garden, mac).served]
 
 
 @router.post("/nodes/{mac}/dry", response_model=EmulatedNodeOut)
@@ -146,6 +170,24 @@ async def water(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOu
     node.environment.water_below = 24.0
     node.environment.water()
     node.wake_now()
+    return _node_out(node)
+
+
+@router.post("/nodes/{mac}/wake", response_model=EmulatedNodeOut)
+async def wake(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
+    """Cut the node's sleep short: it measures and advertises now."""
+    node = _node(garden, mac)
+    node.wake_now()
+    return _node_out(node)
+
+
+@router.post("/nodes/{mac}/slow-acks", response_model=EmulatedNodeOut)
+async def slow_acks(
+    mac: str, garden: GardenDep, _admin: AdminDep, seconds: float = Query(ge=0, le=30)
+) -> EmulatedNodeOut:
+    """Make ACK_UPTO take ``seconds`` (a slow flash erase; 0 puts it back)."""
+    node = _node(garden, mac)
+    node.faults.ack_delay_s = seconds
     return _node_out(node)
 
 
@@ -170,15 +212,23 @@ async def reboot(
 
 @router.post("/nodes/{mac}/silence", response_model=EmulatedNodeOut)
 async def silence(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
-    """Take the node out of range (it keeps measuring into its record store)."""
+    """Silence the node: no wakes, no measurements, no adverts (battery pulled)."""
     node = _node(garden, mac)
     await node.go_silent()
     return _node_out(node)
 
 
+@router.post("/nodes/{mac}/out-of-range", response_model=EmulatedNodeOut)
+async def out_of_range(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
+    """Take the node out of range: it keeps measuring into its record store, unheard."""
+    node = _node(garden, mac)
+    await node.go_out_of_range()
+    return _node_out(node)
+
+
 @router.post("/nodes/{mac}/resume", response_model=EmulatedNodeOut)
 async def resume(mac: str, garden: GardenDep, _admin: AdminDep) -> EmulatedNodeOut:
-    """Bring the node back in range."""
+    """Bring the node back (after silence or out of range)."""
     node = _node(garden, mac)
     node.resume()
     node.wake_now()
@@ -197,6 +247,26 @@ def write_labels(garden: EmulatedGarden, path: Path) -> None:
     os.replace(tmp, path)
 
 
+CLOCK_FILE = "clock.json"
+
+
+def garden_clock(state_dir: Path, speed: float, history_s: float) -> SimClock:
+    """The garden's clock, continuous across restarts of this process (saved in
+    ``state_dir``): with ``speed`` > 1 it replays from ``history_s`` ago, then runs live."""
+    path = state_dir / CLOCK_FILE
+    now = time.time()
+    try:
+        saved = json.loads(path.read_text())
+        # Garden time went on while the process was down, at the same speed.
+        start = datetime.fromisoformat(saved["start"]) + timedelta(
+            seconds=(now - float(saved["wall"])) * float(saved["speed"])
+        )
+    except (OSError, ValueError, KeyError):
+        start = datetime.now(UTC) - timedelta(seconds=history_s)
+    path.write_text(json.dumps({"start": start.isoformat(), "wall": now, "speed": speed}))
+    return SimClock(speed, start, cap_at_real=True)
+
+
 def build_app(
     settings: HubSettings,
     nodes: int,
@@ -204,19 +274,22 @@ def build_app(
     sampling_interval_s: int = 600,
     photo_every_s: float | None = 6 * 3600,
     labels: Path | None = None,
+    speed: float = 1.0,
+    history_s: float = 0.0,
 ) -> FastAPI:
     """The real hub app with an ``nodes``-node emulated garden on its radio."""
     from hub.app import create_app
 
     def gateway_factory(store: HubStore, hub_settings: HubSettings) -> GardenGateway:
+        state_dir = hub_settings.data_dir / "garden"
+        state_dir.mkdir(parents=True, exist_ok=True)
         garden = EmulatedGarden(
             nodes,
-            speed=1.0,
+            clock=garden_clock(state_dir, speed, history_s),
             sampling_interval_s=sampling_interval_s,
             photo_every_s=photo_every_s,
-            state_dir=hub_settings.data_dir / "garden",
+            state_dir=state_dir,
         )
-        (hub_settings.data_dir / "garden").mkdir(parents=True, exist_ok=True)
         write_labels(garden, labels or hub_settings.data_dir / LABELS_FILE)
         gateway_settings = GatewaySettings.from_hub_settings(
             hub_settings, connect_timeout_s=5.0, session_retry_s=5.0, status_interval_s=2.0
@@ -237,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampling-interval", type=int, default=600, help="seconds")
     parser.add_argument("--photo-every", type=float, default=6 * 3600, help="seconds")
     parser.add_argument("--labels", type=Path, default=None)
+    parser.add_argument("--speed", type=float, default=1.0, help="garden seconds per real second")
+    parser.add_argument(
+        "--history", type=float, default=0.0, help="with --speed: replay from this many s ago"
+    )
     args = parser.parse_args(argv)
     settings = HubSettings()
     app = build_app(
@@ -245,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         sampling_interval_s=args.sampling_interval,
         photo_every_s=args.photo_every,
         labels=args.labels,
+        speed=args.speed,
+        history_s=args.history,
     )
     config: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_config": None}
     uvicorn.run(app, **config)

@@ -6,16 +6,20 @@ a scan response carrying its name and status; it then stays connectable for its 
 GATT it serves the Plant-Vita service of docs/protocol.md: Info, Config (with revision), Time,
 Control Point (REPORT_SINCE, ACK_UPTO, COUNT, CAPTURE, IMG_LIST, IMG_GET, IMG_DELETE, ABORT),
 Records, ImageData, plus Battery and Device Information. Every measurement it produced is kept
-in ``log`` so tests can compare what reached the hub (and the cloud) against it.
+in ``log`` (and every photo it served in ``served``) so tests can compare what reached the hub
+(and the cloud) against it. With a state file, a journal beside it (``journal.py``) keeps that
+log and the flash (records, photos) across the death of the process the node runs in.
 
-Faults a test can inject: reboot with the counter kept or lost, silence, dropping the link
-part-way through an image, corrupting one image chunk, and garbage adverts.
+Faults a test can inject: reboot with the counter kept or lost, silence, out of range (still
+measuring), dropping the link part-way through an image, corrupting one image chunk, and
+garbage adverts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections import deque
@@ -30,6 +34,7 @@ from bumble.device import Connection, Device
 from hub.ble.bumble_backend import BumbleRadio
 from hub.ble.emulator.clock import SimClock
 from hub.ble.emulator.environment import PlantEnvironment
+from hub.ble.emulator.journal import JournalMeasurement, NodeJournal
 from hub.ble.emulator.photos import draw_plant_photo
 from shared import ble_uuids
 from shared import gatt as pv
@@ -60,6 +65,7 @@ class Measurement:
     seq: int
     measured_at: datetime
     values: dict[Metric, float]
+    incarnation: int = 0  # flash losses before it: (incarnation, seq) identifies it
 
 
 @dataclass(slots=True)
@@ -81,9 +87,11 @@ class NodeFaults:
     """Misbehaviour switches; each one-shot fault clears itself once it fired."""
 
     silent: bool = False  # no wakes, no adverts, not connectable
+    out_of_range: bool = False  # keeps measuring into its records, but the hub cannot hear it
     drop_link_after_bytes: int | None = None  # disconnect once this many image bytes went out
     corrupt_next_chunk: bool = False  # flip a byte in the next ImageData chunk
     ignore_acks: bool = False  # keep records after ACK_UPTO (a buggy flash driver)
+    ack_delay_s: float = 0.0  # real seconds ACK_UPTO takes (a slow flash erase)
 
 
 @dataclass(slots=True)
@@ -129,12 +137,15 @@ class EmulatedNode:
         self.environment = PlantEnvironment(seed=seed)
         self.faults = NodeFaults()
         self.log: list[Measurement] = []
+        self.served: list[tuple[int, str]] = []  # (image id, sha256) of every photo sent whole
+        self.incarnation = 0
+        self.acked_upto = 0
         self.flash = _Flash(config=config or pv.Config())
+        self.journal = NodeJournal(state_file.with_suffix(".jsonl")) if state_file else None
         self._load_state()
         self.time_set = False  # no RTC: the clock is unset until the hub writes Time
         self.boots = 1
         self.sessions = 0  # GATT connections served
-        self.acked_upto = 0
         self._clock_offset: float | None = None  # node epoch - garden epoch once set
         self._last_photo_epoch: float | None = None
         self._device: Device | None = None
@@ -147,10 +158,36 @@ class EmulatedNode:
     # --- persistence ------------------------------------------------------------------------
 
     def _load_state(self) -> None:
-        if self.state_file is None or not self.state_file.exists():
-            return
-        state = json.loads(self.state_file.read_text())
-        self.flash.counter = EncryptionCounter(int(state["counter"]))
+        if self.state_file is not None and self.state_file.exists():
+            state = json.loads(self.state_file.read_text())
+            self.flash.counter = EncryptionCounter(int(state["counter"]))
+        if self.journal is not None:
+            self._replay_journal(self.journal)
+
+    def _replay_journal(self, journal: NodeJournal) -> None:
+        # The process died with the node in it: rebuild the flash the way it was.
+        state = journal.replay()
+        self.incarnation = state.incarnation
+        self.acked_upto = state.acked_upto
+        self.served = list(state.served)
+        self.log = [
+            Measurement(m.seq, m.measured_at, m.values, m.incarnation) for m in state.measurements
+        ]
+        self.flash.records.extend(
+            pv.Record(m.seq, m.epoch, m.values)
+            for m in state.measurements
+            if m.incarnation == state.incarnation and m.seq > state.acked_upto
+        )
+        for photo in state.photos.values():
+            path = journal.image_path(photo.image_id)
+            if path.exists():
+                data = path.read_bytes()
+                self.flash.images[photo.image_id] = StoredImage(photo.image_id, data, photo.epoch)
+        if state.photos:
+            self.flash.next_image_id = max(state.photos) % 0xFFFF + 1
+        current = [m.seq for m in state.measurements if m.incarnation == state.incarnation]
+        if current and max(current) > self.flash.counter.last:
+            self.flash.counter = EncryptionCounter(max(current))
 
     def _save_state(self) -> None:
         # The counter is written to flash before the burst, so it never goes back after a reboot.
@@ -214,7 +251,11 @@ class EmulatedNode:
         images and config start over (the node then needs re-pairing with a fresh bindkey)."""
         await self.stop()
         if not keep_counter:
+            self.incarnation += 1
+            if self.journal is not None:
+                self.journal.wiped(self.incarnation, list(self.flash.images))
             self.flash = _Flash()
+            self.acked_upto = 0
             if self.state_file is not None:
                 self.state_file.unlink(missing_ok=True)
         self.time_set = False
@@ -228,9 +269,22 @@ class EmulatedNode:
         self._advertising_until = 0.0
         await self._stop_advertising()
 
+    async def go_out_of_range(self) -> None:
+        """Out of the hub's range: it keeps measuring into its record store, unheard."""
+        self.faults.out_of_range = True
+        self._advertising_until = 0.0
+        await self._stop_advertising()
+        device = self._device
+        if device is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2.0):
+                    for connection in list(device.connections.values()):
+                        await connection.disconnect()
+
     def resume(self) -> None:
-        """Come back after ``go_silent``."""
+        """Come back after ``go_silent`` or ``go_out_of_range``."""
         self.faults.silent = False
+        self.faults.out_of_range = False
         self.wake_now()
 
     def wake_now(self) -> None:
@@ -278,9 +332,12 @@ class EmulatedNode:
         values = self.environment.sample(now)
         seq = self.flash.counter.next()
         self._save_state()
-        measurement = Measurement(seq, now, values)
+        measurement = Measurement(seq, now, values, self.incarnation)
+        epoch = self.node_epoch()
+        if self.journal is not None:
+            self.journal.measured(JournalMeasurement(seq, now, epoch, self.incarnation, values))
         self.log.append(measurement)
-        self.flash.records.append(pv.Record(seq, self.node_epoch(), values))
+        self.flash.records.append(pv.Record(seq, epoch, values))
         self.environment.drain(0.01)
         every = self.flash.config.camera_interval_s or self.photo_every_s
         if self.camera and every:
@@ -316,6 +373,8 @@ class EmulatedNode:
             self.photo_size,
         )
         image = StoredImage(self.flash.next_image_id, photo, self.node_epoch())
+        if self.journal is not None:
+            self.journal.photo(image.image_id, image.epoch, photo, self.incarnation)
         self.flash.images[image.image_id] = image
         self.flash.next_image_id = self.flash.next_image_id % 0xFFFF + 1
         self._last_photo_epoch = now.timestamp()
@@ -331,7 +390,7 @@ class EmulatedNode:
 
     async def _advertise(self, adv_data: bytes, scan_response: bytes | None = None) -> None:
         device = self._device
-        if device is None or self.faults.silent:
+        if device is None or self.faults.silent or self.faults.out_of_range:
             return
         response = scan_response or build_scan_response(self.name, self.status)
         window = self._window_real_s()
@@ -608,11 +667,15 @@ class EmulatedNode:
                     await self._notify(connection, self._records, value)
                 return pv.ReportDone(len(records), records[-1].seq if records else 0)
             case pv.AckUpto(seq):
+                if self.faults.ack_delay_s:
+                    await asyncio.sleep(self.faults.ack_delay_s)
                 if not self.faults.ignore_acks:
                     kept = [r for r in flash.records if r.seq > seq]
                     flash.records.clear()
                     flash.records.extend(kept)
                     self.acked_upto = max(self.acked_upto, seq)
+                    if self.journal is not None:
+                        self.journal.acked(seq)
                 return pv.AckDone(len(flash.records))
             case pv.Capture():
                 if not self.camera:
@@ -632,10 +695,15 @@ class EmulatedNode:
                 if offset > len(image.data):
                     raise _OperationFailed(pv.Status.INVALID_PARAMETER)
                 await self._send_image(connection, image, offset)
+                self.served.append((image.image_id, hashlib.sha256(image.data).hexdigest()))
+                if self.journal is not None:
+                    self.journal.served(image.image_id, image.data)
                 return pv.ImageDone(image.image_id, len(image.data), pv.crc32(image.data))
             case pv.ImgDelete(image_id):
                 if flash.images.pop(image_id, None) is None:
                     raise _OperationFailed(pv.Status.NOT_FOUND)
+                if self.journal is not None:
+                    self.journal.deleted(image_id)
                 return None
         raise _OperationFailed(pv.Status.UNKNOWN_OPCODE)
 
