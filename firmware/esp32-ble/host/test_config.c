@@ -92,6 +92,11 @@ static void test_interval_and_camera_schedule(void **state)
     assert_int_equal(pv_config_next_interval_s(&c, 1, 1500, 1, 2000), 300);
     assert_int_equal(pv_config_next_interval_s(&c, 0, 0, 1, 3600), 300);
     assert_int_equal(pv_config_next_interval_s(&c, 0, 0, 0, 0), 600);
+    /* Sampling already faster than the alarm interval: an alarm does not slow the node down. */
+    c.sampling_interval_s = 10u;
+    assert_int_equal(pv_config_next_interval_s(&c, 1, 1500, 1, 2000), 10);
+    assert_int_equal(pv_config_next_interval_s(&c, 1, 5000, 1, 2000), 10);
+    c.sampling_interval_s = 600u;
     const uint32_t midnight = 1767225600u; /* 2026-01-01T00:00:00Z */
     assert_int_equal(pv_config_seconds_to_next_capture(&c, midnight, 0), PV_CAPTURE_NEVER);
     assert_false(pv_config_capture_due(&c, midnight, 0));

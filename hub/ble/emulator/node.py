@@ -316,7 +316,10 @@ class EmulatedNode:
             temperature is not None
             and not config.temperature_low <= temperature <= config.temperature_high
         )
-        return float(config.alert_interval_s if alarming else config.sampling_interval_s)
+        # As the firmware: an alarm never makes the node report less often than normally.
+        if alarming:
+            return float(min(config.alert_interval_s, config.sampling_interval_s))
+        return float(config.sampling_interval_s)
 
     def node_epoch(self) -> int:
         """The node's own clock: 0 until the hub set it."""

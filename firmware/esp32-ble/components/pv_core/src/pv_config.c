@@ -223,7 +223,11 @@ uint32_t pv_config_next_interval_s(const pv_config_t *c, int has_moisture,
     const int temperature_alert =
         has_temperature &&
         (temperature_centi_c < c->temperature_low || temperature_centi_c > c->temperature_high);
-    return (moisture_alert || temperature_alert) ? c->alert_interval_s : c->sampling_interval_s;
+    /* An alarm never makes the node report less often than it does normally. */
+    if ((moisture_alert || temperature_alert) && c->alert_interval_s < c->sampling_interval_s) {
+        return c->alert_interval_s;
+    }
+    return c->sampling_interval_s;
 }
 
 /* The latest camera_times instant at or before now (0 when the list is empty). */

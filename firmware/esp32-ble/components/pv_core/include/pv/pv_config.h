@@ -56,8 +56,8 @@ pv_status_t pv_config_decode(const uint8_t *in, size_t len, pv_config_t *config)
 /* Encode every setting in ascending type order (camera_times always present, possibly empty). */
 pv_status_t pv_config_encode(const pv_config_t *config, uint8_t *out, size_t cap, size_t *out_len);
 
-/* The sampling interval to use now: alert_interval_s while the last moisture or temperature reading
- * is outside [low, high], else sampling_interval_s. has_* say whether the reading had the metric. */
+/* The sampling interval to use now: the shorter of alert_interval_s and sampling_interval_s while the
+ * last moisture or temperature reading is outside [low, high], else sampling_interval_s. has_* say whether the reading had the metric. */
 uint32_t pv_config_next_interval_s(const pv_config_t *config, int has_moisture,
                                    uint16_t moisture_centi_pct, int has_temperature,
                                    int16_t temperature_centi_c);
