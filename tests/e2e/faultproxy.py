@@ -118,7 +118,7 @@ class FaultProxy:
 
     def close(self) -> None:
         """Stop listening, abort every connection, stop the thread."""
-        self._call(self._cut())
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -191,6 +191,14 @@ class FaultProxy:
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+
+    async def _shutdown(self) -> None:
+        await self._cut()
+        # Connection handlers still pumping finish here, not as tasks destroyed with the loop.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, hub_reader: asyncio.StreamReader, hub: asyncio.StreamWriter) -> None:
         try:
