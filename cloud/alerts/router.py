@@ -25,7 +25,7 @@ from shared.sync import API_PREFIX
 router = APIRouter(prefix=API_PREFIX, tags=["alerts"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 # Declared before /alerts/{alert_id} so "webhook" is not taken for an alert id.

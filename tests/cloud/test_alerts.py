@@ -247,3 +247,13 @@ async def test_low_daily_light_integral_is_judged_per_completed_day(
     await day(1, 15000, hours=24)  # DLI ≈ 24: inside, past the hysteresis band
     await day(2, 15000, hours=1)
     assert await alerts_of(client, user.headers, status="open") == []
+
+
+async def test_alert_list_paging_bounds_are_422_not_database_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    user = await create_user(client)
+    for params in ({"offset": str(2**70)}, {"offset": "-1"}, {"limit": "0"}, {"limit": "501"}):
+        response = await client.get("/api/v1/alerts", params=params, headers=user.headers)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "validation_error"
