@@ -57,8 +57,8 @@ async def push_readings(
     metrics: MetricsDep,
 ) -> Response:
     """Store a batch of readings; the ack lists accepted, duplicate and rejected items."""
-    batch = telemetry_service.parse_batch(await read_body(request, settings.max_body_bytes))
-    ack = await telemetry_service.ingest_readings(session, settings, metrics, hub, batch)
+    body = await read_body(request, settings.max_body_bytes)
+    ack = await telemetry_service.ingest_readings(session, settings, metrics, hub, body)
     return Response(ack.model_dump_json(), media_type="application/json")
 
 

@@ -15,18 +15,10 @@ import orjson
 from cloud.db.session import ReadDatabase
 from cloud.errors import NotFoundError
 from cloud.telemetry import repository
+from cloud.telemetry.schemas import LatestReading
 
-# Field order of ``schemas.LatestReading``, matching the repository's column order.
-LATEST_KEYS = (
-    "plant_id",
-    "node_id",
-    "measured_at",
-    "moisture",
-    "temperature",
-    "humidity",
-    "illuminance",
-    "battery",
-)
+# The repository selects the columns in the field order of ``LatestReading``.
+LATEST_KEYS = tuple(LatestReading.model_fields)
 
 
 def _dump(rows: list[tuple[Any, ...]]) -> bytes:
@@ -39,7 +31,7 @@ async def latest_json(database: ReadDatabase, owner_id: uuid.UUID) -> bytes:
     """The newest reading of each of the owner's plants that has a node, as JSON
     (a list of ``LatestReading``, ordered by plant name)."""
     async with database.connection() as conn:
-        rows = await repository.latest_for_plants(conn, owner_id, None)
+        rows = await repository.latest_for_plants(conn, owner_id)
     return _dump(rows)
 
 

@@ -463,10 +463,8 @@ async def coarse_series(
         return await cur.fetchall()
 
 
-async def latest_for_plants(
-    conn: Conn, owner_id: uuid.UUID, plant_id: uuid.UUID | None
-) -> list[tuple[Any, ...]]:
-    """Newest reading of each of the owner's plants (or one plant) that has a node."""
+async def latest_for_plants(conn: Conn, owner_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """Newest reading of each of the owner's plants that has a node."""
     query = """
         SELECT p.id, p.node_id, r.measured_at, r.moisture, r.temperature, r.humidity,
                r.illuminance, r.battery
@@ -474,10 +472,10 @@ async def latest_for_plants(
         JOIN LATERAL (
             SELECT * FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
         ) AS r ON true
-        WHERE p.owner_id = %s AND (%s::uuid IS NULL OR p.id = %s::uuid)
+        WHERE p.owner_id = %s
         ORDER BY p.name"""
     async with conn.cursor() as cur:
-        await cur.execute(query, (owner_id, plant_id, plant_id))
+        await cur.execute(query, (owner_id,))
         return await cur.fetchall()
 
 

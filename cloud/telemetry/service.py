@@ -47,13 +47,6 @@ class _Envelope(BaseModel):
 
 
 @dataclass(frozen=True)
-class ReadingsBody:
-    """A readings request body; ``ingest_readings`` parses it off the event loop."""
-
-    body: bytes
-
-
-@dataclass(frozen=True)
 class ParsedBatch:
     """A batch id with its valid readings as columns and the items rejected as invalid."""
 
@@ -61,11 +54,6 @@ class ParsedBatch:
     size: int
     columns: ReadingColumns
     rejected: list[ItemRejection]
-
-
-def parse_batch(body: bytes) -> ReadingsBody:
-    """The body of a readings request, to hand to ``ingest_readings`` (which parses it)."""
-    return ReadingsBody(body)
 
 
 def parse_readings_body(body: bytes) -> ParsedBatch:
@@ -94,7 +82,7 @@ async def ingest_readings(
     settings: CloudSettings,
     metrics: CloudMetrics,
     hub: Hub,
-    request: ReadingsBody,
+    body: bytes,
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
@@ -102,7 +90,7 @@ async def ingest_readings(
     served meanwhile. Round trips: one pipelined read (claim, nodes, alert states), the COPY,
     the insert, one pipelined write (rollups, alert states, ack), the commit.
     """
-    batch = await asyncio.to_thread(parse_readings_body, request.body)
+    batch = await asyncio.to_thread(parse_readings_body, body)
     columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
