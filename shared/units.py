@@ -60,6 +60,15 @@ def celsius_to_fahrenheit(celsius: float) -> float:
     return celsius * 9.0 / 5.0 + 32.0
 
 
+# A day's mean illuminance stands for its light integral only with this many readings.
+DLI_MIN_SAMPLES = 12
+
+
+def dli_band(limit: float) -> float:
+    """How far back inside a DLI limit a day must be to resolve a light alert (both tiers)."""
+    return max(0.5, abs(limit) * 0.1)
+
+
 def daily_light_integral(mean_lux: float, hours: float = 24.0) -> float:
     """Approximate daily light integral (mol/m²/day) from mean illuminance under daylight.
 

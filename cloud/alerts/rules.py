@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.units import Metric
+from shared.units import Metric, dli_band
 
 Breach = Literal["low", "high"]
 
@@ -31,7 +31,7 @@ DLI = "dli"  # daily light integral, judged once per completed UTC day
 def band(metric: Metric | str, limit: float) -> float:
     """Hysteresis band for ``metric`` at ``limit`` (relative for illuminance and DLI)."""
     if metric == DLI:
-        return max(0.5, abs(limit) * 0.1)
+        return dli_band(limit)
     if metric is Metric.ILLUMINANCE:
         return max(50.0, abs(limit) * 0.1)
     return HYSTERESIS[Metric(metric)]

@@ -46,7 +46,7 @@ from shared.sync import (
     RejectReason,
     Thresholds,
 )
-from shared.units import PLANT_METRICS, Metric, daily_light_integral
+from shared.units import DLI_MIN_SAMPLES, PLANT_METRICS, Metric, daily_light_integral
 
 _log = structlog.get_logger("cloud.alerts")
 
@@ -227,10 +227,6 @@ def _collect(
         }
         to_open.append(alert)
         state.alert_id = alert["id"]
-
-
-# A day's mean illuminance stands for its light integral only with enough samples.
-DLI_MIN_SAMPLES = 12
 
 
 async def _daily_light(

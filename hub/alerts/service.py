@@ -36,11 +36,17 @@ from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store.types import SyncState, from_ms, to_ms
 from shared.sync import AlertKind, Thresholds
-from shared.units import PLANT_METRICS, RANGES, Metric, daily_light_integral
+from shared.units import (
+    DLI_MIN_SAMPLES,
+    PLANT_METRICS,
+    RANGES,
+    Metric,
+    daily_light_integral,
+    dli_band,
+)
 
 BATTERY_RECOVERY_MARGIN = 5.0
 DLI_RULE = "dli"
-DLI_MIN_SAMPLES = 12  # as the cloud: a day's mean illuminance stands for its DLI only with these
 
 
 def to_public(alert: Alert) -> AlertPublic:
@@ -251,11 +257,6 @@ def _retire_instant_low_light(
         return 0
     _resolve(alert, now)
     return 1
-
-
-def dli_band(limit: float) -> float:
-    """How far back inside a DLI limit a day must be to resolve an alert (the cloud's band)."""
-    return max(0.5, abs(limit) * 0.1)
 
 
 async def day_light_integral(session: AsyncSession, node: int, day: date) -> float | None:
