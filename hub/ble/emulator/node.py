@@ -55,6 +55,8 @@ FIRMWARE_VERSION = "1.0.0-emu"
 RECORD_CAPACITY = 4096
 MAX_IMAGES = 8
 MAX_IMAGE_SIZE = 64 * 1024
+POWER_ON_ATTEMPTS = 3
+POWER_ON_TIMEOUT_S = 10.0  # an in-process controller answers in milliseconds
 _APP_ERROR_VALUE_NOT_ALLOWED = 0x80  # protocol.md §3.2: invalid Config write
 
 
@@ -215,10 +217,22 @@ class EmulatedNode:
 
     async def start(self) -> None:
         """Boot: bring up the host stack and start the wake loop."""
-        device = self.radio.add_peripheral(self.mac, self.name)
-        self._build_gatt(device)
-        device.on(device.EVENT_CONNECTION, self._on_connection)
-        await device.power_on()
+        for attempt in range(1, POWER_ON_ATTEMPTS + 1):
+            device = self.radio.add_peripheral(self.mac, self.name)
+            self._build_gatt(device)
+            device.on(device.EVENT_CONNECTION, self._on_connection)
+            try:
+                # Bumble's host waits without a bound for each HCI reply; on a loaded machine a
+                # reboot's reset sequence has lost one ("no pending response future"): boot
+                # again on a fresh controller instead of hanging.
+                async with asyncio.timeout(POWER_ON_TIMEOUT_S):
+                    await device.power_on()
+                break
+            except TimeoutError:
+                self.radio.remove_peripheral(device)
+                if attempt == POWER_ON_ATTEMPTS:
+                    raise
+                logger.warning("emulated node %s: power-on stalled, booting again", self.mac)
         self._device = device
         self._task = asyncio.create_task(self._run(), name=f"node-{self.mac}")
 
