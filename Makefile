@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv clean firmware-test
+.PHONY: demo test lint bench venv clean firmware-test pi-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ firmware-test:
 	cmake -S firmware/esp32-ble/host -B $(FIRMWARE_HOST_BUILD) -DPV_VECTORS_DIR=$(PV_VECTORS_DIR)
 	cmake --build $(FIRMWARE_HOST_BUILD) -j2
 	cd $(FIRMWARE_HOST_BUILD) && ctest --output-on-failure -j2
+
+# The hub on an arm64 Debian bookworm root under qemu-user (root, debootstrap, qemu-user-static,
+# binfmt-support; the root and the wheels are cached in /var/cache/plantvita/pi-check).
+pi-check: $(STAMP)
+	bash deploy/raspberrypi/pi-check.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

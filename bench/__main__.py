@@ -83,6 +83,18 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
         "endpoints (baseline); the live stream's once-a-second change check",
         [Target("ratio", ">=", 2), Target("overview_ms", "<", 100), Target("version_ms", "<", 5)],
     ),
+    "pi_budget": (
+        "the hub with 50 emulated sensor + 5 camera nodes in a 400 MB memory cgroup and 25 % of "
+        "one core (the emulated nodes share the hub's process and budget); overview page while "
+        "12 MP photos are analysed; green metrics per 12 MP photo under the quota vs unlimited",
+        [
+            Target("rss_mb", "<=", 150),
+            Target("oom_killed", "<=", 0),
+            Target("readings_lost", "<=", 0),
+            Target("photos_lost", "<=", 0),
+            Target("overview_p95_ms", "<", 300),
+        ],
+    ),
     "api": (
         "authenticated 'latest readings of my plants' under concurrent load on loopback (wrk, "
         "32 connections, 2 uvicorn workers) vs GET /healthz on the same server (baseline)",

@@ -14,6 +14,8 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from tests.hub.factories import T0, create_readings
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 MAC = "AA:BB:CC:DD:EE:01"
 KEY = "00112233445566778899aabbccddeeff"
 

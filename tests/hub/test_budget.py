@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from hub.settings import HubSettings
 from hub.store import budget
 from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
+
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 
 MAC = "AA:BB:CC:DD:EE:01"
 

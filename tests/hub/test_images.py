@@ -13,6 +13,8 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from tests.hub.factories import T0
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 MAC = "AA:BB:CC:DD:EE:01"
 
 

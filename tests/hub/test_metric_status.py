@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from hub.plants.schemas import Status
 from hub.readings.service import status_of
 from hub.store.types import to_ms
 from shared.sync import Thresholds
 from shared.units import Metric
+
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 
 NOW = datetime(2026, 6, 1, 23, 0, tzinfo=UTC)
 LIMITS = Thresholds(moisture_min=40, light_lux_min=1000, light_lux_max=50000, dli_min=6)

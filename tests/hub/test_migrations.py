@@ -13,6 +13,8 @@ from hub.store.hub_store import open_store
 from hub.store.migrations import LATEST_VERSION, current_version, migrate
 from tests.hub.factories import create_readings
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 FIXTURE = Path(__file__).parent / "fixtures" / "hub_v1.sql"
 
 

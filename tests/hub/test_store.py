@@ -16,6 +16,8 @@ from hub.store.writer import WriterStopped
 from shared.units import Metric
 from tests.hub.factories import T0, create_readings
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 MAC = "AA:BB:CC:DD:EE:01"
 
 

@@ -15,7 +15,7 @@ from bumble.device import Connection, Device
 
 from hub.ble.bumble_backend import BumbleRadio
 
-pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
+pytestmark = [pytest.mark.pi, pytest.mark.timeout(90)]  # a hung radio fails fast
 
 SERVICE = "50560001-08d6-4635-b36b-311a13153956"
 READ_CHAR = "50560002-08d6-4635-b36b-311a13153956"

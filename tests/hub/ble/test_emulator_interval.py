@@ -17,6 +17,8 @@ from hub.ble.emulator.garden import garden_bindkey
 from hub.ble.emulator.node import EmulatedNode
 from shared import gatt as pv
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 MAC = "24:6F:28:00:00:09"
 
 

@@ -17,7 +17,7 @@ from shared.bthome import encode_service_data, encrypt_service_data
 from shared.sync import NodeKind
 from shared.units import Metric
 
-pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
+pytestmark = [pytest.mark.pi, pytest.mark.timeout(90)]  # a hung radio fails fast
 
 SENSOR = "A4:C1:38:00:00:01"  # a third-party BTHome thermometer, plaintext
 NODE = "24:6F:28:00:00:09"

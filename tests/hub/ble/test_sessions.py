@@ -20,7 +20,7 @@ from tests.hub.ble.conftest import (
     stored_readings,
 )
 
-pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast
+pytestmark = [pytest.mark.pi, pytest.mark.timeout(90)]  # a hung radio fails fast
 
 
 async def test_backfill_after_the_hub_was_away_stores_everything_then_acks(

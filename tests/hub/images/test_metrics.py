@@ -26,6 +26,8 @@ from hub.images.metrics import (
 )
 from shared.sync import ImageQualityFlag
 
+pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
+
 LEAF = (60, 160, 50)  # R/G 0.38, B/G 0.31, 2G-R-B 210: far inside the Canopeo rule
 SOIL = (130, 90, 60)  # R > G, 2G-R-B = -10: far outside it
 GRID = (20, 15)  # blocks across, down
