@@ -37,6 +37,7 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+SYNC_DIAGNOSES_PATH: Final = f"{API_PREFIX}/sync/diagnoses"
 SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
 SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"
 
@@ -307,6 +308,53 @@ class ConfigSnapshot(_Wire):
     plants: list[PlantConfig] = []
     species: list[SpeciesThresholds] = []
     nodes: list[NodeConfig] = []
+
+
+# --- diagnoses (down-sync) -------------------------------------------------------------------
+
+DIAGNOSES_PER_PLANT: Final = 5  # the newest few per plant: enough history for the plant page
+
+
+class DiagnosisFinding(_Wire):
+    """One problem the diagnosis saw, its likely cause and what points to it."""
+
+    issue: str = Field(max_length=300)
+    likely_cause: str = Field(max_length=500)
+    cause_type: Literal["biotic", "abiotic"]
+    evidence: str = Field(max_length=1000)
+
+
+class PlantDiagnosis(_Wire):
+    """A cloud diagnosis of one plant's photo, as the hub mirrors it.
+
+    ``image_sha256`` names the photo (the hub keys its photos by content hash too). ``status`` is
+    the job's state (queued, running, succeeded, failed); the verdict fields are set once it
+    succeeded.
+    """
+
+    id: UUID
+    plant_id: UUID
+    image_sha256: Sha256Hex | None = None
+    image_captured_at: AwareDatetime | None = None
+    status: Literal["queued", "running", "succeeded", "failed"]
+    health: str | None = Field(default=None, max_length=16)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    summary: str | None = None
+    findings: list[DiagnosisFinding] = []
+    recommended_actions: list[str] = []
+    follow_up: str | None = None
+    source: str | None = Field(default=None, max_length=16)  # "gemini" or "heuristic"
+    model: str | None = Field(default=None, max_length=64)
+    requested_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+
+
+class DiagnosisDigest(_Wire):
+    """The newest diagnoses of every plant of the hub (``DIAGNOSES_PER_PLANT`` each), newest
+    first. Versioned by the response's ``ETag``: a hub that sends it back in ``If-None-Match``
+    gets 304 while nothing changed."""
+
+    diagnoses: list[PlantDiagnosis] = []
 
 
 # --- images -----------------------------------------------------------------------------------
