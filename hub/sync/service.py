@@ -46,7 +46,6 @@ from shared.sync import (
 log = structlog.get_logger(__name__)
 
 KINDS: tuple[str, ...] = ("alerts", "readings", "nodes", "config", "image_slots", "image_bytes")
-_METRICS = ("moisture", "temperature", "humidity", "illuminance", "battery")
 
 
 class NotLinked(Exception):
