@@ -32,15 +32,6 @@ export function thresholdField(metric, side) {
   return `${meta && meta.thresholdPrefix ? meta.thresholdPrefix : metric}_${side}`;
 }
 
-const STATUS_TEXT = {
-  ok: "OK",
-  low: "Too low",
-  high: "Too high",
-  stale: "Stale",
-  unknown: "No data",
-};
-const STATUS_SIGN = { ok: "✓", low: "↓", high: "↑", stale: "⏱", unknown: "–" };
-
 let temperatureUnit = "C";
 
 export function setTemperatureUnit(unit) {
@@ -86,19 +77,6 @@ export function formatRange(metric, minimum, maximum) {
   if (minimum == null) return `ideal up to ${formatValue(metric, maximum)}`;
   if (maximum == null) return `ideal from ${formatValue(metric, minimum)}`;
   return `ideal ${number(metric, minimum)}–${number(metric, maximum)} ${unitOf(metric)}`;
-}
-
-export function statusText(status) {
-  return STATUS_TEXT[status] || status;
-}
-
-/** A status badge: words and a sign, colour only as an extra cue. */
-export function statusBadge(status) {
-  const span = document.createElement("span");
-  span.className = `status ${status}`;
-  span.dataset.status = status;
-  span.textContent = `${STATUS_SIGN[status] || ""} ${statusText(status)}`.trim();
-  return span;
 }
 
 export function relativeTime(iso, now = Date.now()) {
