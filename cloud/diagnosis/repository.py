@@ -15,7 +15,7 @@ from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
 from cloud.diagnosis.ports import DailyMetricSummary
 from cloud.images.models import Image
 from cloud.registry.models import Plant, Species
-from shared.units import PLANT_METRICS, Metric
+from shared.metrics import PLANT_METRICS, Metric
 
 
 async def active_for_image(session: AsyncSession, image_id: uuid.UUID) -> Diagnosis | None:

@@ -55,7 +55,6 @@ KINDS: tuple[str, ...] = (
     "image_slots",
     "image_bytes",
 )
-_METRICS = ("moisture", "temperature", "humidity", "illuminance", "battery")
 
 
 class NotLinked(Exception):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hub.plants.schemas import Status
 from hub.readings.service import status_of
 from hub.store.types import to_ms
+from shared.metrics import Metric
 from shared.sync import Thresholds
-from shared.units import Metric
 
 NOW = datetime(2026, 6, 1, 23, 0, tzinfo=UTC)
 LIMITS = Thresholds(moisture_min=40, light_lux_min=1000, light_lux_max=50000, dli_min=6)

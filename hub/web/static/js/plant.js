@@ -4,8 +4,9 @@ import { api } from "./api.js";
 import { drawChart, summarise } from "./chart.js";
 import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
-  statusBadge, unitOf,
+  thresholdField, unitOf,
 } from "./format.js";
+import { statusBadge } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const plantId = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop());
@@ -24,7 +25,7 @@ async function loadStatus() {
       el("div", { class: "muted small" }, METRICS[m.metric].label),
       el("div", { class: "value" }, formatValue(m.metric, m.value)),
       statusBadge(m.status),
-      el("div", { class: "muted small" }, m.metric === "battery" ? "" : formatRange(m.metric, m.minimum, m.maximum)),
+      el("div", { class: "muted small" }, !PLANT_METRICS.includes(m.metric) ? "" : formatRange(m.metric, m.minimum, m.maximum)),
       el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
     )),
   );
@@ -42,9 +43,8 @@ async function loadCharts() {
   chartsBox.replaceChildren(
     ...histories.map((history) => {
       const metric = history.metric;
-      const name = metric === "illuminance" ? "light_lux" : metric;
-      const low = plant.thresholds[`${name}_min`];
-      const high = plant.thresholds[`${name}_max`];
+      const low = plant.thresholds[thresholdField(metric, "min")];
+      const high = plant.thresholds[thresholdField(metric, "max")];
       const points = history.points.map((p) => ({
         t: Date.parse(p.t), value: convert(metric, p.value), minimum: convert(metric, p.minimum), maximum: convert(metric, p.maximum),
       }));
@@ -253,7 +253,25 @@ async function loadAlerts() {
   })));
 }
 
-const LIMITS = ["moisture_min", "moisture_max", "temperature_min", "temperature_max"];
+// One "from"/"up to" input per metric with species thresholds, from the metric registry.
+function limitInputs() {
+  const box = document.getElementById("edit-limits");
+  const keys = [];
+  for (const metric of PLANT_METRICS) {
+    const meta = METRICS[metric];
+    for (const [side, words] of [["min", "from"], ["max", "up to"]]) {
+      const key = thresholdField(metric, side);
+      keys.push(key);
+      box.append(el("div", {},
+        el("label", { for: `edit-${key}` }, `${meta.label} ${words} (${meta.unit})`),
+        el("input", {
+          id: `edit-${key}`, name: key, type: "number", min: meta.minimum, max: meta.maximum,
+          step: meta.digits ? 10 ** -meta.digits : 1, inputmode: "decimal",
+        })));
+    }
+  }
+  return keys;
+}
 
 // Local plants (hub not linked) are edited here; cloud plants are edited in the cloud.
 async function setUpEdit() {
@@ -264,6 +282,7 @@ async function setUpEdit() {
   const form = document.getElementById("edit-form");
   const speciesSelect = form.elements.species;
   for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
+  const LIMITS = limitInputs();
   const nodeSelect = form.elements.node;
   for (const node of nodes.filter((n) => !n.plant_id || n.plant_id === plant.id)) {
     nodeSelect.append(el("option", { value: node.mac }, `${node.name || "Node"} (${node.mac})`));
