@@ -17,7 +17,7 @@ from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.types import utcnow
 from shared.sync import SYNC_DIAGNOSES_PATH
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.hub.cloudlink import linked_hub
 from tests.hub.conftest import Cloud
 from tests.hub.test_images import create_jpeg
