@@ -16,8 +16,8 @@ from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.types import utcnow
-from shared.sync import SYNC_DIAGNOSES_PATH
 from shared.metrics import Metric
+from shared.sync import SYNC_DIAGNOSES_PATH
 from tests.hub.cloudlink import linked_hub
 from tests.hub.conftest import Cloud
 from tests.hub.test_images import create_jpeg
