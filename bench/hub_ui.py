@@ -33,7 +33,7 @@ from hub.settings import Environment, HubSettings
 from hub.store.hub_store import HubStore, open_store
 from hub.store.types import utcnow
 from hub.web import service
-from shared.units import Metric
+from shared.metrics import Metric
 
 PASSWORD = "bench-admin-pw"
 

@@ -7,7 +7,7 @@ from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, U
 from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
 from cloud.images.models import Image
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
-from cloud.telemetry.models import IngestBatch, Reading, readings_daily, readings_hourly
+from cloud.telemetry.models import IngestBatch, readings, readings_daily, readings_hourly
 
 __all__ = [
     "Alert",
@@ -22,10 +22,10 @@ __all__ = [
     "Node",
     "NodeAssignment",
     "Plant",
-    "Reading",
     "RefreshToken",
     "Species",
     "User",
+    "readings",
     "readings_daily",
     "readings_hourly",
 ]

@@ -19,6 +19,7 @@ from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
 from hub.auth.limiter import LoginLimiter
 from hub.ble.ports import GatewayControl
+from hub.diagnoses import router as diagnoses_router
 from hub.images import router as images_router
 from hub.images.limits import UploadSizeLimit
 from hub.nodes import router as nodes_router
@@ -169,6 +170,7 @@ def create_app(
         plants_router,
         nodes_router,
         images_router,
+        diagnoses_router,
         alerts_router,
         sync_router,
         web_router,

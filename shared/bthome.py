@@ -22,7 +22,7 @@ from habluetooth import BluetoothServiceInfoBleak
 from shared.ble_uuids import BTHOME_SERVICE_UUID, BTHOME_UUID16, PLANT_VITA_SERVICE_UUID
 from shared.ble_uuids import uuid_to_le_bytes as _uuid_le
 from shared.mac import mac_bytes
-from shared.units import RANGES, Metric
+from shared.metrics import REGISTRY, SPECS, Metric
 
 MAX_LEGACY_ADV_LEN: Final = 31
 DEVICE_INFO_PLAIN: Final = 0x40  # BTHome version 2 in bits 5-7, no encryption
@@ -75,12 +75,12 @@ class ObjectFormat:
     @property
     def raw_min(self) -> int:
         """Smallest raw value a node may send (the metric's physical range, in steps)."""
-        return max(round(RANGES[self.metric].minimum * self.scale), self._type_min)
+        return max(round(SPECS[self.metric].minimum * self.scale), self._type_min)
 
     @property
     def raw_max(self) -> int:
         """Largest raw value a node may send (physical range capped by the integer type)."""
-        return min(round(RANGES[self.metric].maximum * self.scale), self._type_max)
+        return min(round(SPECS[self.metric].maximum * self.scale), self._type_max)
 
     @property
     def _type_min(self) -> int:
@@ -91,18 +91,24 @@ class ObjectFormat:
         return (1 << (8 * self.size - 1)) - 1 if self.signed else (1 << (8 * self.size)) - 1
 
 
-# Ascending object id: BTHome v2 requires that order on the wire.
-OBJECT_FORMATS: Final[tuple[ObjectFormat, ...]] = (
-    ObjectFormat(0x01, Metric.BATTERY, 1, False, 1),
-    ObjectFormat(0x02, Metric.TEMPERATURE, 2, True, 100),
-    ObjectFormat(0x03, Metric.HUMIDITY, 2, False, 100),
-    ObjectFormat(0x05, Metric.ILLUMINANCE, 3, False, 100),
-    ObjectFormat(0x14, Metric.MOISTURE, 2, False, 100),
+# Every object the registry lists, in ascending object id (the order BTHome v2 requires on the
+# wire); a node sends each metric's first object.
+OBJECT_FORMATS: Final[tuple[ObjectFormat, ...]] = tuple(
+    sorted(
+        (
+            ObjectFormat(obj.object_id, entry.metric, obj.size, obj.signed, obj.scale)
+            for entry in REGISTRY
+            for obj in entry.bthome
+        ),
+        key=lambda fmt: fmt.object_id,
+    )
 )
 _FORMAT_BY_ID: Final = {f.object_id: f for f in OBJECT_FORMATS}
-_FORMAT_BY_METRIC: Final = {f.metric: f for f in OBJECT_FORMATS}
+_SENT_IDS: Final = frozenset(entry.bthome[0].object_id for entry in REGISTRY if entry.bthome)
 # bthome-ble's sensor keys (its device classes) for the metrics we carry.
-_METRIC_BY_LIBRARY_KEY: Final = {m.value: m for m in Metric}
+_METRIC_BY_LIBRARY_KEY: Final = {
+    obj.key: entry.metric for entry in REGISTRY for obj in entry.bthome
+}
 
 
 def encode_objects(values: Mapping[Metric, float]) -> bytes:
@@ -113,7 +119,7 @@ def encode_objects(values: Mapping[Metric, float]) -> bytes:
     """
     out = bytearray()
     for fmt in OBJECT_FORMATS:
-        if fmt.metric not in values:
+        if fmt.object_id not in _SENT_IDS or fmt.metric not in values:
             continue
         value = values[fmt.metric]
         if not math.isfinite(value):
@@ -132,9 +138,9 @@ def encode_objects(values: Mapping[Metric, float]) -> bytes:
 def decode_objects(data: bytes) -> dict[Metric, float]:
     """Decode BTHome object bytes carried in a GATT record (not an advert).
 
-    Only Plant-Vita's five objects are accepted: an unknown id has unknown length, so the rest
+    Only the registry's objects are accepted: an unknown id has unknown length, so the rest
     could not be parsed. Raises Malformed for unknown, repeated, unordered or truncated objects.
-    Ranges are not checked here: consumers validate with ``shared.units.out_of_range``.
+    Ranges are not checked here: consumers validate with ``shared.metrics.out_of_range``.
     """
     values: dict[Metric, float] = {}
     pos = 0

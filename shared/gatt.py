@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
 from shared.bthome import Malformed, decode_objects, encode_objects
-from shared.units import Metric
+from shared.metrics import Metric
 
 PROTOCOL_VERSION: Final = 1
 ATT_HEADER_LEN: Final = 3  # a notification/indication value holds at most ATT_MTU - 3 bytes

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -21,11 +21,12 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    create_model,
     model_validator,
 )
 
 from shared.mac import MacAddress
-from shared.units import Metric, out_of_range
+from shared.metrics import Metric, metric_fields, out_of_range, spec, threshold_fields
 
 API_PREFIX: Final = "/api/v1"
 
@@ -37,6 +38,7 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+SYNC_DIAGNOSES_PATH: Final = f"{API_PREFIX}/sync/diagnoses"
 SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
 SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"
 
@@ -63,24 +65,28 @@ class ReadingSource(StrEnum):
     BACKFILL = "backfill"  # Records characteristic, read after the hub was away
 
 
-class ReadingIn(_Wire):
-    """One measurement of one node. A reading is identified by (node_mac, measured_at)."""
+class _ReadingFields(_Wire):
+    """A reading's key and origin; ``ReadingIn`` adds one optional field per registry metric."""
 
     node_mac: MacAddress
     measured_at: AwareDatetime
     seq: int | None = Field(default=None, ge=0, le=U32_MAX)
     source: ReadingSource = ReadingSource.ADVERT
-    moisture: float | None = None
-    temperature: float | None = None
-    humidity: float | None = None
-    illuminance: float | None = None
-    battery: float | None = None
+
+    def value(self, metric: Metric) -> float | None:
+        """The reading's value of ``metric`` (None when it did not carry it)."""
+        found: float | None = getattr(self, metric.value)
+        return found
+
+    def values(self) -> dict[Metric, float]:
+        """The metrics the reading carries."""
+        return {m: v for m in Metric if (v := self.value(m)) is not None}
 
     @model_validator(mode="after")
-    def _check_values(self) -> ReadingIn:
+    def _check_values(self) -> _ReadingFields:
         present = 0
         for metric in Metric:
-            value: float | None = getattr(self, metric.value)
+            value = self.value(metric)
             if value is None:
                 continue
             present += 1
@@ -92,6 +98,19 @@ class ReadingIn(_Wire):
         if present == 0:
             raise ValueError("a reading carries at least one metric")
         return self
+
+
+if TYPE_CHECKING:
+    ReadingIn = _ReadingFields
+else:
+    ReadingIn = create_model(
+        "ReadingIn",
+        __base__=_ReadingFields,
+        __module__=__name__,
+        __doc__="One measurement of one node, identified by (node_mac, measured_at); one "
+        "optional field per metric of ``shared.metrics.REGISTRY``.",
+        **metric_fields(),
+    )
 
 
 class ReadingBatch(BaseModel):
@@ -241,30 +260,47 @@ class NodeInventoryAck(_Wire):
 # --- config snapshot --------------------------------------------------------------------------
 
 
-class Thresholds(_Wire):
-    """A plant's comfortable ranges. ``None`` means no limit on that side."""
+class _ThresholdMethods(_Wire):
+    """Access to the threshold fields ``Thresholds`` derives from the metric registry."""
 
-    moisture_min: float | None = None
-    moisture_max: float | None = None
-    temperature_min: float | None = None
-    temperature_max: float | None = None
-    humidity_min: float | None = None
-    humidity_max: float | None = None
-    light_lux_min: float | None = None
-    light_lux_max: float | None = None
-    dli_min: float | None = None  # daily light integral, mol/m²/day
-    dli_max: float | None = None
+    def limit(self, name: str) -> float | None:
+        """One threshold field by name (``moisture_min``, ``dli_max``, …)."""
+        found: float | None = getattr(self, name)
+        return found
 
     def bounds(self, metric: Metric) -> tuple[float | None, float | None]:
-        """(min, max) for a plant metric; illuminance maps to the lux limits."""
-        name = "light_lux" if metric is Metric.ILLUMINANCE else metric.value
-        return getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+        """(min, max) for a plant metric (illuminance maps to the lux limits); (None, None)
+        for a metric no species threshold applies to."""
+        prefix = spec(metric).threshold
+        if prefix is None:
+            return None, None
+        return self.limit(f"{prefix}_min"), self.limit(f"{prefix}_max")
+
+    def daily_bounds(self, metric: Metric) -> tuple[float | None, float | None]:
+        """(min, max) of the metric's daily quantity (the DLI of illuminance), if it has one."""
+        daily = spec(metric).daily
+        if daily is None:
+            return None, None
+        return self.limit(f"{daily.name}_min"), self.limit(f"{daily.name}_max")
 
     def merged(self, overrides: Thresholds | None) -> Thresholds:
         """These thresholds with every limit set in ``overrides`` taking precedence."""
         if overrides is None:
             return self
         return self.model_copy(update=overrides.model_dump(exclude_none=True))
+
+
+if TYPE_CHECKING:
+    Thresholds = _ThresholdMethods
+else:
+    Thresholds = create_model(
+        "Thresholds",
+        __base__=_ThresholdMethods,
+        __module__=__name__,
+        __doc__="A plant's comfortable ranges, ``<prefix>_min``/``<prefix>_max`` per metric of "
+        "the registry with species thresholds (DLI in mol/m²/day). ``None``: no limit.",
+        **dict.fromkeys(threshold_fields(), (float | None, None)),
+    )
 
 
 class SpeciesThresholds(_Wire):
@@ -307,6 +343,53 @@ class ConfigSnapshot(_Wire):
     plants: list[PlantConfig] = []
     species: list[SpeciesThresholds] = []
     nodes: list[NodeConfig] = []
+
+
+# --- diagnoses (down-sync) -------------------------------------------------------------------
+
+DIAGNOSES_PER_PLANT: Final = 5  # the newest few per plant: enough history for the plant page
+
+
+class DiagnosisFinding(_Wire):
+    """One problem the diagnosis saw, its likely cause and what points to it."""
+
+    issue: str = Field(max_length=300)
+    likely_cause: str = Field(max_length=500)
+    cause_type: Literal["biotic", "abiotic"]
+    evidence: str = Field(max_length=1000)
+
+
+class PlantDiagnosis(_Wire):
+    """A cloud diagnosis of one plant's photo, as the hub mirrors it.
+
+    ``image_sha256`` names the photo (the hub keys its photos by content hash too). ``status`` is
+    the job's state (queued, running, succeeded, failed); the verdict fields are set once it
+    succeeded.
+    """
+
+    id: UUID
+    plant_id: UUID
+    image_sha256: Sha256Hex | None = None
+    image_captured_at: AwareDatetime | None = None
+    status: Literal["queued", "running", "succeeded", "failed"]
+    health: str | None = Field(default=None, max_length=16)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    summary: str | None = None
+    findings: list[DiagnosisFinding] = []
+    recommended_actions: list[str] = []
+    follow_up: str | None = None
+    source: str | None = Field(default=None, max_length=16)  # "gemini" or "heuristic"
+    model: str | None = Field(default=None, max_length=64)
+    requested_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+
+
+class DiagnosisDigest(_Wire):
+    """The newest diagnoses of every plant of the hub (``DIAGNOSES_PER_PLANT`` each), newest
+    first. Versioned by the response's ``ETag``: a hub that sends it back in ``If-None-Match``
+    gets 304 while nothing changed."""
+
+    diagnoses: list[PlantDiagnosis] = []
 
 
 # --- images -----------------------------------------------------------------------------------

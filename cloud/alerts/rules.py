@@ -11,30 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.units import Metric, dli_band
+from shared.metrics import DLI as DAILY_LIGHT
+from shared.metrics import Metric, spec
 
 Breach = Literal["low", "high"]
 
-# Band a value must clear beyond the limit before an open alert resolves.
-HYSTERESIS: dict[Metric, float] = {
-    Metric.MOISTURE: 3.0,
-    Metric.TEMPERATURE: 1.0,
-    Metric.HUMIDITY: 3.0,
-    Metric.ILLUMINANCE: 0.0,  # relative: see band()
-    Metric.BATTERY: 5.0,
-}
-
-
-DLI = "dli"  # daily light integral, judged once per completed UTC day
+DLI = DAILY_LIGHT.name  # daily light integral, judged once per completed UTC day
 
 
 def band(metric: Metric | str, limit: float) -> float:
-    """Hysteresis band for ``metric`` at ``limit`` (relative for illuminance and DLI)."""
+    """Hysteresis band for ``metric`` at ``limit``, from the metric registry."""
     if metric == DLI:
-        return dli_band(limit)
-    if metric is Metric.ILLUMINANCE:
-        return max(50.0, abs(limit) * 0.1)
-    return HYSTERESIS[Metric(metric)]
+        return DAILY_LIGHT.hysteresis.band(limit)
+    return spec(metric).hysteresis.band(limit)
 
 
 @dataclass

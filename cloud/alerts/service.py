@@ -37,6 +37,8 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings, Environment
 from cloud.telemetry.repository import NodeContext
 from cloud.telemetry.validation import NodeReadings, utc_from_micros
+from shared.metrics import DLI as DAILY_LIGHT
+from shared.metrics import PLANT_METRICS, SPECS, Metric
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -46,17 +48,8 @@ from shared.sync import (
     RejectReason,
     Thresholds,
 )
-from shared.units import DLI_MIN_SAMPLES, PLANT_METRICS, Metric, daily_light_integral
 
 _log = structlog.get_logger("cloud.alerts")
-
-_UNITS = {
-    Metric.MOISTURE: "%",
-    Metric.TEMPERATURE: "°C",
-    Metric.HUMIDITY: "%",
-    Metric.ILLUMINANCE: " lx",
-    Metric.BATTERY: "%",
-}
 
 
 OPENED: WebhookEvent = "alert.opened"
@@ -95,6 +88,12 @@ def _limits(
     return limits
 
 
+def _unit(metric: Metric) -> str:
+    """The unit as written after a number in alert texts: "%" and "°C" close up, "lx" spaced."""
+    unit = SPECS[metric].unit
+    return unit if unit in ("%", "°C") else f" {unit}"
+
+
 def _message(metric: Metric | str, transition: Transition, plant: bool) -> tuple[str, str]:
     if metric == DLI:
         side = "below" if transition.breach == "low" else "above"
@@ -108,7 +107,7 @@ def _message(metric: Metric | str, transition: Transition, plant: bool) -> tuple
         return AlertKind.LOW_BATTERY.value, (
             f"battery at {transition.value:g}% (below {transition.threshold:g}%)"
         )
-    unit = _UNITS[metric]
+    unit = _unit(metric)
     side = "below" if transition.breach == "low" else "above"
     subject = "plant" if plant else "node"
     return transition.breach, (
@@ -248,7 +247,7 @@ async def _daily_light(
     for mac, readings in by_node.items():
         context = contexts[mac]
         thresholds = _thresholds(context)
-        if thresholds is None or (thresholds.dli_min is None and thresholds.dli_max is None):
+        if thresholds is None or thresholds.daily_bounds(Metric.ILLUMINANCE) == (None, None):
             continue
         today = utc_from_micros(int(readings.micros.max())).date()
         stored = states.get((context.node_id, DLI))
@@ -284,11 +283,14 @@ async def _daily_light(
     rows: list[tuple[Any, ...]] = []
     for node_id, (context, thresholds, state, first, today) in due.items():
         series = [
-            (bucket, round(daily_light_integral(mean_lux), 2))
+            (bucket, round(DAILY_LIGHT.from_mean(mean_lux), 2))
             for node, bucket, mean_lux, samples in days
-            if node == node_id and first <= bucket.date() < today and samples >= DLI_MIN_SAMPLES
+            if node == node_id
+            and first <= bucket.date() < today
+            and samples >= DAILY_LIGHT.min_samples
         ]
-        outcome = evaluate(state, DLI, thresholds.dli_min, thresholds.dli_max, timedelta(0), series)
+        dli_min, dli_max = thresholds.daily_bounds(Metric.ILLUMINANCE)
+        outcome = evaluate(state, DLI, dli_min, dli_max, timedelta(0), series)
         _collect(outcome.transitions, DLI, context, owner_id, state, now, to_open, to_resolve)
         # Days without enough light samples are skipped for good, not re-queried.
         state.last_evaluated_at = datetime.combine(today - timedelta(days=1), time(), UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from cloud.diagnosis.ports import DailyMetricSummary, PlantContext
-from shared.units import PLANT_METRICS, RANGES, Metric, daily_light_integral
+from shared.metrics import PLANT_METRICS, SPECS, Metric, daily_light_integral
 
 CONTEXT_DAYS: Final = 7
 
@@ -90,15 +90,15 @@ def render_context(context: PlantContext) -> str:
         low, high = context.thresholds.bounds(metric)
         # Lux limits hold while the light is on; the daily rows below are 24-hour means.
         label = "illuminance while lit" if metric is Metric.ILLUMINANCE else metric.value
-        lines.append(f"- {label}: {_range(low, high, RANGES[metric].unit)}")
-    t = context.thresholds
-    if t.dli_min is not None or t.dli_max is not None:
-        lines.append(f"- daily light integral: {_range(t.dli_min, t.dli_max, 'mol/m2/day')}")
+        lines.append(f"- {label}: {_range(low, high, SPECS[metric].unit)}")
+    dli_min, dli_max = context.thresholds.daily_bounds(Metric.ILLUMINANCE)
+    if dli_min is not None or dli_max is not None:
+        lines.append(f"- daily light integral: {_range(dli_min, dli_max, 'mol/m2/day')}")
 
     if context.daily:
         lines.append(f"Sensor readings, last {CONTEXT_DAYS} days (UTC day, min / mean / max):")
         for summary in context.daily:
-            unit = RANGES[summary.metric].unit
+            unit = SPECS[summary.metric].unit
             row = (
                 f"- {summary.day.isoformat()} {summary.metric.value}: {_fmt(summary.min)} / "
                 f"{_fmt(summary.mean)} / {_fmt(summary.max)} {unit} ({summary.count} readings)"

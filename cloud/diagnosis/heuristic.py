@@ -26,8 +26,8 @@ from cloud.diagnosis.ports import (
     HealthStatus,
     PlantContext,
 )
+from shared.metrics import DLI, PLANT_METRICS, SPECS, Metric, daily_light_integral
 from shared.sync import ImageQualityFlag
-from shared.units import PLANT_METRICS, RANGES, Metric, daily_light_integral
 
 HEURISTIC_MODEL: Final = "heuristic-v1"
 CANOPY_DROP: Final = 0.15  # a relative loss of canopy cover worth reporting
@@ -116,11 +116,12 @@ def _range_finding(context: PlantContext, metric: Metric) -> tuple[Finding, str]
     t = context.thresholds
     if metric is Metric.ILLUMINANCE:
         values = [(d.day, daily_light_integral(d.mean)) for d in recent]
-        low, high, unit, name = t.dli_min, t.dli_max, "mol/m²/day", "daily light integral"
+        low, high = t.daily_bounds(metric)
+        unit, name = DLI.unit, "daily light integral"
     else:
         values = [(d.day, d.mean) for d in recent]
         low, high = t.bounds(metric)
-        unit, name = RANGES[metric].unit, f"daily mean {metric.value}"
+        unit, name = SPECS[metric].unit, f"daily mean {metric.value}"
     if low is not None and all(value < low for _, value in values):
         side, limit, word = "low", low, "minimum"
     elif high is not None and all(value > high for _, value in values):

@@ -15,8 +15,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.metrics import Metric
 from shared.sync import AlertKind, ImageMetrics, Thresholds
-from shared.units import Metric
 
 # --- what a diagnosis says (also the response schema Gemini must follow) ----------------------
 

@@ -13,8 +13,9 @@ from sqlmodel import col
 from cloud.alerts.models import Alert
 from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
 from cloud.diagnosis.ports import DailyMetricSummary
+from cloud.images.models import Image
 from cloud.registry.models import Plant, Species
-from shared.units import PLANT_METRICS, Metric
+from shared.metrics import PLANT_METRICS, Metric
 
 
 async def active_for_image(session: AsyncSession, image_id: uuid.UUID) -> Diagnosis | None:
@@ -187,3 +188,33 @@ def metric_or_none(value: str | None) -> Metric | None:
         return Metric(value) if value else None
     except ValueError:
         return None
+
+
+async def newest_for_plants(
+    session: AsyncSession, plant_ids: Sequence[uuid.UUID], per_plant: int
+) -> list[tuple[Diagnosis, str | None, datetime | None]]:
+    """The newest ``per_plant`` diagnoses of each plant with their photo's hash and time,
+    newest first (one window query, served by the (plant_id, requested_at) index)."""
+    if not plant_ids:
+        return []
+    ranked = (
+        select(
+            col(Diagnosis.id).label("id"),
+            func.row_number()
+            .over(
+                partition_by=col(Diagnosis.plant_id),
+                order_by=(col(Diagnosis.requested_at).desc(), col(Diagnosis.id)),
+            )
+            .label("rank"),
+        )
+        .where(col(Diagnosis.plant_id).in_(plant_ids))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Diagnosis, col(Image.sha256), col(Image.captured_at))
+        .join(ranked, ranked.c.id == col(Diagnosis.id))
+        .outerjoin(Image, col(Image.id) == col(Diagnosis.image_id))
+        .where(ranked.c.rank <= per_plant)
+        .order_by(col(Diagnosis.requested_at).desc(), col(Diagnosis.id))
+    )
+    return [(row[0], row[1], row[2]) for row in rows.all()]

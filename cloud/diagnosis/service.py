@@ -29,6 +29,7 @@ from cloud.diagnosis.ports import (
     DiagnosisImage,
     DiagnosisReport,
     FailureCode,
+    Finding,
     PlantContext,
     TokenUsage,
 )
@@ -37,8 +38,18 @@ from cloud.errors import NotFoundError
 from cloud.images import repository as image_repository
 from cloud.images.models import Image, ImageStatus
 from cloud.jobs.queue import DIAGNOSE_TASK, RetryLater, WorkerDeps, backoff, defer, job_status
+from cloud.registry import repository as registry_repository
+from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, StorageError
-from shared.sync import AlertKind, ImageMetrics, Thresholds
+from shared.sync import (
+    DIAGNOSES_PER_PLANT,
+    AlertKind,
+    DiagnosisDigest,
+    DiagnosisFinding,
+    ImageMetrics,
+    PlantDiagnosis,
+    Thresholds,
+)
 
 _log = structlog.get_logger("cloud.diagnosis")
 
@@ -395,3 +406,38 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
             if alert.kind in AlertKind.__members__.values()
         ],
     )
+
+
+async def hub_digest(session: AsyncSession, hub: Hub) -> DiagnosisDigest:
+    """The newest diagnoses of the hub's plants, for the hub to show offline."""
+    plants = await registry_repository.plants_for_hub(session, hub)
+    rows = await repository.newest_for_plants(
+        session, [plant.id for plant in plants], DIAGNOSES_PER_PLANT
+    )
+    items = []
+    for row, sha256, captured_at in rows:
+        if row.plant_id is None:
+            continue
+        items.append(
+            PlantDiagnosis(
+                id=row.id,
+                plant_id=row.plant_id,
+                image_sha256=sha256,
+                image_captured_at=captured_at,
+                status=cast(Literal["queued", "running", "succeeded", "failed"], row.status),
+                health=row.health,
+                confidence=row.confidence,
+                summary=row.summary,
+                findings=[
+                    DiagnosisFinding(**Finding.model_validate(f).model_dump(mode="json"))
+                    for f in row.findings or []
+                ],
+                recommended_actions=list(row.recommended_actions or []),
+                follow_up=row.follow_up or None,
+                source=row.source,
+                model=row.model,
+                requested_at=row.requested_at,
+                finished_at=row.finished_at,
+            )
+        )
+    return DiagnosisDigest(diagnoses=items)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
 from cloud.db.base import CloudTable, utcnow
+from shared.metrics import threshold_fields
 
 
 def _ts(nullable: bool = False) -> Column[datetime]:
@@ -86,16 +87,11 @@ class Species(CloudTable, table=True):
     common_name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
     scientific_name: str = Field(sa_column=Column(String(150), nullable=False))
     category: str = Field(sa_column=Column(String(16), nullable=False))  # house/balcony/vegetable
-    moisture_min: float | None = Field(default=None, sa_column=Column(Float))
-    moisture_max: float | None = Field(default=None, sa_column=Column(Float))
-    temperature_min: float | None = Field(default=None, sa_column=Column(Float))
-    temperature_max: float | None = Field(default=None, sa_column=Column(Float))
-    humidity_min: float | None = Field(default=None, sa_column=Column(Float))
-    humidity_max: float | None = Field(default=None, sa_column=Column(Float))
-    light_lux_min: float | None = Field(default=None, sa_column=Column(Float))
-    light_lux_max: float | None = Field(default=None, sa_column=Column(Float))
-    dli_min: float | None = Field(default=None, sa_column=Column(Float))
-    dli_max: float | None = Field(default=None, sa_column=Column(Float))
+    # One nullable column per threshold field of the metric registry (moisture_min, …, dli_max).
+    for _name in threshold_fields():
+        __annotations__[_name] = "float | None"
+        vars()[_name] = Field(default=None, sa_column=Column(Float))
+    del _name
 
 
 class Plant(CloudTable, table=True):

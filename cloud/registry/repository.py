@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from cloud.alerts.models import AlertState
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
-from cloud.telemetry.models import Reading, readings_daily, readings_hourly
+from cloud.telemetry.models import readings, readings_daily, readings_hourly
 
 
 async def hubs_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
@@ -86,7 +86,7 @@ async def nodes_of_hub(session: AsyncSession, hub_id: uuid.UUID) -> Sequence[Nod
 
 async def delete_node_data(session: AsyncSession, node_id: uuid.UUID) -> None:
     """Readings, rollups and alert state of a node (the hot tables carry no foreign keys)."""
-    await session.execute(delete(Reading).where(col(Reading.node_id) == node_id))
+    await session.execute(delete(readings).where(readings.c.node_id == node_id))
     await session.execute(delete(readings_hourly).where(readings_hourly.c.node_id == node_id))
     await session.execute(delete(readings_daily).where(readings_daily.c.node_id == node_id))
     await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))

@@ -1,11 +1,14 @@
-"""Hub-facing sync routes (hub token only): readings, alerts, node inventory, config snapshot.
+"""Hub-facing sync routes (hub token only): readings, alerts, node inventory, config snapshot,
+diagnoses of the hub's plants.
 
 ``GET /sync/config?since_revision=N`` answers **304 Not Modified** (empty body, ``ETag``)
 when the hub already holds revision N, and the full ``ConfigSnapshot`` otherwise.
+``GET /sync/diagnoses`` carries a strong ``ETag`` of its body; ``If-None-Match`` with it: 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,17 +17,20 @@ from cloud.alerts import service as alerts_service
 from cloud.auth.dependencies import CurrentHub
 from cloud.db.session import SessionDep
 from cloud.dependencies import MetricsDep, SettingsDep
+from cloud.diagnosis import service as diagnosis_service
 from cloud.registry import service as registry_service
 from cloud.sync.body import read_body, read_json_body
 from cloud.telemetry import service as telemetry_service
 from shared.sync import (
     SYNC_ALERTS_PATH,
     SYNC_CONFIG_PATH,
+    SYNC_DIAGNOSES_PATH,
     SYNC_NODES_PATH,
     SYNC_READINGS_PATH,
     AlertBatch,
     BatchAck,
     ConfigSnapshot,
+    DiagnosisDigest,
     NodeInventory,
     NodeInventoryAck,
     ReadingBatch,
@@ -103,3 +109,20 @@ async def get_config(
     return Response(
         snapshot.model_dump_json(), media_type="application/json", headers={"ETag": etag}
     )
+
+
+@router.get(
+    SYNC_DIAGNOSES_PATH,
+    response_model=DiagnosisDigest,
+    responses={304: {"description": "the hub already holds this version (If-None-Match)"}},
+)
+async def get_diagnoses(request: Request, hub: CurrentHub, session: SessionDep) -> Response:
+    """The newest diagnoses of the hub's plants; 304 when ``If-None-Match`` names this version."""
+    digest = await diagnosis_service.hub_digest(session, hub)
+    body = digest.model_dump_json().encode()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    cache = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    wanted = request.headers.get("if-none-match", "")
+    if etag in (tag.strip().removeprefix("W/") for tag in wanted.split(",")):
+        return Response(status_code=304, headers=cache)
+    return Response(body, media_type="application/json", headers=cache)

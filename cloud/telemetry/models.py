@@ -28,29 +28,24 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field
 
 from cloud.db.base import CloudTable, metadata, utcnow
-from shared.units import Metric
+from shared.metrics import METRIC_NAMES
 
-METRICS: tuple[str, ...] = tuple(metric.value for metric in Metric)
+METRICS: tuple[str, ...] = METRIC_NAMES
 
 
-class Reading(CloudTable, table=True):
-    """One measurement of one node, keyed by (node, measurement time)."""
-
-    __tablename__ = "readings"
-    __table_args__ = (PrimaryKeyConstraint("node_id", "measured_at"),)
-
-    node_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
-    measured_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    owner_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
-    seq: int | None = Field(default=None, sa_column=Column(BigInteger))
-    source: int = Field(
-        default=0, sa_column=Column(SmallInteger, nullable=False)
-    )  # 0 advert, 1 backfill
-    moisture: float | None = Field(default=None, sa_column=Column(REAL))
-    temperature: float | None = Field(default=None, sa_column=Column(REAL))
-    humidity: float | None = Field(default=None, sa_column=Column(REAL))
-    illuminance: float | None = Field(default=None, sa_column=Column(REAL))
-    battery: float | None = Field(default=None, sa_column=Column(REAL))
+# One measurement of one node, keyed by (node, measurement time); one REAL column per registry
+# metric (source: 0 advert, 1 backfill).
+readings = Table(
+    "readings",
+    metadata,
+    Column("node_id", UUID(as_uuid=True), nullable=False),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+    Column("owner_id", UUID(as_uuid=True), nullable=False),
+    Column("seq", BigInteger),
+    Column("source", SmallInteger, nullable=False, default=0),
+    *(Column(metric, REAL) for metric in METRICS),
+    PrimaryKeyConstraint("node_id", "measured_at"),
+)
 
 
 def _rollup_table(name: str) -> Table:

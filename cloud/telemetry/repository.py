@@ -17,12 +17,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cloud.telemetry import sql
-from cloud.telemetry.validation import (
-    METRIC_NAMES,
-    NodeReadings,
-    ReadingColumns,
-    utc_from_micros,
-)
+from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
+from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -40,18 +36,7 @@ class NodeContext:
     overrides: dict[str, Any] | None
 
 
-_THRESHOLD_COLUMNS = (
-    "moisture_min",
-    "moisture_max",
-    "temperature_min",
-    "temperature_max",
-    "humidity_min",
-    "humidity_max",
-    "light_lux_min",
-    "light_lux_max",
-    "dli_min",
-    "dli_max",
-)
+_THRESHOLD_COLUMNS = tuple(threshold_fields())
 
 
 _CONTEXTS_SQL = f"""
@@ -181,8 +166,8 @@ class InsertOutcome:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, five
-# metrics) with every field present: fixed size, so a whole batch is one numpy record array.
+# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, the
+# registry's metrics) with every field present: fixed size, so a batch is one record array.
 _FULL_ROW = np.dtype(
     [
         ("fields", ">i2"),
@@ -199,7 +184,11 @@ _FULL_ROW = np.dtype(
         ("source_len", ">i4"),
         ("source", ">i2"),
     ]
-    + [field for name in METRIC_NAMES for field in ((f"{name}_len", ">i4"), (name, ">f4"))]
+    + [
+        field
+        for entry in REGISTRY
+        for field in ((f"{entry.name}_len", ">i4"), (entry.name, entry.storage.copy_format))
+    ]
 )
 _FIELD_LENGTHS = {
     "fields": len(sql.STAGING_COLUMNS),
@@ -209,7 +198,7 @@ _FIELD_LENGTHS = {
     "at_len": 8,
     "seq_len": 8,
     "source_len": 2,
-    **{f"{name}_len": 4 for name in METRIC_NAMES},
+    **{f"{entry.name}_len": entry.storage.copy_size for entry in REGISTRY},
 }
 _ROW_PREFIX = struct.Struct(">hi16si16s")
 _HEAD_REST = struct.Struct(">iiiq")
@@ -390,24 +379,18 @@ async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: i
 POINT_KEYS: tuple[str, ...] = (
     "t",
     "count",
-    *(
-        name
-        for m in ("moisture", "temperature", "humidity", "illuminance", "battery")
-        for name in (m, f"{m}_min", f"{m}_max")
-    ),
+    *(name for m in METRIC_NAMES for name in (m, f"{m}_min", f"{m}_max")),
 )
 
-_RAW_SELECT = ", ".join(
-    ["measured_at", "1"]
-    + [f"{m}, {m}, {m}" for m in ("moisture", "temperature", "humidity", "illuminance", "battery")]
-)
+_RAW_SELECT = ", ".join(["measured_at", "1"] + [f"{m}, {m}, {m}" for m in METRIC_NAMES])
 _ROLLUP_SELECT = ", ".join(
-    ["bucket", "n"]
-    + [
-        f"{m}_sum / NULLIF({m}_count, 0), {m}_min, {m}_max"
-        for m in ("moisture", "temperature", "humidity", "illuminance", "battery")
-    ]
+    ["bucket", "n"] + [f"{m}_sum / NULLIF({m}_count, 0), {m}_min, {m}_max" for m in METRIC_NAMES]
 )
+_COARSE_AGGREGATES = ", ".join(
+    f"sum({m}_sum) / NULLIF(sum({m}_count), 0), min({m}_min), max({m}_max)" for m in METRIC_NAMES
+)
+_LATEST_COLUMNS = ", ".join(METRIC_NAMES)
+_LATEST_SELECT = ", ".join(f"r.{m}" for m in METRIC_NAMES)
 ROLLUP_TABLES = {"hour": "readings_hourly", "day": "readings_daily"}
 
 
@@ -448,13 +431,9 @@ async def coarse_series(
     conn: Conn, node_id: uuid.UUID, start: datetime, end: datetime, stride_days: int
 ) -> list[tuple[Any, ...]]:
     """Daily rollups merged into ``stride_days`` bins, for windows longer than max_points days."""
-    metrics = ("moisture", "temperature", "humidity", "illuminance", "battery")
-    aggregates = ", ".join(
-        f"sum({m}_sum) / NULLIF(sum({m}_count), 0), min({m}_min), max({m}_max)" for m in metrics
-    )
     query = f"""
         SELECT date_bin(make_interval(days => %s), bucket, TIMESTAMPTZ '2000-01-01 00:00Z') AS t,
-               sum(n), {aggregates}
+               sum(n), {_COARSE_AGGREGATES}
         FROM readings_daily
         WHERE node_id = %s AND bucket >= date_trunc('day', %s, 'UTC') AND bucket < %s
         GROUP BY t ORDER BY t"""
@@ -465,9 +444,8 @@ async def coarse_series(
 
 async def latest_for_plants(conn: Conn, owner_id: uuid.UUID) -> list[tuple[Any, ...]]:
     """Newest reading of each of the owner's plants that has a node."""
-    query = """
-        SELECT p.id, p.node_id, r.measured_at, r.moisture, r.temperature, r.humidity,
-               r.illuminance, r.battery
+    query = f"""
+        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}
         FROM plants AS p
         JOIN LATERAL (
             SELECT * FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
@@ -484,12 +462,11 @@ async def latest_of_plant(
 ) -> list[tuple[Any, ...]] | None:
     """Newest reading of one of the owner's plants, checking ownership in the same statement:
     None when the plant is not the owner's, an empty list when it has no reading yet."""
-    query = """
-        SELECT p.id, p.node_id, r.measured_at, r.moisture, r.temperature, r.humidity,
-               r.illuminance, r.battery
+    query = f"""
+        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}
         FROM plants AS p
         LEFT JOIN LATERAL (
-            SELECT measured_at, moisture, temperature, humidity, illuminance, battery
+            SELECT measured_at, {_LATEST_COLUMNS}
             FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
         ) AS r ON true
         WHERE p.owner_id = %s AND p.id = %s"""

@@ -15,6 +15,7 @@ from cloud.db.session import EngineDep, ReadDatabaseDep, SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.telemetry import read_service, service
 from cloud.telemetry.schemas import History, LatestReading, Resolution
+from shared.metrics import MetricPublic, public_metrics
 from shared.sync import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["telemetry"])
@@ -28,6 +29,13 @@ ForcedResolution = Annotated[
     Resolution | None,
     Query(description="force raw/hour/day; by default the finest within max_points"),
 ]
+
+
+@router.get("/metrics", response_model=list[MetricPublic], tags=["metrics"])
+async def list_metrics() -> list[MetricPublic]:
+    """What nodes measure (name, label, unit, range, display digits, thresholds), from the
+    metric registry (public): history points and CSV columns carry these names."""
+    return public_metrics()
 
 
 def _json(body: bytes) -> Response:

@@ -6,31 +6,23 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
+
+from shared.metrics import metric_fields
 
 Resolution = Literal["raw", "hour", "day"]
 
 
-class SeriesPoint(BaseModel):
-    """One point: a raw reading (mean = min = max) or a rollup bucket (mean, min, max)."""
-
-    t: datetime
-    count: int
-    moisture: float | None = None
-    moisture_min: float | None = None
-    moisture_max: float | None = None
-    temperature: float | None = None
-    temperature_min: float | None = None
-    temperature_max: float | None = None
-    humidity: float | None = None
-    humidity_min: float | None = None
-    humidity_max: float | None = None
-    illuminance: float | None = None
-    illuminance_min: float | None = None
-    illuminance_max: float | None = None
-    battery: float | None = None
-    battery_min: float | None = None
-    battery_max: float | None = None
+# One point: a raw reading (mean = min = max) or a rollup bucket (mean, min, max), with
+# ``<metric>``, ``<metric>_min`` and ``<metric>_max`` per registry metric.
+SeriesPoint = create_model(
+    "SeriesPoint",
+    __doc__="One point: a raw reading (mean = min = max) or a rollup bucket (mean, min, max).",
+    __module__=__name__,
+    t=(datetime, ...),
+    count=(int, ...),
+    **metric_fields(("", "_min", "_max")),
+)
 
 
 class History(BaseModel):
@@ -45,14 +37,13 @@ class History(BaseModel):
     points: list[SeriesPoint]
 
 
-class LatestReading(BaseModel):
-    """The newest reading of a plant's node."""
-
-    plant_id: uuid.UUID
-    node_id: uuid.UUID
-    measured_at: datetime
-    moisture: float | None
-    temperature: float | None
-    humidity: float | None
-    illuminance: float | None
-    battery: float | None
+# The newest reading of a plant's node: its key, then one field per registry metric.
+LatestReading = create_model(
+    "LatestReading",
+    __doc__="The newest reading of a plant's node.",
+    __module__=__name__,
+    plant_id=(uuid.UUID, ...),
+    node_id=(uuid.UUID, ...),
+    measured_at=(datetime, ...),
+    **metric_fields(default=...),
+)

@@ -31,6 +31,7 @@ from cloud.telemetry.validation import (
     fast_columns,
     validate_readings,
 )
+from shared.metrics import METRIC_NAMES
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 
 READINGS_KIND = "readings"
@@ -266,17 +267,22 @@ async def stream_csv(
 ) -> AsyncIterator[bytes]:
     """Raw readings of the window as CSV, streamed by ``COPY … TO STDOUT`` on its own
     connection (the request's session has ended by the time the body streams)."""
-    header = "measured_at,moisture,temperature,humidity,illuminance,battery,seq,source\n"
+    header = ",".join(("measured_at", *METRIC_NAMES, "seq", "source")) + "\n"
     if node_id is None:
         yield header.encode()
         return
     query = psql.SQL(
         "COPY (SELECT to_char(measured_at AT TIME ZONE 'UTC', "
-        '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), moisture, temperature, humidity, illuminance, '
-        "battery, seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), {}, '
+        "seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
         "FROM readings WHERE node_id = {} AND measured_at >= {} AND measured_at < {} "
         "ORDER BY measured_at) TO STDOUT WITH (FORMAT csv)"
-    ).format(psql.Literal(node_id), psql.Literal(start), psql.Literal(end))
+    ).format(
+        psql.SQL(", ").join(psql.Identifier(m) for m in METRIC_NAMES),
+        psql.Literal(node_id),
+        psql.Literal(start),
+        psql.Literal(end),
+    )
     yield header.encode()
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()

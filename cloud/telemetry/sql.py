@@ -6,6 +6,7 @@ from typing import Final
 
 from cloud.jobs.queue import QUEUE, WEBHOOK_TASK
 from cloud.telemetry.models import METRICS
+from shared.metrics import REGISTRY
 
 STAGING_TABLE: Final = "reading_staging"
 
@@ -17,11 +18,7 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     measured_at timestamptz NOT NULL,
     seq bigint,
     source smallint NOT NULL,
-    moisture real,
-    temperature real,
-    humidity real,
-    illuminance real,
-    battery real
+    {", ".join(f"{entry.name} {entry.storage.sql}" for entry in REGISTRY)}
 ) ON COMMIT DELETE ROWS
 """
 

@@ -4,7 +4,7 @@
 ``map``) and yields columns ready for the binary COPY; any unusual item sends the whole
 batch to ``validate_readings``. That one validates the list in pydantic-core (Rust) against
 a dataclass whose constraints are the ones ``ReadingIn`` checks in Python (ranges from
-``shared.units``, finite numbers, canonical MAC); items it refuses, and items without any
+``shared.metrics``, finite numbers, canonical MAC); items it refuses, and items without any
 metric, go through ``shared.sync.parse_readings`` one by one, which gives the authoritative
 verdict and message. Neither path accepts an item ``ReadingIn`` would refuse, nor loses one
 it would accept.
@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass as plain_dataclass
+from dataclasses import field as dataclass_field
+from dataclasses import make_dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Annotated, Any, Literal
@@ -25,64 +27,53 @@ from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationEr
 from pydantic.dataclasses import dataclass
 
 from shared.mac import normalize_mac
+from shared.metrics import METRIC_NAMES, SPECS, Metric
 from shared.sync import U32_MAX, ItemRejection, ReadingIn, parse_readings
-from shared.units import RANGES, Metric
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
 SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1}
 
-_M = RANGES[Metric.MOISTURE]
-_T = RANGES[Metric.TEMPERATURE]
-_H = RANGES[Metric.HUMIDITY]
-_L = RANGES[Metric.ILLUMINANCE]
-_B = RANGES[Metric.BATTERY]
+
+def _metric_field(metric: Metric) -> Any:
+    entry = SPECS[metric]
+    bounded = Annotated[float, Field(ge=entry.minimum, le=entry.maximum, allow_inf_nan=False)]
+    return (bounded | None, dataclass_field(default=None))
 
 
-@dataclass(slots=True, config=ConfigDict(extra="forbid"))
-class ValidReading:
-    """A validated reading as stored (field names are the wire names)."""
+# A validated reading as stored (field names are the wire names): key fields, then one
+# optional, range-checked field per registry metric.
+ValidReading: Any = dataclass(
+    make_dataclass(
+        "ValidReading",
+        [
+            ("node_mac", Annotated[str, Field(pattern=_CANONICAL_MAC)]),
+            ("measured_at", AwareDatetime),
+            ("seq", Annotated[int, Field(ge=0, le=U32_MAX)] | None, dataclass_field(default=None)),
+            ("source", Literal["advert", "backfill"], dataclass_field(default="advert")),
+            *((metric.value, *_metric_field(metric)) for metric in Metric),
+        ],
+        slots=True,
+    ),
+    config=ConfigDict(extra="forbid"),
+)
 
-    node_mac: Annotated[str, Field(pattern=_CANONICAL_MAC)]
-    measured_at: AwareDatetime
-    seq: Annotated[int, Field(ge=0, le=U32_MAX)] | None = None
-    source: Literal["advert", "backfill"] = "advert"
-    moisture: Annotated[float, Field(ge=_M.minimum, le=_M.maximum, allow_inf_nan=False)] | None = (
-        None
-    )
-    temperature: (
-        Annotated[float, Field(ge=_T.minimum, le=_T.maximum, allow_inf_nan=False)] | None
-    ) = None
-    humidity: Annotated[float, Field(ge=_H.minimum, le=_H.maximum, allow_inf_nan=False)] | None = (
-        None
-    )
-    illuminance: (
-        Annotated[float, Field(ge=_L.minimum, le=_L.maximum, allow_inf_nan=False)] | None
-    ) = None
-    battery: Annotated[float, Field(ge=_B.minimum, le=_B.maximum, allow_inf_nan=False)] | None = (
-        None
-    )
+_fast_list: TypeAdapter[list[Any]] = TypeAdapter(list[ValidReading])
 
 
-_fast_list: TypeAdapter[list[ValidReading]] = TypeAdapter(list[ValidReading])
-
-
-def _from_model(model: ReadingIn) -> ValidReading:
+def _from_model(model: ReadingIn) -> Any:
     reading = ValidReading.__new__(ValidReading)
     reading.node_mac = model.node_mac
     reading.measured_at = model.measured_at
     reading.seq = model.seq
     reading.source = model.source.value
-    reading.moisture = model.moisture
-    reading.temperature = model.temperature
-    reading.humidity = model.humidity
-    reading.illuminance = model.illuminance
-    reading.battery = model.battery
+    for metric in Metric:
+        setattr(reading, metric.value, model.value(metric))
     return reading
 
 
 def validate_readings(
     raw: list[Any],
-) -> tuple[list[int], list[ValidReading], list[ItemRejection]]:
+) -> tuple[list[int], list[Any], list[ItemRejection]]:
     """Split raw items into (indexes, valid readings) and rejections sorted by index."""
     try:
         fast = _fast_list.validate_python(raw)
@@ -99,16 +90,10 @@ def validate_readings(
         passing = [index for index in range(len(raw)) if index not in failed]  # type: ignore[assignment]
         fast = _fast_list.validate_python([raw[index] for index in passing])
     indexes: list[int] = []
-    valid: list[ValidReading] = []
+    valid: list[Any] = []
     slow = sorted(failed)
     for index, reading in zip(passing, fast, strict=True):
-        if (
-            reading.moisture is None
-            and reading.temperature is None
-            and reading.humidity is None
-            and reading.illuminance is None
-            and reading.battery is None
-        ):
+        if all(getattr(reading, name) is None for name in METRIC_NAMES):
             slow.append(index)  # no metric at all: parse_readings words the rejection
             continue
         indexes.append(index)
@@ -128,11 +113,10 @@ def validate_readings(
 
 # --- columnar fast path -------------------------------------------------------------------------
 
-METRIC_NAMES: tuple[str, ...] = tuple(metric.value for metric in Metric)
 _ITEM_KEYS = frozenset(("node_mac", "measured_at", "seq", "source", *METRIC_NAMES))
 _MAC_FORMAT = re.compile(_CANONICAL_MAC)
-_LOWS = np.array([RANGES[metric].minimum for metric in Metric])
-_HIGHS = np.array([RANGES[metric].maximum for metric in Metric])
+_LOWS = np.array([SPECS[metric].minimum for metric in Metric])
+_HIGHS = np.array([SPECS[metric].maximum for metric in Metric])
 _NUMBER_TYPES = frozenset((int, float, type(None)))
 _SEQ_TYPES = frozenset((int, type(None)))
 # The UTC forms hubs send: seconds, milliseconds (SQLite's %f) or microseconds, then "Z".
@@ -148,7 +132,7 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 class ReadingColumns:
     """Valid readings as columns; row ``i`` is batch item ``indexes[i]``.
 
-    ``metrics`` holds the five metrics in ``Metric`` order with NaN where a metric is
+    ``metrics`` holds the registry's metrics in ``Metric`` order with NaN where a metric is
     missing (a valid reading is always finite); ``seq`` is -1 where missing; ``micros`` is
     measured_at in microseconds since the Unix epoch.
     """
@@ -315,7 +299,7 @@ def fast_columns(items: list[Any]) -> ReadingColumns | None:
     )
 
 
-def columns_from_valid(indexes: list[int], valid: list[ValidReading]) -> ReadingColumns:
+def columns_from_valid(indexes: list[int], valid: list[Any]) -> ReadingColumns:
     """Columns of readings validated item by item (the path for batches with unusual items)."""
     metrics = np.array(
         [

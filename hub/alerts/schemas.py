@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from shared.metrics import Metric
 from shared.sync import AlertKind
-from shared.units import Metric
 
 
 class AlertPublic(BaseModel):

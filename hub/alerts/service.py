@@ -7,7 +7,7 @@ flap. Stale-node and low-battery alerts come from the node's last reading and st
 Light follows the cloud's rule (cloud/alerts/rules.py and service.py): every night is dark, so a
 low reading of illuminance never alerts by itself; low (and high) light is judged by the daily
 light integral (DLI) of the last completed UTC day, from that day's mean illuminance (at least
-``DLI_MIN_SAMPLES`` readings, converted with ``shared.units.daily_light_integral``) against the
+``DLI_MIN_SAMPLES`` readings, converted with ``shared.metrics.daily_light_integral``) against the
 plant's ``dli_min``/``dli_max``. One dark day opens the alert; it resolves on a day that is back
 inside by the cloud's band (10 % of the limit, at least 0.5 mol/m²/day). A too-bright reading
 (``light_lux_max``) still alerts as a threshold, as in the cloud.
@@ -35,15 +35,8 @@ from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store.types import SyncState, from_ms, to_ms
+from shared.metrics import DLI, PLANT_METRICS, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
-from shared.units import (
-    DLI_MIN_SAMPLES,
-    PLANT_METRICS,
-    RANGES,
-    Metric,
-    daily_light_integral,
-    dli_band,
-)
 
 BATTERY_RECOVERY_MARGIN = 5.0
 DLI_RULE = "dli"
@@ -228,7 +221,7 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
                 ):
                     continue
                 side = "below" if kind is AlertKind.LOW else "above"
-                unit = RANGES[metric].unit
+                unit = SPECS[metric].unit
                 await open_alert(
                     session,
                     kind,
@@ -273,9 +266,9 @@ async def day_light_integral(session: AsyncSession, node: int, day: date) -> flo
         )
     ).one()
     total, samples = row
-    if not samples or int(samples) < DLI_MIN_SAMPLES:
+    if not samples or int(samples) < DLI.min_samples:
         return None
-    return round(daily_light_integral(float(total) / int(samples)), 2)
+    return round(DLI.from_mean(float(total) / int(samples)), 2)
 
 
 async def _daily_light(
@@ -287,7 +280,8 @@ async def _daily_light(
     open_alerts: dict[tuple[Any, ...], Alert],
     now: datetime,
 ) -> int:
-    if thresholds.dli_min is None and thresholds.dli_max is None:
+    dli_min, dli_max = thresholds.daily_bounds(Metric.ILLUMINANCE)
+    if dli_min is None and dli_max is None:
         return 0
     day = now.astimezone(UTC).date() - timedelta(days=1)  # the last completed UTC day
     dli = await day_light_integral(session, node, day)
@@ -295,16 +289,16 @@ async def _daily_light(
         return 0  # too few readings to judge that day: alerts stay as they are
     changed = 0
     metric = Metric.ILLUMINANCE
-    for kind, bound in ((AlertKind.LOW, thresholds.dli_min), (AlertKind.HIGH, thresholds.dli_max)):
+    for kind, bound in ((AlertKind.LOW, dli_min), (AlertKind.HIGH, dli_max)):
         if bound is None:
             continue
         key = (kind.value, plant.id, node_mac, metric.value, DLI_RULE)
         current = open_alerts.get(key)
         if current is not None:
             back = (
-                dli >= bound + dli_band(bound)
+                dli >= bound + DLI.hysteresis.band(bound)
                 if kind is AlertKind.LOW
-                else dli <= bound - dli_band(bound)
+                else dli <= bound - DLI.hysteresis.band(bound)
             )
             if back:
                 _resolve(current, now)

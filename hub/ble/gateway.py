@@ -61,8 +61,8 @@ from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared import gatt as pv
 from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
+from shared.metrics import Metric
 from shared.sync import NodeKind
-from shared.units import Metric
 
 logger = logging.getLogger(__name__)
 

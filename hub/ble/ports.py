@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from shared.metrics import Metric
 from shared.sync import NodeConfig, NodeKind, ReadingSource
-from shared.units import Metric
 
 
 @dataclass(frozen=True, slots=True)

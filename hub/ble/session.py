@@ -19,8 +19,8 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from hub.ble.ports import AlarmThresholds, DecodedReading, GatewayStore, NodeStatus, ReceivedImage
 from shared import ble_uuids
 from shared import gatt as pv
+from shared.metrics import Metric
 from shared.sync import NodeConfig, ReadingSource
-from shared.units import Metric
 
 logger = logging.getLogger(__name__)
 

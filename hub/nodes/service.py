@@ -13,6 +13,7 @@ from hub.nodes.models import Node
 from hub.plants import repository as plants_repo
 from hub.plants.service import thresholds_for
 from hub.store.types import SyncState, utcnow
+from shared.metrics import Metric
 from shared.sync import NodeConfig, NodeKind, Thresholds
 
 
@@ -20,11 +21,14 @@ def alarm_thresholds(thresholds: Thresholds | None) -> AlarmThresholds | None:
     """The node's alarm limits for its plant's thresholds (None without a plant or limits)."""
     if thresholds is None:
         return None
+    # The node's own alarm config (GATT TLV) has moisture and temperature limits only.
+    moisture = thresholds.bounds(Metric.MOISTURE)
+    temperature = thresholds.bounds(Metric.TEMPERATURE)
     alarm = AlarmThresholds(
-        moisture_low=thresholds.moisture_min,
-        moisture_high=thresholds.moisture_max,
-        temperature_low=thresholds.temperature_min,
-        temperature_high=thresholds.temperature_max,
+        moisture_low=moisture[0],
+        moisture_high=moisture[1],
+        temperature_low=temperature[0],
+        temperature_high=temperature[1],
     )
     return None if alarm == AlarmThresholds() else alarm
 

@@ -21,9 +21,16 @@ from hub.plants.schemas import (
 )
 from hub.readings import service as readings
 from hub.store.types import utcnow
-from shared.units import Metric
+from shared.metrics import Metric, MetricPublic, public_metrics
 
 router = APIRouter(prefix="/api/v1", tags=["plants"])
+
+
+@router.get("/metrics", response_model=list[MetricPublic], tags=["metrics"])
+async def list_metrics() -> list[MetricPublic]:
+    """What nodes measure (name, label, unit, range, display digits, thresholds), from the
+    metric registry: the UI builds its labels and charts from this list."""
+    return public_metrics()
 
 
 @router.get("/species", response_model=list[SpeciesPublic])

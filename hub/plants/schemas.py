@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
+from shared.metrics import Metric
 from shared.sync import Thresholds
-from shared.units import Metric
 
 
 class PlantCreate(BaseModel):

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from hub.store.types import EpochMs, SyncState
-from shared.units import Metric
+from shared.metrics import METRIC_NAMES
 
-METRIC_COLUMNS: tuple[str, ...] = tuple(m.value for m in Metric)
+METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
 
 
 class Reading(SQLModel, table=True):
@@ -27,11 +27,10 @@ class Reading(SQLModel, table=True):
     seq: int | None = None
     seq_epoch: int = 0
     source: str
-    moisture: float | None = None
-    temperature: float | None = None
-    humidity: float | None = None
-    illuminance: float | None = None
-    battery: float | None = None
+    for _name in METRIC_COLUMNS:  # one nullable column per registry metric
+        __annotations__[_name] = "float | None"
+        vars()[_name] = None
+    del _name
     sync_state: int = SyncState.PENDING
     batch_id: int | None = None
     reject_reason: str | None = None
@@ -45,23 +44,16 @@ class ReadingHourly(SQLModel, table=True):
     node_id: int = Field(primary_key=True)
     hour: int = Field(primary_key=True)  # epoch ms of the hour's start
     count: int
-    moisture_sum: float | None = None
-    moisture_n: int = 0
-    moisture_min: float | None = None
-    moisture_max: float | None = None
-    temperature_sum: float | None = None
-    temperature_n: int = 0
-    temperature_min: float | None = None
-    temperature_max: float | None = None
-    humidity_sum: float | None = None
-    humidity_n: int = 0
-    humidity_min: float | None = None
-    humidity_max: float | None = None
-    illuminance_sum: float | None = None
-    illuminance_n: int = 0
-    illuminance_min: float | None = None
-    illuminance_max: float | None = None
-    battery_sum: float | None = None
-    battery_n: int = 0
-    battery_min: float | None = None
-    battery_max: float | None = None
+    for _name in METRIC_COLUMNS:  # sum/n/min/max per registry metric
+        __annotations__.update(
+            {
+                f"{_name}_sum": "float | None",
+                f"{_name}_n": "int",
+                f"{_name}_min": "float | None",
+                f"{_name}_max": "float | None",
+            }
+        )
+        vars().update(
+            {f"{_name}_sum": None, f"{_name}_n": 0, f"{_name}_min": None, f"{_name}_max": None}
+        )
+    del _name

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.plants.schemas import History, HistoryPoint, MetricStatus, Resolution, Status
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
+from shared.metrics import SPECS, Metric
 from shared.sync import Thresholds
-from shared.units import RANGES, Metric
 
 _COLUMNS = {m: m.value for m in Metric}
 RAW_WINDOW = timedelta(days=2)  # longer windows read hourly rollups
@@ -66,7 +66,7 @@ def status_of(
         status = Status.OK
     return MetricStatus(
         metric=metric,
-        unit=RANGES[metric].unit,
+        unit=SPECS[metric].unit,
         value=value,
         measured_at=measured,
         status=status,

@@ -27,8 +27,8 @@ from hub.store.migrations import migrate
 from hub.store.types import to_ms
 from hub.store.writer import WriteOp, Writer
 from shared.mac import normalize_mac
+from shared.metrics import Metric, out_of_range
 from shared.sync import NodeKind, ReadingSource
-from shared.units import Metric, out_of_range
 
 log = structlog.get_logger(__name__)
 

@@ -197,6 +197,30 @@ _V5 = """
 ALTER TABLE alerts ADD COLUMN rule TEXT;
 """
 
+# The cloud's diagnoses of this hub's plants, mirrored by the sync so the plant page shows them
+# offline. Replaced as a whole by each changed digest; ``image_sha256`` names the hub's photo.
+_V6 = """
+CREATE TABLE diagnoses (
+    id TEXT PRIMARY KEY,
+    plant_id TEXT NOT NULL,
+    image_sha256 TEXT,
+    image_captured_at INTEGER,
+    status TEXT NOT NULL,
+    health TEXT,
+    confidence REAL,
+    summary TEXT,
+    findings TEXT NOT NULL DEFAULT '[]',
+    recommended_actions TEXT NOT NULL DEFAULT '[]',
+    follow_up TEXT,
+    source TEXT,
+    model TEXT,
+    requested_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX ix_diagnoses_plant ON diagnoses(plant_id, requested_at);
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -223,6 +247,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "nodes_cloud_registered", _script(_V3)),
     Migration(4, "sequence_epochs", _script(_V4)),
     Migration(5, "alert_rule", _script(_V5)),
+    Migration(6, "diagnoses", _script(_V6)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -22,6 +22,7 @@ from shared.sync import (
     DEVICE_TOKEN_PATH,
     SYNC_ALERTS_PATH,
     SYNC_CONFIG_PATH,
+    SYNC_DIAGNOSES_PATH,
     SYNC_IMAGE_COMPLETE_PATH,
     SYNC_IMAGE_SLOTS_PATH,
     SYNC_NODES_PATH,
@@ -30,6 +31,7 @@ from shared.sync import (
     ConfigSnapshot,
     DeviceAuthorization,
     DeviceCodeRequest,
+    DiagnosisDigest,
     HubToken,
     ImageCompleteAck,
     ImageSlot,
@@ -180,6 +182,24 @@ class CloudClient:
         if since_revision is not None and snapshot.revision <= since_revision:
             return None
         return snapshot
+
+    async def pull_diagnoses(self, etag: str | None) -> tuple[DiagnosisDigest, str | None] | None:
+        """The diagnoses of the hub's plants and their version; None when ``etag`` is current."""
+        headers = self._headers()
+        if etag:
+            headers["If-None-Match"] = etag
+        response = await self._send("GET", self._url(SYNC_DIAGNOSES_PATH), headers=headers)
+        if response.status_code == 304:
+            return None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        try:
+            digest = DiagnosisDigest.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise CloudError(
+                f"unexpected answer from the cloud: {exc.error_count()} errors"
+            ) from exc
+        return digest, response.headers.get("etag")
 
     async def image_slot(self, request: ImageSlotRequest) -> ImageSlot:
         """Ask where to upload an image (the cloud dedups by hash)."""

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from hub.store.types import SyncState, to_ms
 from hub.sync.models import SyncLedger
+from shared.metrics import METRIC_NAMES
 from shared.sync import BatchAck
 
 
@@ -29,11 +30,12 @@ class PersistedBatch:
 
 # Each reading's wire JSON (shared.sync.ReadingIn) is built by SQLite's C JSON functions:
 # about ten times cheaper than building dicts in Python, which matters on a Pi catching up.
+# One key per registry metric, so a new metric is synced as soon as the hub stores it.
+_METRIC_KEYS = ", ".join(f"'{m}', r.{m}" for m in METRIC_NAMES)
 _READING_SELECT = (
-    "select r.id, json_object('node_mac', n.mac, "
+    "select r.id, json_object('node_mac', n.mac, "  # noqa: S608
     "'measured_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.measured_at / 1000.0, 'unixepoch'), "
-    "'seq', r.seq, 'source', r.source, 'moisture', r.moisture, 'temperature', r.temperature, "
-    "'humidity', r.humidity, 'illuminance', r.illuminance, 'battery', r.battery) "
+    f"'seq', r.seq, 'source', r.source, {_METRIC_KEYS}) "
     "from readings r join nodes n on n.id = r.node_id "
 )
 _ALERT_SELECT = (

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.ble.ports import GatewayControl
+from hub.diagnoses import service as diagnoses_service
 from hub.images.models import Image, UploadState
 from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
@@ -45,8 +46,15 @@ from shared.sync import (
 
 log = structlog.get_logger(__name__)
 
-KINDS: tuple[str, ...] = ("alerts", "readings", "nodes", "config", "image_slots", "image_bytes")
-_METRICS = ("moisture", "temperature", "humidity", "illuminance", "battery")
+KINDS: tuple[str, ...] = (
+    "alerts",
+    "readings",
+    "nodes",
+    "config",
+    "diagnoses",
+    "image_slots",
+    "image_bytes",
+)
 
 
 class NotLinked(Exception):
@@ -175,6 +183,9 @@ class SyncEngine:
                 await self._image_slots(client, report)
                 phase = "image_bytes"
                 await self._image_bytes(client, report)
+                # Last: the photos just sent are already queued for diagnosis in the cloud.
+                phase = "diagnoses"
+                await self._pull_diagnoses(client, report)
             except CloudError as exc:
                 report.error = f"{phase}: {exc}"
                 await self.store.write(
@@ -384,6 +395,24 @@ class SyncEngine:
             for mac in changed:
                 with contextlib.suppress(KeyError):  # a node no longer paired: nothing to write
                     await self.gateway.request_session(mac)
+
+    # --- diagnoses -----------------------------------------------------------------------
+
+    async def _pull_diagnoses(self, client: CloudClient, report: SyncReport) -> None:
+        async with self.store.read() as session:
+            etag = await kv.get(session, diagnoses_service.ETAG_KEY)
+        pulled = await client.pull_diagnoses(etag)
+        if pulled is None:
+            await self.store.write(partial(repository.record, kind="diagnoses", now=utcnow()))
+            return
+        digest, new_etag = pulled
+
+        async def op(session: AsyncSession) -> int:
+            count = await diagnoses_service.apply_digest(session, digest, new_etag)
+            await repository.record(session, "diagnoses", utcnow(), items=count)
+            return count
+
+        report.sent["diagnoses"] = await self.store.write(op)
 
     # --- images --------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from hub.settings import HubSettings
 from hub.store import kv
 from hub.store.hub_store import HubStore
 from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
+from shared.metrics import Metric
 from shared.sync import ImageMetrics
-from shared.units import Metric
 
 DISK_BUDGET_KEY = "disk_budget_mb"
 STATUS_BUCKET_S = 60  # the overview turns stale values "stale" at most this late

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from shared.metrics import METRIC_NAMES
 from tests.cloud.factories import create_hub, create_user
 
 
@@ -26,3 +27,18 @@ async def test_user_and_hub_factories(client: httpx.AsyncClient) -> None:
     assert me.json()["email"] == user.email
     hub = await create_hub(client, user)
     assert hub.token.startswith("pvh_")
+
+
+async def test_metric_list_is_public_and_in_the_openapi(client: httpx.AsyncClient) -> None:
+    listed = (await client.get("/api/v1/metrics")).json()
+    assert [m["name"] for m in listed] == list(METRIC_NAMES)
+    moisture = listed[0]
+    assert moisture["label"] == "Soil moisture"
+    assert moisture["unit"] == "%"
+    schema = (await client.get("/openapi.json")).json()
+    operation = schema["paths"]["/api/v1/metrics"]["get"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/MetricPublic"
+    }
+    points = schema["components"]["schemas"]["SeriesPoint"]["properties"]
+    assert {f"{name}_max" for name in METRIC_NAMES} <= set(points)

@@ -167,7 +167,7 @@ def test_c_encoder_output_decodes_with_python_hub_decoder(
 ) -> None:
     try:
         from shared import bthome
-        from shared.units import Metric
+        from shared.metrics import Metric
     except ImportError as exc:  # shared.bthome arrives with the shared-codecs branch
         _unavailable(f"shared.bthome not importable: {exc}")
     reading = _readings()[index]

@@ -70,6 +70,7 @@ class Cloud:
     app: Any
     http: httpx.AsyncClient
     database_url: str
+    state: Any = None  # the FastAPI app's state (engine, object store, diagnoser, settings)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """A transport that routes the hub's cloud calls to this app in-process."""
@@ -99,4 +100,4 @@ async def cloud(database_url: str, tmp_path: Path) -> AsyncIterator[Cloud]:
             transport=httpx.ASGITransport(app=manager.app), base_url="http://cloud.test"
         ) as http,
     ):
-        yield Cloud(manager.app, http, database_url)
+        yield Cloud(manager.app, http, database_url, app.state)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.ble.ports import DecodedReading
-from shared.units import Metric
+from shared.metrics import Metric
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

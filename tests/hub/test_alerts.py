@@ -16,8 +16,8 @@ from hub.plants.schemas import PlantCreate
 from hub.plants.service import create
 from hub.store.hub_store import HubStore
 from hub.store.types import SyncState, utcnow
+from shared.metrics import DLI, Metric, daily_light_integral
 from shared.sync import AlertKind, Thresholds
-from shared.units import Metric, daily_light_integral, dli_band
 
 MAC = "AA:BB:CC:DD:EE:01"
 
@@ -177,7 +177,7 @@ async def test_a_normal_night_after_a_bright_day_does_not_alert(store: HubStore)
     async with store.read() as session:
         dli = await service.day_light_integral(session, 1, DAY.date())
     assert dli == round(daily_light_integral(sum(lux) / len(lux)), 2)
-    assert dli > 6.0 + dli_band(6.0)
+    assert dli > 6.0 + DLI.hysteresis.band(6.0)
 
 
 async def test_a_genuinely_dark_day_alerts_once_and_a_bright_day_resolves_it(

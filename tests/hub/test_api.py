@@ -12,6 +12,7 @@ from hub.app import create_app, evaluate_alerts
 from hub.ble.ports import DropCounters, NodeStatus
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
+from shared.metrics import METRIC_NAMES, PLANT_METRICS
 from tests.hub.factories import T0, create_readings
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
@@ -38,6 +39,15 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
     assert metrics.status_code == 200
     assert "hub_readings_stored 0.0" in metrics.text
     assert metrics.headers["x-request-id"]
+
+
+async def test_metric_list_comes_from_the_registry(app_client: httpx.AsyncClient) -> None:
+    listed = (await app_client.get("/api/v1/metrics")).json()
+    assert [m["name"] for m in listed] == list(METRIC_NAMES)
+    assert [m["name"] for m in listed if m["thresholds"]] == list(PLANT_METRICS)
+    schema = (await app_client.get("/openapi.json")).json()
+    assert "/api/v1/metrics" in schema["paths"]
+    assert "MetricPublic" in schema["components"]["schemas"]
 
 
 async def test_changes_need_the_admin_password(app_client: httpx.AsyncClient) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hub.plants.schemas import Status
 from hub.readings.service import status_of
 from hub.store.types import to_ms
+from shared.metrics import Metric
 from shared.sync import Thresholds
-from shared.units import Metric
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 

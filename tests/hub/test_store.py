@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus
 from hub.store.hub_store import HubStore
 from hub.store.writer import WriterStopped
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.hub.factories import T0, create_readings
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`

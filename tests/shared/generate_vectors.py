@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import bthome, gatt
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.shared.vector_codecs import (
     CODECS,
     DECODE_ONLY,

@@ -17,7 +17,7 @@ from shared.bthome import (
     Replay,
     WrongKey,
 )
-from shared.units import Metric
+from shared.metrics import Metric
 from shared.vectors import by_kind
 
 MAC = "24:6F:28:1A:2B:3C"

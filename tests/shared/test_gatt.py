@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from shared import gatt
 from shared.gatt import ProtocolError, Status
-from shared.units import Metric
+from shared.metrics import Metric
 
 u16 = st.integers(0, gatt.MAX_U16)
 u32 = st.integers(0, gatt.MAX_U32)

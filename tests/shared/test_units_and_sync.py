@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.mac import normalize_mac
+from shared.metrics import SPECS, Metric, daily_light_integral, out_of_range
 from shared.sync import (
     BatchAck,
     ItemRejection,
@@ -21,7 +22,6 @@ from shared.sync import (
     Thresholds,
     parse_readings,
 )
-from shared.units import RANGES, Metric, daily_light_integral, out_of_range
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_ranges_accept_limits_and_refuse_beyond(metric: Metric, good: float, bad
 
 
 def test_nan_is_never_in_range() -> None:
-    assert all(not r.contains(math.nan) for r in RANGES.values())
+    assert all(not r.contains(math.nan) for r in SPECS.values())
 
 
 def test_dli_of_full_sun_is_plausible() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shared import bthome, gatt
-from shared.units import Metric
+from shared.metrics import Metric
 
 Fields = dict[str, Any]
 _METRIC_NAMES = {m.value for m in Metric}

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.units import Metric
+from shared.metrics import Metric
 
 
 @dataclass(slots=True)

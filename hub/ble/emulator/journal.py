@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.units import Metric
+from shared.metrics import Metric
 
 
 @dataclass(frozen=True, slots=True)

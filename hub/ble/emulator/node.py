@@ -47,7 +47,7 @@ from shared.bthome import (
     encode_service_data,
     encrypt_service_data,
 )
-from shared.units import Metric
+from shared.metrics import Metric
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from cloud.diagnosis.ports import (
     DailyMetricSummary,
     PlantContext,
 )
+from shared.metrics import Metric
 from shared.sync import AlertKind, ImageMetrics, Thresholds
-from shared.units import Metric
 
 GENERATE_URL = (
     r"^https://generativelanguage\.googleapis\.com/v1(?:beta)?/models/[^/:]+:generateContent$"

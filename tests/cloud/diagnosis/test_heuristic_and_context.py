@@ -17,8 +17,8 @@ from cloud.diagnosis.ports import (
     HealthStatus,
     PlantContext,
 )
+from shared.metrics import Metric
 from shared.sync import ImageMetrics, ImageQualityFlag, Thresholds
-from shared.units import Metric
 from tests.cloud.diagnosis.gemini_fakes import sample_context
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hub.ble.session import NodeSession
 from hub.store.hub_store import HubStore
 from shared import gatt as pv
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.hub.ble.conftest import pair, stored_readings
 
 MAC = "24:6F:28:00:00:09"

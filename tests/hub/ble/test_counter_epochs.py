@@ -14,7 +14,7 @@ from hub.ble.emulator.node import EmulatedNode, Measurement
 from hub.ble.gateway import Gateway
 from hub.store.hub_store import HubStore
 from shared import gatt as pv
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair
 
 pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast

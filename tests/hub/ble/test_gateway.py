@@ -9,7 +9,7 @@ import pytest
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.store.hub_store import HubStore
-from shared.units import Metric
+from shared.metrics import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair, stored_readings
 
 pytestmark = pytest.mark.timeout(90)  # a hung radio fails fast

@@ -14,8 +14,8 @@ from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared.bthome import encode_service_data, encrypt_service_data
+from shared.metrics import Metric
 from shared.sync import NodeKind
-from shared.units import Metric
 
 pytestmark = [pytest.mark.pi, pytest.mark.timeout(90)]  # a hung radio fails fast
 

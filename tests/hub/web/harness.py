@@ -24,7 +24,7 @@ from hub.ble.factory import EmulatedHubGateway
 from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore, open_store
-from shared.units import Metric
+from shared.metrics import Metric
 
 T = TypeVar("T")
 

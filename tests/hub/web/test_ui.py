@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from shared.sync import DEVICE_APPROVE_PATH
+from hub.diagnoses import service as diagnoses_service
+from hub.sync import repository as sync_repository
+from shared.sync import DEVICE_APPROVE_PATH, DiagnosisDigest, DiagnosisFinding, PlantDiagnosis
 from tests.hub.web.conftest import ADMIN_PASSWORD, PLANT_NAMES, Garden, login, screenshot
 
 pytestmark = pytest.mark.browser
@@ -117,7 +120,98 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     # Canopy trend from the five photos, and an honest word on diagnoses.
     expect(page.locator("#canopy figure")).to_have_attribute("data-points", "5")
     expect(page.locator("#canopy svg path.line")).to_have_count(1)
-    expect(page.locator("#diagnosis")).to_contain_text("No diagnosis synced yet")
+    # Not linked and nothing synced: the page says where diagnoses come from.
+    expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
+
+
+def test_offline_hub_shows_the_diagnoses_it_synced(page: Any, garden: Garden) -> None:
+    """The hub's copy of the cloud's diagnoses (the down-sync itself is tested against the
+    real cloud in tests/hub/test_sync_diagnoses.py) shows with the browser cut off from
+    everything but the hub."""
+    plant_id = garden.plants[PLANT_NAMES[0]]
+    with garden.api() as api:
+        photos = api.get(f"/api/v1/plants/{plant_id}/images?limit=10").json()
+    newest = photos[0]
+    finished = datetime.now(UTC) - timedelta(hours=3)
+    digest = DiagnosisDigest(
+        diagnoses=[
+            PlantDiagnosis(
+                id=uuid.uuid4(),
+                plant_id=uuid.UUID(plant_id),
+                image_sha256=newest["sha256"],
+                image_captured_at=newest["captured_at"],
+                status="succeeded",
+                health="stressed",
+                confidence=0.43,
+                summary="Signs of environmental stress: soil too dry.",
+                findings=[
+                    DiagnosisFinding(
+                        issue="Soil too dry",
+                        likely_cause="moisture outside the plant's range for 2 days",
+                        cause_type="abiotic",
+                        evidence="Daily mean moisture: 18 %, 16 %; minimum 30 %.",
+                    )
+                ],
+                recommended_actions=["Water the plant thoroughly.", "Check the drainage."],
+                follow_up="Take another photo in 2-3 days.",
+                source="heuristic",
+                model="heuristic-v1",
+                requested_at=finished - timedelta(minutes=2),
+                finished_at=finished,
+            ),
+            PlantDiagnosis(
+                id=uuid.uuid4(),
+                plant_id=uuid.UUID(plant_id),
+                image_sha256=photos[1]["sha256"],
+                image_captured_at=photos[1]["captured_at"],
+                status="succeeded",
+                health="healthy",
+                confidence=0.5,
+                summary="Readings are within the plant's ranges and the canopy is stable.",
+                source="heuristic",
+                model="heuristic-v1",
+                requested_at=finished - timedelta(days=2),
+                finished_at=finished - timedelta(days=2),
+            ),
+        ]
+    )
+
+    async def seed(session: Any) -> None:
+        await diagnoses_service.apply_digest(session, digest, '"v1"')
+        await sync_repository.record(session, "diagnoses", finished)
+
+    garden.servers.run(lambda: garden.servers.store.write(seed))
+    hub_origin = garden.url
+    page.context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(hub_origin)
+            else route.abort("internetdisconnected")
+        ),
+    )
+    page.goto(f"/plants/{plant_id}")
+    box = page.locator("#diagnosis")
+    latest = box.locator("article.diagnosis").first
+    expect(latest.get_by_role("heading", level=3)).to_have_text("⚠ Stressed")
+    expect(latest).to_contain_text("Confidence 43 %")
+    expect(latest).to_contain_text("Signs of environmental stress: soil too dry.")
+    expect(latest.locator(".findings li")).to_have_text(re.compile(r"Soil too dry.*environment"))
+    expect(latest.locator(".actions-list li")).to_have_text(
+        ["Water the plant thoroughly.", "Check the drainage."]
+    )
+    expect(latest).to_contain_text("not a vision model")
+    expect(box.locator('[data-role="diagnosis-checked"]')).to_contain_text("3 h ago")
+    earlier = box.locator("details.older")
+    expect(earlier.locator("summary")).to_have_text("Earlier diagnoses (1)")
+    screenshot(page, "plant-diagnosis")
+    # Which photo: the button opens the very photo the diagnosis looked at.
+    latest.locator("button.diag-photo").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("img.full")).to_have_attribute(
+        "src", f"/api/v1/images/{newest['id']}/file"
+    )
+    page.keyboard.press("Escape")
 
 
 def test_gallery_opens_the_full_photo_with_its_metrics(page: Any, garden: Garden) -> None:

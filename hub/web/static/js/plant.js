@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { drawChart, summarise } from "./chart.js";
 import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
-  unitOf,
+  thresholdField, unitOf,
 } from "./format.js";
 import { statusBadge } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
@@ -25,7 +25,7 @@ async function loadStatus() {
       el("div", { class: "muted small" }, METRICS[m.metric].label),
       el("div", { class: "value" }, formatValue(m.metric, m.value)),
       statusBadge(m.status),
-      el("div", { class: "muted small" }, m.metric === "battery" ? "" : formatRange(m.metric, m.minimum, m.maximum)),
+      el("div", { class: "muted small" }, !PLANT_METRICS.includes(m.metric) ? "" : formatRange(m.metric, m.minimum, m.maximum)),
       el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
     )),
   );
@@ -43,9 +43,8 @@ async function loadCharts() {
   chartsBox.replaceChildren(
     ...histories.map((history) => {
       const metric = history.metric;
-      const name = metric === "illuminance" ? "light_lux" : metric;
-      const low = plant.thresholds[`${name}_min`];
-      const high = plant.thresholds[`${name}_max`];
+      const low = plant.thresholds[thresholdField(metric, "min")];
+      const high = plant.thresholds[thresholdField(metric, "max")];
       const points = history.points.map((p) => ({
         t: Date.parse(p.t), value: convert(metric, p.value), minimum: convert(metric, p.minimum), maximum: convert(metric, p.maximum),
       }));
@@ -149,13 +148,84 @@ async function loadImages() {
   const images = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/images?limit=200`);
   drawCanopy(images);
   drawGallery(images);
+  await loadDiagnoses(images);
 }
 
-function drawDiagnosis() {
-  // The hub's API carries no cloud diagnoses yet; say so rather than show nothing.
-  document.getElementById("diagnosis").replaceChildren(
-    el("p", { class: "muted", dataset: { role: "no-diagnosis" } }, "No diagnosis synced yet. Diagnoses are made in the cloud from this plant's photos; this hub does not receive them yet."),
+const HEALTH = {
+  healthy: ["✓", "Healthy", "ok"],
+  stressed: ["⚠", "Stressed", "low"],
+  diseased: ["⚠", "Diseased", "high"],
+  pest: ["⚠", "Pests", "high"],
+  not_a_plant: ["?", "No plant in the photo", "unknown"],
+  unclear: ["?", "Unclear", "unknown"],
+};
+
+function healthBadge(health) {
+  const [sign, text, tone] = HEALTH[health] || ["?", health || "Unknown", "unknown"];
+  return el("span", { class: `status ${tone}`, dataset: { health } }, `${sign} ${text}`);
+}
+
+function photoButton(d, images) {
+  const taken = d.image_captured_at ? dateTime(d.image_captured_at) : "an unknown time";
+  const image = d.photo ? images.find((i) => i.id === d.photo.image_id) : null;
+  if (!image) return el("span", { class: "muted small" }, `Photo of ${taken}${d.image_sha256 ? " (not kept on this hub)" : ""}`);
+  return el("button", { type: "button", class: "diag-photo", dataset: { imageId: image.id }, onclick: () => openPhoto(image), "aria-label": `Open the photo of ${taken} this diagnosis looked at` },
+    image.thumbnail_url ? el("img", { src: image.thumbnail_url, alt: "", width: 96, height: 72 }) : null,
+    el("span", { class: "cap" }, `Photo of ${taken}`));
+}
+
+function diagnosisArticle(d, images, level) {
+  const heading = el(level, {}, d.status === "succeeded" ? healthBadge(d.health) : el("span", { class: "status unknown" }, d.status === "failed" ? "✗ Failed" : "⏱ On its way"));
+  const box = el("article", { class: "diagnosis", dataset: { diagnosisId: d.id, status: d.status } }, heading);
+  if (d.status !== "succeeded") {
+    box.append(el("p", {}, d.status === "failed"
+      ? "The cloud could not diagnose this photo (it gave up after retrying)."
+      : `The cloud has this photo queued for a diagnosis (asked ${relativeTime(d.requested_at)}); it shows here after the next sync.`));
+    box.append(photoButton(d, images));
+    return box;
+  }
+  const by = d.source === "gemini" ? `Gemini (${d.model || "model"})` : "rule-based checks of the sensor history and green cover, not a vision model";
+  box.append(
+    el("p", { class: "muted small" }, `Confidence ${percent(d.confidence)} · diagnosed ${dateTime(d.finished_at || d.requested_at)} · by ${by}`),
+    el("p", { class: "summary" }, d.summary || ""),
+    photoButton(d, images),
   );
+  if (d.findings.length) {
+    box.append(el("h4", {}, "What it found"), el("ul", { class: "findings" }, d.findings.map((f) => el("li", {},
+      el("strong", {}, f.issue), ` — likely cause: ${f.likely_cause} (${f.cause_type === "biotic" ? "a pest or disease" : "the environment"}). `,
+      el("span", { class: "muted" }, f.evidence)))));
+  } else {
+    box.append(el("p", { class: "muted" }, "No problems found."));
+  }
+  if (d.recommended_actions.length) {
+    box.append(el("h4", {}, "What to do"), el("ol", { class: "actions-list" }, d.recommended_actions.map((a) => el("li", {}, a))));
+  }
+  if (d.follow_up) box.append(el("p", { class: "muted small" }, d.follow_up));
+  return box;
+}
+
+async function loadDiagnoses(images) {
+  // Served from the hub's own copy: it shows while the cloud (or the internet) is away.
+  const result = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/diagnoses`);
+  const box = document.getElementById("diagnosis");
+  const checked = result.last_checked_at
+    ? el("p", { class: "muted small", dataset: { role: "diagnosis-checked" } }, `From the hub's copy · last checked with the cloud ${relativeTime(result.last_checked_at)} (${dateTime(result.last_checked_at)})`)
+    : null;
+  if (!result.items.length) {
+    box.replaceChildren(
+      el("p", { class: "muted", dataset: { role: "no-diagnosis" } }, result.linked
+        ? "No diagnosis yet. The cloud diagnoses this plant's photos once they are synced."
+        : "No diagnosis: diagnoses are made in the cloud from this plant's photos. Link the hub on the Sync page to get them."),
+      checked,
+    );
+    return;
+  }
+  const [latest, ...older] = result.items;
+  box.replaceChildren(diagnosisArticle(latest, images, "h3"));
+  if (older.length) {
+    box.append(el("details", { class: "older" }, el("summary", {}, `Earlier diagnoses (${older.length})`), older.map((d) => diagnosisArticle(d, images, "h4"))));
+  }
+  if (checked) box.append(checked);
 }
 
 async function loadAlerts() {
@@ -183,7 +253,25 @@ async function loadAlerts() {
   })));
 }
 
-const LIMITS = ["moisture_min", "moisture_max", "temperature_min", "temperature_max"];
+// One "from"/"up to" input per metric with species thresholds, from the metric registry.
+function limitInputs() {
+  const box = document.getElementById("edit-limits");
+  const keys = [];
+  for (const metric of PLANT_METRICS) {
+    const meta = METRICS[metric];
+    for (const [side, words] of [["min", "from"], ["max", "up to"]]) {
+      const key = thresholdField(metric, side);
+      keys.push(key);
+      box.append(el("div", {},
+        el("label", { for: `edit-${key}` }, `${meta.label} ${words} (${meta.unit})`),
+        el("input", {
+          id: `edit-${key}`, name: key, type: "number", min: meta.minimum, max: meta.maximum,
+          step: meta.digits ? 10 ** -meta.digits : 1, inputmode: "decimal",
+        })));
+    }
+  }
+  return keys;
+}
 
 // Local plants (hub not linked) are edited here; cloud plants are edited in the cloud.
 async function setUpEdit() {
@@ -194,6 +282,7 @@ async function setUpEdit() {
   const form = document.getElementById("edit-form");
   const speciesSelect = form.elements.species;
   for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
+  const LIMITS = limitInputs();
   const nodeSelect = form.elements.node;
   for (const node of nodes.filter((n) => !n.plant_id || n.plant_id === plant.id)) {
     nodeSelect.append(el("option", { value: node.mac }, `${node.name || "Node"} (${node.mac})`));
@@ -270,7 +359,6 @@ async function main() {
   showHeader();
   setUpRanges();
   setUpEdit().catch((error) => showError(errorBox, error));
-  drawDiagnosis();
   const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts()]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) showError(errorBox, failed.reason);

@@ -1,6 +1,6 @@
 // What every page shares: the live region, the temperature unit, error display.
 import { api } from "./api.js";
-import { el, setTemperatureUnit } from "./format.js";
+import { el, loadMetrics, setTemperatureUnit } from "./format.js";
 
 /** Say something to screen-reader users (polite live region). */
 export function announce(message) {
@@ -12,15 +12,18 @@ export function announce(message) {
   }, 50);
 }
 
-/** Load the hub's display settings (the temperature unit) before rendering. */
+/** Load the metric list and the hub's display settings (the temperature unit) before rendering. */
 export async function loadUnits() {
+  const metrics = loadMetrics(api);
+  let settings = null;
   try {
-    const settings = await api("/api/v1/web/settings");
+    settings = await api("/api/v1/web/settings");
     setTemperatureUnit(settings.temperature_unit);
-    return settings;
   } catch {
-    return null;
+    settings = null;
   }
+  await metrics;
+  return settings;
 }
 
 /** Show an error message in a container (role=alert so it is read out). */

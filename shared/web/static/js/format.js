@@ -1,14 +1,36 @@
 // Names, units and formatting of what the nodes measure, in the gardener's language.
 
-export const METRICS = {
-  moisture: { label: "Soil moisture", unit: "%", digits: 0 },
-  temperature: { label: "Temperature", unit: "°C", digits: 1 },
-  humidity: { label: "Air humidity", unit: "%", digits: 0 },
-  illuminance: { label: "Light", unit: "lx", digits: 0 },
-  battery: { label: "Battery", unit: "%", digits: 0 },
-};
+// Filled by loadMetrics() from GET /api/v1/metrics (the metric registry), before rendering:
+// name -> { label, unit, minimum, maximum, digits, thresholdPrefix, compactAbove, daily }.
+export const METRICS = {};
+// Metrics with species thresholds (the plant's conditions), in display order.
+export const PLANT_METRICS = [];
 
-export const PLANT_METRICS = ["moisture", "temperature", "humidity", "illuminance"];
+/** Load the metric list from the API once; every page awaits it before rendering. */
+export async function loadMetrics(fetchJson) {
+  if (PLANT_METRICS.length) return METRICS;
+  const list = await fetchJson("/api/v1/metrics");
+  for (const m of list) {
+    METRICS[m.name] = {
+      label: m.label,
+      unit: m.unit,
+      minimum: m.minimum,
+      maximum: m.maximum,
+      digits: m.decimals,
+      thresholdPrefix: m.threshold_prefix,
+      compactAbove: m.compact_above,
+      daily: m.daily,
+    };
+    if (m.thresholds) PLANT_METRICS.push(m.name);
+  }
+  return METRICS;
+}
+
+/** The threshold field of a metric: thresholdField("illuminance", "min") is "light_lux_min". */
+export function thresholdField(metric, side) {
+  const meta = METRICS[metric];
+  return `${meta && meta.thresholdPrefix ? meta.thresholdPrefix : metric}_${side}`;
+}
 
 let temperatureUnit = "C";
 
@@ -20,15 +42,19 @@ export function getTemperatureUnit() {
   return temperatureUnit;
 }
 
-/** A metric value in the display unit (°F when chosen). */
+function isCelsius(metric) {
+  return Boolean(METRICS[metric]) && METRICS[metric].unit === "°C";
+}
+
+/** A metric value in the display unit (°F when chosen, for metrics measured in °C). */
 export function convert(metric, value) {
   if (value === null || value === undefined) return value;
-  if (metric === "temperature" && temperatureUnit === "F") return (value * 9) / 5 + 32;
+  if (isCelsius(metric) && temperatureUnit === "F") return (value * 9) / 5 + 32;
   return value;
 }
 
 export function unitOf(metric) {
-  if (metric === "temperature") return temperatureUnit === "F" ? "°F" : "°C";
+  if (isCelsius(metric)) return temperatureUnit === "F" ? "°F" : "°C";
   return METRICS[metric] ? METRICS[metric].unit : "";
 }
 
@@ -36,7 +62,7 @@ export function number(metric, value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const meta = METRICS[metric] || { digits: 1 };
   const shown = convert(metric, value);
-  if (metric === "illuminance" && shown >= 10000) return `${(shown / 1000).toFixed(1)}k`;
+  if (meta.compactAbove != null && shown >= meta.compactAbove) return `${(shown / 1000).toFixed(1)}k`;
   return shown.toFixed(meta.digits);
 }
 
