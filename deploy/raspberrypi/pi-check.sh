@@ -18,9 +18,12 @@ PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 CACHE=${PLANTVITA_PI_CACHE:-/var/cache/plantvita/pi-check}
 MIRROR=${PLANTVITA_PI_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-# What install.sh would apt-get on a Pi, plus systemd for systemctl; a change makes a new root.
-ROOT_PACKAGES=python3,python3-venv,python3-pip,ca-certificates,sqlite3,bluez,systemd,util-linux
-ROOT_KEY=$(printf '%s|%s|1' "$SUITE" "$ROOT_PACKAGES" | sha256sum | cut -c1-12)
+# debootstrap's own set, then what install.sh would apt-get on a Pi plus systemd for systemctl,
+# installed by apt inside the root (bluez's postinst fails in debootstrap's second stage: no
+# policy-rc.d there). A change to either list makes a new root.
+BASE_PACKAGES=python3,python3-venv,python3-pip,ca-certificates
+ROOT_PACKAGES=(bluez sqlite3 systemd util-linux)
+ROOT_KEY=$(printf '%s|%s|%s|2' "$SUITE" "$BASE_PACKAGES" "${ROOT_PACKAGES[*]}" | sha256sum | cut -c1-12)
 BASE=$CACHE/root-$ROOT_KEY
 WHEELS=$CACHE/wheels
 # Test-only packages installed next to the hub in the root (the hub's own come from [hub]).
@@ -67,12 +70,25 @@ build_root() {
     log "building arm64 $SUITE root (debootstrap, once; cached in $CACHE)"
     rm -rf "$BASE.tmp"
     mkdir -p "$CACHE"
-    debootstrap --arch=arm64 --variant=minbase --include="$ROOT_PACKAGES" \
+    debootstrap --arch=arm64 --variant=minbase --include="$BASE_PACKAGES" \
         "$SUITE" "$BASE.tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
         {
             tail -n 30 "$CACHE/debootstrap.log" >&2
             die "debootstrap failed (log: $CACHE/debootstrap.log)"
         }
+    # No service may start inside the root (no init there): policy-rc.d says so to every postinst.
+    printf '#!/bin/sh\nexit 101\n' >"$BASE.tmp/usr/sbin/policy-rc.d"
+    chmod 0755 "$BASE.tmp/usr/sbin/policy-rc.d"
+    cp /etc/resolv.conf "$BASE.tmp/etc/resolv.conf"
+    mount -t proc proc "$BASE.tmp/proc"
+    if ! chroot "$BASE.tmp" /usr/bin/env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin DEBIAN_FRONTEND=noninteractive \
+        sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${ROOT_PACKAGES[*]}" \
+        >>"$CACHE/debootstrap.log" 2>&1; then
+        umount "$BASE.tmp/proc"
+        tail -n 30 "$CACHE/debootstrap.log" >&2
+        die "apt-get in the root failed (log: $CACHE/debootstrap.log)"
+    fi
+    umount "$BASE.tmp/proc"
     chroot "$BASE.tmp" apt-get clean
     rm -rf "$BASE"
     mv "$BASE.tmp" "$BASE"
@@ -85,7 +101,7 @@ fetch_wheels() {
     local dist=$WORK/dist
     mkdir -p "$dist" "$WHEELS"
     log "building the plant-vita wheel"
-    "$PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w "$dist" "$REPO" >/dev/null
+    "$PYTHON" -m pip wheel -q --no-deps -w "$dist" "$REPO" >/dev/null
     WHEEL=$(ls "$dist"/plant_vita-*.whl)
     log "fetching arm64 wheels for $(basename "$WHEEL")[hub] and the test tools"
     "$PYTHON" -m pip download -q --disable-pip-version-check \
@@ -99,16 +115,15 @@ fetch_wheels() {
 
 MOUNTS=()
 cleanup() {
-    local m
     if [[ -n ${HUB_PID:-} ]]; then
         kill "$HUB_PID" 2>/dev/null || true
         wait "$HUB_PID" 2>/dev/null || true
     fi
     # Anything still running from the root (the hub's children) goes before its mounts.
     if [[ -n ${ROOT:-} && -d ${ROOT:-} ]]; then
-        for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-            if [[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$ROOT" ]]; then
-                kill -9 "$pid" 2>/dev/null || true
+        for proc in /proc/[0-9]*; do
+            if [[ $(readlink "$proc/root" 2>/dev/null) == "$ROOT" ]]; then
+                kill -9 "${proc#/proc/}" 2>/dev/null || true
             fi
         done
     fi
