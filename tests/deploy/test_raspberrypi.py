@@ -91,7 +91,7 @@ def unit_settings(path: Path) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
-@pytest.mark.parametrize("script", ["install.sh", "plantvita-hub"])
+@pytest.mark.parametrize("script", ["install.sh", "plantvita-hub", "pi-check.sh"])
 def test_scripts_pass_shellcheck(script: str) -> None:
     result = subprocess.run(
         [tool("shellcheck"), "--severity=style", str(PI / script)],
