@@ -37,6 +37,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/device/token"),
     ("GET", "/api/v1/species"),
     ("GET", "/api/v1/species/{species_id}"),
+    ("GET", "/api/v1/metrics"),  # the metric registry: units and ranges, the same for everyone
 }
 
 
