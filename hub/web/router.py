@@ -4,11 +4,8 @@ garden overview in one request, a server-sent event stream of overview changes, 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import mimetypes
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from hub.settings import HubSettings
 from hub.store.types import utcnow
 from hub.web import service
 from hub.web.schemas import Overview, WebSettings, WebSettingsUpdate
+from shared.web.assets import SHARED_STATIC_DIR, load_assets
 
 router = APIRouter(tags=["web"])
 
@@ -40,33 +38,7 @@ PAGES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
-    """A file served from the package, read once."""
-
-    body: bytes
-    media_type: str
-    etag: str
-
-
-def _load_assets() -> dict[str, Asset]:
-    assets: dict[str, Asset] = {}
-    for path in sorted(STATIC_DIR.rglob("*")):
-        if not path.is_file():
-            continue
-        body = path.read_bytes()
-        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if path.suffix == ".js":
-            media = "text/javascript"
-        if media.startswith("text/") or path.suffix in (".svg", ".json"):
-            media += "; charset=utf-8"
-        assets[path.relative_to(STATIC_DIR).as_posix()] = Asset(
-            body, media, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        )
-    return assets
-
-
-ASSETS = _load_assets()
+ASSETS = load_assets(STATIC_DIR, SHARED_STATIC_DIR)
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (

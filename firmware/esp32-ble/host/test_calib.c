@@ -93,6 +93,40 @@ static void test_bh1750(void **state)
     assert_int_equal(pv_bh1750_centi_lux(65535), 5461250);
 }
 
+/* The C3's ADC clips at 2.5 V while a dry probe gives up to 2.8 V: without a divider a dry reading
+ * is unknowable (left out, never a wrong number); with the 100k/330k divider it is measured. */
+static void test_c3_dry_probe_is_not_clipped_through_the_divider(void **state)
+{
+    (void)state;
+    const pv_moisture_calib_t factory = PV_MOISTURE_CALIB_DEFAULT; /* dry 2600 mV at the probe */
+    uint16_t pct = 1234;
+    /* No divider: a dry probe pins the C3's ADC at its top and its calibration cannot fit. */
+    assert_true(pv_adc_clipped(PV_TARGET_ESP32C3, 2500));
+    assert_int_equal(pv_moisture_calib_fits_adc(&factory, PV_TARGET_ESP32C3, 0, 0), PV_ERR_RANGE);
+    assert_int_equal(pv_moisture_from_adc(&factory, PV_TARGET_ESP32C3, 2500, 0, 0, &pct), PV_ERR_RANGE);
+    assert_int_equal(pct, 1234);
+    /* The S3 measures the same probe directly. */
+    assert_int_equal(pv_moisture_calib_fits_adc(&factory, PV_TARGET_ESP32S3, 0, 0), PV_OK);
+    assert_int_equal(pv_moisture_from_adc(&factory, PV_TARGET_ESP32S3, 2600, 0, 0, &pct), PV_OK);
+    assert_int_equal(pct, 0);
+    /* C3 with the divider: 2,800 mV at the probe is 2,149 mV at the pin, well inside the range. */
+    assert_int_equal(pv_moisture_calib_fits_adc(&factory, PV_TARGET_ESP32C3, 100000, 330000), PV_OK);
+    const uint16_t pin_mv = 2149;
+    assert_false(pv_adc_clipped(PV_TARGET_ESP32C3, pin_mv));
+    assert_in_range(pv_probe_mv_from_adc(pin_mv, 100000, 330000), 2798, 2802);
+    assert_int_equal(pv_moisture_from_adc(&factory, PV_TARGET_ESP32C3, pin_mv, 100000, 330000, &pct), PV_OK);
+    assert_int_equal(pct, 0);
+    /* Half way between dry and wet at the probe (1,850 mV) is 1,420 mV at the pin: 50 %. */
+    assert_int_equal(pv_moisture_from_adc(&factory, PV_TARGET_ESP32C3, 1420, 100000, 330000, &pct), PV_OK);
+    assert_in_range(pct, 4950, 5050);
+    /* A clipped pin with a calibration that fits still reads "at least as dry": 0 %. */
+    assert_int_equal(pv_moisture_from_adc(&factory, PV_TARGET_ESP32C3, 2490, 100000, 330000, &pct), PV_OK);
+    assert_int_equal(pct, 0);
+    /* Each chip's own fallback full scale, not the S3's 3,100 mV on the C3. */
+    assert_int_equal(pv_adc_nominal_full_scale_mv(PV_TARGET_ESP32C3), 2500);
+    assert_int_equal(pv_adc_nominal_full_scale_mv(PV_TARGET_ESP32S3), 3100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_battery),
         cmocka_unit_test(test_sht3x),
         cmocka_unit_test(test_bh1750),
+        cmocka_unit_test(test_c3_dry_probe_is_not_clipped_through_the_divider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

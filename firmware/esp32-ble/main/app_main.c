@@ -9,18 +9,25 @@
 #include "ble_node.h"
 #include "calibration.h"
 #include "driver/gpio.h"
+#if !CONFIG_IDF_TARGET_ESP32C3
+#include "driver/rtc_io.h"
+#endif
 #include "esp_attr.h"
 #include "esp_log.h"
 #include "esp_pm.h"
 #include "esp_sleep.h"
+#include "esp_task_wdt.h"
+#include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "image_store.h"
 #include "node_storage.h"
+#include "pv/pv_board.h"
 #include "pv/pv_bthome.h"
 #include "pv/pv_calib.h"
 #include "pv/pv_config.h"
 #include "pv/pv_gatt.h"
+#include "pv/pv_power.h"
 #include "pv/pv_ring.h"
 #include "sdkconfig.h"
 #include "sensors.h"
@@ -30,11 +37,26 @@
 
 static const char *TAG = "plant_vita";
 
-#define CALIBRATION_HOLD_MS 5000
 #define RETRY_SLEEP_S 60
+#define BUTTON_SAMPLE_MS 10
 
+#if CONFIG_IDF_TARGET_ESP32C3
+#define PV_TARGET PV_TARGET_ESP32C3
+#else
+#define PV_TARGET PV_TARGET_ESP32S3
+#endif
+
+#if CONFIG_PV_BOARD_HAS_CAMERA
+#define HAS_CAMERA true
+#else
+#define HAS_CAMERA false
+#endif
+
+#if CONFIG_PV_BOARD_HAS_CAMERA
 /* Survives deep sleep (RTC slow memory), reset by power loss together with the clock. */
 static RTC_DATA_ATTR uint32_t s_last_capture_epoch;
+#endif
+static esp_timer_handle_t s_deadline;
 
 static pv_config_t s_config;
 
@@ -79,8 +101,9 @@ static void on_time(uint32_t epoch)
     ESP_LOGI(TAG, "clock set to %u", (unsigned)epoch);
 }
 
-/* How long the button is held at reset, in ms (0: not pressed). */
-static uint32_t button_hold_ms(void)
+/* What the button asks for: the press that woke the node (or one held at power-on), classified by
+ * pv_button. A timer wake with the button up costs one GPIO read. */
+static pv_button_action_t read_button(void)
 {
     const gpio_config_t button = {
         .pin_bit_mask = 1ULL << CONFIG_PV_PIN_BUTTON,
@@ -88,19 +111,73 @@ static uint32_t button_hold_ms(void)
         .pull_up_en = GPIO_PULLUP_ENABLE,
     };
     gpio_config(&button);
-    uint32_t held = 0;
-    while (gpio_get_level(CONFIG_PV_PIN_BUTTON) == 0 && held < CALIBRATION_HOLD_MS) {
-        vTaskDelay(pdMS_TO_TICKS(20));
-        held += 20;
+    const bool woke_by_button = esp_sleep_get_wakeup_cause() == ESP_SLEEP_WAKEUP_GPIO ||
+                                esp_sleep_get_wakeup_cause() == ESP_SLEEP_WAKEUP_EXT1;
+    if (!woke_by_button && gpio_get_level(CONFIG_PV_PIN_BUTTON) != 0) {
+        return PV_BUTTON_NONE;
     }
-    return held;
+    pv_button_t state;
+    pv_button_start(&state);
+    while (!pv_button_feed(&state, gpio_get_level(CONFIG_PV_PIN_BUTTON) == 0, BUTTON_SAMPLE_MS)) {
+        vTaskDelay(pdMS_TO_TICKS(BUTTON_SAMPLE_MS));
+    }
+    return state.action;
+}
+
+/* A press wakes the node from deep sleep (active low, internal pull-up kept through sleep). */
+static void enable_button_wakeup(void)
+{
+#if CONFIG_IDF_TARGET_ESP32C3
+    gpio_pullup_en(CONFIG_PV_PIN_BUTTON);
+    gpio_pulldown_dis(CONFIG_PV_PIN_BUTTON);
+    esp_deep_sleep_enable_gpio_wakeup(1ULL << CONFIG_PV_PIN_BUTTON, ESP_GPIO_WAKEUP_GPIO_LOW);
+#else
+    rtc_gpio_pullup_en(CONFIG_PV_PIN_BUTTON);
+    rtc_gpio_pulldown_dis(CONFIG_PV_PIN_BUTTON);
+    esp_sleep_enable_ext1_wakeup_io(1ULL << CONFIG_PV_PIN_BUTTON, ESP_EXT1_WAKEUP_ANY_LOW);
+#endif
 }
 
 static void deep_sleep(uint32_t seconds)
 {
     ESP_LOGI(TAG, "sleeping %u s", (unsigned)seconds);
     esp_sleep_enable_timer_wakeup((uint64_t)seconds * 1000000ULL);
+    enable_button_wakeup();
     esp_deep_sleep_start();
+}
+
+/* The hard deadline: whatever hangs (nimble_port_stop() can wait forever), the node sleeps and
+ * tries again at its next interval instead of staying awake until the battery is flat. */
+static void on_deadline(void *arg)
+{
+    (void)arg;
+    ESP_LOGE(TAG, "wake took longer than its deadline: sleeping regardless");
+    deep_sleep(s_config.sampling_interval_s > 0u ? s_config.sampling_interval_s : RETRY_SLEEP_S);
+}
+
+static void arm_deadline(bool pairing, bool calibrating)
+{
+    const uint32_t ms = pv_awake_deadline_ms(&s_config, pairing, CONFIG_PV_PAIRING_WINDOW_S,
+                                             CONFIG_PV_SESSION_TIMEOUT_S, HAS_CAMERA, calibrating);
+    if (s_deadline == NULL) {
+        const esp_timer_create_args_t args = {.callback = on_deadline, .name = "pv_deadline"};
+        if (esp_timer_create(&args, &s_deadline) != ESP_OK) {
+            ESP_LOGE(TAG, "no deadline timer: relying on the task watchdog");
+            return;
+        }
+    } else {
+        esp_timer_stop(s_deadline);
+    }
+    esp_timer_start_once(s_deadline, (uint64_t)ms * 1000ULL);
+}
+
+/* The task watchdog on the main task (CONFIG_ESP_TASK_WDT_TIMEOUT_S, panic = reboot): long waits
+ * feed it in slices, a task that stops running is reset. */
+static void watch_main_task(void)
+{
+    if (esp_task_wdt_add(NULL) != ESP_OK) {
+        ESP_LOGW(TAG, "main task not under the task watchdog");
+    }
 }
 
 static void announce_pairing(const uint8_t mac[6], const uint8_t key[16])
@@ -201,6 +278,12 @@ static bool record_measurement(const pv_reading_t *reading, const uint8_t key[16
 
 void app_main(void)
 {
+    watch_main_task();
+    arm_deadline(false, false);
+    if (pv_gpio_is_strapping(PV_TARGET, CONFIG_PV_PIN_BUTTON)) {
+        ESP_LOGE(TAG, "button on strapping GPIO%d: a press at reset starts the ROM download mode",
+                 CONFIG_PV_PIN_BUTTON);
+    }
     enable_power_management();
     if (node_storage_init() != ESP_OK) {
         deep_sleep(RETRY_SLEEP_S);
@@ -216,9 +299,12 @@ void app_main(void)
         ESP_LOGE(TAG, "image store unavailable");
     }
 
-    const uint32_t held_ms = button_hold_ms();
-    if (held_ms >= CALIBRATION_HOLD_MS) {
+    const pv_button_action_t button = read_button();
+    if (button == PV_BUTTON_CALIBRATION) {
+        arm_deadline(false, true);
+        esp_task_wdt_delete(NULL); /* the procedure waits on the gardener; the deadline bounds it */
         calibration_run(&calib);
+        watch_main_task();
     }
 
     pv_reading_t reading;
@@ -252,7 +338,8 @@ void app_main(void)
     if (node_storage_bindkey(key, &first_boot) != ESP_OK) {
         deep_sleep(RETRY_SLEEP_S);
     }
-    const bool pairing = first_boot || (held_ms > 0 && held_ms < CALIBRATION_HOLD_MS);
+    const bool pairing = first_boot || button == PV_BUTTON_PAIRING;
+    arm_deadline(pairing, button == PV_BUTTON_CALIBRATION);
     ble_node_allow_pairing(pairing);
     if (pairing) {
         announce_pairing(mac, key);
@@ -277,6 +364,7 @@ void app_main(void)
     }
     const uint32_t window = pairing ? CONFIG_PV_PAIRING_WINDOW_S : s_config.connectable_window_s;
     ble_node_connectable_window(adv, adv_len, window);
+    esp_task_wdt_reset();
     ble_node_stop();
 
     uint32_t sleep_s = pv_config_next_interval_s(

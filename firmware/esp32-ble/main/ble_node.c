@@ -5,6 +5,7 @@
 
 #include "esp_check.h"
 #include "esp_log.h"
+#include "esp_task_wdt.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/queue.h"
@@ -17,6 +18,7 @@
 #include "node_storage.h"
 #include "pv/pv_backfill.h"
 #include "pv/pv_control.h"
+#include "pv/pv_power.h"
 #include "pv/pv_ring.h"
 #include "sdkconfig.h"
 #include "services/gap/ble_svc_gap.h"
@@ -40,7 +42,11 @@ static const char *TAG = "pv_ble";
 #define EV_DISCONNECTED BIT3
 #define EV_INDICATION_DONE BIT4
 
-#define INDICATION_TIMEOUT_MS 5000
+/* BLE_ATT_ERR_CCCD_IMPROPER: a Control Point request whose answer would go to a characteristic the
+ * hub has not subscribed to (Core spec Supplement, common profile error 0xFD). */
+#define ATT_ERR_CCCD_IMPROPER 0xFD
+/* Longest wait on the stack before the main task's watchdog is fed again. */
+#define WAIT_SLICE_MS 2000
 #define NOTIFY_RETRY_MS 10
 #define NOTIFY_RETRIES 200
 #define CP_QUEUE_LEN 4
@@ -53,6 +59,10 @@ static uint8_t s_mac[6];
 static char s_name[10];
 static volatile uint16_t s_conn = BLE_HS_CONN_HANDLE_NONE;
 static volatile int s_indication_status;
+/* What the connected hub subscribed to (CCCDs); reset on every connection. */
+static volatile bool s_cp_indications;
+static volatile bool s_records_notifications;
+static volatile bool s_image_notifications;
 
 static uint16_t s_info_handle;
 static uint16_t s_config_handle;
@@ -203,6 +213,12 @@ static int access_cp(uint16_t conn, uint16_t attr, struct ble_gatt_access_ctxt *
     /* Every request gets exactly one indication, so malformed ones are queued too. */
     cp_item_t item;
     pv_cp_request_decode(buf, n, &item.req, &item.parse_status);
+    /* Answers nobody would receive: refuse at ATT level instead of sending into the void. */
+    if (!s_cp_indications ||
+        (item.parse_status == PV_CP_SUCCESS && item.req.opcode == PV_OP_REPORT_SINCE && !s_records_notifications) ||
+        (item.parse_status == PV_CP_SUCCESS && item.req.opcode == PV_OP_IMG_GET && !s_image_notifications)) {
+        return ATT_ERR_CCCD_IMPROPER;
+    }
     if (xQueueSend(s_cp_queue, &item, 0) != pdTRUE) {
         /* A hub that floods requests without waiting for indications: tell it at ATT level. */
         return BLE_ATT_ERR_PREPARE_QUEUE_FULL;
@@ -351,7 +367,7 @@ static void indicate(const pv_cp_response_t *rsp)
         return;
     }
     const EventBits_t bits = xEventGroupWaitBits(s_events, EV_INDICATION_DONE | EV_DISCONNECTED, pdFALSE,
-                                                 pdFALSE, pdMS_TO_TICKS(INDICATION_TIMEOUT_MS));
+                                                 pdFALSE, pdMS_TO_TICKS(PV_INDICATION_TIMEOUT_MS));
     if ((bits & EV_INDICATION_DONE) == 0 || s_indication_status != BLE_HS_EDONE) {
         ESP_LOGW(TAG, "indication for opcode %u not confirmed (%d)", rsp->opcode, s_indication_status);
     }
@@ -572,6 +588,21 @@ static void cp_worker(void *arg)
 
 /* ---------------------------------------------------------------- GAP */
 
+/* xEventGroupWaitBits in slices, feeding the calling task's watchdog between them. */
+static EventBits_t wait_bits_fed(EventBits_t bits, uint32_t timeout_ms)
+{
+    uint32_t waited = 0;
+    for (;;) {
+        const uint32_t slice = timeout_ms - waited < WAIT_SLICE_MS ? timeout_ms - waited : WAIT_SLICE_MS;
+        const EventBits_t got = xEventGroupWaitBits(s_events, bits, pdFALSE, pdFALSE, pdMS_TO_TICKS(slice));
+        esp_task_wdt_reset();
+        waited += slice;
+        if ((got & bits) != 0 || waited >= timeout_ms) {
+            return got;
+        }
+    }
+}
+
 static int gap_event(struct ble_gap_event *event, void *arg)
 {
     (void)arg;
@@ -580,6 +611,9 @@ static int gap_event(struct ble_gap_event *event, void *arg)
     case BLE_GAP_EVENT_CONNECT:
         if (event->connect.status == 0) {
             s_conn = event->connect.conn_handle;
+            s_cp_indications = false;
+            s_records_notifications = false;
+            s_image_notifications = false;
             xEventGroupClearBits(s_events, EV_DISCONNECTED);
             xEventGroupSetBits(s_events, EV_CONNECTED);
             ESP_LOGI(TAG, "hub connected");
@@ -617,6 +651,16 @@ static int gap_event(struct ble_gap_event *event, void *arg)
             /* BLE_HS_EDONE: confirmed; anything else non-zero: timed out or failed. */
             s_indication_status = event->notify_tx.status;
             xEventGroupSetBits(s_events, EV_INDICATION_DONE);
+        }
+        return 0;
+    case BLE_GAP_EVENT_SUBSCRIBE:
+        /* Bonded hubs' CCCDs are restored from the store on reconnection and reported here too. */
+        if (event->subscribe.attr_handle == s_cp_handle) {
+            s_cp_indications = event->subscribe.cur_indicate != 0;
+        } else if (event->subscribe.attr_handle == s_records_handle) {
+            s_records_notifications = event->subscribe.cur_notify != 0;
+        } else if (event->subscribe.attr_handle == s_image_handle) {
+            s_image_notifications = event->subscribe.cur_notify != 0;
         }
         return 0;
     case BLE_GAP_EVENT_MTU:
@@ -742,7 +786,7 @@ esp_err_t ble_node_burst(const uint8_t *adv, size_t adv_len, uint8_t count, uint
     const int32_t duration_ms = (int32_t)count * interval_ms;
     ESP_RETURN_ON_ERROR(advertise(adv, adv_len, BLE_GAP_CONN_MODE_NON, interval_ms, duration_ms), TAG,
                         "burst");
-    xEventGroupWaitBits(s_events, EV_ADV_DONE, pdFALSE, pdFALSE, pdMS_TO_TICKS(duration_ms + 1000));
+    wait_bits_fed(EV_ADV_DONE, (uint32_t)duration_ms + 1000u);
     if (ble_gap_adv_active()) {
         ble_gap_adv_stop();
     }
@@ -757,16 +801,14 @@ esp_err_t ble_node_connectable_window(const uint8_t *adv, size_t adv_len, uint32
     /* Slower interval than the burst: the hub is actively scanning for us during the window. */
     ESP_RETURN_ON_ERROR(advertise(adv, adv_len, BLE_GAP_CONN_MODE_UND, 300, (int32_t)(window_s * 1000u)),
                         TAG, "window");
-    const EventBits_t bits = xEventGroupWaitBits(s_events, EV_ADV_DONE | EV_CONNECTED, pdFALSE, pdFALSE,
-                                                 pdMS_TO_TICKS(window_s * 1000u + 1000u));
+    const EventBits_t bits = wait_bits_fed(EV_ADV_DONE | EV_CONNECTED, window_s * 1000u + 1000u);
     if ((bits & EV_CONNECTED) == 0) {
         if (ble_gap_adv_active()) {
             ble_gap_adv_stop();
         }
         return ESP_OK;
     }
-    const EventBits_t end = xEventGroupWaitBits(s_events, EV_DISCONNECTED, pdFALSE, pdFALSE,
-                                                pdMS_TO_TICKS(CONFIG_PV_SESSION_TIMEOUT_S * 1000));
+    const EventBits_t end = wait_bits_fed(EV_DISCONNECTED, CONFIG_PV_SESSION_TIMEOUT_S * 1000u);
     if ((end & EV_DISCONNECTED) == 0 && s_conn != BLE_HS_CONN_HANDLE_NONE) {
         ESP_LOGW(TAG, "session longer than %d s: disconnecting", CONFIG_PV_SESSION_TIMEOUT_S);
         ble_gap_terminate(s_conn, BLE_ERR_REM_USER_CONN_TERM);

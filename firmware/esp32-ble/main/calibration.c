@@ -7,10 +7,17 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "node_storage.h"
+#include "pv/pv_board.h"
 #include "sensors.h"
 #include "sdkconfig.h"
 
 static const char *TAG = "pv_calib";
+
+#if CONFIG_IDF_TARGET_ESP32C3
+#define PV_TARGET PV_TARGET_ESP32C3
+#else
+#define PV_TARGET PV_TARGET_ESP32S3
+#endif
 
 #define STEP_TIMEOUT_MS 120000
 #define SAMPLE_COUNT 8
@@ -74,6 +81,11 @@ esp_err_t calibration_run(pv_moisture_calib_t *calib)
         return ESP_ERR_TIMEOUT;
     }
     ESP_LOGW(TAG, "wet: %u mV", c.wet_mv);
+    if (pv_moisture_calib_fits_adc(&c, PV_TARGET, CONFIG_PV_PROBE_R_TOP_OHM, CONFIG_PV_PROBE_R_BOTTOM_OHM) !=
+        PV_OK) {
+        ESP_LOGE(TAG, "the probe's output is beyond this chip's ADC range: fit the divider. Not saved");
+        return ESP_ERR_INVALID_SIZE;
+    }
     if (pv_moisture_calib_validate(&c) != PV_OK) {
         ESP_LOGE(TAG, "dry and wet differ by < 100 mV: probe unplugged or not in water? Not saved");
         return ESP_ERR_INVALID_STATE;

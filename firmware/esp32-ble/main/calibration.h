@@ -1,4 +1,4 @@
-/* Soil probe calibration by the gardener: hold the button at reset for 5 s, follow the log. */
+/* Soil probe calibration by the gardener: hold the button 5 s (it wakes the node), follow the log. */
 #pragma once
 
 #include "esp_err.h"

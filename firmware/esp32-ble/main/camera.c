@@ -1,8 +1,11 @@
 #include "camera.h"
 
+#include <stdbool.h>
+
 #include "esp_camera.h"
 #include "esp_check.h"
 #include "esp_log.h"
+#include "esp_pm.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 #include "image_store.h"
@@ -45,7 +48,43 @@ static esp_err_t camera_start(void)
     return esp_camera_init(&config);
 }
 
+/* While XCLK runs and the DMA fills the frame buffer, automatic light sleep would gate the clocks
+ * under the camera (garbled or missing frames) and frequency scaling would slow the LEDC XCLK:
+ * hold both locks for the whole capture. */
+static esp_pm_lock_handle_t s_no_sleep;
+static esp_pm_lock_handle_t s_max_freq;
+static bool s_locks_ready;
+
+static void hold_power(bool hold)
+{
+    if (!s_locks_ready) {
+        if (esp_pm_lock_create(ESP_PM_NO_LIGHT_SLEEP, 0, "camera", &s_no_sleep) != ESP_OK ||
+            esp_pm_lock_create(ESP_PM_CPU_FREQ_MAX, 0, "camera", &s_max_freq) != ESP_OK) {
+            ESP_LOGW(TAG, "no power-management locks (PM disabled?)");
+            return;
+        }
+        s_locks_ready = true;
+    }
+    if (hold) {
+        esp_pm_lock_acquire(s_no_sleep);
+        esp_pm_lock_acquire(s_max_freq);
+    } else {
+        esp_pm_lock_release(s_max_freq);
+        esp_pm_lock_release(s_no_sleep);
+    }
+}
+
+static esp_err_t capture(uint32_t epoch, pv_image_entry_t *entry, pv_cp_status_t *status);
+
 esp_err_t camera_capture_to_store(uint32_t epoch, pv_image_entry_t *entry, pv_cp_status_t *status)
+{
+    hold_power(true);
+    const esp_err_t err = capture(epoch, entry, status);
+    hold_power(false);
+    return err;
+}
+
+static esp_err_t capture(uint32_t epoch, pv_image_entry_t *entry, pv_cp_status_t *status)
 {
     *status = PV_CP_CAPTURE_FAILED;
     esp_err_t err = camera_start();

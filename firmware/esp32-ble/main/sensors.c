@@ -12,6 +12,7 @@
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "pv/pv_board.h"
 #include "pv/pv_gatt.h"
 #include "sdkconfig.h"
 
@@ -22,7 +23,11 @@ static const char *TAG = "pv_sensors";
 #define I2C_TIMEOUT_MS 50
 #define SHT3X_MEASURE_MS 16     /* single shot, high repeatability: 15.5 ms max */
 #define BH1750_MEASURE_MS 180   /* one-time H-resolution mode: 180 ms max */
-#define ADC_NOMINAL_FULL_SCALE_MV 3100 /* 12 dB attenuation, 12-bit, uncalibrated */
+#if CONFIG_IDF_TARGET_ESP32C3
+#define PV_TARGET PV_TARGET_ESP32C3
+#else
+#define PV_TARGET PV_TARGET_ESP32S3
+#endif
 
 static adc_oneshot_unit_handle_t s_adc;
 static adc_cali_handle_t s_cali;
@@ -31,12 +36,25 @@ static i2c_master_dev_handle_t s_sht3x;
 static i2c_master_dev_handle_t s_bh1750;
 static uint16_t s_caps;
 
+/* The bus pull-ups follow the sensors' power: pulled up to 3.3 V while the sensors are off, SDA and
+ * SCL would feed them through their ESD diodes (leakage, and a half-powered SHT3x can hold SDA). */
+static void i2c_pullups(bool on)
+{
+    const gpio_pull_mode_t mode = on ? GPIO_PULLUP_ONLY : GPIO_FLOATING;
+    gpio_set_pull_mode(CONFIG_PV_PIN_I2C_SDA, mode);
+    gpio_set_pull_mode(CONFIG_PV_PIN_I2C_SCL, mode);
+}
+
 void sensors_power(int on)
 {
 #if CONFIG_PV_PIN_SENSOR_POWER >= 0
+    if (!on) {
+        i2c_pullups(false);
+    }
     gpio_set_level(CONFIG_PV_PIN_SENSOR_POWER, on ? 1 : 0);
     if (on) {
         vTaskDelay(pdMS_TO_TICKS(SENSOR_SETTLE_MS));
+        i2c_pullups(true);
     }
 #else
     (void)on;
@@ -81,15 +99,27 @@ static esp_err_t adc_read_mv(int channel, uint16_t *mv)
     if (s_cali != NULL) {
         ESP_RETURN_ON_ERROR(adc_cali_raw_to_voltage(s_cali, sum / ADC_SAMPLES, &out_mv), TAG, "adc cali");
     } else {
-        out_mv = (sum / ADC_SAMPLES) * ADC_NOMINAL_FULL_SCALE_MV / 4095;
+        /* Each chip's own transfer curve: the C3 tops out near 2.5 V, the S3 near 3.1 V. */
+        out_mv = (sum / ADC_SAMPLES) * (int)pv_adc_nominal_full_scale_mv(PV_TARGET) / 4095;
     }
     *mv = (uint16_t)(out_mv < 0 ? 0 : out_mv);
     return ESP_OK;
 }
 
-esp_err_t sensors_probe_mv(uint16_t *mv)
+esp_err_t sensors_probe_pin_mv(uint16_t *mv)
 {
     return adc_read_mv(CONFIG_PV_ADC_CHANNEL_MOISTURE, mv);
+}
+
+esp_err_t sensors_probe_mv(uint16_t *mv)
+{
+    uint16_t pin_mv = 0;
+    ESP_RETURN_ON_ERROR(sensors_probe_pin_mv(&pin_mv), TAG, "probe");
+    if (pv_adc_clipped(PV_TARGET, pin_mv)) {
+        return ESP_ERR_INVALID_SIZE; /* beyond the ADC: a C3 without the probe divider */
+    }
+    *mv = pv_probe_mv_from_adc(pin_mv, CONFIG_PV_PROBE_R_TOP_OHM, CONFIG_PV_PROBE_R_BOTTOM_OHM);
+    return ESP_OK;
 }
 
 static esp_err_t i2c_init(void)
@@ -198,9 +228,13 @@ esp_err_t sensors_measure(const pv_moisture_calib_t *calib, pv_reading_t *readin
     const bool light_ok = (s_caps & PV_CAP_ILLUMINANCE) != 0 && bh1750_start() == ESP_OK;
 
     uint16_t probe_mv = 0;
-    if ((s_caps & PV_CAP_MOISTURE) != 0 && sensors_probe_mv(&probe_mv) == ESP_OK &&
-        pv_moisture_centi_pct(calib, probe_mv, &reading->moisture_centi_pct) == PV_OK) {
-        reading->present |= PV_HAS_MOISTURE;
+    if ((s_caps & PV_CAP_MOISTURE) != 0 && sensors_probe_pin_mv(&probe_mv) == ESP_OK) {
+        if (pv_moisture_from_adc(calib, PV_TARGET, probe_mv, CONFIG_PV_PROBE_R_TOP_OHM,
+                                 CONFIG_PV_PROBE_R_BOTTOM_OHM, &reading->moisture_centi_pct) == PV_OK) {
+            reading->present |= PV_HAS_MOISTURE;
+        } else {
+            ESP_LOGW(TAG, "probe at %u mV clips the ADC: fit the probe divider (firmware README)", probe_mv);
+        }
     }
 
     uint16_t divider_mv = 0;

@@ -17,7 +17,11 @@ esp_err_t sensors_init(void);
  * PV_HAS_* bit clear (the advert then omits that object) instead of failing the whole reading. */
 esp_err_t sensors_measure(const pv_moisture_calib_t *calib, pv_reading_t *reading);
 
-/* Averaged soil probe output in millivolts (also used by calibration). */
+/* Averaged voltage at the probe's ADC pin, in millivolts. */
+esp_err_t sensors_probe_pin_mv(uint16_t *mv);
+
+/* The probe's own output in millivolts (through the divider, if fitted), for calibration;
+ * ESP_ERR_INVALID_SIZE when the pin clips the ADC (a C3 without the divider). */
 esp_err_t sensors_probe_mv(uint16_t *mv);
 
 /* Sensors present, as Info capability bits (PV_CAP_*), from what answered at init. */

@@ -321,12 +321,17 @@ LOW_CONTRAST_JS = """() => {
 }"""
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("path", PAGES)
 def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
-    browser: Any, garden: Garden, path: str
+    browser: Any, garden: Garden, path: str, scheme: str
 ) -> None:
     context = browser.new_context(
-        viewport={"width": 360, "height": 740}, base_url=garden.url, is_mobile=True, has_touch=True
+        viewport={"width": 360, "height": 740},
+        base_url=garden.url,
+        is_mobile=True,
+        has_touch=True,
+        color_scheme=scheme,
     )
     page = context.new_page()
     fetched: list[tuple[str, int]] = []
@@ -363,8 +368,12 @@ def test_phone_screen_has_no_horizontal_scroll_and_labelled_controls(
         assert low_contrast == [], f"text below WCAG AA contrast on {path}: {low_contrast}"
         total = sum(size for _url, size in fetched)
         assert 0 < total < PAGE_BUDGET_BYTES, f"{path} fetched {total} bytes: {fetched}"
+        if scheme == "dark":
+            # The system's dark setting reaches the page: a dark background, light text.
+            body = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+            assert body == "rgb(18, 24, 20)", body
         name = "phone-" + (path.strip("/").split("/")[0] or "garden")
-        screenshot(page, name)
+        screenshot(page, name if scheme == "light" else f"{name}-dark")
     finally:
         context.close()
 

@@ -33,7 +33,7 @@ async def test_pages_and_assets_ship_in_the_package_with_revalidation(
         # No asset from outside the hub: the UI works with no internet.
         assert "http://" not in page.text
         assert "https://" not in page.text
-    for name in ("css/app.css", "js/overview.js", "js/chart.js", "favicon.svg"):
+    for name in ("css/theme.css", "js/overview.js", "js/chart.js", "js/status.js", "favicon.svg"):
         assert name in ASSETS
     script = await app_client.get("/static/js/overview.js")
     assert script.headers["content-type"].startswith("text/javascript")

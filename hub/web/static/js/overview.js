@@ -1,8 +1,9 @@
 // Garden overview: a card per plant, kept live by the hub's event stream.
 import { api } from "./api.js";
 import {
-  PLANT_METRICS, METRICS, el, formatRange, formatValue, percent, relativeTime, statusBadge, statusText,
+  PLANT_METRICS, METRICS, el, formatRange, formatValue, percent, relativeTime,
 } from "./format.js";
+import { statusBadge, statusText } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const cards = document.getElementById("cards");

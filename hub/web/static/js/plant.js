@@ -4,8 +4,9 @@ import { api } from "./api.js";
 import { drawChart, summarise } from "./chart.js";
 import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
-  statusBadge, unitOf,
+  unitOf,
 } from "./format.js";
+import { statusBadge } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const plantId = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop());

@@ -41,6 +41,60 @@ pv_status_t pv_moisture_centi_pct(const pv_moisture_calib_t *calib, uint16_t pro
     return PV_OK;
 }
 
+#define ADC_CLIP_MARGIN_MV 30u
+
+uint16_t pv_probe_mv_from_adc(uint16_t adc_mv, uint32_t r_top_ohm, uint32_t r_bottom_ohm)
+{
+    if (r_top_ohm == 0u || r_bottom_ohm == 0u) {
+        return adc_mv;
+    }
+    const uint32_t mv = pv_battery_mv_from_divider(adc_mv, r_top_ohm, r_bottom_ohm);
+    return (uint16_t)(mv > 0xFFFFu ? 0xFFFFu : mv);
+}
+
+/* The ADC pin voltage for a probe output: the divider's forward direction. */
+static uint32_t adc_mv_from_probe(uint16_t probe_mv, uint32_t r_top_ohm, uint32_t r_bottom_ohm)
+{
+    if (r_top_ohm == 0u || r_bottom_ohm == 0u) {
+        return probe_mv;
+    }
+    const uint64_t num = (uint64_t)probe_mv * r_bottom_ohm;
+    const uint64_t den = (uint64_t)r_top_ohm + r_bottom_ohm;
+    return (uint32_t)((num + den / 2u) / den);
+}
+
+bool pv_adc_clipped(pv_target_t target, uint16_t adc_mv)
+{
+    return (uint32_t)adc_mv + ADC_CLIP_MARGIN_MV >= pv_adc_usable_max_mv(target);
+}
+
+pv_status_t pv_moisture_calib_fits_adc(const pv_moisture_calib_t *calib, pv_target_t target,
+                                       uint32_t r_top_ohm, uint32_t r_bottom_ohm)
+{
+    if (calib == NULL) {
+        return PV_ERR_ARG;
+    }
+    const uint32_t limit = (uint32_t)pv_adc_usable_max_mv(target) - ADC_CLIP_MARGIN_MV;
+    if (adc_mv_from_probe(calib->dry_mv, r_top_ohm, r_bottom_ohm) >= limit ||
+        adc_mv_from_probe(calib->wet_mv, r_top_ohm, r_bottom_ohm) >= limit) {
+        return PV_ERR_RANGE;
+    }
+    return PV_OK;
+}
+
+pv_status_t pv_moisture_from_adc(const pv_moisture_calib_t *calib, pv_target_t target, uint16_t adc_mv,
+                                 uint32_t r_top_ohm, uint32_t r_bottom_ohm, uint16_t *centi_pct)
+{
+    if (calib == NULL || centi_pct == NULL) {
+        return PV_ERR_ARG;
+    }
+    if (pv_adc_clipped(target, adc_mv) &&
+        pv_moisture_calib_fits_adc(calib, target, r_top_ohm, r_bottom_ohm) != PV_OK) {
+        return PV_ERR_RANGE;
+    }
+    return pv_moisture_centi_pct(calib, pv_probe_mv_from_adc(adc_mv, r_top_ohm, r_bottom_ohm), centi_pct);
+}
+
 pv_status_t pv_moisture_calib_encode(const pv_moisture_calib_t *calib,
                                      uint8_t out[PV_MOISTURE_CALIB_BLOB_LEN])
 {

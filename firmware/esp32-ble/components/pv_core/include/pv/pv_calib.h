@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pv/pv_board.h"
 #include "pv/pv_status.h"
 
 /* Per-node soil probe calibration: the probe's output in dry air and in water, in millivolts.
@@ -27,6 +28,24 @@ pv_status_t pv_moisture_calib_validate(const pv_moisture_calib_t *calib);
 /* Moisture in 0.01 % (0..10000), clamped to the calibrated span. */
 pv_status_t pv_moisture_centi_pct(const pv_moisture_calib_t *calib, uint16_t probe_mv,
                                   uint16_t *centi_pct);
+
+/* The probe's output in mV from the ADC pin's, through an optional divider (r_top 0: none). The C3
+ * needs one (e.g. 100k/330k): its ADC clips at 2.5 V and a dry probe gives up to ~2.8 V. */
+uint16_t pv_probe_mv_from_adc(uint16_t adc_mv, uint32_t r_top_ohm, uint32_t r_bottom_ohm);
+
+/* True when the ADC pin is at (or within 30 mV of) the top of the target's usable range. */
+bool pv_adc_clipped(pv_target_t target, uint16_t adc_mv);
+
+/* Moisture from the ADC pin voltage on `target`. A clipped input still reads 0 % when the
+ * calibrated dry point is measurable (the soil is at least that dry); when it is not, the value is
+ * unknowable and PV_ERR_RANGE is returned, so the node leaves moisture out instead of guessing. */
+pv_status_t pv_moisture_from_adc(const pv_moisture_calib_t *calib, pv_target_t target, uint16_t adc_mv,
+                                 uint32_t r_top_ohm, uint32_t r_bottom_ohm, uint16_t *centi_pct);
+
+/* PV_OK when both calibration points (probe mV) reach the ADC below its clipping level on `target`
+ * through the divider; PV_ERR_RANGE otherwise (a C3 without its divider): not saved, say why. */
+pv_status_t pv_moisture_calib_fits_adc(const pv_moisture_calib_t *calib, pv_target_t target,
+                                       uint32_t r_top_ohm, uint32_t r_bottom_ohm);
 
 pv_status_t pv_moisture_calib_encode(const pv_moisture_calib_t *calib,
                                      uint8_t out[PV_MOISTURE_CALIB_BLOB_LEN]);

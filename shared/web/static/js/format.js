@@ -10,15 +10,6 @@ export const METRICS = {
 
 export const PLANT_METRICS = ["moisture", "temperature", "humidity", "illuminance"];
 
-const STATUS_TEXT = {
-  ok: "OK",
-  low: "Too low",
-  high: "Too high",
-  stale: "Stale",
-  unknown: "No data",
-};
-const STATUS_SIGN = { ok: "✓", low: "↓", high: "↑", stale: "⏱", unknown: "–" };
-
 let temperatureUnit = "C";
 
 export function setTemperatureUnit(unit) {
@@ -60,19 +51,6 @@ export function formatRange(metric, minimum, maximum) {
   if (minimum == null) return `ideal up to ${formatValue(metric, maximum)}`;
   if (maximum == null) return `ideal from ${formatValue(metric, minimum)}`;
   return `ideal ${number(metric, minimum)}–${number(metric, maximum)} ${unitOf(metric)}`;
-}
-
-export function statusText(status) {
-  return STATUS_TEXT[status] || status;
-}
-
-/** A status badge: words and a sign, colour only as an extra cue. */
-export function statusBadge(status) {
-  const span = document.createElement("span");
-  span.className = `status ${status}`;
-  span.dataset.status = status;
-  span.textContent = `${STATUS_SIGN[status] || ""} ${statusText(status)}`.trim();
-  return span;
 }
 
 export function relativeTime(iso, now = Date.now()) {
