@@ -14,6 +14,7 @@ from cloud.auth.security import AccessTokenMemo, Passwords
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.db.session import open_read_database
+from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
 from cloud.settings import CloudSettings
@@ -41,8 +42,11 @@ async def _resolve_database_url(settings: CloudSettings, app: FastAPI) -> str:
     return url
 
 
-def create_app(settings: CloudSettings | None = None) -> FastAPI:
-    """Build the app; the engine, metrics and background tasks are created in its lifespan."""
+def create_app(settings: CloudSettings | None = None, *, egress: Egress | None = None) -> FastAPI:
+    """Build the app; the engine, metrics and background tasks are created in its lifespan.
+
+    ``egress`` vets user-chosen outbound URLs (webhooks); tests pass one with a static resolver.
+    """
     settings = settings or CloudSettings()
     configure_logging(settings.log_level, settings.log_json)
     metrics = CloudMetrics.create()
@@ -91,6 +95,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app.state.access_token_memo = AccessTokenMemo(settings.token_floor_cache_s)
+    app.state.egress = egress or Egress(
+        policy=EgressPolicy.from_strings(settings.egress_allowed_networks)
+    )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _include_routers(app)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from cloud.auth.security import Passwords
+from cloud.egress import Egress
 from cloud.observability import CloudMetrics
 from cloud.settings import CloudSettings
 
@@ -29,6 +30,12 @@ def get_passwords(request: Request) -> Passwords:
     return passwords
 
 
+def get_egress(request: Request) -> Egress:
+    """The app's vetting egress for user-chosen outbound URLs."""
+    egress: Egress = request.app.state.egress
+    return egress
+
+
 def client_ip(request: Request) -> str:
     """The peer address (the proxy sets it right when run behind one with --proxy-headers)."""
     return request.client.host if request.client else "unknown"
@@ -38,3 +45,4 @@ SettingsDep = Annotated[CloudSettings, Depends(get_settings)]
 MetricsDep = Annotated[CloudMetrics, Depends(get_metrics)]
 ClientIpDep = Annotated[str, Depends(client_ip)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+EgressDep = Annotated[Egress, Depends(get_egress)]

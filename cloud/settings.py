@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Any, Final
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from cloud.images.settings import ImageSettings
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
+
+
+def _comma_list(value: Any) -> Any:
+    """``a, b`` from the environment as ``["a", "b"]`` (a list passes through)."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+# A list setting written ``a,b,c`` in the environment.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Environment(StrEnum):
@@ -81,9 +93,42 @@ class CloudSettings(ImageSettings):
     stale_check_enabled: bool = True
     low_battery_pct: float = Field(default=15.0, ge=0, le=100)
 
+    # Outbound calls to user-chosen URLs (webhooks) reach public addresses only; these CIDRs
+    # are exempt (an operator's receiver on a private network). Default: none.
+    egress_allowed_networks: CommaList = Field(default_factory=list)
+
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or
+    # ``*``); the client address is the rightmost one no trusted proxy added. Default: none,
+    # so a caller cannot pick the address login limits count against.
+    trusted_proxies: CommaList = Field(default_factory=list)
+
     # Logging.
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("egress_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # a ValueError names the bad entry
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)
+        return value
+
+    def development_secrets(self) -> list[str]:
+        """The settings still at their public development defaults (empty in production)."""
+        found = []
+        if self.jwt_secret == DEFAULT_JWT_SECRET:
+            found.append("PLANTVITA_CLOUD_JWT_SECRET")
+        if self.storage_secret_problem():
+            found.append("PLANTVITA_CLOUD_STORAGE_SIGNING_KEY")
+        return found
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CloudSettings:

@@ -18,7 +18,7 @@ from cloud.alerts.schemas import (
 )
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
-from cloud.dependencies import SettingsDep
+from cloud.dependencies import EgressDep, SettingsDep
 from cloud.registry import service as registry_service
 from shared.sync import API_PREFIX
 
@@ -41,10 +41,15 @@ async def get_webhook(user: CurrentUser, session: SessionDep) -> WebhookPublic:
     responses={200: {"description": "the webhook; ``secret`` only when it was just made"}},
 )
 async def put_webhook(
-    body: WebhookIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: WebhookIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    egress: EgressDep,
 ) -> WebhookPublic | WebhookWithSecret:
-    """Set where alert events are POSTed. A new webhook's signing secret is shown once."""
-    return await service.set_webhook(session, settings, user.id, body)
+    """Set where alert events are POSTed (https to a public host; every address the name
+    resolves to must be public). A new webhook's signing secret is shown once."""
+    return await service.set_webhook(session, settings, egress, user.id, body)
 
 
 @router.post("/alerts/webhook/rotate-secret", response_model=WebhookWithSecret)

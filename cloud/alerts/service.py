@@ -4,7 +4,6 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time as time_module
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +29,7 @@ from cloud.alerts.schemas import (
     WebhookWithSecret,
 )
 from cloud.db.session import raw_connection
+from cloud.egress import Egress, EgressRefused, refused_by_egress
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.jobs.queue import QUEUE, WEBHOOK_TASK, backoff
 from cloud.observability import CloudMetrics
@@ -524,27 +524,22 @@ WEBHOOK_MAX_ATTEMPTS = 6
 WEBHOOK_BACKOFF_BASE_S = 10.0
 WEBHOOK_BACKOFF_MAX_S = 600.0
 WEBHOOK_TIMEOUT_S = 10.0
-_LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+# What the owner sees when no HTTP answer came back: one text for a refused address, a closed
+# port, a timeout and a TLS failure alike, so the status page cannot map anyone's network.
+UNREACHABLE = "the receiver could not be reached"
+NOT_PUBLIC = "the webhook URL must name a host on the public internet"
 
 
-def check_webhook_url(url: str, settings: CloudSettings) -> None:
-    """https, and no loopback/private address, outside development (422 otherwise)."""
-    if settings.environment is Environment.DEVELOPMENT:
-        return
+async def check_webhook_url(url: str, settings: CloudSettings, egress: Egress) -> None:
+    """https outside development, and a host whose every address is public (422 otherwise)."""
     parsed = httpx.URL(url)
-    if parsed.scheme != "https":
+    if settings.environment is not Environment.DEVELOPMENT and parsed.scheme != "https":
         raise InvalidRequestError("the webhook URL must use https", details=[{"loc": ["url"]}])
-    host = parsed.host.lower()
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        internal = host in _LOCAL_HOSTS or host.endswith(".localhost")
-    else:
-        internal = not address.is_global
-    if internal:
-        raise InvalidRequestError(
-            "the webhook URL must point at a public host", details=[{"loc": ["url"]}]
-        )
+        await egress.vet_url(url)
+    except EgressRefused as refused:
+        _log.info("webhook_url_refused", reason=refused.reason)
+        raise InvalidRequestError(NOT_PUBLIC, details=[{"loc": ["url"]}]) from refused
 
 
 def _webhook_public(hook: AlertWebhook) -> WebhookPublic:
@@ -575,11 +570,15 @@ async def get_webhook(session: AsyncSession, owner_id: uuid.UUID) -> WebhookPubl
 
 
 async def set_webhook(
-    session: AsyncSession, settings: CloudSettings, owner_id: uuid.UUID, body: WebhookIn
+    session: AsyncSession,
+    settings: CloudSettings,
+    egress: Egress,
+    owner_id: uuid.UUID,
+    body: WebhookIn,
 ) -> WebhookPublic | WebhookWithSecret:
     """Set the webhook URL; a new webhook gets a signing secret, returned this once."""
     url = str(body.url)
-    check_webhook_url(url, settings)
+    await check_webhook_url(url, settings, egress)
     hook = await repository.webhook_of(session, owner_id)
     now = datetime.now(UTC)
     if hook is not None:
@@ -640,20 +639,31 @@ async def _post(
         signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
     }
     try:
-        response = await http.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
-    except httpx.TimeoutException as exc:
-        raise _Undelivered("timed out", None, retry=True) from exc
+        # Streamed and never read: a receiver's body is not ours to download.
+        async with http.stream(
+            "POST", url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S
+        ) as response:
+            status = response.status_code
     except httpx.HTTPError as exc:
-        raise _Undelivered(f"{type(exc).__name__}: {exc}"[:300], None, retry=True) from exc
-    if response.is_success:
-        return response.status_code
-    retry = response.status_code >= 500 or response.status_code in (408, 429)
-    raise _Undelivered(f"HTTP {response.status_code}", response.status_code, retry=retry)
+        refused = refused_by_egress(exc)
+        # The log keeps the cause for operators; the owner sees one text whatever it was.
+        _log.info(
+            "webhook_unreachable",
+            cause=refused.reason if refused else type(exc).__name__,
+        )
+        raise _Undelivered(UNREACHABLE, None, retry=True) from exc
+    if 200 <= status < 300:
+        return status
+    if 300 <= status < 400:
+        raise _Undelivered(f"HTTP {status} (redirects are not followed)", status, retry=False)
+    retry = status >= 500 or status in (408, 429)
+    raise _Undelivered(f"HTTP {status}", status, retry=retry)
 
 
 async def deliver_webhook(
     engine: AsyncEngine,
-    http: httpx.AsyncClient | None,
+    egress: Egress,
+    http: httpx.AsyncClient | None = None,
     *,
     alert_id: uuid.UUID,
     event: WebhookEvent,
@@ -663,8 +673,10 @@ async def deliver_webhook(
 ) -> datetime | None:
     """One delivery attempt of an alert event; records the outcome on the webhook.
 
-    Returns when to try again (a 5xx, 408/429, timeout or connection error before the last
-    attempt), or None when done: delivered, refused for good, given up, or no webhook.
+    ``http`` must come from ``egress.client()`` (it re-vets the address at every connection);
+    None makes one. Returns when to try again (a 5xx, 408/429, timeout or connection error
+    before the last attempt), or None when done: delivered, refused for good, given up, or no
+    webhook.
     """
     async with AsyncSession(engine, expire_on_commit=False) as session:
         alert = await session.get(Alert, alert_id)
@@ -681,7 +693,7 @@ async def deliver_webhook(
     retry_at: datetime | None = None
     try:
         if http is None:
-            async with httpx.AsyncClient(follow_redirects=False) as own:
+            async with egress.client(WEBHOOK_TIMEOUT_S) as own:
                 http_status = await _post(own, url, secret, event, str(event_id), body.encode())
         else:
             http_status = await _post(http, url, secret, event, str(event_id), body.encode())

@@ -47,7 +47,12 @@ async def image_runtime(
             return
         job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
         deps = WorkerDeps(
-            engine=engine, store=store, diagnoser=diagnoser, settings=settings, counters=counters
+            engine=engine,
+            store=store,
+            diagnoser=diagnoser,
+            settings=settings,
+            counters=counters,
+            egress=app.state.egress,
         )
         async with job_app.open_async():
             worker = asyncio.create_task(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.db.engine import libpq_url
 from cloud.diagnosis.ports import Diagnoser
+from cloud.egress import Egress
 from cloud.images.metrics import PipelineCounters
 from cloud.images.settings import ImageSettings
 from cloud.storage.ports import ObjectStore
@@ -113,7 +114,10 @@ class WorkerDeps:
     diagnoser: Diagnoser
     settings: ImageSettings
     counters: PipelineCounters | None = None  # None in tests that do not look at metrics
-    http: httpx.AsyncClient | None = None  # for webhooks; None: one client per delivery
+    # Webhooks: the vetting egress (its resolver is a seam for tests) and, in long-running
+    # workers, one client from ``egress.client()``; None: one client per delivery.
+    egress: Egress = field(default_factory=Egress)
+    http: httpx.AsyncClient | None = None
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""

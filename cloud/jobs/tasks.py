@@ -56,6 +56,7 @@ async def deliver_alert_webhook(
     attempt = (context.job.attempts if context.job else 0) + 1
     retry_at = await deliver_webhook(
         deps.engine,
+        deps.egress,
         deps.http,
         alert_id=uuid.UUID(alert_id),
         event="alert.resolved" if event == "alert.resolved" else "alert.opened",

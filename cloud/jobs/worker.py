@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import socket
 
-import httpx
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 import cloud.models  # noqa: F401 - every table on the metadata, so foreign keys resolve
 from cloud.db.engine import build_engine
 from cloud.diagnosis.factory import open_diagnoser
+from cloud.egress import Egress, EgressPolicy
 from cloud.images.metrics import PipelineCounters
 from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings
@@ -34,10 +34,11 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
         start_http_server(settings.worker_metrics_port, registry=registry)
     engine = build_engine(database_url, pool_size=settings.worker_concurrency + 1, max_overflow=2)
     store = build_object_store(settings)
+    egress = Egress(policy=EgressPolicy.from_strings(settings.egress_allowed_networks))
     try:
         async with (
             open_diagnoser(settings) as diagnoser,
-            httpx.AsyncClient(follow_redirects=False) as http,
+            egress.client() as http,
         ):
             deps = WorkerDeps(
                 engine=engine,
@@ -45,6 +46,7 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
                 diagnoser=diagnoser,
                 settings=settings,
                 counters=counters,
+                egress=egress,
                 http=http,
             )
             job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)

@@ -27,6 +27,7 @@ from cloud.app import create_app
 from cloud.db.embedded import EmbeddedPostgres, start_embedded
 from cloud.db.engine import libpq_url
 from cloud.db.migrations import upgrade_to_head
+from cloud.egress import Egress, StaticResolver
 from cloud.settings import CloudSettings
 
 TEMPLATE_DB = "migrated_template"
@@ -118,10 +119,21 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSett
     return CloudSettings(**values)
 
 
+# Names the tests' webhooks use: a public address (example.org's), never real DNS.
+PUBLIC_TEST_ADDRESS = "93.184.215.14"
+TEST_HOSTS = ("hooks.example.org", "other.example.org", "elsewhere.example.org")
+
+
 @pytest.fixture
-def app(settings: CloudSettings) -> FastAPI:
+def egress() -> Egress:
+    """The app's outbound-URL vetting, on a static resolver (override in a module)."""
+    return Egress(resolver=StaticResolver({host: [PUBLIC_TEST_ADDRESS] for host in TEST_HOSTS}))
+
+
+@pytest.fixture
+def app(settings: CloudSettings, egress: Egress) -> FastAPI:
     """The app under test."""
-    return create_app(settings)
+    return create_app(settings, egress=egress)
 
 
 @pytest.fixture

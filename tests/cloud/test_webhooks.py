@@ -20,6 +20,7 @@ from sqlalchemy import text
 from cloud.alerts import service as alerts_service
 from cloud.alerts import signing
 from cloud.alerts.service import check_stale_nodes
+from cloud.egress import Egress
 from cloud.errors import InvalidRequestError
 from cloud.jobs.queue import WEBHOOK_TASK, WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings, Environment
@@ -55,6 +56,7 @@ def run_jobs(app: FastAPI, settings: CloudSettings) -> RunJobs:
             store=app.state.object_store,
             diagnoser=app.state.diagnoser,
             settings=settings,
+            egress=app.state.egress,
         )
         async with job_app.open_async():
             await run_worker(job_app, deps, name=f"test-{uuid.uuid4().hex[:6]}", wait=False)
@@ -147,17 +149,18 @@ async def test_bad_url_is_422_with_error_body(client: httpx.AsyncClient, url: st
         ("https://169.254.169.254/latest", False),
         ("https://localhost:8443/x", False),
         ("https://[::1]/x", False),
+        ("https://unknown.example.org/x", False),  # does not resolve
     ],
 )
-def test_outside_development_https_to_public_hosts_only(url: str, allowed: bool) -> None:
+async def test_outside_development_https_to_public_hosts_only(
+    url: str, allowed: bool, egress: Egress
+) -> None:
     production = CloudSettings.model_construct(environment=Environment.PRODUCTION)
-    development = CloudSettings.model_construct(environment=Environment.DEVELOPMENT)
-    alerts_service.check_webhook_url(url, development)  # anything goes while developing
     if allowed:
-        alerts_service.check_webhook_url(url, production)
+        await alerts_service.check_webhook_url(url, production, egress)
     else:
         with pytest.raises(InvalidRequestError):
-            alerts_service.check_webhook_url(url, production)
+            await alerts_service.check_webhook_url(url, production, egress)
 
 
 async def test_another_user_cannot_see_or_change_it(client: httpx.AsyncClient) -> None:
@@ -358,6 +361,21 @@ async def test_a_4xx_is_not_retried(client: httpx.AsyncClient, run_jobs: RunJobs
     assert route.call_count == 1
     last = (await client.get(WEBHOOK_PATH, headers=user.headers)).json()["last_delivery"]
     assert (last["status"], last["http_status"], last["error"]) == ("failed", 410, "HTTP 410")
+
+
+async def test_a_redirect_is_not_followed(client: httpx.AsyncClient, run_jobs: RunJobs) -> None:
+    user, hub, mac = await garden(client)
+    await set_webhook(client, user)
+    await push_battery(client, hub, mac, [(0, 10)])
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(RECEIVER).mock(
+            return_value=httpx.Response(307, headers={"Location": "http://169.254.169.254/"})
+        )
+        inside = mock.route(host="169.254.169.254").mock(return_value=httpx.Response(200))
+        await run_jobs()
+    assert (route.call_count, inside.call_count) == (1, 0)
+    last = (await client.get(WEBHOOK_PATH, headers=user.headers)).json()["last_delivery"]
+    assert (last["status"], last["http_status"]) == ("failed", 307)
 
 
 async def test_no_delivery_without_a_webhook(
