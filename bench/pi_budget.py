@@ -420,8 +420,11 @@ def run(quick: bool) -> dict[str, Any]:
                 await sampler
 
         try:
+            cpu_start, wall_start = group.cpu_seconds(), time.monotonic()
             figures = asyncio.run(main())
-            cpu_s = group.cpu_seconds()
+            # The group's CPU over the same wall time (start-up included), as a share of one core.
+            cpu_s = group.cpu_seconds() - cpu_start
+            wall_s = time.monotonic() - wall_start
             assert child.stdin is not None
             child.stdin.close()  # the child's signal to shut down and report
             child.wait(timeout=180)
@@ -440,7 +443,7 @@ def run(quick: bool) -> dict[str, Any]:
         cgroup_peak_mb=round(peak_group, 1),
         oom_killed=bool(oom or killed),
         cgroup_version=group.version,
-        cpu_share_used=round(cpu_s / (seconds + 1e-9), 3) if cpu_s == cpu_s else None,
+        cpu_share_used=round(cpu_s / wall_s, 3) if cpu_s == cpu_s else None,
         green_ms_unlimited=round(baseline_green, 1),
     )
     if "green_ms_per_image" in figures:
