@@ -42,6 +42,9 @@ class RefreshToken(CloudTable, table=True):
     expires_at: datetime = Field(sa_column=_ts())
     rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The address the token was issued to: a login from there is a known device, which the
+    # account-wide login slow-down lets through.
+    client_ip: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class LoginFailure(CloudTable, table=True):
