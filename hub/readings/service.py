@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.plants.schemas import History, HistoryPoint, MetricStatus, Resolution, Status
+from hub.plants.schemas import History, HistoryPoint, MetricStatus, Resolution
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
 from shared.metrics import SPECS, Metric
+from shared.plant_status import metric_status
 from shared.sync import Thresholds
 
 _COLUMNS = {m: m.value for m in Metric}
@@ -49,21 +50,10 @@ def status_of(
     now: datetime,
     stale_after: timedelta,
 ) -> MetricStatus:
-    """How one metric stands: stale beats low/high, no value is unknown."""
+    """How one metric stands (the rule both tiers share: ``shared.plant_status``)."""
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     value, measured = (latest[0], from_ms(latest[1])) if latest else (None, None)
-    if value is None or measured is None:
-        status = Status.UNKNOWN
-    elif now - measured > stale_after:
-        status = Status.STALE
-    elif low is not None and value < low and metric is not Metric.ILLUMINANCE:
-        # Too little light is a verdict on the day's light integral (the DLI alert), not on one
-        # reading: every night is below the plant's lux minimum.
-        status = Status.LOW
-    elif high is not None and value > high:
-        status = Status.HIGH
-    else:
-        status = Status.OK
+    status = metric_status(metric, value, measured, thresholds, now, stale_after)
     return MetricStatus(
         metric=metric,
         unit=SPECS[metric].unit,
