@@ -27,17 +27,20 @@ def metric_status(
     thresholds: Thresholds,
     now: datetime,
     stale_after: timedelta,
+    light: Status | None = None,
 ) -> Status:
-    """Stale beats low/high; no value is unknown; battery has no plant thresholds."""
+    """Unknown without a value, then stale, then too high. Too little light is a verdict on
+    the day's light integral (``light``, OK when not judged), not on one reading: every night
+    is below the plant's lux minimum. Battery has no plant thresholds."""
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     if value is None or measured_at is None:
         return Status.UNKNOWN
     if now - measured_at > stale_after:
         return Status.STALE
-    if low is not None and value < low and metric is not Metric.ILLUMINANCE:
-        # Too little light is a verdict on the day's light integral (the DLI alert), not on one
-        # reading: every night is below the plant's lux minimum.
-        return Status.LOW
     if high is not None and value > high:
         return Status.HIGH
+    if metric is Metric.ILLUMINANCE:
+        return light or Status.OK
+    if low is not None and value < low:
+        return Status.LOW
     return Status.OK

@@ -4,7 +4,7 @@ thresholds (``shared.plant_status``, the hub's rule), its node and its open aler
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +23,12 @@ from cloud.registry import service as registry
 from cloud.registry.schemas import HubPublic, PlantPublic
 from cloud.settings import CloudSettings
 from cloud.telemetry import read_service
+from shared import freshness
 from shared.metrics import SPECS, Metric
 from shared.plant_status import metric_status
 
 MAX_PLANTS = 500  # a garden page beyond this is a list, not an overview
-DEFAULT_SAMPLING_S = 600
+DEFAULT_SAMPLING_S = freshness.DEFAULT_SAMPLING_INTERVAL_S
 
 
 def _status(
@@ -37,7 +38,7 @@ def _status(
     settings: CloudSettings,
     now: datetime,
 ) -> PlantStatus:
-    stale_after = timedelta(seconds=sampling_s * settings.stale_after_intervals)
+    stale_after = freshness.stale_after(sampling_s)
     measured = latest["measured_at"] if latest else None
     metrics = []
     for metric in Metric:
