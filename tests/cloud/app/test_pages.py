@@ -64,3 +64,45 @@ def test_phone_width_has_no_horizontal_scroll(site: CloudSite, browser: Any) -> 
         screenshot(page, f"cloud-app-{name}-phone")
         assert no_horizontal_scroll(page), path
     assert not page.errors
+
+
+HOSTILE_PLANT = "<img src=x onerror=\"window.__pwned='img'\">Basil"
+HOSTILE_NODE = '"><svg onload="window.__pwned=\'svg\'">node'
+HOSTILE_LOCATION = "<script>window.__pwned='script'</script>sill"
+
+
+def test_names_with_markup_render_as_text(site: CloudSite, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    user = site.garden.user_headers
+    node = site.http.post(
+        "/api/v1/nodes",
+        json={"mac": "02:AA:BB:CC:DD:EE", "name": HOSTILE_NODE, "hub_id": site.garden.hub_id},
+        headers=user,
+    )
+    assert node.status_code == 201, node.text
+    plant = site.http.post(
+        "/api/v1/plants",
+        json={"name": HOSTILE_PLANT, "location": HOSTILE_LOCATION, "node_id": node.json()["id"]},
+        headers=user,
+    )
+    assert plant.status_code == 201, plant.text
+    page = new_page(browser, site.url)
+    sign_in(page, site.garden.email)
+    for path, shown in [
+        ("/app/", HOSTILE_PLANT),
+        (f"/app/plants/{plant.json()['id']}", HOSTILE_PLANT),
+        (f"/app/plants/{plant.json()['id']}/edit", HOSTILE_LOCATION),
+        ("/app/nodes", HOSTILE_NODE),
+    ]:
+        page.goto(path)
+        page.locator("body[data-ready=true]").wait_for()
+        if path.endswith("/edit"):
+            expect(page.get_by_label("Where it grows (optional)")).to_have_value(shown)
+        else:
+            expect(page.get_by_text(shown, exact=False).first).to_be_visible()
+        assert page.evaluate("window.__pwned") is None, path
+        assert page.locator('img[src="x"], svg[onload], [onerror]').count() == 0, path
+    site.http.delete(f"/api/v1/plants/{plant.json()['id']}", headers=user)
+    site.http.delete(f"/api/v1/nodes/{node.json()['id']}", headers=user)
+    assert not page.errors
