@@ -221,6 +221,12 @@ CREATE TABLE diagnoses (
 CREATE INDEX ix_diagnoses_plant ON diagnoses(plant_id, requested_at);
 """
 
+# How many of its readings a node still holds that the hub has not received (counter gaps seen
+# in its adverts, fetched by the next session): shown per node, and the gateway starts from it.
+_V7 = """
+ALTER TABLE nodes ADD COLUMN readings_held INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -248,6 +254,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "sequence_epochs", _script(_V4)),
     Migration(5, "alert_rule", _script(_V5)),
     Migration(6, "diagnoses", _script(_V6)),
+    Migration(7, "nodes_readings_held", _script(_V7)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
