@@ -385,6 +385,14 @@ async def get_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.U
     return plant
 
 
+async def plant_with_thresholds(
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> tuple[Plant, Thresholds]:
+    """One of the owner's plants (or 404) with its effective thresholds."""
+    plant = await get_plant(session, owner_id, plant_id)
+    return plant, effective_thresholds(await _species_of(session, plant), plant.overrides)
+
+
 async def plant_detail(
     session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> PlantPublic:

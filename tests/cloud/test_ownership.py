@@ -125,6 +125,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/plants/{plant}/readings", None, "/api/v1/plants/{plant}/readings"),
     ("GET", "/api/v1/plants/{plant}/readings/latest", None, "/api/v1/plants/{plant}"),
     ("GET", "/api/v1/plants/{plant}/readings.csv", None, "/api/v1/plants/{plant}"),
+    ("GET", "/api/v1/plants/{plant}/watering", None, "/api/v1/plants/{plant}/watering"),
     ("GET", "/api/v1/plants/{plant}/alerts", None, "/api/v1/plants/{plant}/alerts"),
     ("GET", "/api/v1/alerts/{alert}", None, "/api/v1/alerts/{alert}"),
     ("POST", "/api/v1/alerts/{alert}/acknowledge", None, "/api/v1/alerts/{alert}"),

@@ -33,6 +33,25 @@ async function loadStatus() {
   drawDaylight((status.metrics.find((m) => m.metric === "illuminance") || {}).daily);
 }
 
+async function loadWatering() {
+  const watering = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/watering`);
+  const box = document.getElementById("watering-body");
+  const f = watering.forecast;
+  const detail = f.status === "unknown" ? null
+    : f.status === "now" ? `Soil at ${f.moisture.toFixed(0)} %, at or below this plant's ${f.minimum} %.`
+      : `Soil at ${f.moisture.toFixed(0)} %, drying about ${f.drying_per_day.toFixed(1)} points a day; reaches ${f.minimum} % around ${dateTime(f.dry_at)}.`;
+  const events = watering.events.length
+    ? el("ul", { class: "waterings", "aria-label": "Waterings of the last two weeks, newest first" },
+      watering.events.map((e) => el("li", { dataset: { at: e.at } }, `${dateTime(e.at)}: ${e.before.toFixed(0)} % → ${e.after.toFixed(0)} % (+${e.rise.toFixed(0)} points)`)))
+    : el("p", { class: "muted" }, "No watering seen in the last two weeks (a rise of 8 points or more within 3 hours counts).");
+  box.replaceChildren(...[
+    el("p", { class: `forecast ${f.status}`, dataset: { role: "forecast", status: f.status } }, f.status === "unknown" ? f.text : `💧 ${f.text}`),
+    detail ? el("p", { class: "muted small" }, detail) : null,
+    el("h3", {}, "Waterings"),
+    events,
+  ].filter(Boolean));
+}
+
 function drawDaylight(daily) {
   const box = document.getElementById("dli");
   if (!daily) {
@@ -308,7 +327,7 @@ async function setUpEdit() {
       fill();
       showHeader();
       status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
-      await Promise.all([loadStatus(), loadCharts()]);
+      await Promise.all([loadStatus(), loadCharts(), loadWatering()]);
     }, status);
   });
 }
@@ -348,7 +367,7 @@ async function main() {
   showHeader();
   setUpRanges();
   setUpEdit().catch((error) => showError(errorBox, error));
-  const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts()]);
+  const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts(), loadWatering()]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) showError(errorBox, failed.reason);
   window.setInterval(() => {
