@@ -11,13 +11,14 @@ from typing import Any
 
 import orjson
 import psycopg
+import structlog
 from psycopg import sql as psql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
 from cloud.db.session import raw_connection
-from cloud.errors import InvalidRequestError
+from cloud.errors import ConflictError, InvalidRequestError
 from cloud.observability import CloudMetrics
 from cloud.registry import service as registry_service
 from cloud.registry.models import Hub
@@ -27,6 +28,7 @@ from cloud.telemetry import repository
 from cloud.telemetry.schemas import Resolution
 from cloud.telemetry.validation import (
     ReadingColumns,
+    batch_digest,
     columns_from_valid,
     fast_columns,
     validate_readings,
@@ -37,6 +39,7 @@ from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
 
 READINGS_KIND = "readings"
+_log = structlog.get_logger("cloud.telemetry")
 
 
 class _Envelope(BaseModel):
@@ -57,6 +60,7 @@ class ParsedBatch:
     size: int
     columns: ReadingColumns
     rejected: list[ItemRejection]
+    digest: str  # validation.batch_digest: tells a replay from a reused batch id
 
 
 def parse_readings_body(body: bytes) -> ParsedBatch:
@@ -77,7 +81,27 @@ def parse_readings_body(body: bytes) -> ParsedBatch:
     if columns is None:
         indexes, valid, rejected = validate_readings(items)
         columns = columns_from_valid(indexes, valid)
-    return ParsedBatch(envelope.batch_id, len(items), columns, rejected)
+    digest = batch_digest(len(items), columns, rejected)
+    return ParsedBatch(envelope.batch_id, len(items), columns, rejected, digest)
+
+
+def check_replay(
+    metrics: CloudMetrics,
+    hub: Hub,
+    kind: str,
+    batch_id: uuid.UUID,
+    stored: str | None,
+    digest: str,
+) -> None:
+    """A re-sent batch id must carry what it carried the first time: otherwise 409 (counted),
+    never the first batch's ack for items it did not hold."""
+    if stored is not None and stored != digest:
+        metrics.batch_id_conflicts.labels(kind).inc()
+        _log.warning("batch_id_reused", kind=kind, batch_id=str(batch_id), hub_id=str(hub.id))
+        raise ConflictError(
+            f"batch {batch_id} was sent before with different contents; use a new batch id",
+            details={"batch_id": str(batch_id)},
+        )
 
 
 async def ingest_readings(
@@ -97,9 +121,18 @@ async def ingest_readings(
     columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
-        conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id, list(set(columns.macs))
+        conn,
+        hub.id,
+        hub.owner_id,
+        READINGS_KIND,
+        batch.batch_id,
+        list(set(columns.macs)),
+        batch.digest,
     )
     if context.stored_ack is not None:
+        check_replay(
+            metrics, hub, READINGS_KIND, batch.batch_id, context.stored_digest, batch.digest
+        )
         metrics.ingest_rows.labels("replayed").inc(batch.size)
         return BatchAck.model_validate({**context.stored_ack, "replayed": True})
     contexts = context.nodes
@@ -129,6 +162,14 @@ async def ingest_readings(
             message=f"measured_at is more than {settings.future_tolerance_s}s ahead",
         )
         for index in staged.future
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.TOO_OLD,
+            message="measured_at is before 2020-01-01 (a node clock that was never set?)",
+        )
+        for index in staged.too_old
     ]
     rejected += [
         ItemRejection(

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, InvalidValue, NotFound
 from hub.plants import repository
 from hub.plants.models import Plant, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
@@ -22,6 +22,12 @@ def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
         base = Thresholds.model_validate_json(species[plant.species_id].thresholds)
     overrides = Thresholds.model_validate_json(plant.overrides) if plant.overrides else None
     return base.merged(overrides)
+
+
+async def _check_ranges(session: AsyncSession, plant: Plant) -> None:
+    """422 when the overrides, merged into the species' ranges, put a min above a max."""
+    if problems := thresholds_for(plant, await repository.species_map(session)).conflicts():
+        raise InvalidValue("; ".join(problems), details={"thresholds": problems})
 
 
 def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
@@ -81,6 +87,7 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         created_at=now,
         updated_at=now,
     )
+    await _check_ranges(session, plant)
     session.add(plant)
     await session.flush()
     return plant
@@ -100,6 +107,7 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
+    await _check_ranges(session, plant)
     plant.updated_at = utcnow()
     session.add(plant)
     await session.flush()
