@@ -10,7 +10,7 @@ from hub.sync.schemas import LedgerEntry, SyncStatus
 from hub.sync.service import KINDS, SyncEngine
 
 # Rejections are counted per table; both image phases share the images table.
-_REJECTED_TABLE = {"image_slots": "images", "image_bytes": None, "config": None}
+_REJECTED_TABLE = {"image_slots": "images", "image_bytes": None, "config": None, "diagnoses": None}
 
 
 async def status_of(session: AsyncSession, engine: SyncEngine) -> SyncStatus:
