@@ -14,13 +14,13 @@ from hub.plants.schemas import (
     HistoryPoint,
     MetricStatus,
     Resolution,
-    Status,
 )
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
 from shared import daylight
 from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, SPECS, Metric
+from shared.plant_status import Status, metric_status
 from shared.sync import Thresholds
 from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
@@ -62,24 +62,13 @@ def status_of(
     stale_after: timedelta,
     daily: DailyLight | None = None,
 ) -> MetricStatus:
-    """How one metric stands: stale beats low/high, no value is unknown. Light is judged by
-    ``daily`` (the daily light integral) when given, besides a too-bright reading."""
+    """How one metric stands (the rule both tiers share: ``shared.plant_status``). Light is
+    judged by ``daily`` (the daily light integral) when given, besides a too-bright reading."""
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     value, measured = (latest[0], from_ms(latest[1])) if latest else (None, None)
-    if value is None or measured is None:
-        status = Status.UNKNOWN
-    elif now - measured > stale_after:
-        status = Status.STALE
-    elif high is not None and value > high:
-        status = Status.HIGH
-    elif metric is Metric.ILLUMINANCE:
-        # Too little light is a verdict on the day's light integral, not on one reading: every
-        # night is below the plant's lux minimum. Yesterday is the last day judged whole.
-        status = _light_status(daily)
-    elif low is not None and value < low:
-        status = Status.LOW
-    else:
-        status = Status.OK
+    status = metric_status(
+        metric, value, measured, thresholds, now, stale_after, light=_light_status(daily)
+    )
     return MetricStatus(
         metric=metric,
         unit=SPECS[metric].unit,
