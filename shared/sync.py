@@ -284,6 +284,18 @@ class _ThresholdMethods(_Wire):
             return None, None
         return self.limit(f"{daily.name}_min"), self.limit(f"{daily.name}_max")
 
+    def inverted_range(self) -> str | None:
+        """Why these limits cannot hold (the first minimum not below its maximum), or None.
+
+        Both tiers refuse such a plant the same way (the hub before its edit goes up)."""
+        for low_field in (f for f in threshold_fields() if f.endswith("_min")):
+            high_field = low_field.removesuffix("_min") + "_max"
+            low, high = self.limit(low_field), self.limit(high_field)
+            if low is not None and high is not None and low >= high:
+                name = low_field.removesuffix("_min").replace("_", " ")
+                return f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
+        return None
+
     def merged(self, overrides: Thresholds | None) -> Thresholds:
         """These thresholds with every limit set in ``overrides`` taking precedence."""
         if overrides is None:

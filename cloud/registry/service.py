@@ -408,14 +408,9 @@ async def plant_detail(
 
 def check_ranges(thresholds: Thresholds) -> None:
     """Every effective minimum below its maximum, or a 422 naming the first that is not."""
-    for low_field in (f for f in _THRESHOLD_FIELDS if f.endswith("_min")):
-        high_field = low_field.removesuffix("_min") + "_max"
-        low, high = thresholds.limit(low_field), thresholds.limit(high_field)
-        if low is not None and high is not None and low >= high:
-            name = low_field.removesuffix("_min").replace("_", " ")
-            raise InvalidRequestError(
-                f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
-            )
+    problem = thresholds.inverted_range()
+    if problem is not None:
+        raise InvalidRequestError(problem)
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:

@@ -105,6 +105,9 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
+    problem = thresholds_for(plant, species).inverted_range()
+    if problem is not None:
+        raise BadRequest(problem)
     plant.updated_at = utcnow()
     session.add(plant)
     if plant.origin == "cloud" and fields:

@@ -58,7 +58,7 @@ async def test_an_edit_on_the_linked_hub_applies_at_once_and_goes_up(
         basil, mint = await setup_plants(cloud, hub)
         edited = await hub.http.patch(
             f"/api/v1/plants/{basil}",
-            json={"name": "Sweet basil", "overrides": {"moisture_min": 42, "dli_min": 12}},
+            json={"name": "Sweet basil", "overrides": {"moisture_min": 42, "dli_min": 8}},
         )
         assert edited.status_code == 200, edited.text
         assert edited.json()["name"] == "Sweet basil"  # at once, before any sync
@@ -72,11 +72,12 @@ async def test_an_edit_on_the_linked_hub_applies_at_once_and_goes_up(
 
         report = await sync(hub)
         assert report["error"] is None, report
-        assert report["sent"]["plant_edits"] == 2
+        lost = (await hub.http.get("/api/v1/sync/rejected", params={"kind": "plant_edits"})).json()
+        assert report["sent"]["plant_edits"] == 2, [r["reason"] for r in lost]
         in_cloud = await cloud_plant(cloud, hub, basil)
         assert in_cloud["name"] == "Sweet basil"
         assert in_cloud["thresholds"]["moisture_min"] == 42
-        assert in_cloud["thresholds"]["dli_min"] == 12
+        assert in_cloud["thresholds"]["dli_min"] == 8
         assert (await cloud_plant(cloud, hub, mint))["node_id"] is None
         ledger = {
             e["kind"]: e for e in (await hub.http.get("/api/v1/sync/status")).json()["ledger"]
@@ -103,7 +104,7 @@ async def test_a_conflict_keeps_the_clouds_version_and_shows_the_lost_change(
             await hub.http.patch(f"/api/v1/plants/{basil}", json={"name": "Hub basil"})
         ).is_success
         assert (
-            await hub.http.patch(f"/api/v1/plants/{mint}", json={"overrides": {"moisture_min": 50}})
+            await hub.http.patch(f"/api/v1/plants/{mint}", json={"overrides": {"moisture_min": 40}})
         ).is_success
         offline = await sync(hub)
         assert offline["error"] is not None
@@ -120,11 +121,11 @@ async def test_a_conflict_keeps_the_clouds_version_and_shows_the_lost_change(
         assert report["sent"]["plant_edits"] == 1  # Mint's edit applied
         assert report["rejected"]["plant_edits"] == 1  # Basil's lost to the cloud's
         assert (await cloud_plant(cloud, hub, basil))["name"] == "Cloud basil"
-        assert (await cloud_plant(cloud, hub, mint))["thresholds"]["moisture_min"] == 50
+        assert (await cloud_plant(cloud, hub, mint))["thresholds"]["moisture_min"] == 40
         # The hub shows the cloud's version and lists the change it lost, with the reason.
         assert (await hub.http.get(f"/api/v1/plants/{basil}")).json()["name"] == "Cloud basil"
         mint_on_hub = (await hub.http.get(f"/api/v1/plants/{mint}")).json()
-        assert mint_on_hub["thresholds"]["moisture_min"] == 50
+        assert mint_on_hub["thresholds"]["moisture_min"] == 40
         ledger = {
             e["kind"]: e for e in (await hub.http.get("/api/v1/sync/status")).json()["ledger"]
         }
@@ -144,6 +145,12 @@ async def test_a_bad_edit_is_rejected_and_the_cloud_version_restored(
         # Both plants on one node: the hub refuses it itself.
         taken = await hub.http.patch(f"/api/v1/plants/{mint}", json={"node_mac": MAC})
         assert taken.status_code == 409
+        # Limits that cannot hold (Pothos wants at most 50 % moisture): the same rule as the cloud.
+        inverted = await hub.http.patch(
+            f"/api/v1/plants/{basil}", json={"overrides": {"moisture_min": 55}}
+        )
+        assert inverted.status_code == 400
+        assert "moisture: the minimum (55) must be below the maximum (50)" in inverted.text
         # A species the hub's catalogue does not hold.
         unknown = await hub.http.patch(f"/api/v1/plants/{basil}", json={"species_id": 999_999})
         assert unknown.status_code == 400
