@@ -102,6 +102,10 @@ class CloudSettings(ImageSettings):
     # so a caller cannot pick the address login limits count against.
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # Browser apps on these origins (``https://app.example.com``, or ``*``) may call the API
+    # (CORS). Default: none, so only same-origin pages and non-browser clients can.
+    cors_allowed_origins: CommaList = Field(default_factory=list)
+
     # Logging.
     log_level: str = "INFO"
     log_json: bool = True
@@ -119,6 +123,15 @@ class CloudSettings(ImageSettings):
         for item in value:
             if item != "*":
                 ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            scheme, _, rest = item.partition("://")
+            if item != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
         return value
 
     def development_secrets(self) -> list[str]:

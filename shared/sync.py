@@ -38,6 +38,13 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+
+
+def config_etag(revision: int) -> str:
+    """The entity tag of a hub's config snapshot at ``revision`` (``If-None-Match`` -> 304)."""
+    return f'"rev-{revision}"'
+
+
 SYNC_DIAGNOSES_PATH: Final = f"{API_PREFIX}/sync/diagnoses"
 SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
 SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"

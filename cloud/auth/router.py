@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from cloud.auth.schemas import (
     UserCreate,
     UserPublic,
 )
+from cloud.conventions import CREATED_RESPONSES, created_at
 from cloud.db.session import SessionDep
 from cloud.dependencies import ClientIpDep, PasswordsDep, SettingsDep
 from cloud.errors import OAuthProtocolError
@@ -37,6 +38,7 @@ from shared.sync import (
 
 router = APIRouter(tags=["auth"])
 
+ME_PATH = "/api/v1/auth/me"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -45,11 +47,18 @@ def _user_public(user: object) -> UserPublic:
 
 
 @router.post(
-    "/api/v1/auth/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED
+    "/api/v1/auth/register",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=CREATED_RESPONSES,
 )
-async def register(body: UserCreate, session: SessionDep, passwords: PasswordsDep) -> UserPublic:
-    """Create an account."""
-    return _user_public(await service.register(session, passwords, body))
+async def register(
+    body: UserCreate, session: SessionDep, passwords: PasswordsDep, response: Response
+) -> UserPublic:
+    """Create an account (then sign in with the token route); ``Location`` is the account."""
+    user = _user_public(await service.register(session, passwords, body))
+    created_at(response, ME_PATH)
+    return user
 
 
 @router.post("/api/v1/auth/token", response_model=TokenPair)
@@ -79,7 +88,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
     await service.logout(session, body.refresh_token)
 
 
-@router.get("/api/v1/auth/me", response_model=UserPublic)
+@router.get(ME_PATH, response_model=UserPublic)
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return _user_public(user)
