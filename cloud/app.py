@@ -69,10 +69,12 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                     asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
                 )
             from cloud.images.runtime import image_runtime
+            from cloud.worker import inline_worker
 
             async with (
                 open_read_database(url, settings.db_read_pool_size) as read_database,
-                image_runtime(app, settings, engine, url),
+                image_runtime(app, settings),
+                inline_worker(app, settings, url),
             ):
                 app.state.read_database = read_database
                 _log.info("cloud_started", environment=settings.environment.value)
@@ -112,6 +114,7 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.diagnosis.router import router as diagnosis_router
     from cloud.health import router as health_router
     from cloud.images.router import router as images_router
+    from cloud.notifications.router import router as notifications_router
     from cloud.registry.router import router as registry_router
     from cloud.storage.router import router as storage_router
     from cloud.sync.router import router as sync_router
@@ -124,6 +127,7 @@ def _include_routers(app: FastAPI) -> None:
         telemetry_router,
         auth_router,
         registry_router,
+        notifications_router,  # /alerts/webhook before the alerts router's /alerts/{alert_id}
         alerts_router,
         sync_router,
         images_router,

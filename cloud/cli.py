@@ -108,8 +108,8 @@ def worker(
     """Run job workers: image diagnoses (Gemini or the heuristic) and object purges."""
     import asyncio
 
-    from cloud.jobs.worker import serve_worker
     from cloud.observability import configure_logging
+    from cloud.worker import serve_worker
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)

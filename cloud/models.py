@@ -6,6 +6,7 @@ from cloud.alerts.models import Alert, AlertState
 from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
 from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
 from cloud.images.models import Image
+from cloud.notifications.models import Webhook
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import IngestBatch, readings, readings_daily, readings_hourly
 
@@ -25,6 +26,7 @@ __all__ = [
     "RefreshToken",
     "Species",
     "User",
+    "Webhook",
     "readings",
     "readings_daily",
     "readings_hourly",

@@ -39,7 +39,11 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
     if gateway is None:
         checks["gateway"] = "disabled"
     else:
-        checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
+        problem = gateway.radio_problem
+        if problem is not None:
+            checks["gateway"] = problem
+        else:
+            checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
     ok = all(v in ("ok", "disabled") for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503

@@ -79,7 +79,8 @@ class _Node:
     decoder: BTHomeNodeDecoder
     drops: DropCounters = field(default_factory=DropCounters)
     device: BLEDevice | None = None
-    last_seen: datetime | None = None
+    last_seen: datetime | None = None  # the last authenticated advert
+    wrong_key_at: datetime | None = None  # the last advert that failed authentication
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
@@ -166,6 +167,10 @@ class Gateway:
         self._scanner: BleakScanner | None = None
         self._running = False
         self._passive_failed = False
+        self.radio_problem: str | None = None  # why scanning cannot run (no adapter, …)
+        # One LE connection attempt at a time: controllers refuse a second pending Create
+        # Connection (Bumble answers COMMAND_DISALLOWED), so a garden of due nodes would storm.
+        self._connect_lock = asyncio.Lock()
         self._client_class: type[BleakClient] = (
             backend.client_class() if backend is not None else BleakClient
         )
@@ -295,6 +300,7 @@ class Gateway:
             return
         except WrongKey:
             node.drops.wrong_key += 1
+            node.wrong_key_at = self.now()
             self._dropped(node, "wrong key")
             return
         except Replay:
@@ -495,7 +501,9 @@ class Gateway:
             statuses.append(
                 NodeStatus(
                     node_mac=node.paired.mac,
-                    last_seen=node.last_seen or self.now(),
+                    # Never "now" for a node only heard failing: it was not seen as itself.
+                    last_seen=node.last_seen,
+                    wrong_key_at=node.wrong_key_at,
                     rssi=node.rssi,
                     battery=node.battery,
                     name=node.name,
@@ -549,6 +557,9 @@ class Gateway:
                 await scanner.start()
                 self._scanner = scanner
                 self.stats.scanner_starts += 1
+                if self.radio_problem is not None:
+                    logger.warning("Bluetooth scanning runs again")
+                self.radio_problem = None
                 self._last_advert = time.monotonic()
                 backoff = self.settings.scan_backoff_s
                 failures = 0
@@ -563,12 +574,24 @@ class Gateway:
             except Exception as exc:
                 self.stats.scanner_errors += 1
                 failures += 1
-                if self.settings.passive_scan and not self._passive_failed and failures >= 3:
+                problem = radio_problem(exc)
+                no_adapter = problem.startswith(NO_ADAPTER)
+                if (
+                    self.settings.passive_scan
+                    and not self._passive_failed
+                    and not no_adapter
+                    and failures >= 3
+                ):
                     # Passive scanning needs BlueZ's advertisement monitor (experimental on
                     # older releases): fall back to active scanning rather than hear nothing.
                     self._passive_failed = True
                     logger.warning("passive scanning unavailable; scanning actively instead")
-                logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
+                if problem != self.radio_problem:
+                    # Once per new problem: a hub without an adapter must not fill its log.
+                    logger.warning("%s; retrying (next try in %.0fs)", problem, backoff)
+                else:
+                    logger.debug("scanner still failing (%s)", exc)
+                self.radio_problem = problem
                 await self._stop_scanner()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.scan_backoff_max_s)
@@ -684,7 +707,10 @@ class Gateway:
         if settings.adapter:
             client_kwargs["bluez"] = {"adapter": settings.adapter}
         try:
-            async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
+            async with (
+                self._connect_lock,
+                asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1),
+            ):
                 client = await establish_connection(
                     self._client_class,
                     device,
@@ -718,6 +744,18 @@ class Gateway:
         finally:
             with contextlib.suppress(Exception):
                 await client.disconnect()
+
+
+NO_ADAPTER = "no Bluetooth adapter available"
+_NO_ADAPTER_HINTS = ("no bluetooth adapter", "adapter", "org.bluez", "dbus", "hci")
+
+
+def radio_problem(exc: BaseException) -> str:
+    """One line a gardener can act on for a scanner that cannot start."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FileNotFoundError) or any(h in text.lower() for h in _NO_ADAPTER_HINTS):
+        return f"{NO_ADAPTER} ({text[:160]})"
+    return f"Bluetooth scanning fails ({text[:160]})"
 
 
 def mac_name(mac: str) -> str:

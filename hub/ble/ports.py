@@ -92,13 +92,14 @@ class NodeStatus:
     """What the gateway learned about a node besides its readings."""
 
     node_mac: str
-    last_seen: datetime
+    last_seen: datetime | None  # the last authenticated advert or session (None: none yet)
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
     firmware_version: str | None = None
     config_revision_applied: int | None = None
     drops: DropCounters = field(default_factory=DropCounters)
+    wrong_key_at: datetime | None = None  # the last advert that failed authentication
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,11 @@ class GatewayStore(Protocol):
 
 class GatewayControl(Protocol):
     """What the hub's API and sync engine need from the gateway."""
+
+    @property
+    def radio_problem(self) -> str | None:
+        """Why the gateway cannot scan (no Bluetooth adapter, …), or None while it scans."""
+        ...
 
     def seen_devices(self) -> Sequence[SeenDevice]:
         """Unpaired devices heard recently, newest first."""

@@ -191,7 +191,6 @@ async def _set_up_and_report(options: DemoOptions, stop: asyncio.Event) -> None:
         forgotten = macs[0]
         (await hub.post(f"/api/v1/emulator/nodes/{forgotten}/dry")).raise_for_status()
         _say(f"the pot on {forgotten} was forgotten: its soil is drying out")
-        await scenario.sync_now(hub)
         _say("")
         _say(f"  hub web UI:      {hub_url}/   (admin password: {password})")
         _say(f"  cloud API docs:  {cloud_url}/docs")
@@ -199,6 +198,9 @@ async def _set_up_and_report(options: DemoOptions, stop: asyncio.Event) -> None:
         _say(f"  logs:            {options.data_dir / 'logs'}")
         _say("")
         _say("Ctrl-C stops everything.")
+        # After the addresses: a first sync under load can take a while, and the gardener
+        # should not wait for it to learn where to look.
+        await scenario.sync_now(hub)
         started = time.monotonic()
         firsts: dict[str, float] = {}
         next_status = 0.0

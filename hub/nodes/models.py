@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from hub.store.types import EpochMs, SyncState
+from shared.sync import NodeConfig
 
 
 class Node(SQLModel, table=True):
@@ -20,7 +21,8 @@ class Node(SQLModel, table=True):
     bindkey: bytes | None = None
     paired: bool = True
     name: str | None = None
-    last_seen: datetime | None = Field(default=None, sa_type=EpochMs)
+    last_seen: datetime | None = Field(default=None, sa_type=EpochMs)  # last authenticated advert
+    wrong_key_at: datetime | None = Field(default=None, sa_type=EpochMs)  # last failed one
     rssi: int | None = None
     battery: float | None = None
     firmware_version: str | None = None
@@ -39,6 +41,13 @@ class Node(SQLModel, table=True):
     sync_state: int = SyncState.PENDING
     reject_reason: str | None = None
     cloud_registered: bool = False
+
+    @property
+    def sampling_interval_s(self) -> int | None:
+        """The sampling interval the node is configured to run (None: not known yet)."""
+        if not self.config:
+            return None
+        return NodeConfig.model_validate_json(self.config).sampling_interval_s
 
     @property
     def drops_total(self) -> int:

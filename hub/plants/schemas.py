@@ -72,6 +72,25 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
 
 
+class DayLightPublic(BaseModel):
+    """One UTC day's daily light integral (None with too few readings) and its verdict."""
+
+    dli: float | None
+    samples: int
+    hours: float  # 24 for a completed day; the hours so far for today
+    status: Status
+
+
+class DailyLight(BaseModel):
+    """Light as plants need it: today's integral so far and yesterday's against the range."""
+
+    unit: str
+    minimum: float | None
+    maximum: float | None
+    today: DayLightPublic
+    yesterday: DayLightPublic
+
+
 class MetricStatus(BaseModel):
     """The latest value of one metric and how it stands."""
 
@@ -82,6 +101,7 @@ class MetricStatus(BaseModel):
     status: Status
     minimum: float | None
     maximum: float | None
+    daily: DailyLight | None = None  # light: judged by the daily light integral
 
 
 class PlantStatus(BaseModel):

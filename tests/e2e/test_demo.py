@@ -110,6 +110,11 @@ async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Dem
     assert postgres is not None
     assert all(process_alive(pid) for pid in (*pids.values(), postgres))
 
+    async def addresses_printed() -> bool | None:
+        demo.running()
+        return "Ctrl-C stops everything." in demo.output.read_text() or None
+
+    await eventually(addresses_printed, 60, "the demo printing where to look")
     demo.process.send_signal(signal.SIGINT)
     assert await asyncio.to_thread(demo.process.wait, 90) == 0
 

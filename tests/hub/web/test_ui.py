@@ -319,6 +319,46 @@ def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
         assert api.delete(f"/api/v1/plants/{plant['id']}").status_code == 204
 
 
+def test_a_wrong_key_node_says_so_and_re_pairing_is_one_click_away(
+    page: Any, garden: Garden
+) -> None:
+    mac = garden.macs[3]
+    with garden.api() as api:
+        wrong = api.post(
+            "/api/v1/nodes", json={"mac": mac, "bindkey": "00" * 16, "name": "Shed node"}
+        )
+        assert wrong.status_code == 201, wrong.text
+        fern = api.post("/api/v1/plants", json={"name": "Shed fern", "node_mac": mac})
+        assert fern.status_code == 201, fern.text
+    try:
+        page.goto("/")
+        card = card_of(page, "Shed fern")
+        # The first advert that fails authentication turns the card to "wrong key".
+        notice = card.locator('[data-role="node-state"]')
+        expect(notice).to_contain_text("wrong key", timeout=25_000)
+        expect(card.locator('[data-node-state="wrong_key"]')).to_have_text("⚠ Wrong key")
+        expect(card.locator('[data-role="last-seen"]')).not_to_have_text(re.compile("just now"))
+        screenshot(page, "overview-wrong-key")
+        notice.get_by_role("link", name="Re-pair with the right key").click()
+        expect(page).to_have_url(re.compile("/nodes#node-"))
+        node = page.locator(f'article.node[data-mac="{mac}"]')
+        expect(node.locator('[data-node-state="wrong_key"]')).to_be_visible()
+        expect(node.locator(".repair-form [role=alert]")).to_contain_text("Wrong key")
+        screenshot(page, "nodes-wrong-key")
+        key = node.get_by_label(f"Correct bindkey for {mac}")
+        expect(key).to_be_focused()
+        key.fill(garden.bindkeys[mac].hex())
+        node.get_by_role("button", name="Re-pair").click()
+        login(page)
+        expect(node.locator('[data-node-state="ok"]')).to_be_visible(timeout=25_000)
+        expect(node.locator(".repair-form")).to_have_count(0)
+        page.goto("/")
+        expect(card_of(page, "Shed fern").locator('[data-role="node-state"]')).to_have_count(0)
+    finally:
+        with garden.api() as api:
+            assert api.delete(f"/api/v1/plants/{fern.json()['id']}").status_code == 204
+
+
 def test_node_config_shows_wanted_then_applied_revision(page: Any, garden: Garden) -> None:
     mac = garden.macs[1]
     page.goto("/nodes")
