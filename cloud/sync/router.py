@@ -35,6 +35,7 @@ from shared.sync import (
     NodeInventoryAck,
     ReadingBatch,
     config_etag,
+    config_revision_of,
 )
 
 router = APIRouter(tags=["sync"])
@@ -107,6 +108,8 @@ async def get_config(
 ) -> Response:
     """The config snapshot, or 304 when ``If-None-Match`` names the current revision's ETag
     (or ``since_revision`` is the current revision)."""
+    held = config_revision_of(request.headers.get("if-none-match"))
+    registry_service.acknowledge_config(hub, since_revision if held is None else held)
     cache = {"ETag": config_etag(hub.config_revision), "Cache-Control": "private, no-cache"}
     if since_revision == hub.config_revision or etag_matches(
         request.headers.get("if-none-match"), cache["ETag"]

@@ -443,7 +443,7 @@ async def coarse_series(
 
 
 async def latest_for_plants(
-    conn: Conn, owner_id: uuid.UUID, limit: int, after: Sequence[Any] | None
+    conn: Conn, owner_id: uuid.UUID, limit: int | None = None, after: Sequence[Any] | None = None
 ) -> list[tuple[Any, ...]]:
     """Newest reading of each of the owner's plants that has a node, by plant name then id,
     after the plant (name, id) ``after``; each row ends with the plant's name (the page key)."""
@@ -456,7 +456,7 @@ async def latest_for_plants(
         ) AS r ON true
         WHERE p.owner_id = %s {seek}
         ORDER BY p.name, p.id
-        LIMIT %s"""
+        LIMIT %s"""  # LIMIT NULL: all
     async with conn.cursor() as cur:
         await cur.execute(query, (owner_id, *(after or ()), limit))
         return await cur.fetchall()

@@ -97,6 +97,9 @@ async def test_hub_config_pull_honours_if_none_match(client: httpx.AsyncClient) 
     held = {**hub.headers, "If-None-Match": config_etag(revision)}
     unchanged = await client.get(SYNC_CONFIG_PATH, headers=held)
     assert (unchanged.status_code, unchanged.content) == (304, b"")
+    # The revision named in If-None-Match is the hub's confirmation that it holds it.
+    state = (await client.get(f"/api/v1/hubs/{hub.id}", headers=user.headers)).json()
+    assert (state["config_pending"], state["config_revision_acked"]) == (False, revision)
     await create_plant(client, user, "Mint")  # a new plant: a new revision for every hub
     changed = await client.get(SYNC_CONFIG_PATH, headers=held)
     assert changed.status_code == 200
