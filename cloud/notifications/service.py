@@ -203,7 +203,7 @@ async def clear_webhook(session: AsyncSession, owner_id: uuid.UUID) -> None:
 
 # --- Web Push subscriptions and preferences ------------------------------------------------------
 
-CHANNEL_LABELS = {"push": "Push (this device)", "email": "E-mail", "webhook": "Webhook"}
+CHANNEL_LABELS = {"push": "Push", "email": "E-mail", "webhook": "Webhook"}  # in this order
 
 
 def push_key(vapid: Vapid | None) -> PushKey:
@@ -276,7 +276,9 @@ async def unsubscribe_push(session: AsyncSession, owner_id: uuid.UUID, sub_id: u
 def _defaults() -> dict[str, bool]:
     from cloud.notifications.channels import CHANNEL_TYPES
 
-    return {c.name: c.default_on for c in CHANNEL_TYPES}
+    order = list(CHANNEL_LABELS)
+    ordered = sorted(CHANNEL_TYPES, key=lambda c: order.index(c.name) if c.name in order else 99)
+    return {c.name: c.default_on for c in ordered}
 
 
 async def get_preferences(
