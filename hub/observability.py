@@ -75,6 +75,40 @@ class HubMetrics:
             ["node", "reason"],
             registry=self.registry,
         )
+        self.commit_failures = Gauge(
+            "hub_store_commit_failures_total",
+            "Store transactions that could not be committed (full disk, I/O errors)",
+            registry=self.registry,
+        )
+        self.disk_free = Gauge(
+            "hub_disk_free_bytes",
+            "Free space on the filesystem holding the hub's data",
+            registry=self.registry,
+        )
+        self.clock_steps = Counter(
+            "hub_clock_steps_total",
+            "Wall-clock steps seen (NTP at boot or after an outage); jobs follow elapsed time",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.job_late = Gauge(
+            "hub_scheduled_job_late_seconds",
+            "How far past its due time a scheduled job is without having started",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_running = Gauge(
+            "hub_scheduled_job_running_seconds",
+            "How long the scheduled job's current run has been going (0: idle)",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_runs = Gauge(
+            "hub_scheduled_job_runs",
+            "Runs of the scheduled job since the hub started, by outcome",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
         self.data_dropped = Gauge(
             "hub_unsynced_dropped_total",
             "Unsynced rows dropped to stay in the disk budget",

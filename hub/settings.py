@@ -44,6 +44,9 @@ class HubSettings(BaseSettings):
 
     # Local store.
     disk_budget_mb: float = Field(default=2048.0, gt=0)
+    # Free space kept on the data directory's filesystem: below it the budget prunes synced data
+    # as if over budget; below a quarter of it the hub reports its disk full (/readyz, UI, alert).
+    disk_reserve_mb: float = Field(default=64.0, ge=0)
     write_batch_max: int = Field(default=512, ge=1)  # writer ops folded into one transaction
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
 
@@ -92,6 +95,11 @@ class HubSettings(BaseSettings):
     def images_dir(self) -> Path:
         """Where image files live, by content hash."""
         return self.data_dir / "images"
+
+    @property
+    def disk_reserve_bytes(self) -> int:
+        """Free space to keep on the data directory's filesystem."""
+        return int(self.disk_reserve_mb * 1024 * 1024)
 
     @property
     def disk_budget_bytes(self) -> int:

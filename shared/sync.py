@@ -194,6 +194,7 @@ class AlertKind(StrEnum):
     STALE = "stale"  # node silent for too many intervals
     LOW_BATTERY = "low_battery"
     DATA_DROPPED = "data_dropped"  # hub had to drop unsynced data (disk budget)
+    DISK_FULL = "disk_full"  # the hub could not store data (full disk, failed commits)
 
 
 class AlertIn(_Wire):

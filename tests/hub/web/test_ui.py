@@ -548,6 +548,9 @@ def test_sync_links_with_the_user_code_and_sync_now_fills_the_ledger(
     readings = page.locator('#ledger tr[data-kind="readings"]')
     expect(readings.locator('[data-role="success"]')).to_have_text("never")
     assert int(readings.locator('[data-role="pending"]').inner_text()) > 0
+    # The scheduled jobs' ledger: the gardener sees a late or hung job, not just "all well".
+    for job in ("sync", "alerts", "budget"):
+        expect(page.locator(f'#schedule-table tr[data-job="{job}"]')).to_be_visible()
     page.get_by_role("button", name="Link to cloud").click()
     login(page)
     code = page.locator("#user-code")
