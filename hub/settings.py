@@ -29,6 +29,11 @@ class HubSettings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65_535)
     hub_name: str = Field(default="Plant-Vita hub", min_length=1, max_length=64)
+    # LAN server bounds (hub/net.py): a connection must complete its request headers this soon
+    # after it opens (or after its previous response); at most this many connections are kept,
+    # the oldest idle one making room for a new one.
+    http_header_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    http_max_connections: int = Field(default=512, ge=16, le=16_384)
 
     # Cloud link and sync.
     cloud_url: str | None = None
