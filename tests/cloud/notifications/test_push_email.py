@@ -248,7 +248,7 @@ async def test_a_finished_diagnosis_is_pushed_with_its_first_step(
     diagnoses = await client.get(
         f"/api/v1/plants/{garden.plant['id']}/diagnoses", headers=garden.user.headers
     )
-    assert diagnoses.json()["items"][0]["status"] == "succeeded"
+    assert diagnoses.json()[0]["status"] == "succeeded"
 
 
 async def test_a_silent_hub_is_told_once_per_outage(
