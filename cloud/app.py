@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from cloud.auth.security import AccessTokenMemo, Passwords
+from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.db.session import open_read_database
@@ -111,6 +112,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
         policy=EgressPolicy.from_strings(settings.egress_allowed_networks)
     )
     install_error_handlers(app)
+    install_http_conventions(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if settings.trusted_proxies:
         # Outermost: every later layer sees the real caller in ``request.client``.

@@ -121,6 +121,10 @@ class CloudSettings(ImageSettings):
     # caller cannot pick the address rate limits count against. Cloud Run: 169.254.0.0/16.
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # Browser apps on these origins (``https://app.example.com``, or ``*``) may call the API
+    # (CORS). Default: none, so only same-origin pages and non-browser clients can.
+    cors_allowed_origins: CommaList = Field(default_factory=list)
+
     # Logging.
     log_level: str = "INFO"
     log_json: bool = True
@@ -140,6 +144,15 @@ class CloudSettings(ImageSettings):
                 # Every peer a proxy: the client-written leftmost address would be believed.
                 raise ValueError("'*' would trust addresses the caller writes; name the proxies")
             ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            scheme, _, rest = item.partition("://")
+            if item != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
         return value
 
     def device_verification_uri(self) -> str:

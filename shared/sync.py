@@ -38,6 +38,22 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+
+
+def config_etag(revision: int) -> str:
+    """The entity tag of a hub's config snapshot at ``revision`` (``If-None-Match`` -> 304)."""
+    return f'"rev-{revision}"'
+
+
+def config_revision_of(if_none_match: str | None) -> int | None:
+    """The revision a hub says it holds in ``If-None-Match`` (its ``config_etag``), if any."""
+    for tag in (if_none_match or "").split(","):
+        digits = tag.strip().removeprefix("W/").removeprefix('"rev-').removesuffix('"')
+        if digits.isdigit() and len(digits) <= 18:
+            return int(digits)
+    return None
+
+
 SYNC_DIAGNOSES_PATH: Final = f"{API_PREFIX}/sync/diagnoses"
 SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
 SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.images.service import on_node_assigned, on_plant_deleted
+from cloud.pagination import Page, PageRequest
 from cloud.registry import repository
 from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
@@ -23,7 +22,6 @@ from cloud.registry.schemas import (
     NodeCreate,
     NodePublic,
     NodeUpdate,
-    Page,
     PlantCreate,
     PlantPublic,
     PlantUpdate,
@@ -140,9 +138,11 @@ def species_public(species: Species) -> SpeciesPublic:
 # --- hubs ------------------------------------------------------------------------------------
 
 
-async def list_hubs(session: AsyncSession, owner_id: uuid.UUID) -> list[HubPublic]:
-    """The owner's hubs."""
-    return [hub_public(hub) for hub in await repository.hubs_of(session, owner_id)]
+async def list_hubs(
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[HubPublic]:
+    """A page of the owner's hubs, linked ones first, newest first."""
+    return (await repository.hubs_of(session, owner_id, page)).map(hub_public)
 
 
 async def get_hub(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UUID) -> Hub:
@@ -177,43 +177,11 @@ async def unlink_hub(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UU
 # --- nodes -----------------------------------------------------------------------------------
 
 
-class InvalidCursorError(InvalidRequestError):
-    """A page cursor this API did not hand out (edited, truncated, from another list)."""
-
-    code = "invalid_cursor"
-
-
-def _encode_cursor(*parts: str) -> str:
-    raw = json.dumps(parts, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, size: int) -> list[str]:
-    """The parts of a cursor this service handed out; anything else is a 422."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = json.loads(raw)
-    except (ValueError, TypeError):
-        parts = None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != size
-        or not all(isinstance(part, str) for part in parts)
-    ):
-        raise InvalidCursorError("cursor is not one this API handed out")
-    return parts
-
-
 async def list_nodes(
-    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
-) -> tuple[list[NodePublic], str | None]:
-    """A page of the owner's nodes by MAC and the cursor of the next page (None: last page)."""
-    after = _decode_cursor(cursor, 1)[0] if cursor else None
-    nodes = list(await repository.nodes_of(session, owner_id, limit + 1, after))
-    more = len(nodes) > limit
-    nodes = nodes[:limit]
-    next_cursor = _encode_cursor(nodes[-1].mac) if more else None
-    return [node_public(node) for node in nodes], next_cursor
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[NodePublic]:
+    """A page of the owner's nodes by MAC."""
+    return (await repository.nodes_of(session, owner_id, page)).map(node_public)
 
 
 async def get_node(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID) -> Node:
@@ -357,24 +325,14 @@ async def _species_of(session: AsyncSession, plant: Plant) -> Species | None:
 
 
 async def list_plants(
-    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
-) -> tuple[list[PlantPublic], str | None]:
-    """A page of the owner's plants by name and the cursor of the next page (None: last)."""
-    after: tuple[str, uuid.UUID] | None = None
-    if cursor:
-        name, plant_id = _decode_cursor(cursor, 2)
-        try:
-            after = (name, uuid.UUID(plant_id))
-        except ValueError:
-            raise InvalidCursorError("cursor is not one this API handed out") from None
-    plants = list(await repository.plants_of(session, owner_id, limit + 1, after))
-    more = len(plants) > limit
-    plants = plants[:limit]
-    next_cursor = _encode_cursor(plants[-1].name, str(plants[-1].id)) if more else None
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[PlantPublic]:
+    """A page of the owner's plants by name."""
+    plants = await repository.plants_of(session, owner_id, page)
     species = await repository.species_by_ids(
-        session, [p.species_id for p in plants if p.species_id is not None]
+        session, [p.species_id for p in plants.items if p.species_id is not None]
     )
-    return [plant_public(p, species.get(p.species_id or -1)) for p in plants], next_cursor
+    return plants.map(lambda p: plant_public(p, species.get(p.species_id or -1)))
 
 
 async def get_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> Plant:
@@ -489,13 +447,10 @@ async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uui
 
 
 async def search_species(
-    session: AsyncSession, query: str | None, category: str | None, limit: int, offset: int
+    session: AsyncSession, query: str | None, category: str | None, page: PageRequest
 ) -> Page[SpeciesPublic]:
-    """Search the catalog."""
-    rows, total = await repository.search_species(session, query, category, limit, offset)
-    return Page[SpeciesPublic](
-        items=[species_public(s) for s in rows], total=total, limit=limit, offset=offset
-    )
+    """A page of the catalog by common name, optionally searched and filtered."""
+    return (await repository.search_species(session, query, category, page)).map(species_public)
 
 
 async def get_species(session: AsyncSession, species_id: int) -> SpeciesPublic:

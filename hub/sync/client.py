@@ -39,6 +39,7 @@ from shared.sync import (
     NodeInventory,
     NodeInventoryAck,
     OAuthError,
+    config_etag,
 )
 
 
@@ -170,10 +171,10 @@ class CloudClient:
 
     async def pull_config(self, since_revision: int | None) -> ConfigSnapshot | None:
         """The config snapshot when newer than ``since_revision``; None when unchanged (304)."""
-        params = {} if since_revision is None else {"since_revision": since_revision}
-        response = await self._send(
-            "GET", self._url(SYNC_CONFIG_PATH), headers=self._headers(), params=params
-        )
+        headers = self._headers()
+        if since_revision is not None:
+            headers["If-None-Match"] = config_etag(since_revision)
+        response = await self._send("GET", self._url(SYNC_CONFIG_PATH), headers=headers)
         if response.status_code == 304:
             return None
         if response.status_code >= 400:
