@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -117,6 +118,12 @@ class Plant(CloudTable, table=True):
         sa_column=Column(ForeignKey("nodes.id", ondelete="SET NULL"), nullable=True, unique=True),
     )
     overrides: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Bumped on every change: a hub's edit made on an older revision is a conflict.
+    revision: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
+    # The last hub edit applied: a re-sent edit whose ack was lost is recognised.
+    last_hub_edit: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

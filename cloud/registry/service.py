@@ -39,6 +39,11 @@ from shared.sync import (
     NodeInventory,
     NodeInventoryAck,
     PlantConfig,
+    PlantEdit,
+    PlantEditAck,
+    PlantEditBatch,
+    PlantEditOutcome,
+    PlantEditResult,
     RejectReason,
     SpeciesThresholds,
     Thresholds,
@@ -367,14 +372,9 @@ async def plant_detail(
 
 def check_ranges(thresholds: Thresholds) -> None:
     """Every effective minimum below its maximum, or a 422 naming the first that is not."""
-    for low_field in (f for f in _THRESHOLD_FIELDS if f.endswith("_min")):
-        high_field = low_field.removesuffix("_min") + "_max"
-        low, high = thresholds.limit(low_field), thresholds.limit(high_field)
-        if low is not None and high is not None and low >= high:
-            name = low_field.removesuffix("_min").replace("_", " ")
-            raise InvalidRequestError(
-                f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
-            )
+    problem = thresholds.inverted_range()
+    if problem is not None:
+        raise InvalidRequestError(problem)
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:
@@ -430,6 +430,7 @@ async def update_plant(
         plant.overrides = _overrides_json(body.overrides)
     check_ranges(effective_thresholds(species, plant.overrides))
     plant.updated_at = _now()
+    plant.revision += 1
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -437,6 +438,83 @@ async def update_plant(
     await _move_node(session, owner_id, plant.id, old_node_id, node_id)
     await repository.bump_owner_hubs(session, owner_id)
     return plant_public(plant, species)
+
+
+def plant_config(plant: Plant, node_mac: str | None) -> PlantConfig:
+    """A plant as hubs mirror it."""
+    return PlantConfig(
+        id=plant.id,
+        name=plant.name,
+        species_id=plant.species_id,
+        location=plant.location,
+        node_mac=node_mac,
+        overrides=Thresholds.model_validate(plant.overrides) if plant.overrides else None,
+        revision=plant.revision,
+    )
+
+
+async def apply_plant_edits(session: AsyncSession, hub: Hub, batch: PlantEditBatch) -> PlantEditAck:
+    """Apply edits made on a hub, in order. The cloud is the source of truth: an edit made on a
+    copy older than the plant's current revision is a conflict and changes nothing (the hub
+    shows it as lost); an invalid one is rejected; each edit is its own savepoint."""
+    results: list[PlantEditResult] = []
+    for edit in batch.edits:
+        plant = await repository.plant_of(session, hub.owner_id, edit.plant_id)
+        if plant is None:
+            results.append(
+                PlantEditResult(
+                    edit_id=edit.edit_id,
+                    outcome=PlantEditOutcome.REJECTED,
+                    message="plant not found",
+                )
+            )
+            continue
+        outcome, message = PlantEditOutcome.APPLIED, None
+        if plant.last_hub_edit != edit.edit_id:
+            if plant.revision != edit.base_revision:
+                outcome = PlantEditOutcome.CONFLICT
+                message = (
+                    f"changed in the cloud since this hub's copy (revision {plant.revision}, "
+                    f"edited on {edit.base_revision}); the cloud's version stays"
+                )
+            else:
+                outcome, message = await _apply_one_edit(session, hub, plant, edit)
+        node = (
+            await repository.node_of(session, hub.owner_id, plant.node_id)
+            if plant.node_id
+            else None
+        )
+        results.append(
+            PlantEditResult(
+                edit_id=edit.edit_id,
+                outcome=outcome,
+                message=message,
+                revision=plant.revision,
+                current=plant_config(plant, node.mac if node else None),
+            )
+        )
+    return PlantEditAck(results=results)
+
+
+async def _apply_one_edit(
+    session: AsyncSession, hub: Hub, plant: Plant, edit: PlantEdit
+) -> tuple[PlantEditOutcome, str | None]:
+    changes = edit.changes.model_dump(exclude_unset=True)
+    if "node_mac" in changes:
+        mac = changes.pop("node_mac")
+        node = (await repository.nodes_by_mac(session, [mac])).get(mac) if mac else None
+        if mac and (node is None or node.owner_id != hub.owner_id):
+            return PlantEditOutcome.REJECTED, f"node {mac} is not registered to this account"
+        changes["node_id"] = node.id if node else None
+    try:
+        async with session.begin_nested():
+            await update_plant(session, hub.owner_id, plant.id, PlantUpdate.model_validate(changes))
+            plant.last_hub_edit = edit.edit_id
+            await session.flush()
+    except (ConflictError, InvalidRequestError) as exc:
+        await session.refresh(plant)
+        return PlantEditOutcome.REJECTED, exc.message
+    return PlantEditOutcome.APPLIED, None
 
 
 async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> None:
@@ -486,19 +564,10 @@ async def config_snapshot(session: AsyncSession, hub: Hub) -> ConfigSnapshot:
     species = await repository.species_by_ids(
         session, [p.species_id for p in plants if p.species_id is not None]
     )
-    plant_configs = []
-    for plant in plants:
-        mac = node_macs.get(plant.node_id) if plant.node_id else None
-        plant_configs.append(
-            PlantConfig(
-                id=plant.id,
-                name=plant.name,
-                species_id=plant.species_id,
-                location=plant.location,
-                node_mac=mac,
-                overrides=Thresholds.model_validate(plant.overrides) if plant.overrides else None,
-            )
-        )
+    plant_configs = [
+        plant_config(plant, node_macs.get(plant.node_id) if plant.node_id else None)
+        for plant in plants
+    ]
     return ConfigSnapshot(
         revision=hub.config_revision,
         hub_id=hub.id,
