@@ -76,13 +76,6 @@ class InvalidImage(HubError):
     code = "invalid_image"
 
 
-class InvalidValue(HubError):
-    """Values that are well-typed but cannot stand together (a minimum above its maximum)."""
-
-    status_code = 422
-    code = "invalid_value"
-
-
 class Unavailable(HubError):
     """A dependency (gateway, cloud) is not available right now."""
 

@@ -261,7 +261,8 @@ def threshold_conflicts(limits: Mapping[str, float | None]) -> list[str]:
     for low_name, high_name in threshold_pairs():
         low, high = limits.get(low_name), limits.get(high_name)
         if low is not None and high is not None and low >= high:
-            problems.append(f"{low_name} ({low:g}) must be below {high_name} ({high:g})")
+            name = low_name.removesuffix("_min").replace("_", " ")
+            problems.append(f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})")
     return problems
 
 

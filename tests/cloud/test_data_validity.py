@@ -43,8 +43,8 @@ def test_the_shared_rule_refuses_a_minimum_not_below_its_maximum() -> None:
     assert threshold_conflicts({"moisture_min": 30, "moisture_max": 60}) == []
     assert threshold_conflicts({"moisture_min": 30}) == []
     (problem,) = threshold_conflicts({"dli_min": 12.0, "dli_max": 6.0})
-    assert "dli_min" in problem
-    with pytest.raises(ValidationError, match="temperature_min"):
+    assert problem == "dli: the minimum (12) must be below the maximum (6)"
+    with pytest.raises(ValidationError, match="temperature: the minimum"):
         Thresholds.model_validate({"temperature_min": 30, "temperature_max": 10})
     for value in (True, "12"):
         with pytest.raises(ValidationError, match="valid number"):
@@ -75,7 +75,7 @@ async def test_plant_ranges_are_refused_when_inverted_alone_or_merged(
         headers=user.headers,
     )
     assert merged.status_code == 422
-    assert "moisture_min" in merged.json()["error"]["message"]
+    assert "moisture: the minimum (60)" in merged.json()["error"]["message"]
 
 
 # --- readings --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The hub refuses plant ranges whose minimum is not below the maximum, with the rule the cloud
-uses (``shared.metrics.threshold_conflicts``), alone or merged into the species' ranges."""
+uses (``shared.metrics.threshold_conflicts``): alone (422, the request's validation) or merged
+into the species' ranges (400, like an edit of a linked plant)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.pi
 
 
 async def test_inverted_or_non_numeric_ranges_are_refused(admin_client: httpx.AsyncClient) -> None:
+    # Refused by the request's validation (422): inverted alone, or not JSON numbers.
     for overrides in (
         {"moisture_min": 70, "moisture_max": 20},
         {"dli_min": 12.0, "dli_max": 12.0},
@@ -50,8 +52,8 @@ async def test_overrides_are_checked_merged_into_the_species(
     inverted = await admin_client.patch(
         f"/api/v1/plants/{plant_id}", json={"overrides": {"moisture_max": 30}}
     )
-    assert inverted.status_code == 422
-    assert "moisture_min" in inverted.json()["error"]["message"]
+    assert inverted.status_code == 400
+    assert "moisture: the minimum (40) must be below the maximum (30)" in inverted.text
     fine = await admin_client.patch(
         f"/api/v1/plants/{plant_id}", json={"overrides": {"moisture_max": 60}}
     )
