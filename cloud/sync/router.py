@@ -26,6 +26,7 @@ from shared.sync import (
     SYNC_CONFIG_PATH,
     SYNC_DIAGNOSES_PATH,
     SYNC_NODES_PATH,
+    SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
     AlertBatch,
     BatchAck,
@@ -33,6 +34,8 @@ from shared.sync import (
     DiagnosisDigest,
     NodeInventory,
     NodeInventoryAck,
+    PlantEditAck,
+    PlantEditBatch,
     ReadingBatch,
     config_etag,
     config_revision_of,
@@ -91,6 +94,15 @@ async def put_nodes(
 ) -> NodeInventoryAck:
     """The hub's paired nodes: new MACs are registered, known ones updated."""
     return await registry_service.apply_inventory(session, hub, inventory)
+
+
+@router.post(SYNC_PLANT_EDITS_PATH, response_model=PlantEditAck)
+async def post_plant_edits(
+    batch: PlantEditBatch, hub: CurrentHub, session: SessionDep
+) -> PlantEditAck:
+    """Plant edits made on the hub (names, species, thresholds, node): applied when made on the
+    cloud's current revision of the plant, else a conflict the hub shows (the cloud wins)."""
+    return await registry_service.apply_plant_edits(session, hub, batch)
 
 
 @router.get(

@@ -26,6 +26,7 @@ from shared.sync import (
     SYNC_IMAGE_COMPLETE_PATH,
     SYNC_IMAGE_SLOTS_PATH,
     SYNC_NODES_PATH,
+    SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
     BatchAck,
     ConfigSnapshot,
@@ -39,6 +40,8 @@ from shared.sync import (
     NodeInventory,
     NodeInventoryAck,
     OAuthError,
+    PlantEditAck,
+    PlantEditBatch,
     config_etag,
 )
 
@@ -166,6 +169,17 @@ class CloudClient:
         """PUT the full node inventory (small: plain JSON)."""
         ack: NodeInventoryAck = await self._json(
             "PUT", SYNC_NODES_PATH, NodeInventoryAck, json=inventory.model_dump(mode="json")
+        )
+        return ack
+
+    async def push_plant_edits(self, batch: PlantEditBatch) -> PlantEditAck:
+        """POST plant edits made on the hub (small: plain JSON)."""
+        ack: PlantEditAck = await self._json(
+            "POST",
+            SYNC_PLANT_EDITS_PATH,
+            PlantEditAck,
+            # Only the fields the gardener changed: an unset field is no change.
+            json=batch.model_dump(mode="json", exclude_unset=True),
         )
         return ack
 
