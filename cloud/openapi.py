@@ -386,6 +386,26 @@ EXAMPLES: Final[dict[str, Any]] = {
             }
         ]
     },
+    "PushSubscriptionIn": {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/dEXAMPLE:APA91bEXAMPLE",
+        "keys": {
+            "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1X"
+            "bjhazAkj7I99e8QcYP7DkM",
+            "auth": "tBHItJI5svbpez7KI4CCXg",
+        },
+    },
+    "PreferencesUpdate": {"choices": {"email": {"alert.opened": True, "alert.resolved": False}}},
+    "PlantEditBatch": {
+        "edits": [
+            {
+                "edit_id": _UUID,
+                "plant_id": _PLANT,
+                "base_revision": 4,
+                "edited_at": _WHEN,
+                "changes": {"location": "balcony"},
+            }
+        ]
+    },
     "ImageSlotRequest": {
         "node_mac": "AA:BB:CC:11:22:33",
         "plant_id": _PLANT,
