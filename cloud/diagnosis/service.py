@@ -36,12 +36,10 @@ from cloud.diagnosis.ports import (
 )
 from cloud.diagnosis.schemas import DiagnosisPage, DiagnosisPublic
 from cloud.errors import NotFoundError
-from cloud.images import repository as image_repository
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
-from cloud.registry import repository as registry_repository
 from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
@@ -156,7 +154,7 @@ async def list_plant_diagnoses(
     session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, limit: int, offset: int
 ) -> DiagnosisPage:
     """A page of the plant's diagnosis history."""
-    if await image_repository.plant_for_owner(session, owner_id, plant_id) is None:
+    if await repository.plant_of_owner(session, owner_id, plant_id) is None:
         raise NotFoundError("plant not found")
     rows, total = await repository.list_for_plant(session, plant_id, limit, offset)
     return DiagnosisPage(
@@ -179,7 +177,7 @@ async def rediagnose(
     session: AsyncSession, owner_id: uuid.UUID, image_id: uuid.UUID
 ) -> tuple[DiagnosisPublic, bool]:
     """Ask for a new diagnosis of one of the owner's photos (or return the one under way)."""
-    image = await image_repository.for_owner(session, owner_id, image_id)
+    image = await repository.image_of_owner(session, owner_id, image_id)
     if image is None or image.status != ImageStatus.COMPLETE:
         raise NotFoundError("image not found")
     diagnosis, created = await request_diagnosis(session, image)
@@ -396,7 +394,7 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
     node_id = image.node_id or (plant.node_id if plant is not None else None)
     daily = await repository.daily_summaries(session, node_id, since, until) if node_id else []
     trend = (
-        await image_repository.canopy_trend(
+        await repository.canopy_trend(
             session,
             image.plant_id,
             until - timedelta(days=CANOPY_TREND_DAYS),
@@ -434,10 +432,8 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
 
 async def hub_digest(session: AsyncSession, hub: Hub) -> DiagnosisDigest:
     """The newest diagnoses of the hub's plants, for the hub to show offline."""
-    plants = await registry_repository.plants_for_hub(session, hub)
-    rows = await repository.newest_for_plants(
-        session, [plant.id for plant in plants], DIAGNOSES_PER_PLANT
-    )
+    plant_ids = await repository.hub_plant_ids(session, hub)
+    rows = await repository.newest_for_plants(session, plant_ids, DIAGNOSES_PER_PLANT)
     items = []
     for row, sha256, captured_at in rows:
         if row.plant_id is None:

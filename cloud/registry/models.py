@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -16,10 +17,13 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
+    or_,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field
+from sqlmodel import Field, col
 
 from cloud.db.base import CloudTable, utcnow
 from shared.metrics import threshold_fields
@@ -149,3 +153,13 @@ class NodeAssignment(CloudTable, table=True):
     )
     assigned_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     unassigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+def plants_of_hub(hub: Hub) -> ColumnElement[bool]:
+    """Which plants a hub serves: those on its nodes and the owner's plants on no node."""
+    hub_nodes = select(col(Node.id)).where(col(Node.hub_id) == hub.id)
+    served: ColumnElement[bool] = and_(
+        col(Plant.owner_id) == hub.owner_id,
+        or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
+    )
+    return served
