@@ -110,6 +110,7 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.alerts.router import router as alerts_router
     from cloud.auth.router import router as auth_router
     from cloud.diagnosis.router import router as diagnosis_router
+    from cloud.garden.router import router as garden_router
     from cloud.health import router as health_router
     from cloud.images.router import router as images_router
     from cloud.notifications.router import router as notifications_router
@@ -117,6 +118,7 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.storage.router import router as storage_router
     from cloud.sync.router import router as sync_router
     from cloud.telemetry.router import router as telemetry_router
+    from cloud.web.router import router as web_router
 
     # Routes are matched in this order, one by one (~2 µs each): the hot read routes come
     # first. No two routers' paths overlap, so the order changes nothing else.
@@ -131,5 +133,7 @@ def _include_routers(app: FastAPI) -> None:
         images_router,
         diagnosis_router,
         storage_router,
+        garden_router,
+        web_router,
     ):
         app.include_router(router)

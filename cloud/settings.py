@@ -79,7 +79,9 @@ class CloudSettings(ImageSettings):
     login_failure_window_s: int = Field(default=900, ge=1)
     device_code_ttl_s: int = Field(default=900, ge=30)
     device_poll_interval_s: int = Field(default=5, ge=0)
-    verification_uri: str = "http://localhost:8000/link"
+    # Where a hub's user approves its code; unset: the cloud app's page, ``public_base_url``
+    # + ``/app/link`` (``verification_uri_complete`` adds ``?user_code=``).
+    verification_uri: str | None = None
 
     # Telemetry.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -92,6 +94,8 @@ class CloudSettings(ImageSettings):
     stale_check_interval_s: float = Field(default=60.0, gt=0)
     stale_check_enabled: bool = True
     low_battery_pct: float = Field(default=15.0, ge=0, le=100)
+    # A hub silent this long shows as offline in the app (and raises "hub offline").
+    hub_offline_after_s: int = Field(default=900, ge=60)
 
     # Outbound calls to user-chosen URLs (webhooks) reach public addresses only; these CIDRs
     # are exempt (an operator's receiver on a private network). Default: none.
@@ -120,6 +124,10 @@ class CloudSettings(ImageSettings):
             if item != "*":
                 ipaddress.ip_network(item, strict=False)
         return value
+
+    def device_verification_uri(self) -> str:
+        """The approval page a linking hub shows its user."""
+        return self.verification_uri or f"{self.public_base_url.rstrip('/')}/app/link"
 
     def development_secrets(self) -> list[str]:
         """The settings still at their public development defaults (empty in production)."""

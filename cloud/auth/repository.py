@@ -125,3 +125,49 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
     return await session.scalar(
         select(Hub).where(col(Hub.token_hash) == token_hash, col(Hub.revoked_at).is_(None))
     )
+
+
+async def active_sessions(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, limit: int = 100
+) -> list[tuple[uuid.UUID, datetime, datetime, datetime, str | None]]:
+    """(family, started, last active, expires, user agent) of each live login, newest first."""
+    family = RefreshToken.__table__.alias("family")  # type: ignore[attr-defined]
+    started = (
+        select(func.min(family.c.created_at))
+        .where(family.c.family_id == col(RefreshToken.family_id))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            col(RefreshToken.family_id),
+            started,
+            col(RefreshToken.created_at),
+            col(RefreshToken.expires_at),
+            col(RefreshToken.user_agent),
+        )
+        .where(
+            col(RefreshToken.user_id) == user_id,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+        .order_by(col(RefreshToken.created_at).desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
+
+
+async def user_owns_live_family(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime
+) -> bool:
+    """Whether ``family_id`` is a live login of this user."""
+    found = await session.scalar(
+        select(func.count()).where(
+            col(RefreshToken.user_id) == user_id,
+            col(RefreshToken.family_id) == family_id,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+    )
+    return bool(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -18,9 +19,11 @@ from cloud.auth.schemas import (
     DeviceApprovalResult,
     PasswordChange,
     RefreshRequest,
+    SessionPublic,
     TokenPair,
     UserCreate,
     UserPublic,
+    UserUpdate,
 )
 from cloud.db.session import SessionDep
 from cloud.dependencies import ClientIpDep, PasswordsDep, SettingsDep
@@ -59,18 +62,27 @@ async def login(
     settings: SettingsDep,
     passwords: PasswordsDep,
     ip: ClientIpDep,
+    request: Request,
 ) -> JSONResponse:
     """OAuth2 password grant (``username`` is the email): access + refresh token."""
     service.validate_password_form(form.grant_type)
-    pair = await service.login(session, settings, passwords, form.username, form.password, ip)
-    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+    pair = await service.login(
+        session,
+        settings,
+        passwords,
+        form.username,
+        form.password,
+        ip,
+        request.headers.get("user-agent"),
+    )
+    return JSONResponse(pair.model_dump(mode="json"), headers=_NO_STORE)
 
 
 @router.post("/api/v1/auth/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> JSONResponse:
     """Rotate a refresh token; the old one stops working (re-use revokes the login)."""
     pair = await service.refresh(session, settings, body.refresh_token)
-    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+    return JSONResponse(pair.model_dump(mode="json"), headers=_NO_STORE)
 
 
 @router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -83,6 +95,24 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return _user_public(user)
+
+
+@router.patch("/api/v1/auth/me", response_model=UserPublic)
+async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
+    """Change display preferences kept on the account (temperature unit, locale)."""
+    return _user_public(await service.update_profile(session, user, body))
+
+
+@router.get("/api/v1/auth/sessions", response_model=list[SessionPublic])
+async def list_sessions(user: CurrentUser, session: SessionDep) -> list[SessionPublic]:
+    """Your signed-in logins (browsers, apps), most recently active first."""
+    return await service.list_sessions(session, user)
+
+
+@router.delete("/api/v1/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(session_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
+    """Sign one login out: its refresh token stops working (access tokens expire soon)."""
+    await service.revoke_session(session, user, session_id)
 
 
 @router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT)

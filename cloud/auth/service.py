@@ -14,8 +14,10 @@ from cloud.auth.schemas import (
     DeviceApproval,
     DeviceApprovalResult,
     PasswordChange,
+    SessionPublic,
     TokenPair,
     UserCreate,
+    UserUpdate,
 )
 from cloud.auth.security import (
     HUB_TOKEN_PREFIX,
@@ -68,7 +70,11 @@ async def register(session: AsyncSession, passwords: Passwords, body: UserCreate
 
 
 async def _issue_tokens(
-    session: AsyncSession, settings: CloudSettings, user_id: uuid.UUID, family_id: uuid.UUID
+    session: AsyncSession,
+    settings: CloudSettings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    user_agent: str | None = None,
 ) -> TokenPair:
     refresh = new_opaque_token(REFRESH_TOKEN_PREFIX)
     session.add(
@@ -77,6 +83,7 @@ async def _issue_tokens(
             family_id=family_id,
             token_hash=sha256_hex(refresh),
             expires_at=_now() + timedelta(seconds=settings.refresh_token_ttl_s),
+            user_agent=user_agent[:200] if user_agent else None,
         )
     )
     await session.flush()
@@ -84,7 +91,10 @@ async def _issue_tokens(
         user_id, settings.jwt_secret, settings.jwt_algorithm, settings.access_token_ttl_s
     )
     return TokenPair(
-        access_token=access, expires_in=settings.access_token_ttl_s, refresh_token=refresh
+        access_token=access,
+        expires_in=settings.access_token_ttl_s,
+        refresh_token=refresh,
+        session_id=family_id,
     )
 
 
@@ -95,6 +105,7 @@ async def login(
     email: str,
     password: str,
     client_ip: str,
+    user_agent: str | None = None,
 ) -> TokenPair:
     """Password grant. Failures per account and address are counted in the database; past the
     limit the account is refused from that address until the window slides (429), and from
@@ -124,7 +135,7 @@ async def login(
         # keep_changes: the failure must be counted although the request fails.
         raise UnauthorizedError("incorrect email or password", keep_changes=True)
     await repository.clear_login_failures(session, email, client_ip)
-    return await _issue_tokens(session, settings, user.id, uuid.uuid4())
+    return await _issue_tokens(session, settings, user.id, uuid.uuid4(), user_agent)
 
 
 async def refresh(session: AsyncSession, settings: CloudSettings, token: str) -> TokenPair:
@@ -142,7 +153,7 @@ async def refresh(session: AsyncSession, settings: CloudSettings, token: str) ->
     if row.expires_at <= now:
         raise UnauthorizedError("refresh token expired")
     row.rotated_at = now
-    return await _issue_tokens(session, settings, row.user_id, row.family_id)
+    return await _issue_tokens(session, settings, row.user_id, row.family_id, row.user_agent)
 
 
 async def logout(session: AsyncSession, token: str) -> None:
@@ -163,6 +174,35 @@ async def change_password(
     user.password_changed_at = now
     await repository.revoke_user_tokens(session, user.id, now)
     await session.flush()
+
+
+async def update_profile(session: AsyncSession, user: User, body: UserUpdate) -> User:
+    """Change the display preferences named in ``body`` (``locale: null`` clears it)."""
+    if body.temperature_unit is not None:
+        user.temperature_unit = body.temperature_unit
+    if "locale" in body.model_fields_set:
+        user.locale = body.locale
+    await session.flush()
+    return user
+
+
+async def list_sessions(session: AsyncSession, user: User) -> list[SessionPublic]:
+    """The user's live logins, most recently active first."""
+    rows = await repository.active_sessions(session, user.id, _now())
+    return [
+        SessionPublic(
+            id=family, started_at=started, last_active_at=last, expires_at=expires, user_agent=ua
+        )
+        for family, started, last, expires, ua in rows
+    ]
+
+
+async def revoke_session(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:
+    """Sign one login out everywhere it is used; another user's login or a dead one is a 404."""
+    now = _now()
+    if not await repository.user_owns_live_family(session, user.id, session_id, now):
+        raise NotFoundError("no such session")
+    await repository.revoke_family(session, session_id, now)
 
 
 async def authenticate_access_token(
@@ -257,8 +297,8 @@ async def start_device_authorization(
     return DeviceAuthorizationOut(
         device_code=device_code,
         user_code=user_code,
-        verification_uri=settings.verification_uri,
-        verification_uri_complete=f"{settings.verification_uri}?user_code={user_code}",
+        verification_uri=settings.device_verification_uri(),
+        verification_uri_complete=f"{settings.device_verification_uri()}?user_code={user_code}",
         expires_in=settings.device_code_ttl_s,
         interval=settings.device_poll_interval_s,
     )

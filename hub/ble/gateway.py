@@ -101,6 +101,9 @@ class _Node:
     partial_images: dict[int, PartialImage] = field(default_factory=dict)
     dirty: bool = False
     last_drop_log: float = 0.0
+    # Readings the node holds that the hub has not received (counter gaps since the last
+    # backfill); while above zero a session is due.
+    readings_held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +258,7 @@ class Gateway:
                 seq_epoch=node.seq_epoch,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
+                readings_held=node.readings_held,
             )
             self._seen.pop(mac, None)
         self._nodes = nodes
@@ -268,6 +272,10 @@ class Gateway:
         node.requested = True
         node.retry_after = 0.0
         self._session_wanted.set()
+
+    def readings_on_node(self, node_mac: str) -> int:
+        """Readings a paired node holds that the hub has not received yet (counter gaps)."""
+        return self._nodes[node_mac.upper()].readings_held
 
     def drops(self, node_mac: str) -> DropCounters:
         """A paired node's dropped-advert counters."""
@@ -337,6 +345,7 @@ class Gateway:
                 return
             if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
+                node.readings_held += seq - node.last_seq - 1
                 node.session_due_at = 0.0
                 self._session_wanted.set()
             node.last_seq = seq
@@ -415,6 +424,7 @@ class Gateway:
             or node.pending_flag
             or node.counter_check
             or config_stale
+            or node.readings_held > 0
             or mono >= node.session_due_at
         )
 
@@ -508,6 +518,7 @@ class Gateway:
                     battery=node.battery,
                     name=node.name,
                     drops=replace(node.drops),
+                    readings_held=node.readings_held,
                 )
             )
         if statuses:
@@ -614,6 +625,9 @@ class Gateway:
 
     async def _session(self, node: _Node) -> None:
         mac = node.paired.mac
+        # Gaps seen from here on may be newer than what this session's backfill asks for:
+        # only those seen before it are settled by its success.
+        held_before = node.readings_held
         try:
             async with self._semaphore:
                 report = await self._run_session(node)
@@ -624,7 +638,15 @@ class Gateway:
             if report.seq_epoch is not None and report.seq_epoch != node.seq_epoch:
                 self._counter_restarted(node, report)
             node.retry_after = 0.0
-            node.session_due_at = time.monotonic() + self.settings.session_interval_s
+            node.readings_held = max(0, node.readings_held - held_before)
+            node.dirty = True
+            if report.acked_upto is not None and node.last_seq is not None:
+                # What was backfilled is no gap: the next advert continues from it.
+                node.last_seq = max(node.last_seq, report.acked_upto)
+            # A gap seen while this session ran asks for the next one right after it.
+            node.session_due_at = time.monotonic() + (
+                0.0 if node.readings_held else self.settings.session_interval_s
+            )
             if report.config_revision is not None:
                 node.applied_revision = report.config_revision
             if report.node_config is not None:
@@ -644,6 +666,7 @@ class Gateway:
             self._session_ended(mac, None, exc)
         finally:
             self._in_session.discard(mac)
+            self._session_wanted.set()  # a follow-up may be due (a gap seen meanwhile)
 
     def _session_ended(
         self, mac: str, report: SessionReport | None, error: Exception | None

@@ -60,6 +60,7 @@ class PairedNode:
     config: NodeConfig | None = None  # the config the node should run
     config_revision_applied: int | None = None  # what the node last confirmed
     thresholds: AlarmThresholds | None = None  # its plant's limits (species + overrides)
+    readings_held: int = 0  # readings the node holds that the hub lacks (as last recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class NodeStatus:
     config_revision_applied: int | None = None
     drops: DropCounters = field(default_factory=DropCounters)
     wrong_key_at: datetime | None = None  # the last advert that failed authentication
+    readings_held: int | None = None  # readings the node holds that the hub lacks; None: unknown
 
 
 @dataclass(frozen=True, slots=True)

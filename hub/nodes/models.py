@@ -37,6 +37,7 @@ class Node(SQLModel, table=True):
     seq_epoch: int = 0  # counter epoch: bumped when the node's counter restarts
     key_epoch: int = 0  # first epoch under the current bindkey (replays possible since then)
     counter_resets: int = 0  # how many times a counter restart was detected and accepted
+    readings_held: int = 0  # readings the node holds that the hub has not received yet
     created_at: datetime = Field(sa_type=EpochMs)
     sync_state: int = SyncState.PENDING
     reject_reason: str | None = None

@@ -58,6 +58,7 @@ def to_public(node: Node, plant_id: str | None, now: datetime | None = None) -> 
         plant_id=plant_id,
         sync_state=SyncState(node.sync_state).name.lower(),
         reject_reason=node.reject_reason,
+        readings_held=node.readings_held,
     )
 
 

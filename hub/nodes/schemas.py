@@ -66,6 +66,7 @@ class NodePublic(BaseModel):
     plant_id: str | None
     sync_state: str
     reject_reason: str | None
+    readings_held: int  # measurements the node still holds that the hub has not received
 
 
 class SeenDevicePublic(BaseModel):

@@ -61,6 +61,7 @@ def to_paired(node: Node, thresholds: Thresholds | None = None) -> PairedNode:
         config=NodeConfig.model_validate_json(node.config) if node.config else None,
         config_revision_applied=node.config_revision_applied,
         thresholds=alarm_thresholds(thresholds),
+        readings_held=node.readings_held,
     )
 
 
@@ -168,6 +169,8 @@ async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) 
         node.drops_wrong_key = status.drops.wrong_key
         node.drops_replayed = status.drops.replayed
         node.drops_plaintext = status.drops.plaintext
+        if status.readings_held is not None:
+            node.readings_held = status.readings_held
         node.sync_state = SyncState.PENDING
         session.add(node)
     await session.flush()

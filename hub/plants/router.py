@@ -25,6 +25,7 @@ from hub.readings import service as readings
 from hub.store.types import utcnow
 from shared.freshness import NodeState
 from shared.metrics import Metric, MetricPublic, public_metrics
+from shared.watering import WateringPublic
 
 router = APIRouter(prefix="/api/v1", tags=["plants"])
 
@@ -107,6 +108,18 @@ async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
         superseded=node is not None and nodes_service.state_of(node, now) is NodeState.WRONG_KEY,
     )
     return PlantStatus(plant_id=plant.id, node_mac=plant.node_mac, metrics=metrics)
+
+
+@router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
+async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPublic:
+    """Waterings detected from moisture rises (two weeks, newest first) and when the plant
+    needs water next: the same shared forecast the cloud API returns."""
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    thresholds = service.thresholds_for(plant, await repository.species_map(session))
+    node = await nodes_repo.by_mac(session, plant.node_mac) if plant.node_mac else None
+    return await readings.watering(session, node.id if node else None, thresholds, utcnow())
 
 
 @router.get("/plants/{plant_id}/history", response_model=History)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
 from shared.metrics import Metric
+from shared.plant_status import Status
 from shared.sync import Thresholds
 
 
@@ -60,16 +61,6 @@ class SpeciesPublic(BaseModel):
     common_name: str
     scientific_name: str
     thresholds: Thresholds
-
-
-class Status(StrEnum):
-    """A metric against the plant's thresholds."""
-
-    OK = "ok"
-    LOW = "low"
-    HIGH = "high"
-    STALE = "stale"
-    UNKNOWN = "unknown"
 
 
 class DayLightPublic(BaseModel):

@@ -14,14 +14,16 @@ from hub.plants.schemas import (
     HistoryPoint,
     MetricStatus,
     Resolution,
-    Status,
 )
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
 from shared import daylight
 from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, SPECS, Metric
+from shared.plant_status import Status, metric_status
 from shared.sync import Thresholds
+from shared.watering import HISTORY as WATERING_HISTORY
+from shared.watering import MoistureSample, WateringPublic, watering_public
 
 _COLUMNS = {m: m.value for m in Metric}
 RAW_WINDOW = timedelta(days=2)  # longer windows read hourly rollups
@@ -60,24 +62,13 @@ def status_of(
     stale_after: timedelta,
     daily: DailyLight | None = None,
 ) -> MetricStatus:
-    """How one metric stands: stale beats low/high, no value is unknown. Light is judged by
-    ``daily`` (the daily light integral) when given, besides a too-bright reading."""
+    """How one metric stands (the rule both tiers share: ``shared.plant_status``). Light is
+    judged by ``daily`` (the daily light integral) when given, besides a too-bright reading."""
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     value, measured = (latest[0], from_ms(latest[1])) if latest else (None, None)
-    if value is None or measured is None:
-        status = Status.UNKNOWN
-    elif now - measured > stale_after:
-        status = Status.STALE
-    elif high is not None and value > high:
-        status = Status.HIGH
-    elif metric is Metric.ILLUMINANCE:
-        # Too little light is a verdict on the day's light integral, not on one reading: every
-        # night is below the plant's lux minimum. Yesterday is the last day judged whole.
-        status = _light_status(daily)
-    elif low is not None and value < low:
-        status = Status.LOW
-    else:
-        status = Status.OK
+    status = metric_status(
+        metric, value, measured, thresholds, now, stale_after, light=_light_status(daily)
+    )
     return MetricStatus(
         metric=metric,
         unit=SPECS[metric].unit,
@@ -238,3 +229,39 @@ async def history(
         for k, a in sorted(merged.items())
     ][:max_points]
     return History(metric=metric, resolution=resolution, start=start, end=end, points=points)
+
+
+async def hourly_moisture(
+    session: AsyncSession, node: int, start: datetime, end: datetime
+) -> list[MoistureSample]:
+    """Mean soil moisture of each completed hour of the window, oldest first (rollups)."""
+    rows = (
+        await session.execute(
+            text(
+                "select hour, moisture_sum, moisture_n from readings_hourly "
+                "where node_id = :n and hour >= :s and hour < :e and moisture_n > 0 "
+                "order by hour"
+            ),
+            {"n": node, "s": to_ms(start), "e": to_ms(end) // HOUR_MS * HOUR_MS},
+        )
+    ).all()
+    return [MoistureSample(from_ms(hour), float(total) / int(n)) for hour, total, n in rows]
+
+
+def end_of_local_day(now: datetime) -> datetime:
+    """Midnight after ``now`` in the hub's own time zone (the gardener's "today")."""
+    local = now.astimezone()
+    return datetime.combine(local.date() + timedelta(days=1), time(), local.tzinfo)
+
+
+async def watering(
+    session: AsyncSession, node: int | None, thresholds: Thresholds, now: datetime
+) -> WateringPublic:
+    """Waterings detected in the last two weeks and the forecast (shared with the cloud)."""
+    samples = (
+        await hourly_moisture(session, node, now - WATERING_HISTORY, now)
+        if node is not None
+        else []
+    )
+    minimum, _ = thresholds.bounds(Metric.MOISTURE)
+    return watering_public(samples, minimum, now, day_end=end_of_local_day(now))

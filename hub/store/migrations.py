@@ -230,6 +230,12 @@ ALTER TABLE alerts ADD COLUMN value REAL;
 ALTER TABLE alerts ADD COLUMN bound REAL;
 """
 
+# How many of its readings a node still holds that the hub has not received (counter gaps seen
+# in its adverts, fetched by the next session): shown per node, and the gateway starts from it.
+_V8 = """
+ALTER TABLE nodes ADD COLUMN readings_held INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -258,6 +264,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "alert_rule", _script(_V5)),
     Migration(6, "diagnoses", _script(_V6)),
     Migration(7, "node_wrong_key_and_alert_values", _script(_V7)),
+    Migration(8, "nodes_readings_held", _script(_V8)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

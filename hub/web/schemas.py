@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.alerts.schemas import AlertPublic
 from hub.plants.schemas import MetricStatus, PlantPublic
 from shared.freshness import NodeState
+from shared.watering import WateringForecastPublic
 
 TemperatureUnit = Literal["C", "F"]
 
@@ -21,6 +22,7 @@ class PlantCard(BaseModel):
     metrics: list[MetricStatus]
     node_name: str | None
     node_state: NodeState | None  # None: no node watches this plant
+    watering: WateringForecastPublic | None  # when it needs water next
     battery: float | None
     rssi: int | None
     last_seen: datetime | None

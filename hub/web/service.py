@@ -82,6 +82,9 @@ async def overview(
                 ),
                 node_name=node.name if node else None,
                 node_state=state,
+                watering=(await readings.watering(session, node.id, thresholds, now)).forecast
+                if node and node.id
+                else None,
                 battery=node.battery if node else None,
                 rssi=node.rssi if node else None,
                 last_seen=node.last_seen if node else None,

@@ -75,6 +75,9 @@ function card(view) {
     el("div", {}, el("dt", {}, "Last seen"), el("dd", { dataset: { role: "last-seen" }, title: view.last_seen || "" }, plant.node_mac ? relativeTime(view.last_seen) : "no node")),
     view.node_state ? el("div", {}, el("dt", {}, "Node"), el("dd", {}, nodeStateBadge(view.node_state))) : null,
     view.canopy_cover == null ? null : el("div", {}, el("dt", {}, "Canopy"), el("dd", {}, percent(view.canopy_cover))),
+    view.watering && view.watering.status !== "unknown"
+      ? el("div", {}, el("dt", {}, "Water"), el("dd", { dataset: { role: "watering", status: view.watering.status } }, view.watering.text.replace(/^Needs water /, "")))
+      : null,
   );
   const alerts = view.open_alerts.length
     ? el(
