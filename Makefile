@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Host build of the firmware's portable core: cmocka unit tests, golden vectors, RV32IMC compile.
 # `make test` runs the same through tests/firmware/test_host_core.py. Override the vectors with
