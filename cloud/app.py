@@ -11,12 +11,15 @@ import structlog
 from fastapi import FastAPI
 
 from cloud.auth.security import AccessTokenMemo, Passwords
+from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.db.session import open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
+from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
+from cloud.ratelimit import RateLimiter
 from cloud.settings import CloudSettings
 
 _log = structlog.get_logger("cloud.app")
@@ -49,6 +52,13 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     """
     settings = settings or CloudSettings()
     configure_logging(settings.log_level, settings.log_json)
+    if defaults := settings.development_secrets():
+        _log.warning(
+            "development_secrets_in_use",
+            settings=defaults,
+            note="these defaults are public: anyone can forge tokens; set them before "
+            "exposing this service (plantvita cloud run refuses a non-loopback address)",
+        )
     metrics = CloudMetrics.create()
 
     @asynccontextmanager
@@ -58,6 +68,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
             url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
         app.state.engine = engine
+        app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
         background: list[asyncio.Task[None]] = []
         try:
             await check_at_head(engine)
@@ -101,7 +112,13 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
         policy=EgressPolicy.from_strings(settings.egress_allowed_networks)
     )
     install_error_handlers(app)
+    install_http_conventions(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if settings.trusted_proxies:
+        # Outermost: every later layer sees the real caller in ``request.client``.
+        app.add_middleware(
+            ForwardedHeadersMiddleware, trusted=parse_networks(settings.trusted_proxies)
+        )
     _include_routers(app)
     return app
 

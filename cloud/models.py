@@ -7,6 +7,7 @@ from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, U
 from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
 from cloud.images.models import Image
 from cloud.notifications.models import Webhook
+from cloud.ratelimit import RateLimitCounter
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import IngestBatch, readings, readings_daily, readings_hourly
 
@@ -23,6 +24,7 @@ __all__ = [
     "Node",
     "NodeAssignment",
     "Plant",
+    "RateLimitCounter",
     "RefreshToken",
     "Species",
     "User",

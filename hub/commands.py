@@ -21,12 +21,13 @@ def serve(
 
     from hub.app import create_app
     from hub.ble.factory import emulated_gateway_factory, production_gateway
+    from hub.net import uvicorn_options
     from hub.settings import HubSettings
 
     settings = HubSettings()
     factory = emulated_gateway_factory(emulate, speed=speed) if emulate else production_gateway
     app = create_app(settings, gateway_factory=factory)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(app, **uvicorn_options(settings))
 
 
 def set_password(

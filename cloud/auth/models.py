@@ -59,6 +59,9 @@ class RefreshToken(CloudTable, table=True):
     rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     user_agent: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # The address the token was issued to: a login from there is a known device, which the
+    # account-wide login slow-down lets through.
+    client_ip: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class LoginFailure(CloudTable, table=True):

@@ -34,12 +34,13 @@ from cloud.diagnosis.ports import (
     PlantContext,
     TokenUsage,
 )
-from cloud.diagnosis.schemas import DiagnosisPage, DiagnosisPublic
+from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
+from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
@@ -151,15 +152,12 @@ async def latest_for_images(
 
 
 async def list_plant_diagnoses(
-    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, limit: int, offset: int
-) -> DiagnosisPage:
-    """A page of the plant's diagnosis history."""
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, page: PageRequest
+) -> Page[DiagnosisPublic]:
+    """A page of the plant's diagnosis history, newest first."""
     if await repository.plant_of_owner(session, owner_id, plant_id) is None:
         raise NotFoundError("plant not found")
-    rows, total = await repository.list_for_plant(session, plant_id, limit, offset)
-    return DiagnosisPage(
-        items=[DiagnosisPublic.of(row) for row in rows], total=total, limit=limit, offset=offset
-    )
+    return (await repository.list_for_plant(session, plant_id, page)).map(DiagnosisPublic.of)
 
 
 async def get_diagnosis(

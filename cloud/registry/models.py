@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     and_,
     or_,
     select,
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, col
 
 from cloud.db.base import CloudTable, utcnow
+from cloud.pagination import Keyset, SortKey
 from shared.metrics import threshold_fields
 
 
@@ -119,6 +121,12 @@ class Plant(CloudTable, table=True):
         sa_column=Column(ForeignKey("nodes.id", ondelete="SET NULL"), nullable=True, unique=True),
     )
     overrides: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Bumped on every change: a hub's edit made on an older revision is a conflict.
+    revision: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
+    # The last hub edit applied: a re-sent edit whose ack was lost is recognised.
+    last_hub_edit: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -165,3 +173,7 @@ def plants_of_hub(hub: Hub) -> ColumnElement[bool]:
         or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
     )
     return served
+
+
+# The order plants are listed in, on every page of every list of them (registry and history).
+PLANT_ORDER = Keyset((SortKey(col(Plant.name), str), SortKey(col(Plant.id), uuid.UUID)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,9 @@ from shared.alerts import evaluate as evaluate_rule
 from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
+
+if TYPE_CHECKING:
+    from hub.store.hub_store import StorageIncident
 
 DLI_RULE = "dli"
 
@@ -369,4 +372,24 @@ async def _stale(
         _resolve(alert, now)
         session.add(alert)
         changed += 1
+    return changed
+
+
+async def record_storage(session: AsyncSession, incident: StorageIncident) -> int:
+    """Open the hub's DISK_FULL alert for a storage incident, and resolve it once it ended."""
+    query = select(Alert).where(
+        col(Alert.resolved_at).is_(None), col(Alert.kind) == AlertKind.DISK_FULL.value
+    )
+    open_alerts = list((await session.execute(query)).scalars().all())
+    changed = 0
+    if not open_alerts:
+        message = f"the hub could not store data: {incident.message}"
+        open_alerts = [await open_alert(session, AlertKind.DISK_FULL, message, incident.since)]
+        changed += 1
+    if incident.ended_at is not None:
+        for alert in open_alerts:
+            _resolve(alert, incident.ended_at)
+            session.add(alert)
+            changed += 1
+        await session.flush()
     return changed

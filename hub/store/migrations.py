@@ -236,9 +236,29 @@ _V8 = """
 ALTER TABLE nodes ADD COLUMN readings_held INTEGER NOT NULL DEFAULT 0;
 """
 
+# Editing on a linked hub: ``cloud_revision`` is the cloud's revision of the plant this hub holds;
+# each local edit of a cloud plant waits in ``plant_edits`` until the cloud applied it, or
+# refused it (conflict: changed in the cloud since; the cloud's version wins, the lost change
+# stays listed with its reason).
+_V9 = """
+ALTER TABLE plants ADD COLUMN cloud_revision INTEGER;
+CREATE TABLE plant_edits (
+    id TEXT PRIMARY KEY,
+    plant_id TEXT NOT NULL,
+    base_revision INTEGER NOT NULL,
+    changes TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    edited_at INTEGER NOT NULL,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    reject_reason TEXT,
+    settled_at INTEGER
+);
+CREATE INDEX ix_plant_edits_state ON plant_edits(sync_state, edited_at);
+"""
+
 # The shared alert engine's state per node and metric (the cloud keeps the same in its
 # alert_states), so both tiers open and resolve alerts at the same readings.
-_V9 = """
+_V10 = """
 CREATE TABLE alert_states (
     node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
     metric TEXT NOT NULL,
@@ -280,7 +300,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "diagnoses", _script(_V6)),
     Migration(7, "node_wrong_key_and_alert_values", _script(_V7)),
     Migration(8, "nodes_readings_held", _script(_V8)),
-    Migration(9, "alert_states", _script(_V9)),
+    Migration(9, "plant_edits", _script(_V9)),
+    Migration(10, "alert_states", _script(_V10)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -39,20 +39,27 @@ _VERSION_SQL = text(
 
 
 async def overview_version(
-    session: AsyncSession, now: datetime, radio_problem: str | None = None
+    session: AsyncSession,
+    now: datetime,
+    radio_problem: str | None = None,
+    storage_problem: str | None = None,
 ) -> str:
     """A short marker of the garden's state; equal markers mean an unchanged overview."""
     row = (await session.execute(_VERSION_SQL)).one()
     bucket = int(now.timestamp()) // STATUS_BUCKET_S
-    raw = "|".join(str(part) for part in (*row, bucket, radio_problem))
+    raw = "|".join(str(part) for part in (*row, bucket, radio_problem, storage_problem))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 async def overview(
-    session: AsyncSession, settings: HubSettings, now: datetime, radio_problem: str | None = None
+    session: AsyncSession,
+    settings: HubSettings,
+    now: datetime,
+    radio_problem: str | None = None,
+    storage_problem: str | None = None,
 ) -> Overview:
     """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
-    version = await overview_version(session, now, radio_problem)
+    version = await overview_version(session, now, radio_problem, storage_problem)
     species = await plants_service.species_map(session)
     nodes = {n.mac: n for n in await nodes_service.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
@@ -97,7 +104,13 @@ async def overview(
                 ],
             )
         )
-    return Overview(version=version, generated_at=now, cards=cards, radio_problem=radio_problem)
+    return Overview(
+        version=version,
+        generated_at=now,
+        cards=cards,
+        radio_problem=radio_problem,
+        storage_problem=storage_problem,
+    )
 
 
 async def read_settings(store: HubStore) -> WebSettings:

@@ -215,7 +215,7 @@ async def test_other_users_resources_are_not_found(
     if method == "POST" and "alerts" in template:
         assert owner_view.json()["status"] == "open"
     if method == "POST" and "diagnoses" in template:
-        assert owner_view.json()["total"] == 1  # Mallory queued nothing
+        assert len(owner_view.json()) == 1  # Mallory queued nothing
     if method == "DELETE" and "hubs" in template:
         assert owner_view.json()["linked"] is True
     if method == "DELETE" and "sessions" in template:

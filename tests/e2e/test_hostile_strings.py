@@ -645,6 +645,8 @@ async def test_cloud_api_takes_hostile_strings_in_every_slot(
         log_level="ERROR",
         worker_inline=False,
         login_max_failures=1_000_000,  # brute-force limiting has its own test
+        login_account_slowdown_after=1_000_000,
+        rate_limits_enabled=False,  # so have the other rate limits (tests/cloud/test_rate_limits)
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )
