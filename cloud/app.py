@@ -73,11 +73,21 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
         try:
             await check_at_head(engine)
             from cloud.alerts.service import run_stale_node_checks
+            from cloud.notifications.vapid import vapid_or_none
+            from cloud.registry.service import run_offline_hub_checks
 
             if settings.stale_check_enabled:
                 background.append(
                     asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
                 )
+                background.append(
+                    asyncio.create_task(
+                        run_offline_hub_checks(
+                            engine, settings.hub_offline_after_s, settings.stale_check_interval_s
+                        )
+                    )
+                )
+            app.state.vapid = await asyncio.to_thread(vapid_or_none, settings)
             from cloud.images.runtime import image_runtime
             from cloud.worker import inline_worker
 

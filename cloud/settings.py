@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, field_validator, mode
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from cloud.images.settings import ImageSettings
+from cloud.notifications.settings import NotificationSettings
 from cloud.ratelimit import RateRule
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
@@ -40,7 +41,7 @@ class InsecureSettingsError(RuntimeError):
     """A secret is missing or left at its default outside development."""
 
 
-class CloudSettings(ImageSettings):
+class CloudSettings(ImageSettings, NotificationSettings):
     """Every knob of the cloud service. ``DATABASE_URL`` is accepted without the prefix too."""
 
     model_config = SettingsConfigDict(

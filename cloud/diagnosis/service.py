@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from cloud.db.session import raw_connection
 from cloud.diagnosis import repository
 from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
 from cloud.diagnosis.ports import (
@@ -40,6 +41,9 @@ from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
+from cloud.notifications.ports import Subject
+from cloud.notifications.preferences import DIAGNOSIS_READY
+from cloud.notifications.queueing import Event, notify
 from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
@@ -236,6 +240,9 @@ async def run_diagnosis(deps: PipelineDeps, diagnosis_id: uuid.UUID) -> str:
         return await _record_failure(deps, claim, failure)
     async with deps.session() as session, session.begin():
         stored = await _record_success(session, claim, report)
+        if stored:  # told in the same transaction: a stored verdict is always announced
+            event = Event(claim.diagnosis_id, claim.image.owner_id, DIAGNOSIS_READY)
+            await notify(await raw_connection(session), [event])
     _count(deps, "succeeded" if stored else "duplicate", report.usage)
     _log.info(
         "diagnosis_done" if stored else "diagnosis_duplicate_discarded",
@@ -459,3 +466,43 @@ async def hub_digest(session: AsyncSession, hub: Hub) -> DiagnosisDigest:
             )
         )
     return DiagnosisDigest(diagnoses=items)
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+_HEALTH_WORDS = {
+    "healthy": "healthy",
+    "stressed": "stressed",
+    "diseased": "diseased",
+    "pest": "pests",
+    "not_a_plant": "no plant in the photo",
+    "unclear": "unclear",
+}
+
+
+async def diagnosis_subject(session: AsyncSession, diagnosis_id: uuid.UUID) -> Subject | None:
+    """A finished diagnosis as notifications tell it (None when it was deleted since)."""
+    row = await session.get(Diagnosis, diagnosis_id)
+    if row is None:
+        return None
+    image = await session.get(Image, row.image_id)
+    if image is None:
+        return None
+    plant = (
+        await registry_repository.plant_of(session, image.owner_id, row.plant_id)
+        if row.plant_id
+        else None
+    )
+    name = plant.name if plant is not None else "your plant"
+    verdict = _HEALTH_WORDS.get(row.health or "", row.health or "done")
+    actions = row.recommended_actions or []
+    text = f"{name}: {verdict}. {row.summary or ''}".strip()
+    if actions:
+        text += f" First step: {actions[0]}"
+    return Subject(
+        kind="diagnosis",
+        owner_id=image.owner_id,
+        title=f"Plant-Vita: diagnosis of {name} — {verdict}",
+        text=text[:1000],
+        payload=DiagnosisPublic.of(row).model_dump(mode="json"),
+    )

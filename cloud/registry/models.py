@@ -52,6 +52,8 @@ class Hub(CloudTable, table=True):
     config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
     # The newest revision the hub said it holds (``since_revision`` of its config pull).
     config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # When "hub offline" was last told; told again only after the hub has called in since.
+    offline_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class Node(CloudTable, table=True):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.images.service import on_node_assigned, on_plant_deleted
+from cloud.notifications.ports import Subject
+from cloud.notifications.preferences import HUB_OFFLINE
+from cloud.notifications.queueing import defer_events_sql
 from cloud.pagination import Page, PageRequest
 from cloud.registry import repository
 from cloud.registry.models import Hub, Node, Plant, Species
@@ -44,6 +49,7 @@ from shared.sync import (
     Thresholds,
 )
 
+_log = structlog.get_logger("cloud.registry")
 _THRESHOLD_FIELDS = tuple(Thresholds.model_fields)
 
 
@@ -629,3 +635,54 @@ async def apply_inventory(
     await session.flush()
     await repository.bump_hubs(session, bump)
     return NodeInventoryAck(registered=registered, updated=updated, rejected=rejected)
+
+
+# --- hub offline notifications ---------------------------------------------------------------
+
+_GONE_OFFLINE = """
+WITH gone AS (
+    UPDATE hubs SET offline_notified_at = now()
+    WHERE revoked_at IS NULL AND token_hash IS NOT NULL AND last_seen_at IS NOT NULL
+      AND last_seen_at < now() - make_interval(secs => %(after)s)
+      AND (offline_notified_at IS NULL OR offline_notified_at < last_seen_at)
+    RETURNING id, owner_id
+)
+"""
+_OFFLINE_EVENTS = f"SELECT id, owner_id, '{HUB_OFFLINE}' FROM gone"  # noqa: S608 - a constant
+_HUBS_GONE_OFFLINE = _GONE_OFFLINE + defer_events_sql(_OFFLINE_EVENTS)
+
+
+async def check_offline_hubs(engine: AsyncEngine, offline_after_s: int) -> None:
+    """Tell the owners of hubs that went silent (once per outage: told again only after the
+    hub has called in since)."""
+    async with engine.begin() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute(_HUBS_GONE_OFFLINE, {"after": offline_after_s})
+
+
+async def run_offline_hub_checks(engine: AsyncEngine, offline_after_s: int, every_s: float) -> None:
+    """``check_offline_hubs`` every ``every_s`` seconds until cancelled."""
+    while True:
+        try:
+            await check_offline_hubs(engine, offline_after_s)
+        except Exception:  # the next round retries; one bad round must not end the loop
+            _log.exception("offline_hub_check_failed")
+        await asyncio.sleep(every_s)
+
+
+async def hub_subject(session: AsyncSession, hub_id: uuid.UUID) -> Subject | None:
+    """A hub gone offline as notifications tell it."""
+    hub = await session.get(Hub, hub_id)
+    if hub is None or hub.revoked_at is not None:
+        return None
+    seen = f"{hub.last_seen_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if hub.last_seen_at else "never"
+    return Subject(
+        kind="hub",
+        owner_id=hub.owner_id,
+        title=f"Plant-Vita: hub “{hub.name}” is offline",
+        text=f"The hub “{hub.name}” has not called in since {seen}. Its readings wait on the "
+        "hub and arrive when it is back online.",
+        payload=hub_public(hub).model_dump(mode="json"),
+    )

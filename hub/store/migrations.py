@@ -14,6 +14,8 @@ from pathlib import Path
 
 import structlog
 
+from hub.store.integrity import DatabaseDamaged, check_file, touch_tables
+
 log = structlog.get_logger(__name__)
 
 _V1 = """
@@ -324,9 +326,27 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(path: Path, target: int | None = None) -> int:
     """Bring the database at ``path`` to ``target`` (default: latest); return the version reached.
 
-    Refuses a file newer than this code knows, so an older hub never writes a newer schema.
+    Refuses a file newer than this code knows, so an older hub never writes a newer schema, and
+    raises ``DatabaseDamaged`` for an empty, truncated or corrupt file (never starting fresh).
     """
     target = LATEST_VERSION if target is None else target
+    check_file(path)  # never start fresh over an empty or damaged file
+    try:
+        return _migrate(path, target)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # locked, I/O, permissions: not damage
+        raise DatabaseDamaged(path, str(exc)) from exc
+
+
+def _migrate(path: Path, target: int) -> int:
+    if path.exists():
+        # Read-only first: a damaged file is reported as it is, never rewritten (WAL mode).
+        readonly = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            touch_tables(readonly)
+        finally:
+            readonly.close()
     conn = connect(path)
     try:
         version = current_version(conn)
