@@ -489,7 +489,7 @@ async def diagnosis_subject(session: AsyncSession, diagnosis_id: uuid.UUID) -> S
     if image is None:
         return None
     plant = (
-        await registry_repository.plant_of(session, image.owner_id, row.plant_id)
+        await repository.plant_of_owner(session, image.owner_id, row.plant_id)
         if row.plant_id
         else None
     )
