@@ -1,8 +1,8 @@
 """push_email_notifications: Web Push subscriptions, per-user per-event channel preferences,
 and when a hub's "offline" was last told (so it is told once per outage)
 
-Revision ID: 0220
-Revises: 0210
+Revision ID: 0230
+Revises: 0220
 Create Date: 2026-12-03 13:00:00+00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0220"
-down_revision: str | Sequence[str] | None = "0210"
+revision: str = "0230"
+down_revision: str | Sequence[str] | None = "0220"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
