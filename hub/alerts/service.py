@@ -29,7 +29,10 @@ from hub.plants.models import Plant
 from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
+from hub.store import kv
 from hub.store.types import SyncState, from_ms
+from shared import alert_text
+from shared.alert_text import TemperatureUnit
 from shared.alerts import (
     Breach,
     MetricState,
@@ -50,21 +53,49 @@ if TYPE_CHECKING:
 DLI_RULE = "dli"
 
 
-def to_public(alert: Alert) -> AlertPublic:
-    """The API view of an alert."""
+def to_public(alert: Alert, subject: str | None = None, unit: TemperatureUnit = "C") -> AlertPublic:
+    """The API view of an alert; its text names ``subject`` (the plant's current name) and
+    shows temperatures in ``unit``."""
+    message = alert.message
+    if subject is not None:
+        message = alert_text.describe(
+            alert.kind,
+            subject=subject,
+            metric=Metric(alert.metric) if alert.metric else None,
+            rule=alert.rule,
+            value=alert.value,
+            bound=alert.bound,
+            opened_at=alert.opened_at,
+            unit=unit,
+            fallback=alert.message,
+        )
     return AlertPublic(
         id=alert.id,
         kind=AlertKind(alert.kind),
         metric=Metric(alert.metric) if alert.metric else None,
         node_mac=alert.node_mac,
         plant_id=alert.plant_id,
-        message=alert.message,
+        message=message,
         opened_at=alert.opened_at,
         resolved_at=alert.resolved_at,
         acknowledged_at=alert.acknowledged_at,
         sync_state=SyncState(alert.sync_state).name.lower(),
         reject_reason=alert.reject_reason,
     )
+
+
+async def public_alerts(session: AsyncSession, alerts: Sequence[Alert]) -> list[AlertPublic]:
+    """Alerts as the API shows them: the plant's current name, the gardener's unit."""
+    names = {p.id: p.name for p in await plants_service.list_plants(session)}
+    nodes = {n.mac: n.name or n.mac for n in await nodes_service.all_nodes(session)}
+    unit: TemperatureUnit = "F" if await kv.get(session, kv.UNITS) == "F" else "C"
+    out = []
+    for alert in alerts:
+        subject = names.get(alert.plant_id or "") or (
+            nodes.get(alert.node_mac) if alert.node_mac else None
+        )
+        out.append(to_public(alert, subject, unit))
+    return out
 
 
 async def list_alerts(session: AsyncSession, open_only: bool, limit: int) -> Sequence[Alert]:
@@ -104,9 +135,24 @@ async def open_alert(
     plant_id: str | None = None,
     metric: Metric | None = None,
     rule: str | None = None,
+    value: float | None = None,
+    bound: float | None = None,
+    subject: str | None = None,
     alert_id: str | None = None,
 ) -> Alert:
-    """Insert a new open alert (pending sync)."""
+    """Insert a new open alert (pending sync). With ``subject`` and the ``value`` (and ``bound``)
+    it opened on, the stored text is the one ``to_public`` writes, in °C."""
+    if subject is not None:
+        message = alert_text.describe(
+            kind.value,
+            subject=subject,
+            metric=metric,
+            rule=rule,
+            value=value,
+            bound=bound,
+            opened_at=now,
+            fallback=message,
+        )
     alert = Alert(
         id=alert_id or str(uuid4()),
         node_mac=node_mac,
@@ -116,6 +162,8 @@ async def open_alert(
         rule=rule,
         message=message[:500],
         opened_at=now,
+        value=value,
+        bound=bound,
     )
     session.add(alert)
     await session.flush()
@@ -263,6 +311,13 @@ class _Engine:
                 plant_id=self.plant.id if self.plant else None,
                 metric=metric,
                 rule=rule,
+                value=transition.value,
+                bound=None if metric is Metric.BATTERY else transition.threshold,
+                subject=(
+                    self.plant.name
+                    if self.plant and rule is None and metric is not Metric.BATTERY
+                    else None
+                ),
                 alert_id=str(transition.alert_id),
             )
             self.open_alerts[self._key(kind, metric, rule)] = alert
@@ -365,6 +420,7 @@ async def _stale(
             now,
             node_mac=node.mac,
             plant_id=plant_id,
+            value=minutes,
         )
         changed += 1
     elif not stale and stale_key in open_alerts:

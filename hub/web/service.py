@@ -34,7 +34,9 @@ _VERSION_SQL = text(
     " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) || ':' "
     " || coalesce(max(wrong_key_at), 0) from nodes), "
     "(select count(*) from images), "
-    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants)"
+    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants), "
+    # Alert texts follow the gardener's temperature unit.
+    "(select coalesce(max(value), '') from hub_settings where key = 'units')"
 )
 
 
@@ -63,6 +65,13 @@ async def overview(
     species = await plants_service.species_map(session)
     nodes = {n.mac: n for n in await nodes_service.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
+    shown = dict(
+        zip(
+            [a.id for a in open_alerts],
+            await alerts_service.public_alerts(session, open_alerts),
+            strict=True,
+        )
+    )
     cards: list[PlantCard] = []
     for plant in await plants_service.list_plants(session):
         thresholds = plants_service.thresholds_for(plant, species)
@@ -98,7 +107,7 @@ async def overview(
                 else None,
                 canopy_cover=metrics.canopy_cover if metrics else None,
                 open_alerts=[
-                    alerts_service.to_public(a)
+                    shown[a.id]
                     for a in open_alerts
                     if a.plant_id == plant.id or (a.node_mac and a.node_mac == plant.node_mac)
                 ],
