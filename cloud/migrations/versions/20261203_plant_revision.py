@@ -1,7 +1,7 @@
 """plants.revision: a per-plant counter, so a hub's edit made on an older copy is a conflict
 
-Revision ID: 0230
-Revises: 0220
+Revision ID: 0220
+Revises: 0210
 Create Date: 2026-12-03 12:40:00+00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0230"
-down_revision: str | Sequence[str] | None = "0220"
+revision: str = "0220"
+down_revision: str | Sequence[str] | None = "0210"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
