@@ -1,7 +1,6 @@
-"""The ``plantvita`` command: the ``hub`` and ``cloud`` command groups and ``demo``.
+"""``plantvita hub …`` commands (the ``plantvita`` command itself is ``plantvita.cli``).
 
-Heavy imports stay inside the commands so a Raspberry Pi with only ``plant-vita[hub]``
-(or a cloud image with only ``[cloud]``) can run its own group.
+Heavy imports stay inside the commands so ``--help`` and each command load only what they use.
 """
 
 from __future__ import annotations
@@ -11,16 +10,9 @@ from typing import Annotated
 
 import typer
 
-from cloud.cli import cloud_app
-
-app = typer.Typer(
-    help="Plant-Vita: BLE plant nodes, a Raspberry Pi hub and a cloud service.",
-    no_args_is_help=True,
-)
 hub_app = typer.Typer(
     help="The Raspberry Pi hub: BLE gateway, local store, web UI, sync.", no_args_is_help=True
 )
-app.add_typer(hub_app, name="hub")
 
 
 def _register_hub_commands() -> None:
@@ -33,31 +25,6 @@ def _register_hub_commands() -> None:
 
 
 _register_hub_commands()
-app.add_typer(cloud_app, name="cloud")
-
-
-@app.command()
-def demo(
-    nodes: int = typer.Option(8, min=1, max=64, help="Emulated nodes in the garden."),
-    cloud_port: int = typer.Option(8000, help="The cloud API's port on 127.0.0.1."),
-    hub_port: int = typer.Option(8080, help="The hub's port on 127.0.0.1."),
-    data_dir: str = typer.Option("var/demo", help="Where the demo keeps its data."),
-    keep: bool = typer.Option(False, help="Keep the data of the previous run."),
-) -> None:
-    """Run every tier on embedded defaults on this machine until Ctrl-C."""
-    from pathlib import Path
-
-    from hub.demo import run_demo
-
-    raise typer.Exit(
-        run_demo(
-            data_dir=Path(data_dir),
-            nodes=nodes,
-            cloud_port=cloud_port,
-            hub_port=hub_port,
-            keep=keep,
-        )
-    )
 
 
 @hub_app.command()
@@ -72,11 +39,6 @@ def emulate(
     from hub.ble.cli_emulate import run_emulate
 
     raise typer.Exit(run_emulate(nodes, speed, duration, data_dir, passive))
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
 
 
 @hub_app.command()

@@ -62,7 +62,6 @@ class HubSettings(BaseSettings):
     # Local alerts.
     low_battery_percent: float = Field(default=15.0, ge=0, le=100)
     alert_min_duration_s: float = Field(default=900.0, ge=0)
-    alert_hysteresis_fraction: float = Field(default=0.05, ge=0, le=0.5)
     alert_interval_s: float = Field(default=60.0, gt=0)
 
     # Local admin session cookie signing key; generated and stored in data_dir when unset.

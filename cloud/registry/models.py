@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -17,12 +18,16 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    and_,
+    or_,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field
+from sqlmodel import Field, col
 
 from cloud.db.base import CloudTable, utcnow
+from cloud.pagination import Keyset, SortKey
 from shared.metrics import threshold_fields
 
 
@@ -160,3 +165,17 @@ class NodeAssignment(CloudTable, table=True):
     )
     assigned_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     unassigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+def plants_of_hub(hub: Hub) -> ColumnElement[bool]:
+    """Which plants a hub serves: those on its nodes and the owner's plants on no node."""
+    hub_nodes = select(col(Node.id)).where(col(Node.hub_id) == hub.id)
+    served: ColumnElement[bool] = and_(
+        col(Plant.owner_id) == hub.owner_id,
+        or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
+    )
+    return served
+
+
+# The order plants are listed in, on every page of every list of them (registry and history).
+PLANT_ORDER = Keyset((SortKey(col(Plant.name), str), SortKey(col(Plant.id), uuid.UUID)))

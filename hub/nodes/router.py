@@ -18,7 +18,7 @@ from hub.nodes.schemas import (
     PairRequest,
     SeenDevicePublic,
 )
-from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
 from hub.store.types import SyncState, utcnow
 from shared.freshness import stale_after
 from shared.mac import normalize_mac
@@ -63,7 +63,7 @@ def to_public(node: Node, plant_id: str | None, now: datetime | None = None) -> 
 
 
 async def _public(session: AsyncSession, node: Node) -> NodePublic:
-    plant = await plants_repo.by_node(session, node.mac)
+    plant = await plants_service.plant_on_node(session, node.mac)
     return to_public(node, plant.id if plant else None)
 
 
