@@ -14,7 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
+from hub.cli import hub_app
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
@@ -66,7 +66,7 @@ async def test_export_backup_and_restore_round_trip(
     runner = CliRunner()
 
     exported = runner.invoke(
-        app, ["hub", "export", "--data-dir", str(data_dir), "--out", str(tmp_path / "csv")]
+        hub_app, ["export", "--data-dir", str(data_dir), "--out", str(tmp_path / "csv")]
     )
     assert exported.exit_code == 0, exported.output
     with (tmp_path / "csv" / "readings.csv").open() as handle:
@@ -83,9 +83,8 @@ async def test_export_backup_and_restore_round_trip(
     assert 0 < float(image["canopy_cover"]) <= 1
     # A window without data writes headers only.
     old = runner.invoke(
-        app,
+        hub_app,
         [
-            "hub",
             "export",
             "--data-dir",
             str(data_dir),
@@ -100,10 +99,10 @@ async def test_export_backup_and_restore_round_trip(
     assert old.exit_code == 0, old.output
     assert "readings.csv: 0 rows" in old.output
 
-    backed = runner.invoke(app, ["hub", "backup", "--data-dir", str(data_dir)])
+    backed = runner.invoke(hub_app, ["backup", "--data-dir", str(data_dir)])
     assert backed.exit_code == 0, backed.output
     assert "photos: 2 new, 2 in" in backed.output  # the original and its thumbnail
-    again = runner.invoke(app, ["hub", "backup", "--data-dir", str(data_dir)])
+    again = runner.invoke(hub_app, ["backup", "--data-dir", str(data_dir)])
     assert "photos: 0 new, 2 in" in again.output  # content-addressed: copied once
 
     # Disaster: the card loses the database and the photos.
@@ -114,7 +113,7 @@ async def test_export_backup_and_restore_round_trip(
             path.unlink()
     target = tmp_path / "restored"
     restored = runner.invoke(
-        app, ["hub", "restore", str(data_dir / "backups"), "--data-dir", str(target)]
+        hub_app, ["restore", str(data_dir / "backups"), "--data-dir", str(target)]
     )
     assert restored.exit_code == 0, restored.output
     assert "photos restored: 2" in restored.output
@@ -128,9 +127,7 @@ async def test_export_backup_and_restore_round_trip(
         count = (await session.execute(text("select count(*) from readings"))).scalar_one()
         assert count == 1440
     # Restoring over an existing database keeps the one it replaces.
-    over = runner.invoke(
-        app, ["hub", "restore", str(data_dir / "backups"), "--data-dir", str(target)]
-    )
+    over = runner.invoke(hub_app, ["restore", str(data_dir / "backups"), "--data-dir", str(target)])
     assert over.exit_code == 0, over.output
     assert "the database it replaced:" in over.output
     assert list(target.glob("hub.sqlite3.before-restore-*"))
@@ -139,9 +136,7 @@ async def test_export_backup_and_restore_round_trip(
 def test_restore_refuses_a_damaged_copy(tmp_path: Path) -> None:
     bad = tmp_path / "hub-2026-01-01.sqlite3"
     bad.write_bytes(b"not a database at all" * 100)
-    result = CliRunner().invoke(
-        app, ["hub", "restore", str(bad), "--data-dir", str(tmp_path / "d")]
-    )
+    result = CliRunner().invoke(hub_app, ["restore", str(bad), "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 1
     assert "not a hub database" in result.output or "damaged" in result.output
     assert not (tmp_path / "d" / "hub.sqlite3").exists()
@@ -149,7 +144,7 @@ def test_restore_refuses_a_damaged_copy(tmp_path: Path) -> None:
 
 def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", "hub", "serve"],
+        [sys.executable, "-c", "from hub.cli import hub_app; hub_app()", "serve"],
         env={"PATH": "/usr/bin:/bin", "PLANTVITA_HUB_DATA_DIR": str(tmp_path / "d"), **env},
         cwd=tmp_path,
         capture_output=True,
