@@ -13,7 +13,6 @@ from hub.nodes import repository, service
 from hub.nodes.models import Node
 from hub.nodes.schemas import (
     DropCounts,
-    NodeConfigUpdate,
     NodePublic,
     PairRequest,
     SeenDevicePublic,
@@ -22,7 +21,7 @@ from hub.plants import service as plants_service
 from hub.store.types import SyncState, utcnow
 from shared.freshness import stale_after
 from shared.mac import normalize_mac
-from shared.sync import NodeConfig, NodeKind
+from shared.sync import NodeConfig, NodeConfigUpdate, NodeKind
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
