@@ -14,27 +14,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from psycopg.types.json import Jsonb
 
+from cloud.sync.batches import CLAIM_SQL, STORED_SQL
 from cloud.telemetry import sql
+from cloud.telemetry.context import NodeContext
 from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
 from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
 from shared.sync import EARLIEST_TIME
 
 Conn = psycopg.AsyncConnection[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class NodeContext:
-    """What ingestion needs to know of a node: ids, sampling interval, its plant's ranges."""
-
-    node_id: uuid.UUID
-    mac: str
-    hub_id: uuid.UUID | None
-    sampling_interval_s: int
-    plant_id: uuid.UUID | None
-    species: dict[str, Any] | None
-    overrides: dict[str, Any] | None
 
 
 _THRESHOLD_COLUMNS = tuple(threshold_fields())
@@ -56,16 +44,6 @@ _STATES_SQL = """
     WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
-_CLAIM_SQL = """
-    INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at, digest)
-    VALUES (%s, %s, %s, %s, now(), %s)
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-"""
-
-_STORED_ACK_SQL = (
-    "SELECT ack, digest FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s"
-)
 
 StateRows = dict[tuple[uuid.UUID, str], tuple[Any, ...]]
 
@@ -105,9 +83,9 @@ async def begin_batch(
     async with conn.pipeline():
         await conn.execute(sql.CREATE_STAGING)
         claim = conn.cursor()
-        await claim.execute(_CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
+        await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
         stored = conn.cursor()
-        await stored.execute(_STORED_ACK_SQL, (hub_id, kind, batch_id))
+        await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
         nodes = conn.cursor()
         await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
         states = conn.cursor()
@@ -120,36 +98,6 @@ async def begin_batch(
         None,
         _contexts(await nodes.fetchall()),
         {(row[0], row[1]): row for row in await states.fetchall()},
-    )
-
-
-async def claim_batch(
-    conn: Conn,
-    hub_id: uuid.UUID,
-    owner_id: uuid.UUID,
-    kind: str,
-    batch_id: uuid.UUID,
-    digest: str,
-) -> tuple[dict[str, Any], str | None] | None:
-    """Record the batch id; return the stored ack and digest if it was seen before (None when
-    new). A concurrent twin blocks on the primary key until the first commits, then sees it."""
-    async with conn.cursor() as cur:
-        await cur.execute(_CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
-        if await cur.fetchone() is not None:
-            return None
-        await cur.execute(_STORED_ACK_SQL, (hub_id, kind, batch_id))
-        row = await cur.fetchone()
-    ack: dict[str, Any] = row[0] if row and row[0] else {}
-    return ack, row[1] if row else None
-
-
-async def store_ack(
-    conn: Conn, hub_id: uuid.UUID, kind: str, batch_id: uuid.UUID, ack: dict[str, Any]
-) -> None:
-    """Keep the ack so a re-sent batch gets the same answer."""
-    await conn.execute(
-        "UPDATE ingest_batches SET ack = %s WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-        (Jsonb(ack), hub_id, kind, batch_id),
     )
 
 

@@ -11,18 +11,18 @@ from typing import Any
 
 import orjson
 import psycopg
-import structlog
 from psycopg import sql as psql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
 from cloud.db.session import raw_connection
-from cloud.errors import ConflictError, InvalidRequestError
+from cloud.errors import InvalidRequestError
 from cloud.observability import CloudMetrics
 from cloud.registry import service as registry_service
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
+from cloud.sync import batches
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import Resolution
@@ -39,7 +39,6 @@ from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
 
 READINGS_KIND = "readings"
-_log = structlog.get_logger("cloud.telemetry")
 
 
 class _Envelope(BaseModel):
@@ -85,25 +84,6 @@ def parse_readings_body(body: bytes) -> ParsedBatch:
     return ParsedBatch(envelope.batch_id, len(items), columns, rejected, digest)
 
 
-def check_replay(
-    metrics: CloudMetrics,
-    hub: Hub,
-    kind: str,
-    batch_id: uuid.UUID,
-    stored: str | None,
-    digest: str,
-) -> None:
-    """A re-sent batch id must carry what it carried the first time: otherwise 409 (counted),
-    never the first batch's ack for items it did not hold."""
-    if stored is not None and stored != digest:
-        metrics.batch_id_conflicts.labels(kind).inc()
-        _log.warning("batch_id_reused", kind=kind, batch_id=str(batch_id), hub_id=str(hub.id))
-        raise ConflictError(
-            f"batch {batch_id} was sent before with different contents; use a new batch id",
-            details={"batch_id": str(batch_id)},
-        )
-
-
 async def ingest_readings(
     session: AsyncSession,
     settings: CloudSettings,
@@ -130,8 +110,8 @@ async def ingest_readings(
         batch.digest,
     )
     if context.stored_ack is not None:
-        check_replay(
-            metrics, hub, READINGS_KIND, batch.batch_id, context.stored_digest, batch.digest
+        batches.check_replay(
+            metrics, hub.id, READINGS_KIND, batch.batch_id, context.stored_digest, batch.digest
         )
         metrics.ingest_rows.labels("replayed").inc(batch.size)
         return BatchAck.model_validate({**context.stored_ack, "replayed": True})
@@ -197,7 +177,7 @@ async def ingest_readings(
                 context.states,
                 now,
             )
-        await repository.store_ack(
+        await batches.store_ack(
             conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
     metrics.ingest_rows.labels("accepted").inc(inserted)
