@@ -409,15 +409,34 @@ class PlantEditAck(_Wire):
     results: list[PlantEditResult]
 
 
+# The ranges of a node's settings, once for the wire config and both tiers' edit APIs.
+SamplingInterval = Annotated[int, Field(ge=10, le=86_400)]
+AdvertBurst = Annotated[int, Field(ge=1, le=20)]
+CameraInterval = Annotated[int, Field(ge=600, le=7 * 86_400)]
+ConnectableWindow = Annotated[int, Field(ge=1, le=600)]
+
+
 class NodeConfig(_Wire):
     """Settings a node applies at its next connection; ``revision`` increases on every change."""
 
     mac: MacAddress
     revision: int = Field(ge=0)
-    sampling_interval_s: int = Field(default=600, ge=10, le=86_400)
-    advert_burst: int = Field(default=3, ge=1, le=20)
-    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
-    connectable_window_s: int = Field(default=10, ge=1, le=600)
+    sampling_interval_s: SamplingInterval = 600
+    advert_burst: AdvertBurst = 3
+    camera_interval_s: CameraInterval | None = None
+    connectable_window_s: ConnectableWindow = 10
+
+
+class NodeConfigUpdate(BaseModel):
+    """Settings to change on a node (on the hub, or in the cloud and pushed through the hub);
+    omitted fields keep their value; the node applies them at its next connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_interval_s: SamplingInterval | None = None
+    advert_burst: AdvertBurst | None = None
+    camera_interval_s: CameraInterval | None = None
+    connectable_window_s: ConnectableWindow | None = None
 
 
 class ConfigSnapshot(_Wire):

@@ -23,7 +23,6 @@ from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
     HubPublic,
     HubUpdate,
-    NodeConfigUpdate,
     NodeCreate,
     NodePublic,
     NodeUpdate,
@@ -36,6 +35,7 @@ from shared.sync import (
     ConfigSnapshot,
     ItemRejection,
     NodeConfig,
+    NodeConfigUpdate,
     NodeInventory,
     NodeInventoryAck,
     PlantConfig,

@@ -14,26 +14,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from psycopg.types.json import Jsonb
 
 from cloud.telemetry import sql
+from cloud.telemetry.context import NodeContext
 from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
 from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
 
 Conn = psycopg.AsyncConnection[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class NodeContext:
-    """What ingestion needs to know of a node: ids, sampling interval, its plant's ranges."""
-
-    node_id: uuid.UUID
-    mac: str
-    hub_id: uuid.UUID | None
-    sampling_interval_s: int
-    plant_id: uuid.UUID | None
-    species: dict[str, Any] | None
-    overrides: dict[str, Any] | None
 
 
 _THRESHOLD_COLUMNS = tuple(threshold_fields())
@@ -114,44 +101,6 @@ async def begin_batch(
         None,
         _contexts(await nodes.fetchall()),
         {(row[0], row[1]): row for row in await states.fetchall()},
-    )
-
-
-async def claim_batch(
-    conn: Conn, hub_id: uuid.UUID, owner_id: uuid.UUID, kind: str, batch_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """Record the batch id; return the stored ack if it was seen before (None when new).
-
-    A concurrent twin blocks on the primary key until the first commits, then sees its ack.
-    """
-    async with conn.cursor() as cur:
-        await cur.execute(
-            """
-            INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at)
-            VALUES (%s, %s, %s, %s, now())
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-            """,
-            (hub_id, kind, batch_id, owner_id),
-        )
-        if await cur.fetchone() is not None:
-            return None
-        await cur.execute(
-            "SELECT ack FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-            (hub_id, kind, batch_id),
-        )
-        row = await cur.fetchone()
-    ack: dict[str, Any] = row[0] if row and row[0] else {}
-    return ack
-
-
-async def store_ack(
-    conn: Conn, hub_id: uuid.UUID, kind: str, batch_id: uuid.UUID, ack: dict[str, Any]
-) -> None:
-    """Keep the ack so a re-sent batch gets the same answer."""
-    await conn.execute(
-        "UPDATE ingest_batches SET ack = %s WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-        (Jsonb(ack), hub_id, kind, batch_id),
     )
 
 

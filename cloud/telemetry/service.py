@@ -22,6 +22,7 @@ from cloud.observability import CloudMetrics
 from cloud.registry import service as registry_service
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
+from cloud.sync import batches
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import Resolution
@@ -156,7 +157,7 @@ async def ingest_readings(
                 context.states,
                 now,
             )
-        await repository.store_ack(
+        await batches.store_ack(
             conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
     metrics.ingest_rows.labels("accepted").inc(inserted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +17,10 @@ from sqlmodel import select
 
 from hub.errors import ImageTooLarge, InvalidImage, NotFound, UnsupportedImage
 from hub.images import metrics as image_metrics
+from hub.images import repository
 from hub.images.models import Image
 from hub.images.storage import ImageStorage
-from hub.nodes import repository as nodes_repo
+from hub.nodes import service as nodes_service
 from hub.plants.models import Plant
 from hub.settings import HubSettings
 from hub.store.types import utcnow
@@ -138,7 +140,7 @@ async def ingest_image(
         node_id: int | None = None
         target_plant = plant_id
         if node_mac is not None:
-            ids = await nodes_repo.ids_by_mac(session, [node_mac], paired_only=False)
+            ids = await nodes_service.node_ids(session, [node_mac], paired_only=False)
             node_id = ids.get(node_mac)
             if target_plant is None:
                 plant = (
@@ -172,3 +174,8 @@ async def ingest_image(
         return image
 
     return await store.write(write)
+
+
+async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequence[Image]:
+    """A plant's photos, newest first."""
+    return await repository.for_plant(session, plant_id, limit)

@@ -13,16 +13,15 @@ from hub.nodes import repository, service
 from hub.nodes.models import Node
 from hub.nodes.schemas import (
     DropCounts,
-    NodeConfigUpdate,
     NodePublic,
     PairRequest,
     SeenDevicePublic,
 )
-from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
 from hub.store.types import SyncState, utcnow
 from shared.freshness import stale_after
 from shared.mac import normalize_mac
-from shared.sync import NodeConfig, NodeKind
+from shared.sync import NodeConfig, NodeConfigUpdate, NodeKind
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
@@ -63,7 +62,7 @@ def to_public(node: Node, plant_id: str | None, now: datetime | None = None) -> 
 
 
 async def _public(session: AsyncSession, node: Node) -> NodePublic:
-    plant = await plants_repo.by_node(session, node.mac)
+    plant = await plants_service.plant_on_node(session, node.mac)
     return to_public(node, plant.id if plant else None)
 
 

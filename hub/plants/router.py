@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
 from hub.errors import BadRequest, NotFound
-from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
 from hub.plants import repository, service
 from hub.plants.schemas import (
@@ -97,7 +96,7 @@ async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
     thresholds = service.thresholds_for(plant, await repository.species_map(session))
-    node = await nodes_repo.by_mac(session, plant.node_mac) if plant.node_mac else None
+    node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     now = utcnow()
     metrics = await readings.plant_metrics(
         session,
@@ -118,7 +117,7 @@ async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPubl
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
     thresholds = service.thresholds_for(plant, await repository.species_map(session))
-    node = await nodes_repo.by_mac(session, plant.node_mac) if plant.node_mac else None
+    node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     return await readings.watering(session, node.id if node else None, thresholds, utcnow())
 
 

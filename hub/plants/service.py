@@ -3,6 +3,7 @@ sent up by the sync), effective thresholds."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,3 +150,26 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
         raise NotFound(f"plant {plant_id} not found")
     await session.delete(plant)
     await session.flush()
+
+
+# --- reads other domains use --------------------------------------------------------------
+
+
+async def list_plants(session: AsyncSession) -> Sequence[Plant]:
+    """Every plant, by name."""
+    return await repository.list_plants(session)
+
+
+async def get_plant(session: AsyncSession, plant_id: str) -> Plant | None:
+    """One plant, or None."""
+    return await repository.get(session, plant_id)
+
+
+async def plant_on_node(session: AsyncSession, mac: str) -> Plant | None:
+    """The plant a node watches, or None."""
+    return await repository.by_node(session, mac)
+
+
+async def species_map(session: AsyncSession) -> dict[int, Species]:
+    """Every species by id."""
+    return await repository.species_map(session)

@@ -124,6 +124,37 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
 
 
+def test_charts_read_out_value_and_time_on_hover_and_say_why_they_are_empty(
+    page: Any, garden: Garden
+) -> None:
+    page.goto(f"/plants/{garden.plants[PLANT_NAMES[0]]}")
+    expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
+    chart = page.locator('.chart[data-metric="moisture"]')
+    expect(chart.locator("svg path.line")).to_have_count(1)
+    svg = chart.locator("svg")
+    svg.scroll_into_view_if_needed()
+    box = svg.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2, steps=5)
+    readout = chart.locator('[data-role="readout"]')
+    expect(readout).to_have_text(re.compile(r"\d{1,2}:\d{2}.*: \d+ %"))
+    expect(chart.locator("svg line.cursor")).to_have_attribute("visibility", "visible")
+    screenshot(page, "plant-chart-readout")
+    with garden.api() as api:
+        bare = api.post("/api/v1/plants", json={"name": "Seedling tray"})
+        assert bare.status_code == 201, bare.text
+    try:
+        page.goto(f"/plants/{bare.json()['id']}")
+        empty = page.locator('.chart[data-metric="moisture"]')
+        expect(empty.locator("svg text.empty")).to_have_text("No node watches this plant yet")
+        expect(empty).to_contain_text("Assign a node")
+        expect(empty.locator("svg")).to_have_attribute("aria-label", re.compile("No node watches"))
+    finally:
+        with garden.api() as api:
+            assert api.delete(f"/api/v1/plants/{bare.json()['id']}").status_code == 204
+
+
 def test_plant_page_shows_the_watering_forecast_and_the_daily_light(
     page: Any, garden: Garden
 ) -> None:

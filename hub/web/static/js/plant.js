@@ -73,6 +73,12 @@ function drawDaylight(daily) {
   );
 }
 
+// Why a chart is empty, in words: no node, or the node sent nothing in the window.
+function emptyWhy(rangeName) {
+  if (!plant.node_mac) return "No node watches this plant yet";
+  return `No readings in the last ${rangeName}`;
+}
+
 async function loadCharts() {
   const end = new Date();
   const start = new Date(end.getTime() - rangeDays * 86400e3);
@@ -97,6 +103,7 @@ async function loadCharts() {
       drawChart(holder, {
         points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
         format: fmt, readoutFormat: (v) => `${fmt(v)} ${unitOf(metric)}`, label, readout,
+        emptyText: emptyWhy(rangeName),
       });
       return el(
         "div",
@@ -105,7 +112,9 @@ async function loadCharts() {
           el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`),
           holder,
           readout,
-          el("p", { class: "muted small" }, `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)),
+          el("p", { class: "muted small" }, points.length
+            ? `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`
+            : `${emptyWhy(rangeName)}: nothing to chart. ${plant.node_mac ? "The node was not heard in this window (out of range, battery, or just paired)." : "Assign a node in “Edit this plant”."}`)),
       );
     }),
   );

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from hub.demo import scenario
-from hub.demo.garden_hub import LABELS_FILE
-from hub.demo.supervisor import Supervisor, plantvita_command
+from plantvita.demo import scenario
+from plantvita.demo.garden_hub import LABELS_FILE
+from plantvita.demo.supervisor import Supervisor, plantvita_command
 
 if TYPE_CHECKING:
     from cloud.db.embedded import EmbeddedPostgres
@@ -133,7 +133,7 @@ def start_tiers(
         [
             sys.executable,
             "-m",
-            "hub.demo.garden_hub",
+            "plantvita.demo.garden_hub",
             "--nodes",
             str(options.nodes),
             "--sampling-interval",
