@@ -36,17 +36,17 @@ async def test_overrides_are_checked_merged_into_the_species(
 ) -> None:
     store: HubStore = admin_client.app.state.store  # type: ignore[attr-defined]
 
-    async def seed(session: object) -> None:
+    async def seed(session: object) -> None:  # beside the catalogue the hub ships with
         await session.execute(  # type: ignore[attr-defined]
             text(
                 "insert into species (id, common_name, scientific_name, thresholds) "
-                "values (7, 'Fern', 'Nephrolepis', :t)"
+                "values (9001, 'Test fern', 'Nephrolepis testii', :t)"
             ),
             {"t": '{"moisture_min": 40, "moisture_max": 70}'},
         )
 
     await store.write(seed)
-    created = await admin_client.post("/api/v1/plants", json={"name": "Fern", "species_id": 7})
+    created = await admin_client.post("/api/v1/plants", json={"name": "Fern", "species_id": 9001})
     assert created.status_code == 201, created.text
     plant_id = created.json()["id"]
     inverted = await admin_client.patch(
