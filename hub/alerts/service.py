@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.alerts import repository
 from hub.alerts.models import Alert, AlertState
@@ -100,15 +99,12 @@ async def public_alerts(session: AsyncSession, alerts: Sequence[Alert]) -> list[
 
 async def list_alerts(session: AsyncSession, open_only: bool, limit: int) -> Sequence[Alert]:
     """Alerts, newest first."""
-    stmt = select(Alert).order_by(col(Alert.opened_at).desc()).limit(limit)
-    if open_only:
-        stmt = stmt.where(col(Alert.resolved_at).is_(None))
-    return (await session.execute(stmt)).scalars().all()
+    return await repository.newest(session, open_only, limit)
 
 
 async def acknowledge(session: AsyncSession, alert_id: str, now: datetime) -> Alert:
     """Mark an alert seen; a data-dropped notice is closed by acknowledging it."""
-    alert = await session.get(Alert, alert_id)
+    alert = await repository.get(session, alert_id)
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
     alert.acknowledged_at = alert.acknowledged_at or now
@@ -433,10 +429,7 @@ async def _stale(
 
 async def record_storage(session: AsyncSession, incident: StorageIncident) -> int:
     """Open the hub's DISK_FULL alert for a storage incident, and resolve it once it ended."""
-    query = select(Alert).where(
-        col(Alert.resolved_at).is_(None), col(Alert.kind) == AlertKind.DISK_FULL.value
-    )
-    open_alerts = list((await session.execute(query)).scalars().all())
+    open_alerts = list(await repository.open_alerts(session, AlertKind.DISK_FULL))
     changed = 0
     if not open_alerts:
         message = f"the hub could not store data: {incident.message}"
