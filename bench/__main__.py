@@ -103,6 +103,16 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
         "'same as the last interval' (baseline); emulated soil, not field data",
         [Target("mae_hours", "<=", 8)],
     ),
+    "cloud_app": (
+        "the cloud app: p95 of the plant page's API calls with a year of readings (quick: "
+        "hourly), the service worker's app shell over the wire, first render of the garden "
+        "from the worker's cache with the network cut (chromium)",
+        [
+            Target("api_p95_ms", "<", 50),
+            Target("shell_kb", "<=", 150),
+            Target("cached_first_render_ms", "<", 1000),
+        ],
+    ),
     "api": (
         "authenticated 'latest readings of my plants' under concurrent load on loopback (wrk, "
         "32 connections, 2 uvicorn workers) vs GET /healthz on the same server (baseline)",

@@ -4,12 +4,14 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -48,6 +50,7 @@ from shared.sync import (
     ItemRejection,
     RejectReason,
     Thresholds,
+    time_problem,
 )
 
 _log = structlog.get_logger("cloud.alerts")
@@ -407,14 +410,27 @@ async def ingest_hub_alerts(
 ) -> BatchAck:
     """Store alerts a hub evaluated locally, idempotently by (hub, local_id) and by batch id."""
     conn = await raw_connection(session)
-    stored = await batches.claim_batch(conn, hub.id, hub.owner_id, "alerts", batch.batch_id)
+    digest = hashlib.sha256(orjson.dumps(batch.alerts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    stored = await batches.claim_batch(conn, hub.id, hub.owner_id, "alerts", batch.batch_id, digest)
     if stored is not None:
-        return BatchAck.model_validate({**stored, "replayed": True})
+        batches.check_replay(metrics, hub.id, "alerts", batch.batch_id, stored[1], digest)
+        return BatchAck.model_validate({**stored[0], "replayed": True})
     rejected: list[ItemRejection] = []
     valid: list[tuple[int, AlertIn]] = []
+    now = datetime.now(UTC)
     for index, item in enumerate(batch.alerts):
         try:
-            valid.append((index, AlertIn.model_validate(item)))
+            alert = AlertIn.model_validate(item)
+            # An alert dated years ahead would sort above every real one and never age out.
+            problem = time_problem(alert.opened_at, now, what="opened_at") or (
+                time_problem(alert.resolved_at, now, what="resolved_at")
+                if alert.resolved_at
+                else None
+            )
+            if problem:
+                rejected.append(ItemRejection(index=index, reason=problem[0], message=problem[1]))
+                continue
+            valid.append((index, alert))
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(part) for part in first["loc"])

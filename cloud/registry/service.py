@@ -371,10 +371,10 @@ async def plant_detail(
 
 
 def check_ranges(thresholds: Thresholds) -> None:
-    """Every effective minimum below its maximum, or a 422 naming the first that is not."""
-    problem = thresholds.inverted_range()
-    if problem is not None:
-        raise InvalidRequestError(problem)
+    """Every effective minimum below its maximum (``shared.metrics.threshold_conflicts``, the
+    rule the hub applies too), or a 422 naming each range that is not."""
+    if problems := thresholds.conflicts():
+        raise InvalidRequestError("; ".join(problems), details={"thresholds": problems})
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:

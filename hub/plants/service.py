@@ -85,6 +85,10 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         created_at=now,
         updated_at=now,
     )
+    # The species' ranges with these overrides: the rule the cloud applies (shared.metrics).
+    problem = thresholds_for(plant, await repository.species_map(session)).inverted_range()
+    if problem is not None:
+        raise BadRequest(problem)
     session.add(plant)
     await session.flush()
     return plant

@@ -193,6 +193,7 @@ async def _set_up_and_report(options: DemoOptions, stop: asyncio.Event) -> None:
         _say(f"the pot on {forgotten} was forgotten: its soil is drying out")
         _say("")
         _say(f"  hub web UI:      {hub_url}/   (admin password: {password})")
+        _say(f"  cloud app:       {cloud_url}/app/   (sign in as the demo user)")
         _say(f"  cloud API docs:  {cloud_url}/docs")
         _say(f"  demo user:       {email} / {password}")
         _say(f"  logs:            {options.data_dir / 'logs'}")
