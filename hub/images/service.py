@@ -179,3 +179,8 @@ async def ingest_image(
 async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequence[Image]:
     """A plant's photos, newest first."""
     return await repository.for_plant(session, plant_id, limit)
+
+
+async def get_image(session: AsyncSession, image_id: str) -> Image | None:
+    """One photo, or None."""
+    return await repository.get(session, image_id)
