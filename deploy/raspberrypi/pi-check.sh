@@ -103,14 +103,9 @@ fetch_wheels() {
     log "building the plant-vita wheel"
     "$PYTHON" -m pip wheel -q --no-deps -w "$dist" "$REPO" >/dev/null
     WHEEL=$(ls "$dist"/plant_vita-*.whl)
+    rm -f "$WHEELS"/plant_vita-*.whl # same version, new code: never the cached one
     log "fetching arm64 wheels for $(basename "$WHEEL")[hub] and the test tools"
-    "$PYTHON" -m pip download -q --disable-pip-version-check \
-        --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none \
-        --platform manylinux_2_36_aarch64 --platform manylinux_2_31_aarch64 --platform manylinux_2_28_aarch64 \
-        --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 --platform linux_aarch64 \
-        --platform any \
-        -d "$WHEELS" --find-links "$dist" "plant-vita[hub]" "${TEST_PACKAGES[@]}"
-    cp "$WHEEL" "$WHEELS/"
+    "$PYTHON" "$HERE/arm64_wheels.py" "$WHEELS" --find-links "$dist" "plant-vita[hub]" "${TEST_PACKAGES[@]}"
 }
 
 MOUNTS=()
