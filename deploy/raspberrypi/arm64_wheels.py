@@ -31,7 +31,7 @@ PLATFORMS = (
     "linux_aarch64",
 )
 TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "--abi", "abi3")
-PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check", "-q")
+PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check", "-qq")
 
 
 def _pip(*args: str, check: bool = True) -> bool:
