@@ -95,6 +95,12 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
             Target("overview_p95_ms", "<", 300),
         ],
     ),
+    "watering": (
+        "watering forecast (shared.watering) on emulated soil with sensor noise and an irregular "
+        "gardener: mean absolute error in hours until the soil reaches the plant's minimum vs "
+        "'same as the last interval' (baseline); emulated soil, not field data",
+        [Target("mae_hours", "<=", 8)],
+    ),
     "api": (
         "authenticated 'latest readings of my plants' under concurrent load on loopback (wrk, "
         "32 connections, 2 uvicorn workers) vs GET /healthz on the same server (baseline)",

@@ -17,6 +17,8 @@ from cloud.db.session import open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
+from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
+from cloud.ratelimit import RateLimiter
 from cloud.settings import CloudSettings
 
 _log = structlog.get_logger("cloud.app")
@@ -49,6 +51,13 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     """
     settings = settings or CloudSettings()
     configure_logging(settings.log_level, settings.log_json)
+    if defaults := settings.development_secrets():
+        _log.warning(
+            "development_secrets_in_use",
+            settings=defaults,
+            note="these defaults are public: anyone can forge tokens; set them before "
+            "exposing this service (plantvita cloud run refuses a non-loopback address)",
+        )
     metrics = CloudMetrics.create()
 
     @asynccontextmanager
@@ -58,6 +67,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
             url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
         app.state.engine = engine
+        app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
         background: list[asyncio.Task[None]] = []
         try:
             await check_at_head(engine)
@@ -68,10 +78,12 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                     asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
                 )
             from cloud.images.runtime import image_runtime
+            from cloud.worker import inline_worker
 
             async with (
                 open_read_database(url, settings.db_read_pool_size) as read_database,
-                image_runtime(app, settings, engine, url),
+                image_runtime(app, settings),
+                inline_worker(app, settings, url),
             ):
                 app.state.read_database = read_database
                 _log.info("cloud_started", environment=settings.environment.value)
@@ -100,6 +112,11 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if settings.trusted_proxies:
+        # Outermost: every later layer sees the real caller in ``request.client``.
+        app.add_middleware(
+            ForwardedHeadersMiddleware, trusted=parse_networks(settings.trusted_proxies)
+        )
     _include_routers(app)
     return app
 
@@ -108,12 +125,15 @@ def _include_routers(app: FastAPI) -> None:
     from cloud.alerts.router import router as alerts_router
     from cloud.auth.router import router as auth_router
     from cloud.diagnosis.router import router as diagnosis_router
+    from cloud.garden.router import router as garden_router
     from cloud.health import router as health_router
     from cloud.images.router import router as images_router
+    from cloud.notifications.router import router as notifications_router
     from cloud.registry.router import router as registry_router
     from cloud.storage.router import router as storage_router
     from cloud.sync.router import router as sync_router
     from cloud.telemetry.router import router as telemetry_router
+    from cloud.web.router import router as web_router
 
     # Routes are matched in this order, one by one (~2 µs each): the hot read routes come
     # first. No two routers' paths overlap, so the order changes nothing else.
@@ -122,10 +142,13 @@ def _include_routers(app: FastAPI) -> None:
         telemetry_router,
         auth_router,
         registry_router,
+        notifications_router,  # /alerts/webhook before the alerts router's /alerts/{alert_id}
         alerts_router,
         sync_router,
         images_router,
         diagnosis_router,
         storage_router,
+        garden_router,
+        web_router,
     ):
         app.include_router(router)

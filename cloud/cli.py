@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ipaddress
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -47,13 +48,26 @@ def migrate() -> None:
     typer.echo(f"database at head {', '.join(sorted(head_revisions()))}")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the service on this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name may resolve anywhere
+
+
 @cloud_app.command()
 def run(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", envvar="UVICORN_HOST", help="Address to listen on."),
+    port: int = typer.Option(8000, envvar="UVICORN_PORT", help="TCP port."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
     workers: int = typer.Option(
-        1, min=1, help="Worker processes (one per core; more than one needs DATABASE_URL)."
+        1,
+        min=1,
+        envvar="WEB_CONCURRENCY",
+        help="Worker processes (one per core; more than one needs DATABASE_URL).",
     ),
     access_log: bool = typer.Option(
         True, help="uvicorn's access log (the app logs each request itself at INFO)."
@@ -69,6 +83,18 @@ def run(
     from cloud.app import create_app
 
     settings = _settings()
+    if not is_loopback(host) and (defaults := settings.development_secrets()):
+        # Anyone reaching the port could forge tokens with the published default.
+        typer.secho(
+            f"refusing to listen on {host}: {', '.join(defaults)} still at the public "
+            "development default; set it, or listen on 127.0.0.1",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    # Forwarding headers are the app's business (PLANTVITA_CLOUD_TRUSTED_PROXIES): uvicorn's
+    # own handling would believe 127.0.0.1 (its default) or whatever it is told.
+    served: dict[str, Any] = {"proxy_headers": False, "server_header": False}
     if workers > 1:
         if not settings.database_url:
             # Each worker runs the lifespan: they would all start the embedded server.
@@ -87,6 +113,7 @@ def run(
             log_level=log_level,
             workers=workers,
             access_log=access_log,
+            **served,
         )
         return
     if not settings.database_url:
@@ -97,7 +124,12 @@ def run(
         if settings.embedded_auto_migrate:
             typer.echo("embedded mode: the database is migrated to head automatically")
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level=log_level, access_log=access_log
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        **served,
     )
 
 
@@ -108,8 +140,8 @@ def worker(
     """Run job workers: image diagnoses (Gemini or the heuristic) and object purges."""
     import asyncio
 
-    from cloud.jobs.worker import serve_worker
     from cloud.observability import configure_logging
+    from cloud.worker import serve_worker
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)

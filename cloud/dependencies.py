@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from cloud.auth.security import Passwords
 from cloud.egress import Egress
 from cloud.observability import CloudMetrics
+from cloud.ratelimit import RateLimiter
 from cloud.settings import CloudSettings
 
 
@@ -36,8 +37,15 @@ def get_egress(request: Request) -> Egress:
     return egress
 
 
-def client_ip(request: Request) -> str:
-    """The peer address (the proxy sets it right when run behind one with --proxy-headers)."""
+async def get_rate_limiter(request: Request) -> RateLimiter:
+    """The app's shared rate-limit counters (built in the lifespan, on the engine)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def client_ip(request: Request) -> str:
+    """The caller's address: the peer, or behind a configured trusted proxy the address it
+    vouches for (``cloud.proxies``); never an address the caller wrote itself."""
     return request.client.host if request.client else "unknown"
 
 
@@ -46,3 +54,4 @@ MetricsDep = Annotated[CloudMetrics, Depends(get_metrics)]
 ClientIpDep = Annotated[str, Depends(client_ip)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 EgressDep = Annotated[Egress, Depends(get_egress)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

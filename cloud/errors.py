@@ -116,11 +116,13 @@ class OAuthProtocolError(Exception):
         *,
         status_code: int = 400,
         keep_changes: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(error)
         self.body = OAuthError.model_validate({"error": error, "error_description": description})
         self.status_code = status_code
         self.keep_changes = keep_changes
+        self.headers = headers or {}
 
 
 def error_response(
@@ -161,7 +163,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             exc.body.model_dump(exclude_none=True),
             status_code=exc.status_code,
-            headers={"Cache-Control": "no-store"},
+            headers={**exc.headers, "Cache-Control": "no-store"},
         )
 
     async def on_validation_error(_: Request, exc: Exception) -> Response:

@@ -6,6 +6,8 @@ from cloud.alerts.models import Alert, AlertState
 from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
 from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
 from cloud.images.models import Image
+from cloud.notifications.models import Webhook
+from cloud.ratelimit import RateLimitCounter
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import IngestBatch, readings, readings_daily, readings_hourly
 
@@ -22,9 +24,11 @@ __all__ = [
     "Node",
     "NodeAssignment",
     "Plant",
+    "RateLimitCounter",
     "RefreshToken",
     "Species",
     "User",
+    "Webhook",
     "readings",
     "readings_daily",
     "readings_hourly",

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, field_validator, mode
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from cloud.images.settings import ImageSettings
+from cloud.ratelimit import RateRule
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
 
@@ -24,6 +25,8 @@ def _comma_list(value: Any) -> Any:
 
 # A list setting written ``a,b,c`` in the environment.
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+# A rate limit written ``COUNT/SECONDS`` in the environment.
+RateSetting = Annotated[RateRule, NoDecode]
 
 
 class Environment(StrEnum):
@@ -72,14 +75,28 @@ class CloudSettings(ImageSettings):
     # Argon2id cost (argon2-cffi's RFC 9106 "low memory" defaults); tests lower it for speed.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65_536, ge=64)
-    login_max_failures: int = Field(default=5, ge=1)  # per account and address
-    # Per account from every address together: caps guessing spread over many addresses,
-    # high enough that one attacker's address alone cannot lock the owner out.
-    login_max_account_failures: int = Field(default=50, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # per account and address: then 429
+    # Guessing spread over many addresses: past this many failures of one account in the
+    # window (all addresses together), each further attempt from an address without an active
+    # login of the account waits a delay doubling per failure, up to the maximum. Slows an
+    # attacker to one guess a minute without ever locking the owner's signed-in devices out.
+    login_account_slowdown_after: int = Field(default=10, ge=1)
+    login_account_max_delay_s: int = Field(default=60, ge=1)
     login_failure_window_s: int = Field(default=900, ge=1)
+    # Rate limits (COUNT/SECONDS, fixed windows counted in PostgreSQL): 429 + Retry-After +
+    # RateLimit-* headers; the device-token poll answers RFC 8628 slow_down instead.
+    rate_limits_enabled: bool = True
+    rate_limit_register: RateSetting = RateRule(limit=10, window_s=3600)  # per address
+    rate_limit_refresh: RateSetting = RateRule(limit=60, window_s=60)  # per address
+    rate_limit_password_change: RateSetting = RateRule(limit=10, window_s=900)  # per user
+    rate_limit_device_code: RateSetting = RateRule(limit=20, window_s=3600)  # per address
+    rate_limit_device_token: RateSetting = RateRule(limit=120, window_s=60)  # per address
+    rate_limit_device_approve: RateSetting = RateRule(limit=10, window_s=900)  # per user
     device_code_ttl_s: int = Field(default=900, ge=30)
     device_poll_interval_s: int = Field(default=5, ge=0)
-    verification_uri: str = "http://localhost:8000/link"
+    # Where a hub's user approves its code; unset: the cloud app's page, ``public_base_url``
+    # + ``/app/link`` (``verification_uri_complete`` adds ``?user_code=``).
+    verification_uri: str | None = None
 
     # Telemetry.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
@@ -92,14 +109,16 @@ class CloudSettings(ImageSettings):
     stale_check_interval_s: float = Field(default=60.0, gt=0)
     stale_check_enabled: bool = True
     low_battery_pct: float = Field(default=15.0, ge=0, le=100)
+    # A hub silent this long shows as offline in the app (and raises "hub offline").
+    hub_offline_after_s: int = Field(default=900, ge=60)
 
     # Outbound calls to user-chosen URLs (webhooks) reach public addresses only; these CIDRs
     # are exempt (an operator's receiver on a private network). Default: none.
     egress_allowed_networks: CommaList = Field(default_factory=list)
 
-    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs, or
-    # ``*``); the client address is the rightmost one no trusted proxy added. Default: none,
-    # so a caller cannot pick the address login limits count against.
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs);
+    # the client address is the rightmost one no trusted proxy added. Default: none, so a
+    # caller cannot pick the address rate limits count against. Cloud Run: 169.254.0.0/16.
     trusted_proxies: CommaList = Field(default_factory=list)
 
     # Logging.
@@ -117,9 +136,15 @@ class CloudSettings(ImageSettings):
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
         for item in value:
-            if item != "*":
-                ipaddress.ip_network(item, strict=False)
+            if item == "*":
+                # Every peer a proxy: the client-written leftmost address would be believed.
+                raise ValueError("'*' would trust addresses the caller writes; name the proxies")
+            ipaddress.ip_network(item, strict=False)
         return value
+
+    def device_verification_uri(self) -> str:
+        """The approval page a linking hub shows its user."""
+        return self.verification_uri or f"{self.public_base_url.rstrip('/')}/app/link"
 
     def development_secrets(self) -> list[str]:
         """The settings still at their public development defaults (empty in production)."""

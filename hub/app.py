@@ -9,7 +9,6 @@ from typing import Protocol
 
 import httpx
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -25,6 +24,7 @@ from hub.images.limits import UploadSizeLimit
 from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
+from hub.schedule import ClockStep, MonotonicScheduler
 from hub.settings import Environment, HubSettings
 from hub.store import budget
 from hub.store.hub_store import HubStore, open_store
@@ -93,33 +93,23 @@ def create_app(
             if gateway is not None and not settings.ble_enabled:
                 gateway = None
             engine = SyncEngine(store, settings, client_factory, gateway)
-            scheduler = AsyncIOScheduler(timezone="UTC")
+
+            def clock_stepped(step: ClockStep) -> None:
+                metrics.clock_steps.labels("forward" if step.seconds > 0 else "backward").inc()
+
+            # Elapsed time, not the wall clock: NTP steps a Pi's clock by hours (hub/schedule.py).
+            scheduler = MonotonicScheduler(on_clock_step=clock_stepped)
             scheduler.add_job(
                 engine.run,
-                "interval",
-                seconds=settings.sync_interval_s,
                 id="sync",
-                max_instances=1,
-                coalesce=True,
+                seconds=settings.sync_interval_s,
+                # A week's catch-up under the bandwidth cap takes long: hung only past this.
+                stall_after_s=max(3 * settings.sync_interval_s, 3600.0),
             )
             scheduler.add_job(
-                evaluate_alerts,
-                "interval",
-                args=[store],
-                seconds=settings.alert_interval_s,
-                id="alerts",
-                max_instances=1,
-                coalesce=True,
+                evaluate_alerts, id="alerts", seconds=settings.alert_interval_s, args=(store,)
             )
-            scheduler.add_job(
-                budget.enforce,
-                "interval",
-                args=[store],
-                seconds=BUDGET_INTERVAL_S,
-                id="budget",
-                max_instances=1,
-                coalesce=True,
-            )
+            scheduler.add_job(budget.enforce, id="budget", seconds=BUDGET_INTERVAL_S, args=(store,))
             app.state.settings = settings
             app.state.store = store
             app.state.sync = engine
@@ -140,8 +130,7 @@ def create_app(
                 async with systemd_notifier():
                     yield
             finally:
-                if scheduler.running:
-                    scheduler.shutdown(wait=False)
+                await scheduler.shutdown()
                 if gateway is not None and app.state.gateway_started:
                     await gateway.stop()
                     app.state.gateway_started = False

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from hub.dependencies import StoreDep
 from hub.observability import HubMetrics
+from hub.schedule import MonotonicScheduler
 from hub.store.types import from_ms, utcnow
 
 router = APIRouter(tags=["health"])
@@ -33,13 +34,18 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
         checks["database"] = "ok" if store.writer.running else "writer stopped"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
-    scheduler = request.app.state.scheduler
-    checks["scheduler"] = "ok" if scheduler is not None and scheduler.running else "stopped"
+    scheduler: MonotonicScheduler | None = request.app.state.scheduler
+    problems = scheduler.problems() if scheduler is not None else ["stopped"]
+    checks["scheduler"] = "; ".join(problems) if problems else "ok"
     gateway = request.app.state.gateway
     if gateway is None:
         checks["gateway"] = "disabled"
     else:
-        checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
+        problem = gateway.radio_problem
+        if problem is not None:
+            checks["gateway"] = problem
+        else:
+            checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
     ok = all(v in ("ok", "disabled") for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
@@ -50,6 +56,14 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
 async def metrics(request: Request, store: StoreDep) -> Response:
     """Prometheus metrics (gauges refreshed from the store on each scrape)."""
     hub_metrics: HubMetrics = request.app.state.metrics
+    scheduler: MonotonicScheduler | None = request.app.state.scheduler
+    if scheduler is not None:
+        now = scheduler.now_monotonic()
+        for job in scheduler.get_jobs():
+            hub_metrics.job_late.labels(job.id).set(job.late_by_s(now))
+            hub_metrics.job_running.labels(job.id).set(job.running_for_s(now))
+            hub_metrics.job_runs.labels(job.id, "ok").set(job.runs - job.failures)
+            hub_metrics.job_runs.labels(job.id, "failed").set(job.failures)
     async with store.read() as session:
         total = (await session.execute(text("select count(*) from readings"))).scalar_one()
         hub_metrics.readings_stored.set(total)

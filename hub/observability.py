@@ -75,6 +75,30 @@ class HubMetrics:
             ["node", "reason"],
             registry=self.registry,
         )
+        self.clock_steps = Counter(
+            "hub_clock_steps_total",
+            "Wall-clock steps seen (NTP at boot or after an outage); jobs follow elapsed time",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.job_late = Gauge(
+            "hub_scheduled_job_late_seconds",
+            "How far past its due time a scheduled job is without having started",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_running = Gauge(
+            "hub_scheduled_job_running_seconds",
+            "How long the scheduled job's current run has been going (0: idle)",
+            ["job"],
+            registry=self.registry,
+        )
+        self.job_runs = Gauge(
+            "hub_scheduled_job_runs",
+            "Runs of the scheduled job since the hub started, by outcome",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
         self.data_dropped = Gauge(
             "hub_unsynced_dropped_total",
             "Unsynced rows dropped to stay in the disk budget",

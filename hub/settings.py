@@ -52,7 +52,6 @@ class HubSettings(BaseSettings):
     thumbnail_max_side: int = Field(default=320, ge=32, le=2048)
 
     # Local alerts.
-    stale_after_s: float = Field(default=3600.0, gt=0)
     low_battery_percent: float = Field(default=15.0, ge=0, le=100)
     alert_min_duration_s: float = Field(default=900.0, ge=0)
     alert_hysteresis_fraction: float = Field(default=0.05, ge=0, le=0.5)

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.alerts.models import Alert, AlertState, AlertWebhook
+from cloud.alerts.models import Alert, AlertState
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -169,22 +169,23 @@ WHERE n.last_reading_at IS NOT NULL
   )
 ON CONFLICT (node_id, kind, (coalesce(metric, ''))) WHERE source = 'cloud' AND status <> 'resolved'
 DO NOTHING
-RETURNING id
+RETURNING id, owner_id
 """
 
 
-async def open_stale_alerts(conn: Conn, intervals: int) -> list[uuid.UUID]:
-    """Open a stale alert for every node silent for ``intervals`` sampling intervals; their ids."""
+async def open_stale_alerts(conn: Conn, intervals: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Open a stale alert for every node silent for ``intervals`` sampling intervals; their
+    (id, owner id)s."""
     async with conn.cursor() as cur:
         await cur.execute(OPEN_STALE_ALERTS, (intervals,))
-        return [row[0] for row in await cur.fetchall()]
+        return [(row[0], row[1]) for row in await cur.fetchall()]
 
 
 async def upsert_hub_alerts(
     conn: Conn, rows: Sequence[dict[str, Any]]
 ) -> tuple[int, int, list[tuple[uuid.UUID, str]]]:
     """Store hub-pushed alerts by (hub, local_id); returns (new, duplicates, events): the
-    (alert id, "alert.opened"/"alert.resolved") changes a webhook should hear about."""
+    (alert id, "alert.opened"/"alert.resolved") changes notifications should tell."""
     created = 0
     events: list[tuple[uuid.UUID, str]] = []
     async with conn.cursor() as cur:
@@ -221,74 +222,3 @@ async def upsert_hub_alerts(
             if status == "resolved" and previous != "resolved":
                 events.append((alert_id, "alert.resolved"))
     return created, len(rows) - created, events
-
-
-# --- webhooks -----------------------------------------------------------------------------------
-
-# One delivery job per event, and only for owners with a webhook: the ingest path pays one
-# cheap statement when alerts open or resolve and nothing when none do.
-DEFER_WEBHOOK_EVENTS = """
-SELECT procrastinate_defer_jobs_v1(ARRAY(
-    SELECT ROW(%(queue)s, %(task)s, 0, NULL, NULL,
-               jsonb_build_object('alert_id', e.alert_id, 'event', e.event,
-                                  'event_id', gen_random_uuid(), 'at', now()),
-               NULL)::procrastinate_job_to_defer_v1
-    FROM unnest(%(alert_ids)s::uuid[], %(events)s::text[]) AS e(alert_id, event)
-    JOIN alerts AS a ON a.id = e.alert_id
-    JOIN alert_webhooks AS w ON w.owner_id = a.owner_id
-))
-"""
-
-
-async def defer_webhook_events(
-    conn: Conn, events: Sequence[tuple[uuid.UUID, str]], queue: str, task: str
-) -> None:
-    """Queue a delivery job for each (alert id, event) whose owner has a webhook."""
-    if not events:
-        return
-    alert_ids, names = zip(*events, strict=True)
-    await conn.execute(
-        DEFER_WEBHOOK_EVENTS,
-        {"queue": queue, "task": task, "alert_ids": list(alert_ids), "events": list(names)},
-    )
-
-
-async def webhook_of(session: AsyncSession, owner_id: uuid.UUID) -> AlertWebhook | None:
-    """The owner's webhook, if set."""
-    return await session.get(AlertWebhook, owner_id)
-
-
-async def delete_webhook(session: AsyncSession, owner_id: uuid.UUID) -> bool:
-    """Clear the owner's webhook; False when there was none."""
-    result = await session.execute(
-        delete(AlertWebhook).where(col(AlertWebhook.owner_id) == owner_id)
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def record_delivery(
-    session: AsyncSession,
-    owner_id: uuid.UUID,
-    *,
-    event_id: uuid.UUID,
-    event: str,
-    status: str,
-    http_status: int | None,
-    error: str | None,
-    attempts: int,
-    at: datetime,
-) -> None:
-    """Keep the outcome of the latest delivery attempt on the owner's webhook."""
-    await session.execute(
-        update(AlertWebhook)
-        .where(col(AlertWebhook.owner_id) == owner_id)
-        .values(
-            last_event_id=event_id,
-            last_event=event,
-            last_status=status,
-            last_http_status=http_status,
-            last_error=error,
-            last_attempts=attempts,
-            last_attempt_at=at,
-        )
-    )

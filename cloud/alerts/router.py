@@ -1,24 +1,17 @@
-"""Alert routes for the signed-in user: list (all or per plant), acknowledge, resolve, and the
-optional signed webhook alert events are POSTed to."""
+"""Alert routes for the signed-in user: list (all or per plant), acknowledge, resolve (the
+webhook alert events are POSTed to is ``cloud.notifications.router``)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from cloud.alerts import service
-from cloud.alerts.schemas import (
-    AlertPublic,
-    AlertStatus,
-    WebhookIn,
-    WebhookPublic,
-    WebhookWithSecret,
-)
+from cloud.alerts.schemas import AlertPublic, AlertStatus
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
-from cloud.dependencies import EgressDep, SettingsDep
 from cloud.registry import service as registry_service
 from shared.sync import API_PREFIX
 
@@ -26,43 +19,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["alerts"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-
-
-# Declared before /alerts/{alert_id} so "webhook" is not taken for an alert id.
-@router.get("/alerts/webhook", response_model=WebhookPublic)
-async def get_webhook(user: CurrentUser, session: SessionDep) -> WebhookPublic:
-    """Your alert webhook and how its last delivery went (404 when none is set)."""
-    return await service.get_webhook(session, user.id)
-
-
-@router.put(
-    "/alerts/webhook",
-    response_model=WebhookWithSecret | WebhookPublic,
-    responses={200: {"description": "the webhook; ``secret`` only when it was just made"}},
-)
-async def put_webhook(
-    body: WebhookIn,
-    user: CurrentUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    egress: EgressDep,
-) -> WebhookPublic | WebhookWithSecret:
-    """Set where alert events are POSTed (https to a public host; every address the name
-    resolves to must be public). A new webhook's signing secret is shown once."""
-    return await service.set_webhook(session, settings, egress, user.id, body)
-
-
-@router.post("/alerts/webhook/rotate-secret", response_model=WebhookWithSecret)
-async def rotate_webhook_secret(user: CurrentUser, session: SessionDep) -> WebhookWithSecret:
-    """Make a new signing secret (shown once); the old one stops working now."""
-    return await service.rotate_webhook_secret(session, user.id)
-
-
-@router.delete("/alerts/webhook", status_code=204)
-async def delete_webhook(user: CurrentUser, session: SessionDep) -> Response:
-    """Stop sending alert events (404 when none is set)."""
-    await service.clear_webhook(session, user.id)
-    return Response(status_code=204)
 
 
 @router.get("/alerts", response_model=list[AlertPublic])

@@ -4,37 +4,27 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
-import time as time_module
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from cloud.alerts import repository, signing
-from cloud.alerts.models import Alert, AlertWebhook
+from cloud.alerts import repository
+from cloud.alerts.models import Alert
 from cloud.alerts.rules import DLI, MetricState, Transition, evaluate
-from cloud.alerts.schemas import (
-    AlertPublic,
-    WebhookDelivery,
-    WebhookEvent,
-    WebhookEventBody,
-    WebhookIn,
-    WebhookPublic,
-    WebhookWithSecret,
-)
+from cloud.alerts.schemas import AlertPublic
 from cloud.db.session import raw_connection
-from cloud.egress import Egress, EgressRefused, refused_by_egress
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.jobs.queue import QUEUE, WEBHOOK_TASK, backoff
+from cloud.notifications.ports import Subject
+from cloud.notifications.queueing import Event, notify
 from cloud.observability import CloudMetrics
 from cloud.registry.models import Hub
-from cloud.settings import CloudSettings, Environment
+from cloud.settings import CloudSettings
 from cloud.telemetry.repository import NodeContext
 from cloud.telemetry.validation import NodeReadings, utc_from_micros
 from shared.metrics import DLI as DAILY_LIGHT
@@ -52,8 +42,8 @@ from shared.sync import (
 _log = structlog.get_logger("cloud.alerts")
 
 
-OPENED: WebhookEvent = "alert.opened"
-RESOLVED: WebhookEvent = "alert.resolved"
+OPENED: Final = "alert.opened"
+RESOLVED: Final = "alert.resolved"
 
 
 def alert_public(alert: Alert) -> AlertPublic:
@@ -185,7 +175,7 @@ async def evaluate_ingested(
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
                 events.append((alert["id"], OPENED))
-    await queue_webhook_events(conn, events)
+    await _notify(conn, owner_id, events)
     # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
     state_rows.sort(key=lambda row: (row[0], row[1]))
     await repository.save_states(conn, owner_id, state_rows)
@@ -328,7 +318,7 @@ async def check_stale_nodes(
     async with AsyncSession(engine) as session, session.begin():
         conn = await raw_connection(session)
         opened_ids = await repository.open_stale_alerts(conn, settings.stale_after_intervals)
-        await queue_webhook_events(conn, [(alert_id, OPENED) for alert_id in opened_ids])
+        await notify(conn, [Event(alert_id, owner, OPENED) for alert_id, owner in opened_ids])
     opened = len(opened_ids)
     if opened:
         metrics.alerts_opened.labels(AlertKind.STALE.value, "cloud").inc(opened)
@@ -405,7 +395,7 @@ async def resolve(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUI
         alert.resolved_at = datetime.now(UTC)
         await repository.forget_state_of_alert(session, alert.id)
         await session.flush()
-        await queue_webhook_events(await raw_connection(session), [(alert.id, RESOLVED)])
+        await _notify(await raw_connection(session), owner_id, [(alert.id, RESOLVED)])
     await session.flush()
     return alert_public(alert)
 
@@ -502,9 +492,7 @@ async def ingest_hub_alerts(
             }
         )
     created, duplicates, events = await repository.upsert_hub_alerts(conn, rows)
-    await queue_webhook_events(
-        conn, [(alert_id, RESOLVED if name == RESOLVED else OPENED) for alert_id, name in events]
-    )
+    await _notify(conn, hub.owner_id, events)
     if created:
         metrics.alerts_opened.labels("hub", "hub").inc(created)
     rejected.sort(key=lambda item: item.index)
@@ -517,213 +505,23 @@ async def ingest_hub_alerts(
     return ack
 
 
-# --- the user's webhook ---------------------------------------------------------------------------
-
-# Deliveries: attempts in all, backoff between them, and the per-request timeout.
-WEBHOOK_MAX_ATTEMPTS = 6
-WEBHOOK_BACKOFF_BASE_S = 10.0
-WEBHOOK_BACKOFF_MAX_S = 600.0
-WEBHOOK_TIMEOUT_S = 10.0
-# What the owner sees when no HTTP answer came back: one text for a refused address, a closed
-# port, a timeout and a TLS failure alike, so the status page cannot map anyone's network.
-UNREACHABLE = "the receiver could not be reached"
-NOT_PUBLIC = "the webhook URL must name a host on the public internet"
+# --- notifications ------------------------------------------------------------------------------
 
 
-async def check_webhook_url(url: str, settings: CloudSettings, egress: Egress) -> None:
-    """https outside development, and a host whose every address is public (422 otherwise)."""
-    parsed = httpx.URL(url)
-    if settings.environment is not Environment.DEVELOPMENT and parsed.scheme != "https":
-        raise InvalidRequestError("the webhook URL must use https", details=[{"loc": ["url"]}])
-    try:
-        await egress.vet_url(url)
-    except EgressRefused as refused:
-        _log.info("webhook_url_refused", reason=refused.reason)
-        raise InvalidRequestError(NOT_PUBLIC, details=[{"loc": ["url"]}]) from refused
-
-
-def _webhook_public(hook: AlertWebhook) -> WebhookPublic:
-    delivery = None
-    if hook.last_event_id is not None and hook.last_attempt_at is not None:
-        delivery = WebhookDelivery.model_validate(
-            {
-                "event_id": hook.last_event_id,
-                "event": hook.last_event,
-                "status": hook.last_status,
-                "http_status": hook.last_http_status,
-                "error": hook.last_error,
-                "attempts": hook.last_attempts or 0,
-                "at": hook.last_attempt_at,
-            }
-        )
-    return WebhookPublic(
-        url=hook.url, created_at=hook.created_at, updated_at=hook.updated_at, last_delivery=delivery
+async def alert_subject(session: AsyncSession, alert_id: uuid.UUID) -> Subject | None:
+    """An alert as notifications tell it (None when it was deleted since)."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None:
+        return None
+    public = alert_public(alert)
+    return Subject(
+        kind="alert",
+        owner_id=alert.owner_id,
+        title=f"Plant-Vita: {alert.kind.replace('_', ' ')} alert",
+        text=alert.message,
+        payload=public.model_dump(mode="json"),
     )
 
 
-async def get_webhook(session: AsyncSession, owner_id: uuid.UUID) -> WebhookPublic:
-    """The owner's webhook (404 when none is set)."""
-    hook = await repository.webhook_of(session, owner_id)
-    if hook is None:
-        raise NotFoundError("no webhook is set")
-    return _webhook_public(hook)
-
-
-async def set_webhook(
-    session: AsyncSession,
-    settings: CloudSettings,
-    egress: Egress,
-    owner_id: uuid.UUID,
-    body: WebhookIn,
-) -> WebhookPublic | WebhookWithSecret:
-    """Set the webhook URL; a new webhook gets a signing secret, returned this once."""
-    url = str(body.url)
-    await check_webhook_url(url, settings, egress)
-    hook = await repository.webhook_of(session, owner_id)
-    now = datetime.now(UTC)
-    if hook is not None:
-        hook.url = url
-        hook.updated_at = now
-        await session.flush()
-        return _webhook_public(hook)
-    hook = AlertWebhook(
-        owner_id=owner_id, url=url, secret=signing.new_secret(), created_at=now, updated_at=now
-    )
-    session.add(hook)
-    await session.flush()
-    return WebhookWithSecret(**_webhook_public(hook).model_dump(), secret=hook.secret)
-
-
-async def rotate_webhook_secret(session: AsyncSession, owner_id: uuid.UUID) -> WebhookWithSecret:
-    """Replace the signing secret (the old one stops working at once); returned this once."""
-    hook = await repository.webhook_of(session, owner_id)
-    if hook is None:
-        raise NotFoundError("no webhook is set")
-    hook.secret = signing.new_secret()
-    hook.updated_at = datetime.now(UTC)
-    await session.flush()
-    return WebhookWithSecret(**_webhook_public(hook).model_dump(), secret=hook.secret)
-
-
-async def clear_webhook(session: AsyncSession, owner_id: uuid.UUID) -> None:
-    """Remove the webhook; queued deliveries find it gone and stop."""
-    if not await repository.delete_webhook(session, owner_id):
-        raise NotFoundError("no webhook is set")
-
-
-async def queue_webhook_events(conn: Any, events: list[tuple[uuid.UUID, WebhookEvent]]) -> None:
-    """Queue a delivery job per alert event whose owner has a webhook (same transaction)."""
-    await repository.defer_webhook_events(conn, events, QUEUE, WEBHOOK_TASK)
-
-
-class _Undelivered(Exception):
-    """A delivery attempt failed; ``retry`` when the receiver may accept it later."""
-
-    def __init__(self, error: str, http_status: int | None, retry: bool) -> None:
-        super().__init__(error)
-        self.error = error
-        self.http_status = http_status
-        self.retry = retry
-
-
-async def _post(
-    http: httpx.AsyncClient, url: str, secret: str, event: str, event_id: str, body: bytes
-) -> int:
-    timestamp = int(time_module.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Plant-Vita-Webhook/1",
-        signing.EVENT_HEADER: event,
-        signing.DELIVERY_HEADER: event_id,
-        signing.TIMESTAMP_HEADER: str(timestamp),
-        signing.SIGNATURE_HEADER: signing.signature(secret, timestamp, body),
-    }
-    try:
-        # Streamed and never read: a receiver's body is not ours to download.
-        async with http.stream(
-            "POST", url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S
-        ) as response:
-            status = response.status_code
-    except httpx.HTTPError as exc:
-        refused = refused_by_egress(exc)
-        # The log keeps the cause for operators; the owner sees one text whatever it was.
-        _log.info(
-            "webhook_unreachable",
-            cause=refused.reason if refused else type(exc).__name__,
-        )
-        raise _Undelivered(UNREACHABLE, None, retry=True) from exc
-    if 200 <= status < 300:
-        return status
-    if 300 <= status < 400:
-        raise _Undelivered(f"HTTP {status} (redirects are not followed)", status, retry=False)
-    retry = status >= 500 or status in (408, 429)
-    raise _Undelivered(f"HTTP {status}", status, retry=retry)
-
-
-async def deliver_webhook(
-    engine: AsyncEngine,
-    egress: Egress,
-    http: httpx.AsyncClient | None = None,
-    *,
-    alert_id: uuid.UUID,
-    event: WebhookEvent,
-    event_id: uuid.UUID,
-    event_at: datetime,
-    attempt: int,
-) -> datetime | None:
-    """One delivery attempt of an alert event; records the outcome on the webhook.
-
-    ``http`` must come from ``egress.client()`` (it re-vets the address at every connection);
-    None makes one. Returns when to try again (a 5xx, 408/429, timeout or connection error
-    before the last attempt), or None when done: delivered, refused for good, given up, or no
-    webhook.
-    """
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        alert = await session.get(Alert, alert_id)
-        hook = await repository.webhook_of(session, alert.owner_id) if alert else None
-        if alert is None or hook is None:
-            return None  # the webhook was cleared (or the alert deleted) since
-        owner_id, url, secret = alert.owner_id, hook.url, hook.secret
-        body = WebhookEventBody(
-            id=event_id, type=event, created_at=event_at, alert=alert_public(alert)
-        ).model_dump_json()
-    status: str = "delivered"
-    http_status: int | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
-    try:
-        if http is None:
-            async with egress.client(WEBHOOK_TIMEOUT_S) as own:
-                http_status = await _post(own, url, secret, event, str(event_id), body.encode())
-        else:
-            http_status = await _post(http, url, secret, event, str(event_id), body.encode())
-    except _Undelivered as failure:
-        http_status, error = failure.http_status, failure.error
-        if failure.retry and attempt < WEBHOOK_MAX_ATTEMPTS:
-            status = "retrying"
-            retry_at = datetime.now(UTC) + backoff(
-                attempt, WEBHOOK_BACKOFF_BASE_S, WEBHOOK_BACKOFF_MAX_S
-            )
-        else:
-            status = "failed"
-    _log.info(
-        "webhook_delivery",
-        alert_id=str(alert_id),
-        webhook_event=event,
-        status=status,
-        http_status=http_status,
-        attempt=attempt,
-    )
-    async with AsyncSession(engine) as session, session.begin():
-        await repository.record_delivery(
-            session,
-            owner_id,
-            event_id=event_id,
-            event=event,
-            status=status,
-            http_status=http_status,
-            error=error,
-            attempts=attempt,
-            at=datetime.now(UTC),
-        )
-    return retry_at
+async def _notify(conn: Any, owner_id: uuid.UUID, events: list[tuple[uuid.UUID, str]]) -> None:
+    await notify(conn, [Event(alert_id, owner_id, name) for alert_id, name in events])

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
 from sqlmodel import Field
 
 from cloud.db.base import CloudTable, utcnow
@@ -19,12 +29,18 @@ class User(CloudTable, table=True):
     """A gardener with a cloud account."""
 
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("temperature_unit IN ('C', 'F')", name="temperature_unit"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(255), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     password_changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Display preferences the apps read from the account: °C/°F and a BCP 47 locale.
+    temperature_unit: str = Field(
+        default="C", sa_column=Column(String(1), nullable=False, server_default=text("'C'"))
+    )
+    locale: str | None = Field(default=None, sa_column=Column(String(35), nullable=True))
 
 
 class RefreshToken(CloudTable, table=True):
@@ -42,6 +58,10 @@ class RefreshToken(CloudTable, table=True):
     expires_at: datetime = Field(sa_column=_ts())
     rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    user_agent: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # The address the token was issued to: a login from there is a known device, which the
+    # account-wide login slow-down lets through.
+    client_ip: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class LoginFailure(CloudTable, table=True):

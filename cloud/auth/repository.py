@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -60,33 +60,43 @@ async def revoke_user_tokens(session: AsyncSession, user_id: uuid.UUID, now: dat
 
 
 async def count_login_failures(
-    session: AsyncSession, email: str, client_ip: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many failures (and the oldest one) for this account and address since ``since``."""
-    row = (
-        await session.execute(
-            select(func.count(), func.min(col(LoginFailure.failed_at))).where(
-                col(LoginFailure.email) == email,
-                col(LoginFailure.client_ip) == client_ip,
-                col(LoginFailure.failed_at) >= since,
-            )
-        )
-    ).one()
-    return int(row[0]), row[1]
+    session: AsyncSession, email: str, since: datetime, client_ip: str | None = None
+) -> tuple[int, datetime | None, datetime | None]:
+    """How many failures (and the oldest and newest) for this account since ``since``, from
+    ``client_ip`` only or, when it is None, from every address."""
+    query = select(
+        func.count(), func.min(col(LoginFailure.failed_at)), func.max(col(LoginFailure.failed_at))
+    ).where(col(LoginFailure.email) == email, col(LoginFailure.failed_at) >= since)
+    if client_ip is not None:
+        query = query.where(col(LoginFailure.client_ip) == client_ip)
+    row = (await session.execute(query)).one()
+    return int(row[0]), row[1], row[2]
 
 
-async def count_account_failures(
-    session: AsyncSession, email: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many failures (and the oldest one) for this account from any address since ``since``."""
-    row = (
-        await session.execute(
-            select(func.count(), func.min(col(LoginFailure.failed_at))).where(
-                col(LoginFailure.email) == email, col(LoginFailure.failed_at) >= since
-            )
+async def has_active_login(
+    session: AsyncSession, user_id: uuid.UUID, client_ip: str, now: datetime
+) -> bool:
+    """Whether a usable refresh token of the user was issued to this address."""
+    found = await session.scalar(
+        select(col(RefreshToken.id))
+        .where(
+            col(RefreshToken.user_id) == user_id,
+            col(RefreshToken.client_ip) == client_ip,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.expires_at) > now,
         )
-    ).one()
-    return int(row[0]), row[1]
+        .limit(1)
+    )
+    return found is not None
+
+
+async def lock_account_logins(session: AsyncSession, email: str) -> None:
+    """Serialise login attempts on one account until the transaction ends."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"login:{email}"},
+    )
 
 
 async def clear_login_failures(
@@ -125,3 +135,49 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
     return await session.scalar(
         select(Hub).where(col(Hub.token_hash) == token_hash, col(Hub.revoked_at).is_(None))
     )
+
+
+async def active_sessions(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, limit: int = 100
+) -> list[tuple[uuid.UUID, datetime, datetime, datetime, str | None]]:
+    """(family, started, last active, expires, user agent) of each live login, newest first."""
+    family = RefreshToken.__table__.alias("family")  # type: ignore[attr-defined]
+    started = (
+        select(func.min(family.c.created_at))
+        .where(family.c.family_id == col(RefreshToken.family_id))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            col(RefreshToken.family_id),
+            started,
+            col(RefreshToken.created_at),
+            col(RefreshToken.expires_at),
+            col(RefreshToken.user_agent),
+        )
+        .where(
+            col(RefreshToken.user_id) == user_id,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+        .order_by(col(RefreshToken.created_at).desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
+
+
+async def user_owns_live_family(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID, now: datetime
+) -> bool:
+    """Whether ``family_id`` is a live login of this user."""
+    found = await session.scalar(
+        select(func.count()).where(
+            col(RefreshToken.user_id) == user_id,
+            col(RefreshToken.family_id) == family_id,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.rotated_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+    )
+    return bool(found)

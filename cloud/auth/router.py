@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
@@ -18,13 +19,16 @@ from cloud.auth.schemas import (
     DeviceApprovalResult,
     PasswordChange,
     RefreshRequest,
+    SessionPublic,
     TokenPair,
     UserCreate,
     UserPublic,
+    UserUpdate,
 )
 from cloud.db.session import SessionDep
-from cloud.dependencies import ClientIpDep, PasswordsDep, SettingsDep
+from cloud.dependencies import ClientIpDep, PasswordsDep, RateLimiterDep, SettingsDep
 from cloud.errors import OAuthProtocolError
+from shared.errors import ErrorBody
 from shared.sync import (
     DEVICE_APPROVE_PATH,
     DEVICE_CODE_PATH,
@@ -44,33 +48,72 @@ def _user_public(user: object) -> UserPublic:
     return UserPublic.model_validate(user, from_attributes=True)
 
 
+# Documented on every rate-limited route: the error body, with Retry-After and RateLimit-*.
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Rate limited; see Retry-After"}
+}
+
+
 @router.post(
-    "/api/v1/auth/register", response_model=UserPublic, status_code=status.HTTP_201_CREATED
+    "/api/v1/auth/register",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_LIMITED,
 )
-async def register(body: UserCreate, session: SessionDep, passwords: PasswordsDep) -> UserPublic:
-    """Create an account."""
+async def register(
+    body: UserCreate,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+    response: Response,
+) -> UserPublic:
+    """Create an account (limited per client address)."""
+    limit = await limiter.check(
+        "register", settings.rate_limit_register, ip, "too many sign-ups from this address"
+    )
+    response.headers.update(limit.headers)
     return _user_public(await service.register(session, passwords, body))
 
 
-@router.post("/api/v1/auth/token", response_model=TokenPair)
+@router.post("/api/v1/auth/token", response_model=TokenPair, responses=_LIMITED)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
     ip: ClientIpDep,
+    request: Request,
 ) -> JSONResponse:
     """OAuth2 password grant (``username`` is the email): access + refresh token."""
     service.validate_password_form(form.grant_type)
-    pair = await service.login(session, settings, passwords, form.username, form.password, ip)
-    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+    pair = await service.login(
+        session,
+        settings,
+        passwords,
+        form.username,
+        form.password,
+        ip,
+        request.headers.get("user-agent"),
+    )
+    return JSONResponse(pair.model_dump(mode="json"), headers=_NO_STORE)
 
 
-@router.post("/api/v1/auth/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+@router.post("/api/v1/auth/refresh", response_model=TokenPair, responses=_LIMITED)
+async def refresh(
+    body: RefreshRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+) -> JSONResponse:
     """Rotate a refresh token; the old one stops working (re-use revokes the login)."""
-    pair = await service.refresh(session, settings, body.refresh_token)
-    return JSONResponse(pair.model_dump(), headers=_NO_STORE)
+    limit = await limiter.check(
+        "refresh", settings.rate_limit_refresh, ip, "too many token refreshes from this address"
+    )
+    pair = await service.refresh(session, settings, body.refresh_token, ip)
+    return JSONResponse(pair.model_dump(mode="json"), headers={**_NO_STORE, **limit.headers})
 
 
 @router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -85,15 +128,41 @@ async def me(user: CurrentUser) -> UserPublic:
     return _user_public(user)
 
 
-@router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.patch("/api/v1/auth/me", response_model=UserPublic)
+async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
+    """Change display preferences kept on the account (temperature unit, locale)."""
+    return _user_public(await service.update_profile(session, user, body))
+
+
+@router.get("/api/v1/auth/sessions", response_model=list[SessionPublic])
+async def list_sessions(user: CurrentUser, session: SessionDep) -> list[SessionPublic]:
+    """Your signed-in logins (browsers, apps), most recently active first."""
+    return await service.list_sessions(session, user)
+
+
+@router.delete("/api/v1/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(session_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
+    """Sign one login out: its refresh token stops working (access tokens expire soon)."""
+    await service.revoke_session(session, user, session_id)
+
+
+@router.post("/api/v1/auth/password", status_code=status.HTTP_204_NO_CONTENT, responses=_LIMITED)
 async def change_password(
     body: PasswordChange,
     user: CurrentUser,
     session: SessionDep,
     passwords: PasswordsDep,
     memo: AccessTokenMemoDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    response: Response,
 ) -> None:
-    """Change the password; every refresh token of the user is revoked."""
+    """Change the password; every refresh token of the user is revoked (limited per user, so
+    a stolen access token cannot guess the current password)."""
+    limit = await limiter.check(
+        "password", settings.rate_limit_password_change, str(user.id), "too many password changes"
+    )
+    response.headers.update(limit.headers)
     memo.invalidate(user.id)
     await service.change_password(session, passwords, user, body)
 
@@ -116,7 +185,7 @@ async def _form_or_json(request: Request) -> dict[str, str]:
 @router.post(
     DEVICE_CODE_PATH,
     response_model=DeviceAuthorization,
-    responses={400: {"model": OAuthError}},
+    responses={400: {"model": OAuthError}, **_LIMITED},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -128,8 +197,17 @@ async def _form_or_json(request: Request) -> dict[str, str]:
         }
     },
 )
-async def device_code(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+async def device_code(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+) -> JSONResponse:
     """RFC 8628 §3.1: a hub asks to be linked (JSON or form body with ``hub_name``)."""
+    limit = await limiter.check(
+        "device_code", settings.rate_limit_device_code, ip, "too many link requests"
+    )
     fields = await _form_or_json(request)
     try:
         body = DeviceCodeRequest.model_validate(
@@ -138,7 +216,7 @@ async def device_code(request: Request, session: SessionDep, settings: SettingsD
     except ValidationError as exc:
         raise OAuthProtocolError("invalid_request", "hub_name must be 1-64 characters") from exc
     grant = await service.start_device_authorization(session, settings, body.hub_name)
-    return JSONResponse(grant.model_dump(), headers=_NO_STORE)
+    return JSONResponse(grant.model_dump(), headers={**_NO_STORE, **limit.headers})
 
 
 @router.post(
@@ -162,18 +240,43 @@ async def device_code(request: Request, session: SessionDep, settings: SettingsD
         }
     },
 )
-async def device_token(request: Request, session: SessionDep) -> JSONResponse:
-    """RFC 8628 §3.4: the hub polls with its device code until the user approves."""
+async def device_token(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    ip: ClientIpDep,
+) -> JSONResponse:
+    """RFC 8628 §3.4: the hub polls with its device code until the user approves. Polling
+    (or guessing codes) too often from one address answers ``slow_down`` (§3.5) with
+    ``Retry-After`` and ``RateLimit-*``; a too-fast poll of one code does so too."""
+    limit = await limiter.hit("device_token", settings.rate_limit_device_token, ip)
+    if limit.exceeded:
+        raise OAuthProtocolError(
+            "slow_down",
+            f"too many polls from this address; wait {limit.reset_s} seconds",
+            headers=limit.headers,
+        )
     fields = await _form_or_json(request)
     token = await service.exchange_device_code(
         session, fields.get("grant_type"), fields.get("device_code")
     )
-    return JSONResponse(token.model_dump(mode="json"), headers=_NO_STORE)
+    return JSONResponse(token.model_dump(mode="json"), headers={**_NO_STORE, **limit.headers})
 
 
-@router.post(DEVICE_APPROVE_PATH, response_model=DeviceApprovalResult)
+@router.post(DEVICE_APPROVE_PATH, response_model=DeviceApprovalResult, responses=_LIMITED)
 async def device_approve(
-    body: DeviceApproval, user: CurrentUser, session: SessionDep
+    body: DeviceApproval,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    response: Response,
 ) -> DeviceApprovalResult:
-    """The signed-in user approves (or denies) the hub showing ``user_code``."""
+    """The signed-in user approves (or denies) the hub showing ``user_code`` (limited per
+    user: RFC 8628 §5.1, a guessed code would link someone else's hub to this account)."""
+    limit = await limiter.check(
+        "device_approve", settings.rate_limit_device_approve, str(user.id), "too many codes tried"
+    )
+    response.headers.update(limit.headers)
     return await service.approve_device(session, user, body)

@@ -25,12 +25,39 @@ class UserCreate(BaseModel):
         return value.strip().lower()
 
 
+TemperatureUnit = Literal["C", "F"]
+
+
 class UserPublic(BaseModel):
-    """A user as the API shows it (never the password hash)."""
+    """A user as the API shows it (never the password hash), with display preferences."""
 
     id: uuid.UUID
     email: str
     created_at: datetime
+    temperature_unit: TemperatureUnit = "C"
+    locale: str | None = None
+
+
+class UserUpdate(BaseModel):
+    """Display preferences kept on the account; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature_unit: TemperatureUnit | None = None
+    # A BCP 47 tag such as ``en-GB`` or ``de``; ``null`` follows the browser.
+    locale: str | None = Field(
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+    )
+
+
+class SessionPublic(BaseModel):
+    """One signed-in login (a refresh-token family): where and when it was used."""
+
+    id: uuid.UUID = Field(description="the login's session id (``session_id`` of the token pair)")
+    started_at: datetime
+    last_active_at: datetime = Field(description="when its refresh token was last issued")
+    expires_at: datetime
+    user_agent: str | None
 
 
 class TokenPair(BaseModel):
@@ -40,6 +67,9 @@ class TokenPair(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - OAuth token type
     expires_in: int
     refresh_token: str
+    session_id: uuid.UUID | None = Field(
+        default=None, description="the login this pair belongs to (see /auth/sessions)"
+    )
 
 
 class RefreshRequest(BaseModel):

@@ -14,8 +14,10 @@ from cloud.auth.schemas import (
     DeviceApproval,
     DeviceApprovalResult,
     PasswordChange,
+    SessionPublic,
     TokenPair,
     UserCreate,
+    UserUpdate,
 )
 from cloud.auth.security import (
     HUB_TOKEN_PREFIX,
@@ -39,9 +41,9 @@ from cloud.errors import (
     InvalidRequestError,
     NotFoundError,
     OAuthProtocolError,
-    RateLimitedError,
     UnauthorizedError,
 )
+from cloud.ratelimit import RateRule, refusal
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from shared.sync import DEVICE_CODE_GRANT, HubToken
@@ -68,7 +70,12 @@ async def register(session: AsyncSession, passwords: Passwords, body: UserCreate
 
 
 async def _issue_tokens(
-    session: AsyncSession, settings: CloudSettings, user_id: uuid.UUID, family_id: uuid.UUID
+    session: AsyncSession,
+    settings: CloudSettings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    user_agent: str | None = None,
+    client_ip: str | None = None,
 ) -> TokenPair:
     refresh = new_opaque_token(REFRESH_TOKEN_PREFIX)
     session.add(
@@ -77,6 +84,8 @@ async def _issue_tokens(
             family_id=family_id,
             token_hash=sha256_hex(refresh),
             expires_at=_now() + timedelta(seconds=settings.refresh_token_ttl_s),
+            user_agent=user_agent[:200] if user_agent else None,
+            client_ip=client_ip,
         )
     )
     await session.flush()
@@ -84,8 +93,20 @@ async def _issue_tokens(
         user_id, settings.jwt_secret, settings.jwt_algorithm, settings.access_token_ttl_s
     )
     return TokenPair(
-        access_token=access, expires_in=settings.access_token_ttl_s, refresh_token=refresh
+        access_token=access,
+        expires_in=settings.access_token_ttl_s,
+        refresh_token=refresh,
+        session_id=family_id,
     )
+
+
+def account_delay_s(settings: CloudSettings, failures: int) -> float:
+    """How long after the account's last failure the next attempt from an unknown address
+    must wait: nothing up to the threshold, then 1 s doubling per failure, capped."""
+    excess = failures - settings.login_account_slowdown_after
+    if excess < 0:
+        return 0.0
+    return float(min(2 ** min(excess, 30), settings.login_account_max_delay_s))
 
 
 async def login(
@@ -95,28 +116,46 @@ async def login(
     email: str,
     password: str,
     client_ip: str,
+    user_agent: str | None = None,
 ) -> TokenPair:
-    """Password grant. Failures per account and address are counted in the database; past the
-    limit the account is refused from that address until the window slides (429), and from
-    every address once the account's failures from all of them pass the account limit."""
+    """Password grant, with failures counted in the database.
+
+    * Per account and address: past ``login_max_failures`` in the window that address is
+      refused (429) until the window slides; other addresses are not affected.
+    * Per account, all addresses together: past ``login_account_slowdown_after`` failures,
+      attempts from addresses holding no active login of the account are spaced by a delay
+      that doubles per failure up to ``login_account_max_delay_s`` (429 with the wait). The
+      owner's signed-in devices are never slowed, and anyone else waits at most the cap.
+    """
     email = email.strip().lower()
     now = _now()
     window = timedelta(seconds=settings.login_failure_window_s)
-    failures, oldest = await repository.count_login_failures(
-        session, email, client_ip, now - window
-    )
-    limited = failures >= settings.login_max_failures
-    if not limited:
-        # Guessing spread over many addresses stays under the per-address limit: cap it too.
-        failures, oldest = await repository.count_account_failures(session, email, now - window)
-        limited = failures >= settings.login_max_account_failures
-    if limited:
-        retry_after = int(((oldest or now) + window - now).total_seconds()) + 1
-        raise RateLimitedError(
-            "too many failed logins; try again later",
-            headers={"Retry-After": str(max(retry_after, 1))},
-        )
     user = await repository.user_by_email(session, email)
+    known = user is not None and await repository.has_active_login(session, user.id, client_ip, now)
+    if not known:
+        # One unknown-address attempt per account at a time, so a burst cannot slip past the
+        # counts before its failures are recorded.
+        await repository.lock_account_logins(session, email)
+    failures, oldest, _ = await repository.count_login_failures(
+        session, email, now - window, client_ip
+    )
+    if failures >= settings.login_max_failures:
+        retry_after = ((oldest or now) + window - now).total_seconds()
+        raise refusal(
+            "too many failed logins from this address; try again later",
+            RateRule(limit=settings.login_max_failures, window_s=settings.login_failure_window_s),
+            retry_after,
+        )
+    if not known:
+        failures, _, latest = await repository.count_login_failures(session, email, now - window)
+        delay = account_delay_s(settings, failures)
+        wait = ((latest or now) + timedelta(seconds=delay) - now).total_seconds()
+        if delay and wait > 0:
+            raise refusal(
+                "this account is being guessed at: attempts are slowed down; try again shortly",
+                RateRule(limit=1, window_s=max(int(delay), 1)),
+                wait,
+            )
     if not await passwords.verify(password, user.password_hash if user else None) or user is None:
         await repository.clear_login_failures(session, email, client_ip, before=now - window)
         session.add(LoginFailure(email=email, client_ip=client_ip, failed_at=now))
@@ -124,10 +163,14 @@ async def login(
         # keep_changes: the failure must be counted although the request fails.
         raise UnauthorizedError("incorrect email or password", keep_changes=True)
     await repository.clear_login_failures(session, email, client_ip)
-    return await _issue_tokens(session, settings, user.id, uuid.uuid4())
+    return await _issue_tokens(
+        session, settings, user.id, uuid.uuid4(), user_agent=user_agent, client_ip=client_ip
+    )
 
 
-async def refresh(session: AsyncSession, settings: CloudSettings, token: str) -> TokenPair:
+async def refresh(
+    session: AsyncSession, settings: CloudSettings, token: str, client_ip: str | None = None
+) -> TokenPair:
     """Rotate a refresh token. Presenting an already-rotated token revokes its whole family."""
     row = await repository.refresh_token_for_update(session, sha256_hex(token))
     now = _now()
@@ -142,7 +185,14 @@ async def refresh(session: AsyncSession, settings: CloudSettings, token: str) ->
     if row.expires_at <= now:
         raise UnauthorizedError("refresh token expired")
     row.rotated_at = now
-    return await _issue_tokens(session, settings, row.user_id, row.family_id)
+    return await _issue_tokens(
+        session,
+        settings,
+        row.user_id,
+        row.family_id,
+        user_agent=row.user_agent,
+        client_ip=client_ip,
+    )
 
 
 async def logout(session: AsyncSession, token: str) -> None:
@@ -163,6 +213,35 @@ async def change_password(
     user.password_changed_at = now
     await repository.revoke_user_tokens(session, user.id, now)
     await session.flush()
+
+
+async def update_profile(session: AsyncSession, user: User, body: UserUpdate) -> User:
+    """Change the display preferences named in ``body`` (``locale: null`` clears it)."""
+    if body.temperature_unit is not None:
+        user.temperature_unit = body.temperature_unit
+    if "locale" in body.model_fields_set:
+        user.locale = body.locale
+    await session.flush()
+    return user
+
+
+async def list_sessions(session: AsyncSession, user: User) -> list[SessionPublic]:
+    """The user's live logins, most recently active first."""
+    rows = await repository.active_sessions(session, user.id, _now())
+    return [
+        SessionPublic(
+            id=family, started_at=started, last_active_at=last, expires_at=expires, user_agent=ua
+        )
+        for family, started, last, expires, ua in rows
+    ]
+
+
+async def revoke_session(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:
+    """Sign one login out everywhere it is used; another user's login or a dead one is a 404."""
+    now = _now()
+    if not await repository.user_owns_live_family(session, user.id, session_id, now):
+        raise NotFoundError("no such session")
+    await repository.revoke_family(session, session_id, now)
 
 
 async def authenticate_access_token(
@@ -257,8 +336,8 @@ async def start_device_authorization(
     return DeviceAuthorizationOut(
         device_code=device_code,
         user_code=user_code,
-        verification_uri=settings.verification_uri,
-        verification_uri_complete=f"{settings.verification_uri}?user_code={user_code}",
+        verification_uri=settings.device_verification_uri(),
+        verification_uri_complete=f"{settings.device_verification_uri()}?user_code={user_code}",
         expires_in=settings.device_code_ttl_s,
         interval=settings.device_poll_interval_s,
     )

@@ -12,12 +12,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, cast
+from typing import Final, Literal, Protocol, cast
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from cloud.diagnosis import repository
@@ -25,6 +25,7 @@ from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
 from cloud.diagnosis.ports import (
     AlertSummary,
     CanopyPoint,
+    Diagnoser,
     DiagnosisFailed,
     DiagnosisImage,
     DiagnosisReport,
@@ -36,11 +37,13 @@ from cloud.diagnosis.ports import (
 from cloud.diagnosis.schemas import DiagnosisPage, DiagnosisPublic
 from cloud.errors import NotFoundError
 from cloud.images import repository as image_repository
+from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
-from cloud.jobs.queue import DIAGNOSE_TASK, RetryLater, WorkerDeps, backoff, defer, job_status
+from cloud.images.settings import ImageSettings
+from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
 from cloud.registry import repository as registry_repository
 from cloud.registry.models import Hub
-from cloud.storage.ports import ObjectNotFound, StorageError
+from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
     DIAGNOSES_PER_PLANT,
     AlertKind,
@@ -52,6 +55,27 @@ from shared.sync import (
 )
 
 _log = structlog.get_logger("cloud.diagnosis")
+
+DIAGNOSE_TASK: Final = task_name("diagnose_image")
+
+
+class PipelineDeps(Protocol):
+    """What the diagnosis job needs (``cloud.worker.WorkerDeps`` provides it)."""
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+    @property
+    def store(self) -> ObjectStore: ...
+    @property
+    def diagnoser(self) -> Diagnoser: ...
+    @property
+    def settings(self) -> ImageSettings: ...
+    @property
+    def counters(self) -> PipelineCounters | None: ...
+    def session(self) -> AsyncSession:
+        """A new session; the task owns its transactions."""
+        ...
+
 
 CANOPY_TREND_DAYS = 30
 CANOPY_TREND_POINTS = 12
@@ -172,7 +196,7 @@ class _Claim:
     image: Image
 
 
-async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
+async def run_diagnosis(deps: PipelineDeps, diagnosis_id: uuid.UUID) -> str:
     """The diagnosis job: claim, call the diagnoser, record the verdict or the failure.
 
     Returns what happened (``succeeded``, ``skipped``); raises ``RetryLater`` to be run again
@@ -226,7 +250,7 @@ async def run_diagnosis(deps: WorkerDeps, diagnosis_id: uuid.UUID) -> str:
     return "succeeded" if stored else "skipped"
 
 
-def _count(deps: WorkerDeps, outcome: str, usage: TokenUsage | None = None) -> None:
+def _count(deps: PipelineDeps, outcome: str, usage: TokenUsage | None = None) -> None:
     if deps.counters is None:
         return
     deps.counters.diagnoses.labels(outcome, deps.diagnoser.source).inc()
@@ -304,7 +328,7 @@ async def _record_success(session: AsyncSession, claim: _Claim, report: Diagnosi
     return bool(getattr(result, "rowcount", 0))
 
 
-async def _record_failure(deps: WorkerDeps, claim: _Claim, exc: DiagnosisFailed) -> str:
+async def _record_failure(deps: PipelineDeps, claim: _Claim, exc: DiagnosisFailed) -> str:
     settings = deps.settings
     exhausted = claim.attempt >= settings.diagnosis_max_attempts
     final = not exc.retryable or exhausted

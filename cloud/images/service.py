@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePage, ImagePublic
 from cloud.images.settings import ImageSettings
-from cloud.jobs.queue import PURGE_TASK, defer
+from cloud.jobs.queue import defer, task_name
 from cloud.registry.models import Hub
 from cloud.storage.keys import image_key, plant_prefix, thumbnail_key
 from cloud.storage.ports import (
@@ -43,6 +44,8 @@ from cloud.storage.ports import (
 from shared.sync import ImageCompleteAck, ImageSlot, ImageSlotRequest
 
 _log = structlog.get_logger("cloud.images")
+
+PURGE_TASK: Final = task_name("purge_objects")
 
 
 class UnknownNodeError(InvalidRequestError):

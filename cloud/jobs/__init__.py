@@ -1,1 +1,2 @@
-"""The durable job queue (procrastinate on the cloud's PostgreSQL): diagnoses and object purges."""
+"""The durable job queue (procrastinate on the cloud's PostgreSQL): plumbing that knows no
+domain. Each domain owns its tasks (``<domain>/tasks.py``); ``cloud.worker`` wires them."""

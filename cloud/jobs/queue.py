@@ -1,4 +1,7 @@
-"""Deferring jobs inside the caller's transaction, and running workers.
+"""Deferring jobs inside the caller's transaction, and running workers: plumbing only.
+
+No domain is known here: each domain names its tasks and registers them in its own
+``tasks.py``; ``cloud.worker`` is the one place that wires them and their dependencies.
 
 Jobs are inserted with procrastinate's own SQL function in the request's transaction, so an
 image and its diagnosis job commit together or not at all. Workers are procrastinate workers
@@ -10,33 +13,25 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-import httpx
 import procrastinate
 import structlog
 from procrastinate import retry as procrastinate_retry
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db.engine import libpq_url
-from cloud.diagnosis.ports import Diagnoser
-from cloud.egress import Egress
-from cloud.images.metrics import PipelineCounters
-from cloud.images.settings import ImageSettings
-from cloud.storage.ports import ObjectStore
 
 _log = structlog.get_logger("cloud.jobs")
 
 NAMESPACE: Final = "plantvita"
 QUEUE: Final = "plantvita"
-DIAGNOSE_TASK: Final = f"{NAMESPACE}:diagnose_image"
-PURGE_TASK: Final = f"{NAMESPACE}:purge_objects"
-WEBHOOK_TASK: Final = f"{NAMESPACE}:deliver_alert_webhook"
+# The key of the worker settings in a job's ``additional_context`` (see ``run_worker``).
+SETTINGS_KEY: Final = "worker_settings"
 
 _DEFER_SQL: Final = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[CAST(ROW(:queue, :task, 0, NULL, "
@@ -105,29 +100,33 @@ async def job_status(session: AsyncSession, job_id: int) -> str | None:
     return status
 
 
-@dataclass(frozen=True)
-class WorkerDeps:
-    """What job tasks need, built once per worker process (or per API process, inline)."""
+class WorkerSettings(Protocol):
+    """The knobs a worker runs by (``CloudSettings`` has them)."""
 
-    engine: AsyncEngine
-    store: ObjectStore
-    diagnoser: Diagnoser
-    settings: ImageSettings
-    counters: PipelineCounters | None = None  # None in tests that do not look at metrics
-    # Webhooks: the vetting egress (its resolver is a seam for tests) and, in long-running
-    # workers, one client from ``egress.client()``; None: one client per delivery.
-    egress: Egress = field(default_factory=Egress)
-    http: httpx.AsyncClient | None = None
-
-    def session(self) -> AsyncSession:
-        """A new session; the task owns its transactions."""
-        return AsyncSession(self.engine, expire_on_commit=False)
+    @property
+    def worker_concurrency(self) -> int: ...
+    @property
+    def worker_heartbeat_s(self) -> float: ...
+    @property
+    def worker_stalled_after_s(self) -> float: ...
+    @property
+    def worker_poll_s(self) -> float: ...
+    @property
+    def job_retention_days(self) -> int: ...
 
 
-def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
-    """A procrastinate app on ``database_url`` with the Plant-Vita tasks registered."""
-    from cloud.jobs.tasks import register_tasks
+def task_name(name: str) -> str:
+    """A task's name in the Plant-Vita namespace (``plantvita:NAME``)."""
+    return f"{NAMESPACE}:{name}"
 
+
+def build_job_app(
+    database_url: str,
+    register: Callable[[procrastinate.App], None],
+    *,
+    max_connections: int = 4,
+) -> procrastinate.App:
+    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it."""
     connector = procrastinate.PsycopgConnector(
         conninfo=libpq_url(database_url),
         min_size=1,
@@ -135,7 +134,7 @@ def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastina
         kwargs={"options": "-c timezone=UTC"},
     )
     app = procrastinate.App(connector=connector)
-    register_tasks(app)
+    register(app)
     return app
 
 
@@ -152,14 +151,17 @@ async def recover_stalled_jobs(app: procrastinate.App, stalled_after_s: float) -
 
 async def run_worker(
     app: procrastinate.App,
-    deps: WorkerDeps,
+    settings: WorkerSettings,
+    context: Mapping[str, Any],
     *,
     name: str,
     wait: bool = True,
     install_signal_handlers: bool = False,
 ) -> None:
-    """Run a worker until cancelled (or, with ``wait=False``, until the queue is empty)."""
-    settings = deps.settings
+    """Run a worker until cancelled (or, with ``wait=False``, until the queue is empty).
+
+    Tasks find ``context`` (what their domain needs) and ``settings`` in their job context.
+    """
     await recover_stalled_jobs(app, settings.worker_stalled_after_s)
     await app.run_worker_async(
         queues=[QUEUE],
@@ -171,7 +173,7 @@ async def run_worker(
         stalled_worker_timeout=max(
             settings.worker_stalled_after_s, settings.worker_heartbeat_s * 3
         ),
-        additional_context={"deps": deps},
+        additional_context={SETTINGS_KEY: settings, **context},
         install_signal_handlers=install_signal_handlers,
         delete_jobs="never",
     )

@@ -44,6 +44,8 @@ class Hub(CloudTable, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
+    # The newest revision the hub said it holds (``since_revision`` of its config pull).
+    config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class Node(CloudTable, table=True):

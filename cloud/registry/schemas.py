@@ -22,6 +22,12 @@ class HubPublic(BaseModel):
     last_seen_at: datetime | None
     revoked_at: datetime | None
     config_revision: int
+    config_revision_acked: int | None = Field(
+        default=None, description="the newest revision the hub confirmed holding"
+    )
+    config_pending: bool = Field(
+        default=False, description="a change waits for the hub's next config pull"
+    )
 
 
 class HubUpdate(BaseModel):

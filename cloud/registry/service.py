@@ -72,6 +72,8 @@ def hub_public(hub: Hub) -> HubPublic:
         last_seen_at=hub.last_seen_at,
         revoked_at=hub.revoked_at,
         config_revision=hub.config_revision,
+        config_revision_acked=hub.config_revision_acked,
+        config_pending=(hub.config_revision_acked or 0) < hub.config_revision,
     )
 
 
@@ -383,12 +385,32 @@ async def get_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.U
     return plant
 
 
+async def plant_with_thresholds(
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> tuple[Plant, Thresholds]:
+    """One of the owner's plants (or 404) with its effective thresholds."""
+    plant = await get_plant(session, owner_id, plant_id)
+    return plant, effective_thresholds(await _species_of(session, plant), plant.overrides)
+
+
 async def plant_detail(
     session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> PlantPublic:
     """One plant with its effective thresholds."""
     plant = await get_plant(session, owner_id, plant_id)
     return plant_public(plant, await _species_of(session, plant))
+
+
+def check_ranges(thresholds: Thresholds) -> None:
+    """Every effective minimum below its maximum, or a 422 naming the first that is not."""
+    for low_field in (f for f in _THRESHOLD_FIELDS if f.endswith("_min")):
+        high_field = low_field.removesuffix("_min") + "_max"
+        low, high = thresholds.limit(low_field), thresholds.limit(high_field)
+        if low is not None and high is not None and low >= high:
+            name = low_field.removesuffix("_min").replace("_", " ")
+            raise InvalidRequestError(
+                f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
+            )
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:
@@ -403,6 +425,7 @@ async def create_plant(
 ) -> PlantPublic:
     """Create a plant; every hub of the owner gets a new config revision."""
     species = await _check_plant_refs(session, owner_id, body.species_id, body.node_id, None)
+    check_ranges(effective_thresholds(species, _overrides_json(body.overrides)))
     plant = Plant(
         owner_id=owner_id,
         name=body.name,
@@ -441,6 +464,7 @@ async def update_plant(
         plant.location = body.location
     if "overrides" in fields:
         plant.overrides = _overrides_json(body.overrides)
+    check_ranges(effective_thresholds(species, plant.overrides))
     plant.updated_at = _now()
     try:
         await session.flush()
@@ -483,6 +507,14 @@ async def get_species(session: AsyncSession, species_id: int) -> SpeciesPublic:
 
 
 # --- hub-facing: snapshot and inventory ------------------------------------------------------
+
+
+def acknowledge_config(hub: Hub, since_revision: int | None) -> None:
+    """The hub pulling with ``since_revision`` holds that revision: remember it (never back)."""
+    if since_revision is None or since_revision > hub.config_revision:
+        return
+    if hub.config_revision_acked is None or since_revision > hub.config_revision_acked:
+        hub.config_revision_acked = since_revision
 
 
 async def config_snapshot(session: AsyncSession, hub: Hub) -> ConfigSnapshot:

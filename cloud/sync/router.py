@@ -102,6 +102,7 @@ async def get_config(
     since_revision: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     """The config snapshot, or 304 when ``since_revision`` is the current revision."""
+    registry_service.acknowledge_config(hub, since_revision)
     etag = f'"rev-{hub.config_revision}"'
     if since_revision is not None and since_revision == hub.config_revision:
         return Response(status_code=304, headers={"ETag": etag})

@@ -45,3 +45,21 @@ async def plant_latest_json(
     if rows is None:
         raise NotFoundError("plant not found")
     return _dump(rows)
+
+
+async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[uuid.UUID, Any]:
+    """The newest reading of each of the owner's plants, by plant id (``LatestReading`` keys)."""
+    async with database.connection() as conn:
+        rows = await repository.latest_for_plants(conn, owner_id)
+    return {row[0]: dict(zip(LATEST_KEYS, row, strict=True)) for row in rows}
+
+
+async def plant_latest(
+    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The newest reading of one plant (None when it has none yet); 404 when not the owner's."""
+    async with database.connection() as conn:
+        rows = await repository.latest_of_plant(conn, owner_id, plant_id)
+    if rows is None:
+        raise NotFoundError("plant not found")
+    return dict(zip(LATEST_KEYS, rows[0], strict=True)) if rows else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -17,6 +17,7 @@ from cloud.telemetry import read_service, service
 from cloud.telemetry.schemas import History, LatestReading, Resolution
 from shared.metrics import MetricPublic, public_metrics
 from shared.sync import API_PREFIX
+from shared.watering import WateringPublic
 
 router = APIRouter(prefix=API_PREFIX, tags=["telemetry"])
 
@@ -90,6 +91,15 @@ async def node_history(
             resolution=resolution,
         )
     )
+
+
+@router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
+async def plant_watering(
+    plant_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
+) -> WateringPublic:
+    """Waterings detected from moisture rises (two weeks, newest first) and when the plant
+    needs water next ("today" by UTC): the same shared forecast the hub shows."""
+    return await service.watering(session, user_id, plant_id, datetime.now(UTC))
 
 
 @router.get("/readings/latest", response_model=list[LatestReading])

@@ -31,8 +31,10 @@ from cloud.telemetry.validation import (
     fast_columns,
     validate_readings,
 )
-from shared.metrics import METRIC_NAMES
+from shared.metrics import METRIC_NAMES, Metric
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
+from shared.watering import HISTORY as WATERING_HISTORY
+from shared.watering import MoistureSample, WateringPublic, watering_public
 
 READINGS_KIND = "readings"
 
@@ -246,6 +248,29 @@ async def history(
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
     }
     return orjson.dumps(body, option=orjson.OPT_UTC_Z)
+
+
+async def watering(
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
+) -> WateringPublic:
+    """Waterings and the forecast of one of the owner's plants, from its hourly rollups: the
+    shared code the hub runs on its own rollups, so both say the same."""
+    plant, thresholds = await registry_service.plant_with_thresholds(session, owner_id, plant_id)
+    samples: list[MoistureSample] = []
+    if plant.node_id is not None:
+        conn = await raw_connection(session)
+        completed = now.replace(minute=0, second=0, microsecond=0)
+        rows = await repository.series(
+            conn, "hour", plant.node_id, now - WATERING_HISTORY, completed, 24 * 15
+        )
+        moisture = repository.POINT_KEYS.index(Metric.MOISTURE.value)
+        samples = [
+            MoistureSample(row[0], float(row[moisture]))
+            for row in rows
+            if row[moisture] is not None
+        ]
+    minimum, _ = thresholds.bounds(Metric.MOISTURE)
+    return watering_public(samples, minimum, now)
 
 
 async def csv_window(

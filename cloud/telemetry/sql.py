@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cloud.jobs.queue import QUEUE, WEBHOOK_TASK
+from cloud.notifications.queueing import defer_events_sql
 from cloud.telemetry.models import METRICS
 from shared.metrics import REGISTRY
 
@@ -93,14 +93,7 @@ unstale AS (
       AND status <> 'resolved'
     RETURNING id, owner_id
 ),
-unstale_events AS (
-    SELECT procrastinate_defer_jobs_v1(ARRAY(
-        SELECT ROW('{QUEUE}', '{WEBHOOK_TASK}', 0, NULL, NULL,
-                   jsonb_build_object('alert_id', u.id, 'event', 'alert.resolved',
-                                      'event_id', gen_random_uuid(), 'at', now()),
-                   NULL)::procrastinate_job_to_defer_v1
-        FROM unstale AS u JOIN alert_webhooks AS w ON w.owner_id = u.owner_id
-    )) AS jobs
+unstale_events AS ({defer_events_sql("SELECT id, owner_id, 'alert.resolved' FROM unstale")}
 ),
 touched AS (
     UPDATE nodes AS n SET last_reading_at = latest.at
@@ -124,7 +117,7 @@ ON CONFLICT (node_id, measured_at) DO NOTHING
 # caller from the staged columns, arrive as arrays. Upsert them into the hourly rollup and
 # their (much smaller) re-aggregation per day into the daily rollup; move each node's
 # last_reading_at forward and resolve the stale alerts of nodes that reported (queueing their
-# webhook events when the owner has a webhook). Data-modifying CTEs always run to completion.
+# notifications, ``cloud.notifications.queueing``). Data-modifying CTEs always run to completion.
 _GIVEN_COLUMNS = ", ".join(
     f"{m}_count, NULLIF({m}_min, 'NaN') AS {m}_min, NULLIF({m}_max, 'NaN') AS {m}_max, "
     f"NULLIF({m}_sum, 'NaN') AS {m}_sum"

@@ -35,6 +35,7 @@ from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store.types import SyncState, from_ms, to_ms
+from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, PLANT_METRICS, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
 
@@ -170,9 +171,10 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
     species = await plants_repo.species_map(session)
     plants = {p.node_mac: p for p in await plants_repo.list_plants(session) if p.node_mac}
     min_duration_ms = int(settings.alert_min_duration_s * 1000)
-    stale_after = timedelta(seconds=settings.stale_after_s)
     for node in await nodes_repo.paired(session):
         assert node.id is not None
+        # Silent for a few of its own sampling intervals, not a fixed hour.
+        stale_after = freshness_window(node.sampling_interval_s)
         plant = plants.get(node.mac)
         latest = await readings.latest_values(session, node.id)
         changed += await _stale_and_battery(

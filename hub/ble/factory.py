@@ -58,6 +58,11 @@ class EmulatedHubGateway:
         await self.gateway.stop()
         await self.garden.stop()
 
+    @property
+    def radio_problem(self) -> str | None:
+        """See ``Gateway.radio_problem``."""
+        return self.gateway.radio_problem
+
     def seen_devices(self) -> Sequence[SeenDevice]:
         """See ``Gateway.seen_devices``."""
         return self.gateway.seen_devices()

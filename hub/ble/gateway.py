@@ -79,7 +79,8 @@ class _Node:
     decoder: BTHomeNodeDecoder
     drops: DropCounters = field(default_factory=DropCounters)
     device: BLEDevice | None = None
-    last_seen: datetime | None = None
+    last_seen: datetime | None = None  # the last authenticated advert
+    wrong_key_at: datetime | None = None  # the last advert that failed authentication
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
@@ -100,6 +101,9 @@ class _Node:
     partial_images: dict[int, PartialImage] = field(default_factory=dict)
     dirty: bool = False
     last_drop_log: float = 0.0
+    # Readings the node holds that the hub has not received (counter gaps since the last
+    # backfill); while above zero a session is due.
+    readings_held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,10 @@ class Gateway:
         self._scanner: BleakScanner | None = None
         self._running = False
         self._passive_failed = False
+        self.radio_problem: str | None = None  # why scanning cannot run (no adapter, …)
+        # One LE connection attempt at a time: controllers refuse a second pending Create
+        # Connection (Bumble answers COMMAND_DISALLOWED), so a garden of due nodes would storm.
+        self._connect_lock = asyncio.Lock()
         self._client_class: type[BleakClient] = (
             backend.client_class() if backend is not None else BleakClient
         )
@@ -250,6 +258,7 @@ class Gateway:
                 seq_epoch=node.seq_epoch,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
+                readings_held=node.readings_held,
             )
             self._seen.pop(mac, None)
         self._nodes = nodes
@@ -263,6 +272,10 @@ class Gateway:
         node.requested = True
         node.retry_after = 0.0
         self._session_wanted.set()
+
+    def readings_on_node(self, node_mac: str) -> int:
+        """Readings a paired node holds that the hub has not received yet (counter gaps)."""
+        return self._nodes[node_mac.upper()].readings_held
 
     def drops(self, node_mac: str) -> DropCounters:
         """A paired node's dropped-advert counters."""
@@ -295,6 +308,7 @@ class Gateway:
             return
         except WrongKey:
             node.drops.wrong_key += 1
+            node.wrong_key_at = self.now()
             self._dropped(node, "wrong key")
             return
         except Replay:
@@ -331,6 +345,7 @@ class Gateway:
                 return
             if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
+                node.readings_held += seq - node.last_seq - 1
                 node.session_due_at = 0.0
                 self._session_wanted.set()
             node.last_seq = seq
@@ -409,6 +424,7 @@ class Gateway:
             or node.pending_flag
             or node.counter_check
             or config_stale
+            or node.readings_held > 0
             or mono >= node.session_due_at
         )
 
@@ -495,11 +511,14 @@ class Gateway:
             statuses.append(
                 NodeStatus(
                     node_mac=node.paired.mac,
-                    last_seen=node.last_seen or self.now(),
+                    # Never "now" for a node only heard failing: it was not seen as itself.
+                    last_seen=node.last_seen,
+                    wrong_key_at=node.wrong_key_at,
                     rssi=node.rssi,
                     battery=node.battery,
                     name=node.name,
                     drops=replace(node.drops),
+                    readings_held=node.readings_held,
                 )
             )
         if statuses:
@@ -549,6 +568,9 @@ class Gateway:
                 await scanner.start()
                 self._scanner = scanner
                 self.stats.scanner_starts += 1
+                if self.radio_problem is not None:
+                    logger.warning("Bluetooth scanning runs again")
+                self.radio_problem = None
                 self._last_advert = time.monotonic()
                 backoff = self.settings.scan_backoff_s
                 failures = 0
@@ -563,12 +585,24 @@ class Gateway:
             except Exception as exc:
                 self.stats.scanner_errors += 1
                 failures += 1
-                if self.settings.passive_scan and not self._passive_failed and failures >= 3:
+                problem = radio_problem(exc)
+                no_adapter = problem.startswith(NO_ADAPTER)
+                if (
+                    self.settings.passive_scan
+                    and not self._passive_failed
+                    and not no_adapter
+                    and failures >= 3
+                ):
                     # Passive scanning needs BlueZ's advertisement monitor (experimental on
                     # older releases): fall back to active scanning rather than hear nothing.
                     self._passive_failed = True
                     logger.warning("passive scanning unavailable; scanning actively instead")
-                logger.warning("scanner error (%s); retrying in %.1fs", exc, backoff)
+                if problem != self.radio_problem:
+                    # Once per new problem: a hub without an adapter must not fill its log.
+                    logger.warning("%s; retrying (next try in %.0fs)", problem, backoff)
+                else:
+                    logger.debug("scanner still failing (%s)", exc)
+                self.radio_problem = problem
                 await self._stop_scanner()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.scan_backoff_max_s)
@@ -591,6 +625,9 @@ class Gateway:
 
     async def _session(self, node: _Node) -> None:
         mac = node.paired.mac
+        # Gaps seen from here on may be newer than what this session's backfill asks for:
+        # only those seen before it are settled by its success.
+        held_before = node.readings_held
         try:
             async with self._semaphore:
                 report = await self._run_session(node)
@@ -601,7 +638,15 @@ class Gateway:
             if report.seq_epoch is not None and report.seq_epoch != node.seq_epoch:
                 self._counter_restarted(node, report)
             node.retry_after = 0.0
-            node.session_due_at = time.monotonic() + self.settings.session_interval_s
+            node.readings_held = max(0, node.readings_held - held_before)
+            node.dirty = True
+            if report.acked_upto is not None and node.last_seq is not None:
+                # What was backfilled is no gap: the next advert continues from it.
+                node.last_seq = max(node.last_seq, report.acked_upto)
+            # A gap seen while this session ran asks for the next one right after it.
+            node.session_due_at = time.monotonic() + (
+                0.0 if node.readings_held else self.settings.session_interval_s
+            )
             if report.config_revision is not None:
                 node.applied_revision = report.config_revision
             if report.node_config is not None:
@@ -621,6 +666,7 @@ class Gateway:
             self._session_ended(mac, None, exc)
         finally:
             self._in_session.discard(mac)
+            self._session_wanted.set()  # a follow-up may be due (a gap seen meanwhile)
 
     def _session_ended(
         self, mac: str, report: SessionReport | None, error: Exception | None
@@ -684,7 +730,10 @@ class Gateway:
         if settings.adapter:
             client_kwargs["bluez"] = {"adapter": settings.adapter}
         try:
-            async with asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1):
+            async with (
+                self._connect_lock,
+                asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1),
+            ):
                 client = await establish_connection(
                     self._client_class,
                     device,
@@ -718,6 +767,18 @@ class Gateway:
         finally:
             with contextlib.suppress(Exception):
                 await client.disconnect()
+
+
+NO_ADAPTER = "no Bluetooth adapter available"
+_NO_ADAPTER_HINTS = ("no bluetooth adapter", "adapter", "org.bluez", "dbus", "hci")
+
+
+def radio_problem(exc: BaseException) -> str:
+    """One line a gardener can act on for a scanner that cannot start."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FileNotFoundError) or any(h in text.lower() for h in _NO_ADAPTER_HINTS):
+        return f"{NO_ADAPTER} ({text[:160]})"
+    return f"Bluetooth scanning fails ({text[:160]})"
 
 
 def mac_name(mac: str) -> str:

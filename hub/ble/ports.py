@@ -60,6 +60,7 @@ class PairedNode:
     config: NodeConfig | None = None  # the config the node should run
     config_revision_applied: int | None = None  # what the node last confirmed
     thresholds: AlarmThresholds | None = None  # its plant's limits (species + overrides)
+    readings_held: int = 0  # readings the node holds that the hub lacks (as last recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +93,15 @@ class NodeStatus:
     """What the gateway learned about a node besides its readings."""
 
     node_mac: str
-    last_seen: datetime
+    last_seen: datetime | None  # the last authenticated advert or session (None: none yet)
     rssi: int | None = None
     battery: float | None = None
     name: str | None = None
     firmware_version: str | None = None
     config_revision_applied: int | None = None
     drops: DropCounters = field(default_factory=DropCounters)
+    wrong_key_at: datetime | None = None  # the last advert that failed authentication
+    readings_held: int | None = None  # readings the node holds that the hub lacks; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,11 @@ class GatewayStore(Protocol):
 
 class GatewayControl(Protocol):
     """What the hub's API and sync engine need from the gateway."""
+
+    @property
+    def radio_problem(self) -> str | None:
+        """Why the gateway cannot scan (no Bluetooth adapter, …), or None while it scans."""
+        ...
 
     def seen_devices(self) -> Sequence[SeenDevice]:
         """Unpaired devices heard recently, newest first."""

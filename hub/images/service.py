@@ -8,9 +8,10 @@ import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 from uuid import uuid4
 
 import structlog
@@ -23,10 +24,28 @@ from hub.images.models import Image
 from hub.images.storage import ImageStorage
 from hub.nodes import repository as nodes_repo
 from hub.plants.models import Plant
+from hub.settings import HubSettings
 from hub.store.types import utcnow
+from hub.store.writer import WriteOp
 
-if TYPE_CHECKING:
-    from hub.store.hub_store import HubStore
+T = TypeVar("T")
+
+
+class ImageStore(Protocol):
+    """The parts of the hub's store photos are written through (``HubStore`` has them)."""
+
+    @property
+    def settings(self) -> HubSettings: ...
+    @property
+    def images(self) -> ImageStorage: ...
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A read session."""
+        ...
+
+    async def write(self, op: WriteOp[T]) -> T:
+        """Run ``op`` on the single writer."""
+        ...
+
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +119,7 @@ def _prepare(storage: ImageStorage, data: bytes, thumb_side: int) -> _Prepared:
 
 
 async def ingest_image(
-    store: HubStore,
+    store: ImageStore,
     data: bytes,
     *,
     source: str,

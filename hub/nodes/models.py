@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from hub.store.types import EpochMs, SyncState
+from shared.sync import NodeConfig
 
 
 class Node(SQLModel, table=True):
@@ -20,7 +21,8 @@ class Node(SQLModel, table=True):
     bindkey: bytes | None = None
     paired: bool = True
     name: str | None = None
-    last_seen: datetime | None = Field(default=None, sa_type=EpochMs)
+    last_seen: datetime | None = Field(default=None, sa_type=EpochMs)  # last authenticated advert
+    wrong_key_at: datetime | None = Field(default=None, sa_type=EpochMs)  # last failed one
     rssi: int | None = None
     battery: float | None = None
     firmware_version: str | None = None
@@ -35,10 +37,18 @@ class Node(SQLModel, table=True):
     seq_epoch: int = 0  # counter epoch: bumped when the node's counter restarts
     key_epoch: int = 0  # first epoch under the current bindkey (replays possible since then)
     counter_resets: int = 0  # how many times a counter restart was detected and accepted
+    readings_held: int = 0  # readings the node holds that the hub has not received yet
     created_at: datetime = Field(sa_type=EpochMs)
     sync_state: int = SyncState.PENDING
     reject_reason: str | None = None
     cloud_registered: bool = False
+
+    @property
+    def sampling_interval_s(self) -> int | None:
+        """The sampling interval the node is configured to run (None: not known yet)."""
+        if not self.config:
+            return None
+        return NodeConfig.model_validate_json(self.config).sampling_interval_s
 
     @property
     def drops_total(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,14 +19,15 @@ from hub.nodes.schemas import (
     SeenDevicePublic,
 )
 from hub.plants import repository as plants_repo
-from hub.store.types import SyncState
+from hub.store.types import SyncState, utcnow
+from shared.freshness import stale_after
 from shared.mac import normalize_mac
 from shared.sync import NodeConfig, NodeKind
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
 
-def to_public(node: Node, plant_id: str | None) -> NodePublic:
+def to_public(node: Node, plant_id: str | None, now: datetime | None = None) -> NodePublic:
     """The API view of a node."""
     config = NodeConfig.model_validate_json(node.config) if node.config else None
     return NodePublic(
@@ -36,6 +39,9 @@ def to_public(node: Node, plant_id: str | None) -> NodePublic:
         battery=node.battery,
         rssi=node.rssi,
         last_seen=node.last_seen,
+        wrong_key_at=node.wrong_key_at,
+        state=service.state_of(node, now or utcnow()),
+        stale_after_s=stale_after(node.sampling_interval_s).total_seconds(),
         firmware_version=node.firmware_version,
         drops=DropCounts(
             malformed=node.drops_malformed,
@@ -52,6 +58,7 @@ def to_public(node: Node, plant_id: str | None) -> NodePublic:
         plant_id=plant_id,
         sync_state=SyncState(node.sync_state).name.lower(),
         reject_reason=node.reject_reason,
+        readings_held=node.readings_held,
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.freshness import NodeState
 from shared.mac import MacAddress
 from shared.sync import NodeConfig, NodeKind
 
@@ -53,6 +54,9 @@ class NodePublic(BaseModel):
     battery: float | None
     rssi: int | None
     last_seen: datetime | None
+    wrong_key_at: datetime | None
+    state: NodeState
+    stale_after_s: float  # silence after which its values stop being current
     firmware_version: str | None
     drops: DropCounts
     config: NodeConfig | None
@@ -62,6 +66,7 @@ class NodePublic(BaseModel):
     plant_id: str | None
     sync_state: str
     reject_reason: str | None
+    readings_held: int  # measurements the node still holds that the hub has not received
 
 
 class SeenDevicePublic(BaseModel):

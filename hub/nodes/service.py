@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from hub.nodes.models import Node
 from hub.plants import repository as plants_repo
 from hub.plants.service import thresholds_for
 from hub.store.types import SyncState, utcnow
+from shared.freshness import NodeState, node_state
 from shared.metrics import Metric
 from shared.sync import NodeConfig, NodeKind, Thresholds
 
@@ -31,6 +33,11 @@ def alarm_thresholds(thresholds: Thresholds | None) -> AlarmThresholds | None:
         temperature_high=temperature[1],
     )
     return None if alarm == AlarmThresholds() else alarm
+
+
+def state_of(node: Node, now: datetime) -> NodeState:
+    """How the node stands now: wrong key, never seen, stale after a few of its intervals, ok."""
+    return node_state(node.last_seen, node.wrong_key_at, now, node.sampling_interval_s)
 
 
 async def plant_thresholds(session: AsyncSession) -> dict[str, Thresholds]:
@@ -54,6 +61,7 @@ def to_paired(node: Node, thresholds: Thresholds | None = None) -> PairedNode:
         config=NodeConfig.model_validate_json(node.config) if node.config else None,
         config_revision_applied=node.config_revision_applied,
         thresholds=alarm_thresholds(thresholds),
+        readings_held=node.readings_held,
     )
 
 
@@ -75,6 +83,8 @@ async def pair(
         node.key_epoch = node.seq_epoch
         node.last_seq = None
         node.counter_resets += 1
+    if bindkey != node.bindkey:
+        node.wrong_key_at = None  # a new key: judge the next adverts afresh
     node.kind = kind.value
     node.bindkey = bindkey
     node.paired = True
@@ -137,10 +147,16 @@ async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) 
         node = await repository.by_mac(session, status.node_mac)
         if node is None:
             continue
-        if node.last_seen is None or status.last_seen >= node.last_seen:
+        if status.last_seen is not None and (
+            node.last_seen is None or status.last_seen >= node.last_seen
+        ):
             node.last_seen = status.last_seen
             if status.rssi is not None:
                 node.rssi = status.rssi
+        if status.wrong_key_at is not None and (
+            node.wrong_key_at is None or status.wrong_key_at > node.wrong_key_at
+        ):
+            node.wrong_key_at = status.wrong_key_at
         if status.battery is not None:
             node.battery = status.battery
         if status.name is not None:
@@ -153,6 +169,8 @@ async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) 
         node.drops_wrong_key = status.drops.wrong_key
         node.drops_replayed = status.drops.replayed
         node.drops_plaintext = status.drops.plaintext
+        if status.readings_held is not None:
+            node.readings_held = status.readings_held
         node.sync_state = SyncState.PENDING
         session.add(node)
     await session.flush()

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.dependencies import AdminDep, ReadSessionDep, SettingsDep, StoreDep
+from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
 from hub.errors import BadRequest, NotFound
+from hub.nodes import repository as nodes_repo
+from hub.nodes import service as nodes_service
 from hub.plants import repository, service
 from hub.plants.schemas import (
     History,
@@ -21,7 +23,9 @@ from hub.plants.schemas import (
 )
 from hub.readings import service as readings
 from hub.store.types import utcnow
+from shared.freshness import NodeState
 from shared.metrics import Metric, MetricPublic, public_metrics
+from shared.watering import WateringPublic
 
 router = APIRouter(prefix="/api/v1", tags=["plants"])
 
@@ -87,23 +91,35 @@ async def delete_plant(plant_id: str, store: StoreDep, _admin: AdminDep) -> None
 
 
 @router.get("/plants/{plant_id}/status", response_model=PlantStatus)
-async def plant_status(
-    plant_id: str, session: ReadSessionDep, settings: SettingsDep
-) -> PlantStatus:
+async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
     """Latest value of each metric with ok / low / high / stale / unknown."""
     plant = await repository.get(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
     thresholds = service.thresholds_for(plant, await repository.species_map(session))
-    node = await readings.node_id(session, plant.node_mac) if plant.node_mac else None
-    latest = await readings.latest_values(session, node) if node is not None else {}
+    node = await nodes_repo.by_mac(session, plant.node_mac) if plant.node_mac else None
     now = utcnow()
-    stale = timedelta(seconds=settings.stale_after_s)
-    return PlantStatus(
-        plant_id=plant.id,
-        node_mac=plant.node_mac,
-        metrics=[readings.status_of(m, latest.get(m), thresholds, now, stale) for m in Metric],
+    metrics = await readings.plant_metrics(
+        session,
+        node.id if node else None,
+        thresholds,
+        now,
+        node.sampling_interval_s if node else None,
+        superseded=node is not None and nodes_service.state_of(node, now) is NodeState.WRONG_KEY,
     )
+    return PlantStatus(plant_id=plant.id, node_mac=plant.node_mac, metrics=metrics)
+
+
+@router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
+async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPublic:
+    """Waterings detected from moisture rises (two weeks, newest first) and when the plant
+    needs water next: the same shared forecast the cloud API returns."""
+    plant = await repository.get(session, plant_id)
+    if plant is None:
+        raise NotFound(f"plant {plant_id} not found")
+    thresholds = service.thresholds_for(plant, await repository.species_map(session))
+    node = await nodes_repo.by_mac(session, plant.node_mac) if plant.node_mac else None
+    return await readings.watering(session, node.id if node else None, thresholds, utcnow())
 
 
 @router.get("/plants/{plant_id}/history", response_model=History)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
 from shared.metrics import Metric
+from shared.plant_status import Status
 from shared.sync import Thresholds
 
 
@@ -62,14 +63,23 @@ class SpeciesPublic(BaseModel):
     thresholds: Thresholds
 
 
-class Status(StrEnum):
-    """A metric against the plant's thresholds."""
+class DayLightPublic(BaseModel):
+    """One UTC day's daily light integral (None with too few readings) and its verdict."""
 
-    OK = "ok"
-    LOW = "low"
-    HIGH = "high"
-    STALE = "stale"
-    UNKNOWN = "unknown"
+    dli: float | None
+    samples: int
+    hours: float  # 24 for a completed day; the hours so far for today
+    status: Status
+
+
+class DailyLight(BaseModel):
+    """Light as plants need it: today's integral so far and yesterday's against the range."""
+
+    unit: str
+    minimum: float | None
+    maximum: float | None
+    today: DayLightPublic
+    yesterday: DayLightPublic
 
 
 class MetricStatus(BaseModel):
@@ -82,6 +92,7 @@ class MetricStatus(BaseModel):
     status: Status
     minimum: float | None
     maximum: float | None
+    daily: DailyLight | None = None  # light: judged by the daily light integral
 
 
 class PlantStatus(BaseModel):

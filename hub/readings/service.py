@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.plants.schemas import History, HistoryPoint, MetricStatus, Resolution, Status
+from hub.plants.schemas import (
+    DailyLight,
+    DayLightPublic,
+    History,
+    HistoryPoint,
+    MetricStatus,
+    Resolution,
+)
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
-from shared.metrics import SPECS, Metric
+from shared import daylight
+from shared.freshness import stale_after as freshness_window
+from shared.metrics import DLI, SPECS, Metric
+from shared.plant_status import Status, metric_status
 from shared.sync import Thresholds
+from shared.watering import HISTORY as WATERING_HISTORY
+from shared.watering import MoistureSample, WateringPublic, watering_public
 
 _COLUMNS = {m: m.value for m in Metric}
 RAW_WINDOW = timedelta(days=2)  # longer windows read hourly rollups
@@ -48,22 +60,15 @@ def status_of(
     thresholds: Thresholds,
     now: datetime,
     stale_after: timedelta,
+    daily: DailyLight | None = None,
 ) -> MetricStatus:
-    """How one metric stands: stale beats low/high, no value is unknown."""
+    """How one metric stands (the rule both tiers share: ``shared.plant_status``). Light is
+    judged by ``daily`` (the daily light integral) when given, besides a too-bright reading."""
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     value, measured = (latest[0], from_ms(latest[1])) if latest else (None, None)
-    if value is None or measured is None:
-        status = Status.UNKNOWN
-    elif now - measured > stale_after:
-        status = Status.STALE
-    elif low is not None and value < low and metric is not Metric.ILLUMINANCE:
-        # Too little light is a verdict on the day's light integral (the DLI alert), not on one
-        # reading: every night is below the plant's lux minimum.
-        status = Status.LOW
-    elif high is not None and value > high:
-        status = Status.HIGH
-    else:
-        status = Status.OK
+    status = metric_status(
+        metric, value, measured, thresholds, now, stale_after, light=_light_status(daily)
+    )
     return MetricStatus(
         metric=metric,
         unit=SPECS[metric].unit,
@@ -72,7 +77,88 @@ def status_of(
         status=status,
         minimum=low,
         maximum=high,
+        daily=daily,
     )
+
+
+def _light_status(daily: DailyLight | None) -> Status:
+    if daily is None:
+        return Status.OK
+    for verdict in (daily.today.status, daily.yesterday.status):
+        if verdict in (Status.LOW, Status.HIGH):
+            return verdict
+    return Status.OK
+
+
+async def mean_illuminance(
+    session: AsyncSession, node: int, start: datetime, end: datetime
+) -> tuple[float | None, int]:
+    """Mean illuminance and reading count of a window, from the hourly rollups."""
+    total, samples = (
+        await session.execute(
+            text(
+                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
+                "where node_id = :n and hour >= :s and hour < :e and illuminance_n > 0"
+            ),
+            {"n": node, "s": to_ms(start), "e": to_ms(end)},
+        )
+    ).one()
+    count = int(samples or 0)
+    return (float(total) / count if count else None), count
+
+
+async def day_light(
+    session: AsyncSession, node: int, day: date, thresholds: Thresholds, now: datetime
+) -> DayLightPublic:
+    """One UTC day's light integral and verdict; for today, the hours so far."""
+    start = datetime.combine(day, time(), UTC)
+    end = min(start + timedelta(days=1), now)
+    hours = max((end - start).total_seconds() / 3600.0, 0.0)
+    mean, samples = await mean_illuminance(session, node, start, start + timedelta(days=1))
+    low, high = thresholds.daily_bounds(Metric.ILLUMINANCE)
+    judged = daylight.day(mean, samples, low, high, hours=hours)
+    return DayLightPublic(
+        dli=judged.dli, samples=judged.samples, hours=round(judged.hours, 2), status=judged.status
+    )
+
+
+async def daily_light(
+    session: AsyncSession, node: int, thresholds: Thresholds, now: datetime
+) -> DailyLight:
+    """Today's light integral so far and yesterday's, against the plant's DLI range."""
+    today = now.astimezone(UTC).date()
+    low, high = thresholds.daily_bounds(Metric.ILLUMINANCE)
+    return DailyLight(
+        unit=DLI.unit,
+        minimum=low,
+        maximum=high,
+        today=await day_light(session, node, today, thresholds, now),
+        yesterday=await day_light(session, node, today - timedelta(days=1), thresholds, now),
+    )
+
+
+async def plant_metrics(
+    session: AsyncSession,
+    node: int | None,
+    thresholds: Thresholds,
+    now: datetime,
+    sampling_interval_s: float | None,
+    metrics: tuple[Metric, ...] = tuple(Metric),
+    *,
+    superseded: bool = False,
+) -> list[MetricStatus]:
+    """Every metric of a plant's node against its thresholds; values stop being current after
+    a few of the node's own sampling intervals, or at once when ``superseded`` (the node now
+    sends adverts this hub cannot read: a wrong key)."""
+    latest = await latest_values(session, node) if node is not None else {}
+    stale = timedelta(0) if superseded else freshness_window(sampling_interval_s)
+    daily = await daily_light(session, node, thresholds, now) if node is not None else None
+    return [
+        status_of(
+            m, latest.get(m), thresholds, now, stale, daily if m is Metric.ILLUMINANCE else None
+        )
+        for m in metrics
+    ]
 
 
 async def history(
@@ -143,3 +229,39 @@ async def history(
         for k, a in sorted(merged.items())
     ][:max_points]
     return History(metric=metric, resolution=resolution, start=start, end=end, points=points)
+
+
+async def hourly_moisture(
+    session: AsyncSession, node: int, start: datetime, end: datetime
+) -> list[MoistureSample]:
+    """Mean soil moisture of each completed hour of the window, oldest first (rollups)."""
+    rows = (
+        await session.execute(
+            text(
+                "select hour, moisture_sum, moisture_n from readings_hourly "
+                "where node_id = :n and hour >= :s and hour < :e and moisture_n > 0 "
+                "order by hour"
+            ),
+            {"n": node, "s": to_ms(start), "e": to_ms(end) // HOUR_MS * HOUR_MS},
+        )
+    ).all()
+    return [MoistureSample(from_ms(hour), float(total) / int(n)) for hour, total, n in rows]
+
+
+def end_of_local_day(now: datetime) -> datetime:
+    """Midnight after ``now`` in the hub's own time zone (the gardener's "today")."""
+    local = now.astimezone()
+    return datetime.combine(local.date() + timedelta(days=1), time(), local.tzinfo)
+
+
+async def watering(
+    session: AsyncSession, node: int | None, thresholds: Thresholds, now: datetime
+) -> WateringPublic:
+    """Waterings detected in the last two weeks and the forecast (shared with the cloud)."""
+    samples = (
+        await hourly_moisture(session, node, now - WATERING_HISTORY, now)
+        if node is not None
+        else []
+    )
+    minimum, _ = thresholds.bounds(Metric.MOISTURE)
+    return watering_public(samples, minimum, now, day_end=end_of_local_day(now))

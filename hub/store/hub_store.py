@@ -16,6 +16,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage, RefusedReplays
+from hub.errors import HubError
+from hub.images.service import ingest_image
 from hub.images.storage import ImageStorage
 from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
@@ -160,9 +162,6 @@ class HubStore:
 
     async def store_image(self, image: ReceivedImage) -> None:
         """Persist a photo from a node with its thumbnail and metrics (deduplicated by hash)."""
-        from hub.errors import HubError
-        from hub.images.service import ingest_image
-
         try:
             await ingest_image(
                 self,

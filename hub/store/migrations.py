@@ -221,6 +221,21 @@ CREATE TABLE diagnoses (
 CREATE INDEX ix_diagnoses_plant ON diagnoses(plant_id, requested_at);
 """
 
+# Honest node states and alert texts rendered when shown: ``wrong_key_at`` is the last advert
+# that failed authentication (a wrong key when newer than ``last_seen``); an alert keeps the
+# value and limit it opened on so its text follows the plant's current name and the unit.
+_V7 = """
+ALTER TABLE nodes ADD COLUMN wrong_key_at INTEGER;
+ALTER TABLE alerts ADD COLUMN value REAL;
+ALTER TABLE alerts ADD COLUMN bound REAL;
+"""
+
+# How many of its readings a node still holds that the hub has not received (counter gaps seen
+# in its adverts, fetched by the next session): shown per node, and the gateway starts from it.
+_V8 = """
+ALTER TABLE nodes ADD COLUMN readings_held INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -248,6 +263,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "sequence_epochs", _script(_V4)),
     Migration(5, "alert_rule", _script(_V5)),
     Migration(6, "diagnoses", _script(_V6)),
+    Migration(7, "node_wrong_key_and_alert_values", _script(_V7)),
+    Migration(8, "nodes_readings_held", _script(_V8)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

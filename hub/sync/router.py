@@ -35,9 +35,9 @@ LinkDep = Annotated[LinkManager, Depends(get_link)]
 
 
 @router.get("/sync/status", response_model=SyncStatus)
-async def sync_status(session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
-    """Pending counts per kind, last success, last error, bytes sent."""
-    return await status_of(session, engine)
+async def sync_status(request: Request, session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
+    """Pending counts per kind, last success, last error, bytes sent; scheduled jobs, clock."""
+    return await status_of(session, engine, request.app.state.scheduler)
 
 
 @router.get("/sync/rejected", response_model=list[RejectedRow])

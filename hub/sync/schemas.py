@@ -21,6 +21,34 @@ class LedgerEntry(BaseModel):
     bytes_sent: int
 
 
+class ScheduledJobStatus(BaseModel):
+    """One scheduled job (sync, alert checks, disk budget) as the ledger shows it."""
+
+    id: str
+    interval_s: float
+    runs: int
+    failures: int
+    skipped: int  # due while the previous run was still going
+    running: bool
+    running_for_s: float
+    late_by_s: float  # past its due time without having started
+    next_run_in_s: float
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_duration_s: float | None
+    last_error: str | None
+    problem: str | None  # late or hung: what ``/readyz`` reports
+
+
+class ClockStatus(BaseModel):
+    """The wall clock as the scheduler saw it: jobs follow elapsed time, steps are counted."""
+
+    now: datetime
+    steps: int
+    last_step_at: datetime | None
+    last_step_s: float | None  # positive: the clock jumped forward
+
+
 class SyncStatus(BaseModel):
     """The sync ledger and engine state."""
 
@@ -32,6 +60,8 @@ class SyncStatus(BaseModel):
     last_run_at: datetime | None
     oldest_pending_reading_at: datetime | None
     ledger: list[LedgerEntry]
+    schedule: list[ScheduledJobStatus]
+    clock: ClockStatus
 
 
 class SyncRunResult(BaseModel):

@@ -2,19 +2,63 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.schedule import MonotonicScheduler
 from hub.store.types import from_ms
 from hub.sync import repository
-from hub.sync.schemas import LedgerEntry, SyncStatus
+from hub.sync.schemas import ClockStatus, LedgerEntry, ScheduledJobStatus, SyncStatus
 from hub.sync.service import KINDS, SyncEngine
 
 # Rejections are counted per table; both image phases share the images table.
 _REJECTED_TABLE = {"image_slots": "images", "image_bytes": None, "config": None}
 
 
-async def status_of(session: AsyncSession, engine: SyncEngine) -> SyncStatus:
-    """Link state, engine state and, per kind, pending/rejected counts and the ledger."""
+def schedule_of(scheduler: MonotonicScheduler | None) -> list[ScheduledJobStatus]:
+    """Each scheduled job's ledger (empty when the hub runs without its scheduler)."""
+    if scheduler is None:
+        return []
+    now = scheduler.now_monotonic()
+    stopped = not scheduler.running
+    return [
+        ScheduledJobStatus(
+            id=job.id,
+            interval_s=job.interval_s,
+            runs=job.runs,
+            failures=job.failures,
+            skipped=job.skipped,
+            running=job.running,
+            running_for_s=round(job.running_for_s(now), 3),
+            late_by_s=round(job.late_by_s(now), 3),
+            next_run_in_s=round(max(0.0, job.next_due - now), 3),
+            last_started_at=job.last_started_at,
+            last_finished_at=job.last_finished_at,
+            last_duration_s=job.last_duration_s,
+            last_error=job.last_error,
+            problem="scheduler stopped" if stopped else job.problem(now),
+        )
+        for job in scheduler.get_jobs()
+    ]
+
+
+def clock_of(scheduler: MonotonicScheduler | None) -> ClockStatus:
+    """The wall clock and the steps the scheduler saw."""
+    step = scheduler.last_clock_step() if scheduler is not None else None
+    return ClockStatus(
+        now=datetime.now(UTC),
+        steps=scheduler.clock_steps_total if scheduler is not None else 0,
+        last_step_at=step.at if step else None,
+        last_step_s=round(step.seconds, 1) if step else None,
+    )
+
+
+async def status_of(
+    session: AsyncSession, engine: SyncEngine, scheduler: MonotonicScheduler | None = None
+) -> SyncStatus:
+    """Link state, engine state, per kind pending/rejected counts and the ledger, and the
+    scheduled jobs with the clock."""
     url, token, hub_id = await engine.link_state()
     pending = await repository.pending_counts(session)
     rejected = await repository.rejected_counts(session)
@@ -46,4 +90,6 @@ async def status_of(session: AsyncSession, engine: SyncEngine) -> SyncStatus:
         last_run_at=engine.last_run_at,
         oldest_pending_reading_at=from_ms(oldest) if oldest is not None else None,
         ledger=entries,
+        schedule=schedule_of(scheduler),
+        clock=clock_of(scheduler),
     )

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.dependencies import AdminDep, ReadSessionDep, SettingsDep, StoreDep
+from hub.ble.ports import GatewayControl
+from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, SettingsDep, StoreDep
 from hub.errors import NotFound
 from hub.settings import HubSettings
 from hub.store.types import utcnow
@@ -82,9 +83,15 @@ async def static_file(request: Request, name: str) -> Response:
 
 
 @router.get("/api/v1/web/overview", response_model=Overview)
-async def garden_overview(session: ReadSessionDep, settings: SettingsDep) -> Overview:
+async def garden_overview(
+    session: ReadSessionDep, settings: SettingsDep, gateway: GatewayDep
+) -> Overview:
     """Every plant with latest metrics against its thresholds, node health, photo, alerts."""
-    return await service.overview(session, settings, utcnow())
+    return await service.overview(session, settings, utcnow(), _radio_problem(gateway))
+
+
+def _radio_problem(gateway: GatewayControl | None) -> str | None:
+    return gateway.radio_problem if gateway is not None else None
 
 
 class _SharedOverview:
@@ -96,12 +103,17 @@ class _SharedOverview:
         self.lock = asyncio.Lock()
 
     async def get(
-        self, version: str, session: AsyncSession, settings: HubSettings, now: datetime
+        self,
+        version: str,
+        session: AsyncSession,
+        settings: HubSettings,
+        now: datetime,
+        radio_problem: str | None,
     ) -> tuple[str, str]:
         """(version, JSON) of the overview at ``version``, computed once."""
         async with self.lock:
             if version != self.version:
-                view = await service.overview(session, settings, now)
+                view = await service.overview(session, settings, now, radio_problem)
                 self.version, self.body = view.version, view.model_dump_json()
             return self.version, self.body
 
@@ -115,7 +127,9 @@ def _shared_overview(request: Request) -> _SharedOverview:
 
 
 @router.get("/api/v1/web/events", include_in_schema=False)
-async def garden_events(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+async def garden_events(
+    request: Request, store: StoreDep, settings: SettingsDep, gateway: GatewayDep
+) -> Response:
     """Server-sent events: an ``overview`` event now and whenever the garden changes."""
 
     shared: _SharedOverview = _shared_overview(request)
@@ -130,9 +144,10 @@ async def garden_events(request: Request, store: StoreDep, settings: SettingsDep
             payload = None
             async with store.read() as session:
                 now = utcnow()
-                current = await service.overview_version(session, now)
+                radio = _radio_problem(gateway)
+                current = await service.overview_version(session, now, radio)
                 if current != version:
-                    payload = await shared.get(current, session, settings, now)
+                    payload = await shared.get(current, session, settings, now, radio)
             if payload is not None:
                 version, body = payload
                 last_sent = time.monotonic()

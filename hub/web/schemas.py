@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.alerts.schemas import AlertPublic
 from hub.plants.schemas import MetricStatus, PlantPublic
+from shared.freshness import NodeState
+from shared.watering import WateringForecastPublic
 
 TemperatureUnit = Literal["C", "F"]
 
@@ -19,6 +21,8 @@ class PlantCard(BaseModel):
     plant: PlantPublic
     metrics: list[MetricStatus]
     node_name: str | None
+    node_state: NodeState | None  # None: no node watches this plant
+    watering: WateringForecastPublic | None  # when it needs water next
     battery: float | None
     rssi: int | None
     last_seen: datetime | None
@@ -33,6 +37,7 @@ class Overview(BaseModel):
     version: str
     generated_at: datetime
     cards: list[PlantCard]
+    radio_problem: str | None = None  # why the hub hears no node (no Bluetooth adapter, …)
 
 
 class WebSettings(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.alerts import service as alerts_service
 from hub.images import repository as images_repo
 from hub.nodes import repository as nodes_repo
+from hub.nodes import service as nodes_service
 from hub.plants import repository as plants_repo
 from hub.plants import service as plants_service
 from hub.readings import service as readings
@@ -18,7 +19,8 @@ from hub.settings import HubSettings
 from hub.store import kv
 from hub.store.hub_store import HubStore
 from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
-from shared.metrics import Metric
+from shared.freshness import NodeState
+from shared.metrics import PLANT_METRICS
 from shared.sync import ImageMetrics
 
 DISK_BUDGET_KEY = "disk_budget_mb"
@@ -31,32 +33,36 @@ _VERSION_SQL = text(
     "(select count(*) || ':' || coalesce(max(opened_at), 0) || ':' "
     " || coalesce(sum(coalesce(resolved_at, 0) + coalesce(acknowledged_at, 0)), 0) from alerts), "
     "(select count(*) || ':' || coalesce(max(last_seen), 0) || ':' "
-    " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) from nodes), "
+    " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) || ':' "
+    " || coalesce(max(wrong_key_at), 0) from nodes), "
     "(select count(*) from images), "
     "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants)"
 )
 
 
-async def overview_version(session: AsyncSession, now: datetime) -> str:
+async def overview_version(
+    session: AsyncSession, now: datetime, radio_problem: str | None = None
+) -> str:
     """A short marker of the garden's state; equal markers mean an unchanged overview."""
     row = (await session.execute(_VERSION_SQL)).one()
     bucket = int(now.timestamp()) // STATUS_BUCKET_S
-    raw = "|".join(str(part) for part in (*row, bucket))
+    raw = "|".join(str(part) for part in (*row, bucket, radio_problem))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-async def overview(session: AsyncSession, settings: HubSettings, now: datetime) -> Overview:
+async def overview(
+    session: AsyncSession, settings: HubSettings, now: datetime, radio_problem: str | None = None
+) -> Overview:
     """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
-    version = await overview_version(session, now)
+    version = await overview_version(session, now, radio_problem)
     species = await plants_repo.species_map(session)
     nodes = {n.mac: n for n in await nodes_repo.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
-    stale = timedelta(seconds=settings.stale_after_s)
     cards: list[PlantCard] = []
     for plant in await plants_repo.list_plants(session):
         thresholds = plants_service.thresholds_for(plant, species)
         node = nodes.get(plant.node_mac) if plant.node_mac else None
-        latest = await readings.latest_values(session, node.id) if node and node.id else {}
+        state = nodes_service.state_of(node, now) if node else None
         images = await images_repo.for_plant(session, plant.id, 1)
         image = images[0] if images else None
         metrics = (
@@ -65,12 +71,20 @@ async def overview(session: AsyncSession, settings: HubSettings, now: datetime) 
         cards.append(
             PlantCard(
                 plant=plants_service.to_public(plant, species),
-                metrics=[
-                    readings.status_of(m, latest.get(m), thresholds, now, stale)
-                    for m in Metric
-                    if m is not Metric.BATTERY
-                ],
+                metrics=await readings.plant_metrics(
+                    session,
+                    node.id if node else None,
+                    thresholds,
+                    now,
+                    node.sampling_interval_s if node else None,
+                    PLANT_METRICS,
+                    superseded=state is NodeState.WRONG_KEY,
+                ),
                 node_name=node.name if node else None,
+                node_state=state,
+                watering=(await readings.watering(session, node.id, thresholds, now)).forecast
+                if node and node.id
+                else None,
                 battery=node.battery if node else None,
                 rssi=node.rssi if node else None,
                 last_seen=node.last_seen if node else None,
@@ -85,7 +99,7 @@ async def overview(session: AsyncSession, settings: HubSettings, now: datetime) 
                 ],
             )
         )
-    return Overview(version=version, generated_at=now, cards=cards)
+    return Overview(version=version, generated_at=now, cards=cards, radio_problem=radio_problem)
 
 
 async def read_settings(store: HubStore) -> WebSettings:

@@ -201,7 +201,8 @@ async def test_public_routes_answer_without_credentials(client: httpx.AsyncClien
 def settings_overrides() -> dict[str, Any]:
     return {
         "login_max_failures": 3,
-        "login_max_account_failures": 5,
+        "login_account_slowdown_after": 5,
+        "login_account_max_delay_s": 60,
         "login_failure_window_s": 600,
     }
 
@@ -228,20 +229,37 @@ async def test_login_brute_force_is_limited_and_the_lock_is_per_account_and_addr
     assert (await client.get("/api/v1/auth/me", headers=user.headers)).status_code == 200
 
 
-async def test_guessing_spread_over_many_addresses_is_limited_per_account(
+async def test_guessing_from_fifty_addresses_is_slowed_without_locking_the_owner_out(
     client: httpx.AsyncClient, running_app: ASGIApp
 ) -> None:
+    # The owner signed in from their laptop (127.0.0.1) before the attack.
     user = await create_user(client)
     bystander = await create_user(client)
-    # Five guesses from three addresses: under the per-address limit (3) at each of them.
-    for address, guesses in (("198.51.100.1", 2), ("198.51.100.2", 2), ("198.51.100.3", 1)):
-        async with asgi_client(running_app, address) as attacker:
-            for _ in range(guesses):
-                assert (await login(attacker, user.email, "a wrong guess")).status_code == 401
-    # The account's limit (5) is reached: refused from a fresh address, even the right password.
-    async with asgi_client(running_app, "198.51.100.4") as fresh:
-        blocked = await login(fresh, user.email, user.password)
-        assert blocked.status_code == 429
-        assert 0 < int(blocked.headers["Retry-After"]) <= 600
-        # Other accounts are not affected by this one's lock.
-        assert (await login(fresh, bystander.email, bystander.password)).status_code == 200
+    answers = []
+    for n in range(50):
+        async with asgi_client(running_app, f"198.51.100.{n + 1}") as attacker:
+            answer = await login(attacker, user.email, f"wrong guess {n}")
+            answers.append(answer)
+    refused = [answer for answer in answers if answer.status_code == 429]
+    # Past the account's threshold (5) the attempts are spaced out: the guessing nearly stops.
+    assert sum(answer.status_code == 401 for answer in answers) <= 7
+    assert len(refused) >= 43
+    for answer in refused:
+        assert 0 < int(answer.headers["Retry-After"]) <= 60
+        assert answer.headers["RateLimit-Remaining"] == "0"
+    # The owner's signed-in device is not slowed down at all...
+    assert (await login(client, user.email, user.password)).status_code == 200
+    async with asgi_client(running_app, "203.0.113.50") as new_phone:
+        # ...and a new device waits seconds (at most the cap), never the whole window.
+        slowed = await login(new_phone, user.email, user.password)
+        assert slowed.status_code == 429
+        assert 0 < int(slowed.headers["Retry-After"]) <= 60
+        # Other accounts are not affected by this one's slow-down.
+        assert (await login(new_phone, bystander.email, bystander.password)).status_code == 200
+
+
+async def test_the_account_delay_grows_per_failure_and_is_capped(settings: CloudSettings) -> None:
+    from cloud.auth.service import account_delay_s
+
+    delays = [account_delay_s(settings, failures) for failures in range(4, 14)]
+    assert delays == [0, 1, 2, 4, 8, 16, 32, 60, 60, 60]

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud.alerts.service import NOT_PUBLIC, UNREACHABLE
 from cloud.egress import (
     Egress,
     EgressPolicy,
@@ -22,6 +21,8 @@ from cloud.egress import (
     address_problem,
     numeric_host,
 )
+from cloud.notifications.service import NOT_PUBLIC
+from cloud.notifications.webhook import UNREACHABLE
 from tests.cloud.conftest import PUBLIC_TEST_ADDRESS
 from tests.cloud.factories import create_user
 from tests.cloud.test_webhooks import (  # noqa: F401 - fixtures used by name

@@ -26,6 +26,7 @@ from tests.cloud.factories import (
     create_node,
     create_plant,
     create_user,
+    login,
 )
 from tests.cloud.images.conftest import Garden, announce, photo, slot_body, upload_photo
 
@@ -101,6 +102,7 @@ async def world(client: httpx.AsyncClient) -> World:
         "alert": alerts[0]["id"],
         "image": ack["image_id"],
         "diagnosis": diagnosis.json()["id"],
+        "session": (await login(client, alice.email, alice.password)).json()["session_id"],
     }
     return World(alice, mallory, ids, hub, await create_hub(client, mallory))
 
@@ -123,6 +125,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/plants/{plant}/readings", None, "/api/v1/plants/{plant}/readings"),
     ("GET", "/api/v1/plants/{plant}/readings/latest", None, "/api/v1/plants/{plant}"),
     ("GET", "/api/v1/plants/{plant}/readings.csv", None, "/api/v1/plants/{plant}"),
+    ("GET", "/api/v1/plants/{plant}/watering", None, "/api/v1/plants/{plant}/watering"),
     ("GET", "/api/v1/plants/{plant}/alerts", None, "/api/v1/plants/{plant}/alerts"),
     ("GET", "/api/v1/alerts/{alert}", None, "/api/v1/alerts/{alert}"),
     ("POST", "/api/v1/alerts/{alert}/acknowledge", None, "/api/v1/alerts/{alert}"),
@@ -134,6 +137,8 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/api/v1/images/{image}/diagnoses", None, "/api/v1/plants/{plant}/diagnoses"),
     ("GET", "/api/v1/plants/{plant}/diagnoses", None, "/api/v1/plants/{plant}/diagnoses"),
     ("GET", "/api/v1/diagnoses/{diagnosis}", None, "/api/v1/diagnoses/{diagnosis}"),
+    ("GET", "/api/v1/plants/{plant}/status", None, "/api/v1/plants/{plant}/status"),
+    ("DELETE", "/api/v1/auth/sessions/{session}", None, "/api/v1/auth/sessions"),
 ]
 # Lists scoped to the caller (no id in the path).
 LISTS = [
@@ -142,9 +147,30 @@ LISTS = [
     "/api/v1/plants",
     "/api/v1/alerts",
     "/api/v1/readings/latest",
+    "/api/v1/garden",
+    "/api/v1/auth/sessions",
 ]
+# Lists where the caller has items of their own: (Mallory's, Alice's) count; 1 each otherwise.
+OWN_ITEMS = {
+    "/api/v1/hubs": (1, 1),
+    "/api/v1/garden": (1, 2),  # hubs + plants
+    "/api/v1/auth/sessions": (1, 2),  # her logins
+}
+
+
+def _items(path: str, body: Any) -> list[Any]:
+    """The listed things of a list route (the garden lists hubs and plants)."""
+    if path == "/api/v1/garden":
+        return [*body["hubs"], *body["plants"]]
+    return list(body)
+
+
 # The caller's own account, not a collection of owned things.
-NOT_OWNED = {("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/password")}
+NOT_OWNED = {
+    ("GET", "/api/v1/auth/me"),
+    ("PATCH", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/password"),
+}
 # The caller's own alert webhook (no id in the path; another user's stays out of reach:
 # test_webhooks.test_another_user_cannot_see_or_change_it).
 NOT_OWNED |= {
@@ -192,6 +218,8 @@ async def test_other_users_resources_are_not_found(
         assert owner_view.json()["total"] == 1  # Mallory queued nothing
     if method == "DELETE" and "hubs" in template:
         assert owner_view.json()["linked"] is True
+    if method == "DELETE" and "sessions" in template:
+        assert world.ids["session"] in owner_view.text
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -202,8 +230,10 @@ async def test_lists_show_only_own_items(
     assert mallory_view.status_code == 200
     # Mallory's own hub is hers to see; nothing of Alice's may appear.
     assert not [ident for ident in world.ids.values() if ident in mallory_view.text]
-    assert len(mallory_view.json()) == (1 if path == "/api/v1/hubs" else 0)
-    assert len((await client.get(path, headers=world.alice.headers)).json()) == 1
+    mallory_has, alice_has = OWN_ITEMS.get(path, (0, 1))
+    assert len(_items(path, mallory_view.json())) == mallory_has
+    alice_view = await client.get(path, headers=world.alice.headers)
+    assert len(_items(path, alice_view.json())) == alice_has
 
 
 async def test_cannot_reference_another_users_node_or_hub(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -113,3 +114,52 @@ async def test_embedded_mode_starts_postgres_in_the_data_dir_and_migrates() -> N
         assert not (pgdata / "postmaster.pid").exists()  # the lifespan stopped its server
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "cloud.example.org"])
+def test_cli_refuses_a_public_address_with_development_secrets(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    for name in ("ENVIRONMENT", "JWT_SECRET", "STORAGE_SIGNING_KEY", "STORAGE_BACKEND"):
+        monkeypatch.delenv(f"PLANTVITA_CLOUD_{name}", raising=False)
+    monkeypatch.delenv("UVICORN_HOST", raising=False)
+    result = CliRunner().invoke(cli, ["cloud", "run", "--host", host])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output  # one clear line, no traceback
+    assert f"refusing to listen on {host}" in lines[0]
+    assert "PLANTVITA_CLOUD_JWT_SECRET" in lines[0]
+    # The same through the environment the image uses.
+    monkeypatch.setenv("UVICORN_HOST", host)
+    assert CliRunner().invoke(cli, ["cloud", "run"]).exit_code == 2
+
+
+def test_cli_names_only_the_secret_still_at_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PLANTVITA_CLOUD_ENVIRONMENT", raising=False)
+    monkeypatch.setenv("PLANTVITA_CLOUD_JWT_SECRET", "z" * 40)
+    monkeypatch.delenv("PLANTVITA_CLOUD_STORAGE_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("PLANTVITA_CLOUD_STORAGE_BACKEND", "local")
+    result = CliRunner().invoke(cli, ["cloud", "run", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "PLANTVITA_CLOUD_STORAGE_SIGNING_KEY" in result.output
+    assert "JWT_SECRET" not in result.output
+
+
+def test_loopback_addresses_are_recognised() -> None:
+    from cloud.cli import is_loopback
+
+    assert all(map(is_loopback, ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.org"]))
+
+
+def test_development_secrets_are_announced_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    create_app(CloudSettings(log_level="WARNING", log_json=True))
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    (warning,) = [event for event in events if event["event"] == "development_secrets_in_use"]
+    assert warning["level"] == "warning"
+    assert "PLANTVITA_CLOUD_JWT_SECRET" in warning["settings"]
+    # Real secrets: no warning.
+    create_app(CloudSettings(jwt_secret="q" * 40, storage_signing_key="r" * 40, log_json=True))
+    assert "development_secrets_in_use" not in capsys.readouterr().out

@@ -17,13 +17,15 @@ import respx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from cloud.alerts import service as alerts_service
-from cloud.alerts import signing
 from cloud.alerts.service import check_stale_nodes
 from cloud.egress import Egress
 from cloud.errors import InvalidRequestError
-from cloud.jobs.queue import WEBHOOK_TASK, WorkerDeps, build_job_app, run_worker
+from cloud.notifications import service as notification_service
+from cloud.notifications import signing
+from cloud.notifications.queueing import DELIVER_TASK
+from cloud.notifications.webhook import WebhookChannel
 from cloud.settings import CloudSettings, Environment
+from cloud.worker import WorkerDeps, build_job_app, run_worker
 from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import HubAuth, UserAuth, create_hub, create_node, create_user
 
@@ -71,7 +73,7 @@ async def webhook_jobs(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
             text(
                 "SELECT status::text, args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"
             ),
-            {"t": WEBHOOK_TASK},
+            {"t": DELIVER_TASK},
         )
         return [(row[0], row[1]) for row in rows]
 
@@ -157,10 +159,10 @@ async def test_outside_development_https_to_public_hosts_only(
 ) -> None:
     production = CloudSettings.model_construct(environment=Environment.PRODUCTION)
     if allowed:
-        await alerts_service.check_webhook_url(url, production, egress)
+        await notification_service.check_webhook_url(url, production, egress)
     else:
         with pytest.raises(InvalidRequestError):
-            await alerts_service.check_webhook_url(url, production, egress)
+            await notification_service.check_webhook_url(url, production, egress)
 
 
 async def test_another_user_cannot_see_or_change_it(client: httpx.AsyncClient) -> None:
@@ -311,12 +313,12 @@ async def test_retries_on_503_with_backoff_then_delivers_with_the_same_delivery_
                     "SELECT extract(epoch FROM scheduled_at - now()) FROM procrastinate_jobs "
                     "WHERE task_name = :t AND status = 'todo'"
                 ),
-                {"t": WEBHOOK_TASK},
+                {"t": DELIVER_TASK},
             )
             assert 5 < wait <= 13  # the first backoff step, 10 s with jitter
             await conn.execute(
                 text("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE task_name = :t"),
-                {"t": WEBHOOK_TASK},
+                {"t": DELIVER_TASK},
             )
         await run_jobs()
     assert route.call_count == 2
@@ -330,8 +332,8 @@ async def test_retries_on_503_with_backoff_then_delivers_with_the_same_delivery_
 async def test_timeouts_retry_and_delivery_gives_up_after_the_last_attempt(
     client: httpx.AsyncClient, app: FastAPI, run_jobs: RunJobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(alerts_service, "WEBHOOK_BACKOFF_BASE_S", 0.0)
-    monkeypatch.setattr(alerts_service, "WEBHOOK_MAX_ATTEMPTS", 3)
+    monkeypatch.setattr(WebhookChannel, "backoff_base_s", 0.0)
+    monkeypatch.setattr(WebhookChannel, "max_attempts", 3)
     user, hub, mac = await garden(client)
     await set_webhook(client, user)
     await push_battery(client, hub, mac, [(0, 10)])

@@ -59,6 +59,7 @@ from shared.sync import (
     OAuthError,
     ReadingIn,
 )
+from shared.web.assets import SHARED_STATIC_DIR
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user, random_mac
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -644,6 +645,8 @@ async def test_cloud_api_takes_hostile_strings_in_every_slot(
         log_level="ERROR",
         worker_inline=False,
         login_max_failures=1_000_000,  # brute-force limiting has its own test
+        login_account_slowdown_after=1_000_000,
+        rate_limits_enabled=False,  # so have the other rate limits (tests/cloud/test_rate_limits)
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )
@@ -918,16 +921,14 @@ async def test_hub_api_takes_hostile_strings_in_every_slot(tmp_path: Path) -> No
         assert outcome.verbatim >= 50, report("hub", outcome, slots)
 
 
+SHARED_JS = SHARED_STATIC_DIR / "js"
 HTML_SINKS = re.compile(
     r"\.(?:innerHTML|outerHTML)\s*\+?=|insertAdjacentHTML|document\.write|"
     r"createContextualFragment|DOMParser|\beval\(|new Function\(|\.srcdoc\b"
 )
 
 
-def test_hub_ui_renders_stored_text_as_text_never_as_html() -> None:
-    """The matrix stored ``<script>`` and ``onerror=`` names verbatim; the UI must show them as
-    text: no script writes HTML built from data, and the pages forbid inline script."""
-    scripts = sorted((STATIC_DIR / "js").glob("*.js"))
+def _assert_no_html_from_data(scripts: list[Path]) -> None:
     assert scripts
     for script in scripts:
         source = script.read_text()
@@ -937,10 +938,33 @@ def test_hub_ui_renders_stored_text_as_text_never_as_html() -> None:
             where = f"{script.name}: HTML sink at offset {sink.start()} is fed data"
             assert literal is not None, where
             assert "${" not in literal.group(1), where
+
+
+def test_hub_ui_renders_stored_text_as_text_never_as_html() -> None:
+    """The matrix stored ``<script>`` and ``onerror=`` names verbatim; the UI must show them as
+    text: no script writes HTML built from data, and the pages forbid inline script."""
+    scripts = sorted((STATIC_DIR / "js").glob("*.js")) + sorted(SHARED_JS.glob("*.js"))
+    _assert_no_html_from_data(scripts)
     assert sum(s.read_text().count(".textContent") for s in scripts) >= 10
     for page in STATIC_DIR.glob("*.html"):
         assert "<script>" not in page.read_text(), f"{page.name} has an inline script"
     csp = _SECURITY_HEADERS["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+
+
+def test_cloud_app_renders_stored_text_as_text_never_as_html() -> None:
+    """The cloud app shows the same stored names: its scripts (and the shared UI code) build
+    DOM nodes and text, never HTML from data; its pages forbid inline script and eval."""
+    from cloud.web.router import STATIC_DIR as APP_DIR
+    from cloud.web.router import _csp
+
+    scripts = [*sorted((APP_DIR / "js").glob("*.js")), APP_DIR / "sw.js"]
+    _assert_no_html_from_data(scripts + sorted(SHARED_JS.glob("*.js")))
+    for page in APP_DIR.glob("*.html"):
+        assert "<script>" not in page.read_text(), f"{page.name} has an inline script"
+    csp = _csp("")
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert "unsafe-eval" not in csp

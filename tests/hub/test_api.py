@@ -208,6 +208,10 @@ async def test_ready_when_the_scheduler_runs(hub_settings: HubSettings) -> None:
         assert ready.status_code == 200
         jobs = {job.id for job in app.state.scheduler.get_jobs()}
         assert jobs == {"sync", "alerts", "budget"}
+        status = (await http.get("/api/v1/sync/status")).json()
+        assert {job["id"] for job in status["schedule"]} == jobs
+        assert all(job["problem"] is None for job in status["schedule"])
+        assert status["clock"]["steps"] == 0
 
 
 async def test_alerts_api_and_drop_metrics(admin_client: httpx.AsyncClient) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
+from cloud.worker import WorkerDeps, build_job_app, run_worker
 from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.types import utcnow

@@ -12,7 +12,7 @@ log and the flash (records, photos) across the death of the process the node run
 
 Faults a test can inject: reboot with the counter kept or lost, silence, out of range (still
 measuring), dropping the link part-way through an image, corrupting one image chunk, and
-garbage adverts.
+garbage adverts, advertising during a connection and adverts that go unheard.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class NodeFaults:
     corrupt_next_chunk: bool = False  # flip a byte in the next ImageData chunk
     ignore_acks: bool = False  # keep records after ACK_UPTO (a buggy flash driver)
     ack_delay_s: float = 0.0  # real seconds ACK_UPTO takes (a slow flash erase)
+    advertise_while_connected: bool = False  # BLE 4.1+ controllers may go on advertising
+    skip_adverts: int = 0  # the next N measurements go unheard (interference); counts down
 
 
 @dataclass(slots=True)
@@ -414,13 +416,16 @@ class EmulatedNode:
         device = self._device
         if device is None or self.faults.silent or self.faults.out_of_range:
             return
+        if self.faults.skip_adverts > 0:
+            self.faults.skip_adverts -= 1
+            return
         response = scan_response or build_scan_response(self.name, self.status)
         window = self._window_real_s()
         loop = asyncio.get_running_loop()
         self._advertising_until = loop.time() + window
         device.advertising_data = adv_data
         device.scan_response_data = response
-        if self._connection is None:
+        if self._connection is None or self.faults.advertise_while_connected:
             await self._start_advertising()
         loop.call_later(window, self._window_closed)
 
@@ -674,13 +679,22 @@ class EmulatedNode:
                 )
             raise
         except _OperationFailed as failure:
+            self._operation_finished()
             await self._indicate(
                 connection, pv.ControlResponse(request.opcode, failure.status).encode()
             )
             return
+        self._operation_finished()
         await self._indicate(
             connection, pv.ControlResponse(request.opcode, pv.Status.SUCCESS, result).encode()
         )
+
+    def _operation_finished(self) -> None:
+        # As the firmware: the operation is over once its answer goes out, so a request the
+        # hub writes as soon as it has the indication (before the confirmation came back to
+        # this side) is served, not answered BUSY.
+        if self._operation is asyncio.current_task():
+            self._operation = None
 
     def _payload(self, connection: Connection) -> int:
         return pv.max_payload(int(connection.att_mtu))

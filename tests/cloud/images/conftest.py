@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from PIL import Image as PILImage
 from sqlalchemy import text
 
-from cloud.jobs.queue import WorkerDeps, build_job_app, run_worker
 from cloud.settings import CloudSettings
+from cloud.worker import WorkerDeps, build_job_app, run_worker
 from shared.sync import SYNC_IMAGE_COMPLETE_PATH, SYNC_IMAGE_SLOTS_PATH
 from tests.cloud.factories import (
     HubAuth,

@@ -17,7 +17,8 @@ import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.jobs.queue import DIAGNOSE_TASK, NAMESPACE, defer
+from cloud.diagnosis.service import DIAGNOSE_TASK
+from cloud.jobs.queue import NAMESPACE, defer
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.diagnosis.gemini_fakes import GENERATE_URL, error_body, gemini_body, good_text
 from tests.cloud.images.conftest import CAPTURED, Garden, RunJobs, photo, upload_photo

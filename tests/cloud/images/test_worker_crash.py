@@ -19,8 +19,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from cloud.jobs.queue import DIAGNOSE_TASK, build_job_app, recover_stalled_jobs
+from cloud.diagnosis.service import DIAGNOSE_TASK
+from cloud.jobs.queue import recover_stalled_jobs
 from cloud.settings import CloudSettings
+from cloud.worker import build_job_app
 from tests.cloud.diagnosis.gemini_fakes import gemini_body, good_text
 from tests.cloud.images.conftest import Garden, RunJobs, photo, upload_photo
 

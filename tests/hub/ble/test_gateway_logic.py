@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -119,3 +120,63 @@ async def test_unpaired_devices_are_listed_then_expire() -> None:
     assert [d.mac for d in gateway.seen_devices()] == [SENSOR]
     await gateway.flush()
     assert store.readings == []  # never stored while unpaired
+
+
+async def test_a_wrong_key_advert_is_reported_at_once_without_faking_a_sighting() -> None:
+    store = MemoryStore([PairedNode(NODE, NodeKind.PLANTVITA, KEY)])
+    clock = Clock()
+    gateway = Gateway(store, GatewaySettings(sessions_enabled=False), now=clock)
+    await gateway.reload_nodes()
+    wrong = encrypt_service_data({Metric.MOISTURE: 40.0}, mac=NODE, bindkey=bytes(16), counter=7)
+    gateway.on_advertisement(ble_device(NODE), advert(wrong))
+    await gateway.push_statuses()
+    assert len(store.statuses) == 1
+    status = store.statuses[0]
+    assert status.wrong_key_at == clock.at
+    assert status.last_seen is None  # heard failing is not seen as itself
+    assert status.drops.wrong_key == 1
+    clock.at += timedelta(seconds=30)
+    good = encrypt_service_data({Metric.MOISTURE: 41.0}, mac=NODE, bindkey=KEY, counter=8)
+    gateway.on_advertisement(ble_device(NODE), advert(good))
+    await gateway.push_statuses()
+    assert store.statuses[-1].last_seen == clock.at
+    assert store.statuses[-1].wrong_key_at == clock.at - timedelta(seconds=30)
+
+
+async def test_no_adapter_is_one_status_line_not_a_log_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tried_often = asyncio.Event()
+
+    class NoAdapterScanner:
+        starts = 0
+
+        def __init__(self, *_args: object, **_kwargs: object) -> None:
+            pass
+
+        async def start(self) -> None:
+            NoAdapterScanner.starts += 1
+            if NoAdapterScanner.starts >= 5:
+                tried_often.set()
+            raise FileNotFoundError("No Bluetooth adapters found.")
+
+        async def stop(self) -> None:
+            pass
+
+    gateway = Gateway(
+        MemoryStore([]),
+        GatewaySettings(sessions_enabled=False, scan_backoff_s=0.01, scan_backoff_max_s=0.01),
+        now=Clock(),
+    )
+    gateway._make_scanner = lambda: NoAdapterScanner()  # type: ignore[assignment,method-assign,return-value]
+    caplog.set_level("DEBUG", logger="hub.ble.gateway")
+    await gateway.start()
+    try:
+        await asyncio.wait_for(tried_often.wait(), 10)
+    finally:
+        await gateway.stop()
+    assert gateway.radio_problem is not None
+    assert gateway.radio_problem.startswith("no Bluetooth adapter available")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert not any(r.exc_info for r in caplog.records)

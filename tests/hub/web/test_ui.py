@@ -124,6 +124,34 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
 
 
+def test_plant_page_shows_the_watering_forecast_and_the_daily_light(
+    page: Any, garden: Garden
+) -> None:
+    basil = garden.plants[PLANT_NAMES[0]]
+    with garden.api() as api:
+        watering = api.get(f"/api/v1/plants/{basil}/watering").json()
+        status = api.get(f"/api/v1/plants/{basil}/status").json()
+    page.goto(f"/plants/{basil}")
+    forecast = page.locator('#watering [data-role="forecast"]')
+    expect(forecast).to_have_attribute("data-status", watering["forecast"]["status"])
+    expect(forecast).to_contain_text(watering["forecast"]["text"])
+    expect(page.locator("#watering")).not_to_contain_text("null")
+    events = page.locator("#watering ul.waterings li")
+    if watering["events"]:
+        expect(events).to_have_count(len(watering["events"]))
+    else:
+        expect(page.locator("#watering")).to_contain_text("No watering seen")
+    light = next(m for m in status["metrics"] if m["metric"] == "illuminance")["daily"]
+    yesterday = page.locator('#dli [data-day="yesterday"]')
+    expect(yesterday).to_contain_text(f"{light['yesterday']['dli']:.1f} mol/m²/day")
+    expect(page.locator('#dli [data-day="today"]')).to_contain_text("Today so far")
+    screenshot(page, "plant-watering-light")
+    page.goto("/")
+    water = card_of(page, PLANT_NAMES[0]).locator('[data-role="watering"]')
+    if watering["forecast"]["status"] != "unknown":
+        expect(water).to_have_attribute("data-status", watering["forecast"]["status"])
+
+
 def test_offline_hub_shows_the_diagnoses_it_synced(page: Any, garden: Garden) -> None:
     """The hub's copy of the cloud's diagnoses (the down-sync itself is tested against the
     real cloud in tests/hub/test_sync_diagnoses.py) shows with the browser cut off from
@@ -319,6 +347,46 @@ def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:
         assert api.delete(f"/api/v1/plants/{plant['id']}").status_code == 204
 
 
+def test_a_wrong_key_node_says_so_and_re_pairing_is_one_click_away(
+    page: Any, garden: Garden
+) -> None:
+    mac = garden.macs[3]
+    with garden.api() as api:
+        wrong = api.post(
+            "/api/v1/nodes", json={"mac": mac, "bindkey": "00" * 16, "name": "Shed node"}
+        )
+        assert wrong.status_code == 201, wrong.text
+        fern = api.post("/api/v1/plants", json={"name": "Shed fern", "node_mac": mac})
+        assert fern.status_code == 201, fern.text
+    try:
+        page.goto("/")
+        card = card_of(page, "Shed fern")
+        # The first advert that fails authentication turns the card to "wrong key".
+        notice = card.locator('[data-role="node-state"]')
+        expect(notice).to_contain_text("wrong key", timeout=25_000)
+        expect(card.locator('[data-node-state="wrong_key"]')).to_have_text("⚠ Wrong key")
+        expect(card.locator('[data-role="last-seen"]')).not_to_have_text(re.compile("just now"))
+        screenshot(page, "overview-wrong-key")
+        notice.get_by_role("link", name="Re-pair with the right key").click()
+        expect(page).to_have_url(re.compile("/nodes#node-"))
+        node = page.locator(f'article.node[data-mac="{mac}"]')
+        expect(node.locator('[data-node-state="wrong_key"]')).to_be_visible()
+        expect(node.locator(".repair-form [role=alert]")).to_contain_text("Wrong key")
+        screenshot(page, "nodes-wrong-key")
+        key = node.get_by_label(f"Correct bindkey for {mac}")
+        expect(key).to_be_focused()
+        key.fill(garden.bindkeys[mac].hex())
+        node.get_by_role("button", name="Re-pair").click()
+        login(page)
+        expect(node.locator('[data-node-state="ok"]')).to_be_visible(timeout=25_000)
+        expect(node.locator(".repair-form")).to_have_count(0)
+        page.goto("/")
+        expect(card_of(page, "Shed fern").locator('[data-role="node-state"]')).to_have_count(0)
+    finally:
+        with garden.api() as api:
+            assert api.delete(f"/api/v1/plants/{fern.json()['id']}").status_code == 204
+
+
 def test_node_config_shows_wanted_then_applied_revision(page: Any, garden: Garden) -> None:
     mac = garden.macs[1]
     page.goto("/nodes")
@@ -480,6 +548,9 @@ def test_sync_links_with_the_user_code_and_sync_now_fills_the_ledger(
     readings = page.locator('#ledger tr[data-kind="readings"]')
     expect(readings.locator('[data-role="success"]')).to_have_text("never")
     assert int(readings.locator('[data-role="pending"]').inner_text()) > 0
+    # The scheduled jobs' ledger: the gardener sees a late or hung job, not just "all well".
+    for job in ("sync", "alerts", "budget"):
+        expect(page.locator(f'#schedule-table tr[data-job="{job}"]')).to_be_visible()
     page.get_by_role("button", name="Link to cloud").click()
     login(page)
     code = page.locator("#user-code")

@@ -2,6 +2,7 @@
 import { api } from "./api.js";
 import { dateTime, el, relativeTime } from "./format.js";
 import { announce, busy, showError } from "./shell.js";
+import { nodeStateBadge } from "./status.js";
 
 const seenBox = document.getElementById("seen");
 const pairedBox = document.getElementById("paired");
@@ -115,18 +116,47 @@ function revisionText(node) {
 function facts(node) {
   const d = node.drops;
   return [
+    ["State", nodeStateBadge(node.state)],
     ["Battery", node.battery == null ? "–" : `${Math.round(node.battery)} %`],
     ["Signal", signal(node.rssi)],
     ["Last seen", node.last_seen ? `${relativeTime(node.last_seen)} (${dateTime(node.last_seen)})` : "never"],
     ["Firmware", node.firmware_version || "unknown"],
+    ["Waiting on the node", node.readings_held ? `${node.readings_held} readings, fetched at its next connection` : "none"],
     ["Dropped adverts", `${d.total} (malformed ${d.malformed}, wrong key ${d.wrong_key}, replayed ${d.replayed}, unencrypted ${d.plaintext})`],
     ["Plant", node.plant_id ? el("a", { href: `/plants/${encodeURIComponent(node.plant_id)}` }, "open plant") : "none assigned"],
   ];
 }
 
+function repairForm(node) {
+  const id = node.mac.replaceAll(":", "");
+  const form = el("form", { class: "repair-form" },
+    el("p", { class: "notice warn", role: "alert" },
+      `⚠ Wrong key: this node's adverts do not decrypt with the key it was paired with${node.wrong_key_at ? ` (last failed ${relativeTime(node.wrong_key_at)})` : ""}. Its readings are not stored until it is re-paired with the key on its label.`),
+    el("label", { for: `rekey-${id}` }, `Correct bindkey for ${node.mac}`),
+    el("input", { id: `rekey-${id}`, name: "bindkey", required: true, pattern: "[0-9a-fA-F]{32}", maxlength: 32, autocomplete: "off", spellcheck: "false", class: "mono", placeholder: "32 hexadecimal characters" }),
+    el("div", { class: "row actions" }, el("button", { type: "submit" }, "Re-pair")),
+    el("div", { class: "form-status", "aria-live": "polite" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { mac: node.mac, kind: node.kind, name: node.name, bindkey: new FormData(form).get("bindkey").trim() };
+    await busy(form.querySelector("button"), async () => {
+      await api("/api/v1/nodes", { method: "POST", body });
+      announce(`Re-paired ${node.name || node.mac}; waiting for its next advert.`);
+      await refresh();
+    }, form.querySelector(".form-status"));
+  });
+  return form;
+}
+
 function updateCard(node) {
   const card = cards.get(node.mac);
   if (!card) return;
+  const slot = card.querySelector(".repair-slot");
+  const wrong = node.state === "wrong_key";
+  if (wrong && !slot.firstChild) {
+    slot.replaceChildren(repairForm(node));
+    if (location.hash === `#node-${node.mac}` || location.hash === `#node-${encodeURIComponent(node.mac)}`) slot.querySelector("input").focus();
+  } else if (!wrong && slot.firstChild) slot.replaceChildren();
   card.querySelector(".node-facts").replaceChildren(
     ...facts(node).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))),
   );
@@ -147,8 +177,9 @@ function newCard(node) {
     announce(`Unpaired ${title}`);
     await refresh();
   }, status));
-  const card = el("article", { class: "card node", dataset: { mac: node.mac }, "aria-label": `${title} ${node.mac}` },
+  const card = el("article", { class: "card node", id: `node-${node.mac}`, dataset: { mac: node.mac }, "aria-label": `${title} ${node.mac}` },
     el("h3", {}, title, " ", el("span", { class: "muted small mono" }, node.mac)),
+    el("div", { class: "repair-slot" }),
     el("dl", { class: "facts node-facts" }),
     el("p", { class: "revision", role: "status" }),
     configForm(node),

@@ -3,26 +3,56 @@ import { api } from "./api.js";
 import {
   PLANT_METRICS, METRICS, el, formatRange, formatValue, percent, relativeTime,
 } from "./format.js";
-import { statusBadge, statusText } from "./status.js";
+import { nodeStateBadge, statusBadge, statusText } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const cards = document.getElementById("cards");
 const liveState = document.getElementById("live-state");
 const liveText = document.getElementById("live-text");
 const errorBox = document.getElementById("overview-error");
+const radioBox = document.getElementById("radio-status");
 let lastOverview = null;
 let lastStatuses = new Map();
 
+function dliText(daily) {
+  const day = daily.yesterday.dli != null ? daily.yesterday : daily.today;
+  if (day.dli == null) return null;
+  const when = day === daily.yesterday ? "yesterday" : "today so far";
+  return `DLI ${day.dli.toFixed(1)} ${daily.unit} ${when}`;
+}
+
 function metricRow(m) {
   const meta = METRICS[m.metric];
+  const daily = m.daily ? dliText(m.daily) : null;
   return el(
     "li",
     { dataset: { metric: m.metric, status: m.status, measuredAt: m.measured_at || "" } },
     el("span", { class: "label" }, meta.label),
     el("span", { class: "value", dataset: { role: "value" } }, formatValue(m.metric, m.value)),
     statusBadge(m.status),
-    el("span", { class: "range" }, formatRange(m.metric, m.minimum, m.maximum)),
+    el(
+      "span",
+      { class: "range" },
+      daily && m.daily.minimum != null
+        ? `${daily} (needs ${m.daily.minimum}–${m.daily.maximum ?? "…"})`
+        : formatRange(m.metric, m.minimum, m.maximum),
+    ),
   );
+}
+
+function nodeNotice(view) {
+  const { plant } = view;
+  const repair = `/nodes#node-${encodeURIComponent(plant.node_mac || "")}`;
+  if (view.node_state === "wrong_key") {
+    return el("p", { class: "notice warn", dataset: { role: "node-state" } },
+      `⚠ ${view.node_name || "The node"} sends data this hub cannot decrypt: it was paired with a wrong key.${view.metrics.some((m) => m.value != null) ? " The values shown are from before." : ""} `,
+      el("a", { href: repair }, "Re-pair with the right key"));
+  }
+  if (view.node_state === "stale") {
+    return el("p", { class: "notice", dataset: { role: "node-state" } },
+      `⏱ ${view.node_name || "The node"} stopped reporting ${relativeTime(view.last_seen)}: these values are not current.`);
+  }
+  return null;
 }
 
 function card(view) {
@@ -43,7 +73,11 @@ function card(view) {
     { class: "facts" },
     el("div", {}, el("dt", {}, "Battery"), el("dd", { dataset: { role: "battery" } }, view.battery == null ? "–" : `${Math.round(view.battery)} %`)),
     el("div", {}, el("dt", {}, "Last seen"), el("dd", { dataset: { role: "last-seen" }, title: view.last_seen || "" }, plant.node_mac ? relativeTime(view.last_seen) : "no node")),
+    view.node_state ? el("div", {}, el("dt", {}, "Node"), el("dd", {}, nodeStateBadge(view.node_state))) : null,
     view.canopy_cover == null ? null : el("div", {}, el("dt", {}, "Canopy"), el("dd", {}, percent(view.canopy_cover))),
+    view.watering && view.watering.status !== "unknown"
+      ? el("div", {}, el("dt", {}, "Water"), el("dd", { dataset: { role: "watering", status: view.watering.status } }, view.watering.text.replace(/^Needs water /, "")))
+      : null,
   );
   const alerts = view.open_alerts.length
     ? el(
@@ -56,6 +90,7 @@ function card(view) {
     "article",
     { class: "card", dataset: { plantId: plant.id }, "aria-labelledby": `card-${plant.id}` },
     el("header", {}, thumb, el("div", {}, title, el("p", { class: "muted small" }, subtitle || "\u00a0"))),
+    nodeNotice(view),
     metrics,
     facts,
     alerts,
@@ -81,6 +116,9 @@ function announceChanges(overview) {
 
 function render(overview) {
   lastOverview = overview;
+  radioBox.replaceChildren(...(overview.radio_problem
+    ? [el("p", { class: "notice warn", role: "status" }, `Bluetooth: ${overview.radio_problem}. The hub hears no node until this is fixed; stored data, the charts and sync still work.`)]
+    : []));
   cards.setAttribute("aria-busy", "false");
   if (!overview.cards.length) {
     cards.replaceChildren(

@@ -2,6 +2,7 @@
 // photo gallery, cloud diagnosis, alerts with acknowledge.
 import { api } from "./api.js";
 import { drawChart, summarise } from "./chart.js";
+import { diagnosisArticle as sharedDiagnosis } from "./diagnosis.js";
 import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
   thresholdField, unitOf,
@@ -29,6 +30,47 @@ async function loadStatus() {
       el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
     )),
   );
+  drawDaylight((status.metrics.find((m) => m.metric === "illuminance") || {}).daily);
+}
+
+async function loadWatering() {
+  const watering = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/watering`);
+  const box = document.getElementById("watering-body");
+  const f = watering.forecast;
+  const detail = f.status === "unknown" ? null
+    : f.status === "now" ? `Soil at ${f.moisture.toFixed(0)} %, at or below this plant's ${f.minimum} %.`
+      : `Soil at ${f.moisture.toFixed(0)} %, drying about ${f.drying_per_day.toFixed(1)} points a day; reaches ${f.minimum} % around ${dateTime(f.dry_at)}.`;
+  const events = watering.events.length
+    ? el("ul", { class: "waterings", "aria-label": "Waterings of the last two weeks, newest first" },
+      watering.events.map((e) => el("li", { dataset: { at: e.at } }, `${dateTime(e.at)}: ${e.before.toFixed(0)} % → ${e.after.toFixed(0)} % (+${e.rise.toFixed(0)} points)`)))
+    : el("p", { class: "muted" }, "No watering seen in the last two weeks (a rise of 8 points or more within 3 hours counts).");
+  box.replaceChildren(...[
+    el("p", { class: `forecast ${f.status}`, dataset: { role: "forecast", status: f.status } }, f.status === "unknown" ? f.text : `💧 ${f.text}`),
+    detail ? el("p", { class: "muted small" }, detail) : null,
+    el("h3", {}, "Waterings"),
+    events,
+  ].filter(Boolean));
+}
+
+function drawDaylight(daily) {
+  const box = document.getElementById("dli");
+  if (!daily) {
+    box.replaceChildren(el("p", { class: "muted" }, "No node watches this plant, so there is no light to integrate."));
+    return;
+  }
+  const range = daily.minimum == null && daily.maximum == null
+    ? "no daily light range set for this plant"
+    : `this plant needs ${daily.minimum ?? "…"}–${daily.maximum ?? "…"} ${daily.unit}`;
+  const row = (name, day, note) => el("div", { dataset: { day: name, status: day.status } },
+    el("dt", {}, name === "today" ? `Today so far (${day.hours.toFixed(1)} h)` : "Yesterday"),
+    el("dd", {}, day.dli == null ? `not enough readings (${day.samples})` : `${day.dli.toFixed(1)} ${daily.unit} `,
+      day.dli == null ? null : statusBadge(day.status), note ? el("span", { class: "muted small" }, ` ${note}`) : null));
+  box.replaceChildren(
+    el("p", { class: "muted small" }, `The daily light integral (DLI) is all the light of a day added up; ${range}. One dark reading means little, nights are dark.`),
+    el("dl", { class: "facts dli" },
+      row("today", daily.today, daily.today.status === "ok" && daily.minimum != null && daily.today.dli != null && daily.today.dli < daily.minimum ? "still adding up" : ""),
+      row("yesterday", daily.yesterday, "")),
+  );
 }
 
 async function loadCharts() {
@@ -51,9 +93,10 @@ async function loadCharts() {
       const fmt = (v) => `${v.toFixed(METRICS[metric].digits)}`;
       const label = `${METRICS[metric].label} over ${rangeName}, ${unitOf(metric)}`;
       const holder = el("div", { class: "plot" });
+      const readout = el("p", { class: "readout small", dataset: { role: "readout" } });
       drawChart(holder, {
         points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
-        format: fmt, label,
+        format: fmt, readoutFormat: (v) => `${fmt(v)} ${unitOf(metric)}`, label, readout,
       });
       return el(
         "div",
@@ -61,6 +104,7 @@ async function loadCharts() {
         el("figure", {},
           el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`),
           holder,
+          readout,
           el("p", { class: "muted small" }, `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)),
       );
     }),
@@ -151,20 +195,6 @@ async function loadImages() {
   await loadDiagnoses(images);
 }
 
-const HEALTH = {
-  healthy: ["✓", "Healthy", "ok"],
-  stressed: ["⚠", "Stressed", "low"],
-  diseased: ["⚠", "Diseased", "high"],
-  pest: ["⚠", "Pests", "high"],
-  not_a_plant: ["?", "No plant in the photo", "unknown"],
-  unclear: ["?", "Unclear", "unknown"],
-};
-
-function healthBadge(health) {
-  const [sign, text, tone] = HEALTH[health] || ["?", health || "Unknown", "unknown"];
-  return el("span", { class: `status ${tone}`, dataset: { health } }, `${sign} ${text}`);
-}
-
 function photoButton(d, images) {
   const taken = d.image_captured_at ? dateTime(d.image_captured_at) : "an unknown time";
   const image = d.photo ? images.find((i) => i.id === d.photo.image_id) : null;
@@ -175,33 +205,11 @@ function photoButton(d, images) {
 }
 
 function diagnosisArticle(d, images, level) {
-  const heading = el(level, {}, d.status === "succeeded" ? healthBadge(d.health) : el("span", { class: "status unknown" }, d.status === "failed" ? "✗ Failed" : "⏱ On its way"));
-  const box = el("article", { class: "diagnosis", dataset: { diagnosisId: d.id, status: d.status } }, heading);
-  if (d.status !== "succeeded") {
-    box.append(el("p", {}, d.status === "failed"
-      ? "The cloud could not diagnose this photo (it gave up after retrying)."
-      : `The cloud has this photo queued for a diagnosis (asked ${relativeTime(d.requested_at)}); it shows here after the next sync.`));
-    box.append(photoButton(d, images));
-    return box;
-  }
-  const by = d.source === "gemini" ? `Gemini (${d.model || "model"})` : "rule-based checks of the sensor history and green cover, not a vision model";
-  box.append(
-    el("p", { class: "muted small" }, `Confidence ${percent(d.confidence)} · diagnosed ${dateTime(d.finished_at || d.requested_at)} · by ${by}`),
-    el("p", { class: "summary" }, d.summary || ""),
-    photoButton(d, images),
-  );
-  if (d.findings.length) {
-    box.append(el("h4", {}, "What it found"), el("ul", { class: "findings" }, d.findings.map((f) => el("li", {},
-      el("strong", {}, f.issue), ` — likely cause: ${f.likely_cause} (${f.cause_type === "biotic" ? "a pest or disease" : "the environment"}). `,
-      el("span", { class: "muted" }, f.evidence)))));
-  } else {
-    box.append(el("p", { class: "muted" }, "No problems found."));
-  }
-  if (d.recommended_actions.length) {
-    box.append(el("h4", {}, "What to do"), el("ol", { class: "actions-list" }, d.recommended_actions.map((a) => el("li", {}, a))));
-  }
-  if (d.follow_up) box.append(el("p", { class: "muted small" }, d.follow_up));
-  return box;
+  return sharedDiagnosis(d, {
+    level,
+    photo: photoButton(d, images),
+    pending: () => `The cloud has this photo queued for a diagnosis (asked ${relativeTime(d.requested_at)}); it shows here after the next sync.`,
+  });
 }
 
 async function loadDiagnoses(images) {
@@ -319,7 +327,7 @@ async function setUpEdit() {
       fill();
       showHeader();
       status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
-      await Promise.all([loadStatus(), loadCharts()]);
+      await Promise.all([loadStatus(), loadCharts(), loadWatering()]);
     }, status);
   });
 }
@@ -359,7 +367,7 @@ async function main() {
   showHeader();
   setUpRanges();
   setUpEdit().catch((error) => showError(errorBox, error));
-  const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts()]);
+  const results = await Promise.allSettled([loadStatus(), loadCharts(), loadImages(), loadAlerts(), loadWatering()]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) showError(errorBox, failed.reason);
   window.setInterval(() => {

@@ -112,6 +112,7 @@ async function loadLedger() {
     status.oldest_pending_reading_at ? `Oldest unsent reading from ${dateTime(status.oldest_pending_reading_at)}.` : "",
   ];
   summary.textContent = parts.filter(Boolean).join(" ");
+  renderSchedule(status);
   ledgerBox.replaceChildren(el("table", { class: "stack", id: "ledger-table" },
     el("thead", {}, el("tr", {}, ["Data", "Waiting", "Rejected", "Sent", "Last success", "Last attempt", "Last error"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, status.ledger.map((e) => el("tr", { dataset: { kind: e.kind } },
@@ -123,6 +124,35 @@ async function loadLedger() {
       el("td", { "data-label": "Last attempt", dataset: { role: "attempt" } }, e.last_attempt_at ? dateTime(e.last_attempt_at) : "never"),
       el("td", { "data-label": "Last error", dataset: { role: "error" } }, e.last_error ? `${e.last_error} (${dateTime(e.last_error_at)})` : "none"),
     )))));
+}
+
+const JOB_NAMES = { sync: "Sync with the cloud", alerts: "Alert checks", budget: "Disk budget" };
+
+// Scheduled work follows elapsed time; a late or hung job and a clock step are shown, not hidden.
+function renderSchedule(status) {
+  let box = document.getElementById("schedule");
+  if (!box) {
+    box = el("div", { id: "schedule" });
+    ledgerBox.after(box);
+  }
+  const clock = status.clock;
+  const step = clock.steps
+    ? `The hub's clock was stepped ${clock.steps} time${clock.steps === 1 ? "" : "s"}; last by ${Math.round(clock.last_step_s)} s (${dateTime(clock.last_step_at)}). Scheduled work follows elapsed time and was not affected.`
+    : "";
+  box.replaceChildren(
+    el("h3", {}, "Scheduled work"),
+    step ? el("p", { class: "notice", dataset: { role: "clock-step" } }, step) : "",
+    el("table", { class: "stack", id: "schedule-table" },
+      el("thead", {}, el("tr", {}, ["Job", "Every", "Runs", "Last run", "Next run", "State"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, status.schedule.map((j) => el("tr", { dataset: { job: j.id } },
+        el("td", { "data-label": "Job" }, JOB_NAMES[j.id] || j.id),
+        el("td", { "data-label": "Every" }, `${Math.round(j.interval_s)} s`),
+        el("td", { "data-label": "Runs" }, j.failures ? `${j.runs} (${j.failures} failed)` : String(j.runs)),
+        el("td", { "data-label": "Last run" }, j.last_started_at ? relativeTime(j.last_started_at) : "not yet"),
+        el("td", { "data-label": "Next run" }, j.running ? "running now" : `in ${Math.ceil(j.next_run_in_s)} s`),
+        el("td", { "data-label": "State", dataset: { role: "job-state" }, class: j.problem ? "error" : "" },
+          j.problem || (j.last_error ? `last run failed: ${j.last_error}` : "ok")),
+      )))));
 }
 
 const syncButton = document.getElementById("sync-now");

@@ -1,4 +1,6 @@
-// A small SVG time-series chart: line (+ min/max spread), threshold band, axes. No libraries.
+// A small SVG time-series chart: line (+ min/max spread), threshold band, axes, and a hover /
+// tap / arrow-key read-out of any point. No libraries.
+import { getLocale } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 360;
@@ -24,15 +26,18 @@ function niceTicks(lo, hi, count = 4) {
 
 function timeLabel(ms, spanMs) {
   const d = new Date(ms);
-  if (spanMs <= 2 * 86400e3) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-  if (spanMs <= 62 * 86400e3) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-  return d.toLocaleDateString(undefined, { month: "short", year: "numeric" });
+  const locale = getLocale();
+  if (spanMs <= 2 * 86400e3) return d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  if (spanMs <= 62 * 86400e3) return d.toLocaleDateString(locale, { month: "short", day: "numeric" });
+  return d.toLocaleDateString(locale, { month: "short", year: "numeric" });
 }
 
 /**
  * Draw a chart into `container` (replacing its content).
  * options: points [{t: ms, value, minimum, maximum}], start/end (ms), low/high (band, may be
- * null), format(value) for labels, label (accessible name), unit.
+ * null), format(value) for labels, label (accessible name), unit, and optionally readout: an
+ * element that shows the point under the pointer (or chosen with the arrow keys) and
+ * readoutFormat(value) for it (with the unit; default: format).
  */
 export function drawChart(container, options) {
   const { points, start, end, low, high, format, label } = options;
@@ -100,7 +105,56 @@ export function drawChart(container, options) {
   root.append(svg("line", { class: "axis", x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: bottom }));
   root.append(svg("line", { class: "axis", x1: PAD.left, x2: W - PAD.right, y1: bottom, y2: bottom }));
   container.replaceChildren(root);
+  if (options.readout && points.length) attachReadout(root, points, x, y, options);
   return root;
+}
+
+function pointText(p, format) {
+  const when = new Date(p.t).toLocaleString(getLocale(), {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+  const spread = p.maximum != null && p.minimum != null && p.maximum !== p.minimum
+    ? ` (${format(p.minimum)} to ${format(p.maximum)})` : "";
+  return `${when}: ${format(p.value)}${spread}`;
+}
+
+function attachReadout(root, points, x, y, options) {
+  const { readout } = options;
+  const format = options.readoutFormat || options.format;
+  const cursor = svg("line", { class: "cursor", y1: PAD.top, y2: H - PAD.bottom, visibility: "hidden" });
+  const dot = svg("circle", { class: "cursor-dot", r: 4, visibility: "hidden" });
+  root.append(cursor, dot);
+  root.setAttribute("tabindex", "0");
+  let index = points.length - 1;
+  const show = (i) => {
+    index = Math.max(0, Math.min(points.length - 1, i));
+    const p = points[index];
+    for (const node of [cursor, dot]) node.setAttribute("visibility", "visible");
+    cursor.setAttribute("x1", x(p.t));
+    cursor.setAttribute("x2", x(p.t));
+    dot.setAttribute("cx", x(p.t));
+    dot.setAttribute("cy", y(p.value));
+    readout.textContent = pointText(p, format);
+    readout.dataset.index = String(index);
+  };
+  const nearest = (event) => {
+    const box = root.getBoundingClientRect();
+    const vx = ((event.clientX - box.left) / box.width) * W;
+    let best = 0;
+    for (let i = 1; i < points.length; i += 1) {
+      if (Math.abs(x(points[i].t) - vx) < Math.abs(x(points[best].t) - vx)) best = i;
+    }
+    return best;
+  };
+  root.addEventListener("pointermove", (event) => show(nearest(event)));
+  root.addEventListener("pointerdown", (event) => show(nearest(event)));
+  root.addEventListener("focus", () => show(index));
+  root.addEventListener("keydown", (event) => {
+    const step = { ArrowLeft: -1, ArrowRight: 1, Home: -points.length, End: points.length }[event.key];
+    if (step === undefined) return;
+    event.preventDefault();
+    show(index + step);
+  });
 }
 
 /** A one-line text summary of a series (shown under the chart; read by screen readers). */

@@ -33,6 +33,16 @@ export function thresholdField(metric, side) {
 }
 
 let temperatureUnit = "C";
+let displayLocale;
+
+/** The locale dates and times are written in (a BCP 47 tag; empty: the browser's). */
+export function setLocale(locale) {
+  displayLocale = locale || undefined;
+}
+
+export function getLocale() {
+  return displayLocale;
+}
 
 export function setTemperatureUnit(unit) {
   temperatureUnit = unit === "F" ? "F" : "C";
@@ -91,7 +101,7 @@ export function relativeTime(iso, now = Date.now()) {
 
 export function dateTime(iso) {
   if (!iso) return "–";
-  return new Date(iso).toLocaleString(undefined, {
+  return new Date(iso).toLocaleString(displayLocale, {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   });
 }

@@ -25,3 +25,27 @@ export function statusBadge(status) {
   span.textContent = `${STATUS_SIGN[status] || ""} ${statusText(status)}`.trim();
   return span;
 }
+
+// How a node stands (shared.freshness.NodeState), in words and a sign.
+export const NODE_STATES = ["ok", "stale", "wrong_key", "never_seen"];
+
+const NODE_STATE_TEXT = {
+  ok: "Reporting",
+  stale: "Stopped reporting",
+  wrong_key: "Wrong key",
+  never_seen: "Not heard yet",
+};
+const NODE_STATE_SIGN = { ok: "✓", stale: "⏱", wrong_key: "⚠", never_seen: "–" };
+
+export function nodeStateText(state) {
+  return NODE_STATE_TEXT[state] || state;
+}
+
+/** A node-state badge (class node-state and the state's status-like class for colour). */
+export function nodeStateBadge(state) {
+  const span = document.createElement("span");
+  span.className = `status node-state ${state === "ok" ? "ok" : state === "wrong_key" ? "high" : "stale"}`;
+  span.dataset.nodeState = state;
+  span.textContent = `${NODE_STATE_SIGN[state] || ""} ${nodeStateText(state)}`.trim();
+  return span;
+}

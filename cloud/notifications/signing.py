@@ -1,4 +1,4 @@
-"""Signing of alert webhook requests, and the check a receiver runs (documented in
+"""Signing of webhook requests, and the check a receiver runs (documented in
 docs/cloud.md): HMAC-SHA256 with the user's secret over ``"{timestamp}.{body}"``.
 
 The timestamp (Unix seconds, in its own header) is inside the signed message, so a

@@ -1,0 +1,133 @@
+"""The garden overview: hubs with sync health, every plant with its latest values against its
+thresholds (``shared.plant_status``, the hub's rule), its node and its open alerts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.db.session import ReadDatabase
+from cloud.garden import repository
+from cloud.garden.schemas import (
+    Garden,
+    GardenPlant,
+    HubHealth,
+    MetricStatus,
+    NodeBrief,
+    PlantStatus,
+)
+from cloud.registry import service as registry
+from cloud.registry.schemas import HubPublic, PlantPublic
+from cloud.settings import CloudSettings
+from cloud.telemetry import read_service
+from shared import freshness
+from shared.metrics import SPECS, Metric
+from shared.plant_status import metric_status
+
+MAX_PLANTS = 500  # a garden page beyond this is a list, not an overview
+DEFAULT_SAMPLING_S = freshness.DEFAULT_SAMPLING_INTERVAL_S
+
+
+def _status(
+    plant: PlantPublic,
+    latest: dict[str, Any] | None,
+    sampling_s: int,
+    settings: CloudSettings,
+    now: datetime,
+) -> PlantStatus:
+    stale_after = freshness.stale_after(sampling_s)
+    measured = latest["measured_at"] if latest else None
+    metrics = []
+    for metric in Metric:
+        value = latest.get(metric.value) if latest else None
+        low, high = (None, None) if metric is Metric.BATTERY else plant.thresholds.bounds(metric)
+        metrics.append(
+            MetricStatus(
+                metric=metric,
+                unit=SPECS[metric].unit,
+                value=value,
+                measured_at=measured if value is not None else None,
+                status=metric_status(metric, value, measured, plant.thresholds, now, stale_after),
+                minimum=low,
+                maximum=high,
+            )
+        )
+    return PlantStatus(
+        plant_id=plant.id,
+        node_id=latest["node_id"] if latest else plant.node_id,
+        measured_at=measured,
+        metrics=metrics,
+    )
+
+
+def hub_health(public: HubPublic, settings: CloudSettings, now: datetime) -> HubHealth:
+    """A hub with its online state: it called in within ``hub_offline_after_s``."""
+    seen = public.last_seen_at
+    online = (
+        public.linked
+        and seen is not None
+        and (now - seen).total_seconds() <= settings.hub_offline_after_s
+    )
+    return HubHealth(
+        **public.model_dump(), online=online, offline_after_s=settings.hub_offline_after_s
+    )
+
+
+async def overview(
+    session: AsyncSession,
+    database: ReadDatabase,
+    settings: CloudSettings,
+    owner_id: uuid.UUID,
+) -> Garden:
+    """Everything the garden page shows."""
+    now = datetime.now(UTC)
+    hubs = [hub_health(h, settings, now) for h in await registry.list_hubs(session, owner_id)]
+    pending = {h.id for h in hubs if h.config_pending}
+    plants, _ = await registry.list_plants(session, owner_id, MAX_PLANTS)
+    nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
+    alerts = await repository.open_alert_counts(session, owner_id)
+    latest = await read_service.latest_by_plant(database, owner_id)
+    cards = []
+    for plant in plants:
+        node = nodes.get(plant.node_id) if plant.node_id else None
+        sampling = node[6] if node else DEFAULT_SAMPLING_S
+        cards.append(
+            GardenPlant(
+                plant=plant,
+                node=NodeBrief(
+                    id=node[0],
+                    name=node[1],
+                    mac=node[2],
+                    hub_id=node[3],
+                    battery=node[4],
+                    last_seen_at=node[5],
+                )
+                if node
+                else None,
+                status=_status(plant, latest.get(plant.id), sampling, settings, now),
+                open_alerts=alerts.get(plant.id, 0),
+                config_pending=bool(node and node[3] in pending)
+                or (node is None and bool(pending)),
+            )
+        )
+    return Garden(generated_at=now, hubs=hubs, plants=cards)
+
+
+async def plant_status(
+    session: AsyncSession,
+    database: ReadDatabase,
+    settings: CloudSettings,
+    owner_id: uuid.UUID,
+    plant_id: uuid.UUID,
+) -> PlantStatus:
+    """One plant's latest values against its thresholds; 404 when not the owner's."""
+    plant = await registry.plant_detail(session, owner_id, plant_id)
+    latest = await read_service.plant_latest(database, owner_id, plant_id)
+    sampling = DEFAULT_SAMPLING_S
+    if plant.node_id is not None:
+        node = await registry.get_node(session, owner_id, plant.node_id)
+        sampling = node.sampling_interval_s
+    return _status(plant, latest, sampling, settings, datetime.now(UTC))

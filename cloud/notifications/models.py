@@ -1,0 +1,43 @@
+"""Notification tables: the user's signed webhook."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy.dialects.postgresql import UUID
+from sqlmodel import Field
+
+from cloud.db.base import CloudTable, utcnow
+
+
+def _ts(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Webhook(CloudTable, table=True):
+    """A user's webhook: alert events are POSTed to ``url``, signed with ``secret``.
+
+    The secret is kept as is (the cloud signs with it); the user sees it once, when it is
+    made. The last delivery's outcome is kept for the user to see.
+    """
+
+    __tablename__ = "alert_webhooks"
+
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(
+            ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, nullable=False
+        )
+    )
+    url: str = Field(sa_column=Column(String(2100), nullable=False))
+    secret: str = Field(sa_column=Column(String(100), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_event_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    last_event: str | None = Field(default=None, sa_column=Column(String(32)))
+    last_status: str | None = Field(default=None, sa_column=Column(String(16)))
+    last_http_status: int | None = Field(default=None, sa_column=Column(Integer))
+    last_error: str | None = Field(default=None, sa_column=Column(String(300)))
+    last_attempts: int | None = Field(default=None, sa_column=Column(Integer))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
