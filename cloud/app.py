@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from cloud.auth.security import AccessTokenMemo, Passwords
+from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.db.session import open_read_database
@@ -72,11 +73,21 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
         try:
             await check_at_head(engine)
             from cloud.alerts.service import run_stale_node_checks
+            from cloud.notifications.vapid import vapid_or_none
+            from cloud.registry.service import run_offline_hub_checks
 
             if settings.stale_check_enabled:
                 background.append(
                     asyncio.create_task(run_stale_node_checks(engine, settings, metrics))
                 )
+                background.append(
+                    asyncio.create_task(
+                        run_offline_hub_checks(
+                            engine, settings.hub_offline_after_s, settings.stale_check_interval_s
+                        )
+                    )
+                )
+            app.state.vapid = await asyncio.to_thread(vapid_or_none, settings)
             from cloud.images.runtime import image_runtime
             from cloud.worker import inline_worker
 
@@ -111,6 +122,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
         policy=EgressPolicy.from_strings(settings.egress_allowed_networks)
     )
     install_error_handlers(app)
+    install_http_conventions(app, settings)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if settings.trusted_proxies:
         # Outermost: every later layer sees the real caller in ``request.client``.

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from cloud.db.session import EngineDep
+from cloud.db.session import EngineDep, ReadDatabaseDep
 from cloud.dependencies import MetricsDep
 from cloud.errors import ServiceUnavailableError
 from cloud.storage.dependencies import ObjectStoreDep
@@ -22,13 +22,21 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(engine: EngineDep, store: ObjectStoreDep) -> dict[str, str]:
-    """The database and the image store answer."""
+async def readyz(
+    engine: EngineDep, read_database: ReadDatabaseDep, store: ObjectStoreDep
+) -> dict[str, str]:
+    """The database (through both pools: the session engine and the read pool) and the image
+    store answer."""
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise ServiceUnavailableError("database is not reachable") from exc
+    try:
+        async with read_database.connection() as raw:
+            await raw.execute("SELECT 1")
+    except Exception as exc:
+        raise ServiceUnavailableError("database is not reachable through the read pool") from exc
     try:
         await store.check()
     except StorageError as exc:

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BeforeValidator, Field, field_validator, mode
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from cloud.images.settings import ImageSettings
+from cloud.notifications.settings import NotificationSettings
 from cloud.ratelimit import RateRule
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
@@ -40,7 +41,7 @@ class InsecureSettingsError(RuntimeError):
     """A secret is missing or left at its default outside development."""
 
 
-class CloudSettings(ImageSettings):
+class CloudSettings(ImageSettings, NotificationSettings):
     """Every knob of the cloud service. ``DATABASE_URL`` is accepted without the prefix too."""
 
     model_config = SettingsConfigDict(
@@ -121,6 +122,10 @@ class CloudSettings(ImageSettings):
     # caller cannot pick the address rate limits count against. Cloud Run: 169.254.0.0/16.
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # Browser apps on these origins (``https://app.example.com``, or ``*``) may call the API
+    # (CORS). Default: none, so only same-origin pages and non-browser clients can.
+    cors_allowed_origins: CommaList = Field(default_factory=list)
+
     # Logging.
     log_level: str = "INFO"
     log_json: bool = True
@@ -140,6 +145,15 @@ class CloudSettings(ImageSettings):
                 # Every peer a proxy: the client-written leftmost address would be believed.
                 raise ValueError("'*' would trust addresses the caller writes; name the proxies")
             ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            scheme, _, rest = item.partition("://")
+            if item != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
         return value
 
     def device_verification_uri(self) -> str:

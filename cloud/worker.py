@@ -20,6 +20,7 @@ import procrastinate
 import structlog
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, start_http_server
+from py_vapid import Vapid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import cloud.models  # noqa: F401 - every table on the metadata, so foreign keys resolve
@@ -28,6 +29,7 @@ from cloud.db.engine import build_engine
 from cloud.diagnosis import tasks as diagnosis_tasks
 from cloud.diagnosis.factory import open_diagnoser
 from cloud.diagnosis.ports import Diagnoser
+from cloud.diagnosis.service import diagnosis_subject
 from cloud.egress import Egress, EgressPolicy
 from cloud.images import tasks as image_tasks
 from cloud.images.metrics import PipelineCounters
@@ -37,6 +39,8 @@ from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
 from cloud.notifications.channels import build_channels
 from cloud.notifications.ports import Channel, ChannelResources, SubjectLoader
+from cloud.notifications.vapid import vapid_or_none
+from cloud.registry.service import hub_subject
 from cloud.settings import CloudSettings
 from cloud.storage.factory import build_object_store
 from cloud.storage.ports import ObjectStore
@@ -57,6 +61,7 @@ class WorkerDeps:
     # workers, one client from ``egress.client()``; None: one client per delivery.
     egress: Egress = field(default_factory=Egress)
     http: httpx.AsyncClient | None = None
+    vapid: Vapid | None = None  # the Web Push signing key (None: no push channel)
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""
@@ -65,12 +70,15 @@ class WorkerDeps:
     @cached_property
     def channels(self) -> Mapping[str, Channel]:
         """Every notification channel, built on this worker's engine and egress."""
-        return build_channels(ChannelResources(self.engine, self.egress, self.http))
+        settings = self.settings if isinstance(self.settings, CloudSettings) else None
+        return build_channels(
+            ChannelResources(self.engine, self.egress, self.http, settings, self.vapid)
+        )
 
     @property
     def subjects(self) -> Mapping[str, SubjectLoader]:
         """How notifications load what an event is about, by the event's first part."""
-        return {"alert": alert_subject}
+        return {"alert": alert_subject, "diagnosis": diagnosis_subject, "hub": hub_subject}
 
 
 def register_tasks(app: procrastinate.App) -> None:
@@ -138,6 +146,7 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
                 counters=counters,
                 egress=egress,
                 http=http,
+                vapid=vapid_or_none(settings),
             )
             job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
             name = f"{socket.gethostname()}-{os.getpid()}"
@@ -164,6 +173,7 @@ async def inline_worker(
         settings=settings,
         counters=app.state.pipeline_counters,
         egress=app.state.egress,
+        vapid=app.state.vapid,
     )
     job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
     async with job_app.open_async():

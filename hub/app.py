@@ -59,8 +59,16 @@ GatewayFactory = Callable[[HubStore, HubSettings], HubGateway]
 
 
 async def evaluate_alerts(store: HubStore) -> int:
-    """One pass of local alert evaluation."""
-    return await store.write(
+    """One pass of local alert evaluation, the hub's own storage alert first."""
+    changed = 0
+    incident = store.check_storage()
+    if incident is not None:
+        # Fails while the disk is full; written (with its start time) once the hub can write.
+        changed += await store.write(
+            lambda session: alerts_service.record_storage(session, incident)
+        )
+        store.forget_incident(incident)
+    return changed + await store.write(
         lambda session: alerts_service.evaluate(session, store.settings, utcnow())
     )
 

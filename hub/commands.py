@@ -6,8 +6,12 @@ import asyncio
 import getpass
 import os
 import time
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
 
 
 def serve(
@@ -21,12 +25,28 @@ def serve(
 
     from hub.app import create_app
     from hub.ble.factory import emulated_gateway_factory, production_gateway
+    from hub.net import uvicorn_options
     from hub.settings import HubSettings
 
     settings = HubSettings()
+    _database_usable(settings)
     factory = emulated_gateway_factory(emulate, speed=speed) if emulate else production_gateway
     app = create_app(settings, gateway_factory=factory)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(app, **uvicorn_options(settings))
+
+
+def _database_usable(settings: HubSettings) -> None:
+    """Migrate before the server starts: a damaged database stops the hub with one line (what is
+    wrong, how to restore from the backups), not a traceback from inside the server's start-up,
+    and an empty file is never turned into a brand-new hub."""
+    from hub.store.integrity import DatabaseDamaged
+    from hub.store.migrations import migrate
+
+    try:
+        migrate(settings.database_path)
+    except DatabaseDamaged as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def set_password(

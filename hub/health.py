@@ -31,7 +31,11 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
     try:
         async with store.read() as session:
             await session.execute(text("select 1"))
-        checks["database"] = "ok" if store.writer.running else "writer stopped"
+        if not store.writer.running:
+            checks["database"] = "writer stopped"
+        else:
+            # Reading is not enough: a full disk leaves reads working and every commit failing.
+            checks["database"] = store.storage_problem() or "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     scheduler: MonotonicScheduler | None = request.app.state.scheduler
@@ -56,6 +60,8 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
 async def metrics(request: Request, store: StoreDep) -> Response:
     """Prometheus metrics (gauges refreshed from the store on each scrape)."""
     hub_metrics: HubMetrics = request.app.state.metrics
+    hub_metrics.commit_failures.set(store.writer.commit_failures)
+    hub_metrics.disk_free.set(store.free_bytes())
     scheduler: MonotonicScheduler | None = request.app.state.scheduler
     if scheduler is not None:
         now = scheduler.now_monotonic()

@@ -75,6 +75,16 @@ class HubMetrics:
             ["node", "reason"],
             registry=self.registry,
         )
+        self.commit_failures = Gauge(
+            "hub_store_commit_failures_total",
+            "Store transactions that could not be committed (full disk, I/O errors)",
+            registry=self.registry,
+        )
+        self.disk_free = Gauge(
+            "hub_disk_free_bytes",
+            "Free space on the filesystem holding the hub's data",
+            registry=self.registry,
+        )
         self.clock_steps = Counter(
             "hub_clock_steps_total",
             "Wall-clock steps seen (NTP at boot or after an outage); jobs follow elapsed time",

@@ -29,6 +29,11 @@ class HubSettings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65_535)
     hub_name: str = Field(default="Plant-Vita hub", min_length=1, max_length=64)
+    # LAN server bounds (hub/net.py): a connection must complete its request headers this soon
+    # after it opens (or after its previous response); at most this many connections are kept,
+    # the oldest idle one making room for a new one.
+    http_header_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    http_max_connections: int = Field(default=512, ge=16, le=16_384)
 
     # Cloud link and sync.
     cloud_url: str | None = None
@@ -44,6 +49,9 @@ class HubSettings(BaseSettings):
 
     # Local store.
     disk_budget_mb: float = Field(default=2048.0, gt=0)
+    # Free space kept on the data directory's filesystem: below it the budget prunes synced data
+    # as if over budget; below a quarter of it the hub reports its disk full (/readyz, UI, alert).
+    disk_reserve_mb: float = Field(default=64.0, ge=0)
     write_batch_max: int = Field(default=512, ge=1)  # writer ops folded into one transaction
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
 
@@ -92,6 +100,11 @@ class HubSettings(BaseSettings):
     def images_dir(self) -> Path:
         """Where image files live, by content hash."""
         return self.data_dir / "images"
+
+    @property
+    def disk_reserve_bytes(self) -> int:
+        """Free space to keep on the data directory's filesystem."""
+        return int(self.disk_reserve_mb * 1024 * 1024)
 
     @property
     def disk_budget_bytes(self) -> int:

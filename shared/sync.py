@@ -38,7 +38,24 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+
+
+def config_etag(revision: int) -> str:
+    """The entity tag of a hub's config snapshot at ``revision`` (``If-None-Match`` -> 304)."""
+    return f'"rev-{revision}"'
+
+
+def config_revision_of(if_none_match: str | None) -> int | None:
+    """The revision a hub says it holds in ``If-None-Match`` (its ``config_etag``), if any."""
+    for tag in (if_none_match or "").split(","):
+        digits = tag.strip().removeprefix("W/").removeprefix('"rev-').removesuffix('"')
+        if digits.isdigit() and len(digits) <= 18:
+            return int(digits)
+    return None
+
+
 SYNC_DIAGNOSES_PATH: Final = f"{API_PREFIX}/sync/diagnoses"
+SYNC_PLANT_EDITS_PATH: Final = f"{API_PREFIX}/sync/plant-edits"
 SYNC_IMAGE_SLOTS_PATH: Final = f"{API_PREFIX}/sync/images/slots"
 SYNC_IMAGE_COMPLETE_PATH: Final = f"{API_PREFIX}/sync/images/{{image_id}}/complete"
 
@@ -194,6 +211,7 @@ class AlertKind(StrEnum):
     STALE = "stale"  # node silent for too many intervals
     LOW_BATTERY = "low_battery"
     DATA_DROPPED = "data_dropped"  # hub had to drop unsynced data (disk budget)
+    DISK_FULL = "disk_full"  # the hub could not store data (full disk, failed commits)
 
 
 class AlertIn(_Wire):
@@ -283,6 +301,18 @@ class _ThresholdMethods(_Wire):
             return None, None
         return self.limit(f"{daily.name}_min"), self.limit(f"{daily.name}_max")
 
+    def inverted_range(self) -> str | None:
+        """Why these limits cannot hold (the first minimum not below its maximum), or None.
+
+        Both tiers refuse such a plant the same way (the hub before its edit goes up)."""
+        for low_field in (f for f in threshold_fields() if f.endswith("_min")):
+            high_field = low_field.removesuffix("_min") + "_max"
+            low, high = self.limit(low_field), self.limit(high_field)
+            if low is not None and high is not None and low >= high:
+                name = low_field.removesuffix("_min").replace("_", " ")
+                return f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
+        return None
+
     def merged(self, overrides: Thresholds | None) -> Thresholds:
         """These thresholds with every limit set in ``overrides`` taking precedence."""
         if overrides is None:
@@ -313,7 +343,7 @@ class SpeciesThresholds(_Wire):
 
 
 class PlantConfig(_Wire):
-    """A plant as the hub mirrors it."""
+    """A plant as the hub mirrors it; ``revision`` counts the plant's changes in the cloud."""
 
     id: UUID
     name: str
@@ -321,6 +351,62 @@ class PlantConfig(_Wire):
     location: str | None = None
     node_mac: MacAddress | None = None
     overrides: Thresholds | None = None
+    revision: int = Field(default=1, ge=0)
+
+
+# --- plant edits made on the hub (up-sync) --------------------------------------------------
+
+
+class PlantChanges(_Wire):
+    """The fields a gardener changed on the hub; only fields set are changes (null clears)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    species_id: int | None = None
+    location: str | None = Field(default=None, max_length=100)
+    node_mac: MacAddress | None = None
+    overrides: Thresholds | None = None
+
+
+class PlantEdit(_Wire):
+    """One edit of a plant made on the hub on its copy at ``base_revision``."""
+
+    edit_id: UUID  # the hub's id: a re-sent edit is recognised
+    plant_id: UUID
+    base_revision: int = Field(ge=0)
+    edited_at: AwareDatetime
+    changes: PlantChanges
+
+
+class PlantEditBatch(BaseModel):
+    """Edits in the order they were made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edits: list[PlantEdit] = Field(max_length=500)
+
+
+class PlantEditOutcome(StrEnum):
+    """What the cloud did with an edit."""
+
+    APPLIED = "applied"
+    CONFLICT = "conflict"  # the plant changed in the cloud since base_revision: the cloud wins
+    REJECTED = "rejected"  # invalid (unknown plant, species or node, node taken)
+
+
+class PlantEditResult(_Wire):
+    """The cloud's word on one edit; ``current`` is the plant as the cloud now holds it."""
+
+    edit_id: UUID
+    outcome: PlantEditOutcome
+    message: str | None = None
+    revision: int | None = None
+    current: PlantConfig | None = None
+
+
+class PlantEditAck(_Wire):
+    """One result per edit, in order."""
+
+    results: list[PlantEditResult]
 
 
 class NodeConfig(_Wire):

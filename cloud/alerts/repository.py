@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import Alert, AlertState
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -34,6 +35,12 @@ ALERT_COLUMNS = (
 )
 
 
+# Newest first.
+ALERT_ORDER = Keyset(
+    (SortKey(col(Alert.opened_at), datetime, "desc"), SortKey(col(Alert.id), uuid.UUID))
+)
+
+
 async def list_alerts(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -41,10 +48,9 @@ async def list_alerts(
     status: str | None,
     plant_id: uuid.UUID | None,
     node_id: uuid.UUID | None,
-    limit: int,
-    offset: int,
-) -> Sequence[Alert]:
-    """The owner's alerts, newest first, optionally filtered."""
+    page: PageRequest,
+) -> Page[Alert]:
+    """A page of the owner's alerts, newest first, optionally filtered."""
     query = select(Alert).where(col(Alert.owner_id) == owner_id)
     if status is not None:
         query = query.where(col(Alert.status) == status)
@@ -52,10 +58,8 @@ async def list_alerts(
         query = query.where(col(Alert.plant_id) == plant_id)
     if node_id is not None:
         query = query.where(col(Alert.node_id) == node_id)
-    result = await session.scalars(
-        query.order_by(col(Alert.opened_at).desc(), col(Alert.id)).limit(limit).offset(offset)
-    )
-    return result.all()
+    rows = (await session.scalars(ALERT_ORDER.page(query, page))).all()
+    return page_of(rows, page, ALERT_ORDER, lambda alert: (alert.opened_at, alert.id))
 
 
 async def alert_of(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID) -> Alert | None:

@@ -4,59 +4,54 @@ webhook alert events are POSTed to is ``cloud.notifications.router``)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 
 from cloud.alerts import service
 from cloud.alerts.schemas import AlertPublic, AlertStatus
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from cloud.registry import service as registry_service
 from shared.sync import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["alerts"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
-
-@router.get("/alerts", response_model=list[AlertPublic])
+@router.get("/alerts", response_model=list[AlertPublic], responses=LIST_RESPONSES)
 async def list_alerts(
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
+    page: PageDep,
     status: AlertStatus | None = None,
     plant_id: uuid.UUID | None = None,
     node_id: uuid.UUID | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[AlertPublic]:
-    """Your alerts, newest first."""
-    return await service.list_alerts(
-        session,
-        user.id,
-        status=status,
-        plant_id=plant_id,
-        node_id=node_id,
-        limit=limit,
-        offset=offset,
+    """Your alerts, newest first (a page: see Pagination)."""
+    alerts = await service.list_alerts(
+        session, user.id, status=status, plant_id=plant_id, node_id=node_id, page=page
     )
+    return respond(request, response, alerts)
 
 
-@router.get("/plants/{plant_id}/alerts", response_model=list[AlertPublic])
+@router.get("/plants/{plant_id}/alerts", response_model=list[AlertPublic], responses=LIST_RESPONSES)
 async def plant_alerts(
     plant_id: uuid.UUID,
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
+    page: PageDep,
     status: AlertStatus | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[AlertPublic]:
-    """Alerts of one of your plants."""
+    """Alerts of one of your plants, newest first (a page: see Pagination)."""
     await registry_service.get_plant(session, user.id, plant_id)
-    return await service.list_alerts(
-        session, user.id, status=status, plant_id=plant_id, limit=limit, offset=offset
+    alerts = await service.list_alerts(
+        session, user.id, status=status, plant_id=plant_id, page=page
     )
+    return respond(request, response, alerts)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPublic)

@@ -23,6 +23,7 @@ from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.notifications.ports import Subject
 from cloud.notifications.queueing import Event, notify
 from cloud.observability import CloudMetrics
+from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.telemetry.repository import NodeContext
@@ -349,20 +350,18 @@ async def list_alerts(
     status: str | None = None,
     plant_id: uuid.UUID | None = None,
     node_id: uuid.UUID | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[AlertPublic]:
-    """The owner's alerts, newest first."""
+    page: PageRequest,
+) -> Page[AlertPublic]:
+    """A page of the owner's alerts, newest first."""
     rows = await repository.list_alerts(
         session,
         owner_id,
         status=status,
         plant_id=plant_id,
         node_id=node_id,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
-    return [alert_public(alert) for alert in rows]
+    return rows.map(alert_public)
 
 
 async def get_alert(session: AsyncSession, owner_id: uuid.UUID, alert_id: uuid.UUID) -> Alert:

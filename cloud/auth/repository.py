@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 from cloud.registry.models import Hub
 
 
@@ -137,34 +138,41 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
     )
 
 
+# Logins, most recently active first (a family has one live token: the key is unique).
+SESSION_ORDER = Keyset(
+    (
+        SortKey(col(RefreshToken.created_at), datetime, "desc"),
+        SortKey(col(RefreshToken.family_id), uuid.UUID),
+    )
+)
+SessionRow = tuple[uuid.UUID, datetime, datetime, datetime, str | None]
+
+
 async def active_sessions(
-    session: AsyncSession, user_id: uuid.UUID, now: datetime, limit: int = 100
-) -> list[tuple[uuid.UUID, datetime, datetime, datetime, str | None]]:
-    """(family, started, last active, expires, user agent) of each live login, newest first."""
+    session: AsyncSession, user_id: uuid.UUID, now: datetime, page: PageRequest
+) -> Page[SessionRow]:
+    """A page of (family, started, last active, expires, user agent) of each live login."""
     family = RefreshToken.__table__.alias("family")  # type: ignore[attr-defined]
     started = (
         select(func.min(family.c.created_at))
         .where(family.c.family_id == col(RefreshToken.family_id))
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(
-            col(RefreshToken.family_id),
-            started,
-            col(RefreshToken.created_at),
-            col(RefreshToken.expires_at),
-            col(RefreshToken.user_agent),
-        )
-        .where(
-            col(RefreshToken.user_id) == user_id,
-            col(RefreshToken.revoked_at).is_(None),
-            col(RefreshToken.rotated_at).is_(None),
-            col(RefreshToken.expires_at) > now,
-        )
-        .order_by(col(RefreshToken.created_at).desc())
-        .limit(limit)
+    statement = select(
+        col(RefreshToken.family_id),
+        started,
+        col(RefreshToken.created_at),
+        col(RefreshToken.expires_at),
+        col(RefreshToken.user_agent),
+    ).where(
+        col(RefreshToken.user_id) == user_id,
+        col(RefreshToken.revoked_at).is_(None),
+        col(RefreshToken.rotated_at).is_(None),
+        col(RefreshToken.expires_at) > now,
     )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
+    rows = await session.execute(SESSION_ORDER.page(statement, page))
+    found: list[SessionRow] = [(r[0], r[1], r[2], r[3], r[4]) for r in rows.all()]
+    return page_of(found, page, SESSION_ORDER, lambda row: (row[2], row[0]))
 
 
 async def user_owns_live_family(

@@ -25,9 +25,11 @@ from cloud.auth.schemas import (
     UserPublic,
     UserUpdate,
 )
+from cloud.conventions import CREATED_RESPONSES, created_at
 from cloud.db.session import SessionDep
 from cloud.dependencies import ClientIpDep, PasswordsDep, RateLimiterDep, SettingsDep
 from cloud.errors import OAuthProtocolError
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from shared.errors import ErrorBody
 from shared.sync import (
     DEVICE_APPROVE_PATH,
@@ -41,6 +43,7 @@ from shared.sync import (
 
 router = APIRouter(tags=["auth"])
 
+ME_PATH = "/api/v1/auth/me"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -58,7 +61,7 @@ _LIMITED: dict[int | str, dict[str, Any]] = {
     "/api/v1/auth/register",
     response_model=UserPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=_LIMITED,
+    responses={**_LIMITED, **CREATED_RESPONSES},
 )
 async def register(
     body: UserCreate,
@@ -69,12 +72,14 @@ async def register(
     ip: ClientIpDep,
     response: Response,
 ) -> UserPublic:
-    """Create an account (limited per client address)."""
+    """Create an account (limited per client address); ``Location`` is the account."""
     limit = await limiter.check(
         "register", settings.rate_limit_register, ip, "too many sign-ups from this address"
     )
     response.headers.update(limit.headers)
-    return _user_public(await service.register(session, passwords, body))
+    user = _user_public(await service.register(session, passwords, body))
+    created_at(response, ME_PATH)
+    return user
 
 
 @router.post("/api/v1/auth/token", response_model=TokenPair, responses=_LIMITED)
@@ -122,7 +127,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
     await service.logout(session, body.refresh_token)
 
 
-@router.get("/api/v1/auth/me", response_model=UserPublic)
+@router.get(ME_PATH, response_model=UserPublic)
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return _user_public(user)
@@ -134,10 +139,13 @@ async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) ->
     return _user_public(await service.update_profile(session, user, body))
 
 
-@router.get("/api/v1/auth/sessions", response_model=list[SessionPublic])
-async def list_sessions(user: CurrentUser, session: SessionDep) -> list[SessionPublic]:
-    """Your signed-in logins (browsers, apps), most recently active first."""
-    return await service.list_sessions(session, user)
+@router.get("/api/v1/auth/sessions", response_model=list[SessionPublic], responses=LIST_RESPONSES)
+async def list_sessions(
+    request: Request, response: Response, user: CurrentUser, session: SessionDep, page: PageDep
+) -> list[SessionPublic]:
+    """Your signed-in logins (browsers, apps), most recently active first (a page: see
+    Pagination)."""
+    return respond(request, response, await service.list_sessions(session, user, page))
 
 
 @router.delete("/api/v1/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

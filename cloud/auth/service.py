@@ -43,6 +43,7 @@ from cloud.errors import (
     OAuthProtocolError,
     UnauthorizedError,
 )
+from cloud.pagination import Page, PageRequest
 from cloud.ratelimit import RateRule, refusal
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
@@ -225,15 +226,20 @@ async def update_profile(session: AsyncSession, user: User, body: UserUpdate) ->
     return user
 
 
-async def list_sessions(session: AsyncSession, user: User) -> list[SessionPublic]:
-    """The user's live logins, most recently active first."""
-    rows = await repository.active_sessions(session, user.id, _now())
-    return [
-        SessionPublic(
-            id=family, started_at=started, last_active_at=last, expires_at=expires, user_agent=ua
+async def list_sessions(
+    session: AsyncSession, user: User, page: PageRequest
+) -> Page[SessionPublic]:
+    """A page of the user's live logins, most recently active first."""
+    rows = await repository.active_sessions(session, user.id, _now(), page)
+    return rows.map(
+        lambda row: SessionPublic(
+            id=row[0],
+            started_at=row[1],
+            last_active_at=row[2],
+            expires_at=row[3],
+            user_agent=row[4],
         )
-        for family, started, last, expires, ua in rows
-    ]
+    )
 
 
 async def revoke_session(session: AsyncSession, user: User, session_id: uuid.UUID) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -62,6 +63,16 @@ class ReadDatabase:
             yield conn
 
 
+async def check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The pool's check on checkout: after a PostgreSQL restart every pooled connection is dead,
+    and each request that took one failed with 500. An idle autocommit connection has nothing
+    to read unless the server said goodbye (or closed it), so only then does this cost a round
+    trip; a dead connection raises and the pool replaces it."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
+
+
 @asynccontextmanager
 async def open_read_database(url: str, size: int) -> AsyncIterator[ReadDatabase]:
     """Open the read pool (``size`` connections, kept open) for the app's lifetime."""
@@ -74,6 +85,7 @@ async def open_read_database(url: str, size: int) -> AsyncIterator[ReadDatabase]
             "options": "-c timezone=UTC -c default_transaction_read_only=on",
         },
         name="read",
+        check=check_idle_connection,
         open=False,
     )
     await pool.open()

@@ -14,6 +14,7 @@ from cloud.alerts.models import Alert
 from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
 from cloud.diagnosis.ports import DailyMetricSummary
 from cloud.images.models import Image
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 from cloud.registry.models import Plant, Species
 from shared.metrics import PLANT_METRICS, Metric
 
@@ -55,20 +56,19 @@ async def set_plant(
         )
 
 
+# Newest first.
+DIAGNOSIS_ORDER = Keyset(
+    (SortKey(col(Diagnosis.requested_at), datetime, "desc"), SortKey(col(Diagnosis.id), uuid.UUID))
+)
+
+
 async def list_for_plant(
-    session: AsyncSession, plant_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[Diagnosis], int]:
-    """A plant's diagnoses, newest first, and how many there are."""
-    where = col(Diagnosis.plant_id) == plant_id
-    total = await session.scalar(select(func.count()).select_from(Diagnosis).where(where))
-    rows = await session.scalars(
-        select(Diagnosis)
-        .where(where)
-        .order_by(col(Diagnosis.requested_at).desc(), col(Diagnosis.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    session: AsyncSession, plant_id: uuid.UUID, page: PageRequest
+) -> Page[Diagnosis]:
+    """A page of a plant's diagnoses, newest first."""
+    statement = select(Diagnosis).where(col(Diagnosis.plant_id) == plant_id)
+    rows = (await session.scalars(DIAGNOSIS_ORDER.page(statement, page))).all()
+    return page_of(rows, page, DIAGNOSIS_ORDER, lambda d: (d.requested_at, d.id))
 
 
 async def for_owner(

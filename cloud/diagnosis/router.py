@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
 from cloud.diagnosis import service
-from cloud.diagnosis.schemas import DiagnosisPage, DiagnosisPublic
+from cloud.diagnosis.schemas import DiagnosisPublic
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from shared.sync import API_PREFIX
 
 router = APIRouter(tags=["diagnoses"])
 
 
-@router.get(f"{API_PREFIX}/plants/{{plant_id}}/diagnoses", response_model=DiagnosisPage)
+@router.get(
+    f"{API_PREFIX}/plants/{{plant_id}}/diagnoses",
+    response_model=list[DiagnosisPublic],
+    responses=LIST_RESPONSES,
+)
 async def list_plant_diagnoses(
     plant_id: uuid.UUID,
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> DiagnosisPage:
-    """The plant's diagnoses, newest first (queued, running, succeeded and failed)."""
-    return await service.list_plant_diagnoses(session, user.id, plant_id, limit, offset)
+    page: PageDep,
+) -> list[DiagnosisPublic]:
+    """The plant's diagnoses, newest first: queued, running, succeeded and failed (a page: see
+    Pagination)."""
+    diagnoses = await service.list_plant_diagnoses(session, user.id, plant_id, page)
+    return respond(request, response, diagnoses)
 
 
 @router.post(
@@ -40,6 +47,8 @@ async def request_rediagnosis(
     diagnosis, created = await service.rediagnose(session, user.id, image_id)
     if not created:
         response.status_code = status.HTTP_200_OK
+    # Where to follow the job (RFC 9110 §15.3.3): the diagnosis, queued or under way.
+    response.headers["Location"] = f"{API_PREFIX}/diagnoses/{diagnosis.id}"
     return diagnosis
 
 

@@ -74,12 +74,3 @@ class DiagnosisPublic(BaseModel):
             job_id=row.job_id,
             job_status=job_status,
         )
-
-
-class DiagnosisPage(BaseModel):
-    """A page of a plant's diagnoses, newest first."""
-
-    items: list[DiagnosisPublic]
-    total: int
-    limit: int
-    offset: int

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from cloud.db.session import raw_connection
 from cloud.diagnosis import repository
 from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
 from cloud.diagnosis.ports import (
@@ -34,13 +35,17 @@ from cloud.diagnosis.ports import (
     PlantContext,
     TokenUsage,
 )
-from cloud.diagnosis.schemas import DiagnosisPage, DiagnosisPublic
+from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
 from cloud.images import repository as image_repository
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
+from cloud.notifications.ports import Subject
+from cloud.notifications.preferences import DIAGNOSIS_READY
+from cloud.notifications.queueing import Event, notify
+from cloud.pagination import Page, PageRequest
 from cloud.registry import repository as registry_repository
 from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
@@ -153,15 +158,12 @@ async def latest_for_images(
 
 
 async def list_plant_diagnoses(
-    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, limit: int, offset: int
-) -> DiagnosisPage:
-    """A page of the plant's diagnosis history."""
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, page: PageRequest
+) -> Page[DiagnosisPublic]:
+    """A page of the plant's diagnosis history, newest first."""
     if await image_repository.plant_for_owner(session, owner_id, plant_id) is None:
         raise NotFoundError("plant not found")
-    rows, total = await repository.list_for_plant(session, plant_id, limit, offset)
-    return DiagnosisPage(
-        items=[DiagnosisPublic.of(row) for row in rows], total=total, limit=limit, offset=offset
-    )
+    return (await repository.list_for_plant(session, plant_id, page)).map(DiagnosisPublic.of)
 
 
 async def get_diagnosis(
@@ -240,6 +242,9 @@ async def run_diagnosis(deps: PipelineDeps, diagnosis_id: uuid.UUID) -> str:
         return await _record_failure(deps, claim, failure)
     async with deps.session() as session, session.begin():
         stored = await _record_success(session, claim, report)
+        if stored:  # told in the same transaction: a stored verdict is always announced
+            event = Event(claim.diagnosis_id, claim.image.owner_id, DIAGNOSIS_READY)
+            await notify(await raw_connection(session), [event])
     _count(deps, "succeeded" if stored else "duplicate", report.usage)
     _log.info(
         "diagnosis_done" if stored else "diagnosis_duplicate_discarded",
@@ -465,3 +470,43 @@ async def hub_digest(session: AsyncSession, hub: Hub) -> DiagnosisDigest:
             )
         )
     return DiagnosisDigest(diagnoses=items)
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+_HEALTH_WORDS = {
+    "healthy": "healthy",
+    "stressed": "stressed",
+    "diseased": "diseased",
+    "pest": "pests",
+    "not_a_plant": "no plant in the photo",
+    "unclear": "unclear",
+}
+
+
+async def diagnosis_subject(session: AsyncSession, diagnosis_id: uuid.UUID) -> Subject | None:
+    """A finished diagnosis as notifications tell it (None when it was deleted since)."""
+    row = await session.get(Diagnosis, diagnosis_id)
+    if row is None:
+        return None
+    image = await session.get(Image, row.image_id)
+    if image is None:
+        return None
+    plant = (
+        await registry_repository.plant_of(session, image.owner_id, row.plant_id)
+        if row.plant_id
+        else None
+    )
+    name = plant.name if plant is not None else "your plant"
+    verdict = _HEALTH_WORDS.get(row.health or "", row.health or "done")
+    actions = row.recommended_actions or []
+    text = f"{name}: {verdict}. {row.summary or ''}".strip()
+    if actions:
+        text += f" First step: {actions[0]}"
+    return Subject(
+        kind="diagnosis",
+        owner_id=image.owner_id,
+        title=f"Plant-Vita: diagnosis of {name} — {verdict}",
+        text=text[:1000],
+        payload=DiagnosisPublic.of(row).model_dump(mode="json"),
+    )

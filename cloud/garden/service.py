@@ -19,6 +19,7 @@ from cloud.garden.schemas import (
     NodeBrief,
     PlantStatus,
 )
+from cloud.pagination import PageRequest
 from cloud.registry import service as registry
 from cloud.registry.schemas import HubPublic, PlantPublic
 from cloud.settings import CloudSettings
@@ -84,9 +85,11 @@ async def overview(
 ) -> Garden:
     """Everything the garden page shows."""
     now = datetime.now(UTC)
-    hubs = [hub_health(h, settings, now) for h in await registry.list_hubs(session, owner_id)]
+    overview_page = PageRequest(limit=MAX_PLANTS)
+    hub_page = await registry.list_hubs(session, owner_id, overview_page)
+    hubs = [hub_health(h, settings, now) for h in hub_page.items]
     pending = {h.id for h in hubs if h.config_pending}
-    plants, _ = await registry.list_plants(session, owner_id, MAX_PLANTS)
+    plants = (await registry.list_plants(session, owner_id, overview_page)).items
     nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
     alerts = await repository.open_alert_counts(session, owner_id)
     latest = await read_service.latest_by_plant(database, owner_id)

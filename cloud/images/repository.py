@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.images.models import Image, ImageStatus
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 from cloud.registry.models import Node, NodeAssignment, Plant
 
 
@@ -134,33 +135,32 @@ async def for_owner(
     return await session.scalar(statement)
 
 
+# Newest first.
+IMAGE_ORDER = Keyset(
+    (SortKey(col(Image.captured_at), datetime, "desc"), SortKey(col(Image.id), uuid.UUID))
+)
+
+
 async def list_for_plant(
-    session: AsyncSession, plant_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[Image], int]:
-    """Completed images of a plant, newest first, and how many there are."""
-    return await _page(session, col(Image.plant_id) == plant_id, limit, offset)
+    session: AsyncSession, plant_id: uuid.UUID, page: PageRequest
+) -> Page[Image]:
+    """A page of a plant's completed images, newest first."""
+    return await _page(session, col(Image.plant_id) == plant_id, page)
 
 
 async def list_for_node(
-    session: AsyncSession, node_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[Image], int]:
-    """Completed images a node took, newest first, and how many there are."""
-    return await _page(session, col(Image.node_id) == node_id, limit, offset)
+    session: AsyncSession, node_id: uuid.UUID, page: PageRequest
+) -> Page[Image]:
+    """A page of the completed images a node took, newest first."""
+    return await _page(session, col(Image.node_id) == node_id, page)
 
 
 async def _page(
-    session: AsyncSession, about: ColumnElement[bool], limit: int, offset: int
-) -> tuple[list[Image], int]:
+    session: AsyncSession, about: ColumnElement[bool], page: PageRequest
+) -> Page[Image]:
     where = (about, col(Image.status) == ImageStatus.COMPLETE.value)
-    total = await session.scalar(select(func.count()).select_from(Image).where(*where))
-    rows = await session.scalars(
-        select(Image)
-        .where(*where)
-        .order_by(col(Image.captured_at).desc(), col(Image.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    rows = (await session.scalars(IMAGE_ORDER.page(select(Image).where(*where), page))).all()
+    return page_of(rows, page, IMAGE_ORDER, lambda image: (image.captured_at, image.id))
 
 
 async def canopy_trend(

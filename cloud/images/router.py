@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cloud.auth.dependencies import CurrentHub, CurrentUser
@@ -13,7 +12,8 @@ from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.images import service
 from cloud.images.metrics import CountersDep
-from cloud.images.schemas import ImageDetail, ImagePage
+from cloud.images.schemas import ImageDetail, ImagePublic
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from cloud.storage.dependencies import ObjectStoreDep
 from shared.sync import (
     API_PREFIX,
@@ -25,9 +25,6 @@ from shared.sync import (
 )
 
 router = APIRouter(tags=["images"])
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.post(SYNC_IMAGE_SLOTS_PATH, response_model=ImageSlot)
@@ -55,28 +52,42 @@ async def complete_image_upload(
     return await service.complete_upload(session, store, settings, hub, image_id, counters)
 
 
-@router.get(f"{API_PREFIX}/plants/{{plant_id}}/images", response_model=ImagePage)
+@router.get(
+    f"{API_PREFIX}/plants/{{plant_id}}/images",
+    response_model=list[ImagePublic],
+    responses=LIST_RESPONSES,
+)
 async def list_plant_images(
     plant_id: uuid.UUID,
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
-) -> ImagePage:
-    """The plant's photos, newest first, with metrics and each one's latest diagnosis."""
-    return await service.list_plant_images(session, user.id, plant_id, limit, offset)
+    page: PageDep,
+) -> list[ImagePublic]:
+    """The plant's photos, newest first, with metrics and each one's latest diagnosis (a page:
+    see Pagination)."""
+    images = await service.list_plant_images(session, user.id, plant_id, page)
+    return respond(request, response, images)
 
 
-@router.get(f"{API_PREFIX}/nodes/{{node_id}}/images", response_model=ImagePage)
+@router.get(
+    f"{API_PREFIX}/nodes/{{node_id}}/images",
+    response_model=list[ImagePublic],
+    responses=LIST_RESPONSES,
+)
 async def list_node_images(
     node_id: uuid.UUID,
+    request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
-) -> ImagePage:
-    """Every photo the node took, newest first, whichever plant each belongs to (if any)."""
-    return await service.list_node_images(session, user.id, node_id, limit, offset)
+    page: PageDep,
+) -> list[ImagePublic]:
+    """Every photo the node took, newest first, whichever plant each belongs to (a page: see
+    Pagination)."""
+    images = await service.list_node_images(session, user.id, node_id, page)
+    return respond(request, response, images)
 
 
 @router.get(f"{API_PREFIX}/images/{{image_id}}", response_model=ImageDetail)

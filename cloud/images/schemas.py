@@ -56,12 +56,3 @@ class ImageDetail(ImagePublic):
     download_url: str
     thumbnail_url: str | None
     urls_expire_at: datetime
-
-
-class ImagePage(BaseModel):
-    """A page of a plant's photos, newest first."""
-
-    items: list[ImagePublic]
-    total: int
-    limit: int
-    offset: int

@@ -29,9 +29,10 @@ from cloud.images import repository
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
-from cloud.images.schemas import ImageDetail, ImagePage, ImagePublic
+from cloud.images.schemas import ImageDetail, ImagePublic
 from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import defer, task_name
+from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
 from cloud.storage.keys import image_key, plant_prefix, thumbnail_key
 from cloud.storage.ports import (
@@ -268,27 +269,26 @@ async def _complete_upload(
 
 
 async def list_plant_images(
-    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, limit: int, offset: int
-) -> ImagePage:
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, page: PageRequest
+) -> Page[ImagePublic]:
     """A page of the plant's Visual History with each photo's latest diagnosis."""
     if await repository.plant_for_owner(session, owner_id, plant_id) is None:
         raise NotFoundError("plant not found")
-    rows, total = await repository.list_for_plant(session, plant_id, limit, offset)
-    latest = await diagnosis_service.latest_for_images(session, [row.id for row in rows])
-    items = [ImagePublic.of(row, latest.get(row.id)) for row in rows]
-    return ImagePage(items=items, total=total, limit=limit, offset=offset)
+    return await _with_diagnoses(session, await repository.list_for_plant(session, plant_id, page))
 
 
 async def list_node_images(
-    session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID, limit: int, offset: int
-) -> ImagePage:
+    session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID, page: PageRequest
+) -> Page[ImagePublic]:
     """A page of every photo the node took (whichever plant each belongs to, if any)."""
     if await repository.node_for_owner(session, owner_id, node_id) is None:
         raise NotFoundError("node not found")
-    rows, total = await repository.list_for_node(session, node_id, limit, offset)
-    latest = await diagnosis_service.latest_for_images(session, [row.id for row in rows])
-    items = [ImagePublic.of(row, latest.get(row.id)) for row in rows]
-    return ImagePage(items=items, total=total, limit=limit, offset=offset)
+    return await _with_diagnoses(session, await repository.list_for_node(session, node_id, page))
+
+
+async def _with_diagnoses(session: AsyncSession, rows: Page[Image]) -> Page[ImagePublic]:
+    latest = await diagnosis_service.latest_for_images(session, [row.id for row in rows.items])
+    return rows.map(lambda row: ImagePublic.of(row, latest.get(row.id)))
 
 
 async def on_node_assigned(

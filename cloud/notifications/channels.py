@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from cloud.notifications.email import EmailChannel
 from cloud.notifications.ports import Channel, ChannelResources
+from cloud.notifications.push import PushChannel
 from cloud.notifications.webhook import WebhookChannel
 
-CHANNEL_TYPES: Final[tuple[type[Channel], ...]] = (WebhookChannel,)
+CHANNEL_TYPES: Final[tuple[type[Channel], ...]] = (WebhookChannel, PushChannel, EmailChannel)
 
 
 def build_channels(resources: ChannelResources) -> Mapping[str, Channel]:

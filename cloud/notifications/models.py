@@ -1,11 +1,19 @@
-"""Notification tables: the user's signed webhook."""
+"""Notification tables: the user's signed webhook, Web Push subscriptions, preferences."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
 
@@ -41,3 +49,38 @@ class Webhook(CloudTable, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(String(300)))
     last_attempts: int | None = Field(default=None, sa_column=Column(Integer))
     last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class PushSubscription(CloudTable, table=True):
+    """A browser's Web Push subscription (RFC 8030 endpoint, RFC 8291 keys) for its owner."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    endpoint: str = Field(sa_column=Column(String(2000), nullable=False, unique=True))
+    p256dh: str = Field(sa_column=Column(String(200), nullable=False))
+    auth: str = Field(sa_column=Column(String(100), nullable=False))
+    user_agent: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # The last event sent here: a retried delivery skips the browsers that already have it.
+    last_event_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    last_status: str | None = Field(default=None, sa_column=Column(String(16)))
+    last_error: str | None = Field(default=None, sa_column=Column(String(300)))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class NotificationPreference(CloudTable, table=True):
+    """Whether ``owner_id`` gets ``event`` on ``channel``; without a row, the channel's default."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "channel", "event"),)
+
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    event: str = Field(sa_column=Column(String(32), nullable=False))
+    enabled: bool = Field(sa_column=Column(Boolean, nullable=False))

@@ -6,12 +6,17 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.egress import Egress
+
+if TYPE_CHECKING:
+    from py_vapid import Vapid
+
+    from cloud.settings import CloudSettings
 
 DeliveryStatus = Literal["delivered", "retrying", "failed"]
 
@@ -69,6 +74,8 @@ class ChannelResources:
     engine: AsyncEngine
     egress: Egress  # vets every user-chosen destination
     http: httpx.AsyncClient | None = None  # from ``egress.client()``; None: one per delivery
+    settings: CloudSettings | None = None  # SMTP relay, push TTL, the app's address
+    vapid: Vapid | None = None  # the Web Push signing key; None: no push
 
 
 class Channel(Protocol):
@@ -81,6 +88,7 @@ class Channel(Protocol):
     """
 
     name: ClassVar[str]  # stable: stored in queued jobs
+    default_on: ClassVar[bool]  # whether an owner gets an event here before choosing
     recipients_sql: ClassVar[str]
     max_attempts: ClassVar[int]
     backoff_base_s: ClassVar[float]

@@ -1,15 +1,15 @@
-"""Notification queries: the user's webhook."""
+"""Notification queries: the user's webhook, push subscriptions and preferences."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.notifications.models import Webhook
+from cloud.notifications.models import NotificationPreference, PushSubscription, Webhook
 
 
 async def webhook_of(session: AsyncSession, owner_id: uuid.UUID) -> Webhook | None:
@@ -49,3 +49,70 @@ async def record_delivery(
             last_attempt_at=at,
         )
     )
+
+
+async def push_subscriptions_of(
+    session: AsyncSession, owner_id: uuid.UUID
+) -> list[PushSubscription]:
+    """The owner's subscribed browsers, oldest first."""
+    rows = await session.execute(
+        select(PushSubscription)
+        .where(col(PushSubscription.owner_id) == owner_id)
+        .order_by(col(PushSubscription.created_at))
+    )
+    return list(rows.scalars())
+
+
+async def push_subscription_by_endpoint(
+    session: AsyncSession, endpoint: str
+) -> PushSubscription | None:
+    """The subscription of this push endpoint (unique across the service)."""
+    return await session.scalar(
+        select(PushSubscription).where(col(PushSubscription.endpoint) == endpoint)
+    )
+
+
+async def record_push(
+    session: AsyncSession,
+    sub_id: uuid.UUID,
+    event_id: uuid.UUID,
+    status: str,
+    error: str | None,
+    at: datetime,
+) -> None:
+    """Keep the last push to one browser."""
+    await session.execute(
+        update(PushSubscription)
+        .where(col(PushSubscription.id) == sub_id)
+        .values(last_event_id=event_id, last_status=status, last_error=error, last_attempt_at=at)
+    )
+
+
+async def delete_push_subscription(session: AsyncSession, sub_id: uuid.UUID) -> None:
+    """Forget a browser's subscription."""
+    await session.execute(delete(PushSubscription).where(col(PushSubscription.id) == sub_id))
+
+
+async def preferences_of(session: AsyncSession, owner_id: uuid.UUID) -> dict[tuple[str, str], bool]:
+    """The owner's explicit choices by (channel, event)."""
+    rows = await session.execute(
+        select(
+            col(NotificationPreference.channel),
+            col(NotificationPreference.event),
+            col(NotificationPreference.enabled),
+        ).where(col(NotificationPreference.owner_id) == owner_id)
+    )
+    return {(r[0], r[1]): bool(r[2]) for r in rows.all()}
+
+
+async def set_preference(
+    session: AsyncSession, owner_id: uuid.UUID, channel: str, event: str, enabled: bool
+) -> None:
+    """Record one choice (insert or update)."""
+    row = await session.get(NotificationPreference, (owner_id, channel, event))
+    if row is None:
+        session.add(
+            NotificationPreference(owner_id=owner_id, channel=channel, event=event, enabled=enabled)
+        )
+    else:
+        row.enabled = enabled

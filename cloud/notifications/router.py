@@ -1,15 +1,27 @@
 """Notification routes for the signed-in user: the optional signed webhook alert events are
-POSTed to (under /alerts/webhook, where it has always been)."""
+POSTed to (under /alerts/webhook, where it has always been), Web Push subscriptions and the
+per-event, per-channel preferences."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import uuid
+
+from fastapi import APIRouter, Request, Response
 
 from cloud.auth.dependencies import CurrentUser
 from cloud.db.session import SessionDep
 from cloud.dependencies import EgressDep, SettingsDep
 from cloud.notifications import service
-from cloud.notifications.schemas import WebhookIn, WebhookPublic, WebhookWithSecret
+from cloud.notifications.schemas import (
+    Preferences,
+    PreferencesUpdate,
+    PushKey,
+    PushSubscriptionIn,
+    PushSubscriptionPublic,
+    WebhookIn,
+    WebhookPublic,
+    WebhookWithSecret,
+)
 from shared.sync import API_PREFIX
 
 # Included before the alerts router, so "webhook" is not taken for an alert id.
@@ -50,3 +62,70 @@ async def delete_webhook(user: CurrentUser, session: SessionDep) -> Response:
     """Stop sending alert events (404 when none is set)."""
     await service.clear_webhook(session, user.id)
     return Response(status_code=204)
+
+
+@router.get("/notifications/push/key", response_model=PushKey, tags=["notifications"])
+async def push_key(request: Request) -> PushKey:
+    """The server's VAPID public key to subscribe with (404 when Web Push is off)."""
+    return service.push_key(request.app.state.vapid)
+
+
+@router.get(
+    "/notifications/push/subscriptions",
+    response_model=list[PushSubscriptionPublic],
+    tags=["notifications"],
+)
+async def list_push(user: CurrentUser, session: SessionDep) -> list[PushSubscriptionPublic]:
+    """Your browsers subscribed to Web Push."""
+    return await service.list_push(session, user.id)
+
+
+@router.post(
+    "/notifications/push/subscriptions",
+    response_model=PushSubscriptionPublic,
+    status_code=201,
+    tags=["notifications"],
+)
+async def subscribe_push(
+    body: PushSubscriptionIn,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    egress: EgressDep,
+) -> PushSubscriptionPublic:
+    """Subscribe this browser (its ``PushSubscription`` as JSON) to your notifications."""
+    return await service.subscribe_push(
+        session, settings, egress, user.id, body, request.headers.get("user-agent")
+    )
+
+
+@router.delete(
+    "/notifications/push/subscriptions/{subscription_id}", status_code=204, tags=["notifications"]
+)
+async def unsubscribe_push(
+    subscription_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Response:
+    """Stop pushing to one of your browsers."""
+    await service.unsubscribe_push(session, user.id, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get("/notifications/preferences", response_model=Preferences, tags=["notifications"])
+async def get_preferences(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Preferences:
+    """Which events reach you on which channel (and which channels this server offers)."""
+    return await service.get_preferences(session, settings, request.app.state.vapid, user.id)
+
+
+@router.put("/notifications/preferences", response_model=Preferences, tags=["notifications"])
+async def put_preferences(
+    body: PreferencesUpdate,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Preferences:
+    """Turn events on or off per channel."""
+    return await service.set_preferences(session, settings, request.app.state.vapid, user.id, body)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
@@ -15,7 +16,7 @@ from cloud.egress import Egress, EgressRefused
 from cloud.errors import InvalidRequestError, NotFoundError
 from cloud.jobs.queue import backoff
 from cloud.notifications import repository, signing
-from cloud.notifications.models import Webhook
+from cloud.notifications.models import PushSubscription, Webhook
 from cloud.notifications.ports import (
     Channel,
     DeliveryStatus,
@@ -24,13 +25,24 @@ from cloud.notifications.ports import (
     SubjectLoader,
     Undelivered,
 )
+from cloud.notifications.preferences import EVENTS
 from cloud.notifications.schemas import (
+    NamedItem,
+    Preferences,
+    PreferencesUpdate,
+    PushKey,
+    PushSubscriptionIn,
+    PushSubscriptionPublic,
     WebhookDelivery,
     WebhookIn,
     WebhookPublic,
     WebhookWithSecret,
 )
+from cloud.notifications.vapid import application_server_key
 from cloud.settings import CloudSettings, Environment
+
+if TYPE_CHECKING:
+    from py_vapid import Vapid
 
 _log = structlog.get_logger("cloud.notifications")
 
@@ -187,3 +199,125 @@ async def clear_webhook(session: AsyncSession, owner_id: uuid.UUID) -> None:
     """Remove the webhook; queued deliveries find it gone and stop."""
     if not await repository.delete_webhook(session, owner_id):
         raise NotFoundError("no webhook is set")
+
+
+# --- Web Push subscriptions and preferences ------------------------------------------------------
+
+CHANNEL_LABELS = {"push": "Push", "email": "E-mail", "webhook": "Webhook"}  # in this order
+
+
+def push_key(vapid: Vapid | None) -> PushKey:
+    """The server's public key; 404 when Web Push is not configured."""
+    if vapid is None:
+        raise NotFoundError("Web Push is not configured on this server")
+    return PushKey(public_key=application_server_key(vapid))
+
+
+def _subscription_public(sub: PushSubscription) -> PushSubscriptionPublic:
+    return PushSubscriptionPublic(
+        id=sub.id,
+        push_service=httpx.URL(sub.endpoint).host,
+        user_agent=sub.user_agent,
+        created_at=sub.created_at,
+        last_status=sub.last_status,
+        last_error=sub.last_error,
+        last_attempt_at=sub.last_attempt_at,
+    )
+
+
+async def subscribe_push(
+    session: AsyncSession,
+    settings: CloudSettings,
+    egress: Egress,
+    owner_id: uuid.UUID,
+    body: PushSubscriptionIn,
+    user_agent: str | None,
+) -> PushSubscriptionPublic:
+    """Keep a browser's subscription (a browser re-subscribing under this account moves to it).
+    The endpoint must be https on a public host (vetted like a webhook: no SSRF)."""
+    endpoint = str(body.endpoint)
+    if settings.environment is not Environment.DEVELOPMENT and body.endpoint.scheme != "https":
+        raise InvalidRequestError("a push endpoint must use https", details=[{"loc": ["endpoint"]}])
+    try:
+        await egress.vet_url(endpoint)
+    except EgressRefused as refused:
+        _log.info("push_endpoint_refused", reason=refused.reason)
+        raise InvalidRequestError(
+            "the push endpoint must name a host on the public internet",
+            details=[{"loc": ["endpoint"]}],
+        ) from refused
+    sub = await repository.push_subscription_by_endpoint(session, endpoint)
+    if sub is None:
+        sub = PushSubscription(owner_id=owner_id, endpoint=endpoint, p256dh="", auth="")
+        session.add(sub)
+    sub.owner_id = owner_id
+    sub.p256dh = body.keys.p256dh
+    sub.auth = body.keys.auth
+    sub.user_agent = user_agent[:200] if user_agent else None
+    await session.flush()
+    return _subscription_public(sub)
+
+
+async def list_push(session: AsyncSession, owner_id: uuid.UUID) -> list[PushSubscriptionPublic]:
+    """The owner's subscribed browsers."""
+    return [
+        _subscription_public(s) for s in await repository.push_subscriptions_of(session, owner_id)
+    ]
+
+
+async def unsubscribe_push(session: AsyncSession, owner_id: uuid.UUID, sub_id: uuid.UUID) -> None:
+    """Forget one of the owner's browsers (404 for anyone else's)."""
+    sub = await session.get(PushSubscription, sub_id)
+    if sub is None or sub.owner_id != owner_id:
+        raise NotFoundError("no such push subscription")
+    await repository.delete_push_subscription(session, sub_id)
+
+
+def _defaults() -> dict[str, bool]:
+    from cloud.notifications.channels import CHANNEL_TYPES
+
+    order = list(CHANNEL_LABELS)
+    ordered = sorted(CHANNEL_TYPES, key=lambda c: order.index(c.name) if c.name in order else 99)
+    return {c.name: c.default_on for c in ordered}
+
+
+async def get_preferences(
+    session: AsyncSession, settings: CloudSettings, vapid: Vapid | None, owner_id: uuid.UUID
+) -> Preferences:
+    """Every channel × event choice (explicit ones, else the channel's default)."""
+    chosen = await repository.preferences_of(session, owner_id)
+    defaults = _defaults()
+    available = {"push": vapid is not None, "email": bool(settings.smtp_host), "webhook": True}
+    return Preferences(
+        channels=[
+            NamedItem(
+                name=name, label=CHANNEL_LABELS.get(name, name), available=available.get(name, True)
+            )
+            for name in defaults
+        ],
+        events=[NamedItem(name=event, label=label) for event, label in EVENTS.items()],
+        choices={
+            channel: {event: chosen.get((channel, event), default) for event in EVENTS}
+            for channel, default in defaults.items()
+        },
+    )
+
+
+async def set_preferences(
+    session: AsyncSession,
+    settings: CloudSettings,
+    vapid: Vapid | None,
+    owner_id: uuid.UUID,
+    body: PreferencesUpdate,
+) -> Preferences:
+    """Record the given choices; an unknown channel or event is a 422."""
+    defaults = _defaults()
+    for channel, events in body.choices.items():
+        if channel not in defaults:
+            raise InvalidRequestError(f"no such channel: {channel[:40]}")
+        for event, enabled in events.items():
+            if event not in EVENTS:
+                raise InvalidRequestError(f"no such event: {event[:40]}")
+            await repository.set_preference(session, owner_id, channel, event, enabled)
+    await session.flush()
+    return await get_preferences(session, settings, vapid, owner_id)

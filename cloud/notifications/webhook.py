@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.egress import refused_by_egress
 from cloud.notifications import repository, signing
 from cloud.notifications.ports import ChannelResources, Notice, Outcome, Undelivered
+from cloud.notifications.preferences import wanted_sql
 
 _log = structlog.get_logger("cloud.notifications")
 
@@ -74,8 +75,10 @@ class WebhookChannel:
     and connection errors are retried; other answers and redirects give up."""
 
     name: ClassVar[str] = "webhook"
+    default_on: ClassVar[bool] = True
     recipients_sql: ClassVar[str] = (
-        "EXISTS (SELECT 1 FROM alert_webhooks AS w WHERE w.owner_id = e.owner_id)"
+        "EXISTS (SELECT 1 FROM alert_webhooks AS w WHERE w.owner_id = e.owner_id) AND "
+        + wanted_sql("webhook", default=True)
     )
     max_attempts: ClassVar[int] = 6
     backoff_base_s: ClassVar[float] = 10.0

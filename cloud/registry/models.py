@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -46,6 +47,8 @@ class Hub(CloudTable, table=True):
     config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
     # The newest revision the hub said it holds (``since_revision`` of its config pull).
     config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # When "hub offline" was last told; told again only after the hub has called in since.
+    offline_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class Node(CloudTable, table=True):
@@ -115,6 +118,12 @@ class Plant(CloudTable, table=True):
         sa_column=Column(ForeignKey("nodes.id", ondelete="SET NULL"), nullable=True, unique=True),
     )
     overrides: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Bumped on every change: a hub's edit made on an older revision is a conflict.
+    revision: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
+    # The last hub edit applied: a re-sent edit whose ack was lost is recognised.
+    last_hub_edit: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

@@ -6,23 +6,33 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import AlertState
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
 
-
-async def hubs_of(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
-    """The owner's hubs, linked ones first, newest first."""
-    result = await session.scalars(
-        select(Hub)
-        .where(col(Hub.owner_id) == owner_id)
-        .order_by(col(Hub.revoked_at).is_not(None), col(Hub.created_at).desc())
+# Hubs: linked ones first, newest first.
+HUB_ORDER = Keyset(
+    (
+        SortKey(col(Hub.revoked_at).is_not(None), bool),
+        SortKey(col(Hub.created_at), datetime, "desc"),
+        SortKey(col(Hub.id), uuid.UUID),
     )
-    return result.all()
+)
+NODE_ORDER = Keyset((SortKey(col(Node.mac), str),))
+PLANT_ORDER = Keyset((SortKey(col(Plant.name), str), SortKey(col(Plant.id), uuid.UUID)))
+SPECIES_ORDER = Keyset((SortKey(col(Species.common_name), str), SortKey(col(Species.id), int)))
+
+
+async def hubs_of(session: AsyncSession, owner_id: uuid.UUID, page: PageRequest) -> Page[Hub]:
+    """A page of the owner's hubs, linked ones first, newest first."""
+    statement = HUB_ORDER.page(select(Hub).where(col(Hub.owner_id) == owner_id), page)
+    rows = (await session.scalars(statement)).all()
+    return page_of(rows, page, HUB_ORDER, lambda h: (h.revoked_at is not None, h.created_at, h.id))
 
 
 async def hub_of(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UUID) -> Hub | None:
@@ -52,15 +62,11 @@ async def bump_owner_hubs(session: AsyncSession, owner_id: uuid.UUID) -> None:
     )
 
 
-async def nodes_of(
-    session: AsyncSession, owner_id: uuid.UUID, limit: int, after_mac: str | None = None
-) -> Sequence[Node]:
-    """Up to ``limit`` of the owner's nodes by MAC, after ``after_mac`` (a page's last)."""
-    statement = select(Node).where(col(Node.owner_id) == owner_id)
-    if after_mac is not None:
-        statement = statement.where(col(Node.mac) > after_mac)
-    result = await session.scalars(statement.order_by(col(Node.mac)).limit(limit))
-    return result.all()
+async def nodes_of(session: AsyncSession, owner_id: uuid.UUID, page: PageRequest) -> Page[Node]:
+    """A page of the owner's nodes by MAC."""
+    statement = NODE_ORDER.page(select(Node).where(col(Node.owner_id) == owner_id), page)
+    rows = (await session.scalars(statement)).all()
+    return page_of(rows, page, NODE_ORDER, lambda node: (node.mac,))
 
 
 async def node_of(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID) -> Node | None:
@@ -92,18 +98,11 @@ async def delete_node_data(session: AsyncSession, node_id: uuid.UUID) -> None:
     await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))
 
 
-async def plants_of(
-    session: AsyncSession,
-    owner_id: uuid.UUID,
-    limit: int,
-    after: tuple[str, uuid.UUID] | None = None,
-) -> Sequence[Plant]:
-    """Up to ``limit`` of the owner's plants by name (then id), after ``after`` (name, id)."""
-    statement = select(Plant).where(col(Plant.owner_id) == owner_id)
-    if after is not None:
-        statement = statement.where(tuple_(col(Plant.name), col(Plant.id)) > tuple_(*after))
-    result = await session.scalars(statement.order_by(col(Plant.name), col(Plant.id)).limit(limit))
-    return result.all()
+async def plants_of(session: AsyncSession, owner_id: uuid.UUID, page: PageRequest) -> Page[Plant]:
+    """A page of the owner's plants by name (then id)."""
+    statement = PLANT_ORDER.page(select(Plant).where(col(Plant.owner_id) == owner_id), page)
+    rows = (await session.scalars(statement)).all()
+    return page_of(rows, page, PLANT_ORDER, lambda plant: (plant.name, plant.id))
 
 
 async def plant_of(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> Plant | None:
@@ -142,8 +141,8 @@ async def species_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int,
 
 
 async def search_species(
-    session: AsyncSession, query: str | None, category: str | None, limit: int, offset: int
-) -> tuple[Sequence[Species], int]:
+    session: AsyncSession, query: str | None, category: str | None, page: PageRequest
+) -> Page[Species]:
     """Species whose common or scientific name contains ``query`` (case-insensitive)."""
     conditions = []
     if query:
@@ -155,15 +154,9 @@ async def search_species(
         )
     if category:
         conditions.append(col(Species.category) == category)
-    total = await session.scalar(select(func.count()).select_from(Species).where(*conditions))
-    result = await session.scalars(
-        select(Species)
-        .where(*conditions)
-        .order_by(col(Species.common_name))
-        .limit(limit)
-        .offset(offset)
-    )
-    return result.all(), int(total or 0)
+    statement = SPECIES_ORDER.page(select(Species).where(*conditions), page)
+    rows = (await session.scalars(statement)).all()
+    return page_of(rows, page, SPECIES_ORDER, lambda species: (species.common_name, species.id))
 
 
 async def close_assignment(session: AsyncSession, node_id: uuid.UUID, at: datetime) -> None:

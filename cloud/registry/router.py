@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from cloud.auth.dependencies import CurrentUser
+from cloud.conventions import CREATED_RESPONSES, PUBLIC_CACHE, created_at
 from cloud.db.session import SessionDep
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from cloud.registry import service
 from cloud.registry.schemas import (
     HubPublic,
@@ -17,7 +19,6 @@ from cloud.registry.schemas import (
     NodeCreate,
     NodePublic,
     NodeUpdate,
-    Page,
     PlantCreate,
     PlantPublic,
     PlantUpdate,
@@ -28,10 +29,12 @@ from shared.sync import API_PREFIX, NodeConfig
 router = APIRouter(prefix=API_PREFIX)
 
 
-@router.get("/hubs", response_model=list[HubPublic], tags=["hubs"])
-async def list_hubs(user: CurrentUser, session: SessionDep) -> list[HubPublic]:
-    """Your hubs."""
-    return await service.list_hubs(session, user.id)
+@router.get("/hubs", response_model=list[HubPublic], tags=["hubs"], responses=LIST_RESPONSES)
+async def list_hubs(
+    request: Request, response: Response, user: CurrentUser, session: SessionDep, page: PageDep
+) -> list[HubPublic]:
+    """Your hubs, linked ones first, newest first (a page: see Pagination)."""
+    return respond(request, response, await service.list_hubs(session, user.id, page))
 
 
 @router.get("/hubs/{hub_id}", response_model=HubPublic, tags=["hubs"])
@@ -54,54 +57,33 @@ async def unlink_hub(hub_id: uuid.UUID, user: CurrentUser, session: SessionDep) 
     await service.unlink_hub(session, user.id, hub_id)
 
 
-ListLimit = Annotated[int, Query(ge=1, le=500, description="items per page")]
-Cursor = Annotated[
-    str | None,
-    Query(max_length=400, description="the `next` cursor of the previous page (Link header)"),
-]
-_NEXT_PAGE_DOC = {
-    "headers": {
-        "Link": {
-            "description": 'RFC 8288 `<url>; rel="next"` when there is another page',
-            "schema": {"type": "string"},
-        }
-    }
-}
-
-
-def _link_next(request: Request, response: Response, next_cursor: str | None) -> None:
-    """Point the client at the next page, keeping its other query parameters."""
-    if next_cursor is not None:
-        url = request.url.include_query_params(cursor=next_cursor)
-        response.headers["Link"] = f'<{url}>; rel="next"'
-
-
 @router.get(
     "/nodes",
     response_model=list[NodePublic],
     tags=["nodes"],
-    responses={200: _NEXT_PAGE_DOC},
+    responses=LIST_RESPONSES,
 )
 async def list_nodes(
-    request: Request,
-    response: Response,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: ListLimit = 100,
-    cursor: Cursor = None,
+    request: Request, response: Response, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> list[NodePublic]:
-    """Your nodes by MAC, a page at a time (follow the Link header's `next`)."""
-    nodes, next_cursor = await service.list_nodes(session, user.id, limit, cursor)
-    _link_next(request, response, next_cursor)
-    return nodes
+    """Your nodes by MAC (a page: see Pagination)."""
+    return respond(request, response, await service.list_nodes(session, user.id, page))
 
 
 @router.post(
-    "/nodes", response_model=NodePublic, status_code=status.HTTP_201_CREATED, tags=["nodes"]
+    "/nodes",
+    response_model=NodePublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["nodes"],
+    responses=CREATED_RESPONSES,
 )
-async def create_node(body: NodeCreate, user: CurrentUser, session: SessionDep) -> NodePublic:
+async def create_node(
+    body: NodeCreate, user: CurrentUser, session: SessionDep, response: Response
+) -> NodePublic:
     """Register a node by MAC (hubs also register nodes through their inventory)."""
-    return await service.create_node(session, user.id, body)
+    node = await service.create_node(session, user.id, body)
+    created_at(response, f"{API_PREFIX}/nodes/{node.id}")
+    return node
 
 
 @router.get("/nodes/{node_id}", response_model=NodePublic, tags=["nodes"])
@@ -142,28 +124,29 @@ async def update_node_config(
     "/plants",
     response_model=list[PlantPublic],
     tags=["plants"],
-    responses={200: _NEXT_PAGE_DOC},
+    responses=LIST_RESPONSES,
 )
 async def list_plants(
-    request: Request,
-    response: Response,
-    user: CurrentUser,
-    session: SessionDep,
-    limit: ListLimit = 100,
-    cursor: Cursor = None,
+    request: Request, response: Response, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> list[PlantPublic]:
-    """Your plants by name, a page at a time (follow the Link header's `next`)."""
-    plants, next_cursor = await service.list_plants(session, user.id, limit, cursor)
-    _link_next(request, response, next_cursor)
-    return plants
+    """Your plants by name (a page: see Pagination)."""
+    return respond(request, response, await service.list_plants(session, user.id, page))
 
 
 @router.post(
-    "/plants", response_model=PlantPublic, status_code=status.HTTP_201_CREATED, tags=["plants"]
+    "/plants",
+    response_model=PlantPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["plants"],
+    responses=CREATED_RESPONSES,
 )
-async def create_plant(body: PlantCreate, user: CurrentUser, session: SessionDep) -> PlantPublic:
+async def create_plant(
+    body: PlantCreate, user: CurrentUser, session: SessionDep, response: Response
+) -> PlantPublic:
     """Add a plant."""
-    return await service.create_plant(session, user.id, body)
+    plant = await service.create_plant(session, user.id, body)
+    created_at(response, f"{API_PREFIX}/plants/{plant.id}")
+    return plant
 
 
 @router.get("/plants/{plant_id}", response_model=PlantPublic, tags=["plants"])
@@ -186,19 +169,24 @@ async def delete_plant(plant_id: uuid.UUID, user: CurrentUser, session: SessionD
     await service.delete_plant(session, user.id, plant_id)
 
 
-@router.get("/species", response_model=Page[SpeciesPublic], tags=["species"])
+@router.get(
+    "/species", response_model=list[SpeciesPublic], tags=["species"], responses=LIST_RESPONSES
+)
 async def search_species(
+    request: Request,
+    response: Response,
     session: SessionDep,
+    page: PageDep,
     q: Annotated[str | None, Query(max_length=100, description="part of a name")] = None,
     category: Literal["house", "balcony", "vegetable"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[SpeciesPublic]:
-    """Search the species catalog (public, read-only)."""
-    return await service.search_species(session, q, category, limit, offset)
+) -> list[SpeciesPublic]:
+    """Search the species catalog by common name (public, read-only; a page: see Pagination)."""
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return respond(request, response, await service.search_species(session, q, category, page))
 
 
 @router.get("/species/{species_id}", response_model=SpeciesPublic, tags=["species"])
-async def get_species(species_id: int, session: SessionDep) -> SpeciesPublic:
-    """One catalog species."""
+async def get_species(species_id: int, session: SessionDep, response: Response) -> SpeciesPublic:
+    """One catalog species (public)."""
+    response.headers["Cache-Control"] = PUBLIC_CACHE
     return await service.get_species(session, species_id)

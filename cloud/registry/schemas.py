@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -136,15 +136,3 @@ class SpeciesPublic(BaseModel):
     scientific_name: str
     category: Literal["house", "balcony", "vegetable"]
     thresholds: Thresholds
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """A page of results."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int

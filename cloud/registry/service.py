@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import json
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.images.service import on_node_assigned, on_plant_deleted
+from cloud.notifications.ports import Subject
+from cloud.notifications.preferences import HUB_OFFLINE
+from cloud.notifications.queueing import defer_events_sql
+from cloud.pagination import Page, PageRequest
 from cloud.registry import repository
 from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
@@ -23,7 +27,6 @@ from cloud.registry.schemas import (
     NodeCreate,
     NodePublic,
     NodeUpdate,
-    Page,
     PlantCreate,
     PlantPublic,
     PlantUpdate,
@@ -36,11 +39,17 @@ from shared.sync import (
     NodeInventory,
     NodeInventoryAck,
     PlantConfig,
+    PlantEdit,
+    PlantEditAck,
+    PlantEditBatch,
+    PlantEditOutcome,
+    PlantEditResult,
     RejectReason,
     SpeciesThresholds,
     Thresholds,
 )
 
+_log = structlog.get_logger("cloud.registry")
 _THRESHOLD_FIELDS = tuple(Thresholds.model_fields)
 
 
@@ -140,9 +149,11 @@ def species_public(species: Species) -> SpeciesPublic:
 # --- hubs ------------------------------------------------------------------------------------
 
 
-async def list_hubs(session: AsyncSession, owner_id: uuid.UUID) -> list[HubPublic]:
-    """The owner's hubs."""
-    return [hub_public(hub) for hub in await repository.hubs_of(session, owner_id)]
+async def list_hubs(
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[HubPublic]:
+    """A page of the owner's hubs, linked ones first, newest first."""
+    return (await repository.hubs_of(session, owner_id, page)).map(hub_public)
 
 
 async def get_hub(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UUID) -> Hub:
@@ -177,43 +188,11 @@ async def unlink_hub(session: AsyncSession, owner_id: uuid.UUID, hub_id: uuid.UU
 # --- nodes -----------------------------------------------------------------------------------
 
 
-class InvalidCursorError(InvalidRequestError):
-    """A page cursor this API did not hand out (edited, truncated, from another list)."""
-
-    code = "invalid_cursor"
-
-
-def _encode_cursor(*parts: str) -> str:
-    raw = json.dumps(parts, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, size: int) -> list[str]:
-    """The parts of a cursor this service handed out; anything else is a 422."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = json.loads(raw)
-    except (ValueError, TypeError):
-        parts = None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != size
-        or not all(isinstance(part, str) for part in parts)
-    ):
-        raise InvalidCursorError("cursor is not one this API handed out")
-    return parts
-
-
 async def list_nodes(
-    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
-) -> tuple[list[NodePublic], str | None]:
-    """A page of the owner's nodes by MAC and the cursor of the next page (None: last page)."""
-    after = _decode_cursor(cursor, 1)[0] if cursor else None
-    nodes = list(await repository.nodes_of(session, owner_id, limit + 1, after))
-    more = len(nodes) > limit
-    nodes = nodes[:limit]
-    next_cursor = _encode_cursor(nodes[-1].mac) if more else None
-    return [node_public(node) for node in nodes], next_cursor
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[NodePublic]:
+    """A page of the owner's nodes by MAC."""
+    return (await repository.nodes_of(session, owner_id, page)).map(node_public)
 
 
 async def get_node(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.UUID) -> Node:
@@ -357,24 +336,14 @@ async def _species_of(session: AsyncSession, plant: Plant) -> Species | None:
 
 
 async def list_plants(
-    session: AsyncSession, owner_id: uuid.UUID, limit: int, cursor: str | None = None
-) -> tuple[list[PlantPublic], str | None]:
-    """A page of the owner's plants by name and the cursor of the next page (None: last)."""
-    after: tuple[str, uuid.UUID] | None = None
-    if cursor:
-        name, plant_id = _decode_cursor(cursor, 2)
-        try:
-            after = (name, uuid.UUID(plant_id))
-        except ValueError:
-            raise InvalidCursorError("cursor is not one this API handed out") from None
-    plants = list(await repository.plants_of(session, owner_id, limit + 1, after))
-    more = len(plants) > limit
-    plants = plants[:limit]
-    next_cursor = _encode_cursor(plants[-1].name, str(plants[-1].id)) if more else None
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[PlantPublic]:
+    """A page of the owner's plants by name."""
+    plants = await repository.plants_of(session, owner_id, page)
     species = await repository.species_by_ids(
-        session, [p.species_id for p in plants if p.species_id is not None]
+        session, [p.species_id for p in plants.items if p.species_id is not None]
     )
-    return [plant_public(p, species.get(p.species_id or -1)) for p in plants], next_cursor
+    return plants.map(lambda p: plant_public(p, species.get(p.species_id or -1)))
 
 
 async def get_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> Plant:
@@ -403,14 +372,9 @@ async def plant_detail(
 
 def check_ranges(thresholds: Thresholds) -> None:
     """Every effective minimum below its maximum, or a 422 naming the first that is not."""
-    for low_field in (f for f in _THRESHOLD_FIELDS if f.endswith("_min")):
-        high_field = low_field.removesuffix("_min") + "_max"
-        low, high = thresholds.limit(low_field), thresholds.limit(high_field)
-        if low is not None and high is not None and low >= high:
-            name = low_field.removesuffix("_min").replace("_", " ")
-            raise InvalidRequestError(
-                f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
-            )
+    problem = thresholds.inverted_range()
+    if problem is not None:
+        raise InvalidRequestError(problem)
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:
@@ -466,6 +430,7 @@ async def update_plant(
         plant.overrides = _overrides_json(body.overrides)
     check_ranges(effective_thresholds(species, plant.overrides))
     plant.updated_at = _now()
+    plant.revision += 1
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -473,6 +438,83 @@ async def update_plant(
     await _move_node(session, owner_id, plant.id, old_node_id, node_id)
     await repository.bump_owner_hubs(session, owner_id)
     return plant_public(plant, species)
+
+
+def plant_config(plant: Plant, node_mac: str | None) -> PlantConfig:
+    """A plant as hubs mirror it."""
+    return PlantConfig(
+        id=plant.id,
+        name=plant.name,
+        species_id=plant.species_id,
+        location=plant.location,
+        node_mac=node_mac,
+        overrides=Thresholds.model_validate(plant.overrides) if plant.overrides else None,
+        revision=plant.revision,
+    )
+
+
+async def apply_plant_edits(session: AsyncSession, hub: Hub, batch: PlantEditBatch) -> PlantEditAck:
+    """Apply edits made on a hub, in order. The cloud is the source of truth: an edit made on a
+    copy older than the plant's current revision is a conflict and changes nothing (the hub
+    shows it as lost); an invalid one is rejected; each edit is its own savepoint."""
+    results: list[PlantEditResult] = []
+    for edit in batch.edits:
+        plant = await repository.plant_of(session, hub.owner_id, edit.plant_id)
+        if plant is None:
+            results.append(
+                PlantEditResult(
+                    edit_id=edit.edit_id,
+                    outcome=PlantEditOutcome.REJECTED,
+                    message="plant not found",
+                )
+            )
+            continue
+        outcome, message = PlantEditOutcome.APPLIED, None
+        if plant.last_hub_edit != edit.edit_id:
+            if plant.revision != edit.base_revision:
+                outcome = PlantEditOutcome.CONFLICT
+                message = (
+                    f"changed in the cloud since this hub's copy (revision {plant.revision}, "
+                    f"edited on {edit.base_revision}); the cloud's version stays"
+                )
+            else:
+                outcome, message = await _apply_one_edit(session, hub, plant, edit)
+        node = (
+            await repository.node_of(session, hub.owner_id, plant.node_id)
+            if plant.node_id
+            else None
+        )
+        results.append(
+            PlantEditResult(
+                edit_id=edit.edit_id,
+                outcome=outcome,
+                message=message,
+                revision=plant.revision,
+                current=plant_config(plant, node.mac if node else None),
+            )
+        )
+    return PlantEditAck(results=results)
+
+
+async def _apply_one_edit(
+    session: AsyncSession, hub: Hub, plant: Plant, edit: PlantEdit
+) -> tuple[PlantEditOutcome, str | None]:
+    changes = edit.changes.model_dump(exclude_unset=True)
+    if "node_mac" in changes:
+        mac = changes.pop("node_mac")
+        node = (await repository.nodes_by_mac(session, [mac])).get(mac) if mac else None
+        if mac and (node is None or node.owner_id != hub.owner_id):
+            return PlantEditOutcome.REJECTED, f"node {mac} is not registered to this account"
+        changes["node_id"] = node.id if node else None
+    try:
+        async with session.begin_nested():
+            await update_plant(session, hub.owner_id, plant.id, PlantUpdate.model_validate(changes))
+            plant.last_hub_edit = edit.edit_id
+            await session.flush()
+    except (ConflictError, InvalidRequestError) as exc:
+        await session.refresh(plant)
+        return PlantEditOutcome.REJECTED, exc.message
+    return PlantEditOutcome.APPLIED, None
 
 
 async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID) -> None:
@@ -489,13 +531,10 @@ async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uui
 
 
 async def search_species(
-    session: AsyncSession, query: str | None, category: str | None, limit: int, offset: int
+    session: AsyncSession, query: str | None, category: str | None, page: PageRequest
 ) -> Page[SpeciesPublic]:
-    """Search the catalog."""
-    rows, total = await repository.search_species(session, query, category, limit, offset)
-    return Page[SpeciesPublic](
-        items=[species_public(s) for s in rows], total=total, limit=limit, offset=offset
-    )
+    """A page of the catalog by common name, optionally searched and filtered."""
+    return (await repository.search_species(session, query, category, page)).map(species_public)
 
 
 async def get_species(session: AsyncSession, species_id: int) -> SpeciesPublic:
@@ -525,19 +564,10 @@ async def config_snapshot(session: AsyncSession, hub: Hub) -> ConfigSnapshot:
     species = await repository.species_by_ids(
         session, [p.species_id for p in plants if p.species_id is not None]
     )
-    plant_configs = []
-    for plant in plants:
-        mac = node_macs.get(plant.node_id) if plant.node_id else None
-        plant_configs.append(
-            PlantConfig(
-                id=plant.id,
-                name=plant.name,
-                species_id=plant.species_id,
-                location=plant.location,
-                node_mac=mac,
-                overrides=Thresholds.model_validate(plant.overrides) if plant.overrides else None,
-            )
-        )
+    plant_configs = [
+        plant_config(plant, node_macs.get(plant.node_id) if plant.node_id else None)
+        for plant in plants
+    ]
     return ConfigSnapshot(
         revision=hub.config_revision,
         hub_id=hub.id,
@@ -605,3 +635,54 @@ async def apply_inventory(
     await session.flush()
     await repository.bump_hubs(session, bump)
     return NodeInventoryAck(registered=registered, updated=updated, rejected=rejected)
+
+
+# --- hub offline notifications ---------------------------------------------------------------
+
+_GONE_OFFLINE = """
+WITH gone AS (
+    UPDATE hubs SET offline_notified_at = now()
+    WHERE revoked_at IS NULL AND token_hash IS NOT NULL AND last_seen_at IS NOT NULL
+      AND last_seen_at < now() - make_interval(secs => %(after)s)
+      AND (offline_notified_at IS NULL OR offline_notified_at < last_seen_at)
+    RETURNING id, owner_id
+)
+"""
+_OFFLINE_EVENTS = f"SELECT id, owner_id, '{HUB_OFFLINE}' FROM gone"  # noqa: S608 - a constant
+_HUBS_GONE_OFFLINE = _GONE_OFFLINE + defer_events_sql(_OFFLINE_EVENTS)
+
+
+async def check_offline_hubs(engine: AsyncEngine, offline_after_s: int) -> None:
+    """Tell the owners of hubs that went silent (once per outage: told again only after the
+    hub has called in since)."""
+    async with engine.begin() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute(_HUBS_GONE_OFFLINE, {"after": offline_after_s})
+
+
+async def run_offline_hub_checks(engine: AsyncEngine, offline_after_s: int, every_s: float) -> None:
+    """``check_offline_hubs`` every ``every_s`` seconds until cancelled."""
+    while True:
+        try:
+            await check_offline_hubs(engine, offline_after_s)
+        except Exception:  # the next round retries; one bad round must not end the loop
+            _log.exception("offline_hub_check_failed")
+        await asyncio.sleep(every_s)
+
+
+async def hub_subject(session: AsyncSession, hub_id: uuid.UUID) -> Subject | None:
+    """A hub gone offline as notifications tell it."""
+    hub = await session.get(Hub, hub_id)
+    if hub is None or hub.revoked_at is not None:
+        return None
+    seen = f"{hub.last_seen_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if hub.last_seen_at else "never"
+    return Subject(
+        kind="hub",
+        owner_id=hub.owner_id,
+        title=f"Plant-Vita: hub “{hub.name}” is offline",
+        text=f"The hub “{hub.name}” has not called in since {seen}. Its readings wait on the "
+        "hub and arrive when it is back online.",
+        payload=hub_public(hub).model_dump(mode="json"),
+    )

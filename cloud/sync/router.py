@@ -8,13 +8,13 @@ when the hub already holds revision N, and the full ``ConfigSnapshot`` otherwise
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from cloud.alerts import service as alerts_service
 from cloud.auth.dependencies import CurrentHub
+from cloud.conventions import etag_matches, etag_of
 from cloud.db.session import SessionDep
 from cloud.dependencies import MetricsDep, SettingsDep
 from cloud.diagnosis import service as diagnosis_service
@@ -26,6 +26,7 @@ from shared.sync import (
     SYNC_CONFIG_PATH,
     SYNC_DIAGNOSES_PATH,
     SYNC_NODES_PATH,
+    SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
     AlertBatch,
     BatchAck,
@@ -33,7 +34,11 @@ from shared.sync import (
     DiagnosisDigest,
     NodeInventory,
     NodeInventoryAck,
+    PlantEditAck,
+    PlantEditBatch,
     ReadingBatch,
+    config_etag,
+    config_revision_of,
 )
 
 router = APIRouter(tags=["sync"])
@@ -91,25 +96,39 @@ async def put_nodes(
     return await registry_service.apply_inventory(session, hub, inventory)
 
 
+@router.post(SYNC_PLANT_EDITS_PATH, response_model=PlantEditAck)
+async def post_plant_edits(
+    batch: PlantEditBatch, hub: CurrentHub, session: SessionDep
+) -> PlantEditAck:
+    """Plant edits made on the hub (names, species, thresholds, node): applied when made on the
+    cloud's current revision of the plant, else a conflict the hub shows (the cloud wins)."""
+    return await registry_service.apply_plant_edits(session, hub, batch)
+
+
 @router.get(
     SYNC_CONFIG_PATH,
     response_model=ConfigSnapshot,
     responses={304: {"description": "the hub already holds this revision"}},
 )
 async def get_config(
+    request: Request,
     hub: CurrentHub,
     session: SessionDep,
-    since_revision: Annotated[int | None, Query(ge=0)] = None,
+    since_revision: Annotated[
+        int | None, Query(ge=0, description='older form of `If-None-Match: "rev-N"`')
+    ] = None,
 ) -> Response:
-    """The config snapshot, or 304 when ``since_revision`` is the current revision."""
-    registry_service.acknowledge_config(hub, since_revision)
-    etag = f'"rev-{hub.config_revision}"'
-    if since_revision is not None and since_revision == hub.config_revision:
-        return Response(status_code=304, headers={"ETag": etag})
+    """The config snapshot, or 304 when ``If-None-Match`` names the current revision's ETag
+    (or ``since_revision`` is the current revision)."""
+    held = config_revision_of(request.headers.get("if-none-match"))
+    registry_service.acknowledge_config(hub, since_revision if held is None else held)
+    cache = {"ETag": config_etag(hub.config_revision), "Cache-Control": "private, no-cache"}
+    if since_revision == hub.config_revision or etag_matches(
+        request.headers.get("if-none-match"), cache["ETag"]
+    ):
+        return Response(status_code=304, headers=cache)
     snapshot = await registry_service.config_snapshot(session, hub)
-    return Response(
-        snapshot.model_dump_json(), media_type="application/json", headers={"ETag": etag}
-    )
+    return Response(snapshot.model_dump_json(), media_type="application/json", headers=cache)
 
 
 @router.get(
@@ -121,9 +140,8 @@ async def get_diagnoses(request: Request, hub: CurrentHub, session: SessionDep) 
     """The newest diagnoses of the hub's plants; 304 when ``If-None-Match`` names this version."""
     digest = await diagnosis_service.hub_digest(session, hub)
     body = digest.model_dump_json().encode()
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    etag = etag_of(body)
     cache = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    wanted = request.headers.get("if-none-match", "")
-    if etag in (tag.strip().removeprefix("W/") for tag in wanted.split(",")):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=cache)
     return Response(body, media_type="application/json", headers=cache)

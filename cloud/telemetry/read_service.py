@@ -14,6 +14,8 @@ import orjson
 
 from cloud.db.session import ReadDatabase
 from cloud.errors import NotFoundError
+from cloud.pagination import PageRequest
+from cloud.registry.repository import PLANT_ORDER
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading
 
@@ -27,12 +29,18 @@ def _dump(rows: list[tuple[Any, ...]]) -> bytes:
     )
 
 
-async def latest_json(database: ReadDatabase, owner_id: uuid.UUID) -> bytes:
-    """The newest reading of each of the owner's plants that has a node, as JSON
-    (a list of ``LatestReading``, ordered by plant name)."""
+async def latest_json(
+    database: ReadDatabase, owner_id: uuid.UUID, page: PageRequest
+) -> tuple[bytes, str | None]:
+    """A page of the newest reading of each of the owner's plants that has a node, as JSON
+    (a list of ``LatestReading``, by plant name like the plant list), and the next cursor."""
+    after = PLANT_ORDER.decode(page.cursor) if page.cursor else None
     async with database.connection() as conn:
-        rows = await repository.latest_for_plants(conn, owner_id)
-    return _dump(rows)
+        rows = await repository.latest_for_plants(conn, owner_id, page.limit + 1, after)
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = PLANT_ORDER.encode((rows[-1][-1], rows[-1][0])) if more else None
+    return _dump([row[:-1] for row in rows]), next_cursor
 
 
 async def plant_latest_json(
@@ -51,7 +59,7 @@ async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[u
     """The newest reading of each of the owner's plants, by plant id (``LatestReading`` keys)."""
     async with database.connection() as conn:
         rows = await repository.latest_for_plants(conn, owner_id)
-    return {row[0]: dict(zip(LATEST_KEYS, row, strict=True)) for row in rows}
+    return {row[0]: dict(zip(LATEST_KEYS, row[:-1], strict=True)) for row in rows}
 
 
 async def plant_latest(

@@ -442,18 +442,23 @@ async def coarse_series(
         return await cur.fetchall()
 
 
-async def latest_for_plants(conn: Conn, owner_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    """Newest reading of each of the owner's plants that has a node."""
+async def latest_for_plants(
+    conn: Conn, owner_id: uuid.UUID, limit: int | None = None, after: Sequence[Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Newest reading of each of the owner's plants that has a node, by plant name then id,
+    after the plant (name, id) ``after``; each row ends with the plant's name (the page key)."""
+    seek = "AND (p.name, p.id) > (%s, %s)" if after is not None else ""
     query = f"""
-        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}
+        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}, p.name
         FROM plants AS p
         JOIN LATERAL (
             SELECT * FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
         ) AS r ON true
-        WHERE p.owner_id = %s
-        ORDER BY p.name"""
+        WHERE p.owner_id = %s {seek}
+        ORDER BY p.name, p.id
+        LIMIT %s"""  # LIMIT NULL: all
     async with conn.cursor() as cur:
-        await cur.execute(query, (owner_id,))
+        await cur.execute(query, (owner_id, *(after or ()), limit))
         return await cur.fetchall()
 
 

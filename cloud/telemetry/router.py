@@ -6,13 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from cloud.auth.dependencies import CurrentUserId
+from cloud.conventions import PUBLIC_CACHE
 from cloud.db.session import EngineDep, ReadDatabaseDep, SessionDep
 from cloud.dependencies import SettingsDep
+from cloud.pagination import LIST_RESPONSES, PageDep, link_next
 from cloud.telemetry import read_service, service
 from cloud.telemetry.schemas import History, LatestReading, Resolution
 from shared.metrics import MetricPublic, public_metrics
@@ -33,9 +35,10 @@ ForcedResolution = Annotated[
 
 
 @router.get("/metrics", response_model=list[MetricPublic], tags=["metrics"])
-async def list_metrics() -> list[MetricPublic]:
+async def list_metrics(response: Response) -> list[MetricPublic]:
     """What nodes measure (name, label, unit, range, display digits, thresholds), from the
     metric registry (public): history points and CSV columns carry these names."""
+    response.headers["Cache-Control"] = PUBLIC_CACHE
     return public_metrics()
 
 
@@ -102,10 +105,15 @@ async def plant_watering(
     return await service.watering(session, user_id, plant_id, datetime.now(UTC))
 
 
-@router.get("/readings/latest", response_model=list[LatestReading])
-async def latest_all(user_id: CurrentUserId, database: ReadDatabaseDep) -> Response:
-    """The newest reading of each of your plants."""
-    return _json(await read_service.latest_json(database, user_id))
+@router.get("/readings/latest", response_model=list[LatestReading], responses=LIST_RESPONSES)
+async def latest_all(
+    request: Request, user_id: CurrentUserId, database: ReadDatabaseDep, page: PageDep
+) -> Response:
+    """The newest reading of each of your plants, by plant name (a page: see Pagination)."""
+    body, next_cursor = await read_service.latest_json(database, user_id, page)
+    response = _json(body)
+    link_next(request, response, next_cursor)
+    return response
 
 
 @router.get("/plants/{plant_id}/readings/latest", response_model=list[LatestReading])

@@ -20,7 +20,9 @@ class Alert(SQLModel, table=True):
     kind: str
     metric: str | None = None
     rule: str | None = None  # None: threshold on the latest reading; "dli": daily light integral
-    message: str
+    message: str  # the text at opening (°C), as synced; the API writes it anew when shown
+    value: float | None = None  # what it opened on (minutes silent for a stale node)
+    bound: float | None = None  # the limit crossed
     opened_at: datetime = Field(sa_type=EpochMs)
     resolved_at: datetime | None = Field(default=None, sa_type=EpochMs)
     acknowledged_at: datetime | None = Field(default=None, sa_type=EpochMs)

@@ -22,7 +22,9 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertPublic]:
     """Alerts, newest first."""
-    return [service.to_public(a) for a in await service.list_alerts(session, open_only, limit)]
+    return await service.public_alerts(
+        session, await service.list_alerts(session, open_only, limit)
+    )
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
@@ -30,6 +32,7 @@ async def acknowledge(alert_id: str, store: StoreDep, _admin: AdminDep) -> Alert
     """Mark an alert seen."""
 
     async def op(session: AsyncSession) -> AlertPublic:
-        return service.to_public(await service.acknowledge(session, alert_id, utcnow()))
+        alert = await service.acknowledge(session, alert_id, utcnow())
+        return (await service.public_alerts(session, [alert]))[0]
 
     return await store.write(op)

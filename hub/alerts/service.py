@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from sqlalchemy import text
@@ -34,30 +34,64 @@ from hub.plants.models import Plant
 from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
+from hub.store import kv
 from hub.store.types import SyncState, from_ms, to_ms
+from shared import alert_text
+from shared.alert_text import TemperatureUnit
 from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, PLANT_METRICS, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
+
+if TYPE_CHECKING:
+    from hub.store.hub_store import StorageIncident
 
 BATTERY_RECOVERY_MARGIN = 5.0
 DLI_RULE = "dli"
 
 
-def to_public(alert: Alert) -> AlertPublic:
-    """The API view of an alert."""
+def to_public(alert: Alert, subject: str | None = None, unit: TemperatureUnit = "C") -> AlertPublic:
+    """The API view of an alert; its text names ``subject`` (the plant's current name) and
+    shows temperatures in ``unit``."""
+    message = alert.message
+    if subject is not None:
+        message = alert_text.describe(
+            alert.kind,
+            subject=subject,
+            metric=Metric(alert.metric) if alert.metric else None,
+            rule=alert.rule,
+            value=alert.value,
+            bound=alert.bound,
+            opened_at=alert.opened_at,
+            unit=unit,
+            fallback=alert.message,
+        )
     return AlertPublic(
         id=alert.id,
         kind=AlertKind(alert.kind),
         metric=Metric(alert.metric) if alert.metric else None,
         node_mac=alert.node_mac,
         plant_id=alert.plant_id,
-        message=alert.message,
+        message=message,
         opened_at=alert.opened_at,
         resolved_at=alert.resolved_at,
         acknowledged_at=alert.acknowledged_at,
         sync_state=SyncState(alert.sync_state).name.lower(),
         reject_reason=alert.reject_reason,
     )
+
+
+async def public_alerts(session: AsyncSession, alerts: Sequence[Alert]) -> list[AlertPublic]:
+    """Alerts as the API shows them: the plant's current name, the gardener's unit."""
+    names = {p.id: p.name for p in await plants_repo.list_plants(session)}
+    nodes = {n.mac: n.name or n.mac for n in await nodes_repo.all_nodes(session)}
+    unit: TemperatureUnit = "F" if await kv.get(session, kv.UNITS) == "F" else "C"
+    out = []
+    for alert in alerts:
+        subject = names.get(alert.plant_id or "") or (
+            nodes.get(alert.node_mac) if alert.node_mac else None
+        )
+        out.append(to_public(alert, subject, unit))
+    return out
 
 
 async def list_alerts(session: AsyncSession, open_only: bool, limit: int) -> Sequence[Alert]:
@@ -97,8 +131,23 @@ async def open_alert(
     plant_id: str | None = None,
     metric: Metric | None = None,
     rule: str | None = None,
+    value: float | None = None,
+    bound: float | None = None,
+    subject: str | None = None,
 ) -> Alert:
-    """Insert a new open alert (pending sync)."""
+    """Insert a new open alert (pending sync). With ``subject`` and the ``value`` (and ``bound``)
+    it opened on, the stored text is the one ``to_public`` writes, in °C."""
+    if subject is not None:
+        message = alert_text.describe(
+            kind.value,
+            subject=subject,
+            metric=metric,
+            rule=rule,
+            value=value,
+            bound=bound,
+            opened_at=now,
+            fallback=message,
+        )
     alert = Alert(
         id=str(uuid4()),
         node_mac=node_mac,
@@ -108,6 +157,8 @@ async def open_alert(
         rule=rule,
         message=message[:500],
         opened_at=now,
+        value=value,
+        bound=bound,
     )
     session.add(alert)
     await session.flush()
@@ -232,6 +283,9 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
                     node_mac=node.mac,
                     plant_id=plant.id,
                     metric=metric,
+                    value=value[0],
+                    bound=bound,
+                    subject=plant.name,
                 )
                 changed += 1
         changed += await _daily_light(
@@ -320,6 +374,8 @@ async def _daily_light(
                 plant_id=plant.id,
                 metric=metric,
                 rule=DLI_RULE,
+                value=dli,
+                bound=bound,
             )
             open_alerts[key] = alert
             changed += 1
@@ -356,6 +412,7 @@ async def _stale_and_battery(
             now,
             node_mac=node.mac,
             plant_id=plant_id,
+            value=minutes,
         )
         changed += 1
     elif not stale and stale_key in open_alerts:
@@ -382,6 +439,7 @@ async def _stale_and_battery(
                 node_mac=node.mac,
                 plant_id=plant_id,
                 metric=Metric.BATTERY,
+                value=battery,
             )
             changed += 1
         elif (
@@ -392,4 +450,24 @@ async def _stale_and_battery(
             _resolve(alert, now)
             session.add(alert)
             changed += 1
+    return changed
+
+
+async def record_storage(session: AsyncSession, incident: StorageIncident) -> int:
+    """Open the hub's DISK_FULL alert for a storage incident, and resolve it once it ended."""
+    query = select(Alert).where(
+        col(Alert.resolved_at).is_(None), col(Alert.kind) == AlertKind.DISK_FULL.value
+    )
+    open_alerts = list((await session.execute(query)).scalars().all())
+    changed = 0
+    if not open_alerts:
+        message = f"the hub could not store data: {incident.message}"
+        open_alerts = [await open_alert(session, AlertKind.DISK_FULL, message, incident.since)]
+        changed += 1
+    if incident.ended_at is not None:
+        for alert in open_alerts:
+            _resolve(alert, incident.ended_at)
+            session.add(alert)
+            changed += 1
+        await session.flush()
     return changed

@@ -19,7 +19,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
@@ -29,6 +29,7 @@ from hub.ble.gateway import Gateway
 from hub.ble.settings import GatewaySettings
 from hub.dependencies import AdminDep
 from hub.errors import NotFound
+from hub.net import uvicorn_options
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 
@@ -325,8 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         speed=args.speed,
         history_s=args.history,
     )
-    config: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_config": None}
-    uvicorn.run(app, **config)
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
 
 

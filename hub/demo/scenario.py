@@ -27,6 +27,19 @@ def _check(response: httpx.Response, what: str, *ok: int) -> Any:
     return response.json() if response.content else None
 
 
+async def _every(
+    cloud: httpx.AsyncClient, path: str, headers: dict[str, str], what: str
+) -> list[Any]:
+    """Every item of a cloud list, following its ``Link: <…>; rel="next"`` pages."""
+    items: list[Any] = []
+    url: str | None = path
+    while url is not None:
+        response = await cloud.get(url, headers=headers)
+        items.extend(_check(response, what))
+        url = response.links.get("next", {}).get("url")
+    return items
+
+
 @dataclass
 class CloudUser:
     """A signed-in cloud user."""
@@ -157,7 +170,7 @@ async def wait_cloud_nodes(
     """Sync until the hub's inventory put every MAC in the cloud; MAC → cloud node id."""
     deadline = time.monotonic() + deadline_s
     while True:
-        nodes = _check(await cloud.get("/api/v1/nodes", headers=user.headers), "cloud nodes")
+        nodes = await _every(cloud, "/api/v1/nodes", user.headers, "cloud nodes")
         found = {n["mac"]: n["id"] for n in nodes if n["mac"] in macs}
         if len(found) == len(macs):
             return found
@@ -172,8 +185,7 @@ async def register_cloud_nodes(
 ) -> dict[str, str]:
     """Register the nodes in the user's cloud account on this hub; MAC → cloud node id."""
     known = {
-        n["mac"]: n["id"]
-        for n in _check(await cloud.get("/api/v1/nodes", headers=user.headers), "cloud nodes")
+        n["mac"]: n["id"] for n in await _every(cloud, "/api/v1/nodes", user.headers, "cloud nodes")
     }
     for mac in macs:
         if mac not in known:
@@ -201,12 +213,11 @@ async def plant_garden(
     """
     species = _check(
         await cloud.get("/api/v1/species", params={"limit": 50}, headers=user.headers), "species"
-    )["items"]
+    )
     if not species:
         raise ScenarioError("the species catalogue is empty")
     existing = {
-        p["node_id"]: p["id"]
-        for p in _check(await cloud.get("/api/v1/plants", headers=user.headers), "plants")
+        p["node_id"]: p["id"] for p in await _every(cloud, "/api/v1/plants", user.headers, "plants")
     }
     plants: dict[str, str] = {}
     for index, (mac, node_id) in enumerate(sorted(node_ids.items())):
@@ -264,27 +275,19 @@ class CloudSummary:
 async def cloud_summary(cloud: httpx.AsyncClient, user: CloudUser) -> CloudSummary:
     """Count what the user can see through the cloud API."""
     headers = user.headers
-    plants = _check(await cloud.get("/api/v1/plants", headers=headers), "plants")
-    latest = _check(await cloud.get("/api/v1/readings/latest", headers=headers), "latest")
-    alerts = _check(
-        await cloud.get("/api/v1/alerts", params={"limit": 500}, headers=headers), "alerts"
-    )
+    plants = await _every(cloud, "/api/v1/plants", headers, "plants")
+    latest = await _every(cloud, "/api/v1/readings/latest", headers, "latest")
+    alerts = await _every(cloud, "/api/v1/alerts?limit=500", headers, "alerts")
     summary = CloudSummary(
         plants=len(plants), plants_with_readings=len({r["plant_id"] for r in latest})
     )
     summary.alerts = len(alerts)
     for plant in plants:
-        images = _check(
-            await cloud.get(
-                f"/api/v1/plants/{plant['id']}/images", params={"limit": 100}, headers=headers
-            ),
-            "images",
+        images = await _every(cloud, f"/api/v1/plants/{plant['id']}/images", headers, "images")
+        summary.images += len(images)
+        summary.images_with_metrics += sum(1 for i in images if i["metrics"])
+        diagnoses = await _every(
+            cloud, f"/api/v1/plants/{plant['id']}/diagnoses", headers, "diagnoses"
         )
-        summary.images += int(images["total"])
-        summary.images_with_metrics += sum(1 for i in images["items"] if i["metrics"])
-        diagnoses = _check(
-            await cloud.get(f"/api/v1/plants/{plant['id']}/diagnoses", headers=headers),
-            "diagnoses",
-        )
-        summary.diagnoses += sum(1 for d in diagnoses["items"] if d["status"] == "succeeded")
+        summary.diagnoses += sum(1 for d in diagnoses if d["status"] == "succeeded")
     return summary

@@ -161,17 +161,34 @@ def _decode_for_analysis(data: bytes) -> tuple[Image.Image, int]:
             small = img
         else:
             _load(img, fmt)
-            small = img.reduce(scale) if scale > 1 else img
+            small = img
+        # Convert first: ``reduce`` refuses palette, 1-bit and 16-bit modes ("wrong mode"), and
+        # reducing RGBA would average transparent pixels' hidden colours into the result.
         rgb = _to_rgb(small)
+        if fmt == "PNG" and scale > 1:
+            rgb = rgb.reduce(scale)
     return rgb, width * height
 
 
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """8-bit RGB; 16-bit greyscale is scaled down (Pillow's own conversion clips it at 255)."""
+    """8-bit RGB for analysis and thumbnails alike. One transparency rule: transparent pixels
+    are background, laid on white (never the colour hidden under them). 16-bit greyscale is
+    scaled down (Pillow's own conversion clips it at 255)."""
     if img.mode == "RGB":
         return img
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8))
+    elif img.mode == "I":
+        img = Image.fromarray((np.clip(np.asarray(img), 0, 65_535) >> 8).astype(np.uint8))
+    if _has_alpha(img):
+        rgba = img.convert("RGBA")
+        rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+        rgb.paste(rgba, mask=rgba.getchannel("A"))
+        return rgb
     return img.convert("RGB")
 
 
@@ -264,14 +281,7 @@ def make_thumbnail(data: bytes, max_side: int = 320) -> bytes:
             img.draft("RGB", (2 * max_side, 2 * max_side))
         _load(img, fmt)
         upright = ImageOps.exif_transpose(img)
-    if upright.mode in ("RGBA", "LA", "PA") or (
-        upright.mode == "P" and "transparency" in upright.info
-    ):
-        rgba = upright.convert("RGBA")
-        rgb = Image.new("RGB", rgba.size, (255, 255, 255))
-        rgb.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        rgb = _to_rgb(upright)
+    rgb = _to_rgb(upright)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)

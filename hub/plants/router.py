@@ -75,7 +75,7 @@ async def get_plant(plant_id: str, session: ReadSessionDep) -> PlantPublic:
 async def update_plant(
     plant_id: str, data: PlantUpdate, store: StoreDep, _admin: AdminDep
 ) -> PlantPublic:
-    """Change a plant (only while the hub is not linked)."""
+    """Change a plant; on a linked hub the edit also goes up at the next sync."""
 
     async def op(session: AsyncSession) -> PlantPublic:
         plant = await service.update(session, plant_id, data)

@@ -1,4 +1,5 @@
-"""Plant logic: local CRUD while unlinked, effective thresholds."""
+"""Plant logic: local CRUD while unlinked, edits of cloud plants on a linked hub (applied at once,
+sent up by the sync), effective thresholds."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.errors import Conflict, NotFound
+from hub.errors import BadRequest, Conflict, NotFound
 from hub.plants import repository
-from hub.plants.models import Plant, Species
+from hub.plants.models import Plant, PlantEdit, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
 from hub.store import kv
 from hub.store.types import utcnow
-from shared.sync import Thresholds
+from shared.sync import PlantChanges, Thresholds
 
 
 def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
@@ -87,23 +88,57 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
 
 
 async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Plant:
-    """Change a local plant."""
-    await _require_unlinked(session)
+    """Change a plant; it applies on the hub at once. A plant of the cloud (linked hub) also
+    records the edit, which the next sync takes up; the cloud settles conflicts by revision."""
     plant = await repository.get(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
     fields = data.model_dump(exclude_unset=True)
     if "node_mac" in fields:
         await _check_node_free(session, data.node_mac, plant_id)
+    if fields.get("species_id") is not None and await session.get(Species, data.species_id) is None:
+        raise BadRequest(f"species {data.species_id} is not in this hub's catalogue")
+    species = await repository.species_map(session)
+    before = to_public(plant, species)
     for key, value in fields.items():
         if key == "overrides":
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
+    problem = thresholds_for(plant, species).inverted_range()
+    if problem is not None:
+        raise BadRequest(problem)
     plant.updated_at = utcnow()
     session.add(plant)
+    if plant.origin == "cloud" and fields:
+        changes = PlantChanges.model_validate(data.model_dump(exclude_unset=True, mode="json"))
+        session.add(
+            PlantEdit(
+                id=str(uuid4()),
+                plant_id=plant.id,
+                base_revision=plant.cloud_revision or 0,
+                changes=changes.model_dump_json(exclude_unset=True),
+                summary=describe_changes(before, to_public(plant, species)),
+                edited_at=plant.updated_at,
+            )
+        )
     await session.flush()
     return plant
+
+
+def describe_changes(before: PlantPublic, after: PlantPublic) -> str:
+    """What an edit changed, in words ("name 'Basil' → 'Sweet basil'; moisture_min 30 → 40")."""
+    parts = []
+    for key in ("name", "species_name", "location", "node_mac"):
+        old, new = getattr(before, key), getattr(after, key)
+        if old != new:
+            parts.append(f"{key.removesuffix('_name')} {old!r} → {new!r}")
+    old_limits = before.overrides.model_dump() if before.overrides else {}
+    new_limits = after.overrides.model_dump() if after.overrides else {}
+    for key in sorted(set(old_limits) | set(new_limits)):
+        if old_limits.get(key) != new_limits.get(key):
+            parts.append(f"{key} {old_limits.get(key)} → {new_limits.get(key)}")
+    return f"{after.name}: " + ("; ".join(parts) if parts else "no change")
 
 
 async def delete(session: AsyncSession, plant_id: str) -> None:

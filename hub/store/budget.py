@@ -1,4 +1,5 @@
-"""Disk budget: keep the database plus image files under ``disk_budget_mb``.
+"""Disk budget: keep the database plus image files under ``disk_budget_mb``, and the filesystem
+at least ``disk_reserve_mb`` free (whatever else fills the card).
 
 Pruning order, oldest first within each step: synced raw readings, synced image files (their
 metrics rows stay), hourly rollups, and only then unsynced data — which is counted in
@@ -34,6 +35,7 @@ class PruneReport:
     used_after: int = 0
     removed: dict[str, int] = field(default_factory=dict)
     dropped_unsynced: dict[str, int] = field(default_factory=dict)
+    budget: int = 0  # what the pass pruned to: the configured budget or less (free space)
 
 
 async def used_bytes(store: HubStore) -> int:
@@ -131,10 +133,15 @@ async def _count_dropped(session: AsyncSession, kind: str, count: int) -> None:
 
 
 async def enforce(store: HubStore) -> PruneReport:
-    """Prune until the store fits its budget (or nothing more can go)."""
-    budget = store.settings.disk_budget_bytes
+    """Prune until the store fits its budget and the filesystem keeps its reserve free (or
+    nothing more can go)."""
     report = PruneReport(used_before=await used_bytes(store))
     used = report.used_before
+    # The budget is only a ceiling: a card filled by something else leaves less room. Freed
+    # pages stay in the database file and take new rows without it growing.
+    room = used + store.free_bytes() - store.settings.disk_reserve_bytes
+    budget = min(store.settings.disk_budget_bytes, max(0, room))
+    report.budget = budget
 
     def add(bucket: dict[str, int], key: str, n: int) -> None:
         bucket[key] = bucket.get(key, 0) + n

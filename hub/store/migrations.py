@@ -14,6 +14,8 @@ from pathlib import Path
 
 import structlog
 
+from hub.store.integrity import DatabaseDamaged, check_file, touch_tables
+
 log = structlog.get_logger(__name__)
 
 _V1 = """
@@ -236,6 +238,26 @@ _V8 = """
 ALTER TABLE nodes ADD COLUMN readings_held INTEGER NOT NULL DEFAULT 0;
 """
 
+# Editing on a linked hub: ``cloud_revision`` is the cloud's revision of the plant this hub holds;
+# each local edit of a cloud plant waits in ``plant_edits`` until the cloud applied it, or
+# refused it (conflict: changed in the cloud since; the cloud's version wins, the lost change
+# stays listed with its reason).
+_V9 = """
+ALTER TABLE plants ADD COLUMN cloud_revision INTEGER;
+CREATE TABLE plant_edits (
+    id TEXT PRIMARY KEY,
+    plant_id TEXT NOT NULL,
+    base_revision INTEGER NOT NULL,
+    changes TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    edited_at INTEGER NOT NULL,
+    sync_state INTEGER NOT NULL DEFAULT 0,
+    reject_reason TEXT,
+    settled_at INTEGER
+);
+CREATE INDEX ix_plant_edits_state ON plant_edits(sync_state, edited_at);
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -265,6 +287,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "diagnoses", _script(_V6)),
     Migration(7, "node_wrong_key_and_alert_values", _script(_V7)),
     Migration(8, "nodes_readings_held", _script(_V8)),
+    Migration(9, "plant_edits", _script(_V9)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -287,9 +310,27 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(path: Path, target: int | None = None) -> int:
     """Bring the database at ``path`` to ``target`` (default: latest); return the version reached.
 
-    Refuses a file newer than this code knows, so an older hub never writes a newer schema.
+    Refuses a file newer than this code knows, so an older hub never writes a newer schema, and
+    raises ``DatabaseDamaged`` for an empty, truncated or corrupt file (never starting fresh).
     """
     target = LATEST_VERSION if target is None else target
+    check_file(path)  # never start fresh over an empty or damaged file
+    try:
+        return _migrate(path, target)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # locked, I/O, permissions: not damage
+        raise DatabaseDamaged(path, str(exc)) from exc
+
+
+def _migrate(path: Path, target: int) -> int:
+    if path.exists():
+        # Read-only first: a damaged file is reported as it is, never rewritten (WAL mode).
+        readonly = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            touch_tables(readonly)
+        finally:
+            readonly.close()
     conn = connect(path)
     try:
         version = current_version(conn)

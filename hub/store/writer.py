@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -43,11 +44,19 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self.transactions = 0
         self.units = 0
+        self.commit_failures = 0  # transactions that could not be committed (full disk, I/O)
+        self.last_commit_error: str | None = None  # set while the newest commit failed
+        self.failing_since: datetime | None = None  # when the current run of failures began
 
     @property
     def running(self) -> bool:
         """True while the writer task is alive."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def failing(self) -> bool:
+        """True while the newest transaction could not be committed (until one commits)."""
+        return self.last_commit_error is not None
 
     def start(self) -> None:
         """Start the writer task on the running loop."""
@@ -106,6 +115,9 @@ class Writer:
                     except Exception as exc:
                         outcomes.append((job, None, exc))
         except Exception as exc:
+            self.commit_failures += 1
+            self.last_commit_error = f"{type(exc).__name__}: {exc}"[:300]
+            self.failing_since = self.failing_since or datetime.now(UTC)
             log.exception("store_commit_failed", units=len(jobs))
             for job in jobs:
                 if not job.future.done():
@@ -113,6 +125,8 @@ class Writer:
             return
         self.transactions += 1
         self.units += len(jobs)
+        self.last_commit_error = None
+        self.failing_since = None
         for job, result, error in outcomes:
             if job.future.done():
                 continue

@@ -26,6 +26,7 @@ from shared.sync import (
     SYNC_IMAGE_COMPLETE_PATH,
     SYNC_IMAGE_SLOTS_PATH,
     SYNC_NODES_PATH,
+    SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
     BatchAck,
     ConfigSnapshot,
@@ -39,6 +40,9 @@ from shared.sync import (
     NodeInventory,
     NodeInventoryAck,
     OAuthError,
+    PlantEditAck,
+    PlantEditBatch,
+    config_etag,
 )
 
 
@@ -168,12 +172,23 @@ class CloudClient:
         )
         return ack
 
+    async def push_plant_edits(self, batch: PlantEditBatch) -> PlantEditAck:
+        """POST plant edits made on the hub (small: plain JSON)."""
+        ack: PlantEditAck = await self._json(
+            "POST",
+            SYNC_PLANT_EDITS_PATH,
+            PlantEditAck,
+            # Only the fields the gardener changed: an unset field is no change.
+            json=batch.model_dump(mode="json", exclude_unset=True),
+        )
+        return ack
+
     async def pull_config(self, since_revision: int | None) -> ConfigSnapshot | None:
         """The config snapshot when newer than ``since_revision``; None when unchanged (304)."""
-        params = {} if since_revision is None else {"since_revision": since_revision}
-        response = await self._send(
-            "GET", self._url(SYNC_CONFIG_PATH), headers=self._headers(), params=params
-        )
+        headers = self._headers()
+        if since_revision is not None:
+            headers["If-None-Match"] = config_etag(since_revision)
+        response = await self._send("GET", self._url(SYNC_CONFIG_PATH), headers=headers)
         if response.status_code == 304:
             return None
         if response.status_code >= 400:

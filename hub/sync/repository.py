@@ -10,8 +10,9 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
+from hub.plants.models import PlantEdit
 from hub.store.types import SyncState, to_ms
 from hub.sync.models import SyncLedger
 from shared.metrics import METRIC_NAMES
@@ -210,16 +211,27 @@ async def pending_counts(session: AsyncSession) -> dict[str, int]:
         "image_slots": "select count(*) from images where sync_state = 0 and upload_state = 'slot'",
         "image_bytes": "select count(*) from images where sync_state = 0 "
         "and upload_state = 'upload'",
+        "plant_edits": "select count(*) from plant_edits where sync_state = 0",
     }
     for kind, sql in queries.items():
         counts[kind] = int((await session.execute(text(sql))).scalar_one())
     return counts
 
 
+async def pending_plant_edits(
+    session: AsyncSession, plant_id: str | None = None
+) -> Sequence[PlantEdit]:
+    """Edits of cloud plants made on the hub that the cloud has not settled, oldest first."""
+    stmt = select(PlantEdit).where(col(PlantEdit.sync_state) == SyncState.PENDING)
+    if plant_id is not None:
+        stmt = stmt.where(col(PlantEdit.plant_id) == plant_id)
+    return (await session.execute(stmt.order_by(col(PlantEdit.edited_at)))).scalars().all()
+
+
 async def rejected_counts(session: AsyncSession) -> dict[str, int]:
     """Rows the cloud refused, per kind."""
     out: dict[str, int] = {}
-    for kind in ("alerts", "readings", "nodes", "images"):
+    for kind in ("alerts", "readings", "nodes", "images", "plant_edits"):
         sql = f"select count(*) from {kind} where sync_state = {SyncState.REJECTED:d}"  # noqa: S608
         out[kind] = int((await session.execute(text(sql))).scalar_one())
     return out
@@ -235,6 +247,10 @@ _REJECTED_SQL = {
     "images": "select i.id, n.mac, i.captured_at, i.reject_reason from images i "
     "left join nodes n on n.id = i.node_id where i.sync_state = 2 "
     "order by i.captured_at desc limit :n",
+    # A lost edit: what the gardener changed, and why the cloud's version stayed.
+    "plant_edits": "select e.id, p.node_mac, e.edited_at, e.summary || ' — ' || e.reject_reason "
+    "from plant_edits e left join plants p on p.id = e.plant_id where e.sync_state = 2 "
+    "order by e.edited_at desc limit :n",
 }
 REJECTED_KINDS = tuple(_REJECTED_SQL)
 

@@ -43,7 +43,7 @@ async def sync_status(request: Request, session: ReadSessionDep, engine: SyncDep
 @router.get("/sync/rejected", response_model=list[RejectedRow])
 async def rejected(
     session: ReadSessionDep,
-    kind: Literal["readings", "alerts", "nodes", "images"] = "readings",
+    kind: Literal["readings", "alerts", "nodes", "images", "plant_edits"] = "readings",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RejectedRow]:
     """Rows the cloud refused, newest first, with the cloud's reason (kept, never dropped)."""

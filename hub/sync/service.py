@@ -27,6 +27,7 @@ from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
 from hub.plants.models import Plant, Species
+from hub.plants.models import PlantEdit as PlantEdit_
 from hub.settings import HubSettings
 from hub.store import kv
 from hub.store.hub_store import HubStore
@@ -42,6 +43,12 @@ from shared.sync import (
     NodeInfo,
     NodeInventory,
     NodeKind,
+    PlantChanges,
+    PlantConfig,
+    PlantEdit,
+    PlantEditBatch,
+    PlantEditOutcome,
+    PlantEditResult,
 )
 
 log = structlog.get_logger(__name__)
@@ -50,6 +57,7 @@ KINDS: tuple[str, ...] = (
     "alerts",
     "readings",
     "nodes",
+    "plant_edits",
     "config",
     "diagnoses",
     "image_slots",
@@ -177,6 +185,10 @@ class SyncEngine:
                     await step(client, phase, report, max_batches)
                 phase = "nodes"
                 await self._push_nodes(client, report)
+                # Before the pull: the cloud settles the hub's edits, then its snapshot holds
+                # the result (a conflict's loser never overwrites the cloud's version).
+                phase = "plant_edits"
+                await self._push_plant_edits(client, report)
                 phase = "config"
                 await self._pull_config(client, report)
                 phase = "image_slots"
@@ -379,6 +391,44 @@ class SyncEngine:
         report.sent["nodes"] = len(nodes) - len(refused)
         report.rejected["nodes"] = len(refused)
 
+    # --- plant edits ---------------------------------------------------------------------
+
+    async def _push_plant_edits(self, client: CloudClient, report: SyncReport) -> None:
+        async with self.store.read() as session:
+            edits = await repository.pending_plant_edits(session)
+        if not edits:
+            return
+        batch = PlantEditBatch(
+            edits=[
+                PlantEdit(
+                    edit_id=UUID(edit.id),
+                    plant_id=UUID(edit.plant_id),
+                    base_revision=edit.base_revision,
+                    edited_at=edit.edited_at,
+                    changes=PlantChanges.model_validate_json(edit.changes),
+                )
+                for edit in edits
+            ]
+        )
+        ack = await client.push_plant_edits(batch)
+        now = utcnow()
+
+        async def op(session: AsyncSession) -> int:
+            refused = 0
+            for result in ack.results:
+                if result.outcome is not PlantEditOutcome.APPLIED:
+                    refused += 1
+                await settle_plant_edit(session, result, now)
+            await repository.record(
+                session, "plant_edits", now, items=len(ack.results) - refused, rejected=refused
+            )
+            return refused
+
+        refused = await self.store.write(op)
+        report.sent["plant_edits"] = len(ack.results) - refused
+        if refused:
+            report.rejected["plant_edits"] = refused
+
     # --- config --------------------------------------------------------------------------
 
     async def _pull_config(self, client: CloudClient, report: SyncReport) -> None:
@@ -557,6 +607,40 @@ def _node_info(node: Node) -> NodeInfo:
     )
 
 
+async def settle_plant_edit(session: AsyncSession, result: PlantEditResult, now: datetime) -> None:
+    """Mark an edit applied or lost; a lost one's plant takes the cloud's version at once."""
+    edit = await session.get(PlantEdit_, str(result.edit_id))
+    if edit is None:
+        return
+    edit.settled_at = now
+    if result.outcome is PlantEditOutcome.APPLIED:
+        edit.sync_state = SyncState.SYNCED
+    else:
+        edit.sync_state = SyncState.REJECTED
+        edit.reject_reason = f"{result.outcome.value}: {result.message or 'refused'}"
+    session.add(edit)
+    if result.current is not None:
+        plant = await session.get(Plant, str(result.current.id))
+        if plant is not None and (
+            result.outcome is not PlantEditOutcome.APPLIED
+            or not await repository.pending_plant_edits(session, plant.id)
+        ):
+            _mirror_plant(plant, result.current, now)
+            session.add(plant)
+    await session.flush()
+
+
+def _mirror_plant(plant: Plant, cfg: PlantConfig, now: datetime) -> None:
+    plant.name = cfg.name
+    plant.species_id = cfg.species_id
+    plant.location = cfg.location
+    plant.node_mac = cfg.node_mac
+    plant.overrides = cfg.overrides.model_dump_json() if cfg.overrides else None
+    plant.origin = "cloud"
+    plant.cloud_revision = cfg.revision
+    plant.updated_at = now
+
+
 async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> list[str]:
     """Mirror the cloud's plants, species and node configs; return MACs of paired nodes whose
     config or plant thresholds changed (their node config is written at the next session)."""
@@ -576,17 +660,14 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         if stale.origin == "cloud" and plant_id not in keep:
             await session.delete(stale)
     await session.flush()
+    editing = {edit.plant_id for edit in await repository.pending_plant_edits(session)}
     for cfg in snapshot.plants:
         plant: Plant | None = existing.get(str(cfg.id))
         if plant is None:
             plant = Plant(id=str(cfg.id), name=cfg.name, created_at=now, updated_at=now)
-        plant.name = cfg.name
-        plant.species_id = cfg.species_id
-        plant.location = cfg.location
-        plant.node_mac = cfg.node_mac
-        plant.overrides = cfg.overrides.model_dump_json() if cfg.overrides else None
-        plant.origin = "cloud"
-        plant.updated_at = now
+        elif plant.id in editing:
+            continue  # the hub's edit is still on its way up: keep showing it
+        _mirror_plant(plant, cfg, now)
         session.add(plant)
     await session.flush()
     changed: list[str] = []

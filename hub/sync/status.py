@@ -13,7 +13,7 @@ from hub.sync.schemas import ClockStatus, LedgerEntry, ScheduledJobStatus, SyncS
 from hub.sync.service import KINDS, SyncEngine
 
 # Rejections are counted per table; both image phases share the images table.
-_REJECTED_TABLE = {"image_slots": "images", "image_bytes": None, "config": None}
+_REJECTED_TABLE = {"image_slots": "images", "image_bytes": None, "config": None, "diagnoses": None}
 
 
 def schedule_of(scheduler: MonotonicScheduler | None) -> list[ScheduledJobStatus]:

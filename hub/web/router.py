@@ -84,10 +84,12 @@ async def static_file(request: Request, name: str) -> Response:
 
 @router.get("/api/v1/web/overview", response_model=Overview)
 async def garden_overview(
-    session: ReadSessionDep, settings: SettingsDep, gateway: GatewayDep
+    session: ReadSessionDep, settings: SettingsDep, gateway: GatewayDep, store: StoreDep
 ) -> Overview:
     """Every plant with latest metrics against its thresholds, node health, photo, alerts."""
-    return await service.overview(session, settings, utcnow(), _radio_problem(gateway))
+    return await service.overview(
+        session, settings, utcnow(), _radio_problem(gateway), store.storage_problem()
+    )
 
 
 def _radio_problem(gateway: GatewayControl | None) -> str | None:
@@ -109,11 +111,14 @@ class _SharedOverview:
         settings: HubSettings,
         now: datetime,
         radio_problem: str | None,
+        storage_problem: str | None,
     ) -> tuple[str, str]:
         """(version, JSON) of the overview at ``version``, computed once."""
         async with self.lock:
             if version != self.version:
-                view = await service.overview(session, settings, now, radio_problem)
+                view = await service.overview(
+                    session, settings, now, radio_problem, storage_problem
+                )
                 self.version, self.body = view.version, view.model_dump_json()
             return self.version, self.body
 
@@ -145,9 +150,10 @@ async def garden_events(
             async with store.read() as session:
                 now = utcnow()
                 radio = _radio_problem(gateway)
-                current = await service.overview_version(session, now, radio)
+                storage = store.storage_problem()
+                current = await service.overview_version(session, now, radio, storage)
                 if current != version:
-                    payload = await shared.get(current, session, settings, now, radio)
+                    payload = await shared.get(current, session, settings, now, radio, storage)
             if payload is not None:
                 version, body = payload
                 last_sent = time.monotonic()

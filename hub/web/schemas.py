@@ -38,6 +38,7 @@ class Overview(BaseModel):
     generated_at: datetime
     cards: list[PlantCard]
     radio_problem: str | None = None  # why the hub hears no node (no Bluetooth adapter, …)
+    storage_problem: str | None = None  # why the hub cannot store data (full disk, …)
 
 
 class WebSettings(BaseModel):

@@ -36,28 +36,44 @@ _VERSION_SQL = text(
     " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) || ':' "
     " || coalesce(max(wrong_key_at), 0) from nodes), "
     "(select count(*) from images), "
-    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants)"
+    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants), "
+    # Alert texts follow the gardener's temperature unit.
+    "(select coalesce(max(value), '') from hub_settings where key = 'units')"
 )
 
 
 async def overview_version(
-    session: AsyncSession, now: datetime, radio_problem: str | None = None
+    session: AsyncSession,
+    now: datetime,
+    radio_problem: str | None = None,
+    storage_problem: str | None = None,
 ) -> str:
     """A short marker of the garden's state; equal markers mean an unchanged overview."""
     row = (await session.execute(_VERSION_SQL)).one()
     bucket = int(now.timestamp()) // STATUS_BUCKET_S
-    raw = "|".join(str(part) for part in (*row, bucket, radio_problem))
+    raw = "|".join(str(part) for part in (*row, bucket, radio_problem, storage_problem))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 async def overview(
-    session: AsyncSession, settings: HubSettings, now: datetime, radio_problem: str | None = None
+    session: AsyncSession,
+    settings: HubSettings,
+    now: datetime,
+    radio_problem: str | None = None,
+    storage_problem: str | None = None,
 ) -> Overview:
     """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
-    version = await overview_version(session, now, radio_problem)
+    version = await overview_version(session, now, radio_problem, storage_problem)
     species = await plants_repo.species_map(session)
     nodes = {n.mac: n for n in await nodes_repo.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
+    shown = dict(
+        zip(
+            [a.id for a in open_alerts],
+            await alerts_service.public_alerts(session, open_alerts),
+            strict=True,
+        )
+    )
     cards: list[PlantCard] = []
     for plant in await plants_repo.list_plants(session):
         thresholds = plants_service.thresholds_for(plant, species)
@@ -93,13 +109,19 @@ async def overview(
                 else None,
                 canopy_cover=metrics.canopy_cover if metrics else None,
                 open_alerts=[
-                    alerts_service.to_public(a)
+                    shown[a.id]
                     for a in open_alerts
                     if a.plant_id == plant.id or (a.node_mac and a.node_mac == plant.node_mac)
                 ],
             )
         )
-    return Overview(version=version, generated_at=now, cards=cards, radio_problem=radio_problem)
+    return Overview(
+        version=version,
+        generated_at=now,
+        cards=cards,
+        radio_problem=radio_problem,
+        storage_problem=storage_problem,
+    )
 
 
 async def read_settings(store: HubStore) -> WebSettings:

@@ -38,6 +38,7 @@ PUBLIC = {
     ("GET", "/api/v1/species"),
     ("GET", "/api/v1/species/{species_id}"),
     ("GET", "/api/v1/metrics"),  # the metric registry: units and ranges, the same for everyone
+    ("GET", "/api/v1/notifications/push/key"),  # the server's public VAPID key
 }
 
 

@@ -103,6 +103,16 @@ async def world(client: httpx.AsyncClient) -> World:
         "image": ack["image_id"],
         "diagnosis": diagnosis.json()["id"],
         "session": (await login(client, alice.email, alice.password)).json()["session_id"],
+        "subscription": (
+            await client.post(
+                "/api/v1/notifications/push/subscriptions",
+                json={
+                    "endpoint": "https://hooks.example.org/push/alice-browser",
+                    "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+                },
+                headers=alice.headers,
+            )
+        ).json()["id"],
     }
     return World(alice, mallory, ids, hub, await create_hub(client, mallory))
 
@@ -139,6 +149,12 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/diagnoses/{diagnosis}", None, "/api/v1/diagnoses/{diagnosis}"),
     ("GET", "/api/v1/plants/{plant}/status", None, "/api/v1/plants/{plant}/status"),
     ("DELETE", "/api/v1/auth/sessions/{session}", None, "/api/v1/auth/sessions"),
+    (
+        "DELETE",
+        "/api/v1/notifications/push/subscriptions/{subscription}",
+        None,
+        "/api/v1/notifications/push/subscriptions",
+    ),
 ]
 # Lists scoped to the caller (no id in the path).
 LISTS = [
@@ -149,6 +165,7 @@ LISTS = [
     "/api/v1/readings/latest",
     "/api/v1/garden",
     "/api/v1/auth/sessions",
+    "/api/v1/notifications/push/subscriptions",
 ]
 # Lists where the caller has items of their own: (Mallory's, Alice's) count; 1 each otherwise.
 OWN_ITEMS = {
@@ -170,6 +187,8 @@ NOT_OWNED = {
     ("GET", "/api/v1/auth/me"),
     ("PATCH", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/password"),
+    ("GET", "/api/v1/notifications/preferences"),
+    ("PUT", "/api/v1/notifications/preferences"),
 }
 # The caller's own alert webhook (no id in the path; another user's stays out of reach:
 # test_webhooks.test_another_user_cannot_see_or_change_it).
@@ -185,6 +204,8 @@ CREATES = {
     ("POST", "/api/v1/nodes"),
     ("POST", "/api/v1/plants"),
     ("POST", "/api/v1/auth/device/approve"),
+    # A browser's endpoint is its own secret: whoever holds it subscribes it (to themselves).
+    ("POST", "/api/v1/notifications/push/subscriptions"),
 }
 # Hub routes naming a resource: another owner's hub gets 404 (tested below).
 HUB_ROUTES = {("POST", SYNC_IMAGE_COMPLETE_PATH)}
@@ -215,11 +236,13 @@ async def test_other_users_resources_are_not_found(
     if method == "POST" and "alerts" in template:
         assert owner_view.json()["status"] == "open"
     if method == "POST" and "diagnoses" in template:
-        assert owner_view.json()["total"] == 1  # Mallory queued nothing
+        assert len(owner_view.json()) == 1  # Mallory queued nothing
     if method == "DELETE" and "hubs" in template:
         assert owner_view.json()["linked"] is True
     if method == "DELETE" and "sessions" in template:
         assert world.ids["session"] in owner_view.text
+    if method == "DELETE" and "subscriptions" in template:
+        assert world.ids["subscription"] in owner_view.text
 
 
 @pytest.mark.parametrize("path", LISTS)

@@ -195,6 +195,8 @@ def test_hub_unit_hardening_and_watchdog() -> None:
     families = set(hub["RestrictAddressFamilies"][0].split())
     assert {"AF_UNIX", "AF_INET", "AF_INET6", "AF_BLUETOOTH"} <= families
     assert "AF_PACKET" not in families
+    # Idle LAN sockets once used up the default 1,024 handles (tests/hub/test_idle_sockets.py).
+    assert int(hub["LimitNOFILE"][0]) >= 8 * 512
 
 
 def test_backup_timer_runs_the_backup_command_nightly() -> None:

@@ -67,7 +67,7 @@ async def test_gardener_journey(tiers: Tiers, clients: Clients) -> None:
         found = {}
         for mac, plant_id in plants.items():
             page = await _get(cloud, f"/api/v1/plants/{plant_id}/images", headers=user.headers)
-            ready = [i for i in page["items"] if i["metrics"] and i["status"] != "pending"]
+            ready = [i for i in page if i["metrics"] and i["status"] != "pending"]
             if not ready:
                 return None
             found[mac] = ready[0]
@@ -108,9 +108,7 @@ async def test_gardener_journey(tiers: Tiers, clients: Clients) -> None:
     plant_id = plants[mac]
     before = {
         d["image_id"]
-        for d in (await _get(cloud, f"/api/v1/plants/{plant_id}/diagnoses", headers=user.headers))[
-            "items"
-        ]
+        for d in await _get(cloud, f"/api/v1/plants/{plant_id}/diagnoses", headers=user.headers)
     }
     captured = await hub.post(f"/api/v1/emulator/nodes/{mac}/capture")
     assert captured.status_code == 200, captured.text
@@ -118,9 +116,7 @@ async def test_gardener_journey(tiers: Tiers, clients: Clients) -> None:
     async def new_diagnosis() -> dict[str, Any] | None:
         tiers.running()
         page = await _get(cloud, f"/api/v1/plants/{plant_id}/diagnoses", headers=user.headers)
-        fresh = [
-            d for d in page["items"] if d["image_id"] not in before and d["status"] == "succeeded"
-        ]
+        fresh = [d for d in page if d["image_id"] not in before and d["status"] == "succeeded"]
         return fresh[0] if fresh else None
 
     diagnosis = await eventually(new_diagnosis, 90, "a diagnosis of the new photo")

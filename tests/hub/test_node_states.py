@@ -151,3 +151,27 @@ async def test_no_bluetooth_adapter_is_one_clear_status(hub_settings: HubSetting
         assert ready.json()["checks"]["gateway"] == _NoAdapterGateway.radio_problem
         overview = (await http.get("/api/v1/web/overview")).json()
         assert overview["radio_problem"] == _NoAdapterGateway.radio_problem
+
+
+async def test_alert_texts_follow_a_rename_and_the_temperature_unit(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    from hub.app import evaluate_alerts
+
+    store = store_of(admin_client)
+    plant_id = await _plant(admin_client, overrides={"temperature_max": 30.0})
+    now = utcnow()
+    await store.store_readings(
+        [_reading(now - timedelta(minutes=20 - m), temperature=31.0) for m in range(20)]
+    )
+    await store.update_node_status([NodeStatus(MAC, now)])
+    assert await evaluate_alerts(store) >= 1
+    renamed = await admin_client.patch(f"/api/v1/plants/{plant_id}", json={"name": "Sweet basil"})
+    assert renamed.status_code == 200
+    changed = await admin_client.patch("/api/v1/web/settings", json={"temperature_unit": "F"})
+    assert changed.status_code == 200
+    alerts = (await admin_client.get("/api/v1/alerts", params={"open_only": True})).json()
+    (high,) = [a for a in alerts if a["kind"] == "high"]
+    assert high["message"] == "Sweet basil: temperature 87.8 °F above 86.0 °F"
+    card = (await admin_client.get("/api/v1/web/overview")).json()["cards"][0]
+    assert card["open_alerts"][0]["message"] == high["message"]

@@ -122,7 +122,7 @@ async def test_diagnoses_reach_the_hub_and_stay_readable_offline(
         assert diagnosis["photo"]["image_id"] == hub_image_id  # which photo, on the hub itself
         cloud_view = (
             await cloud.http.get(f"/api/v1/plants/{plant_id}/diagnoses", headers=hub.user.headers)
-        ).json()["items"][0]
+        ).json()[0]
         assert diagnosis["id"] == cloud_view["id"]
         assert diagnosis["findings"] == [
             {k: f[k] for k in ("issue", "likely_cause", "cause_type", "evidence")}

@@ -64,3 +64,35 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(api(request));
   }
 });
+
+// Web Push: the cloud encrypts each event for this browser (RFC 8291); show it, and open the
+// page it points at when tapped.
+self.addEventListener("push", (event) => {
+  let message = { title: "Plant-Vita", body: "Something changed in your garden.", url: "/app/" };
+  try {
+    message = { ...message, ...event.data.json() };
+  } catch {
+    // A message that is not JSON still tells the gardener something happened.
+  }
+  event.waitUntil(self.registration.showNotification(message.title, {
+    body: message.body,
+    tag: message.id,
+    icon: "/app/static/icon.svg",
+    data: { url: message.url },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || "/app/", self.location.origin);
+  if (url.origin !== self.location.origin) return;
+  event.waitUntil((async () => {
+    for (const client of await self.clients.matchAll({ type: "window" })) {
+      if (client.url.startsWith(`${self.location.origin}/app`)) {
+        await client.navigate(url.href);
+        return client.focus();
+      }
+    }
+    return self.clients.openWindow(url.href);
+  })());
+});

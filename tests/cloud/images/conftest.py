@@ -89,7 +89,7 @@ async def make_garden(client: httpx.AsyncClient) -> Garden:
     user = await create_user(client)
     hub = await create_hub(client, user)
     node = await create_node(client, user, hub=hub)
-    species = (await client.get("/api/v1/species", params={"q": "Monstera"})).json()["items"][0]
+    species = (await client.get("/api/v1/species", params={"q": "Monstera"})).json()[0]
     plant = await create_plant(
         client, user, "Living-room monstera", node=node, species_id=species["id"]
     )

@@ -52,7 +52,7 @@ async def _diagnoses(client: httpx.AsyncClient, garden: Garden) -> list[dict[str
         f"/api/v1/plants/{garden.plant['id']}/diagnoses", headers=garden.user.headers
     )
     assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
+    items: list[dict[str, Any]] = response.json()
     return items
 
 

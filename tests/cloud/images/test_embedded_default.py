@@ -34,7 +34,7 @@ async def test_photo_is_diagnosed_by_the_inline_worker(
     path = f"/api/v1/plants/{garden.plant['id']}/diagnoses"
     diagnosis: dict[str, Any] = {}
     for _ in range(100):  # the inline worker is woken by LISTEN/NOTIFY; allow it a moment
-        diagnosis = (await client.get(path, headers=garden.user.headers)).json()["items"][0]
+        diagnosis = (await client.get(path, headers=garden.user.headers)).json()[0]
         if diagnosis["status"] == "succeeded":
             break
         await asyncio.sleep(0.1)

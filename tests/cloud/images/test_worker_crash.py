@@ -161,7 +161,7 @@ async def test_killed_worker_job_is_recovered_and_completes_once(
         await client.get(
             f"/api/v1/plants/{garden.plant['id']}/diagnoses", headers=garden.user.headers
         )
-    ).json()["items"]
+    ).json()
     assert len(rows) == 1
     (diagnosis,) = rows
     assert diagnosis["status"] == "succeeded"

@@ -170,6 +170,56 @@ def test_sixteen_bit_greyscale_png_keeps_its_brightness() -> None:
     assert ImageQualityFlag.OVEREXPOSED not in metrics.flags
 
 
+def _png_of(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+# Large enough (> 600k pixels) that the analysis reduces the image: the reduction used to run
+# before the conversion to RGB and failed on these modes ("image has wrong mode").
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "L", "LA", "P+tRNS"])
+def test_large_pngs_of_every_mode_get_metrics(mode: str) -> None:
+    leaf = Image.fromarray(_solid(LEAF, (1200, 800)))
+    if mode == "1":
+        img = Image.new("1", (1200, 800), 1)
+    elif mode == "I;16":
+        img = Image.fromarray(np.full((800, 1200), 30_000, np.uint16))
+    elif mode == "P+tRNS":
+        img = leaf.convert("P")
+        img.info["transparency"] = 255  # an unused palette entry: nothing transparent
+    else:
+        img = leaf.convert(mode)
+    metrics = compute_metrics(_png_of(img))
+    if mode == "P":
+        assert metrics.canopy_cover == 1.0
+    elif mode == "I;16":
+        assert metrics.brightness == pytest.approx(30_000 / 256, abs=1)
+    elif mode == "1":
+        assert metrics.brightness == 255
+    assert make_thumbnail(_png_of(img), 100)
+
+
+def _half_transparent(width: int, height: int) -> bytes:
+    # Left half opaque leaf; right half fully transparent over leaf-coloured pixels.
+    arr = np.zeros((height, width, 4), np.uint8)
+    arr[..., :3] = LEAF
+    arr[:, : width // 2, 3] = 255
+    return _png_of(Image.fromarray(arr, "RGBA"))
+
+
+def test_transparency_has_one_rule_at_every_size_and_in_the_thumbnail() -> None:
+    # Transparent pixels are background (white, as the thumbnail shows them), never plant.
+    small = compute_metrics(_half_transparent(400, 300))  # analysed at full size
+    large = compute_metrics(_half_transparent(1600, 1200))  # analysed reduced
+    assert small.canopy_cover == pytest.approx(0.5, abs=0.01)
+    assert large.canopy_cover == pytest.approx(small.canopy_cover, abs=0.01)
+    assert large.brightness == pytest.approx(small.brightness, abs=1)
+    thumb = np.asarray(Image.open(io.BytesIO(make_thumbnail(_half_transparent(1600, 1200), 160))))
+    assert thumb[:, -10:].min() > 245, "transparent side shows white in the thumbnail"
+    assert thumb[:, :10, 1].mean() > thumb[:, :10, 0].mean() + 50, "opaque side stays green"
+
+
 # --- quality flags -----------------------------------------------------------------------
 
 

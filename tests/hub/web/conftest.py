@@ -78,6 +78,7 @@ class Garden:
     macs: list[str]  # every emulated node, paired ones first
     bindkeys: dict[str, bytes]
     cloud_http: httpx.Client
+    cloud_token: str | None = None  # the linked gardener's cloud token, once linked
 
     @property
     def url(self) -> str:

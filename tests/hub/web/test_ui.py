@@ -124,6 +124,37 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
 
 
+def test_charts_read_out_value_and_time_on_hover_and_say_why_they_are_empty(
+    page: Any, garden: Garden
+) -> None:
+    page.goto(f"/plants/{garden.plants[PLANT_NAMES[0]]}")
+    expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
+    chart = page.locator('.chart[data-metric="moisture"]')
+    expect(chart.locator("svg path.line")).to_have_count(1)
+    svg = chart.locator("svg")
+    svg.scroll_into_view_if_needed()
+    box = svg.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2, steps=5)
+    readout = chart.locator('[data-role="readout"]')
+    expect(readout).to_have_text(re.compile(r"\d{1,2}:\d{2}.*: \d+ %"))
+    expect(chart.locator("svg line.cursor")).to_have_attribute("visibility", "visible")
+    screenshot(page, "plant-chart-readout")
+    with garden.api() as api:
+        bare = api.post("/api/v1/plants", json={"name": "Seedling tray"})
+        assert bare.status_code == 201, bare.text
+    try:
+        page.goto(f"/plants/{bare.json()['id']}")
+        empty = page.locator('.chart[data-metric="moisture"]')
+        expect(empty.locator("svg text.empty")).to_have_text("No node watches this plant yet")
+        expect(empty).to_contain_text("Assign a node")
+        expect(empty.locator("svg")).to_have_attribute("aria-label", re.compile("No node watches"))
+    finally:
+        with garden.api() as api:
+            assert api.delete(f"/api/v1/plants/{bare.json()['id']}").status_code == 204
+
+
 def test_plant_page_shows_the_watering_forecast_and_the_daily_light(
     page: Any, garden: Garden
 ) -> None:
@@ -585,3 +616,55 @@ def test_sync_links_with_the_user_code_and_sync_now_fills_the_ledger(
     assert ledger["readings"]["items_sent"] > 1000
     assert ledger["readings"]["last_success_at"] is not None
     screenshot(page, "sync")
+    garden.cloud_token = token.json()["access_token"]
+
+
+def test_a_linked_hub_edits_plants_and_shows_the_change_it_lost(page: Any, garden: Garden) -> None:
+    """Runs after linking (file order). A cloud plant is edited on the hub: saved at once, sent
+    at the next sync; an edit made while the cloud changed the same plant is listed as lost."""
+    assert garden.cloud_token, "runs after the linking test"
+    headers = {"Authorization": f"Bearer {garden.cloud_token}"}
+    cloud = garden.cloud_http
+    nodes = {n["mac"]: n["id"] for n in cloud.get("/api/v1/nodes", headers=headers).json()}
+    created = cloud.post(
+        "/api/v1/plants",
+        json={"name": "Cloud fern", "node_id": nodes[garden.macs[3]], "species_id": 1},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    fern = created.json()["id"]
+    with garden.api() as api:
+        assert api.post("/api/v1/sync/now").json()["error"] is None
+    page.goto(f"/plants/{fern}")
+    page.locator("#edit-plant summary").click()
+    form = page.locator("#edit-form")
+    form.get_by_label("Name").fill("Hub fern")
+    form.get_by_label("Soil moisture from (%)").fill("44")
+    form.get_by_role("button", name="Save plant").click()
+    login(page)
+    expect(page.locator("#edit-status")).to_contain_text("goes up to the cloud at the next sync")
+    expect(page.locator("#plant-name")).to_have_text("Hub fern")  # at once, on the hub
+    with garden.api() as api:
+        assert api.post("/api/v1/sync/now").json()["sent"]["plant_edits"] == 1
+    in_cloud = cloud.get(f"/api/v1/plants/{fern}", headers=headers).json()
+    assert in_cloud["name"] == "Hub fern"
+    assert in_cloud["thresholds"]["moisture_min"] == 44
+
+    # Now both sides change the fern before the hub syncs: the cloud's version wins.
+    assert cloud.patch(
+        f"/api/v1/plants/{fern}", json={"name": "Cloud's fern"}, headers=headers
+    ).is_success
+    page.reload()
+    page.locator("#edit-plant summary").click()
+    form.get_by_label("Name").fill("Gardener's fern")
+    form.get_by_role("button", name="Save plant").click()
+    expect(page.locator("#plant-name")).to_have_text("Gardener's fern")
+    page.goto("/sync")
+    page.get_by_role("button", name="Sync now").click()
+    lost = page.locator('#lost-edits [data-role="lost-edit"]')
+    expect(lost).to_have_count(1, timeout=30_000)
+    expect(lost).to_contain_text("'Hub fern' → \"Gardener's fern\"")
+    expect(lost).to_contain_text("changed in the cloud")
+    screenshot(page, "sync-lost-edit")
+    page.goto(f"/plants/{fern}")
+    expect(page.locator("#plant-name")).to_have_text("Cloud's fern")

@@ -1,6 +1,7 @@
-// Account: units and locale, password, signed-in sessions with revoke, sign out.
+// Account: units and locale, notifications, password, signed-in sessions with revoke, sign out.
 import { api, sessionId, signOut } from "./client.js";
 import { dateTime, el, relativeTime } from "./format.js";
+import { panel as notificationsPanel } from "./notifications.js";
 import { account, announce, busy, field, page } from "./ui.js";
 
 function displayForm(me) {
@@ -79,7 +80,7 @@ export async function render() {
     await signOut();
     window.location.assign("/app/signin");
   });
-  const sections = [el("p", { class: "muted" }, `Signed in as ${me.email}`), displayForm(me)];
+  const sections = [el("p", { class: "muted" }, `Signed in as ${me.email}`), displayForm(me), await notificationsPanel()];
   sections.push(passwordForm(), await sessionsPanel(), el("div", { class: "row actions" }, out));
   page("Account", ...sections);
 }

@@ -3,7 +3,7 @@ import { api } from "./client.js";
 import { METRICS, dateTime, el, formatValue, relativeTime } from "./format.js";
 import { account, announce, busy, page } from "./ui.js";
 
-const KIND_WORDS = { low: "too low", high: "too high", stale: "no readings", low_battery: "battery low", data_dropped: "data dropped" };
+const KIND_WORDS = { low: "too low", high: "too high", stale: "no readings", low_battery: "battery low", data_dropped: "data dropped", disk_full: "hub disk full" };
 
 /** What the alert is about, in the user's units when the value is a registry metric. */
 export function alertText(a) {

@@ -174,6 +174,19 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
   return response.json();
 }
 
+/** Every item of a list route, following its `Link: <…>; rel="next"` pages (docs/cloud.md). */
+export async function apiAll(path) {
+  const items = [];
+  let next = path;
+  while (next) {
+    const response = await api(next, { raw: true });
+    items.push(...(await response.json()));
+    const match = (response.headers.get("link") || "").match(/<([^>]+)>;\s*rel="next"/);
+    next = match ? new URL(match[1], location.href).pathname + new URL(match[1], location.href).search : null;
+  }
+  return items;
+}
+
 /** A photo's thumbnail as an object URL (the route needs the bearer token, an <img> cannot send it). */
 export async function thumbnail(imageId) {
   const response = await api(`images/${encodeURIComponent(imageId)}/thumbnail`, { raw: true });

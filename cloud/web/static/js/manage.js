@@ -1,24 +1,13 @@
 // Add or edit a plant: name, place, species, the node watching it, and every threshold
 // (min < max checked here with a clear message, and again by the API). Changes reach the hub
 // on its next config pull; the garden shows "waiting for the hub" until it has them.
-import { api } from "./client.js";
+import { api, apiAll } from "./client.js";
 import { METRICS, PLANT_METRICS, convert, el, thresholdField, unitOf } from "./format.js";
 import { account, announce, busy, errorNotice, field, page } from "./ui.js";
 
 const toCelsius = (metric, value) => (unitOf(metric) === "°F" ? ((value - 32) * 5) / 9 : value);
 
-async function allNodes() {
-  const nodes = [];
-  let next = "nodes?limit=500";
-  while (next) {
-    const response = await api(next, { raw: true });
-    nodes.push(...(await response.json()));
-    const link = response.headers.get("link");
-    const match = link && link.match(/<([^>]+)>;\s*rel="next"/);
-    next = match ? new URL(match[1]).pathname + new URL(match[1]).search : null;
-  }
-  return nodes;
-}
+const allNodes = () => apiAll("nodes?limit=500");
 
 function limitRows(plant, speciesThresholds) {
   const inputs = {};
@@ -68,14 +57,14 @@ export async function render(name, [plantId]) {
   const editing = name === "edit";
   const [plant, species, nodes] = await Promise.all([
     editing ? api(`plants/${encodeURIComponent(plantId)}`) : null,
-    api("species?limit=200"),
+    apiAll("species?limit=500"),
     allNodes(),
   ]);
-  const speciesById = Object.fromEntries(species.items.map((s) => [s.id, s]));
+  const speciesById = Object.fromEntries(species.map((s) => [s.id, s]));
   const nameInput = el("input", { name: "name", required: true, maxlength: 100, value: plant ? plant.name : "", autocomplete: "off" });
   const locationInput = el("input", { name: "location", maxlength: 200, value: plant && plant.location ? plant.location : "", autocomplete: "off" });
   const speciesSelect = el("select", { name: "species" }, el("option", { value: "" }, "Not set"),
-    species.items.map((s) => el("option", { value: s.id, selected: plant && plant.species_id === s.id }, `${s.common_name} (${s.scientific_name})`)));
+    species.map((s) => el("option", { value: s.id, selected: plant && plant.species_id === s.id }, `${s.common_name} (${s.scientific_name})`)));
   const nodeSelect = el("select", { name: "node" }, el("option", { value: "" }, "None"),
     nodes.map((n) => el("option", { value: n.id, selected: plant && plant.node_id === n.id }, n.name ? `${n.name} (${n.mac})` : n.mac)));
   const limitsBox = el("div");
@@ -128,5 +117,5 @@ export async function render(name, [plantId]) {
     extra.push(el("section", { class: "panel" }, el("h2", {}, "Delete"), remove, removeStatus));
   }
   page(editing ? `Edit ${plant.name}` : "Add a plant", form, ...extra);
-  if (!species.items.length) form.prepend(errorNotice(new Error("The species catalogue is empty.")));
+  if (!species.length) form.prepend(errorNotice(new Error("The species catalogue is empty.")));
 }

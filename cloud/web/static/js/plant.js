@@ -146,8 +146,8 @@ export async function render(_name, [plantId]) {
     el("section", { "aria-labelledby": "alerts", id: "alerts-section" }, el("h2", { id: "alerts" }, "Alerts"), alertBox));
   const loadPhotos = async () => {
     const [images, found] = await Promise.all([api(`${path("/images")}?limit=100`), api(`${path("/diagnoses")}?limit=20`)]);
-    photos.replaceChildren(canopyTrend(images.items), timeline(images.items, loadPhotos));
-    diagBox.replaceChildren(diagnoses(found.items));
+    photos.replaceChildren(canopyTrend(images), timeline(images, loadPhotos));
+    diagBox.replaceChildren(diagnoses(found));
   };
   const loadAlerts = async () => {
     alertBox.replaceChildren(await alertList(await api(`${path("/alerts")}?limit=50`), loadAlerts, { showPlant: false }));

@@ -118,6 +118,8 @@ function render(overview) {
   lastOverview = overview;
   radioBox.replaceChildren(...(overview.radio_problem
     ? [el("p", { class: "notice warn", role: "status" }, `Bluetooth: ${overview.radio_problem}. The hub hears no node until this is fixed; stored data, the charts and sync still work.`)]
+    : []), ...(overview.storage_problem
+    ? [el("p", { class: "notice error", role: "alert", dataset: { role: "storage-problem" } }, `Storage: ${overview.storage_problem}. New readings are not stored on the hub until there is room; the nodes keep theirs and the hub fetches them later. Free space on the hub's card or lower the disk budget in Settings.`)]
     : []));
   cards.setAttribute("aria-busy", "false");
   if (!overview.cards.length) {

@@ -73,6 +73,12 @@ function drawDaylight(daily) {
   );
 }
 
+// Why a chart is empty, in words: no node, or the node sent nothing in the window.
+function emptyWhy(rangeName) {
+  if (!plant.node_mac) return "No node watches this plant yet";
+  return `No readings in the last ${rangeName}`;
+}
+
 async function loadCharts() {
   const end = new Date();
   const start = new Date(end.getTime() - rangeDays * 86400e3);
@@ -97,6 +103,7 @@ async function loadCharts() {
       drawChart(holder, {
         points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
         format: fmt, readoutFormat: (v) => `${fmt(v)} ${unitOf(metric)}`, label, readout,
+        emptyText: emptyWhy(rangeName),
       });
       return el(
         "div",
@@ -105,7 +112,9 @@ async function loadCharts() {
           el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`),
           holder,
           readout,
-          el("p", { class: "muted small" }, `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)),
+          el("p", { class: "muted small" }, points.length
+            ? `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`
+            : `${emptyWhy(rangeName)}: nothing to chart. ${plant.node_mac ? "The node was not heard in this window (out of range, battery, or just paired)." : "Assign a node in “Edit this plant”."}`)),
       );
     }),
   );
@@ -277,16 +286,26 @@ function limitInputs() {
           step: meta.digits ? 10 ** -meta.digits : 1, inputmode: "decimal",
         })));
     }
+    if (meta.daily) {
+      for (const [side, words] of [["min", "from"], ["max", "up to"]]) {
+        const key = `${meta.daily.name}_${side}`;
+        keys.push(key);
+        box.append(el("div", {},
+          el("label", { for: `edit-${key}` }, `${meta.daily.label} ${words} (${meta.daily.unit})`),
+          el("input", { id: `edit-${key}`, name: key, type: "number", min: 0, max: 100, step: 0.1, inputmode: "decimal" })));
+      }
+    }
   }
   return keys;
 }
 
-// Local plants (hub not linked) are edited here; cloud plants are edited in the cloud.
+// Editable whether or not the hub is linked: a cloud plant's edit applies here at once and goes
+// up at the next sync (the cloud settles a conflict; a lost edit shows on the Sync page).
 async function setUpEdit() {
   const [link, nodes, species] = await Promise.all([
     api("/api/v1/link"), api("/api/v1/nodes"), api("/api/v1/species"),
   ]);
-  if (link.linked || plant.origin !== "local") return;
+  const linked = link.linked && plant.origin === "cloud";
   const form = document.getElementById("edit-form");
   const speciesSelect = form.elements.species;
   for (const s of species) speciesSelect.append(el("option", { value: s.id }, `${s.common_name} (${s.scientific_name})`));
@@ -315,18 +334,35 @@ async function setUpEdit() {
       const raw = form.elements[key].value;
       if (raw !== "") overrides[key] = Number(raw);
     }
-    const body = {
+    const wanted = {
       name: form.elements.name.value.trim(),
       location: form.elements.location.value.trim() || null,
       species_id: speciesSelect.value ? Number(speciesSelect.value) : null,
       node_mac: nodeSelect.value || null,
       overrides: Object.keys(overrides).length ? overrides : null,
     };
+    // Only what changed: an edit that goes up to the cloud carries just the gardener's changes.
+    const body = {};
+    const same = (a, b) => {
+      const set = (o) => (o && typeof o === "object" ? Object.fromEntries(Object.entries(o).filter(([, v]) => v != null).sort()) : o ?? null);
+      const [x, y] = [set(a), set(b)];
+      return JSON.stringify(x && typeof x === "object" && !Object.keys(x).length ? null : x)
+        === JSON.stringify(y && typeof y === "object" && !Object.keys(y).length ? null : y);
+    };
+    for (const [key, value] of Object.entries(wanted)) {
+      if (!same(value, plant[key])) body[key] = value;
+    }
+    if (!Object.keys(body).length) {
+      status.replaceChildren(el("p", { class: "notice", role: "status" }, "Nothing changed."));
+      return;
+    }
     await busy(form.querySelector("button"), async () => {
       plant = await api(`/api/v1/plants/${encodeURIComponent(plantId)}`, { method: "PATCH", body });
       fill();
       showHeader();
-      status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
+      status.replaceChildren(el("p", { class: "notice", role: "status" }, linked
+        ? "Saved on the hub; it goes up to the cloud at the next sync (see the Sync page)."
+        : "Saved."));
       await Promise.all([loadStatus(), loadCharts(), loadWatering()]);
     }, status);
   });

@@ -14,7 +14,9 @@ const KIND_NAMES = {
   nodes: "Node inventory",
   alerts: "Alerts",
   readings: "Readings",
+  plant_edits: "Plant edits made on this hub",
   config: "Plant settings from the cloud",
+  diagnoses: "Diagnoses from the cloud",
   image_slots: "Photo details",
   image_bytes: "Photo files",
 };
@@ -82,7 +84,22 @@ async function pollLink() {
   }
 }
 
-const REJECTED_KIND = { readings: "readings", alerts: "alerts", nodes: "nodes", image_slots: "images" };
+const REJECTED_KIND = { readings: "readings", alerts: "alerts", nodes: "nodes", image_slots: "images", plant_edits: "plant_edits" };
+
+// Edits made here that the cloud did not take: always listed, a lost change is never silent.
+async function loadLostEdits(entry) {
+  const box = document.getElementById("lost-edits");
+  if (!entry || !entry.rejected) {
+    box.replaceChildren();
+    return;
+  }
+  const rows = await api("/api/v1/sync/rejected?kind=plant_edits&limit=50");
+  box.replaceChildren(
+    el("h3", {}, "Plant edits the cloud did not take"),
+    el("p", { class: "muted small" }, "The cloud is the source of truth: when a plant changed there since this hub's copy, the cloud's version stays and the change made here is listed below. Make it again on the plant page if you still want it."),
+    el("ul", {}, rows.map((r) => el("li", { dataset: { role: "lost-edit" } }, `${r.at ? dateTime(r.at) : ""} ${r.reason}`))),
+  );
+}
 
 // Rows the cloud refused stay on the hub with the reason; show them on request.
 function rejectedButton(entry) {
@@ -124,6 +141,7 @@ async function loadLedger() {
       el("td", { "data-label": "Last attempt", dataset: { role: "attempt" } }, e.last_attempt_at ? dateTime(e.last_attempt_at) : "never"),
       el("td", { "data-label": "Last error", dataset: { role: "error" } }, e.last_error ? `${e.last_error} (${dateTime(e.last_error_at)})` : "none"),
     )))));
+  await loadLostEdits(status.ledger.find((e) => e.kind === "plant_edits"));
 }
 
 const JOB_NAMES = { sync: "Sync with the cloud", alerts: "Alert checks", budget: "Disk budget" };

@@ -37,7 +37,8 @@ function timeLabel(ms, spanMs) {
  * options: points [{t: ms, value, minimum, maximum}], start/end (ms), low/high (band, may be
  * null), format(value) for labels, label (accessible name), unit, and optionally readout: an
  * element that shows the point under the pointer (or chosen with the arrow keys) and
- * readoutFormat(value) for it (with the unit; default: format).
+ * readoutFormat(value) for it (with the unit; default: format), and emptyText: why there is
+ * nothing to draw (default: no readings in the window).
  */
 export function drawChart(container, options) {
   const { points, start, end, low, high, format, label } = options;
@@ -100,7 +101,9 @@ export function drawChart(container, options) {
       for (const p of points) root.append(svg("circle", { class: "dot", cx: x(p.t), cy: y(p.value), r: 2.5 }));
     }
   } else {
-    root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "No readings in this period"));
+    const why = options.emptyText || "No readings in this period";
+    root.append(svg("text", { class: "empty", x: W / 2, y: H / 2, "text-anchor": "middle" }, why));
+    root.setAttribute("aria-label", `${label}: ${why}`);
   }
   root.append(svg("line", { class: "axis", x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: bottom }));
   root.append(svg("line", { class: "axis", x1: PAD.left, x2: W - PAD.right, y1: bottom, y2: bottom }));
