@@ -602,11 +602,12 @@ class EmulatedNode:
         self._clock_offset = epoch - self.clock.epoch()
         self.time_set = True
 
-    def _subscribed(self, connection: Connection, characteristic: gatt.Characteristic[bytes]) -> int:
+    def _subscribed(self, connection: Connection, char: gatt.Characteristic[bytes]) -> int:
+        """The hub's CCCD bits for ``char`` on this connection (0 when not subscribed)."""
         device = self._device
         if device is None:
             return 0
-        return int.from_bytes(device.gatt_server.read_cccd(connection, characteristic), "little")
+        return int.from_bytes(device.gatt_server.read_cccd(connection, char), "little")
 
     def _on_control_point(self, connection: Connection, value: bytes) -> None:
         # Answers nobody would receive are refused at ATT level, as the firmware does.
