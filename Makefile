@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv clean firmware-test pi-check
+.PHONY: demo test test-install lint bench venv clean firmware-test pi-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,18 @@ demo: $(STAMP)
 	$(BIN)/plantvita demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not install"
+
+# `.[hub]` into a clean venv: `plantvita hub --help` and the hub's start-up without the cloud's
+# dependencies (a few minutes: every hub wheel is installed afresh).
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -m install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Host build of the firmware's portable core: cmocka unit tests, golden vectors, RV32IMC compile.
 # `make test` runs the same through tests/firmware/test_host_core.py. Override the vectors with

@@ -18,6 +18,7 @@ from cloud.db.session import open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
+from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
 from cloud.ratelimit import RateLimiter
 from cloud.settings import CloudSettings
@@ -112,8 +113,13 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     app = FastAPI(
         title="Plant-Vita cloud",
         version="1",
+        description="The REST API of the Plant-Vita cloud: docs/cloud.md is the guide.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # cloud/apidocs serves /docs and /redoc offline
+        redoc_url=None,
     )
+    install_openapi(app, settings.public_base_url)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
@@ -135,6 +141,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
 
 def _include_routers(app: FastAPI) -> None:
     from cloud.alerts.router import router as alerts_router
+    from cloud.apidocs.router import router as apidocs_router
     from cloud.auth.router import router as auth_router
     from cloud.diagnosis.router import router as diagnosis_router
     from cloud.garden.router import router as garden_router
@@ -162,5 +169,6 @@ def _include_routers(app: FastAPI) -> None:
         storage_router,
         garden_router,
         web_router,
+        apidocs_router,
     ):
         app.include_router(router)

@@ -42,6 +42,7 @@ class CloudMetrics:
     request_latency: Histogram
     ingest_rows: Counter
     alerts_opened: Counter
+    batch_id_conflicts: Counter
 
     @classmethod
     def create(cls) -> CloudMetrics:
@@ -66,6 +67,12 @@ class CloudMetrics:
                 "plantvita_cloud_alerts_opened",
                 "Alerts opened by kind",
                 ["kind", "source"],
+                registry=registry,
+            ),
+            batch_id_conflicts=Counter(
+                "plantvita_cloud_batch_id_conflicts",
+                "Batch ids re-sent with different contents (answered 409)",
+                ["kind"],
                 registry=registry,
             ),
         )

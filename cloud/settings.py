@@ -101,7 +101,8 @@ class CloudSettings(ImageSettings, NotificationSettings):
 
     # Telemetry.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    future_tolerance_s: int = Field(default=300, ge=0)
+    # How far ahead of this clock a reading may be (never more than shared.sync.MAX_AHEAD).
+    future_tolerance_s: int = Field(default=300, ge=0, le=86_400)
     history_max_points: int = Field(default=1000, ge=10, le=100_000)
 
     # Alerts.

@@ -24,6 +24,7 @@ from hub.images.limits import UploadSizeLimit
 from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
+from hub.plants import service as plants_service
 from hub.schedule import ClockStep, MonotonicScheduler
 from hub.settings import Environment, HubSettings
 from hub.store import budget
@@ -97,6 +98,7 @@ def create_app(
                 return CloudClient(http, url, token)
 
             await web_service.restore_settings(store)
+            await store.write(plants_service.seed_catalogue)
             gateway = gateway_factory(store, settings) if gateway_factory else None
             if gateway is not None and not settings.ble_enabled:
                 gateway = None

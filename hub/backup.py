@@ -16,7 +16,18 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BackupError", "BackupResult", "backup_database", "backup_name", "prune_backups"]
+__all__ = [
+    "BackupError",
+    "BackupResult",
+    "PhotoBackup",
+    "RestoreResult",
+    "backup_database",
+    "backup_name",
+    "backup_photos",
+    "newest_backup",
+    "prune_backups",
+    "restore",
+]
 
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2})\.sqlite3$")
 
@@ -122,3 +133,103 @@ def backup_database(
             temporary.unlink()
     pruned = prune_backups(backup_dir, database.stem, keep)
     return BackupResult(path=final, size_bytes=final.stat().st_size, pruned=pruned)
+
+
+# --- photos and restore --------------------------------------------------------------------
+
+PHOTOS_DIR = "images"  # inside the backup directory: one mirror shared by the daily copies
+
+
+@dataclass(frozen=True)
+class PhotoBackup:
+    """Photos copied into the backup's mirror this run, and how many it holds."""
+
+    copied: int
+    total: int
+
+
+def _mirror(source: Path, target: Path) -> tuple[int, int]:
+    """Copy every file under ``source`` that ``target`` lacks (photos are content-addressed:
+    a name never changes content, so same name and size is the same photo)."""
+    import shutil
+
+    copied = total = 0
+    if not source.is_dir():
+        return 0, 0
+    for path in source.rglob("*"):
+        if not path.is_file() or path.name.startswith(".tmp-"):
+            continue
+        total += 1
+        dest = target / path.relative_to(source)
+        if dest.is_file() and dest.stat().st_size == path.stat().st_size:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.part")
+        shutil.copyfile(path, partial)
+        os.replace(partial, dest)
+        copied += 1
+    return copied, total
+
+
+def backup_photos(images_dir: Path, backup_dir: Path) -> PhotoBackup:
+    """Bring the backup's photo mirror up to date (kept photos stay for the older copies)."""
+    try:
+        copied, total = _mirror(images_dir, backup_dir / PHOTOS_DIR)
+    except OSError as exc:
+        raise BackupError(f"backup of the photos in {images_dir} failed: {exc}") from exc
+    return PhotoBackup(copied=copied, total=total)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What a restore put in place."""
+
+    database: Path
+    previous: Path | None  # where the database it replaced was moved
+    photos_restored: int
+
+
+def newest_backup(backup_dir: Path, stem: str = "hub") -> Path:
+    """The newest daily copy in ``backup_dir``."""
+    dated = sorted(
+        (m.group(1), p)
+        for p in backup_dir.glob(f"{stem}-*.sqlite3")
+        if (m := _DATE_SUFFIX.search(p.name))
+    )
+    if not dated:
+        raise BackupError(f"no backup of {stem}.sqlite3 in {backup_dir}")
+    return dated[-1][1]
+
+
+def restore(backup: Path, data_dir: Path, *, database_name: str = "hub.sqlite3") -> RestoreResult:
+    """Put a backup copy back as the hub's database (the hub must be stopped) and bring back
+    the photos it may name from the backup's mirror. The database it replaces is kept beside
+    it (``hub.sqlite3.before-restore-<time>``), never deleted."""
+    if backup.is_dir():
+        backup = newest_backup(backup, Path(database_name).stem)
+    if not backup.is_file():
+        raise BackupError(f"backup not found: {backup}")
+    check = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if check.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
+            raise BackupError(f"{backup} is damaged (integrity check failed): pick another copy")
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{backup} is not a hub database: {exc}") from exc
+    finally:
+        check.close()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / database_name
+    previous = None
+    if target.exists():
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        previous = target.with_name(f"{target.name}.before-restore-{stamp}")
+        _copy_snapshot(target, previous)  # consistent even with a WAL beside it
+    temporary = target.with_name(f".{target.name}.restore.tmp")
+    _copy_snapshot(backup, temporary)
+    _fsync_path(temporary)
+    for suffix in ("-wal", "-shm"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    os.replace(temporary, target)
+    _fsync_path(data_dir, directory=True)
+    restored, _ = _mirror(backup.parent / PHOTOS_DIR, data_dir / "images")
+    return RestoreResult(database=target, previous=previous, photos_restored=restored)

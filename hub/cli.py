@@ -1,7 +1,6 @@
-"""The ``plantvita`` command: the ``hub`` and ``cloud`` command groups and ``demo``.
+"""``plantvita hub …`` commands (the ``plantvita`` command itself is ``plantvita.cli``).
 
-Heavy imports stay inside the commands so a Raspberry Pi with only ``plant-vita[hub]``
-(or a cloud image with only ``[cloud]``) can run its own group.
+Heavy imports stay inside the commands so ``--help`` and each command load only what they use.
 """
 
 from __future__ import annotations
@@ -11,16 +10,9 @@ from typing import Annotated
 
 import typer
 
-from cloud.cli import cloud_app
-
-app = typer.Typer(
-    help="Plant-Vita: BLE plant nodes, a Raspberry Pi hub and a cloud service.",
-    no_args_is_help=True,
-)
 hub_app = typer.Typer(
     help="The Raspberry Pi hub: BLE gateway, local store, web UI, sync.", no_args_is_help=True
 )
-app.add_typer(hub_app, name="hub")
 
 
 def _register_hub_commands() -> None:
@@ -33,31 +25,6 @@ def _register_hub_commands() -> None:
 
 
 _register_hub_commands()
-app.add_typer(cloud_app, name="cloud")
-
-
-@app.command()
-def demo(
-    nodes: int = typer.Option(8, min=1, max=64, help="Emulated nodes in the garden."),
-    cloud_port: int = typer.Option(8000, help="The cloud API's port on 127.0.0.1."),
-    hub_port: int = typer.Option(8080, help="The hub's port on 127.0.0.1."),
-    data_dir: str = typer.Option("var/demo", help="Where the demo keeps its data."),
-    keep: bool = typer.Option(False, help="Keep the data of the previous run."),
-) -> None:
-    """Run every tier on embedded defaults on this machine until Ctrl-C."""
-    from pathlib import Path
-
-    from hub.demo import run_demo
-
-    raise typer.Exit(
-        run_demo(
-            data_dir=Path(data_dir),
-            nodes=nodes,
-            cloud_port=cloud_port,
-            hub_port=hub_port,
-            keep=keep,
-        )
-    )
 
 
 @hub_app.command()
@@ -72,11 +39,6 @@ def emulate(
     from hub.ble.cli_emulate import run_emulate
 
     raise typer.Exit(run_emulate(nodes, speed, duration, data_dir, passive))
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
 
 
 @hub_app.command()
@@ -100,15 +62,89 @@ def backup(
         typer.Option(envvar="PLANTVITA_HUB_BACKUP_KEEP", min=1, help="Daily copies to keep."),
     ] = 7,
 ) -> None:
-    """Copy the hub database consistently (online), verify it, and rotate the daily copies."""
-    from hub.backup import BackupError, backup_database
+    """Copy the hub database consistently (online), verify it, rotate the daily copies, and
+    bring the backup's photo mirror up to date (photos are named by content, copied once)."""
+    from hub.backup import BackupError, backup_database, backup_photos
 
     source = database or data_dir / "hub.sqlite3"
+    target = dest or data_dir / "backups"
     try:
-        result = backup_database(source, dest or data_dir / "backups", keep=keep)
+        result = backup_database(source, target, keep=keep)
+        photos = backup_photos(data_dir / "images", target)
     except BackupError as exc:
         typer.echo(f"backup failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"backup written: {result.path} ({result.size_bytes} bytes)")
+    typer.echo(f"photos: {photos.copied} new, {photos.total} in {target / 'images'}")
     for path in result.pruned:
         typer.echo(f"old backup removed: {path}")
+
+
+@hub_app.command()
+def restore(
+    backup: Annotated[
+        Path, typer.Argument(help="A daily copy (hub-YYYY-MM-DD.sqlite3) or a backup directory.")
+    ],
+    data_dir: Annotated[
+        Path,
+        typer.Option(envvar="PLANTVITA_HUB_DATA_DIR", help="The hub's data directory."),
+    ] = Path("var/hub"),
+) -> None:
+    """Put a backup back (stop the hub first): the database, verified, and its photos. The
+    database it replaces is kept beside it."""
+    from hub.backup import BackupError
+    from hub.backup import restore as restore_backup
+
+    try:
+        result = restore_backup(backup, data_dir)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored: {result.database}")
+    if result.previous is not None:
+        typer.echo(f"the database it replaced: {result.previous}")
+    typer.echo(f"photos restored: {result.photos_restored}")
+
+
+@hub_app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="Directory for the CSV files.")] = Path("export"),
+    since: Annotated[
+        str | None, typer.Option(help="Window start, ISO date or time (default: 30 days ago).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Window end (default: now).")] = None,
+    data_dir: Annotated[
+        Path,
+        typer.Option(envvar="PLANTVITA_HUB_DATA_DIR", help="The hub's data directory."),
+    ] = Path("var/hub"),
+) -> None:
+    """Export readings, alerts and image metrics of a window as CSV (the hub may keep running)."""
+    from datetime import UTC, datetime, timedelta
+
+    from rich.progress import Progress
+
+    from hub.export import count_rows
+    from hub.export import export as export_csv
+
+    def when(text: str | None, default: datetime) -> datetime:
+        if text is None:
+            return default
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise typer.BadParameter(f"not an ISO date or time: {text!r}") from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    end = when(until, datetime.now(UTC))
+    start = when(since, end - timedelta(days=30))
+    database = data_dir / "hub.sqlite3"
+    try:
+        total = count_rows(database, start, end)
+    except (FileNotFoundError, OSError) as exc:
+        typer.echo(f"export failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Exporting", total=total)
+        result = export_csv(database, out, start, end, lambda n: bar.advance(task, n))
+    for name, path in result.files.items():
+        typer.echo(f"{path}: {result.rows[name]} rows")

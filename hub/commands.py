@@ -1,4 +1,4 @@
-"""``plantvita hub …`` commands: serve, set-password, link, sync-now."""
+"""``plantvita hub …`` commands: serve, set-password, link, sync-now, export, restore."""
 
 from __future__ import annotations
 
@@ -6,12 +6,37 @@ import asyncio
 import getpass
 import os
 import time
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from hub.settings import HubSettings
+from hub.settings import HubSettings
+
+
+def settings_or_exit() -> HubSettings:
+    """The hub's settings, or exit 2 with one line naming the variable to fix."""
+    from hub.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            typer.echo(
+                f"error: PLANTVITA_HUB_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                err=True,
+            )
+            raise typer.Exit(2) from None
 
 
 def serve(
@@ -21,14 +46,14 @@ def serve(
     speed: float = typer.Option(60.0, help="With --emulate: garden seconds per real second."),
 ) -> None:
     """Run the hub's API, scheduler, sync engine and BLE gateway."""
+    settings = settings_or_exit()
+    _check_port(settings.host, settings.port)
     import uvicorn
 
     from hub.app import create_app
     from hub.ble.factory import emulated_gateway_factory, production_gateway
     from hub.net import uvicorn_options
-    from hub.settings import HubSettings
 
-    settings = HubSettings()
     _database_usable(settings)
     factory = emulated_gateway_factory(emulate, speed=speed) if emulate else production_gateway
     app = create_app(settings, gateway_factory=factory)
@@ -56,7 +81,6 @@ def set_password(
 ) -> None:
     """Set the local admin password that protects changes made through the API."""
     from hub.auth import service
-    from hub.settings import HubSettings
     from hub.store.hub_store import open_store
 
     value = password or os.environ.get("PLANTVITA_HUB_ADMIN_PASSWORD")
@@ -66,7 +90,7 @@ def set_password(
             raise typer.BadParameter("the passwords differ")
 
     async def run() -> None:
-        async with open_store(HubSettings()) as store:
+        async with open_store(settings_or_exit()) as store:
             await service.set_password(store, value)
 
     try:
@@ -81,13 +105,12 @@ def link(cloud_url: str | None = typer.Option(None, help="the cloud's base URL")
     """Link this hub to a cloud account: shows a code to approve, then waits for approval."""
     import httpx
 
-    from hub.settings import HubSettings
     from hub.store.hub_store import open_store
     from hub.sync.client import CloudClient
     from hub.sync.link import LinkManager
 
     async def run() -> None:
-        settings = HubSettings()
+        settings = settings_or_exit()
         async with open_store(settings) as store, httpx.AsyncClient(timeout=30) as http:
             manager = LinkManager(store, lambda url, token: CloudClient(http, url, token))
             pending = await manager.start(cloud_url)
@@ -110,9 +133,7 @@ def sync_now(
     """Sync now: through the running hub's API when it is up, else in this process."""
     import httpx
 
-    from hub.settings import HubSettings
-
-    settings = HubSettings()
+    settings = settings_or_exit()
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     try:
         response = httpx.post(

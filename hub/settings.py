@@ -62,7 +62,6 @@ class HubSettings(BaseSettings):
     # Local alerts.
     low_battery_percent: float = Field(default=15.0, ge=0, le=100)
     alert_min_duration_s: float = Field(default=900.0, ge=0)
-    alert_hysteresis_fraction: float = Field(default=0.05, ge=0, le=0.5)
     alert_interval_s: float = Field(default=60.0, gt=0)
 
     # Local admin session cookie signing key; generated and stored in data_dir when unset.
@@ -110,3 +109,38 @@ class HubSettings(BaseSettings):
     def disk_budget_bytes(self) -> int:
         """The budget for the database plus image files."""
         return int(self.disk_budget_mb * 1024 * 1024)
+
+
+class SettingsError(Exception):
+    """A setting the hub cannot start with; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """The hub's settings from the environment, or ``SettingsError`` with one line that names
+    the variable to fix (``PLANTVITA_HUB_PORT: …``), and a data directory the hub can write."""
+    from pydantic import ValidationError
+
+    try:
+        settings = HubSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not field:  # a check across fields names its variable itself
+            raise SettingsError(message) from None
+        raise SettingsError(f"PLANTVITA_HUB_{field.upper()}: {message}") from None
+    _check_data_dir(settings.data_dir)
+    return settings
+
+
+def _check_data_dir(path: Path) -> None:
+    import os
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"PLANTVITA_HUB_DATA_DIR: cannot create {path}: {exc.strerror or exc}"
+        ) from None
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"PLANTVITA_HUB_DATA_DIR: {path} is not a writable directory")

@@ -9,12 +9,12 @@ and, for Plant-Vita nodes, the firmware encoder). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictFloat
 
 
 class Metric(StrEnum):
@@ -237,23 +237,45 @@ def out_of_range(metric: Metric, value: float) -> str | None:
     return SPECS[metric].out_of_range(value)
 
 
-def threshold_fields() -> Iterator[str]:
-    """Names of every threshold field (``moisture_min``, …, ``dli_max``), in registry order."""
+def threshold_pairs() -> Iterator[tuple[str, str]]:
+    """(min field, max field) of every threshold range, in registry order."""
     for entry in REGISTRY:
         if entry.threshold is not None:
-            yield f"{entry.threshold}_min"
-            yield f"{entry.threshold}_max"
+            yield f"{entry.threshold}_min", f"{entry.threshold}_max"
         if entry.daily is not None:
-            yield f"{entry.daily.name}_min"
-            yield f"{entry.daily.name}_max"
+            yield f"{entry.daily.name}_min", f"{entry.daily.name}_max"
 
 
-def metric_fields(suffixes: tuple[str, ...] = ("",), default: Any = None) -> dict[str, Any]:
+def threshold_fields() -> Iterator[str]:
+    """Names of every threshold field (``moisture_min``, …, ``dli_max``), in registry order."""
+    for low, high in threshold_pairs():
+        yield low
+        yield high
+
+
+def threshold_conflicts(limits: Mapping[str, float | None]) -> list[str]:
+    """Why these limits cannot be a plant's ranges: each pair whose minimum is not below its
+    maximum (an empty range alerts on every reading). The one validator both tiers use, on
+    what a client sends and on what it gives once merged into the species' ranges."""
+    problems = []
+    for low_name, high_name in threshold_pairs():
+        low, high = limits.get(low_name), limits.get(high_name)
+        if low is not None and high is not None and low >= high:
+            name = low_name.removesuffix("_min").replace("_", " ")
+            problems.append(f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})")
+    return problems
+
+
+def metric_fields(
+    suffixes: tuple[str, ...] = ("",), default: Any = None, *, strict: bool = False
+) -> dict[str, Any]:
     """pydantic ``create_model`` field definitions: one ``float | None`` field per metric and
     suffix (``suffixes=("", "_min", "_max")`` gives ``moisture``, ``moisture_min``, …);
-    ``default=...`` makes them required."""
+    ``default=...`` makes them required. ``strict``: only JSON numbers (ints and floats), never
+    ``true`` or ``"12"`` -- for what clients send."""
+    number = StrictFloat if strict else float
     return {
-        f"{name}{suffix}": (float | None, default) for name in METRIC_NAMES for suffix in suffixes
+        f"{name}{suffix}": (number | None, default) for name in METRIC_NAMES for suffix in suffixes
     }
 
 

@@ -9,7 +9,7 @@ rows synced only from the cloud's word.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from uuid import UUID
@@ -19,14 +19,23 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
     TypeAdapter,
     ValidationError,
     create_model,
     model_validator,
 )
 
+from shared.gatt import MIN_EPOCH
 from shared.mac import MacAddress
-from shared.metrics import Metric, metric_fields, out_of_range, spec, threshold_fields
+from shared.metrics import (
+    Metric,
+    metric_fields,
+    out_of_range,
+    spec,
+    threshold_conflicts,
+    threshold_fields,
+)
 
 API_PREFIX: Final = "/api/v1"
 
@@ -125,8 +134,8 @@ else:
         __base__=_ReadingFields,
         __module__=__name__,
         __doc__="One measurement of one node, identified by (node_mac, measured_at); one "
-        "optional field per metric of ``shared.metrics.REGISTRY``.",
-        **metric_fields(),
+        "optional field per metric of ``shared.metrics.REGISTRY`` (JSON numbers only).",
+        **metric_fields(strict=True),
     )
 
 
@@ -145,7 +154,25 @@ class RejectReason(StrEnum):
     INVALID = "invalid"  # failed validation (type, range, missing metric)
     UNKNOWN_NODE = "unknown_node"  # node not registered to this hub's owner
     FUTURE = "future"  # measured_at too far ahead of the server clock
+    TOO_OLD = "too_old"  # before EARLIEST_TIME: a clock that was never set
     CONFLICT = "conflict"  # same key already stored with different values
+
+
+# Times a reading or alert may carry: nothing before 2020 (a node or hub whose clock was never
+# set counts from 1970), nothing more than a day ahead of the receiver's clock.
+EARLIEST_TIME: Final = datetime.fromtimestamp(MIN_EPOCH, UTC)
+MAX_AHEAD: Final = timedelta(days=1)
+
+
+def time_problem(
+    at: datetime, now: datetime, ahead: timedelta = MAX_AHEAD, what: str = "measured_at"
+) -> tuple[RejectReason, str] | None:
+    """Why ``at`` is not a time an item can carry (reason and message), or None when it is."""
+    if at < EARLIEST_TIME:
+        return RejectReason.TOO_OLD, f"{what} is before 2020-01-01 (a clock never set?)"
+    if at > now + ahead:
+        return RejectReason.FUTURE, f"{what} is more than {ahead.total_seconds():g}s ahead"
+    return None
 
 
 class ItemRejection(_Wire):
@@ -301,17 +328,23 @@ class _ThresholdMethods(_Wire):
             return None, None
         return self.limit(f"{daily.name}_min"), self.limit(f"{daily.name}_max")
 
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> _ThresholdMethods:
+        if problems := threshold_conflicts(self.model_dump()):
+            raise ValueError("; ".join(problems))
+        return self
+
+    def conflicts(self) -> list[str]:
+        """Every range whose minimum is not below its maximum (e.g. after merging overrides):
+        ``shared.metrics.threshold_conflicts``, the rule both tiers apply."""
+        return threshold_conflicts(self.model_dump())
+
     def inverted_range(self) -> str | None:
         """Why these limits cannot hold (the first minimum not below its maximum), or None.
 
         Both tiers refuse such a plant the same way (the hub before its edit goes up)."""
-        for low_field in (f for f in threshold_fields() if f.endswith("_min")):
-            high_field = low_field.removesuffix("_min") + "_max"
-            low, high = self.limit(low_field), self.limit(high_field)
-            if low is not None and high is not None and low >= high:
-                name = low_field.removesuffix("_min").replace("_", " ")
-                return f"{name}: the minimum ({low:g}) must be below the maximum ({high:g})"
-        return None
+        problems = self.conflicts()
+        return problems[0] if problems else None
 
     def merged(self, overrides: Thresholds | None) -> Thresholds:
         """These thresholds with every limit set in ``overrides`` taking precedence."""
@@ -329,7 +362,7 @@ else:
         __module__=__name__,
         __doc__="A plant's comfortable ranges, ``<prefix>_min``/``<prefix>_max`` per metric of "
         "the registry with species thresholds (DLI in mol/m²/day). ``None``: no limit.",
-        **dict.fromkeys(threshold_fields(), (float | None, None)),
+        **dict.fromkeys(threshold_fields(), (StrictFloat | None, None)),
     )
 
 
@@ -409,15 +442,34 @@ class PlantEditAck(_Wire):
     results: list[PlantEditResult]
 
 
+# The ranges of a node's settings, once for the wire config and both tiers' edit APIs.
+SamplingInterval = Annotated[int, Field(ge=10, le=86_400)]
+AdvertBurst = Annotated[int, Field(ge=1, le=20)]
+CameraInterval = Annotated[int, Field(ge=600, le=7 * 86_400)]
+ConnectableWindow = Annotated[int, Field(ge=1, le=600)]
+
+
 class NodeConfig(_Wire):
     """Settings a node applies at its next connection; ``revision`` increases on every change."""
 
     mac: MacAddress
     revision: int = Field(ge=0)
-    sampling_interval_s: int = Field(default=600, ge=10, le=86_400)
-    advert_burst: int = Field(default=3, ge=1, le=20)
-    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
-    connectable_window_s: int = Field(default=10, ge=1, le=600)
+    sampling_interval_s: SamplingInterval = 600
+    advert_burst: AdvertBurst = 3
+    camera_interval_s: CameraInterval | None = None
+    connectable_window_s: ConnectableWindow = 10
+
+
+class NodeConfigUpdate(BaseModel):
+    """Settings to change on a node (on the hub, or in the cloud and pushed through the hub);
+    omitted fields keep their value; the node applies them at its next connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_interval_s: SamplingInterval | None = None
+    advert_burst: AdvertBurst | None = None
+    camera_interval_s: CameraInterval | None = None
+    connectable_window_s: ConnectableWindow | None = None
 
 
 class ConfigSnapshot(_Wire):

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -19,11 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
 
-from cloud.db.base import CloudTable, utcnow
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
+from cloud.db.base import CloudTable, timestamp, utcnow
 
 
 class Alert(CloudTable, table=True):
@@ -67,10 +62,10 @@ class Alert(CloudTable, table=True):
     message: str = Field(sa_column=Column(String(500), nullable=False))
     value: float | None = Field(default=None, sa_column=Column(Float))
     threshold: float | None = Field(default=None, sa_column=Column(Float))
-    opened_at: datetime = Field(sa_column=_ts())
-    acknowledged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    resolved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    opened_at: datetime = Field(sa_column=timestamp())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
 
 
 class AlertState(CloudTable, table=True):
@@ -85,9 +80,9 @@ class AlertState(CloudTable, table=True):
     metric: str = Field(sa_column=Column(String(16), nullable=False))
     owner_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     breach: str | None = Field(default=None, sa_column=Column(String(8)))  # low / high
-    breach_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    breach_since: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     breach_value: float | None = Field(default=None, sa_column=Column(Float))
     alert_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True)
     )
-    last_evaluated_at: datetime = Field(sa_column=_ts())
+    last_evaluated_at: datetime = Field(sa_column=timestamp())

@@ -31,6 +31,7 @@ ALERT_COLUMNS = (
     "value",
     "threshold",
     "opened_at",
+    "resolved_at",
     "created_at",
 )
 

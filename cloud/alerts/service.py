@@ -4,19 +4,20 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import repository
 from cloud.alerts.models import Alert
-from cloud.alerts.rules import DLI, MetricState, Transition, evaluate
 from cloud.alerts.schemas import AlertPublic
 from cloud.db.session import raw_connection
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -26,10 +27,21 @@ from cloud.observability import CloudMetrics
 from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
-from cloud.telemetry.repository import NodeContext
+from cloud.sync import batches
+from cloud.telemetry.context import NodeContext
 from cloud.telemetry.validation import NodeReadings, utc_from_micros
+from shared.alerts import (
+    DLI,
+    MetricState,
+    Transition,
+    days_to_judge,
+    evaluate,
+    judge_daily_light,
+    limits,
+    min_duration_of,
+)
 from shared.metrics import DLI as DAILY_LIGHT
-from shared.metrics import PLANT_METRICS, SPECS, Metric
+from shared.metrics import SPECS, Metric
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -38,6 +50,7 @@ from shared.sync import (
     ItemRejection,
     RejectReason,
     Thresholds,
+    time_problem,
 )
 
 _log = structlog.get_logger("cloud.alerts")
@@ -58,25 +71,6 @@ def _thresholds(context: NodeContext) -> Thresholds | None:
         return None
     base = Thresholds.model_validate(context.species or {})
     return base.merged(Thresholds.model_validate(context.overrides) if context.overrides else None)
-
-
-def _limits(
-    context: NodeContext, settings: CloudSettings
-) -> dict[Metric, tuple[float | None, float | None]]:
-    """Per metric (low, high) limits for this node; metrics without limits are skipped."""
-    limits: dict[Metric, tuple[float | None, float | None]] = {}
-    merged = _thresholds(context)
-    if merged is not None:
-        for metric in PLANT_METRICS:
-            low, high = merged.bounds(metric)
-            if metric is Metric.ILLUMINANCE:
-                low = (
-                    None  # darkness at night is normal; low light is a daily-light-integral matter
-                )
-            if low is not None or high is not None:
-                limits[metric] = (low, high)
-    limits[Metric.BATTERY] = (settings.low_battery_pct, None)
-    return limits
 
 
 def _unit(metric: Metric) -> str:
@@ -132,19 +126,14 @@ async def evaluate_ingested(
     for mac, readings in by_node.items():
         context = contexts[mac]
         node_id = context.node_id
-        for metric, (low, high) in _limits(context, settings).items():
+        for metric, (low, high) in limits(_thresholds(context), settings.low_battery_pct).items():
             name = metric.value
             values = readings.column(metric)
             present = np.flatnonzero(~np.isnan(values))
             if len(present) == 0:
                 continue
-            if metric is Metric.BATTERY:
-                # Battery is judged on the newest reading that carries it (first of equal times).
-                rows = [int(present[np.argmax(readings.micros[present])])]
-                duration = timedelta(0)
-            else:
-                rows = present.tolist()
-                duration = min_duration
+            duration = min_duration_of(metric, min_duration)
+            rows = present.tolist()
             stored = states.get((node_id, name))
             state = (
                 MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
@@ -157,7 +146,7 @@ async def evaluate_ingested(
                 state_rows.append(_state_row(node_id, name, state))
                 continue
             series = [(readings.at(row), float(values[row])) for row in rows]
-            outcome = evaluate(state, metric, low, high, duration, series)
+            outcome = evaluate(state, metric, low, high, duration, series, uuid.uuid4)
             if not outcome.changed:
                 continue
             _collect(
@@ -176,6 +165,8 @@ async def evaluate_ingested(
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
                 events.append((alert["id"], OPENED))
+                if alert["status"] == "resolved":
+                    events.append((alert["id"], RESOLVED))
     await _notify(conn, owner_id, events)
     # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
     state_rows.sort(key=lambda row: (row[0], row[1]))
@@ -192,15 +183,19 @@ def _collect(
     to_open: list[dict[str, Any]],
     to_resolve: list[tuple[uuid.UUID, datetime]],
 ) -> None:
-    """Turn state-machine transitions into alert rows to insert and alert ids to resolve."""
+    """Turn state-machine transitions into alert rows to insert and alert ids to resolve (an
+    alert opened and resolved in the same batch is inserted resolved)."""
     for transition in transitions:
         if transition.action == "resolve":
-            if isinstance(transition.alert_id, uuid.UUID):
+            same_batch = next((a for a in to_open if a["id"] == transition.alert_id), None)
+            if same_batch is not None:
+                same_batch["status"], same_batch["resolved_at"] = "resolved", transition.at
+            elif isinstance(transition.alert_id, uuid.UUID):
                 to_resolve.append((transition.alert_id, transition.at))
             continue
         kind, message = _message(metric, transition, context.plant_id is not None)
         alert: dict[str, Any] = {
-            "id": uuid.uuid4(),
+            "id": transition.alert_id,
             "owner_id": owner_id,
             "plant_id": context.plant_id,
             "node_id": context.node_id,
@@ -213,10 +208,10 @@ def _collect(
             "value": transition.value,
             "threshold": transition.threshold,
             "opened_at": transition.at,
+            "resolved_at": None,
             "created_at": now,
         }
         to_open.append(alert)
-        state.alert_id = alert["id"]
 
 
 async def _daily_light(
@@ -247,11 +242,7 @@ async def _daily_light(
             if stored
             else MetricState()
         )
-        first = (
-            state.last_evaluated_at.astimezone(UTC).date() + timedelta(days=1)
-            if state.last_evaluated_at
-            else today - timedelta(days=1)
-        )
+        first, today = days_to_judge(state, today)
         if first < today:
             due[context.node_id] = (context, thresholds, state, first, today)
     if not due:
@@ -273,18 +264,16 @@ async def _daily_light(
         days = await cur.fetchall()
     rows: list[tuple[Any, ...]] = []
     for node_id, (context, thresholds, state, first, today) in due.items():
-        series = [
-            (bucket, round(DAILY_LIGHT.from_mean(mean_lux), 2))
+        days_dli = [
+            (bucket.date(), round(DAILY_LIGHT.from_mean(mean_lux), 2))
             for node, bucket, mean_lux, samples in days
             if node == node_id
             and first <= bucket.date() < today
             and samples >= DAILY_LIGHT.min_samples
         ]
-        dli_min, dli_max = thresholds.daily_bounds(Metric.ILLUMINANCE)
-        outcome = evaluate(state, DLI, dli_min, dli_max, timedelta(0), series)
-        _collect(outcome.transitions, DLI, context, owner_id, state, now, to_open, to_resolve)
         # Days without enough light samples are skipped for good, not re-queried.
-        state.last_evaluated_at = datetime.combine(today - timedelta(days=1), time(), UTC)
+        outcome = judge_daily_light(state, thresholds, days_dli, today, uuid.uuid4)
+        _collect(outcome.transitions, DLI, context, owner_id, state, now, to_open, to_resolve)
         rows.append(_state_row(node_id, DLI, state))
     return rows
 
@@ -420,19 +409,28 @@ async def ingest_hub_alerts(
     session: AsyncSession, metrics: CloudMetrics, hub: Hub, batch: AlertBatch
 ) -> BatchAck:
     """Store alerts a hub evaluated locally, idempotently by (hub, local_id) and by batch id."""
-    from cloud.telemetry import repository as telemetry_repository
-
     conn = await raw_connection(session)
-    stored = await telemetry_repository.claim_batch(
-        conn, hub.id, hub.owner_id, "alerts", batch.batch_id
-    )
+    digest = hashlib.sha256(orjson.dumps(batch.alerts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    stored = await batches.claim_batch(conn, hub.id, hub.owner_id, "alerts", batch.batch_id, digest)
     if stored is not None:
-        return BatchAck.model_validate({**stored, "replayed": True})
+        batches.check_replay(metrics, hub.id, "alerts", batch.batch_id, stored[1], digest)
+        return BatchAck.model_validate({**stored[0], "replayed": True})
     rejected: list[ItemRejection] = []
     valid: list[tuple[int, AlertIn]] = []
+    now = datetime.now(UTC)
     for index, item in enumerate(batch.alerts):
         try:
-            valid.append((index, AlertIn.model_validate(item)))
+            alert = AlertIn.model_validate(item)
+            # An alert dated years ahead would sort above every real one and never age out.
+            problem = time_problem(alert.opened_at, now, what="opened_at") or (
+                time_problem(alert.resolved_at, now, what="resolved_at")
+                if alert.resolved_at
+                else None
+            )
+            if problem:
+                rejected.append(ItemRejection(index=index, reason=problem[0], message=problem[1]))
+                continue
+            valid.append((index, alert))
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -498,9 +496,7 @@ async def ingest_hub_alerts(
     ack = BatchAck(
         batch_id=batch.batch_id, accepted=created, duplicates=duplicates, rejected=rejected
     )
-    await telemetry_repository.store_ack(
-        conn, hub.id, "alerts", batch.batch_id, ack.model_dump(mode="json")
-    )
+    await batches.store_ack(conn, hub.id, "alerts", batch.batch_id, ack.model_dump(mode="json"))
     return ack
 
 

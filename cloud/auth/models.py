@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -18,11 +17,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from cloud.db.base import CloudTable, utcnow
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
+from cloud.db.base import CloudTable, timestamp, utcnow
 
 
 class User(CloudTable, table=True):
@@ -34,8 +29,8 @@ class User(CloudTable, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(255), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    password_changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
     # Display preferences the apps read from the account: °C/°F and a BCP 47 locale.
     temperature_unit: str = Field(
         default="C", sa_column=Column(String(1), nullable=False, server_default=text("'C'"))
@@ -54,10 +49,10 @@ class RefreshToken(CloudTable, table=True):
     )
     family_id: uuid.UUID = Field(index=True)
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
-    rotated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    expires_at: datetime = Field(sa_column=timestamp())
+    rotated_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     user_agent: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     # The address the token was issued to: a login from there is a known device, which the
     # account-wide login slow-down lets through.
@@ -73,7 +68,7 @@ class LoginFailure(CloudTable, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     email: str = Field(sa_column=Column(String(320), nullable=False))
     client_ip: str = Field(sa_column=Column(String(64), nullable=False))
-    failed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    failed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
 
 
 class DeviceAuthorization(CloudTable, table=True):
@@ -88,10 +83,10 @@ class DeviceAuthorization(CloudTable, table=True):
     status: str = Field(
         sa_column=Column(String(16), nullable=False)
     )  # pending/approved/denied/used
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    expires_at: datetime = Field(sa_column=timestamp())
     interval_s: int = Field(sa_column=Column(Integer, nullable=False))
-    last_polled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_polled_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     user_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     )

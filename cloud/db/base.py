@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
+from sqlalchemy import Column, DateTime, MetaData
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
@@ -28,3 +28,8 @@ class CloudTable(SQLModel, registry=cloud_registry):
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def timestamp(nullable: bool = False) -> Column[datetime]:
+    """A ``timestamptz`` column: every instant the cloud stores is timezone-aware."""
+    return Column(DateTime(timezone=True), nullable=nullable)

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-from cloud.db.base import CloudTable, utcnow
+from cloud.db.base import CloudTable, timestamp, utcnow
 
 
 class DiagnosisStatus(StrEnum):
@@ -35,10 +35,6 @@ class DiagnosisStatus(StrEnum):
 
 
 ACTIVE_STATUSES = (DiagnosisStatus.QUEUED.value, DiagnosisStatus.RUNNING.value)
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class Diagnosis(CloudTable, table=True):
@@ -84,10 +80,10 @@ class Diagnosis(CloudTable, table=True):
     last_error_code: str | None = Field(default=None, sa_column=Column(String(32)))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     job_id: int | None = Field(default=None, sa_column=Column(BigInteger))
-    requested_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    started_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 class DiagnosisRateWindow(CloudTable, table=True):

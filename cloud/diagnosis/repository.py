@@ -13,9 +13,9 @@ from sqlmodel import col
 from cloud.alerts.models import Alert
 from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
 from cloud.diagnosis.ports import DailyMetricSummary
-from cloud.images.models import Image
+from cloud.images.models import Image, ImageStatus
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import Plant, Species
+from cloud.registry.models import Hub, Plant, Species, plants_of_hub
 from shared.metrics import PLANT_METRICS, Metric
 
 
@@ -218,3 +218,47 @@ async def newest_for_plants(
         .order_by(col(Diagnosis.requested_at).desc(), col(Diagnosis.id))
     )
     return [(row[0], row[1], row[2]) for row in rows.all()]
+
+
+async def plant_of_owner(
+    session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> Plant | None:
+    """The owner's plant with this id."""
+    return await session.scalar(
+        select(Plant).where(col(Plant.id) == plant_id, col(Plant.owner_id) == owner_id)
+    )
+
+
+async def image_of_owner(
+    session: AsyncSession, owner_id: uuid.UUID, image_id: uuid.UUID
+) -> Image | None:
+    """The owner's image with this id."""
+    return await session.scalar(
+        select(Image).where(col(Image.id) == image_id, col(Image.owner_id) == owner_id)
+    )
+
+
+async def hub_plant_ids(session: AsyncSession, hub: Hub) -> list[uuid.UUID]:
+    """Ids of the plants the hub serves (``registry.models.plants_of_hub``)."""
+    result = await session.scalars(select(col(Plant.id)).where(plants_of_hub(hub)))
+    return list(result.all())
+
+
+async def canopy_trend(
+    session: AsyncSession, plant_id: uuid.UUID, since: datetime, before: datetime, limit: int
+) -> list[tuple[datetime, float]]:
+    """(captured_at, canopy cover) of the plant's earlier completed photos, oldest first."""
+    rows = await session.execute(
+        select(col(Image.captured_at), col(Image.canopy_cover))
+        .where(
+            col(Image.plant_id) == plant_id,
+            col(Image.status) == ImageStatus.COMPLETE.value,
+            col(Image.canopy_cover).is_not(None),
+            col(Image.captured_at) >= since,
+            col(Image.captured_at) < before,
+        )
+        .order_by(col(Image.captured_at).desc())
+        .limit(limit)
+    )
+    points = [(at, float(cover)) for at, cover in rows.tuples() if cover is not None]
+    return sorted(points, key=lambda point: point[0])

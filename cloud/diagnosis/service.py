@@ -37,7 +37,6 @@ from cloud.diagnosis.ports import (
 )
 from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
-from cloud.images import repository as image_repository
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.settings import ImageSettings
@@ -46,7 +45,6 @@ from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DIAGNOSIS_READY
 from cloud.notifications.queueing import Event, notify
 from cloud.pagination import Page, PageRequest
-from cloud.registry import repository as registry_repository
 from cloud.registry.models import Hub
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
@@ -161,7 +159,7 @@ async def list_plant_diagnoses(
     session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, page: PageRequest
 ) -> Page[DiagnosisPublic]:
     """A page of the plant's diagnosis history, newest first."""
-    if await image_repository.plant_for_owner(session, owner_id, plant_id) is None:
+    if await repository.plant_of_owner(session, owner_id, plant_id) is None:
         raise NotFoundError("plant not found")
     return (await repository.list_for_plant(session, plant_id, page)).map(DiagnosisPublic.of)
 
@@ -181,7 +179,7 @@ async def rediagnose(
     session: AsyncSession, owner_id: uuid.UUID, image_id: uuid.UUID
 ) -> tuple[DiagnosisPublic, bool]:
     """Ask for a new diagnosis of one of the owner's photos (or return the one under way)."""
-    image = await image_repository.for_owner(session, owner_id, image_id)
+    image = await repository.image_of_owner(session, owner_id, image_id)
     if image is None or image.status != ImageStatus.COMPLETE:
         raise NotFoundError("image not found")
     diagnosis, created = await request_diagnosis(session, image)
@@ -401,7 +399,7 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
     node_id = image.node_id or (plant.node_id if plant is not None else None)
     daily = await repository.daily_summaries(session, node_id, since, until) if node_id else []
     trend = (
-        await image_repository.canopy_trend(
+        await repository.canopy_trend(
             session,
             image.plant_id,
             until - timedelta(days=CANOPY_TREND_DAYS),
@@ -439,10 +437,8 @@ async def build_context(session: AsyncSession, image: Image, days: int) -> Plant
 
 async def hub_digest(session: AsyncSession, hub: Hub) -> DiagnosisDigest:
     """The newest diagnoses of the hub's plants, for the hub to show offline."""
-    plants = await registry_repository.plants_for_hub(session, hub)
-    rows = await repository.newest_for_plants(
-        session, [plant.id for plant in plants], DIAGNOSES_PER_PLANT
-    )
+    plant_ids = await repository.hub_plant_ids(session, hub)
+    rows = await repository.newest_for_plants(session, plant_ids, DIAGNOSES_PER_PLANT)
     items = []
     for row, sha256, captured_at in rows:
         if row.plant_id is None:
@@ -493,7 +489,7 @@ async def diagnosis_subject(session: AsyncSession, diagnosis_id: uuid.UUID) -> S
     if image is None:
         return None
     plant = (
-        await registry_repository.plant_of(session, image.owner_id, row.plant_id)
+        await repository.plant_of_owner(session, image.owner_id, row.plant_id)
         if row.plant_id
         else None
     )

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
-from cloud.db.base import CloudTable, utcnow
+from cloud.db.base import CloudTable, timestamp, utcnow
 
 
 class ImageStatus(StrEnum):
@@ -29,10 +28,6 @@ class ImageStatus(StrEnum):
 
     PENDING = "pending"  # slot handed out, bytes not verified yet
     COMPLETE = "complete"  # bytes verified and recorded in Visual History
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class Image(CloudTable, table=True):
@@ -67,15 +62,15 @@ class Image(CloudTable, table=True):
     content_type: str = Field(sa_column=Column(String(32), nullable=False))
     width: int | None = Field(default=None, sa_column=Column(Integer))
     height: int | None = Field(default=None, sa_column=Column(Integer))
-    captured_at: datetime = Field(sa_column=_ts())
+    captured_at: datetime = Field(sa_column=timestamp())
     canopy_cover: float | None = Field(default=None, sa_column=Column(Float))
     excess_green_mean: float | None = Field(default=None, sa_column=Column(Float))
     green_pixels: int | None = Field(default=None, sa_column=Column(BigInteger))
     brightness: float | None = Field(default=None, sa_column=Column(Float))
     quality_flags: list[str] | None = Field(default=None, sa_column=Column(JSONB))
     status: str = Field(default=ImageStatus.PENDING, sa_column=Column(String(16), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    completed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
     def metrics_dict(self) -> dict[str, Any] | None:
         """The hub's green-pixel metrics, or None when it sent none."""

@@ -161,23 +161,3 @@ async def _page(
     where = (about, col(Image.status) == ImageStatus.COMPLETE.value)
     rows = (await session.scalars(IMAGE_ORDER.page(select(Image).where(*where), page))).all()
     return page_of(rows, page, IMAGE_ORDER, lambda image: (image.captured_at, image.id))
-
-
-async def canopy_trend(
-    session: AsyncSession, plant_id: uuid.UUID, since: datetime, before: datetime, limit: int
-) -> list[tuple[datetime, float]]:
-    """(captured_at, canopy cover) of the plant's earlier completed photos, oldest first."""
-    rows = await session.execute(
-        select(col(Image.captured_at), col(Image.canopy_cover))
-        .where(
-            col(Image.plant_id) == plant_id,
-            col(Image.status) == ImageStatus.COMPLETE.value,
-            col(Image.canopy_cover).is_not(None),
-            col(Image.captured_at) >= since,
-            col(Image.captured_at) < before,
-        )
-        .order_by(col(Image.captured_at).desc())
-        .limit(limit)
-    )
-    points = [(at, float(cover)) for at, cover in rows.tuples() if cover is not None]
-    return sorted(points, key=lambda point: point[0])

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     PrimaryKeyConstraint,
@@ -17,11 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
 
-from cloud.db.base import CloudTable, utcnow
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
+from cloud.db.base import CloudTable, timestamp, utcnow
 
 
 class Webhook(CloudTable, table=True):
@@ -40,15 +35,15 @@ class Webhook(CloudTable, table=True):
     )
     url: str = Field(sa_column=Column(String(2100), nullable=False))
     secret: str = Field(sa_column=Column(String(100), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
     last_event_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     last_event: str | None = Field(default=None, sa_column=Column(String(32)))
     last_status: str | None = Field(default=None, sa_column=Column(String(16)))
     last_http_status: int | None = Field(default=None, sa_column=Column(Integer))
     last_error: str | None = Field(default=None, sa_column=Column(String(300)))
     last_attempts: int | None = Field(default=None, sa_column=Column(Integer))
-    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 class PushSubscription(CloudTable, table=True):
@@ -64,12 +59,12 @@ class PushSubscription(CloudTable, table=True):
     p256dh: str = Field(sa_column=Column(String(200), nullable=False))
     auth: str = Field(sa_column=Column(String(100), nullable=False))
     user_agent: str | None = Field(default=None, sa_column=Column(String(200)))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
     # The last event sent here: a retried delivery skips the browsers that already have it.
     last_event_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     last_status: str | None = Field(default=None, sa_column=Column(String(16)))
     last_error: str | None = Field(default=None, sa_column=Column(String(300)))
-    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 class NotificationPreference(CloudTable, table=True):

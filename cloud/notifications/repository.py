@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.notifications.models import NotificationPreference, PushSubscription, Webhook
+from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 
 
 async def webhook_of(session: AsyncSession, owner_id: uuid.UUID) -> Webhook | None:
@@ -61,6 +62,24 @@ async def push_subscriptions_of(
         .order_by(col(PushSubscription.created_at))
     )
     return list(rows.scalars())
+
+
+# Oldest first.
+SUBSCRIPTION_ORDER = Keyset(
+    (
+        SortKey(col(PushSubscription.created_at), datetime),
+        SortKey(col(PushSubscription.id), uuid.UUID),
+    )
+)
+
+
+async def push_subscription_page(
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[PushSubscription]:
+    """A page of the owner's subscribed browsers, oldest first."""
+    statement = select(PushSubscription).where(col(PushSubscription.owner_id) == owner_id)
+    rows = (await session.scalars(SUBSCRIPTION_ORDER.page(statement, page))).all()
+    return page_of(rows, page, SUBSCRIPTION_ORDER, lambda sub: (sub.created_at, sub.id))
 
 
 async def push_subscription_by_endpoint(

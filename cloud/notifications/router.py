@@ -9,6 +9,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from cloud.auth.dependencies import CurrentUser
+from cloud.conventions import CREATED_RESPONSES, created_at
 from cloud.db.session import SessionDep
 from cloud.dependencies import EgressDep, SettingsDep
 from cloud.notifications import service
@@ -22,6 +23,7 @@ from cloud.notifications.schemas import (
     WebhookPublic,
     WebhookWithSecret,
 )
+from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from shared.sync import API_PREFIX
 
 # Included before the alerts router, so "webhook" is not taken for an alert id.
@@ -74,10 +76,13 @@ async def push_key(request: Request) -> PushKey:
     "/notifications/push/subscriptions",
     response_model=list[PushSubscriptionPublic],
     tags=["notifications"],
+    responses=LIST_RESPONSES,
 )
-async def list_push(user: CurrentUser, session: SessionDep) -> list[PushSubscriptionPublic]:
-    """Your browsers subscribed to Web Push."""
-    return await service.list_push(session, user.id)
+async def list_push(
+    request: Request, response: Response, user: CurrentUser, session: SessionDep, page: PageDep
+) -> list[PushSubscriptionPublic]:
+    """Your browsers subscribed to Web Push, oldest first (a page: see Pagination)."""
+    return respond(request, response, await service.list_push(session, user.id, page))
 
 
 @router.post(
@@ -85,19 +90,24 @@ async def list_push(user: CurrentUser, session: SessionDep) -> list[PushSubscrip
     response_model=PushSubscriptionPublic,
     status_code=201,
     tags=["notifications"],
+    responses=CREATED_RESPONSES,
 )
 async def subscribe_push(
     body: PushSubscriptionIn,
     request: Request,
+    response: Response,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     egress: EgressDep,
 ) -> PushSubscriptionPublic:
-    """Subscribe this browser (its ``PushSubscription`` as JSON) to your notifications."""
-    return await service.subscribe_push(
+    """Subscribe this browser (its ``PushSubscription`` as JSON) to your notifications;
+    ``Location`` is the subscription (DELETE it to unsubscribe)."""
+    subscription = await service.subscribe_push(
         session, settings, egress, user.id, body, request.headers.get("user-agent")
     )
+    created_at(response, f"{API_PREFIX}/notifications/push/subscriptions/{subscription.id}")
+    return subscription
 
 
 @router.delete(

@@ -39,6 +39,7 @@ from cloud.notifications.schemas import (
     WebhookWithSecret,
 )
 from cloud.notifications.vapid import application_server_key
+from cloud.pagination import Page, PageRequest
 from cloud.settings import CloudSettings, Environment
 
 if TYPE_CHECKING:
@@ -258,11 +259,12 @@ async def subscribe_push(
     return _subscription_public(sub)
 
 
-async def list_push(session: AsyncSession, owner_id: uuid.UUID) -> list[PushSubscriptionPublic]:
-    """The owner's subscribed browsers."""
-    return [
-        _subscription_public(s) for s in await repository.push_subscriptions_of(session, owner_id)
-    ]
+async def list_push(
+    session: AsyncSession, owner_id: uuid.UUID, page: PageRequest
+) -> Page[PushSubscriptionPublic]:
+    """A page of the owner's subscribed browsers, oldest first."""
+    subscriptions = await repository.push_subscription_page(session, owner_id, page)
+    return subscriptions.map(_subscription_public)
 
 
 async def unsubscribe_push(session: AsyncSession, owner_id: uuid.UUID, sub_id: uuid.UUID) -> None:

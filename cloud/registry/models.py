@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -17,17 +17,17 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    and_,
+    or_,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field
+from sqlmodel import Field, col
 
-from cloud.db.base import CloudTable, utcnow
+from cloud.db.base import CloudTable, timestamp, utcnow
+from cloud.pagination import Keyset, SortKey
 from shared.metrics import threshold_fields
-
-
-def _ts(nullable: bool = False) -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=nullable)
 
 
 class Hub(CloudTable, table=True):
@@ -41,14 +41,14 @@ class Hub(CloudTable, table=True):
     )
     name: str = Field(sa_column=Column(String(64), nullable=False))
     token_hash: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    last_seen_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
     # The newest revision the hub said it holds (``since_revision`` of its config pull).
     config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
     # When "hub offline" was last told; told again only after the hub has called in since.
-    offline_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    offline_notified_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
 
 class Node(CloudTable, table=True):
@@ -70,8 +70,8 @@ class Node(CloudTable, table=True):
     firmware_version: str | None = Field(default=None, sa_column=Column(String(32)))
     battery: float | None = Field(default=None, sa_column=Column(Float))
     rssi: int | None = Field(default=None, sa_column=Column(Integer))
-    last_seen_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_reading_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_seen_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    last_reading_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     dropped_adverts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     config_revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     config_revision_applied: int | None = Field(default=None, sa_column=Column(Integer))
@@ -79,8 +79,8 @@ class Node(CloudTable, table=True):
     advert_burst: int = Field(default=3, sa_column=Column(Integer, nullable=False))
     camera_interval_s: int | None = Field(default=None, sa_column=Column(Integer))
     connectable_window_s: int = Field(default=10, sa_column=Column(Integer, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
 
 
 class Species(CloudTable, table=True):
@@ -124,8 +124,8 @@ class Plant(CloudTable, table=True):
     )
     # The last hub edit applied: a re-sent edit whose ack was lost is recognised.
     last_hub_edit: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
 
 
 class NodeAssignment(CloudTable, table=True):
@@ -158,5 +158,19 @@ class NodeAssignment(CloudTable, table=True):
         default=None,
         sa_column=Column(ForeignKey("plants.id", ondelete="SET NULL"), nullable=True, index=True),
     )
-    assigned_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    unassigned_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    assigned_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    unassigned_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+
+def plants_of_hub(hub: Hub) -> ColumnElement[bool]:
+    """Which plants a hub serves: those on its nodes and the owner's plants on no node."""
+    hub_nodes = select(col(Node.id)).where(col(Node.hub_id) == hub.id)
+    served: ColumnElement[bool] = and_(
+        col(Plant.owner_id) == hub.owner_id,
+        or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
+    )
+    return served
+
+
+# The order plants are listed in, on every page of every list of them (registry and history).
+PLANT_ORDER = Keyset((SortKey(col(Plant.name), str), SortKey(col(Plant.id), uuid.UUID)))

@@ -12,7 +12,15 @@ from sqlmodel import col
 
 from cloud.alerts.models import AlertState
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
+from cloud.registry.models import (
+    PLANT_ORDER,
+    Hub,
+    Node,
+    NodeAssignment,
+    Plant,
+    Species,
+    plants_of_hub,
+)
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
 
 # Hubs: linked ones first, newest first.
@@ -24,7 +32,6 @@ HUB_ORDER = Keyset(
     )
 )
 NODE_ORDER = Keyset((SortKey(col(Node.mac), str),))
-PLANT_ORDER = Keyset((SortKey(col(Plant.name), str), SortKey(col(Plant.id), uuid.UUID)))
 SPECIES_ORDER = Keyset((SortKey(col(Species.common_name), str), SortKey(col(Species.id), int)))
 
 
@@ -119,14 +126,8 @@ async def plant_on_node(session: AsyncSession, node_id: uuid.UUID) -> Plant | No
 
 async def plants_for_hub(session: AsyncSession, hub: Hub) -> Sequence[Plant]:
     """Plants on the hub's nodes plus the owner's plants not assigned to any node."""
-    hub_nodes = select(col(Node.id)).where(col(Node.hub_id) == hub.id)
     result = await session.scalars(
-        select(Plant)
-        .where(
-            col(Plant.owner_id) == hub.owner_id,
-            or_(col(Plant.node_id).is_(None), col(Plant.node_id).in_(hub_nodes)),
-        )
-        .order_by(col(Plant.name))
+        select(Plant).where(plants_of_hub(hub)).order_by(col(Plant.name))
     )
     return result.all()
 

@@ -15,7 +15,6 @@ from cloud.registry import service
 from cloud.registry.schemas import (
     HubPublic,
     HubUpdate,
-    NodeConfigUpdate,
     NodeCreate,
     NodePublic,
     NodeUpdate,
@@ -24,7 +23,7 @@ from cloud.registry.schemas import (
     PlantUpdate,
     SpeciesPublic,
 )
-from shared.sync import API_PREFIX, NodeConfig
+from shared.sync import API_PREFIX, NodeConfig, NodeConfigUpdate
 
 router = APIRouter(prefix=API_PREFIX)
 

@@ -58,17 +58,6 @@ class NodeUpdate(BaseModel):
     hub_id: uuid.UUID | None = None
 
 
-class NodeConfigUpdate(BaseModel):
-    """Settings pushed to the node through its hub; omitted fields keep their value."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sampling_interval_s: int | None = Field(default=None, ge=10, le=86_400)
-    advert_burst: int | None = Field(default=None, ge=1, le=20)
-    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
-    connectable_window_s: int | None = Field(default=None, ge=1, le=600)
-
-
 class NodePublic(BaseModel):
     """A node with what its hub last reported and the config state."""
 

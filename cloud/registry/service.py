@@ -23,7 +23,6 @@ from cloud.registry.models import Hub, Node, Plant, Species
 from cloud.registry.schemas import (
     HubPublic,
     HubUpdate,
-    NodeConfigUpdate,
     NodeCreate,
     NodePublic,
     NodeUpdate,
@@ -36,6 +35,7 @@ from shared.sync import (
     ConfigSnapshot,
     ItemRejection,
     NodeConfig,
+    NodeConfigUpdate,
     NodeInventory,
     NodeInventoryAck,
     PlantConfig,
@@ -371,10 +371,10 @@ async def plant_detail(
 
 
 def check_ranges(thresholds: Thresholds) -> None:
-    """Every effective minimum below its maximum, or a 422 naming the first that is not."""
-    problem = thresholds.inverted_range()
-    if problem is not None:
-        raise InvalidRequestError(problem)
+    """Every effective minimum below its maximum (``shared.metrics.threshold_conflicts``, the
+    rule the hub applies too), or a 422 naming each range that is not."""
+    if problems := thresholds.conflicts():
+        raise InvalidRequestError("; ".join(problems), details={"thresholds": problems})
 
 
 def _overrides_json(overrides: Thresholds | None) -> dict[str, Any] | None:

@@ -85,3 +85,5 @@ class IngestBatch(CloudTable, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+    # SHA-256 of the batch's validated contents: the same id with other contents is a 409.
+    digest: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

@@ -15,7 +15,7 @@ import orjson
 from cloud.db.session import ReadDatabase
 from cloud.errors import NotFoundError
 from cloud.pagination import PageRequest
-from cloud.registry.repository import PLANT_ORDER
+from cloud.registry.models import PLANT_ORDER
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading
 

@@ -14,26 +14,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
-from psycopg.types.json import Jsonb
 
+from cloud.sync.batches import CLAIM_SQL, STORED_SQL
 from cloud.telemetry import sql
+from cloud.telemetry.context import NodeContext
 from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
 from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
+from shared.sync import EARLIEST_TIME
 
 Conn = psycopg.AsyncConnection[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class NodeContext:
-    """What ingestion needs to know of a node: ids, sampling interval, its plant's ranges."""
-
-    node_id: uuid.UUID
-    mac: str
-    hub_id: uuid.UUID | None
-    sampling_interval_s: int
-    plant_id: uuid.UUID | None
-    species: dict[str, Any] | None
-    overrides: dict[str, Any] | None
 
 
 _THRESHOLD_COLUMNS = tuple(threshold_fields())
@@ -55,14 +44,6 @@ _STATES_SQL = """
     WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
-_CLAIM_SQL = """
-    INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at)
-    VALUES (%s, %s, %s, %s, now())
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-"""
-
-_STORED_ACK_SQL = "SELECT ack FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s"
 
 StateRows = dict[tuple[uuid.UUID, str], tuple[Any, ...]]
 
@@ -72,6 +53,7 @@ class BatchContext:
     """Everything ingestion reads before writing, fetched in one round trip."""
 
     stored_ack: dict[str, Any] | None  # set when this batch id was already ingested
+    stored_digest: str | None  # what that batch held (None: stored before digests were kept)
     nodes: dict[str, NodeContext]
     states: StateRows
 
@@ -91,6 +73,7 @@ async def begin_batch(
     kind: str,
     batch_id: uuid.UUID,
     macs: Sequence[str],
+    digest: str,
 ) -> BatchContext:
     """Claim the batch id and read nodes and alert states, pipelined into one round trip.
 
@@ -100,58 +83,21 @@ async def begin_batch(
     async with conn.pipeline():
         await conn.execute(sql.CREATE_STAGING)
         claim = conn.cursor()
-        await claim.execute(_CLAIM_SQL, (hub_id, kind, batch_id, owner_id))
+        await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
         stored = conn.cursor()
-        await stored.execute(_STORED_ACK_SQL, (hub_id, kind, batch_id))
+        await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
         nodes = conn.cursor()
         await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
         states = conn.cursor()
         await states.execute(_STATES_SQL, (owner_id, list(macs)))
     if await claim.fetchone() is None:
         row = await stored.fetchone()
-        return BatchContext(row[0] if row and row[0] else {}, {}, {})
+        return BatchContext(row[0] if row and row[0] else {}, row[1] if row else None, {}, {})
     return BatchContext(
+        None,
         None,
         _contexts(await nodes.fetchall()),
         {(row[0], row[1]): row for row in await states.fetchall()},
-    )
-
-
-async def claim_batch(
-    conn: Conn, hub_id: uuid.UUID, owner_id: uuid.UUID, kind: str, batch_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """Record the batch id; return the stored ack if it was seen before (None when new).
-
-    A concurrent twin blocks on the primary key until the first commits, then sees its ack.
-    """
-    async with conn.cursor() as cur:
-        await cur.execute(
-            """
-            INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at)
-            VALUES (%s, %s, %s, %s, now())
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-            """,
-            (hub_id, kind, batch_id, owner_id),
-        )
-        if await cur.fetchone() is not None:
-            return None
-        await cur.execute(
-            "SELECT ack FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-            (hub_id, kind, batch_id),
-        )
-        row = await cur.fetchone()
-    ack: dict[str, Any] = row[0] if row and row[0] else {}
-    return ack
-
-
-async def store_ack(
-    conn: Conn, hub_id: uuid.UUID, kind: str, batch_id: uuid.UUID, ack: dict[str, Any]
-) -> None:
-    """Keep the ack so a re-sent batch gets the same answer."""
-    await conn.execute(
-        "UPDATE ingest_batches SET ack = %s WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-        (Jsonb(ack), hub_id, kind, batch_id),
     )
 
 
@@ -219,6 +165,7 @@ class StagedBatch:
     rows: int
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock
+    too_old: list[int]  # item indexes before shared.sync.EARLIEST_TIME (a clock never set)
     by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
     node_ids: list[uuid.UUID]  # per node code
     codes: npt.NDArray[np.int64]  # node code of each staged row
@@ -277,6 +224,9 @@ def _sparse_row(prefix: bytes, columns: ReadingColumns, row: int, micros: int) -
     return b"".join(parts)
 
 
+_EARLIEST_US = round(EARLIEST_TIME.timestamp() * 1e6)
+
+
 def stage_readings(
     columns: ReadingColumns, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime
 ) -> StagedBatch:
@@ -292,9 +242,11 @@ def stage_readings(
     is_known = codes >= 0
     horizon_us = round(horizon.timestamp() * 1e6)
     is_future = is_known & (columns.micros > horizon_us)
+    is_old = is_known & (columns.micros < _EARLIEST_US)
     unknown = [(int(columns.indexes[row]), columns.macs[row]) for row in np.flatnonzero(~is_known)]
     future = [int(columns.indexes[row]) for row in np.flatnonzero(is_future)]
-    staged = np.flatnonzero(is_known & ~is_future)
+    too_old = [int(columns.indexes[row]) for row in np.flatnonzero(is_old)]
+    staged = np.flatnonzero(is_known & ~is_future & ~is_old)
     complete = (columns.seq[staged] >= 0) & ~np.isnan(columns.metrics[staged]).any(axis=1)
     full = staged[complete]
     node_bytes = np.frombuffer(b"".join(nodes[mac].bytes for mac in known), dtype=np.uint8)
@@ -325,6 +277,7 @@ def stage_readings(
         rows=len(staged),
         unknown=unknown,
         future=future,
+        too_old=too_old,
         by_node=_by_node(columns, staged, codes, known),
         node_ids=[nodes[mac] for mac in known],
         codes=codes[staged],

@@ -22,11 +22,13 @@ from cloud.observability import CloudMetrics
 from cloud.registry import service as registry_service
 from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
+from cloud.sync import batches
 from cloud.sync.body import parse_json
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import Resolution
 from cloud.telemetry.validation import (
     ReadingColumns,
+    batch_digest,
     columns_from_valid,
     fast_columns,
     validate_readings,
@@ -57,6 +59,7 @@ class ParsedBatch:
     size: int
     columns: ReadingColumns
     rejected: list[ItemRejection]
+    digest: str  # validation.batch_digest: tells a replay from a reused batch id
 
 
 def parse_readings_body(body: bytes) -> ParsedBatch:
@@ -77,7 +80,8 @@ def parse_readings_body(body: bytes) -> ParsedBatch:
     if columns is None:
         indexes, valid, rejected = validate_readings(items)
         columns = columns_from_valid(indexes, valid)
-    return ParsedBatch(envelope.batch_id, len(items), columns, rejected)
+    digest = batch_digest(len(items), columns, rejected)
+    return ParsedBatch(envelope.batch_id, len(items), columns, rejected, digest)
 
 
 async def ingest_readings(
@@ -97,9 +101,18 @@ async def ingest_readings(
     columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
-        conn, hub.id, hub.owner_id, READINGS_KIND, batch.batch_id, list(set(columns.macs))
+        conn,
+        hub.id,
+        hub.owner_id,
+        READINGS_KIND,
+        batch.batch_id,
+        list(set(columns.macs)),
+        batch.digest,
     )
     if context.stored_ack is not None:
+        batches.check_replay(
+            metrics, hub.id, READINGS_KIND, batch.batch_id, context.stored_digest, batch.digest
+        )
         metrics.ingest_rows.labels("replayed").inc(batch.size)
         return BatchAck.model_validate({**context.stored_ack, "replayed": True})
     contexts = context.nodes
@@ -133,6 +146,14 @@ async def ingest_readings(
     rejected += [
         ItemRejection(
             index=index,
+            reason=RejectReason.TOO_OLD,
+            message="measured_at is before 2020-01-01 (a node clock that was never set?)",
+        )
+        for index in staged.too_old
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
             reason=RejectReason.CONFLICT,
             message="a reading with this node and time is stored with different values",
         )
@@ -156,7 +177,7 @@ async def ingest_readings(
                 context.states,
                 now,
             )
-        await repository.store_ack(
+        await batches.store_ack(
             conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
         )
     metrics.ingest_rows.labels("accepted").inc(inserted)

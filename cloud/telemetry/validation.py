@@ -12,8 +12,10 @@ it would accept.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import make_dataclass
@@ -23,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from shared.mac import normalize_mac
@@ -36,7 +38,7 @@ SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1}
 
 def _metric_field(metric: Metric) -> Any:
     entry = SPECS[metric]
-    bounded = Annotated[float, Field(ge=entry.minimum, le=entry.maximum, allow_inf_nan=False)]
+    bounded = Annotated[StrictFloat, Field(ge=entry.minimum, le=entry.maximum, allow_inf_nan=False)]
     return (bounded | None, dataclass_field(default=None))
 
 
@@ -297,6 +299,17 @@ def fast_columns(items: list[Any]) -> ReadingColumns | None:
         source=_source_codes(sources),
         metrics=metrics,
     )
+
+
+def batch_digest(size: int, columns: ReadingColumns, rejected: Sequence[ItemRejection]) -> str:
+    """SHA-256 of what a batch says once validated (values, not their JSON spelling): a batch
+    id re-sent with these contents is a replay, with other contents a conflict."""
+    digest = hashlib.sha256(size.to_bytes(8, "little"))
+    digest.update("\n".join(columns.macs).encode())
+    for array in (columns.indexes, columns.micros, columns.seq, columns.source, columns.metrics):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr([(item.index, item.reason.value) for item in rejected]).encode())
+    return digest.hexdigest()
 
 
 def columns_from_valid(indexes: list[int], valid: list[Any]) -> ReadingColumns:

@@ -29,3 +29,17 @@ class Alert(SQLModel, table=True):
     sync_state: int = SyncState.PENDING
     batch_id: int | None = None
     reject_reason: str | None = None
+
+
+class AlertState(SQLModel, table=True):
+    """Where the shared alert engine stands for one node and metric (or "dli")."""
+
+    __tablename__ = "alert_states"
+
+    node_id: int = Field(primary_key=True)
+    metric: str = Field(primary_key=True)
+    breach: str | None = None  # low / high
+    breach_since: datetime | None = Field(default=None, sa_type=EpochMs)
+    breach_value: float | None = None
+    alert_id: str | None = None
+    last_evaluated_at: datetime | None = Field(default=None, sa_type=EpochMs)

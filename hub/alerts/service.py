@@ -1,51 +1,54 @@
 """Local alerts from the synced species thresholds: works offline.
 
-Threshold alerts open only after the breach has lasted ``alert_min_duration_s`` and close only
-once the value is back inside by a hysteresis margin, so a reading wobbling on the line does not
-flap. Stale-node and low-battery alerts come from the node's last reading and status.
-
-Light follows the cloud's rule (cloud/alerts/rules.py and service.py): every night is dark, so a
-low reading of illuminance never alerts by itself; low (and high) light is judged by the daily
-light integral (DLI) of the last completed UTC day, from that day's mean illuminance (at least
-``DLI_MIN_SAMPLES`` readings, converted with ``shared.metrics.daily_light_integral``) against the
-plant's ``dli_min``/``dli_max``. One dark day opens the alert; it resolves on a day that is back
-inside by the cloud's band (10 % of the limit, at least 0.5 mol/m²/day). A too-bright reading
-(``light_lux_max``) still alerts as a threshold, as in the cloud.
+Thresholds, low battery and the daily light integral go through the shared alert engine
+(``shared.alerts``), the same one the cloud runs, with its state per node and metric kept in
+``alert_states``: a threshold alert opens at the reading that completes a breach lasting
+``alert_min_duration_s`` and resolves at the first reading back inside by the metric's
+hysteresis band from the registry; low battery has no minimum duration; low light is judged by
+the DLI of each completed UTC day. Stale nodes: ``shared.freshness``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from hub.alerts.models import Alert
+from hub.alerts import repository
+from hub.alerts.models import Alert, AlertState
 from hub.alerts.schemas import AlertPublic
 from hub.errors import NotFound
-from hub.nodes import repository as nodes_repo
+from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
-from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
 from hub.plants.models import Plant
 from hub.plants.service import thresholds_for
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store import kv
-from hub.store.types import SyncState, from_ms, to_ms
+from hub.store.types import SyncState, from_ms
 from shared import alert_text
 from shared.alert_text import TemperatureUnit
+from shared.alerts import (
+    Breach,
+    MetricState,
+    Transition,
+    days_to_judge,
+    judge_daily_light,
+    limits,
+    min_duration_of,
+)
+from shared.alerts import evaluate as evaluate_rule
 from shared.freshness import stale_after as freshness_window
-from shared.metrics import DLI, PLANT_METRICS, SPECS, Metric
+from shared.metrics import DLI, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
 
 if TYPE_CHECKING:
     from hub.store.hub_store import StorageIncident
 
-BATTERY_RECOVERY_MARGIN = 5.0
 DLI_RULE = "dli"
 
 
@@ -82,8 +85,8 @@ def to_public(alert: Alert, subject: str | None = None, unit: TemperatureUnit = 
 
 async def public_alerts(session: AsyncSession, alerts: Sequence[Alert]) -> list[AlertPublic]:
     """Alerts as the API shows them: the plant's current name, the gardener's unit."""
-    names = {p.id: p.name for p in await plants_repo.list_plants(session)}
-    nodes = {n.mac: n.name or n.mac for n in await nodes_repo.all_nodes(session)}
+    names = {p.id: p.name for p in await plants_service.list_plants(session)}
+    nodes = {n.mac: n.name or n.mac for n in await nodes_service.all_nodes(session)}
     unit: TemperatureUnit = "F" if await kv.get(session, kv.UNITS) == "F" else "C"
     out = []
     for alert in alerts:
@@ -96,15 +99,12 @@ async def public_alerts(session: AsyncSession, alerts: Sequence[Alert]) -> list[
 
 async def list_alerts(session: AsyncSession, open_only: bool, limit: int) -> Sequence[Alert]:
     """Alerts, newest first."""
-    stmt = select(Alert).order_by(col(Alert.opened_at).desc()).limit(limit)
-    if open_only:
-        stmt = stmt.where(col(Alert.resolved_at).is_(None))
-    return (await session.execute(stmt)).scalars().all()
+    return await repository.newest(session, open_only, limit)
 
 
 async def acknowledge(session: AsyncSession, alert_id: str, now: datetime) -> Alert:
     """Mark an alert seen; a data-dropped notice is closed by acknowledging it."""
-    alert = await session.get(Alert, alert_id)
+    alert = await repository.get(session, alert_id)
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
     alert.acknowledged_at = alert.acknowledged_at or now
@@ -134,6 +134,7 @@ async def open_alert(
     value: float | None = None,
     bound: float | None = None,
     subject: str | None = None,
+    alert_id: str | None = None,
 ) -> Alert:
     """Insert a new open alert (pending sync). With ``subject`` and the ``value`` (and ``bound``)
     it opened on, the stored text is the one ``to_public`` writes, in °C."""
@@ -149,7 +150,7 @@ async def open_alert(
             fallback=message,
         )
     alert = Alert(
-        id=str(uuid4()),
+        id=alert_id or str(uuid4()),
         node_mac=node_mac,
         plant_id=plant_id,
         kind=kind.value,
@@ -166,133 +167,187 @@ async def open_alert(
 
 
 async def _open_alerts(session: AsyncSession) -> dict[tuple[Any, ...], Alert]:
-    rows = (
-        (await session.execute(select(Alert).where(col(Alert.resolved_at).is_(None))))
-        .scalars()
-        .all()
-    )
+    rows = await repository.open_alerts(session)
     return {(a.kind, a.plant_id, a.node_mac, a.metric, a.rule): a for a in rows}
 
 
-async def _breach_lasted(
-    session: AsyncSession,
-    node: int,
-    metric: Metric,
-    kind: AlertKind,
-    bound: float,
-    latest_ms: int,
-    min_duration_ms: int,
-) -> bool:
-    """True when every reading of the last ``min_duration`` breached and so did the one
-    before it: two index range lookups, however long the node's history."""
-    column = metric.value
-    inside = f"{column} >= :b" if kind is AlertKind.LOW else f"{column} <= :b"
-    window_start = latest_ms - min_duration_ms
-    ok_in_window = (
-        await session.execute(
-            text(
-                f"select 1 from readings where node_id = :n and measured_at >= :w "  # noqa: S608
-                f"and measured_at <= :t and {column} is not null and {inside} limit 1"
-            ),
-            {"n": node, "w": window_start, "t": latest_ms, "b": bound},
-        )
-    ).first()
-    if ok_in_window is not None:
-        return False
-    before = (
-        await session.execute(
-            text(
-                f"select {column} from readings where node_id = :n "  # noqa: S608
-                f"and measured_at <= :w and {column} is not null "
-                "order by measured_at desc limit 1"
-            ),
-            {"n": node, "w": window_start},
-        )
-    ).first()
-    if before is None:
-        return False
-    value = float(before[0])
-    return value < bound if kind is AlertKind.LOW else value > bound
-
-
 async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) -> int:
-    """Open and resolve alerts from the current data; returns how many changed."""
+    """Open and resolve alerts from the data stored since the last round; how many changed."""
     changed = 0
     open_alerts = await _open_alerts(session)
-    species = await plants_repo.species_map(session)
-    plants = {p.node_mac: p for p in await plants_repo.list_plants(session) if p.node_mac}
-    min_duration_ms = int(settings.alert_min_duration_s * 1000)
-    for node in await nodes_repo.paired(session):
+    species = await plants_service.species_map(session)
+    plants = {p.node_mac: p for p in await plants_service.list_plants(session) if p.node_mac}
+    min_duration = timedelta(seconds=settings.alert_min_duration_s)
+    for node in await nodes_service.paired_nodes(session):
         assert node.id is not None
         # Silent for a few of its own sampling intervals, not a fixed hour.
         stale_after = freshness_window(node.sampling_interval_s)
         plant = plants.get(node.mac)
         latest = await readings.latest_values(session, node.id)
-        changed += await _stale_and_battery(
-            session, settings, node, plant, latest, open_alerts, now, stale_after
+        changed += await _stale(session, node, plant, latest, open_alerts, now, stale_after)
+        thresholds = thresholds_for(plant, species) if plant is not None else None
+        if plant is not None:
+            changed += _retire_instant_low_light(open_alerts, plant.id, node.mac, now)
+        engine = _Engine(
+            session, node, plant, open_alerts, await repository.states_of(session, node.id)
         )
-        if plant is None:
-            continue
-        thresholds = thresholds_for(plant, species)
-        for metric in PLANT_METRICS:
-            value = latest.get(metric)
-            fresh = value is not None and now - from_ms(value[1]) <= stale_after
-            low, high = thresholds.bounds(metric)
-            if metric is Metric.ILLUMINANCE:
-                # Darkness at night is normal: low light is a daily-light-integral matter.
-                changed += _retire_instant_low_light(open_alerts, plant.id, node.mac, now)
-                low = None
-            span = (high - low) if low is not None and high is not None else None
-            for kind, bound in ((AlertKind.LOW, low), (AlertKind.HIGH, high)):
-                if bound is None:
-                    continue
-                key = (kind.value, plant.id, node.mac, metric.value, None)
-                current = open_alerts.get(key)
-                margin = settings.alert_hysteresis_fraction * (
-                    span if span else max(abs(bound), 1.0)
-                )
-                if current is not None:
-                    if value is None:
-                        continue
-                    back = (
-                        value[0] >= bound + margin
-                        if kind is AlertKind.LOW
-                        else value[0] <= bound - margin
-                    )
-                    if back:
-                        _resolve(current, now)
-                        session.add(current)
-                        changed += 1
-                    continue
-                if not fresh or value is None:
-                    continue
-                breached = value[0] < bound if kind is AlertKind.LOW else value[0] > bound
-                if not breached:
-                    continue
-                if not await _breach_lasted(
-                    session, node.id, metric, kind, bound, value[1], min_duration_ms
-                ):
-                    continue
-                side = "below" if kind is AlertKind.LOW else "above"
-                unit = SPECS[metric].unit
-                await open_alert(
-                    session,
-                    kind,
-                    f"{plant.name}: {metric.value} {value[0]:g} {unit} {side} {bound:g} {unit}",
-                    now,
-                    node_mac=node.mac,
-                    plant_id=plant.id,
-                    metric=metric,
-                    value=value[0],
-                    bound=bound,
-                    subject=plant.name,
-                )
-                changed += 1
-        changed += await _daily_light(
-            session, node.id, plant, thresholds, node.mac, open_alerts, now
-        )
+        for metric, (low, high) in limits(thresholds, settings.low_battery_percent).items():
+            state = engine.state(metric.value, metric.value, None)
+            series = await readings.series_after(session, node.id, metric, state.last_evaluated_at)
+            if metric is Metric.BATTERY:
+                series += _battery_status(node, series, state)
+            outcome = evaluate_rule(
+                state, metric, low, high, min_duration_of(metric, min_duration), series, _new_id
+            )
+            changed += await engine.apply(metric, None, outcome.transitions)
+            if outcome.changed:
+                await engine.save(metric.value, state)
+        if thresholds is not None and plant is not None:
+            changed += await _daily_light(session, engine, node.id, thresholds, now)
     await session.flush()
     return changed
+
+
+def _new_id() -> str:
+    return str(uuid4())
+
+
+def _battery_status(
+    node: Node, series: list[tuple[datetime, float]], state: MetricState
+) -> list[tuple[datetime, float]]:
+    """The battery level the node reported in its last session, when newer than its readings."""
+    if node.battery is None or node.last_seen is None:
+        return []
+    newest = series[-1][0] if series else state.last_evaluated_at
+    if newest is not None and node.last_seen <= newest:
+        return []
+    return [(node.last_seen, float(node.battery))]
+
+
+class _Engine:
+    """Applies the shared engine's transitions to the hub's alerts and keeps its state."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        node: Node,
+        plant: Plant | None,
+        open_alerts: dict[tuple[Any, ...], Alert],
+        stored: dict[str, AlertState],
+    ) -> None:
+        self.session = session
+        self.node = node
+        self.plant = plant
+        self.open_alerts = open_alerts
+        self.stored = stored
+
+    def _key(self, kind: AlertKind, metric: Metric, rule: str | None) -> tuple[Any, ...]:
+        plant_id = self.plant.id if self.plant else None
+        return (kind.value, plant_id, self.node.mac, metric.value, rule)
+
+    def state(self, name: str, metric_value: str, rule: str | None) -> MetricState:
+        """The stored state, or one that adopts an alert opened before the engine kept state."""
+        row = self.stored.get(name)
+        if row is not None:
+            return MetricState(
+                _breach(row.breach),
+                row.breach_since,
+                row.breach_value,
+                row.alert_id,
+                row.last_evaluated_at,
+            )
+        state = MetricState()
+        for alert in self.open_alerts.values():
+            if (alert.node_mac, alert.metric, alert.rule) == (self.node.mac, metric_value, rule):
+                breach: Breach = (
+                    "low" if alert.kind in (AlertKind.LOW, AlertKind.LOW_BATTERY) else "high"
+                )
+                state.breach, state.breach_since, state.alert_id = breach, alert.opened_at, alert.id
+        return state
+
+    async def save(self, name: str, state: MetricState) -> None:
+        """Keep the state for the next round."""
+        assert self.node.id is not None
+        row = self.stored.get(name) or AlertState(node_id=self.node.id, metric=name)
+        self.stored[name] = row
+        await repository.save_state(
+            self.session,
+            row,
+            breach=state.breach,
+            breach_since=state.breach_since,
+            breach_value=state.breach_value,
+            alert_id=str(state.alert_id) if state.alert_id is not None else None,
+            last_evaluated_at=state.last_evaluated_at,
+        )
+
+    async def apply(self, metric: Metric, rule: str | None, transitions: list[Transition]) -> int:
+        """Open and resolve the hub's alerts as the engine decided; how many changed."""
+        changed = 0
+        for transition in transitions:
+            if transition.action == "resolve":
+                alert = next(
+                    (a for a in self.open_alerts.values() if a.id == transition.alert_id), None
+                )
+                if alert is not None:
+                    _resolve(alert, transition.at)
+                    self.session.add(alert)
+                    self.open_alerts.pop(
+                        (alert.kind, alert.plant_id, alert.node_mac, alert.metric, alert.rule),
+                        None,
+                    )
+                    changed += 1
+                continue
+            kind = _kind(metric, transition)
+            alert = await open_alert(
+                self.session,
+                kind,
+                _message(self.node, self.plant, metric, rule, transition),
+                transition.at,
+                node_mac=self.node.mac,
+                plant_id=self.plant.id if self.plant else None,
+                metric=metric,
+                rule=rule,
+                value=transition.value,
+                bound=None if metric is Metric.BATTERY else transition.threshold,
+                subject=(
+                    self.plant.name
+                    if self.plant and rule is None and metric is not Metric.BATTERY
+                    else None
+                ),
+                alert_id=str(transition.alert_id),
+            )
+            self.open_alerts[self._key(kind, metric, rule)] = alert
+            changed += 1
+        return changed
+
+
+def _breach(stored: str | None) -> Breach | None:
+    return "low" if stored == "low" else "high" if stored == "high" else None
+
+
+def _kind(metric: Metric, transition: Transition) -> AlertKind:
+    if metric is Metric.BATTERY:
+        return AlertKind.LOW_BATTERY
+    return AlertKind.LOW if transition.breach == "low" else AlertKind.HIGH
+
+
+def _message(
+    node: Node, plant: Plant | None, metric: Metric, rule: str | None, transition: Transition
+) -> str:
+    label = plant.name if plant else (node.name or node.mac)
+    if metric is Metric.BATTERY:
+        return f"{label}: battery at {transition.value:g} %"
+    side = "below" if transition.breach == "low" else "above"
+    if rule == DLI_RULE:
+        limit = "minimum" if transition.breach == "low" else "maximum"
+        return (
+            f"{label}: daily light integral {transition.value:g} mol/m²/day on "
+            f"{transition.at.astimezone(UTC):%Y-%m-%d} {side} the plant's {limit} "
+            f"{transition.threshold:g}"
+        )
+    unit = SPECS[metric].unit
+    value, bound = f"{transition.value:g} {unit}", f"{transition.threshold:g} {unit}"
+    return f"{label}: {metric.value} {value} {side} {bound}"
 
 
 def _retire_instant_low_light(
@@ -311,80 +366,29 @@ def _retire_instant_low_light(
 async def day_light_integral(session: AsyncSession, node: int, day: date) -> float | None:
     """The DLI (mol/m²/day, 2 decimals) of one UTC day from its hourly rollups, or None with
     fewer than ``DLI_MIN_SAMPLES`` illuminance readings that day."""
-    start = datetime.combine(day, time(), UTC)
-    row = (
-        await session.execute(
-            text(
-                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
-                "where node_id = :n and hour >= :s and hour < :e and illuminance_n > 0"
-            ),
-            {"n": node, "s": to_ms(start), "e": to_ms(start + timedelta(days=1))},
-        )
-    ).one()
-    total, samples = row
-    if not samples or int(samples) < DLI.min_samples:
-        return None
-    return round(DLI.from_mean(float(total) / int(samples)), 2)
+    found = await readings.daily_light_integrals(session, node, day, day + timedelta(days=1))
+    return found[0][1] if found else None
 
 
 async def _daily_light(
-    session: AsyncSession,
-    node: int,
-    plant: Plant,
-    thresholds: Thresholds,
-    node_mac: str,
-    open_alerts: dict[tuple[Any, ...], Alert],
-    now: datetime,
+    session: AsyncSession, engine: _Engine, node: int, thresholds: Thresholds, now: datetime
 ) -> int:
-    dli_min, dli_max = thresholds.daily_bounds(Metric.ILLUMINANCE)
-    if dli_min is None and dli_max is None:
+    """Judge each completed UTC day not judged yet by its DLI."""
+    if thresholds.daily_bounds(Metric.ILLUMINANCE) == (None, None):
         return 0
-    day = now.astimezone(UTC).date() - timedelta(days=1)  # the last completed UTC day
-    dli = await day_light_integral(session, node, day)
-    if dli is None:
-        return 0  # too few readings to judge that day: alerts stay as they are
-    changed = 0
-    metric = Metric.ILLUMINANCE
-    for kind, bound in ((AlertKind.LOW, dli_min), (AlertKind.HIGH, dli_max)):
-        if bound is None:
-            continue
-        key = (kind.value, plant.id, node_mac, metric.value, DLI_RULE)
-        current = open_alerts.get(key)
-        if current is not None:
-            back = (
-                dli >= bound + DLI.hysteresis.band(bound)
-                if kind is AlertKind.LOW
-                else dli <= bound - DLI.hysteresis.band(bound)
-            )
-            if back:
-                _resolve(current, now)
-                session.add(current)
-                changed += 1
-            continue
-        if dli < bound if kind is AlertKind.LOW else dli > bound:
-            side = "below" if kind is AlertKind.LOW else "above"
-            limit = "minimum" if kind is AlertKind.LOW else "maximum"
-            alert = await open_alert(
-                session,
-                kind,
-                f"{plant.name}: daily light integral {dli:g} mol/m²/day on {day:%Y-%m-%d} "
-                f"{side} the plant's {limit} {bound:g}",
-                now,
-                node_mac=node_mac,
-                plant_id=plant.id,
-                metric=metric,
-                rule=DLI_RULE,
-                value=dli,
-                bound=bound,
-            )
-            open_alerts[key] = alert
-            changed += 1
+    state = engine.state(DLI.name, Metric.ILLUMINANCE.value, DLI_RULE)
+    first, today = days_to_judge(state, now.astimezone(UTC).date())
+    if first >= today:
+        return 0
+    days = await readings.daily_light_integrals(session, node, first, today)
+    outcome = judge_daily_light(state, thresholds, days, today, _new_id)
+    changed = await engine.apply(Metric.ILLUMINANCE, DLI_RULE, outcome.transitions)
+    await engine.save(DLI.name, state)
     return changed
 
 
-async def _stale_and_battery(
+async def _stale(
     session: AsyncSession,
-    settings: HubSettings,
     node: Node,
     plant: Plant | None,
     latest: dict[Metric, tuple[float, int]],
@@ -420,45 +424,12 @@ async def _stale_and_battery(
         _resolve(alert, now)
         session.add(alert)
         changed += 1
-    battery = node.battery
-    if Metric.BATTERY in latest and (
-        battery is None
-        or node.last_seen is None
-        or latest[Metric.BATTERY][1] >= to_ms(node.last_seen)
-    ):
-        battery = latest[Metric.BATTERY][0]
-    battery_key = (AlertKind.LOW_BATTERY.value, plant_id, node.mac, Metric.BATTERY.value, None)
-    if battery is not None:
-        low = battery < settings.low_battery_percent
-        if low and battery_key not in open_alerts:
-            await open_alert(
-                session,
-                AlertKind.LOW_BATTERY,
-                f"{label}: battery at {battery:g} %",
-                now,
-                node_mac=node.mac,
-                plant_id=plant_id,
-                metric=Metric.BATTERY,
-                value=battery,
-            )
-            changed += 1
-        elif (
-            battery_key in open_alerts
-            and battery >= settings.low_battery_percent + BATTERY_RECOVERY_MARGIN
-        ):
-            alert = open_alerts[battery_key]
-            _resolve(alert, now)
-            session.add(alert)
-            changed += 1
     return changed
 
 
 async def record_storage(session: AsyncSession, incident: StorageIncident) -> int:
     """Open the hub's DISK_FULL alert for a storage incident, and resolve it once it ended."""
-    query = select(Alert).where(
-        col(Alert.resolved_at).is_(None), col(Alert.kind) == AlertKind.DISK_FULL.value
-    )
-    open_alerts = list((await session.execute(query)).scalars().all())
+    open_alerts = list(await repository.open_alerts(session, AlertKind.DISK_FULL))
     changed = 0
     if not open_alerts:
         message = f"the hub could not store data: {incident.message}"

@@ -76,14 +76,20 @@ class EmulatedHubGateway:
         await self.gateway.request_session(node_mac)
 
 
+CATCH_UP_REAL_S = 60.0  # real seconds the emulated garden spends replaying before it runs live
+
+
 def emulated_gateway_factory(
     nodes: int, *, speed: float = 60.0, pair: bool = True, photo_every_s: float | None = 3 * 3600
 ) -> Callable[[HubStore, HubSettings], EmulatedHubGateway]:
     """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes."""
 
     def factory(store: HubStore, settings: HubSettings) -> EmulatedHubGateway:
-        # A week of garden history replayed at ``speed``, then live: never future timestamps.
-        clock = SimClock(speed, datetime.now(UTC) - timedelta(days=7), cap_at_real=True)
+        # The garden catches up with real time within its first minute (``speed`` × 60 s of
+        # history), then runs live: readings are stamped now, never in the future and never
+        # hours behind (a week replayed at 60× kept them days old for hours).
+        catch_up = timedelta(seconds=min(speed * CATCH_UP_REAL_S, 7 * 86_400))
+        clock = SimClock(speed, datetime.now(UTC) - catch_up, cap_at_real=True)
         garden = EmulatedGarden(
             nodes,
             clock=clock,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.diagnoses.models import Diagnosis
 from hub.images.models import Image
+from hub.sync.models import SyncLedger
 
 
 async def replace_all(session: AsyncSession, rows: list[Diagnosis]) -> None:
@@ -29,3 +32,9 @@ async def for_plant(
         .limit(limit)
     )
     return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def last_pulled_at(session: AsyncSession, kind: str) -> datetime | None:
+    """When the sync ledger last recorded a successful pull of ``kind``."""
+    ledger = await session.get(SyncLedger, kind)
+    return ledger.last_success_at if ledger else None

@@ -10,7 +10,7 @@ from hub.dependencies import ReadSessionDep
 from hub.diagnoses import service
 from hub.diagnoses.schemas import DiagnosisList
 from hub.errors import NotFound
-from hub.plants import repository as plants_repository
+from hub.plants import service as plants_service
 
 router = APIRouter(prefix="/api/v1", tags=["diagnoses"])
 
@@ -22,6 +22,6 @@ async def plant_diagnoses(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> DiagnosisList:
     """The cloud's diagnoses of this plant as last synced, newest first."""
-    if await plants_repository.get(session, plant_id) is None:
+    if await plants_service.get_plant(session, plant_id) is None:
         raise NotFound(f"plant {plant_id} not found")
     return await service.for_plant(session, plant_id, limit)

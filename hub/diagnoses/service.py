@@ -11,7 +11,6 @@ from hub.diagnoses.schemas import DiagnosisList, DiagnosisPhoto, DiagnosisPublic
 from hub.images.models import Image
 from hub.store import kv
 from hub.store.types import utcnow
-from hub.sync import repository as sync_repository
 from shared.sync import DiagnosisDigest, DiagnosisFinding
 
 LEDGER_KIND = "diagnoses"
@@ -87,10 +86,10 @@ def to_public(row: Diagnosis, image: Image | None) -> DiagnosisPublic:
 async def for_plant(session: AsyncSession, plant_id: str, limit: int) -> DiagnosisList:
     """A plant's diagnoses as last pulled, and when the hub last heard from the cloud."""
     rows = await repository.for_plant(session, plant_id, limit)
-    ledger = (await sync_repository.ledger(session)).get(LEDGER_KIND)
+    last_checked_at = await repository.last_pulled_at(session, LEDGER_KIND)
     token = await kv.get(session, kv.HUB_TOKEN)
     return DiagnosisList(
         items=[to_public(row, image) for row, image in rows],
-        last_checked_at=ledger.last_success_at if ledger else None,
+        last_checked_at=last_checked_at,
         linked=token is not None,
     )

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from sqlmodel import select
 
 from hub.errors import ImageTooLarge, InvalidImage, NotFound, UnsupportedImage
 from hub.images import metrics as image_metrics
+from hub.images import repository
 from hub.images.models import Image
 from hub.images.storage import ImageStorage
-from hub.nodes import repository as nodes_repo
+from hub.nodes import service as nodes_service
 from hub.plants.models import Plant
 from hub.settings import HubSettings
 from hub.store.types import utcnow
@@ -158,7 +160,7 @@ async def ingest_image(
         node_id: int | None = None
         target_plant = plant_id
         if node_mac is not None:
-            ids = await nodes_repo.ids_by_mac(session, [node_mac], paired_only=False)
+            ids = await nodes_service.node_ids(session, [node_mac], paired_only=False)
             node_id = ids.get(node_mac)
             if target_plant is None:
                 plant = (
@@ -192,3 +194,13 @@ async def ingest_image(
         return image
 
     return await store.write(write)
+
+
+async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequence[Image]:
+    """A plant's photos, newest first."""
+    return await repository.for_plant(session, plant_id, limit)
+
+
+async def get_image(session: AsyncSession, image_id: str) -> Image | None:
+    """One photo, or None."""
+    return await repository.get(session, image_id)

@@ -9,20 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
 from hub.errors import NotFound
-from hub.nodes import repository, service
+from hub.nodes import service
 from hub.nodes.models import Node
 from hub.nodes.schemas import (
     DropCounts,
-    NodeConfigUpdate,
     NodePublic,
     PairRequest,
     SeenDevicePublic,
 )
-from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
 from hub.store.types import SyncState, utcnow
 from shared.freshness import stale_after
 from shared.mac import normalize_mac
-from shared.sync import NodeConfig, NodeKind
+from shared.sync import NodeConfig, NodeConfigUpdate, NodeKind
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
@@ -63,7 +62,7 @@ def to_public(node: Node, plant_id: str | None, now: datetime | None = None) -> 
 
 
 async def _public(session: AsyncSession, node: Node) -> NodePublic:
-    plant = await plants_repo.by_node(session, node.mac)
+    plant = await plants_service.plant_on_node(session, node.mac)
     return to_public(node, plant.id if plant else None)
 
 
@@ -71,7 +70,7 @@ async def _public(session: AsyncSession, node: Node) -> NodePublic:
 async def list_nodes(session: ReadSessionDep, include_unpaired: bool = False) -> list[NodePublic]:
     """Paired nodes (and formerly paired ones on request)."""
     nodes = await (
-        repository.all_nodes(session) if include_unpaired else repository.paired(session)
+        service.all_nodes(session) if include_unpaired else service.paired_nodes(session)
     )
     return [await _public(session, n) for n in nodes]
 
@@ -81,7 +80,7 @@ async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[See
     """BTHome devices in range that are not paired (empty when the hub runs without radio)."""
     if gateway is None:
         return []
-    paired = {n.mac for n in await repository.paired(session)}
+    paired = {n.mac for n in await service.paired_nodes(session)}
     return [
         SeenDevicePublic(
             mac=d.mac,
@@ -116,7 +115,7 @@ async def pair_node(
 @router.get("/{mac}", response_model=NodePublic)
 async def get_node(mac: str, session: ReadSessionDep) -> NodePublic:
     """One node."""
-    node = await repository.by_mac(session, _mac(mac))
+    node = await service.node_by_mac(session, _mac(mac))
     if node is None:
         raise NotFound(f"node {mac} not found")
     return await _public(session, node)

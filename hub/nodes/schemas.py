@@ -22,17 +22,6 @@ class PairRequest(BaseModel):
     name: str | None = Field(default=None, max_length=64)
 
 
-class NodeConfigUpdate(BaseModel):
-    """Settings to change on a node; applied at its next connection."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sampling_interval_s: int | None = Field(default=None, ge=10, le=86_400)
-    advert_burst: int | None = Field(default=None, ge=1, le=20)
-    camera_interval_s: int | None = Field(default=None, ge=600, le=7 * 86_400)
-    connectable_window_s: int | None = Field(default=None, ge=1, le=600)
-
-
 class DropCounts(BaseModel):
     """Adverts the gateway dropped for this node."""
 

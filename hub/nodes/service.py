@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +11,7 @@ from hub.ble.ports import AlarmThresholds, NodeStatus, PairedNode
 from hub.errors import NotFound
 from hub.nodes import repository
 from hub.nodes.models import Node
-from hub.plants import repository as plants_repo
+from hub.plants import service as plants_service
 from hub.plants.service import thresholds_for
 from hub.store.types import SyncState, utcnow
 from shared.freshness import NodeState, node_state
@@ -42,10 +42,10 @@ def state_of(node: Node, now: datetime) -> NodeState:
 
 async def plant_thresholds(session: AsyncSession) -> dict[str, Thresholds]:
     """Node MAC -> the thresholds of the plant it watches (species with overrides)."""
-    species = await plants_repo.species_map(session)
+    species = await plants_service.species_map(session)
     return {
         plant.node_mac: thresholds_for(plant, species)
-        for plant in await plants_repo.list_plants(session)
+        for plant in await plants_service.list_plants(session)
         if plant.node_mac
     }
 
@@ -174,3 +174,35 @@ async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) 
         node.sync_state = SyncState.PENDING
         session.add(node)
     await session.flush()
+
+
+# --- reads other domains use --------------------------------------------------------------
+
+
+async def paired_nodes(session: AsyncSession) -> Sequence[Node]:
+    """Every paired node, by MAC."""
+    return await repository.paired(session)
+
+
+async def all_nodes(session: AsyncSession) -> Sequence[Node]:
+    """Every node the hub knows, paired or not."""
+    return await repository.all_nodes(session)
+
+
+async def node_by_mac(session: AsyncSession, mac: str) -> Node | None:
+    """The node with this (normalised) MAC."""
+    return await repository.by_mac(session, mac)
+
+
+async def node_ids(
+    session: AsyncSession, macs: Iterable[str], *, paired_only: bool = True
+) -> dict[str, int]:
+    """MAC -> row id for the given MACs (paired nodes only unless told otherwise)."""
+    return await repository.ids_by_mac(session, macs, paired_only=paired_only)
+
+
+async def node_epochs(
+    session: AsyncSession, macs: Iterable[str]
+) -> dict[str, tuple[int, int, int]]:
+    """MAC -> (row id, current sequence epoch, first epoch of its bindkey) of paired nodes."""
+    return await repository.epochs_by_mac(session, macs)

@@ -3,8 +3,11 @@ sent up by the sync), effective thresholds."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from uuid import uuid4
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest, Conflict, NotFound
@@ -13,7 +16,7 @@ from hub.plants.models import Plant, PlantEdit, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
 from hub.store import kv
 from hub.store.types import utcnow
-from shared.sync import PlantChanges, Thresholds
+from shared.sync import PlantChanges, SpeciesThresholds, Thresholds
 
 
 def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
@@ -82,6 +85,10 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         created_at=now,
         updated_at=now,
     )
+    # The species' ranges with these overrides: the rule the cloud applies (shared.metrics).
+    problem = thresholds_for(plant, await repository.species_map(session)).inverted_range()
+    if problem is not None:
+        raise BadRequest(problem)
     session.add(plant)
     await session.flush()
     return plant
@@ -149,3 +156,54 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
         raise NotFound(f"plant {plant_id} not found")
     await session.delete(plant)
     await session.flush()
+
+
+# --- reads other domains use --------------------------------------------------------------
+
+
+async def list_plants(session: AsyncSession) -> Sequence[Plant]:
+    """Every plant, by name."""
+    return await repository.list_plants(session)
+
+
+async def get_plant(session: AsyncSession, plant_id: str) -> Plant | None:
+    """One plant, or None."""
+    return await repository.get(session, plant_id)
+
+
+async def plant_on_node(session: AsyncSession, mac: str) -> Plant | None:
+    """The plant a node watches, or None."""
+    return await repository.by_node(session, mac)
+
+
+async def species_map(session: AsyncSession) -> dict[int, Species]:
+    """Every species by id."""
+    return await repository.species_map(session)
+
+
+CATALOGUE = Path(__file__).with_name("species_catalogue.json")
+
+
+def catalogue_snapshot() -> list[SpeciesThresholds]:
+    """The species catalogue shipped with the hub (a snapshot of the cloud's seed catalogue)."""
+    return TypeAdapter(list[SpeciesThresholds]).validate_json(CATALOGUE.read_bytes())
+
+
+async def seed_catalogue(session: AsyncSession) -> int:
+    """A hub that never synced (standalone, ``serve --emulate``) gets the shipped catalogue;
+    a linked hub's config pull then replaces it with the cloud's. Returns species added."""
+    if await repository.species_map(session):
+        return 0
+    added = 0
+    for entry in catalogue_snapshot():
+        session.add(
+            Species(
+                id=entry.id,
+                common_name=entry.common_name,
+                scientific_name=entry.scientific_name,
+                thresholds=entry.thresholds.model_dump_json(),
+            )
+        )
+        added += 1
+    await session.flush()
+    return added

@@ -185,3 +185,36 @@ async def values_by_seq(
         ).items():
             found[seq] = values[0]
     return found
+
+
+async def values_after(
+    session: AsyncSession, node_id: int, column: str, after_ms: int | None, limit: int
+) -> list[tuple[int, float]]:
+    """(measured_at ms, value) of the node's readings of ``column`` measured after
+    ``after_ms`` (all when None), oldest first, at most ``limit``."""
+    if column not in METRIC_COLUMNS:
+        raise ValueError(f"not a metric column: {column}")
+    rows = await session.execute(
+        text(
+            f"select measured_at, {column} from readings where node_id = :n "  # noqa: S608
+            f"and measured_at > :a and {column} is not null order by measured_at limit :l"
+        ),
+        {"n": node_id, "a": -1 if after_ms is None else after_ms, "l": limit},
+    )
+    return [(int(at), float(value)) for at, value in rows.tuples()]
+
+
+async def daily_illuminance(
+    session: AsyncSession, node_id: int, start_ms: int, end_ms: int
+) -> list[tuple[int, float, int]]:
+    """(UTC day start ms, illuminance sum, sample count) per day in [start, end), from the
+    hourly rollups."""
+    rows = await session.execute(
+        text(
+            "select (hour / 86400000) * 86400000 as day, sum(illuminance_sum), "
+            "sum(illuminance_n) from readings_hourly where node_id = :n and hour >= :s "
+            "and hour < :e and illuminance_n > 0 group by day order by day"
+        ),
+        {"n": node_id, "s": start_ms, "e": end_ms},
+    )
+    return [(int(day), float(total), int(n)) for day, total, n in rows.tuples()]

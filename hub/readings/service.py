@@ -15,6 +15,7 @@ from hub.plants.schemas import (
     MetricStatus,
     Resolution,
 )
+from hub.readings import repository
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
 from shared import daylight
@@ -265,3 +266,33 @@ async def watering(
     )
     minimum, _ = thresholds.bounds(Metric.MOISTURE)
     return watering_public(samples, minimum, now, day_end=end_of_local_day(now))
+
+
+# --- what the alert engine is fed ---------------------------------------------------------
+
+ENGINE_BATCH = 5000  # readings fed per node and metric in one evaluation round
+
+
+async def series_after(
+    session: AsyncSession, node: int, metric: Metric, after: datetime | None
+) -> list[tuple[datetime, float]]:
+    """(time, value) of the node's readings of ``metric`` after ``after``, oldest first."""
+    rows = await repository.values_after(
+        session, node, metric.value, to_ms(after) if after else None, ENGINE_BATCH
+    )
+    return [(from_ms(at), value) for at, value in rows]
+
+
+async def daily_light_integrals(
+    session: AsyncSession, node: int, first: date, end: date
+) -> list[tuple[date, float]]:
+    """The DLI (2 decimals) of each UTC day in [first, end) with at least
+    ``DLI.min_samples`` illuminance readings."""
+    start = datetime.combine(first, time(), UTC)
+    stop = datetime.combine(end, time(), UTC)
+    rows = await repository.daily_illuminance(session, node, to_ms(start), to_ms(stop))
+    return [
+        (from_ms(day).date(), round(DLI.from_mean(total / samples), 2))
+        for day, total, samples in rows
+        if samples >= DLI.min_samples
+    ]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 import structlog
@@ -22,18 +23,17 @@ from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage,
 from hub.errors import HubError
 from hub.images.service import ingest_image
 from hub.images.storage import ImageStorage
-from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
-from hub.readings import repository as readings_repo
+from hub.readings import ingest as readings_ingest
 from hub.settings import HubSettings
 from hub.store.engine import create_engine
 from hub.store.migrations import migrate
-from hub.store.types import to_ms, utcnow
+from hub.store.types import utcnow
 from hub.store.writer import WriteOp, Writer
 from shared.mac import normalize_mac
-from shared.metrics import Metric, out_of_range
-from shared.sync import NodeKind, ReadingSource
+from shared.metrics import Metric
+from shared.sync import NodeKind
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +124,7 @@ class HubStore:
             plants = await nodes_service.plant_thresholds(session)
             return [
                 nodes_service.to_paired(node, plants.get(node.mac))
-                for node in await nodes_repo.paired(session)
+                for node in await nodes_service.paired_nodes(session)
             ]
 
     async def store_readings(self, readings: Sequence[DecodedReading]) -> dict[str, RefusedReplays]:
@@ -136,71 +136,8 @@ class HubStore:
         epoch is a replay and is refused. Returns those refusals per node MAC."""
         if not readings:
             return {}
-        replays: dict[str, RefusedReplays] = {}
-
-        async def op(session: AsyncSession) -> int:
-            replays.clear()
-            refused: dict[str, int] = {}
-            ids = await nodes_repo.epochs_by_mac(session, (r.node_mac for r in readings))
-            # Adverts of a node in a later epoch under the same key could be replays of an
-            # earlier epoch's adverts (GATT records are authentic and never checked).
-            later_epochs: dict[tuple[int, int, int], list[DecodedReading]] = {}
-            for reading in readings:
-                known = ids.get(reading.node_mac)
-                advert = reading.source is ReadingSource.ADVERT
-                if known is not None and reading.seq is not None and advert:
-                    node_id, current_epoch, key_epoch = known
-                    epoch = current_epoch if reading.seq_epoch is None else reading.seq_epoch
-                    if epoch > key_epoch:
-                        later_epochs.setdefault((node_id, key_epoch, epoch), []).append(reading)
-            replayed: set[int] = set()
-            for (node_id, key_epoch, epoch), candidates in later_epochs.items():
-                earlier = await readings_repo.earlier_epoch_values(
-                    session,
-                    node_id,
-                    key_epoch,
-                    epoch,
-                    [r.seq for r in candidates if r.seq is not None],
-                )
-                for reading in candidates:
-                    if _valid_values(reading) in earlier.get(reading.seq or 0, []):
-                        replayed.add(id(reading))
-                        refused[reading.node_mac] = refused.get(reading.node_mac, 0) + 1
-            rows: list[readings_repo.NewReading] = []
-            last_seq: dict[tuple[int, int], int] = {}
-            for reading in readings:
-                known = ids.get(reading.node_mac)
-                if known is None:
-                    log.warning("reading_of_unpaired_node", mac=reading.node_mac)
-                    continue
-                node_id, current_epoch, _key_epoch = known
-                epoch = current_epoch if reading.seq_epoch is None else reading.seq_epoch
-                if id(reading) in replayed:
-                    continue
-                values = _valid_values(reading)
-                if not values:
-                    continue
-                rows.append(
-                    readings_repo.NewReading(
-                        node_id=node_id,
-                        measured_at_ms=to_ms(reading.measured_at),
-                        seq=reading.seq,
-                        seq_epoch=epoch,
-                        source=reading.source.value,
-                        values=values,
-                    )
-                )
-                if reading.seq is not None:
-                    key = (node_id, epoch)
-                    last_seq[key] = max(last_seq.get(key, -1), reading.seq)
-            inserted = await readings_repo.insert_readings(session, rows)
-            await readings_repo.raise_last_seq(session, last_seq)
-            for mac, count in refused.items():
-                node = await nodes_repo.by_mac(session, mac)
-                replays[mac] = RefusedReplays(count, node.last_seq if node else None)
-            return inserted
-
-        inserted = await self.write(op)
+        outcome = await self.write(partial(readings_ingest.store_readings, readings=readings))
+        inserted, replays = outcome
         self.readings_stored += inserted
         self.readings_ignored += len(readings) - inserted
         if replays:
@@ -228,13 +165,7 @@ class HubStore:
         Readings of the current epoch with a seq in ``moved`` move to the new one."""
         mac = normalize_mac(node_mac)
 
-        async def op(session: AsyncSession) -> int:
-            ids = await nodes_repo.ids_by_mac(session, [mac])
-            if mac not in ids:
-                raise KeyError(f"node {mac} is not paired")
-            return await readings_repo.start_epoch(session, ids[mac], moved)
-
-        epoch = await self.write(op)
+        epoch = await self.write(partial(readings_ingest.start_counter_epoch, mac=mac, moved=moved))
         log.warning("node_counter_restarted", mac=mac, seq_epoch=epoch, moved=len(moved))
         return epoch
 
@@ -244,12 +175,7 @@ class HubStore:
         """Values of the node's readings with these seqs in its current epoch, by seq."""
         mac = normalize_mac(node_mac)
         async with self.read() as session:
-            known = (await nodes_repo.epochs_by_mac(session, [mac])).get(mac)
-            if known is None:
-                return {}
-            node_id, epoch, _key_epoch = known
-            found = await readings_repo.values_by_seq(session, node_id, epoch, seqs)
-        return {seq: {Metric(m): v for m, v in values.items()} for seq, values in found.items()}
+            return await readings_ingest.values_by_seq(session, mac, seqs)
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
         """Record last seen, RSSI, battery, firmware, applied config revision, drop counters."""
@@ -268,17 +194,6 @@ class HubStore:
         """Pair a node (idempotent); the gateway picks it up at its next ``reload_nodes``."""
         normal = normalize_mac(mac)
         return await self.write(lambda s: nodes_service.pair(s, normal, kind, bindkey, name))
-
-
-def _valid_values(reading: DecodedReading) -> dict[str, float]:
-    values: dict[str, float] = {}
-    for metric, value in reading.values.items():
-        reason = out_of_range(Metric(metric), value)
-        if reason:
-            log.warning("reading_value_out_of_range", mac=reading.node_mac, reason=reason)
-            continue
-        values[Metric(metric).value] = float(value)
-    return values
 
 
 @asynccontextmanager

@@ -258,6 +258,21 @@ CREATE TABLE plant_edits (
 CREATE INDEX ix_plant_edits_state ON plant_edits(sync_state, edited_at);
 """
 
+# The shared alert engine's state per node and metric (the cloud keeps the same in its
+# alert_states), so both tiers open and resolve alerts at the same readings.
+_V10 = """
+CREATE TABLE alert_states (
+    node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    metric TEXT NOT NULL,
+    breach TEXT,
+    breach_since INTEGER,
+    breach_value REAL,
+    alert_id TEXT,
+    last_evaluated_at INTEGER,
+    PRIMARY KEY (node_id, metric)
+) WITHOUT ROWID;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -288,6 +303,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "node_wrong_key_and_alert_values", _script(_V7)),
     Migration(8, "nodes_readings_held", _script(_V8)),
     Migration(9, "plant_edits", _script(_V9)),
+    Migration(10, "alert_states", _script(_V10)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -23,7 +23,6 @@ from sqlmodel import col, select
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import service as diagnoses_service
 from hub.images.models import Image, UploadState
-from hub.nodes import repository as nodes_repo
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
 from hub.plants.models import Plant, Species
@@ -354,7 +353,7 @@ class SyncEngine:
         self, client: CloudClient, report: SyncReport, *, only_if_unregistered: bool = False
     ) -> None:
         async with self.store.read() as session:
-            nodes = list(await nodes_repo.paired(session))
+            nodes = list(await nodes_service.paired_nodes(session))
         if only_if_unregistered:
             if all(n.cloud_registered for n in nodes):
                 return
@@ -672,7 +671,7 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
     await session.flush()
     changed: list[str] = []
     for node_cfg in snapshot.nodes:
-        node = await nodes_repo.by_mac(session, node_cfg.mac)
+        node = await nodes_service.node_by_mac(session, node_cfg.mac)
         if node is not None and node_cfg.revision > node.config_revision:
             await nodes_service.apply_cloud_config(session, node_cfg)
             changed.append(node_cfg.mac)
@@ -682,7 +681,7 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         before = nodes_service.alarm_thresholds(thresholds_before.get(mac))
         after = nodes_service.alarm_thresholds(thresholds_after.get(mac))
         if before != after and mac not in changed:
-            node = await nodes_repo.by_mac(session, mac)
+            node = await nodes_service.node_by_mac(session, mac)
             if node is not None and node.paired:
                 changed.append(mac)
     await kv.put(session, kv.CONFIG_REVISION, str(snapshot.revision))

@@ -9,10 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service as alerts_service
-from hub.images import repository as images_repo
-from hub.nodes import repository as nodes_repo
+from hub.images import service as images_service
 from hub.nodes import service as nodes_service
-from hub.plants import repository as plants_repo
 from hub.plants import service as plants_service
 from hub.readings import service as readings
 from hub.settings import HubSettings
@@ -64,8 +62,8 @@ async def overview(
 ) -> Overview:
     """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
     version = await overview_version(session, now, radio_problem, storage_problem)
-    species = await plants_repo.species_map(session)
-    nodes = {n.mac: n for n in await nodes_repo.all_nodes(session)}
+    species = await plants_service.species_map(session)
+    nodes = {n.mac: n for n in await nodes_service.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
     shown = dict(
         zip(
@@ -75,11 +73,11 @@ async def overview(
         )
     )
     cards: list[PlantCard] = []
-    for plant in await plants_repo.list_plants(session):
+    for plant in await plants_service.list_plants(session):
         thresholds = plants_service.thresholds_for(plant, species)
         node = nodes.get(plant.node_mac) if plant.node_mac else None
         state = nodes_service.state_of(node, now) if node else None
-        images = await images_repo.for_plant(session, plant.id, 1)
+        images = await images_service.latest_for_plant(session, plant.id, 1)
         image = images[0] if images else None
         metrics = (
             ImageMetrics.model_validate_json(image.metrics) if image and image.metrics else None

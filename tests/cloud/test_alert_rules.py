@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cloud.alerts.rules import MetricState, evaluate
+from shared.alerts import MetricState, evaluate
 from shared.metrics import Metric
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from cloud.app import create_app
 from cloud.db.embedded import EmbeddedPostgres
 from cloud.db.migrations import DatabaseNotMigratedError, alembic_config, head_revisions
 from cloud.settings import DEFAULT_JWT_SECRET, CloudSettings, InsecureSettingsError
-from hub.cli import app as cli
+from plantvita.cli import app as cli
 from tests.cloud.conftest import asgi_client, create_database, drop_database
 
 FAST = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "log_level": "WARNING"}

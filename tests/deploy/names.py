@@ -29,7 +29,7 @@ def cli_command(*path: str) -> Any:
 
     Duck-typed: recent typer releases ship their own copy of click's classes.
     """
-    from hub.cli import app
+    from plantvita.cli import app
 
     command: Any = typer.main.get_command(app)
     for name in path:

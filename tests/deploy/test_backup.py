@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.backup import BackupError, backup_database, backup_name, prune_backups
-from hub.cli import app
+from plantvita.cli import app
 
 
 def create_database(path: Path, rows: int = 2000) -> None:

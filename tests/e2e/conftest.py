@@ -1,5 +1,5 @@
 """The three tiers as real processes on loopback, started by the demo's own code
-(``hub.demo.run.start_tiers``) against a fresh database on the session's PostgreSQL."""
+(``plantvita.demo.run.start_tiers``) against a fresh database on the session's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.demo import scenario
-from hub.demo.garden_hub import LABELS_FILE
-from hub.demo.run import DemoOptions, start_tiers
-from hub.demo.supervisor import Supervisor, free_port
+from plantvita.demo import scenario
+from plantvita.demo.garden_hub import LABELS_FILE
+from plantvita.demo.run import DemoOptions, start_tiers
+from plantvita.demo.supervisor import Supervisor, free_port
 from tests.e2e.harness import process_alive
 
 NODES = 3

@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from hub.demo import scenario
-from hub.demo.garden_hub import LABELS_FILE
-from hub.demo.run import DemoOptions, cloud_env, hub_env
-from hub.demo.supervisor import Child, Supervisor, free_port, plantvita_command
+from plantvita.demo import scenario
+from plantvita.demo.garden_hub import LABELS_FILE
+from plantvita.demo.run import DemoOptions, cloud_env, hub_env
+from plantvita.demo.supervisor import Child, Supervisor, free_port, plantvita_command
 from tests.e2e.faultproxy import FaultProxy
 from tests.e2e.harness import eventually, process_alive
 
@@ -141,7 +141,7 @@ class FaultGarden:
             [
                 sys.executable,
                 "-m",
-                "hub.demo.garden_hub",
+                "plantvita.demo.garden_hub",
                 "--nodes",
                 str(NODES),
                 "--sampling-interval",

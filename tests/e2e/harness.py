@@ -1,5 +1,5 @@
 """Process helpers shared by the end-to-end tests (the tiers themselves start through
-``hub.demo.run.start_tiers``, the same code ``plantvita demo`` runs)."""
+``plantvita.demo.run.start_tiers``, the same code ``plantvita demo`` runs)."""
 
 from __future__ import annotations
 

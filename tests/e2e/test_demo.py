@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.demo import scenario
-from hub.demo.supervisor import free_port, plantvita_command
+from plantvita.demo import scenario
+from plantvita.demo.supervisor import free_port, plantvita_command
 from tests.e2e.harness import eventually, postmaster_pid, process_alive, processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.demo import scenario
+from plantvita.demo import scenario
 from tests.e2e.conftest import NODES, PASSWORD, Clients, Tiers
 from tests.e2e.harness import eventually
 

@@ -15,7 +15,7 @@ from hub.plants import repository as plants_repo
 from hub.plants.schemas import PlantCreate
 from hub.plants.service import create
 from hub.store.hub_store import HubStore
-from hub.store.types import SyncState, utcnow
+from hub.store.types import SyncState, from_ms, to_ms, utcnow
 from shared.metrics import DLI, Metric, daily_light_integral
 from shared.sync import AlertKind, Thresholds
 
@@ -71,17 +71,26 @@ async def test_threshold_alert_needs_min_duration_and_closes_with_hysteresis(
     assert low[0].resolved_at is None
     assert "below 35" in low[0].message
     assert len([a for a in await evaluate(store, later) if a.kind == AlertKind.LOW]) == 1
-    # Back above the line but inside the hysteresis margin (5 % of 35..60 = 1.25): still open.
-    await store.store_readings([reading(later + timedelta(minutes=1), 200, 35.5)])
-    low = [
-        a for a in await evaluate(store, later + timedelta(minutes=1)) if a.kind == AlertKind.LOW
-    ]
-    assert low[0].resolved_at is None
-    await store.store_readings([reading(later + timedelta(minutes=2), 201, 40.0)])
+    # Opened at the reading that completed 15 minutes of breach, as the cloud's engine does.
+    assert low[0].opened_at == from_ms(to_ms(start + timedelta(minutes=51 + 15)))
+    # Back above the line but inside moisture's hysteresis band (3 %, the registry's, as in the
+    # cloud; 5 % of the span would have closed it at 36.25): still open.
+    await store.store_readings(
+        [
+            reading(later + timedelta(minutes=1), 200, 35.5),
+            reading(later + timedelta(minutes=2), 201, 37.5),
+        ]
+    )
     low = [
         a for a in await evaluate(store, later + timedelta(minutes=2)) if a.kind == AlertKind.LOW
     ]
-    assert low[0].resolved_at is not None
+    assert low[0].resolved_at is None
+    back = later + timedelta(minutes=3)
+    await store.store_readings([reading(back, 202, 38.0)])
+    low = [
+        a for a in await evaluate(store, later + timedelta(minutes=5)) if a.kind == AlertKind.LOW
+    ]
+    assert low[0].resolved_at == from_ms(to_ms(back))
     assert low[0].sync_state == SyncState.PENDING  # the cloud must learn it closed
 
 

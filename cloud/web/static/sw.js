@@ -5,7 +5,7 @@ const BUILD = "__BUILD__";
 const SHELL = __SHELL__;
 const SHELL_CACHE = `pv-shell-${BUILD}`;
 const DATA_CACHE = "pv-data";
-const NO_CACHE_API = /^\/api\/v1\/auth\//; // tokens and account changes never come from a cache
+// Only GETs are cached (tokens are POSTed, never kept); sign-out deletes the data cache.
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -60,7 +60,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(page());
   } else if (url.pathname.startsWith("/app/static/") || url.pathname === "/app/manifest.webmanifest") {
     event.respondWith(shell(request));
-  } else if (url.pathname.startsWith("/api/v1/") && !NO_CACHE_API.test(url.pathname)) {
+  } else if (url.pathname.startsWith("/api/v1/")) {
     event.respondWith(api(request));
   }
 });

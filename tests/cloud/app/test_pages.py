@@ -106,3 +106,43 @@ def test_names_with_markup_render_as_text(site: CloudSite, browser: Any) -> None
     site.http.delete(f"/api/v1/plants/{plant.json()['id']}", headers=user)
     site.http.delete(f"/api/v1/nodes/{node.json()['id']}", headers=user)
     assert not page.errors
+
+
+def test_offline_the_installed_app_opens_with_its_last_data_and_age(
+    site: CloudSite, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page(browser, site.url, PHONE)
+    sign_in(page, site.garden.email)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed: shell cached
+    page.reload()  # now under the worker: this visit's API answers are kept
+    page.locator("body[data-ready=true]").wait_for()
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    plant_id = site.garden.plants["Basil by the door"]["id"]
+    page.goto(f"/app/plants/{plant_id}")
+    page.locator("body[data-ready=true]").wait_for()
+    expect(page.locator("#offline")).to_be_hidden()
+
+    page.context.set_offline(True)
+    try:
+        page.goto("/app/")
+        page.locator("body[data-ready=true]").wait_for()
+        banner = page.locator("#offline")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("Offline — showing data from")
+        expect(banner).to_contain_text("ago")
+        assert int(banner.get_attribute("data-cached-at") or 0) > 0
+        card = page.locator("article.card", has_text="Basil by the door")
+        expect(card.locator('[data-metric="moisture"] .status')).to_have_text("↓ Too low")
+        screenshot(page, "cloud-app-offline-phone")
+        page.goto(f"/app/plants/{plant_id}")
+        page.locator("body[data-ready=true]").wait_for()
+        expect(page.locator('#tiles [data-metric="moisture"]')).to_contain_text("%")
+        expect(page.locator("#offline")).to_be_visible()
+    finally:
+        page.context.set_offline(False)
+    page.goto("/app/")
+    page.locator("body[data-ready=true]").wait_for()
+    expect(page.locator("#offline")).to_be_hidden()
+    assert not page.errors

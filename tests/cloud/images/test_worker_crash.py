@@ -128,7 +128,7 @@ async def test_killed_worker_job_is_recovered_and_completes_once(
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen(  # noqa: ASYNC220 - started once, killed below
-            [sys.executable, "-c", "from hub.cli import main; main()", "cloud", "worker"],
+            [sys.executable, "-c", "from plantvita.cli import main; main()", "cloud", "worker"],
             env=_worker_env(settings, fake_gemini),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,6 +1,7 @@
 // The cloud app: one shell page, a view per address under /app/. Every view reads the public
 // JSON API only. Registers the service worker that keeps the shell (and the last data) offline.
 import { freshness, onFreshness, signedIn } from "./client.js";
+import { dateTime } from "./format.js";
 import { ageText, errorNotice, main } from "./ui.js";
 
 const ROUTES = [
@@ -26,7 +27,7 @@ function showFreshness() {
   banner.hidden = false;
   banner.textContent = freshness.cachedAt == null
     ? "You are offline."
-    : `Offline — showing data from ${ageText(freshness.cachedAt)} (${new Date(freshness.cachedAt).toLocaleString()}).`;
+    : `Offline — showing data from ${ageText(freshness.cachedAt)} (${dateTime(new Date(freshness.cachedAt).toISOString())}).`;
   banner.dataset.cachedAt = freshness.cachedAt == null ? "" : String(freshness.cachedAt);
 }
 

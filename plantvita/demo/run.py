@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from hub.demo import scenario
-from hub.demo.garden_hub import LABELS_FILE
-from hub.demo.supervisor import Supervisor, plantvita_command
+from plantvita.demo import scenario
+from plantvita.demo.garden_hub import LABELS_FILE
+from plantvita.demo.supervisor import Supervisor, plantvita_command
 
 if TYPE_CHECKING:
     from cloud.db.embedded import EmbeddedPostgres
@@ -133,7 +133,7 @@ def start_tiers(
         [
             sys.executable,
             "-m",
-            "hub.demo.garden_hub",
+            "plantvita.demo.garden_hub",
             "--nodes",
             str(options.nodes),
             "--sampling-interval",
@@ -193,6 +193,7 @@ async def _set_up_and_report(options: DemoOptions, stop: asyncio.Event) -> None:
         _say(f"the pot on {forgotten} was forgotten: its soil is drying out")
         _say("")
         _say(f"  hub web UI:      {hub_url}/   (admin password: {password})")
+        _say(f"  cloud app:       {cloud_url}/app/   (sign in as the demo user)")
         _say(f"  cloud API docs:  {cloud_url}/docs")
         _say(f"  demo user:       {email} / {password}")
         _say(f"  logs:            {options.data_dir / 'logs'}")

@@ -14,6 +14,6 @@ def run_demo(
     keep: bool = False,
 ) -> int:
     """Start every tier, set the garden up, report until SIGINT/SIGTERM; the exit code."""
-    from hub.demo.run import run_demo as run
+    from plantvita.demo.run import run_demo as run
 
     return run(data_dir=data_dir, nodes=nodes, cloud_port=cloud_port, hub_port=hub_port, keep=keep)

@@ -39,7 +39,7 @@ def plantvita_command() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from hub.cli import main; sys.argv[0] = 'plantvita'; main()",
+        "import sys; from plantvita.cli import main; sys.argv[0] = 'plantvita'; main()",
     ]
 
 

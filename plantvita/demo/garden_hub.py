@@ -1,4 +1,4 @@
-"""A hub process whose radio is an emulated garden: ``python -m hub.demo.garden_hub``.
+"""A hub process whose radio is an emulated garden: ``python -m plantvita.demo.garden_hub``.
 
 Bumble's LocalLink is in-process, so the emulated nodes live in the hub's process. The hub is
 the real one (``hub.app.create_app`` with its store, sync engine and scheduler); only the
@@ -306,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the hub with an emulated garden until SIGINT/SIGTERM."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m hub.demo.garden_hub", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m plantvita.demo.garden_hub", description=__doc__
+    )
     parser.add_argument("--nodes", type=int, default=8)
     parser.add_argument("--sampling-interval", type=int, default=600, help="seconds")
     parser.add_argument("--photo-every", type=float, default=6 * 3600, help="seconds")

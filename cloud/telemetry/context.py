@@ -1,0 +1,20 @@
+"""What ingestion knows of a node, handed to the alert evaluation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    """What ingestion needs to know of a node: ids, sampling interval, its plant's ranges."""
+
+    node_id: uuid.UUID
+    mac: str
+    hub_id: uuid.UUID | None
+    sampling_interval_s: int
+    plant_id: uuid.UUID | None
+    species: dict[str, Any] | None
+    overrides: dict[str, Any] | None

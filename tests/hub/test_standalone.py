@@ -1,0 +1,69 @@
+"""A standalone hub (never linked, ``plantvita hub serve --emulate N``): the species catalogue
+shipped with the hub, readings of the emulated garden stamped now."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+
+from hub.app import create_app
+from hub.ble.factory import emulated_gateway_factory
+from hub.plants.service import catalogue_snapshot
+from hub.settings import HubSettings
+from hub.store.types import from_ms, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_catalogue_is_the_clouds_seed_catalogue() -> None:
+    path = ROOT / "cloud" / "migrations" / "versions" / "20261126_seed_species.py"
+    spec = importlib.util.spec_from_file_location("seed_species", path)
+    assert spec is not None
+    assert spec.loader is not None
+    seed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seed)
+    snapshot = catalogue_snapshot()
+    assert [s.id for s in snapshot] == list(range(1, len(seed.SPECIES) + 1))
+    for entry, row in zip(snapshot, seed.SPECIES, strict=True):
+        values = dict(zip(seed._COLUMNS, row, strict=True))
+        assert entry.common_name == values["common_name"]
+        assert entry.scientific_name == values["scientific_name"]
+        for field, value in entry.thresholds.model_dump().items():
+            assert value == pytest.approx(values[field]), (entry.common_name, field)
+
+
+@pytest.mark.slow
+async def test_an_emulated_hub_has_species_and_readings_stamped_now(
+    hub_settings: HubSettings,
+) -> None:
+    settings = hub_settings.model_copy(update={"ble_enabled": True})
+    factory = emulated_gateway_factory(2, speed=60.0, photo_every_s=None)
+    app = create_app(settings, gateway_factory=factory, run_scheduler=False)
+    async with (
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as http,
+    ):
+        species = (await http.get("/api/v1/species")).json()
+        assert len(species) == len(catalogue_snapshot())
+        assert any(s["common_name"] == "Basil" for s in species)
+        store = app.state.store
+        newest = None
+        for _ in range(600):  # up to ~2 min: the garden catches up within its first minute
+            await app.state.gateway.gateway.flush()
+            async with store.read() as session:
+                newest = (
+                    await session.execute(text("select max(measured_at) from readings"))
+                ).scalar_one()
+            if newest is not None and utcnow() - from_ms(newest) < timedelta(minutes=3):
+                break
+            await asyncio.sleep(0.2)
+        assert newest is not None, "no readings"
+        assert utcnow() - from_ms(newest) < timedelta(minutes=3), from_ms(newest)
+        assert from_ms(newest) <= utcnow() + timedelta(seconds=5)  # never in the future
