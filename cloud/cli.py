@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -58,6 +59,14 @@ def is_loopback(host: str) -> bool:
         return False  # a name may resolve anywhere
 
 
+def on_port(settings: CloudSettings, port: int) -> CloudSettings:
+    """The settings with the URLs derived from the port (``PUBLIC_BASE_URL``, and through it
+    the device-flow ``VERIFICATION_URI``) moved to ``port``, unless they were set."""
+    if "public_base_url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"public_base_url": f"http://localhost:{port}"})
+
+
 @cloud_app.command()
 def run(
     host: str = typer.Option("127.0.0.1", envvar="UVICORN_HOST", help="Address to listen on."),
@@ -82,7 +91,7 @@ def run(
 
     from cloud.app import create_app
 
-    settings = _settings()
+    settings = on_port(_settings(), port)
     if not is_loopback(host) and (defaults := settings.development_secrets()):
         # Anyone reaching the port could forge tokens with the published default.
         typer.secho(
@@ -105,6 +114,7 @@ def run(
             )
             raise typer.Exit(2)
         # Worker processes build their own app from the same environment.
+        os.environ["PLANTVITA_CLOUD_PUBLIC_BASE_URL"] = settings.public_base_url
         uvicorn.run(
             "cloud.app:create_app",
             factory=True,

@@ -81,7 +81,8 @@ def operation_id(route: APIRoute) -> str:
 
 def _errors_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     codes = ["400", "422", "429"]
-    if operation.get("security"):
+    # Credentials in the header, or in the body (sign-in, refresh, logout).
+    if operation.get("security") or path.startswith("/api/v1/auth/"):
         codes += ["401", "403"]
     if "{" in path:
         codes.append("404")

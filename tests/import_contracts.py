@@ -5,7 +5,8 @@
 - ``domain_private``: in each domain package (a child of ``containers``), the modules named in
   ``private`` (queries, SQL, routes) are imported only from inside that domain or by the modules
   listed in ``composers`` (the app, which mounts every router): other domains go through its
-  public functions (``service``) and types.
+  public functions (``service``) and types. Modules named in ``thin`` (routers) import none of
+  their own domain's private modules either: a route calls a service function.
 """
 
 from __future__ import annotations
@@ -89,11 +90,13 @@ class DomainPrivateContract(Contract):
     containers = fields.ListField(subfield=fields.StringField())
     private = fields.ListField(subfield=fields.StringField())
     composers = fields.ListField(subfield=fields.StringField(), required=False)
+    thin = fields.ListField(subfield=fields.StringField(), required=False)
 
     def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
         containers: list[str] = self.containers  # type: ignore[assignment]
         private: list[str] = self.private  # type: ignore[assignment]
         composers = set(self.composers or [])  # type: ignore[call-overload]
+        thin = set(self.thin or [])  # type: ignore[call-overload]
         broken: list[dict[str, Any]] = []
         for container in containers:
             depth = container.count(".") + 1
@@ -106,7 +109,8 @@ class DomainPrivateContract(Contract):
                 domain = ".".join(parts[: depth + 1])
                 for importer in sorted(graph.find_modules_that_directly_import(module)):
                     inside = importer == domain or importer.startswith(domain + ".")
-                    if inside or importer in composers:
+                    routed = importer.split(".")[-1] in thin
+                    if (inside and not routed) or importer in composers:
                         continue
                     lines = graph.get_import_details(importer=importer, imported=module)
                     broken.append(

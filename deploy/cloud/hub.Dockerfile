@@ -12,6 +12,7 @@ COPY pyproject.toml README.* ./
 COPY shared/ shared/
 COPY hub/ hub/
 COPY cloud/ cloud/
+COPY plantvita/ plantvita/
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -m pip wheel --wheel-dir /wheels ".[hub]"
 

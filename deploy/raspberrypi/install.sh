@@ -223,6 +223,10 @@ install_units() {
     install_file "$HERE/plantvita-hub" "$WRAPPER" 0755 root:root
 }
 
+# systemd's own test for "booted with systemd": without it (an image being built, a chroot)
+# nothing can be started or stopped, but units can still be enabled for the next boot.
+systemd_running() { [[ -d /run/systemd/system ]]; }
+
 do_install() {
     if ((SYSTEM)); then
         ((EUID == 0)) || die "run as root (sudo), or use --no-system with --root"
@@ -235,7 +239,7 @@ do_install() {
     ensure_dir "$DATA_DIR" 0750 "$SERVICE_USER:$SERVICE_USER"
     ensure_dir "$UNIT_DIR" 0755 root:root
     ensure_dir "$(dirname "$WRAPPER")" 0755 root:root
-    if ((SYSTEM)) && [[ $MODE == upgrade ]]; then
+    if ((SYSTEM)) && [[ $MODE == upgrade ]] && systemd_running; then
         if [[ -e $(r "$DATA_DIR")/hub.sqlite3 ]]; then
             log "backing up the database before the upgrade"
             systemctl start plantvita-backup.service
@@ -247,10 +251,13 @@ do_install() {
     if ((VENV_STEP)); then install_venv; fi
     write_config
     install_units
-    if ((SYSTEM)); then
+    if ((SYSTEM)) && systemd_running; then
         systemctl daemon-reload
         systemctl enable --now plantvita-hub.service plantvita-backup.timer
         log "done: systemctl status plantvita-hub; journalctl -u plantvita-hub -f"
+    elif ((SYSTEM)); then
+        systemctl enable plantvita-hub.service plantvita-backup.timer
+        log "systemd is not running here: the units are enabled and start at the next boot"
     fi
 }
 
@@ -258,14 +265,18 @@ do_uninstall() {
     local unit
     if ((SYSTEM)); then
         ((EUID == 0)) || die "run as root (sudo)"
-        systemctl disable --now plantvita-hub.service plantvita-backup.timer 2>/dev/null || true
-        systemctl stop plantvita-backup.service 2>/dev/null || true
+        if systemd_running; then
+            systemctl disable --now plantvita-hub.service plantvita-backup.timer 2>/dev/null || true
+            systemctl stop plantvita-backup.service 2>/dev/null || true
+        else
+            systemctl disable plantvita-hub.service plantvita-backup.timer 2>/dev/null || true
+        fi
     fi
     for unit in "${UNITS[@]}"; do
         rm -f -- "$(r "$UNIT_DIR/$unit")"
     done
     rm -f -- "$(r "$WRAPPER")"
-    if ((SYSTEM)); then systemctl daemon-reload; fi
+    if ((SYSTEM)) && systemd_running; then systemctl daemon-reload; fi
     rm -rf -- "$(r "$PREFIX")"
     log "removed the service, its units and $PREFIX"
     if ((PURGE)); then

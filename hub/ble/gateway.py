@@ -782,7 +782,16 @@ class Gateway:
 
 
 NO_ADAPTER = "no Bluetooth adapter available"
-_NO_ADAPTER_HINTS = ("no bluetooth adapter", "adapter", "org.bluez", "dbus", "hci")
+# What bleak/BlueZ say when there is no radio to use (not: a missing passive-scan monitor,
+# which the supervisor answers by scanning actively).
+_NO_ADAPTER_HINTS = (
+    "no bluetooth adapter",
+    "bluetooth adapters found",
+    "adapter not found",
+    "no such adapter",
+    "org.freedesktop.dbus.error.serviceunknown",  # bluetoothd is not running
+    "not powered",
+)
 
 
 def radio_problem(exc: BaseException) -> str:

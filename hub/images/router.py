@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
 from hub.errors import BadRequest, ImageTooLarge, NotFound
-from hub.images import repository, service
+from hub.images import service
 from hub.images.models import Image
 from hub.images.schemas import ImagePublic
 from hub.store.types import SyncState
@@ -82,13 +82,13 @@ async def plant_images(
     plant_id: str, session: ReadSessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[ImagePublic]:
     """A plant's photos with metrics, newest first (the canopy trend reads these)."""
-    return [to_public(i) for i in await repository.for_plant(session, plant_id, limit)]
+    return [to_public(i) for i in await service.latest_for_plant(session, plant_id, limit)]
 
 
 @router.get("/images/{image_id}", response_model=ImagePublic)
 async def get_image(image_id: str, session: ReadSessionDep) -> ImagePublic:
     """One image's metadata."""
-    image = await repository.get(session, image_id)
+    image = await service.get_image(session, image_id)
     if image is None:
         raise NotFound(f"image {image_id} not found")
     return to_public(image)
@@ -97,7 +97,7 @@ async def get_image(image_id: str, session: ReadSessionDep) -> ImagePublic:
 async def _file(
     store_read: ReadSessionDep, store: StoreDep, image_id: str, thumb: bool
 ) -> Response:
-    image = await repository.get(store_read, image_id)
+    image = await service.get_image(store_read, image_id)
     if image is None:
         raise NotFound(f"image {image_id} not found")
     path = image.thumbnail_path if thumb else image.path

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +53,20 @@ log = structlog.get_logger(__name__)
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Photos are decoded and analysed one at a time on one thread at the lowest CPU priority: on a
+# Pi the event loop (UI, BLE sessions, sync) then outranks a 12 MP decode, and two uploads never
+# hold two decoded photos in memory at once.
+PHOTO_WORKER_NICE = 19
+
+
+def _lower_priority() -> None:
+    # Linux applies a thread id's nice value to that thread alone; elsewhere this is a no-op.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PHOTO_WORKER_NICE)
+
+
+_photo_worker = ThreadPoolExecutor(1, "photo", initializer=_lower_priority)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +140,9 @@ async def ingest_image(
         async with store.read() as session:
             if await session.get(Plant, plant_id) is None:
                 raise NotFound(f"plant {plant_id} not found")
-    prepared = await asyncio.to_thread(_prepare, store.images, data, settings.thumbnail_max_side)
+    prepared = await asyncio.get_running_loop().run_in_executor(
+        _photo_worker, _prepare, store.images, data, settings.thumbnail_max_side
+    )
     received = utcnow()
 
     async def write(session: AsyncSession) -> Image:
@@ -179,3 +199,8 @@ async def ingest_image(
 async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequence[Image]:
     """A plant's photos, newest first."""
     return await repository.for_plant(session, plant_id, limit)
+
+
+async def get_image(session: AsyncSession, image_id: str) -> Image | None:
+    """One photo, or None."""
+    return await repository.get(session, image_id)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
 from hub.errors import NotFound
-from hub.nodes import repository, service
+from hub.nodes import service
 from hub.nodes.models import Node
 from hub.nodes.schemas import (
     DropCounts,
@@ -70,7 +70,7 @@ async def _public(session: AsyncSession, node: Node) -> NodePublic:
 async def list_nodes(session: ReadSessionDep, include_unpaired: bool = False) -> list[NodePublic]:
     """Paired nodes (and formerly paired ones on request)."""
     nodes = await (
-        repository.all_nodes(session) if include_unpaired else repository.paired(session)
+        service.all_nodes(session) if include_unpaired else service.paired_nodes(session)
     )
     return [await _public(session, n) for n in nodes]
 
@@ -80,7 +80,7 @@ async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[See
     """BTHome devices in range that are not paired (empty when the hub runs without radio)."""
     if gateway is None:
         return []
-    paired = {n.mac for n in await repository.paired(session)}
+    paired = {n.mac for n in await service.paired_nodes(session)}
     return [
         SeenDevicePublic(
             mac=d.mac,
@@ -115,7 +115,7 @@ async def pair_node(
 @router.get("/{mac}", response_model=NodePublic)
 async def get_node(mac: str, session: ReadSessionDep) -> NodePublic:
     """One node."""
-    node = await repository.by_mac(session, _mac(mac))
+    node = await service.node_by_mac(session, _mac(mac))
     if node is None:
         raise NotFound(f"node {mac} not found")
     return await _public(session, node)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
 from hub.errors import BadRequest, NotFound
 from hub.nodes import service as nodes_service
-from hub.plants import repository, service
+from hub.plants import service
 from hub.plants.schemas import (
     History,
     PlantCreate,
@@ -39,15 +39,15 @@ async def list_metrics() -> list[MetricPublic]:
 @router.get("/species", response_model=list[SpeciesPublic])
 async def list_species(session: ReadSessionDep) -> list[SpeciesPublic]:
     """Species mirrored from the cloud catalog."""
-    species = await repository.species_map(session)
+    species = await service.species_map(session)
     return [service.species_public(s) for s in sorted(species.values(), key=lambda s: s.id)]
 
 
 @router.get("/plants", response_model=list[PlantPublic])
 async def list_plants(session: ReadSessionDep) -> list[PlantPublic]:
     """Every plant with its effective thresholds."""
-    species = await repository.species_map(session)
-    return [service.to_public(p, species) for p in await repository.list_plants(session)]
+    species = await service.species_map(session)
+    return [service.to_public(p, species) for p in await service.list_plants(session)]
 
 
 @router.post("/plants", response_model=PlantPublic, status_code=status.HTTP_201_CREATED)
@@ -56,7 +56,7 @@ async def create_plant(data: PlantCreate, store: StoreDep, _admin: AdminDep) -> 
 
     async def op(session: AsyncSession) -> PlantPublic:
         plant = await service.create(session, data)
-        return service.to_public(plant, await repository.species_map(session))
+        return service.to_public(plant, await service.species_map(session))
 
     return await store.write(op)
 
@@ -64,10 +64,10 @@ async def create_plant(data: PlantCreate, store: StoreDep, _admin: AdminDep) -> 
 @router.get("/plants/{plant_id}", response_model=PlantPublic)
 async def get_plant(plant_id: str, session: ReadSessionDep) -> PlantPublic:
     """One plant."""
-    plant = await repository.get(session, plant_id)
+    plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
-    return service.to_public(plant, await repository.species_map(session))
+    return service.to_public(plant, await service.species_map(session))
 
 
 @router.patch("/plants/{plant_id}", response_model=PlantPublic)
@@ -78,7 +78,7 @@ async def update_plant(
 
     async def op(session: AsyncSession) -> PlantPublic:
         plant = await service.update(session, plant_id, data)
-        return service.to_public(plant, await repository.species_map(session))
+        return service.to_public(plant, await service.species_map(session))
 
     return await store.write(op)
 
@@ -92,10 +92,10 @@ async def delete_plant(plant_id: str, store: StoreDep, _admin: AdminDep) -> None
 @router.get("/plants/{plant_id}/status", response_model=PlantStatus)
 async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
     """Latest value of each metric with ok / low / high / stale / unknown."""
-    plant = await repository.get(session, plant_id)
+    plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
-    thresholds = service.thresholds_for(plant, await repository.species_map(session))
+    thresholds = service.thresholds_for(plant, await service.species_map(session))
     node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     now = utcnow()
     metrics = await readings.plant_metrics(
@@ -113,10 +113,10 @@ async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
 async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPublic:
     """Waterings detected from moisture rises (two weeks, newest first) and when the plant
     needs water next: the same shared forecast the cloud API returns."""
-    plant = await repository.get(session, plant_id)
+    plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
-    thresholds = service.thresholds_for(plant, await repository.species_map(session))
+    thresholds = service.thresholds_for(plant, await service.species_map(session))
     node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     return await readings.watering(session, node.id if node else None, thresholds, utcnow())
 
@@ -131,7 +131,7 @@ async def plant_history(
     max_points: Annotated[int, Query(ge=2, le=5000)] = 500,
 ) -> History:
     """A metric over a window (default: the last 24 h), raw or rolled up to fit max_points."""
-    plant = await repository.get(session, plant_id)
+    plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
     end = end or utcnow()

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from hub.dependencies import AdminDep, ReadSessionDep, SyncDep
-from hub.store.types import from_ms
-from hub.sync import repository
+from hub.sync import status
 from hub.sync.link import LinkManager
 from hub.sync.schemas import (
     LinkStart,
@@ -20,7 +19,6 @@ from hub.sync.schemas import (
     SyncStatus,
 )
 from hub.sync.service import SyncEngine
-from hub.sync.status import status_of
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
 
@@ -37,7 +35,7 @@ LinkDep = Annotated[LinkManager, Depends(get_link)]
 @router.get("/sync/status", response_model=SyncStatus)
 async def sync_status(request: Request, session: ReadSessionDep, engine: SyncDep) -> SyncStatus:
     """Pending counts per kind, last success, last error, bytes sent; scheduled jobs, clock."""
-    return await status_of(session, engine, request.app.state.scheduler)
+    return await status.status_of(session, engine, request.app.state.scheduler)
 
 
 @router.get("/sync/rejected", response_model=list[RejectedRow])
@@ -47,17 +45,7 @@ async def rejected(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RejectedRow]:
     """Rows the cloud refused, newest first, with the cloud's reason (kept, never dropped)."""
-    rows = await repository.rejected_rows(session, kind, limit)
-    return [
-        RejectedRow(
-            kind=kind,
-            id=str(row[0]),
-            node_mac=row[1],
-            at=from_ms(row[2]) if row[2] is not None else None,
-            reason=row[3] or "",
-        )
-        for row in rows
-    ]
+    return await status.rejected(session, kind, limit)
 
 
 @router.post("/sync/now", response_model=SyncRunResult)

@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.schedule import MonotonicScheduler
 from hub.store.types import from_ms
 from hub.sync import repository
-from hub.sync.schemas import ClockStatus, LedgerEntry, ScheduledJobStatus, SyncStatus
+from hub.sync.schemas import (
+    ClockStatus,
+    LedgerEntry,
+    RejectedRow,
+    ScheduledJobStatus,
+    SyncStatus,
+)
 from hub.sync.service import KINDS, SyncEngine
 
 # Rejections are counted per table; both image phases share the images table.
@@ -93,3 +99,18 @@ async def status_of(
         schedule=schedule_of(scheduler),
         clock=clock_of(scheduler),
     )
+
+
+async def rejected(session: AsyncSession, kind: str, limit: int) -> list[RejectedRow]:
+    """Rows of ``kind`` the cloud refused, newest first, with the cloud's reason."""
+    rows = await repository.rejected_rows(session, kind, limit)
+    return [
+        RejectedRow(
+            kind=kind,
+            id=str(row[0]),
+            node_mac=row[1],
+            at=from_ms(row[2]) if row[2] is not None else None,
+            reason=row[3] or "",
+        )
+        for row in rows
+    ]

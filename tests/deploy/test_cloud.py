@@ -132,7 +132,7 @@ def test_dockerfile_policy(dockerfile: Path) -> None:
     copies = {rest.split()[0].rstrip("/") for keyword, rest in found[0] if keyword == "COPY"}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    # The wheel must contain every package of the distribution (the CLI root lives in hub/).
+    # The wheel must contain every package of the distribution (the CLI root is plantvita/).
     assert {p.rstrip("*") for p in packages} | {"pyproject.toml"} <= copies
 
 

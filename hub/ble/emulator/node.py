@@ -58,6 +58,11 @@ MAX_IMAGE_SIZE = 64 * 1024
 POWER_ON_ATTEMPTS = 3
 POWER_ON_TIMEOUT_S = 10.0  # an in-process controller answers in milliseconds
 _APP_ERROR_VALUE_NOT_ALLOWED = 0x80  # protocol.md §3.2: invalid Config write
+# A Control Point request whose answer would go to a characteristic the hub has not subscribed
+# to (Core Specification Supplement, common profile error 0xFD), as the firmware refuses it.
+_ATT_ERROR_CCCD_IMPROPER = 0xFD
+_CCCD_NOTIFY = 0x0001
+_CCCD_INDICATE = 0x0002
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,13 +602,32 @@ class EmulatedNode:
         self._clock_offset = epoch - self.clock.epoch()
         self.time_set = True
 
+    def _subscribed(self, connection: Connection, char: gatt.Characteristic[bytes]) -> int:
+        """The hub's CCCD bits for ``char`` on this connection (0 when not subscribed)."""
+        device = self._device
+        if device is None:
+            return 0
+        return int.from_bytes(device.gatt_server.read_cccd(connection, char), "little")
+
     def _on_control_point(self, connection: Connection, value: bytes) -> None:
+        # Answers nobody would receive are refused at ATT level, as the firmware does.
+        if not self._subscribed(connection, self._cp) & _CCCD_INDICATE:
+            raise att.ATT_Error(_ATT_ERROR_CCCD_IMPROPER, message="Control Point not subscribed")
         try:
             request = pv.decode_request(value)
         except pv.ProtocolError as exc:
             opcode = value[0] if value else 0
             self._answer_later(connection, opcode, exc.status)
             return
+        target = (
+            self._records
+            if isinstance(request, pv.ReportSince)
+            else self._image_data
+            if isinstance(request, pv.ImgGet)
+            else None
+        )
+        if target is not None and not self._subscribed(connection, target) & _CCCD_NOTIFY:
+            raise att.ATT_Error(_ATT_ERROR_CCCD_IMPROPER, message="data not subscribed")
         if isinstance(request, pv.Abort):
             asyncio.get_running_loop().create_task(self._abort(connection))
             return

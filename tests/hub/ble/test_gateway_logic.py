@@ -180,3 +180,13 @@ async def test_no_adapter_is_one_status_line_not_a_log_per_retry(
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_missing_adapter_is_told_apart_from_a_missing_passive_scan_monitor() -> None:
+    from bleak.exc import BleakError
+
+    from hub.ble.gateway import NO_ADAPTER, radio_problem
+
+    assert radio_problem(BleakError("No Bluetooth adapters found.")).startswith(NO_ADAPTER)
+    passive = BleakError("passive scanning needs org.bluez.AdvertisementMonitorManager1")
+    assert not radio_problem(passive).startswith(NO_ADAPTER)  # answered by scanning actively

@@ -86,13 +86,13 @@ function canopyTrend(images) {
     format: (v) => `${v.toFixed(0)}%`, readoutFormat: (v) => `${v.toFixed(1)} % canopy`, label: "Canopy cover over time, percent of the photo", readout,
   });
   const change = points[points.length - 1].value - points[0].value;
-  return el("figure", { class: "panel", id: "canopy", dataset: { points: points.length } },
+  return el("div", { id: "canopy", class: "chart" }, el("figure", { class: "panel", dataset: { points: points.length } },
     el("figcaption", {}, "Canopy cover (% of the photo that is plant)"), holder, readout,
-    el("p", { class: "muted small" }, `${points.length} photos · latest ${points[points.length - 1].value.toFixed(1)} % · ${change >= 0 ? "up" : "down"} ${Math.abs(change).toFixed(1)} points since ${dateTime(new Date(points[0].t).toISOString())}`));
+    el("p", { class: "muted small" }, `${points.length} photos · latest ${points[points.length - 1].value.toFixed(1)} % · ${change >= 0 ? "up" : "down"} ${Math.abs(change).toFixed(1)} points since ${dateTime(new Date(points[0].t).toISOString())}`)));
 }
 
 function photoImg(imageId, width, height) {
-  const img = el("img", { alt: "", width, height, loading: "lazy" });
+  const img = el("img", { alt: "", width, height });
   thumbnail(imageId).then((url) => { img.src = url; }, () => { img.alt = "thumbnail unavailable"; });
   return img;
 }
