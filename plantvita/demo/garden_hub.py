@@ -277,6 +277,8 @@ def build_app(
     labels: Path | None = None,
     speed: float = 1.0,
     history_s: float = 0.0,
+    seed_history_s: float = 0.0,
+    seed_step_s: float = 1800.0,
 ) -> FastAPI:
     """The real hub app with an ``nodes``-node emulated garden on its radio."""
     from hub.app import create_app
@@ -290,6 +292,8 @@ def build_app(
             sampling_interval_s=sampling_interval_s,
             photo_every_s=photo_every_s,
             state_dir=state_dir,
+            seed_history_s=seed_history_s,
+            seed_step_s=seed_step_s,
         )
         write_labels(garden, labels or hub_settings.data_dir / LABELS_FILE)
         gateway_settings = GatewaySettings.from_hub_settings(
@@ -317,6 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history", type=float, default=0.0, help="with --speed: replay from this many s ago"
     )
+    parser.add_argument(
+        "--seed-history",
+        type=float,
+        default=0.0,
+        help="seconds of history each new node already holds in its flash (its records and "
+        "newest photos, which the hub backfills over GATT)",
+    )
+    parser.add_argument(
+        "--seed-step", type=float, default=1800.0, help="seconds between seeded measurements"
+    )
     args = parser.parse_args(argv)
     settings = HubSettings()
     app = build_app(
@@ -327,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         labels=args.labels,
         speed=args.speed,
         history_s=args.history,
+        seed_history_s=args.seed_history,
+        seed_step_s=args.seed_step,
     )
     uvicorn.run(app, **uvicorn_options(settings))
     return 0

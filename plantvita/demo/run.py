@@ -36,6 +36,8 @@ SAMPLING_INTERVAL_S = 10  # the emulated nodes measure this often in the demo (r
 PHOTO_EVERY_S = 600  # the shortest camera interval a node config allows
 ALERT_MIN_DURATION_S = 30  # a breach must last this long before it is an alert (demo only)
 SYNC_INTERVAL_S = 5
+SEED_HISTORY_S = 7 * 86_400  # each node already holds a week in its flash when the demo starts
+SEED_STEP_S = 1800  # measured every half hour over that week (336 records per node)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,10 @@ def start_tiers(
             str(SAMPLING_INTERVAL_S),
             "--photo-every",
             str(PHOTO_EVERY_S),
+            "--seed-history",
+            str(SEED_HISTORY_S),
+            "--seed-step",
+            str(SEED_STEP_S),
         ],
         {**hub_env(options), **(hub_overrides or {})},
     )

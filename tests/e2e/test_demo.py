@@ -6,9 +6,12 @@ import asyncio
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +32,7 @@ class Demo:
     output: Path
     cloud_url: str
     hub_url: str
+    started: float  # time.monotonic() when the demo was launched
 
     def running(self) -> None:
         """Fail with the demo's output if it exited."""
@@ -40,6 +44,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     data_dir = tmp_path / "demo"
     cloud_port, hub_port = free_port(), free_port()
     output = tmp_path / "demo.out"
+    started = time.monotonic()
     with output.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -62,11 +67,56 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
             output,
             f"http://127.0.0.1:{cloud_port}",
             f"http://127.0.0.1:{hub_port}",
+            started,
         )
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+WEEK = timedelta(days=7)
+SEEDED_PER_NODE = 336  # plantvita.demo.run: a week every half hour in each node's flash
+
+
+async def _seeded_week(cloud: httpx.AsyncClient, user: scenario.CloudUser) -> dict[str, Any] | None:
+    """A plant whose raw history spans the week before now and whose photos from days ago are
+    linked to it (what the nodes' flash held when the demo started), or None."""
+    now = datetime.now(UTC)
+    plants = _json(await cloud.get("/api/v1/plants", headers=user.headers))
+    for plant in plants:
+        history = _json(
+            await cloud.get(
+                f"/api/v1/plants/{plant['id']}/readings",
+                params={
+                    "start": (now - WEEK - timedelta(hours=1)).isoformat(),
+                    "end": now.isoformat(),
+                    "resolution": "raw",
+                    "max_points": 10_000,
+                },
+                headers=user.headers,
+            )
+        )
+        times = [datetime.fromisoformat(p["t"]) for p in history["points"]]
+        if len(times) < SEEDED_PER_NODE or min(times) > now - WEEK + timedelta(hours=1):
+            continue
+        images = _json(
+            await cloud.get(f"/api/v1/plants/{plant['id']}/images", headers=user.headers)
+        )
+        old = [
+            i
+            for i in images
+            if i["plant_id"] == plant["id"]
+            and datetime.fromisoformat(i["captured_at"]) < now - timedelta(days=1)
+        ]
+        if len(old) >= 5:
+            return {"plant": plant["id"], "readings": len(times), "old_photos": len(old)}
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Demo) -> None:
@@ -79,6 +129,25 @@ async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Dem
     saved = await eventually(credentials_written, 60, "the demo writing its credentials")
     await scenario.wait_healthy(demo.cloud_url, 90)
     async with httpx.AsyncClient(base_url=demo.cloud_url, timeout=30) as cloud:
+
+        async def week_seeded() -> dict[str, Any] | None:
+            demo.running()
+            token = await cloud.post(
+                "/api/v1/auth/token",
+                data={"username": saved["email"], "password": saved["password"]},
+            )
+            if token.status_code != 200:
+                return None
+            user = scenario.CloudUser(
+                saved["email"], saved["password"], token.json()["access_token"]
+            )
+            return await _seeded_week(cloud, user)
+
+        # Charts and the gallery are full in the first minute: the week the nodes' flash
+        # held reached the cloud through the hub's backfill and sync, photos on their plants.
+        left = 60 - (time.monotonic() - demo.started)
+        seeded = await eventually(week_seeded, max(left, 1), "a week of history and photos", 2.0)
+        assert seeded["readings"] >= SEEDED_PER_NODE
 
         async def flowing() -> scenario.CloudSummary | None:
             demo.running()

@@ -47,7 +47,17 @@ class EmulatedGarden:
         state_dir: Path | None = None,
         secret: str = DEMO_SECRET,
         first_index: int = 1,
+        seed_history_s: float = 0.0,
+        seed_step_s: float = 1800.0,
+        seed_photo_every_s: float = 86_400,
     ) -> None:
+        """``seed_history_s``: each node that never measured has been in the garden that long
+        before it first boots here, measuring every ``seed_step_s`` and photographing every
+        ``seed_photo_every_s`` (``EmulatedNode.seed_history``)."""
+        self.seed_history_s = seed_history_s
+        self.seed_step_s = seed_step_s
+        self.seed_photo_every_s = seed_photo_every_s
+        self.seeded: dict[str, int] = {}  # MAC → measurements of its seeded history
         self.clock = clock or SimClock(speed)
         self.radio = radio or BumbleRadio()
         config = pv.Config(
@@ -90,6 +100,10 @@ class EmulatedGarden:
         """Boot every node (optionally spread over ``stagger_real_s`` so bursts interleave)."""
         step = stagger_real_s / max(1, len(self.nodes))
         for node in self.nodes:
+            if self.seed_history_s:
+                self.seeded[node.mac] = await node.seed_history(
+                    self.seed_history_s, self.seed_step_s, self.seed_photo_every_s
+                )
             await node.start()
             if step:
                 await asyncio.sleep(step)

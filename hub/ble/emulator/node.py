@@ -24,7 +24,7 @@ import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -374,6 +374,63 @@ class EmulatedNode:
         await self._advertise(build_adv_data(service_data))
         return measurement
 
+    async def seed_history(
+        self, span_s: float, step_s: float, photo_every_s: float | None = 86_400
+    ) -> int:
+        """A node that has been in the garden for ``span_s`` before this hub first hears it.
+
+        Only on a node that never measured (no log, no journal): it takes the measurements of
+        that week every ``step_s``, with the clock a hub set on it then (every record carries
+        its time), into its log, journal and record store, and the photos its camera took every
+        ``photo_every_s`` (at most the newest ``MAX_IMAGES``: what its flash keeps). The environment
+        runs through the week as it would live (dry-downs, waterings, growth, battery), so the
+        hub backfills the records and fetches the photos over GATT like any it missed. The
+        number of measurements it added.
+        """
+        if self.log or step_s <= 0 or span_s <= 0:
+            return 0
+        now = self.clock.now()
+        start = now - timedelta(seconds=span_s)
+        steps = int(span_s // step_s)
+        times = [start + timedelta(seconds=i * step_s) for i in range(steps)]
+        every = photo_every_s if self.camera else None
+        photo_times: set[int] = set()
+        if every:
+            taken = [i for i, t in enumerate(times) if (t - start).total_seconds() % every < step_s]
+            photo_times = set(taken[-MAX_IMAGES:])
+        for index, at in enumerate(times):
+            values = self.environment.sample(at)
+            seq = self.flash.counter.next()
+            epoch = int(at.timestamp())
+            if self.journal is not None:
+                self.journal.measured(JournalMeasurement(seq, at, epoch, self.incarnation, values))
+            self.log.append(Measurement(seq, at, values, self.incarnation))
+            self.flash.records.append(pv.Record(seq, epoch, values))
+            self.environment.drain(0.01)
+            if index in photo_times:
+                await self._store_photo(epoch, at)
+        self._save_state()
+        # It kept the time a hub set on it: its next records carry a time too.
+        self._clock_offset = 0.0
+        self.time_set = True
+        return len(times)
+
+    async def _store_photo(self, epoch: int, at: datetime) -> StoredImage:
+        photo = await asyncio.to_thread(
+            draw_plant_photo,
+            self.environment.canopy,
+            self.seed * 100_003 + self.flash.next_image_id,
+            self.photo_size,
+        )
+        image = StoredImage(self.flash.next_image_id, photo, epoch)
+        if self.journal is not None:
+            self.journal.photo(image.image_id, image.epoch, photo, self.incarnation)
+        self.flash.images[image.image_id] = image
+        self.flash.next_image_id = self.flash.next_image_id % 0xFFFF + 1
+        self._last_photo_epoch = at.timestamp()
+        self.environment.drain(0.05)
+        return image
+
     def _camera_time_passed(self, now: datetime) -> bool:
         # A scheduled capture minute (UTC) fell between the previous wake and this one.
         times = self.flash.config.camera_times
@@ -389,21 +446,7 @@ class EmulatedNode:
         """Take a photo of the plant (drawn in a thread: Pillow blocks)."""
         if len(self.flash.images) >= MAX_IMAGES:
             return None
-        now = self.clock.now()
-        photo = await asyncio.to_thread(
-            draw_plant_photo,
-            self.environment.canopy,
-            self.seed * 100_003 + self.flash.next_image_id,
-            self.photo_size,
-        )
-        image = StoredImage(self.flash.next_image_id, photo, self.node_epoch())
-        if self.journal is not None:
-            self.journal.photo(image.image_id, image.epoch, photo, self.incarnation)
-        self.flash.images[image.image_id] = image
-        self.flash.next_image_id = self.flash.next_image_id % 0xFFFF + 1
-        self._last_photo_epoch = now.timestamp()
-        self.environment.drain(0.05)
-        return image
+        return await self._store_photo(self.node_epoch(), self.clock.now())
 
     def _window_real_s(self) -> float:
         config = self.flash.config
