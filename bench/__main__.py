@@ -87,8 +87,9 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
     ),
     "pi_budget": (
         "the hub with 50 emulated sensor + 5 camera nodes in a 400 MB memory cgroup and 25 % of "
-        "one core (the emulated nodes share the hub's process and budget); overview page while "
-        "12 MP photos are analysed; green metrics per 12 MP photo under the quota vs unlimited",
+        "one core (the emulated nodes share the hub's process and CPU quota; their own RSS is "
+        "taken off rss_mb); overview page while 12 MP photos are analysed; green metrics per "
+        "12 MP photo under the quota vs unlimited (baseline)",
         [
             Target("rss_mb", "<=", 150),
             Target("oom_killed", "<=", 0),

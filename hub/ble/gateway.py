@@ -106,6 +106,9 @@ class _Node:
     # Readings the node holds that the hub has not received (counter gaps since the last
     # backfill); while above zero a session is due.
     readings_held: int = 0
+    # Newest seq when a session left untimed records on the node (taken before its clock was
+    # ever set); a later advert means a timed record exists to place them by.
+    untimed_upto: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +351,11 @@ class Gateway:
             if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
                 node.readings_held += seq - node.last_seq - 1
+                node.session_due_at = 0.0
+                self._session_wanted.set()
+            if node.untimed_upto is not None and seq > node.untimed_upto:
+                # Measured with its clock set: now the untimed records it holds can be placed.
+                node.untimed_upto = None
                 node.session_due_at = 0.0
                 self._session_wanted.set()
             node.last_seq = seq
@@ -649,6 +657,10 @@ class Gateway:
             node.session_due_at = time.monotonic() + (
                 0.0 if node.readings_held else self.settings.session_interval_s
             )
+            # Records from before its clock was ever set stay on the node: the first advert
+            # measured after this session (which set the clock) asks for the session that
+            # places them by it.
+            node.untimed_upto = report.newest_seq if report.held else None
             if report.config_revision is not None:
                 node.applied_revision = report.config_revision
             if report.node_config is not None:

@@ -54,6 +54,7 @@ class SessionReport:
     counter_checked: bool = False  # COUNT compared with the hub's last seq (node held records)
     seq_epoch: int | None = None  # set when the node's counter restarted: the new epoch
     newest_seq: int | None = None  # the node's newest record seq (COUNT), when it held any
+    held: int = 0  # records left on the node: taken before its clock was ever set, no anchor
 
 
 def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
@@ -293,6 +294,10 @@ class NodeSession:
         if records:
             await self.store.store_readings(self._readings(records))
             self.report.records = len(records)
+        if self.report.held:
+            # Readings of a clock that was never set are not guessed at: the node keeps them
+            # (this session set its clock, so its next records will place them by seq).
+            return
         # The node may only forget what the store has durably committed.
         last = done.last_seq if records else count.newest_seq
         ack = (await self._ok(pv.AckUpto(last))).result
@@ -331,7 +336,6 @@ class NodeSession:
             interval = self._node_config.sampling_interval_s
         else:
             interval = self.wanted_config.sampling_interval_s if self.wanted_config else 600
-        now = self.now()
         for record in records:
             if not record.values:
                 continue
@@ -349,8 +353,10 @@ class NodeSession:
                     seconds=(record.seq - seq) * interval
                 )
             else:
-                newest = records[-1].seq
-                measured_at = now - timedelta(seconds=(newest - record.seq) * interval)
+                # No record of this fetch has a time: nothing to place them by. They stay on
+                # the node (not acked) until a later fetch brings timed records after them.
+                self.report.held += 1
+                continue
             readings.append(
                 DecodedReading(
                     node_mac=self.mac,

@@ -73,8 +73,9 @@ def cloud_env(options: DemoOptions, database_url: str) -> dict[str, str]:
     env.pop("PLANTVITA_CLOUD_DATABASE_URL", None)
     demo = {
         "PLANTVITA_CLOUD_STORAGE_DIR": str((options.data_dir / "objects").resolve()),
-        "PLANTVITA_CLOUD_PUBLIC_BASE_URL": cloud_url,
-        "PLANTVITA_CLOUD_VERIFICATION_URI": f"{cloud_url}/link",
+        "PLANTVITA_CLOUD_PUBLIC_BASE_URL": cloud_url,  # the hub's link opens {cloud}/app/link
+        # One Web Push key for the API and the worker, kept with the demo's data.
+        "PLANTVITA_CLOUD_VAPID_KEY_FILE": str((options.data_dir / "vapid_private.pem").resolve()),
         "PLANTVITA_CLOUD_WORKER_INLINE": "false",
         "PLANTVITA_CLOUD_WORKER_POLL_S": "1",
         "PLANTVITA_CLOUD_DEVICE_POLL_INTERVAL_S": "1",

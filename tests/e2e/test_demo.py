@@ -102,6 +102,9 @@ async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Dem
 
         summary = await eventually(flowing, 120, "readings, photos and a diagnosis", 2.0)
         hub_status = await cloud.get(f"{demo.hub_url}/api/v1/sync/status")
+        app_shell = await cloud.get(f"{demo.cloud_url}/app/")
+    assert app_shell.status_code == 200
+    assert "/app/static/js/app.js" in app_shell.text
     assert summary.images >= summary.diagnoses
     assert hub_status.status_code == 200, hub_status.text
     pids: dict[str, int] = json.loads((demo.data_dir / "pids.json").read_text())
@@ -121,6 +124,7 @@ async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Dem
     output = demo.output.read_text()
     assert f"{demo.hub_url}/" in output
     assert f"{demo.cloud_url}/docs" in output
+    assert f"{demo.cloud_url}/app/" in output
     assert f"{saved['email']} / {saved['password']}" in output
     assert "Traceback" not in output
     assert [pid for pid in (*pids.values(), postgres) if process_alive(pid)] == []
