@@ -15,13 +15,17 @@ from cloud.storage.ports import StorageError
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+def _example(body: dict[str, str]) -> dict[int | str, dict[str, object]]:
+    return {200: {"content": {"application/json": {"example": body}}}}
+
+
+@router.get("/healthz", responses=_example({"status": "ok"}))
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=_example({"status": "ready", "database": "ok", "storage": "gcs"}))
 async def readyz(
     engine: EngineDep, read_database: ReadDatabaseDep, store: ObjectStoreDep
 ) -> dict[str, str]:

@@ -168,6 +168,110 @@ _NODE_CONFIG = {
     "connectable_window_s": 30,
 }
 
+_IMAGE = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+_DIAGNOSIS = "2d4f6a8c-0e1b-4c3d-9e5f-7a9b1c3d5e7f"
+_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+_DIAGNOSIS_PUBLIC = {
+    "id": _DIAGNOSIS,
+    "image_id": _IMAGE,
+    "plant_id": _PLANT,
+    "status": "succeeded",
+    "health": "stressed",
+    "confidence": 0.82,
+    "summary": "Lower leaves are yellowing; the soil has been dry for two days.",
+    "findings": [
+        {
+            "issue": "Yellowing lower leaves",
+            "likely_cause": "Underwatering",
+            "cause_type": "abiotic",
+            "evidence": "Moisture under 30 % since Monday; older leaves pale from the tips.",
+        }
+    ],
+    "recommended_actions": ["Water until it drains, then keep moisture above 35 %"],
+    "follow_up": "Take another photo in three days.",
+    "model": "gemini-2.5-flash",
+    "source": "gemini",
+    "tokens": {"prompt": 1830, "candidates": 214, "total": 2044},
+    "attempts": 1,
+    "last_error_code": None,
+    "last_error": None,
+    "requested_at": _WHEN,
+    "started_at": "2026-12-01T08:30:02Z",
+    "next_attempt_at": None,
+    "finished_at": "2026-12-01T08:30:09Z",
+    "job_id": 4187,
+    "job_status": "succeeded",
+}
+_IMAGE_PUBLIC = {
+    "id": _IMAGE,
+    "plant_id": _PLANT,
+    "node_id": _NODE,
+    "captured_at": _WHEN,
+    "byte_size": 48213,
+    "content_type": "image/jpeg",
+    "width": 1600,
+    "height": 1200,
+    "sha256": _SHA256,
+    "metrics": {
+        "canopy_cover": 0.41,
+        "excess_green_mean": 38.5,
+        "green_pixels": 787200,
+        "brightness": 112.0,
+        "flags": [],
+    },
+    "status": "complete",
+    "created_at": _WHEN,
+    "latest_diagnosis": _DIAGNOSIS_PUBLIC,
+}
+_PLANT_PUBLIC = {
+    "id": _PLANT,
+    "name": "Basil",
+    "species_id": 54,
+    "species_name": "Basil",
+    "location": "kitchen window",
+    "node_id": _NODE,
+    "overrides": {"moisture_min": 35.0},
+    "thresholds": {**_THRESHOLDS, "moisture_min": 35.0},
+    "created_at": _WHEN,
+    "updated_at": _WHEN,
+}
+_HUB_PUBLIC = {
+    "id": _HUB,
+    "name": "Balcony hub",
+    "linked": True,
+    "created_at": _WHEN,
+    "last_seen_at": _WHEN,
+    "revoked_at": None,
+    "config_revision": 7,
+    "config_revision_acked": 7,
+    "config_pending": False,
+}
+_PLANT_STATUS = {
+    "plant_id": _PLANT,
+    "node_id": _NODE,
+    "measured_at": _WHEN,
+    "metrics": [
+        {
+            "metric": "moisture",
+            "unit": "%",
+            "value": 24.0,
+            "measured_at": _WHEN,
+            "status": "low",
+            "minimum": 35.0,
+            "maximum": 60.0,
+        },
+        {
+            "metric": "temperature",
+            "unit": "°C",
+            "value": 21.3,
+            "measured_at": _WHEN,
+            "status": "ok",
+            "minimum": 18.0,
+            "maximum": 30.0,
+        },
+    ],
+}
+
 # One example per schema, by component name (validated against the model in the tests).
 EXAMPLES: Final[dict[str, Any]] = {
     "ErrorBody": {"error": {"code": "not_found", "message": "plant not found", "details": None}},
@@ -209,17 +313,7 @@ EXAMPLES: Final[dict[str, Any]] = {
         "hub_id": _HUB,
     },
     "HubUpdate": {"name": "Greenhouse hub"},
-    "HubPublic": {
-        "id": _HUB,
-        "name": "Balcony hub",
-        "linked": True,
-        "created_at": _WHEN,
-        "last_seen_at": _WHEN,
-        "revoked_at": None,
-        "config_revision": 7,
-        "config_revision_acked": 7,
-        "config_pending": False,
-    },
+    "HubPublic": _HUB_PUBLIC,
     "NodeCreate": {"mac": "aa-bb-cc-11-22-33", "name": "Window sill", "hub_id": _HUB},
     "NodeUpdate": {"name": "Kitchen window"},
     "NodeConfigUpdate": {"sampling_interval_s": 600, "camera_interval_s": 43200},
@@ -249,18 +343,7 @@ EXAMPLES: Final[dict[str, Any]] = {
         "overrides": {"moisture_min": 35.0},
     },
     "PlantUpdate": {"location": "balcony", "overrides": None},
-    "PlantPublic": {
-        "id": _PLANT,
-        "name": "Basil",
-        "species_id": 54,
-        "species_name": "Basil",
-        "location": "kitchen window",
-        "node_id": _NODE,
-        "overrides": {"moisture_min": 35.0},
-        "thresholds": {**_THRESHOLDS, "moisture_min": 35.0},
-        "created_at": _WHEN,
-        "updated_at": _WHEN,
-    },
+    "PlantPublic": _PLANT_PUBLIC,
     "SpeciesPublic": {
         "id": 54,
         "common_name": "Basil",
@@ -343,7 +426,7 @@ EXAMPLES: Final[dict[str, Any]] = {
             }
         ],
     },
-    "PlantStatus": {"plant_id": _PLANT, "node_id": _NODE, "measured_at": _WHEN, "metrics": []},
+    "PlantStatus": _PLANT_STATUS,
     "ReadingBatch": {
         "batch_id": _UUID,
         "readings": [
@@ -412,7 +495,206 @@ EXAMPLES: Final[dict[str, Any]] = {
         "plant_id": _PLANT,
         "captured_at": _WHEN,
         "byte_size": 48213,
-        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "sha256": _SHA256,
         "content_type": "image/jpeg",
+    },
+    "ImageSlot": {
+        "image_id": _IMAGE,
+        "complete": False,
+        "upload_url": "https://storage.example.org/plantvita-images/9b8a7c6d.jpg?X-Goog-Signature=EXAMPLE",
+        "upload_method": "PUT",
+        "upload_headers": {"Content-Type": "image/jpeg"},
+        "expires_at": "2026-12-01T08:45:00Z",
+    },
+    "ImageCompleteAck": {
+        "image_id": _IMAGE,
+        "sha256": _SHA256,
+        "byte_size": 48213,
+        "diagnosis_queued": True,
+    },
+    "ImagePublic": _IMAGE_PUBLIC,
+    "ImageDetail": {
+        **_IMAGE_PUBLIC,
+        "download_url": "https://storage.example.org/plantvita-images/9b8a7c6d.jpg?X-Goog-Signature=EXAMPLE",
+        "thumbnail_url": "https://storage.example.org/plantvita-images/9b8a7c6d.thumb.jpg?X-Goog-Signature=EXAMPLE",
+        "urls_expire_at": "2026-12-01T08:45:00Z",
+    },
+    "DiagnosisPublic": _DIAGNOSIS_PUBLIC,
+    "WateringPublic": {
+        "events": [{"at": "2026-11-28T18:00:00Z", "before": 28.4, "after": 52.1, "rise": 23.7}],
+        "forecast": {
+            "status": "in_days",
+            "text": "Needs water in about 2 days",
+            "moisture": 41.6,
+            "minimum": 35.0,
+            "hours_until_dry": 52.8,
+            "dry_at": "2026-12-03T13:18:00Z",
+            "days": 2,
+            "drying_per_day": 3.0,
+            "last_watered_at": "2026-11-28T18:00:00Z",
+            "reason": None,
+        },
+    },
+    "MetricPublic": {
+        "name": "moisture",
+        "label": "Soil moisture",
+        "unit": "%",
+        "minimum": 0.0,
+        "maximum": 100.0,
+        "decimals": 0,
+        "role": "plant",
+        "thresholds": True,
+        "threshold_prefix": "moisture",
+        "compact_above": None,
+        "daily": None,
+    },
+    "Garden": {
+        "generated_at": _WHEN,
+        "hubs": [{**_HUB_PUBLIC, "online": True, "offline_after_s": 900}],
+        "plants": [
+            {
+                "plant": _PLANT_PUBLIC,
+                "node": {
+                    "id": _NODE,
+                    "name": "Window sill",
+                    "mac": "AA:BB:CC:11:22:33",
+                    "hub_id": _HUB,
+                    "battery": 87.0,
+                    "last_seen_at": _WHEN,
+                },
+                "status": _PLANT_STATUS,
+                "open_alerts": 1,
+                "config_pending": False,
+            }
+        ],
+    },
+    "PushKey": {
+        "public_key": "BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3q"
+        "BUYIHBQFLXYp5Nksh8U"
+    },
+    "PushSubscriptionPublic": {
+        "id": _UUID,
+        "push_service": "fcm.googleapis.com",
+        "user_agent": "Mozilla/5.0 (Android 15; Mobile)",
+        "created_at": _WHEN,
+        "last_status": "delivered",
+        "last_error": None,
+        "last_attempt_at": _WHEN,
+    },
+    "Preferences": {
+        "channels": [
+            {"name": "push", "label": "Push", "available": True},
+            {"name": "email", "label": "E-mail", "available": False},
+            {"name": "webhook", "label": "Webhook", "available": True},
+        ],
+        "events": [
+            {"name": "alert.opened", "label": "An alert opens", "available": True},
+            {"name": "alert.resolved", "label": "An alert is resolved", "available": True},
+            {"name": "diagnosis.ready", "label": "A diagnosis is ready", "available": True},
+            {"name": "hub.offline", "label": "A hub goes offline", "available": True},
+        ],
+        "choices": {
+            "push": {
+                "alert.opened": True,
+                "alert.resolved": False,
+                "diagnosis.ready": True,
+                "hub.offline": True,
+            },
+            "email": {
+                "alert.opened": False,
+                "alert.resolved": False,
+                "diagnosis.ready": False,
+                "hub.offline": False,
+            },
+            "webhook": {
+                "alert.opened": True,
+                "alert.resolved": True,
+                "diagnosis.ready": True,
+                "hub.offline": True,
+            },
+        },
+    },
+    "BatchAck": {
+        "batch_id": _UUID,
+        "accepted": 47,
+        "duplicates": 2,
+        "rejected": [
+            {
+                "index": 12,
+                "reason": "too_old",
+                "message": "measured_at is before 2020-01-01 (a clock never set?)",
+            }
+        ],
+        "replayed": False,
+    },
+    "NodeInventoryAck": {
+        "registered": ["AA:BB:CC:11:22:44"],
+        "updated": ["AA:BB:CC:11:22:33"],
+        "rejected": [],
+    },
+    "PlantEditAck": {
+        "results": [
+            {
+                "edit_id": _UUID,
+                "outcome": "applied",
+                "message": None,
+                "revision": 5,
+                "current": {
+                    "id": _PLANT,
+                    "name": "Basil",
+                    "species_id": 54,
+                    "location": "balcony",
+                    "node_mac": "AA:BB:CC:11:22:33",
+                    "overrides": None,
+                    "revision": 5,
+                },
+            }
+        ]
+    },
+    "ConfigSnapshot": {
+        "revision": 7,
+        "hub_id": _HUB,
+        "generated_at": _WHEN,
+        "plants": [
+            {
+                "id": _PLANT,
+                "name": "Basil",
+                "species_id": 54,
+                "location": "kitchen window",
+                "node_mac": "AA:BB:CC:11:22:33",
+                "overrides": {"moisture_min": 35.0},
+                "revision": 4,
+            }
+        ],
+        "species": [
+            {
+                "id": 54,
+                "common_name": "Basil",
+                "scientific_name": "Ocimum basilicum",
+                "thresholds": _THRESHOLDS,
+            }
+        ],
+        "nodes": [_NODE_CONFIG],
+    },
+    "DiagnosisDigest": {
+        "diagnoses": [
+            {
+                "id": _DIAGNOSIS,
+                "plant_id": _PLANT,
+                "image_sha256": _SHA256,
+                "image_captured_at": _WHEN,
+                "status": "succeeded",
+                "health": "stressed",
+                "confidence": 0.82,
+                "summary": "Lower leaves are yellowing; the soil has been dry for two days.",
+                "findings": _DIAGNOSIS_PUBLIC["findings"],
+                "recommended_actions": _DIAGNOSIS_PUBLIC["recommended_actions"],
+                "follow_up": "Take another photo in three days.",
+                "source": "gemini",
+                "model": "gemini-2.5-flash",
+                "requested_at": _WHEN,
+                "finished_at": "2026-12-01T08:30:09Z",
+            }
+        ]
     },
 }

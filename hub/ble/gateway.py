@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from typing import Any
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakBluetoothNotAvailableError
 from bleak_retry_connector import establish_connection
 
 from hub.ble.bumble_backend import BleakBackends
@@ -792,12 +794,19 @@ _NO_ADAPTER_HINTS = (
     "org.freedesktop.dbus.error.serviceunknown",  # bluetoothd is not running
     "not powered",
 )
+# bleak, when the configured adapter (PLANTVITA_HUB_BLE_ADAPTER) is not there.
+_MISSING_ADAPTER = re.compile(r"adapter '[^']*' not found")
 
 
 def radio_problem(exc: BaseException) -> str:
     """One line a gardener can act on for a scanner that cannot start."""
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, FileNotFoundError) or any(h in text.lower() for h in _NO_ADAPTER_HINTS):
+    lowered = text.lower()
+    if (
+        isinstance(exc, BleakBluetoothNotAvailableError | FileNotFoundError)
+        or any(h in lowered for h in _NO_ADAPTER_HINTS)
+        or _MISSING_ADAPTER.search(lowered)
+    ):
         return f"{NO_ADAPTER} ({text[:160]})"
     return f"Bluetooth scanning fails ({text[:160]})"
 

@@ -183,10 +183,28 @@ async def test_no_adapter_is_one_status_line_not_a_log_per_retry(
 
 
 def test_a_missing_adapter_is_told_apart_from_a_missing_passive_scan_monitor() -> None:
-    from bleak.exc import BleakError
+    from bleak.exc import (
+        BleakBluetoothNotAvailableError,
+        BleakBluetoothNotAvailableReason,
+        BleakError,
+    )
 
     from hub.ble.gateway import NO_ADAPTER, radio_problem
 
     assert radio_problem(BleakError("No Bluetooth adapters found.")).startswith(NO_ADAPTER)
-    passive = BleakError("passive scanning needs org.bluez.AdvertisementMonitorManager1")
-    assert not radio_problem(passive).startswith(NO_ADAPTER)  # answered by scanning actively
+    off = BleakBluetoothNotAvailableError(
+        "No powered Bluetooth adapters found. Turn on Bluetooth and try again.",
+        BleakBluetoothNotAvailableReason.POWERED_OFF,
+    )
+    assert radio_problem(off).startswith(NO_ADAPTER)
+    assert radio_problem(BleakError("adapter 'hci1' not found")).startswith(NO_ADAPTER)
+    assert not radio_problem(BleakError("device 'dev_AA' not found")).startswith(NO_ADAPTER)
+    # Answered by scanning actively: the emulated radio's words and bleak's on BlueZ.
+    for passive in (
+        BleakError("passive scanning needs org.bluez.AdvertisementMonitorManager1"),
+        BleakError(
+            "passive scanning on Linux requires BlueZ >= 5.56 with --experimental enabled"
+            " and Linux kernel >= 5.10"
+        ),
+    ):
+        assert not radio_problem(passive).startswith(NO_ADAPTER)
