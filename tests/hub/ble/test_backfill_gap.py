@@ -27,7 +27,7 @@ from tests.hub.ble.conftest import (
     stored_readings,
 )
 
-# Not in `make pi-check`: the gap is opened on the emulated clock at a speed-up qemu-user cannot keep.
+# Not in `make pi-check`: the gap opens on the emulated clock at a speed-up qemu-user cannot keep.
 pytestmark = [pytest.mark.timeout(90)]
 
 
