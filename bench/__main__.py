@@ -177,7 +177,9 @@ def machine() -> str:
     )
 
 
-def render(results: dict[str, tuple[dict[str, Any] | None, str, float]]) -> str:
+def render(
+    results: dict[str, tuple[dict[str, Any] | None, str, float]], load: tuple[float, float]
+) -> str:
     """The Markdown report."""
     out = [
         "# Benchmarks",
@@ -189,6 +191,8 @@ def render(results: dict[str, tuple[dict[str, Any] | None, str, float]]) -> str:
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine()}",
+        f"- Load average (1 min) when the run started / ended: {load[0]:.1f} / {load[1]:.1f} "
+        f"on {os.cpu_count()} cores (other work on the machine slows every figure alike)",
         "",
     ]
     for name, (what, targets) in BENCHMARKS.items():
@@ -218,13 +222,14 @@ def main() -> int:
     args = parser.parse_args()
     names = args.names or list(BENCHMARKS)
     results = {}
+    load_at_start = os.getloadavg()[0]
     for name in names:
         print(f"== bench.{name} --quick", flush=True)
         results[name] = run_one(name, args.timeout)
         figures, error, _ = results[name]
         print(json.dumps(figures) if figures is not None else f"FAILED: {error}", flush=True)
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render(results) + "\n")
+    REPORT.write_text(render(results, (load_at_start, os.getloadavg()[0])) + "\n")
     print(f"wrote {REPORT.relative_to(ROOT)}")
     failed = [name for name in names if results[name][0] is None]
     return 1 if failed else 0

@@ -3,6 +3,8 @@ thresholds (``shared.plant_status``, the hub's rule), its node and its open aler
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -85,14 +87,24 @@ async def overview(
 ) -> Garden:
     """Everything the garden page shows."""
     now = datetime.now(UTC)
-    overview_page = PageRequest(limit=MAX_PLANTS)
-    hub_page = await registry.list_hubs(session, owner_id, overview_page)
-    hubs = [hub_health(h, settings, now) for h in hub_page.items]
-    pending = {h.id for h in hubs if h.config_pending}
-    plants = (await registry.list_plants(session, owner_id, overview_page)).items
-    nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
-    alerts = await repository.open_alert_counts(session, owner_id)
-    latest = await read_service.latest_by_plant(database, owner_id)
+    # The latest readings come from the read pool (a connection of its own, outside the
+    # session's transaction either way): fetch them while the session's queries run, so the
+    # page waits for one round trip fewer.
+    latest_task = asyncio.ensure_future(read_service.latest_by_plant(database, owner_id))
+    try:
+        overview_page = PageRequest(limit=MAX_PLANTS)
+        hub_page = await registry.list_hubs(session, owner_id, overview_page)
+        hubs = [hub_health(h, settings, now) for h in hub_page.items]
+        pending = {h.id for h in hubs if h.config_pending}
+        plants = (await registry.list_plants(session, owner_id, overview_page)).items
+        nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
+        alerts = await repository.open_alert_counts(session, owner_id)
+        latest = await latest_task
+    finally:
+        if not latest_task.done():
+            latest_task.cancel()
+            with contextlib.suppress(BaseException):
+                await latest_task
     cards = []
     for plant in plants:
         node = nodes.get(plant.node_id) if plant.node_id else None

@@ -364,6 +364,22 @@ async def count_points(
     return int(row[0]) if row else 0
 
 
+async def count_raw_and_hourly(
+    conn: Conn, node_id: uuid.UUID, start: datetime, end: datetime, cap: int
+) -> tuple[int, int]:
+    """``count_points`` of the window at raw and at hourly resolution, in one statement."""
+    query = """SELECT
+        (SELECT count(*) FROM (SELECT 1 FROM readings WHERE node_id = %(node)s
+         AND measured_at >= %(start)s AND measured_at < %(end)s LIMIT %(cap)s) AS r),
+        (SELECT count(*) FROM (SELECT 1 FROM readings_hourly WHERE node_id = %(node)s
+         AND bucket >= date_trunc('hour', %(start)s, 'UTC') AND bucket < %(end)s
+         LIMIT %(cap)s) AS h)"""
+    async with conn.cursor() as cur:
+        await cur.execute(query, {"node": node_id, "start": start, "end": end, "cap": cap})
+        row = await cur.fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 async def series(
     conn: Conn, resolution: str, node_id: uuid.UUID, start: datetime, end: datetime, limit: int
 ) -> list[tuple[Any, ...]]:

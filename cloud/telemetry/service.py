@@ -220,14 +220,16 @@ async def _finest_resolution(
     the window cannot hold more than ``max_points`` of them.
     """
     cap = max_points + 1
-    if await repository.count_points(conn, "raw", node, start, end, cap) <= max_points:
-        return "raw"
     most_hours = int((end - start).total_seconds() // 3600) + 2
     if most_hours <= max_points:
+        if await repository.count_points(conn, "raw", node, start, end, cap) <= max_points:
+            return "raw"
         return "hour"
-    if await repository.count_points(conn, "hour", node, start, end, cap) <= max_points:
-        return "hour"
-    return "day"
+    # Both counts in one round trip: the window may hold more hours than max_points.
+    raw, hourly = await repository.count_raw_and_hourly(conn, node, start, end, cap)
+    if raw <= max_points:
+        return "raw"
+    return "hour" if hourly <= max_points else "day"
 
 
 async def history(

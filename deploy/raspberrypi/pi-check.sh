@@ -4,7 +4,8 @@
 # Builds (once, cached) an arm64 bookworm root with debootstrap, runs it through qemu-user-static
 # and binfmt_misc, installs the hub into it with install.sh (as on a Pi, offline from arm64 wheels
 # fetched on the host), then runs the hub's store, sync, images and BLE tests (marker `pi`) under
-# aarch64 Python and `plantvita hub serve --emulate 8` as the service user until /readyz answers.
+# aarch64 Python and `plantvita hub serve --emulate 8` as the service user until /readyz answers,
+# then links that hub to a real cloud on the host and waits for every node's readings there.
 #
 # What qemu-user does not show: systemd is not PID 1 (units are installed and enabled, never
 # started), the kernel is the host's (BlueZ, D-Bus, cgroup and sysctl behaviour), timing (an
@@ -108,11 +109,17 @@ fetch_wheels() {
     "$PYTHON" "$HERE/arm64_wheels.py" "$WHEELS" --find-links "$dist" "plant-vita[hub]" "${TEST_PACKAGES[@]}"
 }
 
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 MOUNTS=()
 cleanup() {
     if [[ -n ${HUB_PID:-} ]]; then
         kill "$HUB_PID" 2>/dev/null || true
         wait "$HUB_PID" 2>/dev/null || true
+    fi
+    if [[ -n ${CLOUD_PID:-} ]]; then
+        exec {CLOUD_IN}>&- # end of its stdin: it stops the API and PostgreSQL
+        timeout 90 tail --pid="$CLOUD_PID" -f /dev/null || kill "$CLOUD_PID" 2>/dev/null || true
     fi
     # Anything still running from the root (the hub's children) goes before its mounts.
     if [[ -n ${ROOT:-} && -d ${ROOT:-} ]]; then
@@ -183,11 +190,20 @@ main() {
     in_root sh -c "cd /opt/pi-check/src && /opt/plantvita/venv/bin/python -m pytest -m pi -q \
         -p no:cacheprovider -o addopts='-ra --strict-markers' --timeout 900 $modules"
 
-    local port
-    port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    local port cloud_port
+    port=$(free_port)
+    cloud_port=$(free_port)
+    # A real cloud on the host (embedded PostgreSQL); the chroot shares the host's loopback.
+    log "the cloud on 127.0.0.1:$cloud_port, for the hub to sync to"
+    mkfifo "$WORK/cloud.in"
+    "$PYTHON" "$HERE/pi_sync_check.py" cloud "$WORK/cloud" "$cloud_port" <"$WORK/cloud.in" \
+        >"$WORK/cloud.log" 2>&1 &
+    CLOUD_PID=$!
+    exec {CLOUD_IN}>"$WORK/cloud.in" # the cloud stops when this closes
     log "plantvita hub serve --emulate 8 as the service user, on 127.0.0.1:$port"
     in_root sh -c "set -a; . /etc/plantvita/hub.env; set +a; \
-        export PLANTVITA_HUB_HOST=127.0.0.1 PLANTVITA_HUB_PORT=$port PLANTVITA_HUB_DATA_DIR=/var/lib/plantvita; \
+        export PLANTVITA_HUB_HOST=127.0.0.1 PLANTVITA_HUB_PORT=$port PLANTVITA_HUB_DATA_DIR=/var/lib/plantvita \
+            PLANTVITA_HUB_CLOUD_URL=http://127.0.0.1:$cloud_port; \
         exec setpriv --reuid=plantvita --regid=plantvita --init-groups \
             /opt/plantvita/venv/bin/plantvita hub serve --emulate 8" >"$WORK/serve.log" 2>&1 &
     HUB_PID=$!
@@ -207,6 +223,11 @@ except Exception:
 PY
         ); then
             log "/readyz answered 200 after $((SECONDS - started)) s in all: $body"
+            if ! "$PYTHON" "$HERE/pi_sync_check.py" sync "http://127.0.0.1:$port" "http://127.0.0.1:$cloud_port"; then
+                tail -n 40 "$WORK/serve.log" >&2
+                tail -n 20 "$WORK/cloud.log" >&2
+                die "the arm64 hub's sync to the cloud failed"
+            fi
             log "passed in $((SECONDS - started)) s"
             return 0
         fi

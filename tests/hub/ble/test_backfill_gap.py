@@ -27,7 +27,8 @@ from tests.hub.ble.conftest import (
     stored_readings,
 )
 
-pytestmark = [pytest.mark.pi, pytest.mark.timeout(90)]
+# Not in `make pi-check`: the gap opens on the emulated clock at a speed-up qemu-user cannot keep.
+pytestmark = [pytest.mark.timeout(90)]
 
 
 class BackfillWatch:
