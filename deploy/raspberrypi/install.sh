@@ -223,9 +223,9 @@ install_units() {
     install_file "$HERE/plantvita-hub" "$WRAPPER" 0755 root:root
 }
 
-# systemd's own test for "booted with systemd": without it (an image being built, a chroot)
-# nothing can be started or stopped, but units can still be enabled for the next boot.
-systemd_running() { [[ -d /run/systemd/system ]]; }
+# systemd's own test for "booted with systemd" (below --root, like every path here): without it
+# (an image being built, a chroot) nothing can be started or stopped, but units can be enabled.
+systemd_running() { [[ -d $(r /run/systemd/system) ]]; }
 
 do_install() {
     if ((SYSTEM)); then

@@ -54,8 +54,15 @@ def system(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}", "STATE": str(state)}
 
 
-def run(root: Path, env: dict[str, str], *args: str) -> list[str]:
-    """Run install.sh in system mode below root; return the commands it ran this time."""
+def run(root: Path, env: dict[str, str], *args: str, booted: bool = True) -> list[str]:
+    """Run install.sh in system mode below root; return the commands it ran this time.
+
+    ``booted``: the root looks like a system running systemd (``/run/systemd/system``)."""
+    running = root / "run/systemd/system"
+    if booted:
+        running.mkdir(parents=True, exist_ok=True)
+    elif running.exists():
+        running.rmdir()
     log = Path(env["STATE"]) / "log"
     log.write_text("")
     result = subprocess.run(
@@ -125,3 +132,20 @@ def test_uninstall_and_purge(tmp_path: Path, system: dict[str, str]) -> None:
     assert "userdel plantvita" in purged
     assert not (root / "etc/plantvita").exists()
     assert (Path(system["STATE"]) / "passwd").read_text() == ""
+
+
+def test_without_a_running_systemd_the_units_are_enabled_for_the_next_boot(
+    tmp_path: Path, system: dict[str, str]
+) -> None:
+    """An image being built or a chroot (``make pi-check``): nothing to start, stop or reload."""
+    root = tmp_path / "root"
+    root.mkdir()
+    first = run(root, system, booted=False)
+    assert "systemctl enable plantvita-hub.service plantvita-backup.timer" in first
+    assert not [line for line in first if "--now" in line or "daemon-reload" in line]
+    (root / "var/lib/plantvita/hub.sqlite3").write_bytes(b"")
+    upgrade = run(root, system, "--upgrade", booted=False)
+    systemctl = [line.split()[1:] for line in upgrade if line.startswith("systemctl ")]
+    assert systemctl == [["enable", "plantvita-hub.service", "plantvita-backup.timer"]]
+    removed = run(root, system, "--uninstall", booted=False)
+    assert removed[0] == "systemctl disable plantvita-hub.service plantvita-backup.timer"
