@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from cloud.db.session import ReadDatabase
+from cloud.db.session import Reads
 from cloud.errors import NotFoundError
 from cloud.pagination import PageRequest
 from cloud.registry.models import PLANT_ORDER
@@ -30,7 +30,7 @@ def _dump(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 async def latest_json(
-    database: ReadDatabase, owner_id: uuid.UUID, page: PageRequest
+    database: Reads, owner_id: uuid.UUID, page: PageRequest
 ) -> tuple[bytes, str | None]:
     """A page of the newest reading of each of the owner's plants that has a node, as JSON
     (a list of ``LatestReading``, by plant name like the plant list), and the next cursor."""
@@ -43,9 +43,7 @@ async def latest_json(
     return _dump([row[:-1] for row in rows]), next_cursor
 
 
-async def plant_latest_json(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
-) -> bytes:
+async def plant_latest_json(database: Reads, owner_id: uuid.UUID, plant_id: uuid.UUID) -> bytes:
     """The newest reading of one plant as a JSON list (empty when it has none yet); 404 when
     the plant is not the owner's."""
     async with database.connection() as conn:
@@ -55,7 +53,7 @@ async def plant_latest_json(
     return _dump(rows)
 
 
-async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[uuid.UUID, Any]:
+async def latest_by_plant(database: Reads, owner_id: uuid.UUID) -> dict[uuid.UUID, Any]:
     """The newest reading of each of the owner's plants, by plant id (``LatestReading`` keys)."""
     async with database.connection() as conn:
         rows = await repository.latest_for_plants(conn, owner_id)
@@ -63,7 +61,7 @@ async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[u
 
 
 async def plant_latest(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
+    database: Reads, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The newest reading of one plant (None when it has none yet); 404 when not the owner's."""
     async with database.connection() as conn:
