@@ -273,6 +273,15 @@ CREATE TABLE alert_states (
 ) WITHOUT ROWID;
 """
 
+# Soil conductivity (µS/cm), the registry's sixth metric: a raw column and its hourly rollup.
+_V11 = """
+ALTER TABLE readings ADD COLUMN conductivity REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_sum REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_n INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_min REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_max REAL;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -304,6 +313,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "nodes_readings_held", _script(_V8)),
     Migration(9, "plant_edits", _script(_V9)),
     Migration(10, "alert_states", _script(_V10)),
+    Migration(11, "conductivity", _script(_V11)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
