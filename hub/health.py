@@ -1,4 +1,5 @@
-"""``/healthz`` (process), ``/readyz`` (database, writer, scheduler, gateway), ``/metrics``."""
+"""``/healthz`` (process), ``/readyz`` (database, writer, scheduler, gateway, MQTT broker),
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
             checks["gateway"] = problem
         else:
             checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
+    # Home Assistant: "disabled" while no broker is configured; a configured broker the hub is
+    # not connected to is a problem the gardener should see, not a hidden one.
+    mqtt = getattr(request.app.state, "mqtt", None)
+    if mqtt is None or not mqtt.config.enabled:
+        checks["mqtt"] = "disabled"
+    else:
+        checks["mqtt"] = mqtt.problem() or "ok"
     ok = all(v in ("ok", "disabled") for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
