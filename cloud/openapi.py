@@ -245,6 +245,18 @@ _HUB_PUBLIC = {
     "config_revision": 7,
     "config_revision_acked": 7,
     "config_pending": False,
+    "pending": {
+        "alerts": 0,
+        "readings": 120,
+        "nodes": 0,
+        "image_slots": 0,
+        "image_bytes": 1,
+        "plant_edits": 0,
+    },
+    "pending_total": 121,
+    "pending_reported_at": _WHEN,
+    "oldest_pending_reading_at": _WHEN,
+    "last_sync_error": None,
 }
 _PLANT_STATUS = {
     "plant_id": _PLANT,
@@ -268,6 +280,22 @@ _PLANT_STATUS = {
             "status": "ok",
             "minimum": 18.0,
             "maximum": 30.0,
+        },
+        {
+            "metric": "illuminance",
+            "unit": "lx",
+            "value": 0.0,
+            "measured_at": _WHEN,
+            "status": "low",
+            "minimum": 2000.0,
+            "maximum": 60000.0,
+            "daily": {
+                "unit": "mol/m²/day",
+                "minimum": 8.0,
+                "maximum": 30.0,
+                "today": {"dli": 2.1, "samples": 40, "hours": 9.5, "status": "ok"},
+                "yesterday": {"dli": 4.6, "samples": 96, "hours": 24.0, "status": "low"},
+            },
         },
     ],
 }
@@ -454,6 +482,18 @@ EXAMPLES: Final[dict[str, Any]] = {
                 "opened_at": _WHEN,
             }
         ],
+    },
+    "HubSyncStatus": {
+        "pending": {
+            "alerts": 0,
+            "readings": 120,
+            "nodes": 0,
+            "image_slots": 0,
+            "image_bytes": 1,
+            "plant_edits": 0,
+        },
+        "oldest_pending_reading_at": _WHEN,
+        "last_error": None,
     },
     "NodeInventory": {
         "nodes": [

@@ -33,11 +33,13 @@ from cloud.registry.schemas import (
 )
 from shared.sync import (
     ConfigSnapshot,
+    HubSyncStatus,
     ItemRejection,
     NodeConfig,
     NodeConfigUpdate,
     NodeInventory,
     NodeInventoryAck,
+    PendingCounts,
     PlantConfig,
     PlantEdit,
     PlantEditAck,
@@ -73,6 +75,7 @@ def effective_thresholds(species: Species | None, overrides: dict[str, Any] | No
 
 def hub_public(hub: Hub) -> HubPublic:
     """Response model of a hub."""
+    pending = PendingCounts.model_validate(hub.sync_pending) if hub.sync_pending else None
     return HubPublic(
         id=hub.id,
         name=hub.name,
@@ -83,6 +86,11 @@ def hub_public(hub: Hub) -> HubPublic:
         config_revision=hub.config_revision,
         config_revision_acked=hub.config_revision_acked,
         config_pending=(hub.config_revision_acked or 0) < hub.config_revision,
+        pending=pending,
+        pending_total=pending.total if pending else None,
+        pending_reported_at=hub.sync_reported_at,
+        oldest_pending_reading_at=hub.oldest_pending_reading_at,
+        last_sync_error=hub.sync_error,
     )
 
 
@@ -546,6 +554,14 @@ async def get_species(session: AsyncSession, species_id: int) -> SpeciesPublic:
 
 
 # --- hub-facing: snapshot and inventory ------------------------------------------------------
+
+
+def record_sync_status(hub: Hub, status: HubSyncStatus, now: datetime) -> None:
+    """Keep what the hub reports still waiting to be sent, for the garden's sync health."""
+    hub.sync_pending = status.pending.model_dump()
+    hub.oldest_pending_reading_at = status.oldest_pending_reading_at
+    hub.sync_error = status.last_error
+    hub.sync_reported_at = now
 
 
 def acknowledge_config(hub: Hub, since_revision: int | None) -> None:
