@@ -310,8 +310,9 @@ EXAMPLES: Final[dict[str, Any]] = {
         "created_at": _WHEN,
         "temperature_unit": "C",
         "locale": "en-GB",
+        "time_zone": "Europe/London",
     },
-    "UserUpdate": {"temperature_unit": "F", "locale": "en-US"},
+    "UserUpdate": {"temperature_unit": "F", "locale": "en-US", "time_zone": "America/New_York"},
     "PasswordChange": {
         "current_password": "a long garden passphrase",
         "new_password": "an even longer garden passphrase",
@@ -518,7 +519,10 @@ EXAMPLES: Final[dict[str, Any]] = {
             "auth": "tBHItJI5svbpez7KI4CCXg",
         },
     },
-    "PreferencesUpdate": {"choices": {"email": {"alert.opened": True, "alert.resolved": False}}},
+    "PreferencesUpdate": {
+        "choices": {"email": {"alert.opened": True, "alert.resolved": False}},
+        "email_digest": True,
+    },
     "PlantEditBatch": {
         "edits": [
             {
@@ -653,6 +657,8 @@ EXAMPLES: Final[dict[str, Any]] = {
                 "hub.offline": True,
             },
         },
+        "email_digest": True,
+        "digest_hour": 7,
     },
     "BatchAck": {
         "batch_id": _UUID,

@@ -702,3 +702,13 @@ async def hub_subject(session: AsyncSession, hub_id: uuid.UUID) -> Subject | Non
         "hub and arrive when it is back online.",
         payload=hub_public(hub).model_dump(mode="json"),
     )
+
+
+async def linked_hubs(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
+    """The owner's hubs that are not revoked, by name (the daily digest's)."""
+    return await repository.linked_hubs(session, owner_id)
+
+
+async def plant_names(session: AsyncSession, owner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The owner's plants' names by id."""
+    return await repository.plant_names(session, owner_id)
