@@ -51,8 +51,8 @@ async def latest_json(
 async def plant_latest_json(
     database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> bytes:
-    """The newest reading of one plant as a JSON list (empty when it has none yet); 404 when
-    the plant is not the owner's."""
+    """The newest reading of each sensor channel of one plant as a JSON list, by channel
+    (empty when it has none yet); 404 when the plant is not the owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
     if rows is None:
@@ -100,5 +100,7 @@ async def plant_readings(
         if rows is None:
             raise NotFoundError("plant not found")
         light = await light_by_node(conn, owner_id, now, plant_id)
-    latest = dict(zip(LATEST_KEYS, rows[0], strict=True)) if rows else None
+    # The first sensor of each kind (channel 0) is the plant's status, as on the hub.
+    first = [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]
+    latest = next((row for row in first if row["channel"] == 0), None)
     return latest, next(iter(light.values()), None)

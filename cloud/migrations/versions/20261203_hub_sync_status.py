@@ -4,7 +4,7 @@ The hub's pending items per kind (its sync ledger), the oldest reading among the
 of its last pass and when it reported: the app's "sync health" of a garden shows them.
 
 Revision ID: 0300
-Revises: 0240
+Revises: 0260
 Create Date: 2026-12-03 17:20:00+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0300"
-down_revision: str | Sequence[str] | None = "0240"
+down_revision: str | Sequence[str] | None = "0260"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
