@@ -5,8 +5,8 @@ and conductivity_min / conductivity_max on species, seeded with the ranges garde
 probe reading of each catalog plant (lean-soil herbs and succulents low, heavy-feeding
 vegetables high).
 
-Revision ID: 0265
-Revises: 0260
+Revision ID: 0305
+Revises: 0301
 Create Date: 2026-12-03 17:00:00+00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0265"
-down_revision: str | Sequence[str] | None = "0260"
+revision: str = "0305"
+down_revision: str | Sequence[str] | None = "0301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
