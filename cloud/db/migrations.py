@@ -59,7 +59,7 @@ class SessionDefaultsError(CloudError):
 
 async def check_at_head(engine: AsyncEngine) -> None:
     """Raise ``DatabaseNotMigratedError`` (saying what to run) unless the database is at head,
-    and ``SessionDefaultsError`` unless its sessions run in UTC (migration 0290 sets that for
+    and ``SessionDefaultsError`` unless its sessions run in UTC (migration 0310 sets that for
     the role that migrates; another serving role needs the same ``ALTER ROLE``)."""
     async with engine.connect() as conn:
         current = await conn.run_sync(current_revisions)
@@ -76,6 +76,6 @@ async def check_at_head(engine: AsyncEngine) -> None:
     if zone not in UTC_ZONES:
         raise SessionDefaultsError(
             f"database sessions of role {role!r} run in time zone {zone!r}, not UTC: run "
-            f"ALTER ROLE \"{role}\" SET timezone TO 'UTC' (migration 0290 does it for the role "
+            f"ALTER ROLE \"{role}\" SET timezone TO 'UTC' (migration 0310 does it for the role "
             "that migrates; PgBouncer refuses startup options, so the role's default is the way)"
         )
