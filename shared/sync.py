@@ -47,6 +47,7 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+SYNC_STATUS_PATH: Final = f"{API_PREFIX}/sync/status"
 
 
 def config_etag(revision: int) -> str:
@@ -73,6 +74,7 @@ DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BATCH_ITEMS: Final = 10_000
 MAX_BATCH_BYTES: Final = 8 * 1024 * 1024  # uncompressed JSON body
 U32_MAX: Final = 2**32 - 1
+MAX_CHANNEL: Final = 7  # channels 0..7: up to eight sensors of one kind on a node
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -96,6 +98,9 @@ class _ReadingFields(_Wire):
 
     node_mac: MacAddress
     measured_at: AwareDatetime
+    # The node's sensor index: 0 for the first sensor of each kind, 1 for the second (a second
+    # soil probe, air and soil temperature). A reading is (node_mac, channel, measured_at).
+    channel: int = Field(default=0, ge=0, le=MAX_CHANNEL)
     seq: int | None = Field(default=None, ge=0, le=U32_MAX)
     source: ReadingSource = ReadingSource.ADVERT
 
@@ -133,7 +138,7 @@ else:
         "ReadingIn",
         __base__=_ReadingFields,
         __module__=__name__,
-        __doc__="One measurement of one node, identified by (node_mac, measured_at); one "
+        __doc__="One measurement of one node, identified by (node_mac, channel, measured_at); one "
         "optional field per metric of ``shared.metrics.REGISTRY`` (JSON numbers only).",
         **metric_fields(strict=True),
     )
@@ -274,6 +279,19 @@ class NodeKind(StrEnum):
     BTHOME = "bthome"
 
 
+class AdvertCounts(_Wire):
+    """What became of a node's adverts on its hub: every advert heard ends in exactly one of
+    these (docs/hub-ble.md). Totals since the node was paired."""
+
+    stored: int = Field(default=0, ge=0)
+    duplicate: int = Field(default=0, ge=0)
+    replayed: int = Field(default=0, ge=0)
+    wrong_key: int = Field(default=0, ge=0)
+    unsupported_object: int = Field(default=0, ge=0)
+    unsupported_device: int = Field(default=0, ge=0)
+    malformed: int = Field(default=0, ge=0)
+
+
 class NodeInfo(_Wire):
     """What the hub knows of one paired node."""
 
@@ -285,7 +303,8 @@ class NodeInfo(_Wire):
     rssi: int | None = Field(default=None, ge=-127, le=20)
     last_seen: AwareDatetime | None = None
     config_revision_applied: int | None = Field(default=None, ge=0)
-    dropped_adverts: int = Field(default=0, ge=0)
+    dropped_adverts: int = Field(default=0, ge=0)  # malformed + wrong key + replayed
+    advert_counts: AdvertCounts | None = None  # None: a hub that does not count outcomes
 
 
 class NodeInventory(_Wire):
@@ -300,6 +319,36 @@ class NodeInventoryAck(_Wire):
     registered: list[str] = []
     updated: list[str] = []
     rejected: list[ItemRejection] = []
+
+
+# --- sync status ------------------------------------------------------------------------------
+
+_COUNT = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class PendingCounts(_Wire):
+    """What a hub holds that the cloud has not acknowledged yet, per kind (its sync ledger)."""
+
+    alerts: int = _COUNT
+    readings: int = _COUNT
+    nodes: int = _COUNT
+    image_slots: int = _COUNT  # photos waiting for an upload slot
+    image_bytes: int = _COUNT  # photos with a slot, their bytes not uploaded yet
+    plant_edits: int = _COUNT
+
+    @property
+    def total(self) -> int:
+        """Every item still waiting."""
+        return sum(self.model_dump().values())
+
+
+class HubSyncStatus(_Wire):
+    """What a hub reports at the end of each sync pass (``PUT SYNC_STATUS_PATH``): the items
+    still waiting, the oldest reading among them, and the pass's error if it failed."""
+
+    pending: PendingCounts
+    oldest_pending_reading_at: AwareDatetime | None = None
+    last_error: str | None = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
 
 
 # --- config snapshot --------------------------------------------------------------------------

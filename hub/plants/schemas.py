@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
 from shared.metrics import Metric
-from shared.plant_status import Status
+from shared.plant_status import DailyLight, Status
 from shared.sync import Thresholds
 
 
@@ -63,25 +63,6 @@ class SpeciesPublic(BaseModel):
     thresholds: Thresholds
 
 
-class DayLightPublic(BaseModel):
-    """One UTC day's daily light integral (None with too few readings) and its verdict."""
-
-    dli: float | None
-    samples: int
-    hours: float  # 24 for a completed day; the hours so far for today
-    status: Status
-
-
-class DailyLight(BaseModel):
-    """Light as plants need it: today's integral so far and yesterday's against the range."""
-
-    unit: str
-    minimum: float | None
-    maximum: float | None
-    today: DayLightPublic
-    yesterday: DayLightPublic
-
-
 class MetricStatus(BaseModel):
     """The latest value of one metric and how it stands."""
 
@@ -95,12 +76,22 @@ class MetricStatus(BaseModel):
     daily: DailyLight | None = None  # light: judged by the daily light integral
 
 
+class ChannelStatus(BaseModel):
+    """The latest values of a node's further sensors of a kind (channel 1 is the second
+    temperature, …): only the metrics that channel measures."""
+
+    channel: int
+    metrics: list[MetricStatus]
+
+
 class PlantStatus(BaseModel):
-    """Latest readings of a plant's node with threshold status per metric."""
+    """Latest readings of a plant's node with threshold status per metric (its first sensor of
+    each kind); ``channels`` lists its further sensors, when it has any."""
 
     plant_id: str
     node_mac: str | None
     metrics: list[MetricStatus]
+    channels: list[ChannelStatus] = []
 
 
 class Resolution(StrEnum):
@@ -129,3 +120,5 @@ class History(BaseModel):
     start: datetime
     end: datetime
     points: list[HistoryPoint]
+    channel: int = 0  # which of the node's sensors of the kind (0 the first)
+    channels: list[int] = [0]  # the channels the node has readings of
