@@ -179,6 +179,28 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
         await watcher.until(lambda: watcher.json(plant_topic)["moisture"] == 23.0, "plant state")
         check_everything(watcher)
 
+        # A second soil probe and a second thermometer on the node (channel 1, bthome-ble's
+        # ``moisture_2``): entities of their own on the node, named by their sensor index.
+        second = DecodedReading(
+            MAC,
+            datetime.now(UTC) - timedelta(seconds=2),
+            {Metric.MOISTURE: 64.0, Metric.TEMPERATURE: 12.5},
+            3,
+            channel=1,
+        )
+        await store.store_readings([second])
+        await watcher.until(
+            lambda: node_state(watcher, hid)["moisture_2"] == 64.0, "the second probe's reading"
+        )
+        probe = watcher.json(
+            f"homeassistant/sensor/plantvita_{hid}/plantvita_node_{MAC_KEY}_moisture_2/config"
+        )
+        assert probe["name"] == "Soil moisture 2"
+        assert probe["device_class"] == "moisture"
+        assert node_state(watcher, hid)["temperature_2"] == 12.5
+        assert node_state(watcher, hid)["moisture"] == 23.0  # the first probe's stays
+        await watcher.until(lambda: check_everything(watcher), "every state fits")
+
     ready = await hub.get("/readyz")
     assert ready.json()["checks"]["mqtt"] == "ok"
     status = (await hub.get("/api/v1/mqtt")).json()
