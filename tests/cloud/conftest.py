@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from psycopg import sql
 from starlette.types import ASGIApp
@@ -33,6 +32,7 @@ from cloud.db.migrations import upgrade_to_head
 from cloud.egress import Egress, StaticResolver
 from cloud.settings import CloudSettings
 from tests.cloud.pgbouncer import PgBouncer, run_pgbouncer
+from tests.lifespan import LifespanManager
 
 TEMPLATE_DB = "migrated_template"
 

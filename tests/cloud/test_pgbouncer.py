@@ -17,7 +17,6 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from psycopg import errors, sql
 from pydantic import ValidationError
@@ -30,6 +29,7 @@ from cloud.settings import CloudSettings
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user
 from tests.cloud.pgbouncer import SERVER_POOL_SIZE, PgBouncer
+from tests.lifespan import LifespanManager
 
 START = datetime(2026, 4, 1, tzinfo=UTC)
 CONCURRENT = 24  # requests at once: the app holds 7 connections, PgBouncer 2 server ones
