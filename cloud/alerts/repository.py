@@ -227,3 +227,22 @@ async def upsert_hub_alerts(
             if status == "resolved" and previous != "resolved":
                 events.append((alert_id, "alert.resolved"))
     return created, len(rows) - created, events
+
+
+PRUNE_BATCH = 5000
+
+
+async def prune_resolved(conn: Conn, before: datetime) -> int:
+    """Delete alerts resolved before ``before``, a batch per statement (``conn`` in
+    autocommit: each batch commits alone, so no long lock or transaction); how many."""
+    total = 0
+    while True:
+        cur = await conn.execute(
+            """DELETE FROM alerts WHERE id = ANY(ARRAY(
+                   SELECT id FROM alerts WHERE status = 'resolved' AND resolved_at < %s
+                   LIMIT %s))""",
+            (before, PRUNE_BATCH),
+        )
+        total += cur.rowcount
+        if cur.rowcount < PRUNE_BATCH:
+            return total

@@ -520,3 +520,8 @@ async def alert_subject(session: AsyncSession, alert_id: uuid.UUID) -> Subject |
 
 async def _notify(conn: Any, owner_id: uuid.UUID, events: list[tuple[uuid.UUID, str]]) -> None:
     await notify(conn, [Event(alert_id, owner_id, name) for alert_id, name in events])
+
+
+async def prune_resolved_alerts(conn: Any, before: datetime) -> int:
+    """Forget alerts resolved before ``before`` (``conn``: psycopg, autocommit); how many."""
+    return await repository.prune_resolved(conn, before)

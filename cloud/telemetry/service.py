@@ -24,7 +24,7 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.sync import batches
 from cloud.sync.body import parse_json
-from cloud.telemetry import repository
+from cloud.telemetry import repository, sql
 from cloud.telemetry.schemas import Resolution
 from cloud.telemetry.validation import (
     ReadingColumns,
@@ -124,6 +124,7 @@ async def ingest_readings(
         {mac: node.node_id for mac, node in contexts.items()},
         hub.owner_id,
         horizon,
+        now - timedelta(days=settings.readings_raw_retention_days),
     )
     outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
@@ -150,6 +151,15 @@ async def ingest_readings(
             message="measured_at is before 2020-01-01 (a node clock that was never set?)",
         )
         for index in staged.too_old
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.TOO_OLD,
+            message=f"measured_at is older than the {settings.readings_raw_retention_days} "
+            "days raw readings are kept",
+        )
+        for index in staged.expired
     ]
     rejected += [
         ItemRejection(
@@ -322,11 +332,12 @@ async def stream_csv(
     query = psql.SQL(
         "COPY (SELECT to_char(measured_at AT TIME ZONE 'UTC', "
         '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), {}, '
-        "seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
+        "{}, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
         "FROM readings WHERE node_id = {} AND measured_at >= {} AND measured_at < {} "
         "ORDER BY measured_at) TO STDOUT WITH (FORMAT csv)"
     ).format(
         psql.SQL(", ").join(psql.Identifier(m) for m in METRIC_NAMES),
+        psql.SQL(sql.SEQ_READ),
         psql.Literal(node_id),
         psql.Literal(start),
         psql.Literal(end),
