@@ -34,9 +34,11 @@ from shared.metrics import METRIC_NAMES
 METRICS: tuple[str, ...] = METRIC_NAMES
 
 
-# One measurement of one node, keyed by (node, measurement time); one REAL column per registry
-# metric (source: 0 advert, 1 backfill). Columns in alignment order (8-byte time, the uuid,
-# then 4- and 2-byte ones: no padding); the u32 seq in an int4 (``sql.SEQ_STORE``).
+# One measurement of one sensor channel of a node, keyed by (node, channel, measurement time);
+# one REAL column per registry metric (source: 0 advert, 1 backfill). Channel 0 is the node's
+# first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment order
+# (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
+# (``sql.SEQ_STORE``).
 readings = Table(
     "readings",
     metadata,
@@ -45,7 +47,8 @@ readings = Table(
     Column("seq", Integer),
     *(Column(metric, REAL) for metric in METRICS),
     Column("source", SmallInteger, nullable=False, default=0),
-    PrimaryKeyConstraint("node_id", "measured_at"),
+    Column("channel", SmallInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("node_id", "channel", "measured_at"),
     postgresql_partition_by="RANGE (measured_at)",
 )
 
@@ -53,6 +56,7 @@ readings = Table(
 def _rollup_table(name: str, **options: Any) -> Table:
     columns: list[Any] = [
         Column("node_id", UUID(as_uuid=True), nullable=False),
+        Column("channel", SmallInteger, nullable=False, server_default="0"),
         Column("bucket", DateTime(timezone=True), nullable=False),
         Column("owner_id", UUID(as_uuid=True), nullable=False),
         Column("n", Integer, nullable=False),
@@ -64,7 +68,9 @@ def _rollup_table(name: str, **options: Any) -> Table:
             Column(f"{metric}_max", REAL),
             Column(f"{metric}_sum", Double),
         ]
-    return Table(name, metadata, *columns, PrimaryKeyConstraint("node_id", "bucket"), **options)
+    return Table(
+        name, metadata, *columns, PrimaryKeyConstraint("node_id", "channel", "bucket"), **options
+    )
 
 
 # Hourly rollups are partitioned like raw readings (kept for years); daily ones are kept

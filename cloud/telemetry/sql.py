@@ -18,6 +18,7 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     measured_at timestamptz NOT NULL,
     seq bigint,
     source smallint NOT NULL,
+    channel smallint NOT NULL,
     {", ".join(f"{entry.name} {entry.storage.sql}" for entry in REGISTRY)}
 ) ON COMMIT DELETE ROWS
 """
@@ -29,6 +30,7 @@ STAGING_COLUMNS: Final = (
     "measured_at",
     "seq",
     "source",
+    "channel",
     *METRICS,
 )
 
@@ -36,7 +38,7 @@ COPY_STAGING: Final = f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM
 COPY_STAGING_BINARY: Final = COPY_STAGING + " WITH (FORMAT binary)"
 
 # The stored columns, in the table's (alignment) order; a node's owner is on ``nodes``.
-_READING_COLUMNS = ("measured_at", "node_id", "seq", *METRICS, "source")
+_READING_COLUMNS = ("measured_at", "node_id", "seq", *METRICS, "source", "channel")
 # u32 sequence numbers are stored in an int4 (two's complement): ``SEQ_READ`` gives them back.
 SEQ_STORE: Final = "seq::bigint::bit(32)::integer"
 SEQ_READ: Final = "(seq::bigint & 4294967295)"
@@ -55,9 +57,9 @@ def _rollup_upsert(table: str, select_sql: str) -> str:
     )
     # ORDER BY keeps lock order stable across concurrent batches (no deadlocks).
     return f"""
-    INSERT INTO {table} AS r (node_id, bucket, owner_id, n, {columns})
+    INSERT INTO {table} AS r (node_id, channel, bucket, owner_id, n, {columns})
     {select_sql}
-    ON CONFLICT (node_id, bucket) DO UPDATE SET
+    ON CONFLICT (node_id, channel, bucket) DO UPDATE SET
         n = r.n + excluded.n,
         {updates}
     RETURNING 1
@@ -82,14 +84,16 @@ _AFTER_H = f"""
 hourly AS ({
     _rollup_upsert(
         "readings_hourly",
-        f"SELECT node_id, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h ORDER BY node_id, bucket",
+        f"SELECT node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h "
+        "ORDER BY node_id, channel, bucket",
     )
 }),
 daily AS ({
     _rollup_upsert(
         "readings_daily",
-        "SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
-        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, day, owner_id ORDER BY node_id, day",
+        "SELECT node_id, channel, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
+        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, channel, day, owner_id "
+        "ORDER BY node_id, channel, day",
     )
 }),
 unstale AS (
@@ -115,7 +119,7 @@ SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
 INSERT_READINGS: Final = f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)})
 SELECT {", ".join(_READING_VALUES)} FROM {STAGING_TABLE}
-ON CONFLICT (node_id, measured_at) DO NOTHING
+ON CONFLICT (node_id, channel, measured_at) DO NOTHING
 """
 
 # Every staged row was inserted: the hourly aggregates of exactly those rows, computed by the
@@ -135,10 +139,11 @@ _GIVEN_ARRAYS = ", ".join(
 )
 ROLL_UP_AGGREGATES: Final = f"""
 WITH h AS MATERIALIZED (
-    SELECT node_id, bucket, %(owner_id)s::uuid AS owner_id, n, last_at, {_GIVEN_COLUMNS}
-    FROM unnest(%(node_id)b::uuid[], %(bucket)b::timestamptz[], %(n)b::int[],
-                %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
-         AS t(node_id, bucket, n, last_at, {_HOUR_COLUMNS})
+    SELECT node_id, channel::smallint AS channel, bucket, %(owner_id)s::uuid AS owner_id, n,
+        last_at, {_GIVEN_COLUMNS}
+    FROM unnest(%(node_id)b::uuid[], %(channel)b::int[], %(bucket)b::timestamptz[],
+                %(n)b::int[], %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
+         AS t(node_id, channel, bucket, n, last_at, {_HOUR_COLUMNS})
 ),
 {_AFTER_H}"""
 
@@ -146,13 +151,14 @@ WITH h AS MATERIALIZED (
 # id; ingestion runs no savepoints), read back by their keys.
 ROLL_UP_INSERTED: Final = f"""
 WITH h AS MATERIALIZED (
-    SELECT r.node_id, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
+    SELECT r.node_id, r.channel, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
         %(owner_id)s::uuid AS owner_id, count(*) AS n, max(r.measured_at) AS last_at,
         {_hour_aggregates("r.")}
     FROM readings AS r
-    WHERE (r.node_id, r.measured_at) IN (SELECT node_id, measured_at FROM {STAGING_TABLE})
+    WHERE (r.node_id, r.channel, r.measured_at) IN
+          (SELECT node_id, channel, measured_at FROM {STAGING_TABLE})
       AND r.xmin = pg_current_xact_id()::xid
-    GROUP BY r.node_id, bucket
+    GROUP BY r.node_id, r.channel, bucket
 ),
 {_AFTER_H}"""
 
@@ -160,7 +166,8 @@ WITH h AS MATERIALIZED (
 FIND_CONFLICTS: Final = f"""
 SELECT s.idx
 FROM {STAGING_TABLE} AS s
-JOIN readings AS r ON r.node_id = s.node_id AND r.measured_at = s.measured_at
+JOIN readings AS r ON r.node_id = s.node_id AND r.channel = s.channel
+    AND r.measured_at = s.measured_at
 WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM
       ({", ".join(f"s.{m}" for m in METRICS)})
 ORDER BY s.idx
@@ -169,18 +176,19 @@ ORDER BY s.idx
 # Rebuild both rollups of one owner from raw readings (bulk loads, repairs, tests). Uses the
 # same aggregates as the ingest path, so rebuilt rollups equal incrementally maintained ones.
 REBUILD_HOURLY: Final = f"""
-INSERT INTO readings_hourly (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
-SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, %(owner_id)s, count(*),
-    {_HOUR_AGGREGATES}
+INSERT INTO readings_hourly (node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket, %(owner_id)s,
+    count(*), {_HOUR_AGGREGATES}
 FROM readings WHERE node_id IN (SELECT id FROM nodes WHERE owner_id = %(owner_id)s)
-GROUP BY node_id, bucket
-ON CONFLICT (node_id, bucket) DO NOTHING
+GROUP BY node_id, channel, bucket
+ON CONFLICT (node_id, channel, bucket) DO NOTHING
 """
 
 REBUILD_DAILY: Final = f"""
-INSERT INTO readings_daily (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
-SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), {_DAY_AGGREGATES}
+INSERT INTO readings_daily (node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, channel, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n),
+    {_DAY_AGGREGATES}
 FROM readings_hourly WHERE owner_id = %(owner_id)s
-GROUP BY node_id, day, owner_id
-ON CONFLICT (node_id, bucket) DO NOTHING
+GROUP BY node_id, channel, day, owner_id
+ON CONFLICT (node_id, channel, bucket) DO NOTHING
 """

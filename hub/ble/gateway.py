@@ -62,7 +62,18 @@ from hub.ble.session import (
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared import gatt as pv
-from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
+from shared.bthome import (
+    BTHOME_V1_ENCRYPTED_UUID,
+    BTHOME_V1_UUID,
+    BTHomeNodeDecoder,
+    Downgrade,
+    Duplicate,
+    Malformed,
+    Replay,
+    UnsupportedDevice,
+    UnsupportedObject,
+    WrongKey,
+)
 from shared.metrics import Metric
 from shared.sync import NodeKind
 
@@ -70,6 +81,7 @@ logger = logging.getLogger(__name__)
 
 _BTHOME = ble_uuids.BTHOME_SERVICE_UUID
 _PLANT_VITA = ble_uuids.PLANT_VITA_SERVICE_UUID
+_BTHOME_V1 = (BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID)
 _MAX_PENDING = 500_000  # readings held while the store is unavailable (never dropped silently)
 
 
@@ -79,7 +91,8 @@ class _Node:
 
     paired: PairedNode
     decoder: BTHomeNodeDecoder
-    drops: DropCounters = field(default_factory=DropCounters)
+    drops: DropCounters = field(default_factory=DropCounters)  # since the gateway started
+    pushed: DropCounters = field(default_factory=DropCounters)  # what the store has of them
     device: BLEDevice | None = None
     last_seen: datetime | None = None  # the last authenticated advert
     wrong_key_at: datetime | None = None  # the last advert that failed authentication
@@ -292,13 +305,19 @@ class Gateway:
         """bleak's detection callback: decode, dedupe, queue. Never awaits."""
         self._last_advert = time.monotonic()
         self.stats.adverts += 1
+        uuid = _BTHOME
         service_data = adv.service_data.get(_BTHOME)
         if service_data is None:
-            return
+            for uuid in _BTHOME_V1:
+                service_data = adv.service_data.get(uuid)
+                if service_data is not None:
+                    break
+            else:
+                return
         mac = device.address.upper()
         node = self._nodes.get(mac)
         if node is None:
-            self._saw_unpaired(mac, adv, service_data)
+            self._saw_unpaired(mac, adv, service_data, uuid)
             return
         try:
             advert = node.decoder.decode(
@@ -306,7 +325,21 @@ class Gateway:
                 rssi=adv.rssi,
                 name=adv.local_name,
                 status=adv.service_data.get(_PLANT_VITA),
+                uuid=uuid,
             )
+        except Duplicate:
+            node.drops.duplicate += 1  # a resend with the same packet id (Shelly BLU)
+            self.stats.duplicates += 1
+            node.dirty = True
+            return
+        except UnsupportedObject:
+            node.drops.unsupported_object += 1
+            self._dropped(node, "unsupported object")
+            return
+        except UnsupportedDevice:
+            node.drops.unsupported_device += 1
+            self._dropped(node, "unsupported device")
+            return
         except Malformed:
             node.drops.malformed += 1
             self._dropped(node, "malformed")
@@ -322,7 +355,7 @@ class Gateway:
             self._want_counter_check(node, device)
             return
         except Downgrade:
-            node.drops.plaintext += 1
+            node.drops.wrong_key += 1  # unauthenticated: the node's key was not used
             self._dropped(node, "plaintext from an encrypted node")
             return
         now = self.now()
@@ -347,6 +380,7 @@ class Gateway:
                 seq <= node.last_seq if strict else seq == node.last_seq
             ):
                 self.stats.duplicates += 1  # a burst or connectable-window repeat
+                node.drops.duplicate += 1
                 return
             if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
@@ -363,30 +397,37 @@ class Gateway:
             mono = time.monotonic()
             if service_data == node.last_plain and mono - node.last_plain_at < 30.0:
                 self.stats.duplicates += 1
+                node.drops.duplicate += 1
                 return
             node.last_plain, node.last_plain_at = service_data, mono
-        self._pending.append(
-            DecodedReading(
-                node_mac=mac,
-                measured_at=now,
-                values=advert.values,
-                seq=seq,
-                rssi=adv.rssi,
-                seq_epoch=node.seq_epoch,
+        node.drops.stored += 1
+        for channel, values in advert.by_channel().items():
+            self._pending.append(
+                DecodedReading(
+                    node_mac=mac,
+                    measured_at=now,
+                    values=values,
+                    seq=seq,
+                    rssi=adv.rssi,
+                    seq_epoch=node.seq_epoch,
+                    channel=channel,
+                )
             )
-        )
-        self.stats.readings_queued += 1
+            self.stats.readings_queued += 1
         if len(self._pending) >= self.settings.flush_max_batch:
             self._flush_now.set()
 
-    def _saw_unpaired(self, mac: str, adv: AdvertisementData, service_data: bytes) -> None:
+    def _saw_unpaired(
+        self, mac: str, adv: AdvertisementData, service_data: bytes, uuid: str
+    ) -> None:
         previous = self._seen.get(mac)
         self._seen[mac] = SeenDevice(
             mac=mac,
             name=adv.local_name or (previous.name if previous else None),
             rssi=adv.rssi,
             last_seen=self.now(),
-            encrypted=bool(service_data and service_data[0] & 0x01),
+            encrypted=uuid == BTHOME_V1_ENCRYPTED_UUID
+            or (uuid == _BTHOME and bool(service_data and service_data[0] & 0x01)),
             plantvita=_PLANT_VITA in adv.service_data
             or _PLANT_VITA in adv.service_uuids
             or bool(previous and previous.plantvita),
@@ -483,6 +524,8 @@ class Gateway:
         node = self._nodes.get(mac)
         if node is None:
             return
+        # Queued as stored, refused by the store: each ends as a replay instead.
+        node.drops.stored -= refused.count
         node.drops.replayed += refused.count
         node.dirty = True
         node.last_seq = refused.last_seq
@@ -514,10 +557,13 @@ class Gateway:
 
     async def _push_statuses(self) -> None:
         statuses: list[NodeStatus] = []
+        pushed: list[tuple[_Node, DropCounters]] = []
         for node in self._nodes.values():
-            if not node.dirty or (node.last_seen is None and node.drops.total == 0):
+            counted = node.drops.minus(node.pushed)
+            if not node.dirty or (node.last_seen is None and counted == DropCounters()):
                 continue
             node.dirty = False
+            pushed.append((node, replace(node.drops)))
             statuses.append(
                 NodeStatus(
                     node_mac=node.paired.mac,
@@ -527,12 +573,19 @@ class Gateway:
                     rssi=node.rssi,
                     battery=node.battery,
                     name=node.name,
-                    drops=replace(node.drops),
+                    drops=counted,
                     readings_held=node.readings_held,
                 )
             )
         if statuses:
-            await self.store.update_node_status(statuses)
+            try:
+                await self.store.update_node_status(statuses)
+            except BaseException:
+                for node, _snapshot in pushed:
+                    node.dirty = True  # the counts go with the next push
+                raise
+            for node, snapshot in pushed:
+                node.pushed = snapshot
 
     async def push_statuses(self) -> None:
         """Push node statuses now (tests)."""
@@ -553,9 +606,11 @@ class Gateway:
                 from bleak.assigned_numbers import AdvertisementDataType
                 from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-                # BlueZ passive scanning needs a pattern: BTHome service data (0xFCD2).
+                # BlueZ passive scanning needs patterns: BTHome v2 service data (0xFCD2) and
+                # v1 (0x181C plaintext, 0x181E encrypted).
                 bluez["or_patterns"] = [
-                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc")
+                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, uuid16)
+                    for uuid16 in (b"\xd2\xfc", b"\x1c\x18", b"\x1e\x18")
                 ]
             kwargs["bluez"] = bluez
         return BleakScanner(

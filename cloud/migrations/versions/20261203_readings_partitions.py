@@ -14,7 +14,7 @@ two months ahead; the maintenance job keeps that window moving.
 Also: the indexes retention prunes by (``ingest_batches.created_at``, resolved alerts).
 
 Revision ID: 0270
-Revises: 0240
+Revises: 0260
 Create Date: 2026-12-03 17:00:00+00:00
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0270"
-down_revision: str | Sequence[str] | None = "0240"
+down_revision: str | Sequence[str] | None = "0260"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
