@@ -243,6 +243,25 @@ async def _finest_resolution(
     return "hour" if hourly <= max_points else "day"
 
 
+_RESOLUTIONS: tuple[Resolution, ...] = ("raw", "hour", "day")
+
+
+def _coarser(first: Resolution, second: Resolution) -> Resolution:
+    return max(first, second, key=_RESOLUTIONS.index)
+
+
+def _retained_resolution(
+    start: datetime, raw_days: int | None, hourly_days: int | None
+) -> Resolution:
+    """The finest resolution still kept for the whole window from ``start``."""
+    now = datetime.now(UTC)
+    if raw_days is None or start >= now - timedelta(days=raw_days):
+        return "raw"
+    if hourly_days is None or start >= now - timedelta(days=hourly_days):
+        return "hour"
+    return "day"
+
+
 async def history(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -254,20 +273,33 @@ async def history(
     max_points: int = 1000,
     resolution: Resolution | None = None,
     channel: int = 0,
+    raw_days: int | None = None,
+    hourly_days: int | None = None,
 ) -> bytes:
     """The window as JSON (``History``): the finest resolution with at most ``max_points``,
-    of the node's sensor ``channel`` (0 its first sensor of each kind)."""
+    of the node's sensor ``channel`` (0 its first sensor of each kind).
+
+    A window reaching back past the ``raw_days`` raw readings are kept is answered from the
+    hourly rollups (past ``hourly_days``, the daily ones), even when a finer ``resolution``
+    was asked for; ``retention_limited`` says so."""
     start, end = _window(start, end)
     node = await _node_for(session, owner_id, plant_id, node_id)
     truncated = False
     rows: list[tuple[Any, ...]] = []
-    chosen: Resolution = resolution or "raw"
+    floor = _retained_resolution(start, raw_days, hourly_days)
+    chosen: Resolution = _coarser(resolution or "raw", floor)
+    limited = floor != "raw" and (resolution is None or chosen != resolution)
     known = [0]
     if node is not None:
         conn = await raw_connection(session)
         known = await repository.channels(conn, node)
-        if resolution is None:
+        if resolution is None and floor == "raw":
             chosen = await _finest_resolution(conn, node, start, end, max_points, channel)
+        elif resolution is None and floor == "hour":
+            hours = await repository.count_points(
+                conn, "hour", node, start, end, max_points + 1, channel
+            )
+            chosen = "hour" if hours <= max_points else "day"
         rows = await repository.series(conn, chosen, node, start, end, max_points + 1, channel)
         if len(rows) > max_points:
             if resolution is None:
@@ -283,6 +315,7 @@ async def history(
         "end": end,
         "resolution": chosen,
         "truncated": truncated,
+        "retention_limited": limited,
         "channel": channel,
         "channels": known,
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
