@@ -43,7 +43,7 @@ def head_revisions() -> set[str]:
 
 def upgrade_to_head(url: str, retention: RetentionPolicy | None = None) -> None:
     """Apply every pending migration to the database at ``url``, then finish converting the
-    readings to partitioned tables if revision 0270 found rows to copy (online: batches of
+    readings to partitioned tables if revision 0310 found rows to copy (online: batches of
     their own while ingest goes on; ``cloud.telemetry.partitions``)."""
     command.upgrade(alembic_config(url), "head")
     finish_conversion(libpq_url(url), retention)

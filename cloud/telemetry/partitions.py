@@ -7,7 +7,7 @@ CONCURRENTLY`` and ``REINDEX … CONCURRENTLY`` refuse a transaction block), und
 ``lock_timeout``: a lock that cannot be had at once is given up and tried at the next run
 instead of queueing every reader and writer of the table behind it.
 
-Online conversion (``finish_conversion``): migration 0270 leaves a database that already held
+Online conversion (``finish_conversion``): migration 0310 leaves a database that already held
 readings with the partitioned tables beside the old ones (``readings_next``,
 ``readings_hourly_next``) and statement triggers on the old ones that mirror every insert,
 update and delete into them. The copy here walks each old table in primary-key order, a batch
@@ -311,7 +311,7 @@ def maintain(url: str, policy: RetentionPolicy, now: datetime | None = None) -> 
 
 
 def conversion_pending(url: str) -> bool:
-    """Whether migration 0270 left partitioned tables to fill (``finish_conversion``)."""
+    """Whether migration 0310 left partitioned tables to fill (``finish_conversion``)."""
     with _connect(url) as conn:
         return any(_exists(conn, t.name + SHADOW_SUFFIX) for t in tables())
 

@@ -42,7 +42,7 @@ BIG_SEQ = 4_294_966_000  # u32 numbers past 2**31 survive the int4 column
 
 def _before_partitions() -> str:
     script = ScriptDirectory.from_config(alembic_config())
-    down = script.get_revision("0270").down_revision
+    down = script.get_revision("0310").down_revision
     assert isinstance(down, str)
     return down
 
@@ -58,7 +58,7 @@ def _fingerprint(conn: psycopg.Connection[Any], where: str) -> tuple[int, int]:
 
 @pytest.fixture
 def old_database(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    """A database before revision 0270 with a million readings and their hourly rollups."""
+    """A database before revision 0310 with a million readings and their hourly rollups."""
     name = create_database(pg_server, None)
     url = pg_server.uri(name)
     command.upgrade(alembic_config(url), _before_partitions())

@@ -13,8 +13,8 @@ two months ahead; the maintenance job keeps that window moving.
 
 Also: the indexes retention prunes by (``ingest_batches.created_at``, resolved alerts).
 
-Revision ID: 0270
-Revises: 0260
+Revision ID: 0310
+Revises: 0305
 Create Date: 2026-12-03 17:00:00+00:00
 """
 
@@ -26,8 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0270"
-down_revision: str | Sequence[str] | None = "0260"
+revision: str = "0310"
+down_revision: str | Sequence[str] | None = "0305"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
