@@ -33,7 +33,7 @@ UTC_ZONES: Final = frozenset(
 def connect_kwargs(*, transaction_pooler: bool) -> dict[str, Any]:
     """psycopg connection arguments for the API's connections.
 
-    Sessions run in UTC by the role's default (migration 0310, ``ALTER ROLE … SET timezone``),
+    Sessions run in UTC by the role's default (migration 0320, ``ALTER ROLE … SET timezone``),
     not by a startup ``options`` packet, which PgBouncer refuses. Behind a transaction-mode
     pooler a connection's next transaction may run on another server connection, so psycopg
     must not prepare statements server-side (PgBouncer before 1.21 cannot track them: two

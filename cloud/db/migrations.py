@@ -9,8 +9,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.db.engine import UTC_ZONES, sqlalchemy_url
+from cloud.db.engine import UTC_ZONES, libpq_url, sqlalchemy_url
 from cloud.errors import CloudError
+from cloud.telemetry.partitions import RetentionPolicy, finish_conversion
 
 MIGRATE_HINT = (
     "run `plantvita cloud migrate` (or start with `plantvita cloud run` in embedded mode)"
@@ -40,9 +41,12 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def upgrade_to_head(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
+def upgrade_to_head(url: str, retention: RetentionPolicy | None = None) -> None:
+    """Apply every pending migration to the database at ``url``, then finish converting the
+    readings to partitioned tables if revision 0310 found rows to copy (online: batches of
+    their own while ingest goes on; ``cloud.telemetry.partitions``)."""
     command.upgrade(alembic_config(url), "head")
+    finish_conversion(libpq_url(url), retention)
 
 
 def current_revisions(connection: Connection) -> set[str]:
@@ -59,7 +63,7 @@ class SessionDefaultsError(CloudError):
 
 async def check_at_head(engine: AsyncEngine) -> None:
     """Raise ``DatabaseNotMigratedError`` (saying what to run) unless the database is at head,
-    and ``SessionDefaultsError`` unless its sessions run in UTC (migration 0310 sets that for
+    and ``SessionDefaultsError`` unless its sessions run in UTC (migration 0320 sets that for
     the role that migrates; another serving role needs the same ``ALTER ROLE``)."""
     async with engine.connect() as conn:
         current = await conn.run_sync(current_revisions)
@@ -76,6 +80,6 @@ async def check_at_head(engine: AsyncEngine) -> None:
     if zone not in UTC_ZONES:
         raise SessionDefaultsError(
             f"database sessions of role {role!r} run in time zone {zone!r}, not UTC: run "
-            f"ALTER ROLE \"{role}\" SET timezone TO 'UTC' (migration 0310 does it for the role "
+            f"ALTER ROLE \"{role}\" SET timezone TO 'UTC' (migration 0320 does it for the role "
             "that migrates; PgBouncer refuses startup options, so the role's default is the way)"
         )

@@ -168,7 +168,7 @@ def test_default_prepared_statements_collide_behind_the_pooler(
 
 
 def test_startup_options_are_refused_by_the_pooler(pgbouncer: PgBouncer, database_url: str) -> None:
-    """Why the time zone is the role's default (migration 0310), not ``options``."""
+    """Why the time zone is the role's default (migration 0320), not ``options``."""
     with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter"):
         psycopg.connect(pgbouncer.url_for(database_url), options="-c timezone=UTC")
 
@@ -204,7 +204,7 @@ async def test_start_refuses_sessions_not_in_utc(
 
 
 def test_migration_sets_the_time_zone_on_the_role(database_url: str) -> None:
-    """Migration 0310 gives the migrating role the UTC default, and nothing else."""
+    """Migration 0320 gives the migrating role the UTC default, and nothing else."""
     with psycopg.connect(libpq_url(database_url)) as conn:
         row = conn.execute(
             "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting "

@@ -5,8 +5,8 @@ cloud's sessions need is the default of the role that migrates (the service's ro
 usual set-up; docs/operations.md says what to run when another role serves). ``ALTER ROLE
 CURRENT_USER`` needs no privilege beyond being that role.
 
-Revision ID: 0310
-Revises: 0305
+Revision ID: 0320
+Revises: 0310
 Create Date: 2026-12-03 17:15:00+00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0310"
-down_revision: str | Sequence[str] | None = "0305"
+revision: str = "0320"
+down_revision: str | Sequence[str] | None = "0310"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
