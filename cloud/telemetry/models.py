@@ -34,7 +34,7 @@ METRICS: tuple[str, ...] = METRIC_NAMES
 
 
 # One measurement of one node, keyed by (node, measurement time); one REAL column per registry
-# metric (source: 0 advert, 1 backfill).
+# metric (source: 0 advert, 1 backfill, 2 poll).
 readings = Table(
     "readings",
     metadata,

@@ -33,7 +33,7 @@ from shared.metrics import METRIC_NAMES, SPECS, Metric
 from shared.sync import U32_MAX, ItemRejection, ReadingIn, parse_readings
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
-SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1}
+SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1, "poll": 2}
 
 
 def _metric_field(metric: Metric) -> Any:
@@ -51,7 +51,7 @@ ValidReading: Any = dataclass(
             ("node_mac", Annotated[str, Field(pattern=_CANONICAL_MAC)]),
             ("measured_at", AwareDatetime),
             ("seq", Annotated[int, Field(ge=0, le=U32_MAX)] | None, dataclass_field(default=None)),
-            ("source", Literal["advert", "backfill"], dataclass_field(default="advert")),
+            ("source", Literal["advert", "backfill", "poll"], dataclass_field(default="advert")),
             *((metric.value, *_metric_field(metric)) for metric in Metric),
         ],
         slots=True,
