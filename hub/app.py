@@ -21,6 +21,8 @@ from hub.ble.ports import GatewayControl
 from hub.diagnoses import router as diagnoses_router
 from hub.images import router as images_router
 from hub.images.limits import UploadSizeLimit
+from hub.mqtt import router as mqtt_router
+from hub.mqtt.service import MqttBridge
 from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
@@ -127,12 +129,16 @@ def create_app(
             app.state.gateway = gateway
             app.state.gateway_started = False
             app.state.scheduler = scheduler
+            # Home Assistant: a view of the store on the gardener's MQTT broker (off by default).
+            mqtt = MqttBridge(store, sync_now=lambda: engine.run(force=True))
+            app.state.mqtt = mqtt
             if run_scheduler:
                 scheduler.start()
             try:
                 if gateway is not None:
                     await gateway.start()
                     app.state.gateway_started = True
+                await mqtt.start()
                 log.info(
                     "hub_started", data_dir=str(settings.data_dir), gateway=gateway is not None
                 )
@@ -140,6 +146,7 @@ def create_app(
                 async with systemd_notifier():
                     yield
             finally:
+                await mqtt.stop()
                 await scheduler.shutdown()
                 if gateway is not None and app.state.gateway_started:
                     await gateway.stop()
@@ -172,6 +179,7 @@ def create_app(
         diagnoses_router,
         alerts_router,
         sync_router,
+        mqtt_router,
         web_router,
     ):
         app.include_router(module.router)

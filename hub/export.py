@@ -20,7 +20,7 @@ SLICE = 5_000  # rows per read
 
 # Built from the registry's constant metric names, never from input.
 _READINGS = (
-    "select r.id, r.measured_at, n.mac, p.name, r.seq, "  # noqa: S608
+    "select r.id, r.measured_at, n.mac, p.name, r.channel, r.seq, "  # noqa: S608
     + ", ".join(f"r.{m}" for m in METRIC_NAMES)
     + " from readings r join nodes n on n.id = r.node_id "
     "left join plants p on p.node_mac = n.mac "
@@ -103,7 +103,7 @@ def export(
     with _connect(database) as conn:
         with files["readings"].open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["measured_at", "node_mac", "plant", "seq", *METRIC_NAMES])
+            writer.writerow(["measured_at", "node_mac", "plant", "channel", "seq", *METRIC_NAMES])
             for row in _readings(conn, s, e):
                 writer.writerow(row)
                 rows["readings"] += 1

@@ -1,4 +1,5 @@
-"""``/healthz`` (process), ``/readyz`` (database, writer, scheduler, gateway), ``/metrics``."""
+"""``/healthz`` (process), ``/readyz`` (database, writer, scheduler, gateway, MQTT broker),
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from hub.dependencies import StoreDep
+from hub.nodes import service as nodes_service
 from hub.observability import HubMetrics
 from hub.schedule import MonotonicScheduler
 from hub.store.types import from_ms, utcnow
+
+# Advert outcomes that are drops (broken or untrusted): also exported as hub_adverts_dropped.
+DROPPED = ("replayed", "wrong_key", "malformed")
 
 router = APIRouter(tags=["health"])
 
@@ -50,6 +55,13 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
             checks["gateway"] = problem
         else:
             checks["gateway"] = "ok" if request.app.state.gateway_started else "not started"
+    # Home Assistant: "disabled" while no broker is configured; a configured broker the hub is
+    # not connected to is a problem the gardener should see, not a hidden one.
+    mqtt = getattr(request.app.state, "mqtt", None)
+    if mqtt is None or not mqtt.config.enabled:
+        checks["mqtt"] = "disabled"
+    else:
+        checks["mqtt"] = mqtt.problem() or "ok"
     ok = all(v in ("ok", "disabled") for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
@@ -94,18 +106,11 @@ async def metrics(request: Request, store: StoreDep) -> Response:
             await session.execute(text("select kind, bytes_sent from sync_ledger"))
         ).all():
             hub_metrics.sync_bytes.labels(kind).set(sent)
-        for row in (
-            await session.execute(
-                text(
-                    "select mac, drops_malformed, drops_wrong_key, drops_replayed, "
-                    "drops_plaintext from nodes where paired = 1"
-                )
-            )
-        ).all():
-            for reason, value in zip(
-                ("malformed", "wrong_key", "replayed", "plaintext"), row[1:], strict=True
-            ):
-                hub_metrics.adverts_dropped.labels(row[0], reason).set(value)
+        for node in await nodes_service.paired_nodes(session):
+            for outcome, value in node.advert_counts().items():
+                hub_metrics.adverts.labels(node.mac, outcome).set(value)
+                if outcome in DROPPED:
+                    hub_metrics.adverts_dropped.labels(node.mac, outcome).set(value)
         for kind, count in (
             await session.execute(text("select kind, count from dropped_data"))
         ).all():

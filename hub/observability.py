@@ -71,8 +71,15 @@ class HubMetrics:
         )
         self.adverts_dropped = Gauge(
             "hub_adverts_dropped",
-            "Adverts dropped by the gateway, per node and reason",
+            "Adverts dropped by the gateway as broken or untrusted, per node and reason",
             ["node", "reason"],
+            registry=self.registry,
+        )
+        self.adverts = Gauge(
+            "hub_adverts",
+            "Adverts heard from each paired node, by the one outcome each ended in "
+            "(docs/hub-ble.md)",
+            ["node", "outcome"],
             registry=self.registry,
         )
         self.commit_failures = Gauge(

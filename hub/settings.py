@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.sync import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
@@ -80,6 +80,20 @@ class HubSettings(BaseSettings):
     ble_session_timeout_s: float = Field(default=120.0, gt=0)
     ble_seen_ttl_s: float = Field(default=600.0, gt=0)  # how long an unpaired device stays listed
     ble_status_interval_s: float = Field(default=30.0, gt=0)
+
+    # Home Assistant through MQTT discovery (hub/mqtt): off while no broker host is set. The
+    # Settings page can set the broker too; what it saves there wins over these.
+    mqtt_host: str | None = Field(default=None, max_length=253)
+    mqtt_port: int = Field(default=1883, ge=1, le=65_535)
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None  # PEM CA of a broker with a private certificate
+    mqtt_username: str | None = Field(default=None, max_length=256)
+    mqtt_password: SecretStr | None = None
+    mqtt_discovery_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_\-/]+$")
+    mqtt_base_topic: str = Field(default="plantvita", pattern=r"^[A-Za-z0-9_\-/]+$")
+    mqtt_keepalive_s: int = Field(default=60, ge=5, le=3600)
+    mqtt_backoff_max_s: float = Field(default=60.0, gt=0)
+    mqtt_poll_s: float = Field(default=2.0, gt=0, le=60)  # how often the store is checked for news
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> HubSettings:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import time as _time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from bleak.backends.device import BLEDevice
 from bthome_ble import BTHomeBluetoothDeviceData, DeviceKey, SensorValue
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from habluetooth import BluetoothServiceInfoBleak
+from sensor_state_data import BinarySensorValue
 
 from shared.ble_uuids import BTHOME_SERVICE_UUID, BTHOME_UUID16, PLANT_VITA_SERVICE_UUID
 from shared.ble_uuids import uuid_to_le_bytes as _uuid_le
@@ -321,7 +323,12 @@ def parse_scan_response(data: bytes) -> ScanResponse:
 
 @dataclass(frozen=True, slots=True)
 class NodeAdvert:
-    """One decoded advert from a node."""
+    """One decoded advert from a node.
+
+    ``channels`` holds the values by channel (sensor index): a device that sends an object
+    more than once (two temperatures) has channel 0 for the first, 1 for the second, and so on.
+    ``values`` is channel 0, the node's first sensor of each kind.
+    """
 
     mac: str
     sequence: int | None  # the encryption counter; None for a plaintext advert
@@ -329,11 +336,69 @@ class NodeAdvert:
     encrypted: bool
     rssi: int
     status: NodeStatus | None  # None when no scan response was seen (passive scanning)
+    channels: Mapping[int, Mapping[Metric, float]] = field(default_factory=dict)
+    version: int = 2  # BTHome 1 or 2
 
     @property
     def pending(self) -> bool:
         """True when the node asks the hub to connect (any status bit set)."""
         return bool(self.status and self.status & _PENDING_MASK)
+
+    def by_channel(self) -> Mapping[int, Mapping[Metric, float]]:
+        """Values by channel (channel 0 alone when the advert named no other)."""
+        return self.channels or {0: self.values}
+
+
+class Duplicate(BTHomeError):
+    """A resent advert: same packet id as the one just decoded (Shelly BLU sends each
+    measurement several times), or the same encrypted bytes again."""
+
+
+class UnsupportedDevice(BTHomeError):
+    """An advert in a format this hub cannot decode (a BTHome version it does not know)."""
+
+
+class UnsupportedObject(BTHomeError):
+    """A well-formed advert whose objects are all ones the metric registry does not store
+    (pressure, voltage, CO2, a button press, …)."""
+
+
+# BTHome v1 service data UUIDs: plaintext and encrypted (bthome-ble decodes both).
+BTHOME_V1_UUID: Final = "0000181c-0000-1000-8000-00805f9b34fb"
+BTHOME_V1_ENCRYPTED_UUID: Final = "0000181e-0000-1000-8000-00805f9b34fb"
+BTHOME_UUIDS: Final = (BTHOME_SERVICE_UUID, BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID)
+_CHANNEL_KEY: Final = re.compile(r"^(?P<key>[a-z0-9_]+?)(?:_(?P<n>[1-9][0-9]?))?$")
+MAX_CHANNEL: Final = 7
+# What bthome-ble reports as sensors besides the advert's measurements.
+_METADATA_KEYS: Final = frozenset(("packet_id", "signal_strength"))
+
+
+def library_key_channel(key: str) -> tuple[Metric, int] | None:
+    """The registry metric and channel of a bthome-ble sensor key, or None when the registry
+    does not store it: ``temperature`` and ``temperature_1`` are channel 0, ``temperature_2``
+    channel 1, … up to channel 7."""
+    metric = _METRIC_BY_LIBRARY_KEY.get(key)
+    if metric is not None:
+        return metric, 0
+    match = _CHANNEL_KEY.match(key)
+    if match is None or match["n"] is None:
+        return None
+    metric = _METRIC_BY_LIBRARY_KEY.get(match["key"])
+    channel = int(match["n"]) - 1
+    if metric is None or channel > MAX_CHANNEL:
+        return None
+    return metric, channel
+
+
+class _Parser(BTHomeBluetoothDeviceData):
+    """bthome-ble's parser, telling when it skipped an advert for its packet id."""
+
+    skipped_duplicate = False
+
+    def _skip_old_or_duplicated_advertisement(self, new_packet_id: float, adv_time: float) -> bool:
+        skip = bool(super()._skip_old_or_duplicated_advertisement(new_packet_id, adv_time))
+        self.skipped_duplicate = self.skipped_duplicate or skip
+        return skip
 
 
 class BTHomeNodeDecoder:
@@ -357,6 +422,7 @@ class BTHomeNodeDecoder:
         "_mac",
         "_parser",
         "_previous",
+        "_previous_binary",
         "_strict",
     )
 
@@ -374,13 +440,14 @@ class BTHomeNodeDecoder:
         mac_bytes(mac)  # validate early: the library would fail later with a vaguer error
         self._mac = mac.upper()
         self._bindkey = bindkey
-        self._parser = BTHomeBluetoothDeviceData(bindkey=bindkey)
+        self._parser = _Parser(bindkey=bindkey)
         self._device = BLEDevice(self._mac, None, None)
         self._last_sequence = last_sequence
         self._strict = strict_counter
         self._last_raw: bytes | None = None
         self._last: NodeAdvert | None = None
         self._previous: dict[DeviceKey, SensorValue] = {}
+        self._previous_binary: dict[DeviceKey, BinarySensorValue] = {}
 
     @property
     def last_sequence(self) -> int | None:
@@ -402,11 +469,14 @@ class BTHomeNodeDecoder:
         name: str | None = None,
         status: bytes | None = None,
         time: float | None = None,
+        uuid: str = BTHOME_SERVICE_UUID,
     ) -> NodeAdvert:
-        """Decode BTHome service data (the bytes after UUID 0xFCD2).
+        """Decode BTHome service data: the bytes after UUID 0xFCD2 (v2), or after 0x181C /
+        0x181E (v1, plaintext / encrypted) when ``uuid`` says so.
 
         ``status`` is the Plant-Vita service data from the scan response, when seen.
-        Raises Malformed, WrongKey, Replay or Downgrade.
+        Raises Malformed, WrongKey, Replay, Downgrade, Duplicate, UnsupportedObject or
+        UnsupportedDevice.
         """
         node_status = decode_node_status(status) if status is not None else None
         if self._last is not None and service_data == self._last_raw:
@@ -415,14 +485,25 @@ class BTHomeNodeDecoder:
             return replace(self._last, rssi=rssi, status=node_status)
         if not service_data:
             raise Malformed("empty service data")
-        device_info = service_data[0]
-        if (device_info >> 5) & 0x07 != 2:
-            raise Malformed("not BTHome v2")
-        encrypted = bool(device_info & 0x01)
+        if uuid == BTHOME_SERVICE_UUID:
+            version = 2
+            device_info = service_data[0]
+            announced = (device_info >> 5) & 0x07
+            if announced > 2:
+                raise UnsupportedDevice(f"BTHome version {announced}: this hub decodes 1 and 2")
+            if announced != 2:
+                raise Malformed("not BTHome v2 under UUID 0xFCD2")
+            encrypted = bool(device_info & 0x01)
+            minimum = 1 + 2 + _COUNTER_LEN + _MIC_LEN  # device info, an object, counter, MIC
+        elif uuid in (BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID):
+            version = 1
+            encrypted = uuid == BTHOME_V1_ENCRYPTED_UUID
+            minimum = 2 + _COUNTER_LEN + _MIC_LEN
+        else:
+            raise Malformed(f"not a BTHome service data UUID: {uuid}")
         counter: int | None = None
         if encrypted:
-            # device info + at least one object (2 bytes) + counter + MIC
-            if len(service_data) < 1 + 2 + _COUNTER_LEN + _MIC_LEN:
+            if len(service_data) < minimum:
                 raise Malformed("encrypted advert too short")
             if self._bindkey is None:
                 raise WrongKey("encrypted advert but no bindkey for this node")
@@ -436,8 +517,8 @@ class BTHomeNodeDecoder:
             address=self._mac,
             rssi=rssi,
             manufacturer_data={},
-            service_data={BTHOME_SERVICE_UUID: service_data},
-            service_uuids=[BTHOME_SERVICE_UUID],
+            service_data={uuid: service_data},
+            service_uuids=[uuid],
             source="plant-vita",
             device=self._device,
             advertisement=None,
@@ -445,32 +526,57 @@ class BTHomeNodeDecoder:
             time=_time.monotonic() if time is None else time,
             tx_power=None,
         )
-        update = self._parser.update(info)
-        if self._parser.downgrade_detected:
+        parser = self._parser
+        parser.skipped_duplicate = False
+        update = parser.update(info)
+        if parser.downgrade_detected:
             raise Downgrade("plaintext advert from a node with a bindkey")
-        if encrypted and self._parser.decryption_failed:
+        if encrypted and parser.decryption_failed:
             raise WrongKey("advert did not authenticate with the node's bindkey")
-        if encrypted and self._parser.encryption_counter != counter:
+        if encrypted and parser.encryption_counter != counter:
             # The library skipped the advert without trying the key: its own replay check.
             raise Replay(f"counter {counter} refused by bthome-ble's replay check")
+        if parser.skipped_duplicate:
+            raise Duplicate("same packet id as the advert just decoded")
 
         # bthome-ble's updates accumulate every sensor ever seen; this advert's values are the
         # ones it just (re)created, recognisable by identity against the previous update.
         current = update.entity_values
         previous, self._previous = self._previous, dict(current)
-        values: dict[Metric, float] = {}
-        for key, sensor in current.items():
-            metric = _METRIC_BY_LIBRARY_KEY.get(key.key)
-            if (
-                metric is not None
-                and previous.get(key) is not sensor
-                and isinstance(sensor.native_value, int | float)
-            ):
-                values[metric] = float(sensor.native_value)
-        if not values:
-            raise Malformed("advert carries no readable Plant-Vita metric")
+        fresh = [
+            (key.key, sensor) for key, sensor in current.items() if previous.get(key) is not sensor
+        ]
+        binary = update.binary_entity_values
+        previous_binary, self._previous_binary = self._previous_binary, dict(binary)
+        other = bool(update.events) or any(
+            previous_binary.get(key) is not value for key, value in binary.items()
+        )
+        channels: dict[int, dict[Metric, float]] = {}
+        for key, sensor in fresh:
+            found = library_key_channel(key)
+            if found is None or not isinstance(sensor.native_value, int | float):
+                # Metadata bthome-ble reports as sensors (packet id, signal strength) is not
+                # an object of the advert's measurements.
+                other = other or key not in _METADATA_KEYS
+                continue
+            metric, channel = found
+            channels.setdefault(channel, {})[metric] = float(sensor.native_value)
+        if not channels:
+            if other:
+                raise UnsupportedObject("advert carries no object the metric registry stores")
+            raise Malformed("advert carries no readable BTHome object")
 
-        advert = NodeAdvert(self._mac, counter, values, encrypted, rssi, node_status)
+        ordered = dict(sorted(channels.items()))
+        advert = NodeAdvert(
+            self._mac,
+            counter,
+            ordered.get(0, {}),
+            encrypted,
+            rssi,
+            node_status,
+            channels=ordered if len(ordered) > 1 or 0 not in ordered else {},
+            version=version,
+        )
         if counter is not None:
             self._last_sequence = counter
             self._last_raw = service_data

@@ -73,6 +73,7 @@ DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
 MAX_BATCH_ITEMS: Final = 10_000
 MAX_BATCH_BYTES: Final = 8 * 1024 * 1024  # uncompressed JSON body
 U32_MAX: Final = 2**32 - 1
+MAX_CHANNEL: Final = 7  # channels 0..7: up to eight sensors of one kind on a node
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -97,6 +98,9 @@ class _ReadingFields(_Wire):
 
     node_mac: MacAddress
     measured_at: AwareDatetime
+    # The node's sensor index: 0 for the first sensor of each kind, 1 for the second (a second
+    # soil probe, air and soil temperature). A reading is (node_mac, channel, measured_at).
+    channel: int = Field(default=0, ge=0, le=MAX_CHANNEL)
     seq: int | None = Field(default=None, ge=0, le=U32_MAX)
     source: ReadingSource = ReadingSource.ADVERT
 
@@ -134,7 +138,7 @@ else:
         "ReadingIn",
         __base__=_ReadingFields,
         __module__=__name__,
-        __doc__="One measurement of one node, identified by (node_mac, measured_at); one "
+        __doc__="One measurement of one node, identified by (node_mac, channel, measured_at); one "
         "optional field per metric of ``shared.metrics.REGISTRY`` (JSON numbers only).",
         **metric_fields(strict=True),
     )
@@ -277,6 +281,19 @@ class NodeKind(StrEnum):
     XIAOMI = "xiaomi"
 
 
+class AdvertCounts(_Wire):
+    """What became of a node's adverts on its hub: every advert heard ends in exactly one of
+    these (docs/hub-ble.md). Totals since the node was paired."""
+
+    stored: int = Field(default=0, ge=0)
+    duplicate: int = Field(default=0, ge=0)
+    replayed: int = Field(default=0, ge=0)
+    wrong_key: int = Field(default=0, ge=0)
+    unsupported_object: int = Field(default=0, ge=0)
+    unsupported_device: int = Field(default=0, ge=0)
+    malformed: int = Field(default=0, ge=0)
+
+
 class NodeInfo(_Wire):
     """What the hub knows of one paired node."""
 
@@ -288,7 +305,8 @@ class NodeInfo(_Wire):
     rssi: int | None = Field(default=None, ge=-127, le=20)
     last_seen: AwareDatetime | None = None
     config_revision_applied: int | None = Field(default=None, ge=0)
-    dropped_adverts: int = Field(default=0, ge=0)
+    dropped_adverts: int = Field(default=0, ge=0)  # malformed + wrong key + replayed
+    advert_counts: AdvertCounts | None = None  # None: a hub that does not count outcomes
 
 
 class NodeInventory(_Wire):

@@ -73,6 +73,8 @@ class Node(CloudTable, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     last_reading_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
     dropped_adverts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # What the hub counted of this node's adverts, by outcome (shared.sync.AdvertCounts).
+    advert_counts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     config_revision: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     config_revision_applied: int | None = Field(default=None, sa_column=Column(Integer))
     sampling_interval_s: int = Field(default=600, sa_column=Column(Integer, nullable=False))

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
-from shared.sync import NodeConfig, NodeKind, Thresholds
+from shared.sync import AdvertCounts, NodeConfig, NodeKind, Thresholds
 
 
 class HubPublic(BaseModel):
@@ -72,6 +72,9 @@ class NodePublic(BaseModel):
     last_seen_at: datetime | None
     last_reading_at: datetime | None
     dropped_adverts: int
+    advert_counts: AdvertCounts | None = Field(
+        default=None, description="what became of the node's adverts on its hub, by outcome"
+    )
     config: NodeConfig
     config_revision_applied: int | None
     config_pending: bool = Field(description="the node has not applied the latest revision yet")

@@ -112,6 +112,7 @@ def node_public(node: Node) -> NodePublic:
         last_seen_at=node.last_seen_at,
         last_reading_at=node.last_reading_at,
         dropped_adverts=node.dropped_adverts,
+        advert_counts=node.advert_counts,
         config=node_config(node),
         config_revision_applied=node.config_revision_applied,
         config_pending=node.config_revision_applied != node.config_revision,
@@ -631,6 +632,8 @@ async def apply_inventory(
         if info.config_revision_applied is not None:
             node.config_revision_applied = info.config_revision_applied
         node.dropped_adverts = info.dropped_adverts
+        if info.advert_counts is not None:
+            node.advert_counts = info.advert_counts.model_dump()
         node.updated_at = now
     await session.flush()
     await repository.bump_hubs(session, bump)

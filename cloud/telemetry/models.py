@@ -33,24 +33,27 @@ from shared.metrics import METRIC_NAMES
 METRICS: tuple[str, ...] = METRIC_NAMES
 
 
-# One measurement of one node, keyed by (node, measurement time); one REAL column per registry
-# metric (source: 0 advert, 1 backfill, 2 poll).
+# One measurement of one sensor channel of a node, keyed by (node, channel, measurement time);
+# one REAL column per registry metric (source: 0 advert, 1 backfill, 2 poll). Channel 0 is the
+# node's first sensor of each kind, 1 the second (a second soil probe), …
 readings = Table(
     "readings",
     metadata,
     Column("node_id", UUID(as_uuid=True), nullable=False),
+    Column("channel", SmallInteger, nullable=False, server_default="0"),
     Column("measured_at", DateTime(timezone=True), nullable=False),
     Column("owner_id", UUID(as_uuid=True), nullable=False),
     Column("seq", BigInteger),
     Column("source", SmallInteger, nullable=False, default=0),
     *(Column(metric, REAL) for metric in METRICS),
-    PrimaryKeyConstraint("node_id", "measured_at"),
+    PrimaryKeyConstraint("node_id", "channel", "measured_at"),
 )
 
 
 def _rollup_table(name: str) -> Table:
     columns: list[Any] = [
         Column("node_id", UUID(as_uuid=True), nullable=False),
+        Column("channel", SmallInteger, nullable=False, server_default="0"),
         Column("bucket", DateTime(timezone=True), nullable=False),
         Column("owner_id", UUID(as_uuid=True), nullable=False),
         Column("n", Integer, nullable=False),
@@ -62,7 +65,7 @@ def _rollup_table(name: str) -> Table:
             Column(f"{metric}_max", REAL),
             Column(f"{metric}_sum", Double),
         ]
-    return Table(name, metadata, *columns, PrimaryKeyConstraint("node_id", "bucket"))
+    return Table(name, metadata, *columns, PrimaryKeyConstraint("node_id", "channel", "bucket"))
 
 
 readings_hourly = _rollup_table("readings_hourly")

@@ -46,8 +46,8 @@ async def latest_json(
 async def plant_latest_json(
     database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> bytes:
-    """The newest reading of one plant as a JSON list (empty when it has none yet); 404 when
-    the plant is not the owner's."""
+    """The newest reading of each sensor channel of one plant as a JSON list, by channel
+    (empty when it has none yet); 404 when the plant is not the owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
     if rows is None:
@@ -65,9 +65,19 @@ async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[u
 async def plant_latest(
     database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    """The newest reading of one plant (None when it has none yet); 404 when not the owner's."""
+    """The newest reading of one plant's first sensors (channel 0; None when it has none
+    yet); 404 when not the owner's."""
+    channels = await plant_latest_channels(database, owner_id, plant_id)
+    return next((row for row in channels if row["channel"] == 0), None)
+
+
+async def plant_latest_channels(
+    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The newest reading of each sensor channel of one plant, by channel (``LatestReading``
+    keys); 404 when not the owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
     if rows is None:
         raise NotFoundError("plant not found")
-    return dict(zip(LATEST_KEYS, rows[0], strict=True)) if rows else None
+    return [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]

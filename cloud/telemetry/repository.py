@@ -112,7 +112,7 @@ class InsertOutcome:
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, the
+# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, channel, the
 # registry's metrics) with every field present: fixed size, so a batch is one record array.
 _FULL_ROW = np.dtype(
     [
@@ -129,6 +129,8 @@ _FULL_ROW = np.dtype(
         ("seq", ">i8"),
         ("source_len", ">i4"),
         ("source", ">i2"),
+        ("channel_len", ">i4"),
+        ("channel", ">i2"),
     ]
     + [
         field
@@ -144,6 +146,7 @@ _FIELD_LENGTHS = {
     "at_len": 8,
     "seq_len": 8,
     "source_len": 2,
+    "channel_len": 2,
     **{f"{entry.name}_len": entry.storage.copy_size for entry in REGISTRY},
 }
 _ROW_PREFIX = struct.Struct(">hi16si16s")
@@ -171,15 +174,18 @@ class StagedBatch:
     codes: npt.NDArray[np.int64]  # node code of each staged row
     micros: npt.NDArray[np.int64]  # measured_at of each staged row
     metrics: npt.NDArray[np.float64]  # metrics of each staged row (NaN: missing)
+    channels: npt.NDArray[np.int16]  # channel of each staged row
 
     def hourly_aggregates(self, owner: uuid.UUID) -> dict[str, Any]:
-        """Parameters of ``sql.ROLL_UP_AGGREGATES``: per node and hour, the row count, the
-        newest time and count/min/max/sum of each metric as PostgreSQL would compute them
+        """Parameters of ``sql.ROLL_UP_AGGREGATES``: per node, channel and hour, the row count,
+        the newest time and count/min/max/sum of each metric as PostgreSQL would compute them
         over the stored (single precision) values."""
         hours = self.micros // _HOUR_US
-        order = np.lexsort((hours, self.codes))
-        codes, hours = self.codes[order], hours[order]
-        change = (codes[1:] != codes[:-1]) | (hours[1:] != hours[:-1])
+        order = np.lexsort((hours, self.channels, self.codes))
+        codes, hours, channels = self.codes[order], hours[order], self.channels[order]
+        change = (
+            (codes[1:] != codes[:-1]) | (channels[1:] != channels[:-1]) | (hours[1:] != hours[:-1])
+        )
         starts = np.flatnonzero(np.concatenate(([True], change)))
         stored = self.metrics[order].astype(np.float32)
         present = ~np.isnan(stored)
@@ -193,6 +199,7 @@ class StagedBatch:
         params: dict[str, Any] = {
             "owner_id": owner,
             "node_id": [self.node_ids[code] for code in codes[starts].tolist()],
+            "channel": channels[starts].tolist(),
             "bucket": [utc_from_micros(hour * _HOUR_US) for hour in hours[starts].tolist()],
             "n": np.diff(np.append(starts, len(codes))).tolist(),
             "last_at": [
@@ -216,6 +223,7 @@ def _sparse_row(prefix: bytes, columns: ReadingColumns, row: int, micros: int) -
         _HEAD_REST.pack(4, int(columns.indexes[row]), 8, micros),
         _NULL if seq < 0 else _INT8.pack(8, seq),
         _INT2.pack(2, int(columns.source[row])),
+        _INT2.pack(2, int(columns.channel[row])),
     ]
     parts += [
         _NULL if math.isnan(value) else _FLOAT4.pack(4, value)
@@ -259,6 +267,7 @@ def stage_readings(
     records["at"] = columns.micros[full] - _PG_EPOCH_US
     records["seq"] = columns.seq[full]
     records["source"] = columns.source[full]
+    records["channel"] = columns.channel[full]
     for position, name in enumerate(METRIC_NAMES):
         records[name] = columns.metrics[full, position]
     chunks = [_COPY_HEADER, records.tobytes()]
@@ -283,6 +292,7 @@ def stage_readings(
         codes=codes[staged],
         micros=columns.micros[staged],
         metrics=columns.metrics[staged],
+        channels=columns.channel[staged],
     )
 
 
@@ -292,7 +302,9 @@ def _by_node(
     codes: npt.NDArray[np.int64],
     known: list[str],
 ) -> dict[str, NodeReadings]:
-    """Staged rows grouped per node and ordered by time (ties keep batch order)."""
+    """Staged channel-0 rows (a node's first sensor of each kind, what alerts judge) grouped
+    per node and ordered by time (ties keep batch order)."""
+    staged = staged[columns.channel[staged] == 0]
     if len(staged) == 0:
         return {}
     order = staged[np.lexsort((columns.micros[staged], codes[staged]))]
@@ -348,80 +360,115 @@ ROLLUP_TABLES = {"hour": "readings_hourly", "day": "readings_daily"}
 
 
 async def count_points(
-    conn: Conn, resolution: str, node_id: uuid.UUID, start: datetime, end: datetime, cap: int
+    conn: Conn,
+    resolution: str,
+    node_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    cap: int,
+    channel: int = 0,
 ) -> int:
     """How many points the window holds at ``resolution``, counting at most ``cap``."""
     if resolution == "raw":
         query = """SELECT count(*) FROM (SELECT 1 FROM readings WHERE node_id = %s
-                   AND measured_at >= %s AND measured_at < %s LIMIT %s) AS s"""
+                   AND channel = %s AND measured_at >= %s AND measured_at < %s LIMIT %s) AS s"""
     else:
         query = f"""SELECT count(*) FROM (SELECT 1 FROM {ROLLUP_TABLES[resolution]}
-                    WHERE node_id = %s AND bucket >= date_trunc('{resolution}', %s, 'UTC')
+                    WHERE node_id = %s AND channel = %s
+                    AND bucket >= date_trunc('{resolution}', %s, 'UTC')
                     AND bucket < %s LIMIT %s) AS s"""
     async with conn.cursor() as cur:
-        await cur.execute(query, (node_id, start, end, cap))
+        await cur.execute(query, (node_id, channel, start, end, cap))
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
 async def count_raw_and_hourly(
-    conn: Conn, node_id: uuid.UUID, start: datetime, end: datetime, cap: int
+    conn: Conn, node_id: uuid.UUID, start: datetime, end: datetime, cap: int, channel: int = 0
 ) -> tuple[int, int]:
     """``count_points`` of the window at raw and at hourly resolution, in one statement."""
     query = """SELECT
         (SELECT count(*) FROM (SELECT 1 FROM readings WHERE node_id = %(node)s
-         AND measured_at >= %(start)s AND measured_at < %(end)s LIMIT %(cap)s) AS r),
+         AND channel = %(channel)s AND measured_at >= %(start)s AND measured_at < %(end)s
+         LIMIT %(cap)s) AS r),
         (SELECT count(*) FROM (SELECT 1 FROM readings_hourly WHERE node_id = %(node)s
-         AND bucket >= date_trunc('hour', %(start)s, 'UTC') AND bucket < %(end)s
-         LIMIT %(cap)s) AS h)"""
+         AND channel = %(channel)s AND bucket >= date_trunc('hour', %(start)s, 'UTC')
+         AND bucket < %(end)s LIMIT %(cap)s) AS h)"""
+    params = {"node": node_id, "channel": channel, "start": start, "end": end, "cap": cap}
     async with conn.cursor() as cur:
-        await cur.execute(query, {"node": node_id, "start": start, "end": end, "cap": cap})
+        await cur.execute(query, params)
         row = await cur.fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 async def series(
-    conn: Conn, resolution: str, node_id: uuid.UUID, start: datetime, end: datetime, limit: int
+    conn: Conn,
+    resolution: str,
+    node_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    channel: int = 0,
 ) -> list[tuple[Any, ...]]:
-    """Points of the window at ``resolution`` (columns as ``POINT_KEYS``)."""
+    """Points of the window at ``resolution`` (columns as ``POINT_KEYS``) of one channel."""
     if resolution == "raw":
-        query = f"""SELECT {_RAW_SELECT} FROM readings WHERE node_id = %s
+        query = f"""SELECT {_RAW_SELECT} FROM readings WHERE node_id = %s AND channel = %s
                     AND measured_at >= %s AND measured_at < %s ORDER BY measured_at LIMIT %s"""
     else:
         query = f"""SELECT {_ROLLUP_SELECT} FROM {ROLLUP_TABLES[resolution]}
-                    WHERE node_id = %s AND bucket >= date_trunc('{resolution}', %s, 'UTC')
+                    WHERE node_id = %s AND channel = %s
+                    AND bucket >= date_trunc('{resolution}', %s, 'UTC')
                     AND bucket < %s ORDER BY bucket LIMIT %s"""
     async with conn.cursor() as cur:
-        await cur.execute(query, (node_id, start, end, limit))
+        await cur.execute(query, (node_id, channel, start, end, limit))
         return await cur.fetchall()
 
 
 async def coarse_series(
-    conn: Conn, node_id: uuid.UUID, start: datetime, end: datetime, stride_days: int
+    conn: Conn,
+    node_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    stride_days: int,
+    channel: int = 0,
 ) -> list[tuple[Any, ...]]:
     """Daily rollups merged into ``stride_days`` bins, for windows longer than max_points days."""
     query = f"""
         SELECT date_bin(make_interval(days => %s), bucket, TIMESTAMPTZ '2000-01-01 00:00Z') AS t,
                sum(n), {_COARSE_AGGREGATES}
         FROM readings_daily
-        WHERE node_id = %s AND bucket >= date_trunc('day', %s, 'UTC') AND bucket < %s
+        WHERE node_id = %s AND channel = %s AND bucket >= date_trunc('day', %s, 'UTC')
+        AND bucket < %s
         GROUP BY t ORDER BY t"""
     async with conn.cursor() as cur:
-        await cur.execute(query, (stride_days, node_id, start, end))
+        await cur.execute(query, (stride_days, node_id, channel, start, end))
         return await cur.fetchall()
+
+
+async def channels(conn: Conn, node_id: uuid.UUID) -> list[int]:
+    """The sensor channels the node has readings of, from its daily rollups (0 always)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT DISTINCT channel FROM readings_daily WHERE node_id = %s ORDER BY channel",
+            (node_id,),
+        )
+        found = [int(row[0]) for row in await cur.fetchall()]
+    return found if found and found[0] == 0 else [0, *found]
 
 
 async def latest_for_plants(
     conn: Conn, owner_id: uuid.UUID, limit: int | None = None, after: Sequence[Any] | None = None
 ) -> list[tuple[Any, ...]]:
-    """Newest reading of each of the owner's plants that has a node, by plant name then id,
-    after the plant (name, id) ``after``; each row ends with the plant's name (the page key)."""
+    """Newest reading of each of the owner's plants that has a node (its first sensors,
+    channel 0), by plant name then id, after the plant (name, id) ``after``; each row ends
+    with the plant's name (the page key)."""
     seek = "AND (p.name, p.id) > (%s, %s)" if after is not None else ""
     query = f"""
-        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}, p.name
+        SELECT p.id, p.node_id, r.measured_at, r.channel, {_LATEST_SELECT}, p.name
         FROM plants AS p
         JOIN LATERAL (
-            SELECT * FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
+            SELECT * FROM readings WHERE node_id = p.node_id AND channel = 0
+            ORDER BY measured_at DESC LIMIT 1
         ) AS r ON true
         WHERE p.owner_id = %s {seek}
         ORDER BY p.name, p.id
@@ -434,19 +481,28 @@ async def latest_for_plants(
 async def latest_of_plant(
     conn: Conn, owner_id: uuid.UUID, plant_id: uuid.UUID
 ) -> list[tuple[Any, ...]] | None:
-    """Newest reading of one of the owner's plants, checking ownership in the same statement:
-    None when the plant is not the owner's, an empty list when it has no reading yet."""
+    """Newest reading of each sensor channel of one of the owner's plants, by channel,
+    checking ownership in the same statement: None when the plant is not the owner's, an
+    empty list when it has no reading yet. The channels come from the daily rollups (a few
+    rows per node), each newest reading from the primary key."""
     query = f"""
-        SELECT p.id, p.node_id, r.measured_at, {_LATEST_SELECT}
+        SELECT p.id, p.node_id, r.measured_at, r.channel, {_LATEST_SELECT}
         FROM plants AS p
         LEFT JOIN LATERAL (
-            SELECT measured_at, {_LATEST_COLUMNS}
-            FROM readings WHERE node_id = p.node_id ORDER BY measured_at DESC LIMIT 1
+            SELECT l.* FROM (
+                SELECT DISTINCT channel FROM readings_daily WHERE node_id = p.node_id
+            ) AS c
+            CROSS JOIN LATERAL (
+                SELECT measured_at, channel, {_LATEST_COLUMNS}
+                FROM readings WHERE node_id = p.node_id AND channel = c.channel
+                ORDER BY measured_at DESC LIMIT 1
+            ) AS l
         ) AS r ON true
-        WHERE p.owner_id = %s AND p.id = %s"""
+        WHERE p.owner_id = %s AND p.id = %s
+        ORDER BY r.channel"""
     async with conn.cursor() as cur:
         await cur.execute(query, (owner_id, plant_id))
-        row = await cur.fetchone()
-    if row is None:
+        rows = await cur.fetchall()
+    if not rows:
         return None
-    return [] if row[2] is None else [row]
+    return [row for row in rows if row[2] is not None]

@@ -18,7 +18,7 @@ from cloud.pagination import LIST_RESPONSES, PageDep, link_next
 from cloud.telemetry import read_service, service
 from cloud.telemetry.schemas import History, LatestReading, Resolution
 from shared.metrics import MetricPublic, public_metrics
-from shared.sync import API_PREFIX
+from shared.sync import API_PREFIX, MAX_CHANNEL
 from shared.watering import WateringPublic
 
 router = APIRouter(prefix=API_PREFIX, tags=["telemetry"])
@@ -31,6 +31,14 @@ MaxPoints = Annotated[int | None, Query(ge=10, le=10_000)]
 ForcedResolution = Annotated[
     Resolution | None,
     Query(description="force raw/hour/day; by default the finest within max_points"),
+]
+Channel = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_CHANNEL,
+        description="the node's sensor index: 0 its first sensor of each kind, 1 the second",
+    ),
 ]
 
 
@@ -56,8 +64,10 @@ async def plant_history(
     end: End = None,
     max_points: MaxPoints = None,
     resolution: ForcedResolution = None,
+    channel: Channel = 0,
 ) -> Response:
-    """Readings of the plant's node over the window (raw, hourly or daily rollups)."""
+    """Readings of the plant's node over the window (raw, hourly or daily rollups), of one
+    sensor channel (``?channel=1``: the node's second sensor of each kind)."""
     return _json(
         await service.history(
             session,
@@ -67,6 +77,7 @@ async def plant_history(
             end=end,
             max_points=max_points or settings.history_max_points,
             resolution=resolution,
+            channel=channel,
         )
     )
 
@@ -81,8 +92,10 @@ async def node_history(
     end: End = None,
     max_points: MaxPoints = None,
     resolution: ForcedResolution = None,
+    channel: Channel = 0,
 ) -> Response:
-    """Readings of a node over the window (raw, hourly or daily rollups)."""
+    """Readings of a node over the window (raw, hourly or daily rollups), of one sensor
+    channel."""
     return _json(
         await service.history(
             session,
@@ -92,6 +105,7 @@ async def node_history(
             end=end,
             max_points=max_points or settings.history_max_points,
             resolution=resolution,
+            channel=channel,
         )
     )
 

@@ -34,16 +34,20 @@ class History(BaseModel):
     end: datetime
     resolution: Resolution
     truncated: bool = False
+    channel: int = 0  # which of the node's sensors of each kind (0 the first, 1 the second…)
+    channels: list[int] = [0]  # the channels the node has readings of
     points: list[SeriesPoint]
 
 
 # The newest reading of a plant's node: its key, then one field per registry metric.
 LatestReading = create_model(
     "LatestReading",
-    __doc__="The newest reading of a plant's node.",
+    __doc__="The newest reading of a plant's node (of one sensor channel: 0 the node's first "
+    "sensor of each kind, 1 the second, …).",
     __module__=__name__,
     plant_id=(uuid.UUID, ...),
     node_id=(uuid.UUID, ...),
     measured_at=(datetime, ...),
+    channel=(int, 0),
     **metric_fields(default=...),
 )

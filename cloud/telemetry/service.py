@@ -212,7 +212,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 async def _finest_resolution(
-    conn: Any, node: uuid.UUID, start: datetime, end: datetime, max_points: int
+    conn: Any, node: uuid.UUID, start: datetime, end: datetime, max_points: int, channel: int = 0
 ) -> Resolution:
     """The finest resolution whose point count in the window is at most ``max_points``.
 
@@ -222,11 +222,12 @@ async def _finest_resolution(
     cap = max_points + 1
     most_hours = int((end - start).total_seconds() // 3600) + 2
     if most_hours <= max_points:
-        if await repository.count_points(conn, "raw", node, start, end, cap) <= max_points:
+        raw_points = await repository.count_points(conn, "raw", node, start, end, cap, channel)
+        if raw_points <= max_points:
             return "raw"
         return "hour"
     # Both counts in one round trip: the window may hold more hours than max_points.
-    raw, hourly = await repository.count_raw_and_hourly(conn, node, start, end, cap)
+    raw, hourly = await repository.count_raw_and_hourly(conn, node, start, end, cap, channel)
     if raw <= max_points:
         return "raw"
     return "hour" if hourly <= max_points else "day"
@@ -242,23 +243,27 @@ async def history(
     end: datetime | None = None,
     max_points: int = 1000,
     resolution: Resolution | None = None,
+    channel: int = 0,
 ) -> bytes:
-    """The window as JSON (``History``): the finest resolution with at most ``max_points``."""
+    """The window as JSON (``History``): the finest resolution with at most ``max_points``,
+    of the node's sensor ``channel`` (0 its first sensor of each kind)."""
     start, end = _window(start, end)
     node = await _node_for(session, owner_id, plant_id, node_id)
     truncated = False
     rows: list[tuple[Any, ...]] = []
     chosen: Resolution = resolution or "raw"
+    known = [0]
     if node is not None:
         conn = await raw_connection(session)
+        known = await repository.channels(conn, node)
         if resolution is None:
-            chosen = await _finest_resolution(conn, node, start, end, max_points)
-        rows = await repository.series(conn, chosen, node, start, end, max_points + 1)
+            chosen = await _finest_resolution(conn, node, start, end, max_points, channel)
+        rows = await repository.series(conn, chosen, node, start, end, max_points + 1, channel)
         if len(rows) > max_points:
             if resolution is None:
                 # Longer than max_points days: merge daily rollups into wider bins.
                 days = max(1, -(-(end - start).days // max_points))
-                rows = await repository.coarse_series(conn, node, start, end, days)
+                rows = await repository.coarse_series(conn, node, start, end, days, channel)
             else:
                 rows, truncated = rows[:max_points], True
     body = {
@@ -268,6 +273,8 @@ async def history(
         "end": end,
         "resolution": chosen,
         "truncated": truncated,
+        "channel": channel,
+        "channels": known,
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
     }
     return orjson.dumps(body, option=orjson.OPT_UTC_Z)
@@ -315,16 +322,16 @@ async def stream_csv(
 ) -> AsyncIterator[bytes]:
     """Raw readings of the window as CSV, streamed by ``COPY … TO STDOUT`` on its own
     connection (the request's session has ended by the time the body streams)."""
-    header = ",".join(("measured_at", *METRIC_NAMES, "seq", "source")) + "\n"
+    header = ",".join(("measured_at", *METRIC_NAMES, "seq", "source", "channel")) + "\n"
     if node_id is None:
         yield header.encode()
         return
     query = psql.SQL(
         "COPY (SELECT to_char(measured_at AT TIME ZONE 'UTC', "
         '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), {}, '
-        "seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END "
+        "seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END, channel "
         "FROM readings WHERE node_id = {} AND measured_at >= {} AND measured_at < {} "
-        "ORDER BY measured_at) TO STDOUT WITH (FORMAT csv)"
+        "ORDER BY measured_at, channel) TO STDOUT WITH (FORMAT csv)"
     ).format(
         psql.SQL(", ").join(psql.Identifier(m) for m in METRIC_NAMES),
         psql.Literal(node_id),

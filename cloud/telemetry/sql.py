@@ -18,6 +18,7 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     measured_at timestamptz NOT NULL,
     seq bigint,
     source smallint NOT NULL,
+    channel smallint NOT NULL,
     {", ".join(f"{entry.name} {entry.storage.sql}" for entry in REGISTRY)}
 ) ON COMMIT DELETE ROWS
 """
@@ -29,13 +30,14 @@ STAGING_COLUMNS: Final = (
     "measured_at",
     "seq",
     "source",
+    "channel",
     *METRICS,
 )
 
 COPY_STAGING: Final = f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
 COPY_STAGING_BINARY: Final = COPY_STAGING + " WITH (FORMAT binary)"
 
-_READING_COLUMNS = ("node_id", "measured_at", "owner_id", "seq", "source", *METRICS)
+_READING_COLUMNS = ("node_id", "channel", "measured_at", "owner_id", "seq", "source", *METRICS)
 
 
 def _rollup_upsert(table: str, select_sql: str) -> str:
@@ -50,9 +52,9 @@ def _rollup_upsert(table: str, select_sql: str) -> str:
     )
     # ORDER BY keeps lock order stable across concurrent batches (no deadlocks).
     return f"""
-    INSERT INTO {table} AS r (node_id, bucket, owner_id, n, {columns})
+    INSERT INTO {table} AS r (node_id, channel, bucket, owner_id, n, {columns})
     {select_sql}
-    ON CONFLICT (node_id, bucket) DO UPDATE SET
+    ON CONFLICT (node_id, channel, bucket) DO UPDATE SET
         n = r.n + excluded.n,
         {updates}
     RETURNING 1
@@ -77,14 +79,16 @@ _AFTER_H = f"""
 hourly AS ({
     _rollup_upsert(
         "readings_hourly",
-        f"SELECT node_id, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h ORDER BY node_id, bucket",
+        f"SELECT node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h "
+        "ORDER BY node_id, channel, bucket",
     )
 }),
 daily AS ({
     _rollup_upsert(
         "readings_daily",
-        "SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
-        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, day, owner_id ORDER BY node_id, day",
+        "SELECT node_id, channel, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
+        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, channel, day, owner_id "
+        "ORDER BY node_id, channel, day",
     )
 }),
 unstale AS (
@@ -110,7 +114,7 @@ SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
 INSERT_READINGS: Final = f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)})
 SELECT {", ".join(_READING_COLUMNS)} FROM {STAGING_TABLE}
-ON CONFLICT (node_id, measured_at) DO NOTHING
+ON CONFLICT (node_id, channel, measured_at) DO NOTHING
 """
 
 # Every staged row was inserted: the hourly aggregates of exactly those rows, computed by the
@@ -130,10 +134,11 @@ _GIVEN_ARRAYS = ", ".join(
 )
 ROLL_UP_AGGREGATES: Final = f"""
 WITH h AS MATERIALIZED (
-    SELECT node_id, bucket, %(owner_id)s::uuid AS owner_id, n, last_at, {_GIVEN_COLUMNS}
-    FROM unnest(%(node_id)b::uuid[], %(bucket)b::timestamptz[], %(n)b::int[],
-                %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
-         AS t(node_id, bucket, n, last_at, {_HOUR_COLUMNS})
+    SELECT node_id, channel::smallint AS channel, bucket, %(owner_id)s::uuid AS owner_id, n,
+        last_at, {_GIVEN_COLUMNS}
+    FROM unnest(%(node_id)b::uuid[], %(channel)b::int[], %(bucket)b::timestamptz[],
+                %(n)b::int[], %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
+         AS t(node_id, channel, bucket, n, last_at, {_HOUR_COLUMNS})
 ),
 {_AFTER_H}"""
 
@@ -141,13 +146,14 @@ WITH h AS MATERIALIZED (
 # id; ingestion runs no savepoints), read back by their keys.
 ROLL_UP_INSERTED: Final = f"""
 WITH h AS MATERIALIZED (
-    SELECT r.node_id, date_trunc('hour', r.measured_at, 'UTC') AS bucket, r.owner_id,
-        count(*) AS n, max(r.measured_at) AS last_at,
+    SELECT r.node_id, r.channel, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
+        r.owner_id, count(*) AS n, max(r.measured_at) AS last_at,
         {_hour_aggregates("r.")}
     FROM readings AS r
-    WHERE (r.node_id, r.measured_at) IN (SELECT node_id, measured_at FROM {STAGING_TABLE})
+    WHERE (r.node_id, r.channel, r.measured_at) IN
+          (SELECT node_id, channel, measured_at FROM {STAGING_TABLE})
       AND r.xmin = pg_current_xact_id()::xid
-    GROUP BY r.node_id, bucket, r.owner_id
+    GROUP BY r.node_id, r.channel, bucket, r.owner_id
 ),
 {_AFTER_H}"""
 
@@ -155,7 +161,8 @@ WITH h AS MATERIALIZED (
 FIND_CONFLICTS: Final = f"""
 SELECT s.idx
 FROM {STAGING_TABLE} AS s
-JOIN readings AS r ON r.node_id = s.node_id AND r.measured_at = s.measured_at
+JOIN readings AS r ON r.node_id = s.node_id AND r.channel = s.channel
+    AND r.measured_at = s.measured_at
 WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM
       ({", ".join(f"s.{m}" for m in METRICS)})
 ORDER BY s.idx
@@ -164,18 +171,19 @@ ORDER BY s.idx
 # Rebuild both rollups of one owner from raw readings (bulk loads, repairs, tests). Uses the
 # same aggregates as the ingest path, so rebuilt rollups equal incrementally maintained ones.
 REBUILD_HOURLY: Final = f"""
-INSERT INTO readings_hourly (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
-SELECT node_id, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id, count(*),
+INSERT INTO readings_hourly (node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id, count(*),
     {_HOUR_AGGREGATES}
 FROM readings WHERE owner_id = %(owner_id)s
-GROUP BY node_id, bucket, owner_id
-ON CONFLICT (node_id, bucket) DO NOTHING
+GROUP BY node_id, channel, bucket, owner_id
+ON CONFLICT (node_id, channel, bucket) DO NOTHING
 """
 
 REBUILD_DAILY: Final = f"""
-INSERT INTO readings_daily (node_id, bucket, owner_id, n, {_HOUR_COLUMNS})
-SELECT node_id, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), {_DAY_AGGREGATES}
+INSERT INTO readings_daily (node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS})
+SELECT node_id, channel, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n),
+    {_DAY_AGGREGATES}
 FROM readings_hourly WHERE owner_id = %(owner_id)s
-GROUP BY node_id, day, owner_id
-ON CONFLICT (node_id, bucket) DO NOTHING
+GROUP BY node_id, channel, day, owner_id
+ON CONFLICT (node_id, channel, bucket) DO NOTHING
 """

@@ -30,7 +30,7 @@ from pydantic.dataclasses import dataclass
 
 from shared.mac import normalize_mac
 from shared.metrics import METRIC_NAMES, SPECS, Metric
-from shared.sync import U32_MAX, ItemRejection, ReadingIn, parse_readings
+from shared.sync import MAX_CHANNEL, U32_MAX, ItemRejection, ReadingIn, parse_readings
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
 SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1, "poll": 2}
@@ -50,6 +50,11 @@ ValidReading: Any = dataclass(
         [
             ("node_mac", Annotated[str, Field(pattern=_CANONICAL_MAC)]),
             ("measured_at", AwareDatetime),
+            (
+                "channel",
+                Annotated[int, Field(ge=0, le=MAX_CHANNEL)],
+                dataclass_field(default=0),
+            ),
             ("seq", Annotated[int, Field(ge=0, le=U32_MAX)] | None, dataclass_field(default=None)),
             ("source", Literal["advert", "backfill", "poll"], dataclass_field(default="advert")),
             *((metric.value, *_metric_field(metric)) for metric in Metric),
@@ -66,6 +71,7 @@ def _from_model(model: ReadingIn) -> Any:
     reading = ValidReading.__new__(ValidReading)
     reading.node_mac = model.node_mac
     reading.measured_at = model.measured_at
+    reading.channel = model.channel
     reading.seq = model.seq
     reading.source = model.source.value
     for metric in Metric:
@@ -115,7 +121,7 @@ def validate_readings(
 
 # --- columnar fast path -------------------------------------------------------------------------
 
-_ITEM_KEYS = frozenset(("node_mac", "measured_at", "seq", "source", *METRIC_NAMES))
+_ITEM_KEYS = frozenset(("node_mac", "measured_at", "channel", "seq", "source", *METRIC_NAMES))
 _MAC_FORMAT = re.compile(_CANONICAL_MAC)
 _LOWS = np.array([SPECS[metric].minimum for metric in Metric])
 _HIGHS = np.array([SPECS[metric].maximum for metric in Metric])
@@ -136,7 +142,7 @@ class ReadingColumns:
 
     ``metrics`` holds the registry's metrics in ``Metric`` order with NaN where a metric is
     missing (a valid reading is always finite); ``seq`` is -1 where missing; ``micros`` is
-    measured_at in microseconds since the Unix epoch.
+    measured_at in microseconds since the Unix epoch; ``channel`` the sensor index.
     """
 
     indexes: npt.NDArray[np.int64]
@@ -145,6 +151,7 @@ class ReadingColumns:
     seq: npt.NDArray[np.int64]
     source: npt.NDArray[np.int16]
     metrics: npt.NDArray[np.float64]
+    channel: npt.NDArray[np.int16]
 
     def __len__(self) -> int:
         return len(self.macs)
@@ -274,6 +281,9 @@ def fast_columns(items: list[Any]) -> ReadingColumns | None:
         seq_values = [-1 if value is None else value for value in seq_values]
     if present_seq and (min(present_seq) < 0 or max(present_seq) > U32_MAX):
         return None
+    channels: list[Any] = list(map(get, items, repeat("channel"), repeat(0)))
+    if set(map(type, channels)) != {int} or min(channels) < 0 or max(channels) > MAX_CHANNEL:
+        return None
     metrics = np.empty((n, len(METRIC_NAMES)), dtype=np.float64)
     for column, name in enumerate(METRIC_NAMES):
         values: list[Any] = list(map(get, items, repeat(name)))
@@ -298,6 +308,7 @@ def fast_columns(items: list[Any]) -> ReadingColumns | None:
         seq=np.array(seq_values, dtype=np.int64),
         source=_source_codes(sources),
         metrics=metrics,
+        channel=np.array(channels, dtype=np.int16),
     )
 
 
@@ -306,7 +317,11 @@ def batch_digest(size: int, columns: ReadingColumns, rejected: Sequence[ItemReje
     id re-sent with these contents is a replay, with other contents a conflict."""
     digest = hashlib.sha256(size.to_bytes(8, "little"))
     digest.update("\n".join(columns.macs).encode())
-    for array in (columns.indexes, columns.micros, columns.seq, columns.source, columns.metrics):
+    arrays = [columns.indexes, columns.micros, columns.seq, columns.source, columns.metrics]
+    if columns.channel.any():
+        # Only then: a batch of channel-0 readings keeps the digest it had before channels.
+        arrays.append(columns.channel)
+    for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(repr([(item.index, item.reason.value) for item in rejected]).encode())
     return digest.hexdigest()
@@ -328,4 +343,5 @@ def columns_from_valid(indexes: list[int], valid: list[Any]) -> ReadingColumns:
         seq=np.array([-1 if r.seq is None else r.seq for r in valid], dtype=np.int64),
         source=np.array([SOURCE_CODES[r.source] for r in valid], dtype=np.int16),
         metrics=metrics,
+        channel=np.array([r.channel for r in valid], dtype=np.int16),
     )

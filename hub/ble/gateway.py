@@ -64,7 +64,18 @@ from hub.ble.session import (
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared import gatt as pv
-from shared.bthome import BTHomeNodeDecoder, Downgrade, Malformed, Replay, WrongKey
+from shared.bthome import (
+    BTHOME_V1_ENCRYPTED_UUID,
+    BTHOME_V1_UUID,
+    BTHomeNodeDecoder,
+    Downgrade,
+    Duplicate,
+    Malformed,
+    Replay,
+    UnsupportedDevice,
+    UnsupportedObject,
+    WrongKey,
+)
 from shared.metrics import Metric
 from shared.sync import NodeKind, ReadingSource
 
@@ -73,6 +84,7 @@ logger = logging.getLogger(__name__)
 _BTHOME = ble_uuids.BTHOME_SERVICE_UUID
 _PLANT_VITA = ble_uuids.PLANT_VITA_SERVICE_UUID
 _MIBEACON = ble_uuids.MIBEACON_SERVICE_UUID
+_BTHOME_V1 = (BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID)
 _MAX_PENDING = 500_000  # readings held while the store is unavailable (never dropped silently)
 
 
@@ -82,7 +94,8 @@ class _Node:
 
     paired: PairedNode
     decoder: BTHomeNodeDecoder
-    drops: DropCounters = field(default_factory=DropCounters)
+    drops: DropCounters = field(default_factory=DropCounters)  # since the gateway started
+    pushed: DropCounters = field(default_factory=DropCounters)  # what the store has of them
     device: BLEDevice | None = None
     last_seen: datetime | None = None  # the last authenticated advert
     wrong_key_at: datetime | None = None  # the last advert that failed authentication
@@ -306,16 +319,23 @@ class Gateway:
         """bleak's detection callback: decode, dedupe, queue. Never awaits."""
         self._last_advert = time.monotonic()
         self.stats.adverts += 1
+        uuid = _BTHOME
         service_data = adv.service_data.get(_BTHOME)
         if service_data is None:
             xiaomi = adv.service_data.get(_MIBEACON)
             if xiaomi is not None:
                 self._on_mibeacon(device, adv, xiaomi)
-            return
+                return
+            for uuid in _BTHOME_V1:
+                service_data = adv.service_data.get(uuid)
+                if service_data is not None:
+                    break
+            else:
+                return
         mac = device.address.upper()
         node = self._nodes.get(mac)
         if node is None:
-            self._saw_unpaired(mac, adv, service_data)
+            self._saw_unpaired(mac, adv, service_data, uuid)
             return
         try:
             advert = node.decoder.decode(
@@ -323,7 +343,21 @@ class Gateway:
                 rssi=adv.rssi,
                 name=adv.local_name,
                 status=adv.service_data.get(_PLANT_VITA),
+                uuid=uuid,
             )
+        except Duplicate:
+            node.drops.duplicate += 1  # a resend with the same packet id (Shelly BLU)
+            self.stats.duplicates += 1
+            node.dirty = True
+            return
+        except UnsupportedObject:
+            node.drops.unsupported_object += 1
+            self._dropped(node, "unsupported object")
+            return
+        except UnsupportedDevice:
+            node.drops.unsupported_device += 1
+            self._dropped(node, "unsupported device")
+            return
         except Malformed:
             node.drops.malformed += 1
             self._dropped(node, "malformed")
@@ -339,7 +373,7 @@ class Gateway:
             self._want_counter_check(node, device)
             return
         except Downgrade:
-            node.drops.plaintext += 1
+            node.drops.wrong_key += 1  # unauthenticated: the node's key was not used
             self._dropped(node, "plaintext from an encrypted node")
             return
         now = self.now()
@@ -364,6 +398,7 @@ class Gateway:
                 seq <= node.last_seq if strict else seq == node.last_seq
             ):
                 self.stats.duplicates += 1  # a burst or connectable-window repeat
+                node.drops.duplicate += 1
                 return
             if strict and node.last_seq is not None and seq > node.last_seq + 1:
                 # Missed measurements: the node still holds them, fetch them over GATT.
@@ -380,19 +415,23 @@ class Gateway:
             mono = time.monotonic()
             if service_data == node.last_plain and mono - node.last_plain_at < 30.0:
                 self.stats.duplicates += 1
+                node.drops.duplicate += 1
                 return
             node.last_plain, node.last_plain_at = service_data, mono
-        self._pending.append(
-            DecodedReading(
-                node_mac=mac,
-                measured_at=now,
-                values=advert.values,
-                seq=seq,
-                rssi=adv.rssi,
-                seq_epoch=node.seq_epoch,
+        node.drops.stored += 1
+        for channel, values in advert.by_channel().items():
+            self._pending.append(
+                DecodedReading(
+                    node_mac=mac,
+                    measured_at=now,
+                    values=values,
+                    seq=seq,
+                    rssi=adv.rssi,
+                    seq_epoch=node.seq_epoch,
+                    channel=channel,
+                )
             )
-        )
-        self.stats.readings_queued += 1
+            self.stats.readings_queued += 1
         if len(self._pending) >= self.settings.flush_max_batch:
             self._flush_now.set()
 
@@ -406,13 +445,17 @@ class Gateway:
             return
         try:
             advert = node.mibeacon.decode(service_data, rssi=adv.rssi, name=adv.local_name)
-        except mibeacon.Duplicate:
-            self.stats.duplicates += 1  # a MiFlora repeats each frame many times
+        except Duplicate:
+            node.drops.duplicate += 1  # a MiFlora repeats each frame many times
+            self.stats.duplicates += 1
+            node.dirty = True
             return
-        except mibeacon.UnsupportedObject:
+        except UnsupportedObject:
+            node.drops.unsupported_object += 1
             self._dropped(node, "unsupported object")
             return
-        except mibeacon.UnsupportedDevice:
+        except UnsupportedDevice:
+            node.drops.unsupported_device += 1
             self._dropped(node, "unsupported device")
             return
         except Malformed:
@@ -441,6 +484,7 @@ class Gateway:
         node.heard_since_poll.update(advert.values)
         if self._poll_due(node):
             self._session_wanted.set()
+        node.drops.stored += 1
         self._pending.append(
             DecodedReading(
                 node_mac=mac,
@@ -473,7 +517,9 @@ class Gateway:
             model=frame.model,
         )
 
-    def _saw_unpaired(self, mac: str, adv: AdvertisementData, service_data: bytes) -> None:
+    def _saw_unpaired(
+        self, mac: str, adv: AdvertisementData, service_data: bytes, uuid: str
+    ) -> None:
         previous = self._seen.get(mac)
         plantvita = (
             _PLANT_VITA in adv.service_data
@@ -485,7 +531,8 @@ class Gateway:
             name=adv.local_name or (previous.name if previous else None),
             rssi=adv.rssi,
             last_seen=self.now(),
-            encrypted=bool(service_data and service_data[0] & 0x01),
+            encrypted=uuid == BTHOME_V1_ENCRYPTED_UUID
+            or (uuid == _BTHOME and bool(service_data and service_data[0] & 0x01)),
             plantvita=plantvita,
             kind=NodeKind.PLANTVITA if plantvita else NodeKind.BTHOME,
         )
@@ -673,6 +720,8 @@ class Gateway:
         node = self._nodes.get(mac)
         if node is None:
             return
+        # Queued as stored, refused by the store: each ends as a replay instead.
+        node.drops.stored -= refused.count
         node.drops.replayed += refused.count
         node.dirty = True
         node.last_seq = refused.last_seq
@@ -704,10 +753,13 @@ class Gateway:
 
     async def _push_statuses(self) -> None:
         statuses: list[NodeStatus] = []
+        pushed: list[tuple[_Node, DropCounters]] = []
         for node in self._nodes.values():
-            if not node.dirty or (node.last_seen is None and node.drops.total == 0):
+            counted = node.drops.minus(node.pushed)
+            if not node.dirty or (node.last_seen is None and counted == DropCounters()):
                 continue
             node.dirty = False
+            pushed.append((node, replace(node.drops)))
             statuses.append(
                 NodeStatus(
                     node_mac=node.paired.mac,
@@ -717,13 +769,20 @@ class Gateway:
                     rssi=node.rssi,
                     battery=node.battery,
                     name=node.name,
-                    drops=replace(node.drops),
+                    drops=counted,
                     readings_held=node.readings_held,
                     firmware_version=node.firmware,
                 )
             )
         if statuses:
-            await self.store.update_node_status(statuses)
+            try:
+                await self.store.update_node_status(statuses)
+            except BaseException:
+                for node, _snapshot in pushed:
+                    node.dirty = True  # the counts go with the next push
+                raise
+            for node, snapshot in pushed:
+                node.pushed = snapshot
 
     async def push_statuses(self) -> None:
         """Push node statuses now (tests)."""
@@ -744,11 +803,11 @@ class Gateway:
                 from bleak.assigned_numbers import AdvertisementDataType
                 from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-                # BlueZ passive scanning needs patterns: BTHome service data (0xFCD2), MiBeacon.
+                # BlueZ passive scanning needs patterns: BTHome v2 service data (0xFCD2),
+                # v1 (0x181C plaintext, 0x181E encrypted) and Xiaomi MiBeacon (0xFE95).
                 bluez["or_patterns"] = [
-                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc"),
-                    # Xiaomi MiBeacon (0xFE95): MiFlora and relatives.
-                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\x95\xfe"),
+                    OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, uuid16)
+                    for uuid16 in (b"\xd2\xfc", b"\x1c\x18", b"\x1e\x18", b"\x95\xfe")
                 ]
             kwargs["bluez"] = bluez
         return BleakScanner(

@@ -35,7 +35,14 @@ from xiaomi_ble import XiaomiBluetoothDeviceData
 from xiaomi_ble.devices import DEVICE_TYPES
 
 from shared.ble_uuids import MIBEACON_SERVICE_UUID, MIBEACON_UUID16
-from shared.bthome import BTHomeError, Malformed, Replay, WrongKey
+from shared.bthome import (
+    Duplicate,
+    Malformed,
+    Replay,
+    UnsupportedDevice,
+    UnsupportedObject,
+    WrongKey,
+)
 from shared.mac import mac_bytes
 from shared.metrics import REGISTRY, Metric
 
@@ -75,17 +82,15 @@ _METRIC_BY_LIBRARY_KEY: Final[dict[str, Metric]] = {
 _DERIVED_KEYS: Final = frozenset({"signal_strength", "voltage"})
 
 
-class Duplicate(BTHomeError):
-    """A resend of the advert just accepted (same frame counter and bytes)."""
-
-
-class UnsupportedDevice(BTHomeError):
-    """A MiBeacon frame of a product or format the hub cannot decode (unknown product id,
-    mesh frames, MiBeacon v1, a frame without objects)."""
-
-
-class UnsupportedObject(BTHomeError):
-    """A well-formed frame whose objects carry nothing the metric registry stores."""
+__all__ = [
+    "Duplicate",
+    "Malformed",
+    "MiBeaconDecoder",
+    "Replay",
+    "UnsupportedDevice",
+    "UnsupportedObject",
+    "WrongKey",
+]
 
 
 @dataclass(frozen=True, slots=True)

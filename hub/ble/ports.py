@@ -27,6 +27,7 @@ class DecodedReading:
     source: ReadingSource = ReadingSource.ADVERT
     rssi: int | None = None
     seq_epoch: int | None = None  # the node's counter epoch at decode time; None: its current one
+    channel: int = 0  # the node's sensor index: 0 its first sensor of each kind, 1 the second…
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +76,46 @@ class ReceivedImage:
 
 @dataclass(slots=True)
 class DropCounters:
-    """Adverts from a node that were counted and dropped, by reason."""
+    """What became of a node's adverts: every advert heard ends in exactly one of these.
+
+    ``stored``: its readings were queued for the store; ``duplicate``: a resend of an advert
+    already handled (same packet id or counter); ``replayed``: an encrypted counter below the
+    last accepted one; ``wrong_key``: did not authenticate with the node's bindkey (or came
+    in plaintext from a node that has one); ``unsupported_object``: well formed but carrying
+    only objects the metric registry does not store; ``unsupported_device``: a kind of device
+    or advert format the hub cannot decode; ``malformed``: broken bytes.
+    """
 
     malformed: int = 0
     wrong_key: int = 0
     replayed: int = 0
-    plaintext: int = 0  # unencrypted advert from a node that has a key (downgrade)
+    stored: int = 0
+    duplicate: int = 0
+    unsupported_object: int = 0
+    unsupported_device: int = 0
 
     @property
     def total(self) -> int:
-        """All drops of this node."""
-        return self.malformed + self.wrong_key + self.replayed + self.plaintext
+        """Adverts dropped as broken or untrusted (malformed, wrong key, replayed)."""
+        return self.malformed + self.wrong_key + self.replayed
+
+    def minus(self, earlier: DropCounters) -> DropCounters:
+        """What was counted since ``earlier`` (a snapshot of these counters)."""
+        return DropCounters(
+            **{name: getattr(self, name) - getattr(earlier, name) for name in OUTCOMES}
+        )
+
+
+# The advert outcomes, in the order the UIs and /metrics list them.
+OUTCOMES: tuple[str, ...] = (
+    "stored",
+    "duplicate",
+    "replayed",
+    "wrong_key",
+    "unsupported_object",
+    "unsupported_device",
+    "malformed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +129,7 @@ class NodeStatus:
     name: str | None = None
     firmware_version: str | None = None
     config_revision_applied: int | None = None
-    drops: DropCounters = field(default_factory=DropCounters)
+    drops: DropCounters = field(default_factory=DropCounters)  # counted since the last status
     wrong_key_at: datetime | None = None  # the last advert that failed authentication
     readings_held: int | None = None  # readings the node holds that the hub lacks; None: unknown
 
@@ -154,7 +184,8 @@ class GatewayStore(Protocol):
         ...
 
     async def update_node_status(self, statuses: Sequence[NodeStatus]) -> None:
-        """Record last seen, RSSI, battery, firmware, applied config revision and drop counters."""
+        """Record last seen, RSSI, battery, firmware, applied config revision, and add the
+        advert outcome counts (``drops``: what was counted since the previous status)."""
         ...
 
 

@@ -26,10 +26,15 @@ class Node(SQLModel, table=True):
     rssi: int | None = None
     battery: float | None = None
     firmware_version: str | None = None
+    # Advert outcomes (hub.ble.ports.DropCounters): every advert heard ends in exactly one.
     drops_malformed: int = 0
-    drops_wrong_key: int = 0
+    drops_wrong_key: int = 0  # also plaintext adverts from a node with a key
     drops_replayed: int = 0
-    drops_plaintext: int = 0
+    drops_plaintext: int = 0  # no longer counted: migration 11 folded it into drops_wrong_key
+    adverts_stored: int = 0
+    adverts_duplicate: int = 0
+    adverts_unsupported_object: int = 0
+    adverts_unsupported_device: int = 0
     config: str | None = None  # NodeConfig JSON the node should run
     config_revision: int = 0
     config_revision_applied: int | None = None
@@ -52,7 +57,17 @@ class Node(SQLModel, table=True):
 
     @property
     def drops_total(self) -> int:
-        """Adverts dropped for any reason."""
-        return (
-            self.drops_malformed + self.drops_wrong_key + self.drops_replayed + self.drops_plaintext
-        )
+        """Adverts dropped as broken or untrusted (malformed, wrong key, replayed)."""
+        return self.drops_malformed + self.drops_wrong_key + self.drops_replayed
+
+    def advert_counts(self) -> dict[str, int]:
+        """Every advert outcome count, by outcome name (``hub.ble.ports.OUTCOMES``)."""
+        return {
+            "stored": self.adverts_stored,
+            "duplicate": self.adverts_duplicate,
+            "replayed": self.drops_replayed,
+            "wrong_key": self.drops_wrong_key,
+            "unsupported_object": self.adverts_unsupported_object,
+            "unsupported_device": self.adverts_unsupported_device,
+            "malformed": self.drops_malformed,
+        }

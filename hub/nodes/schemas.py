@@ -24,12 +24,16 @@ class PairRequest(BaseModel):
 
 
 class DropCounts(BaseModel):
-    """Adverts the gateway dropped for this node."""
+    """What became of this node's adverts: each one heard ends in exactly one count
+    (docs/hub-ble.md); ``total`` is those dropped as broken or untrusted."""
 
-    malformed: int
-    wrong_key: int
+    stored: int
+    duplicate: int
     replayed: int
-    plaintext: int
+    wrong_key: int
+    unsupported_object: int
+    unsupported_device: int
+    malformed: int
     total: int
 
 

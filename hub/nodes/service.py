@@ -165,10 +165,15 @@ async def apply_statuses(session: AsyncSession, statuses: Sequence[NodeStatus]) 
             node.firmware_version = status.firmware_version
         if status.config_revision_applied is not None:
             node.config_revision_applied = status.config_revision_applied
-        node.drops_malformed = status.drops.malformed
-        node.drops_wrong_key = status.drops.wrong_key
-        node.drops_replayed = status.drops.replayed
-        node.drops_plaintext = status.drops.plaintext
+        # Counts since the gateway's previous status: they add up across hub restarts.
+        counted = status.drops
+        node.drops_malformed += counted.malformed
+        node.drops_wrong_key += counted.wrong_key
+        node.drops_replayed += counted.replayed
+        node.adverts_stored += counted.stored
+        node.adverts_duplicate += counted.duplicate
+        node.adverts_unsupported_object += counted.unsupported_object
+        node.adverts_unsupported_device += counted.unsupported_device
         if status.readings_held is not None:
             node.readings_held = status.readings_held
         node.sync_state = SyncState.PENDING

@@ -24,6 +24,7 @@ from hub.readings import service as readings
 from hub.store.types import utcnow
 from shared.freshness import NodeState
 from shared.metrics import Metric, MetricPublic, public_metrics
+from shared.sync import MAX_CHANNEL
 from shared.watering import WateringPublic
 
 router = APIRouter(prefix="/api/v1", tags=["plants"])
@@ -106,7 +107,15 @@ async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
         node.sampling_interval_s if node else None,
         superseded=node is not None and nodes_service.state_of(node, now) is NodeState.WRONG_KEY,
     )
-    return PlantStatus(plant_id=plant.id, node_mac=plant.node_mac, metrics=metrics)
+    extra = await readings.channel_metrics(
+        session,
+        node.id if node else None,
+        thresholds,
+        now,
+        node.sampling_interval_s if node else None,
+        superseded=node is not None and nodes_service.state_of(node, now) is NodeState.WRONG_KEY,
+    )
+    return PlantStatus(plant_id=plant.id, node_mac=plant.node_mac, metrics=metrics, channels=extra)
 
 
 @router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
@@ -129,8 +138,10 @@ async def plant_history(
     start: datetime | None = None,
     end: datetime | None = None,
     max_points: Annotated[int, Query(ge=2, le=5000)] = 500,
+    channel: Annotated[int, Query(ge=0, le=MAX_CHANNEL)] = 0,
 ) -> History:
-    """A metric over a window (default: the last 24 h), raw or rolled up to fit max_points."""
+    """A metric over a window (default: the last 24 h), raw or rolled up to fit max_points;
+    ``channel`` picks which of the node's sensors of the kind (0 the first, 1 the second…)."""
     plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
@@ -142,5 +153,7 @@ async def plant_history(
         raise BadRequest("start must be before end")
     node = await readings.node_id(session, plant.node_mac) if plant.node_mac else None
     if node is None:
-        return History(metric=metric, resolution="raw", start=start, end=end, points=[])
-    return await readings.history(session, node, metric, start, end, max_points)
+        return History(
+            metric=metric, resolution="raw", start=start, end=end, points=[], channel=channel
+        )
+    return await readings.history(session, node, metric, start, end, max_points, channel)

@@ -95,12 +95,22 @@ class MetricStatus(BaseModel):
     daily: DailyLight | None = None  # light: judged by the daily light integral
 
 
+class ChannelStatus(BaseModel):
+    """The latest values of a node's further sensors of a kind (channel 1 is the second
+    temperature, …): only the metrics that channel measures."""
+
+    channel: int
+    metrics: list[MetricStatus]
+
+
 class PlantStatus(BaseModel):
-    """Latest readings of a plant's node with threshold status per metric."""
+    """Latest readings of a plant's node with threshold status per metric (its first sensor of
+    each kind); ``channels`` lists its further sensors, when it has any."""
 
     plant_id: str
     node_mac: str | None
     metrics: list[MetricStatus]
+    channels: list[ChannelStatus] = []
 
 
 class Resolution(StrEnum):
@@ -129,3 +139,5 @@ class History(BaseModel):
     start: datetime
     end: datetime
     points: list[HistoryPoint]
+    channel: int = 0  # which of the node's sensors of the kind (0 the first)
+    channels: list[int] = [0]  # the channels the node has readings of

@@ -35,10 +35,10 @@ async def store_readings(
 ) -> tuple[int, dict[str, RefusedReplays]]:
     """Insert readings of paired nodes; (rows inserted, refused replays by node MAC).
 
-    Duplicates by (node, epoch, seq) or (node, time) are ignored; readings of unknown nodes
-    are logged and skipped. After a counter restart with the same bindkey, adverts recorded in
-    an earlier epoch under that key still authenticate; an advert whose seq and values equal a
-    reading of such an epoch is a replay and is refused.
+    Duplicates by (node, epoch, seq, channel) or (node, channel, time) are ignored; readings of
+    unknown nodes are logged and skipped. After a counter restart with the same bindkey,
+    adverts recorded in an earlier epoch under that key still authenticate; an advert whose
+    seq and values equal a reading of such an epoch is a replay and is refused.
     """
     refused: dict[str, int] = {}
     ids = await nodes_service.node_epochs(session, (r.node_mac for r in readings))
@@ -63,7 +63,7 @@ async def store_readings(
             [r.seq for r in candidates if r.seq is not None],
         )
         for reading in candidates:
-            if valid_values(reading) in earlier.get(reading.seq or 0, []):
+            if valid_values(reading) in earlier.get((reading.seq or 0, reading.channel), []):
                 replayed.add(id(reading))
                 refused[reading.node_mac] = refused.get(reading.node_mac, 0) + 1
     rows: list[repository.NewReading] = []
@@ -88,6 +88,7 @@ async def store_readings(
                 seq_epoch=epoch,
                 source=reading.source.value,
                 values=values,
+                channel=reading.channel,
             )
         )
         if reading.seq is not None:

@@ -13,7 +13,9 @@ METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
 
 
 class Reading(SQLModel, table=True):
-    """One measurement of one node; unique per (node, measured_at) and per (node, seq_epoch, seq).
+    """One measurement of one sensor channel of a node; unique per (node, channel,
+    measured_at) and per (node, seq_epoch, seq, channel). ``channel`` 0 is the node's first
+    sensor of each kind, 1 the second (BTHome sends the object twice), …
 
     ``seq_epoch`` is the node's counter epoch when the reading was taken: it changes when the
     node's counter restarts (lost flash, re-pairing with a new key), so seqs may repeat across it.
@@ -23,6 +25,7 @@ class Reading(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     node_id: int = Field(foreign_key="nodes.id")
+    channel: int = 0
     measured_at: datetime = Field(sa_type=EpochMs)
     seq: int | None = None
     seq_epoch: int = 0
@@ -37,11 +40,12 @@ class Reading(SQLModel, table=True):
 
 
 class ReadingHourly(SQLModel, table=True):
-    """Per node and hour: count and sum/n/min/max of each metric (mergeable)."""
+    """Per node, channel and hour: count and sum/n/min/max of each metric (mergeable)."""
 
     __tablename__ = "readings_hourly"
 
     node_id: int = Field(primary_key=True)
+    channel: int = Field(default=0, primary_key=True)
     hour: int = Field(primary_key=True)  # epoch ms of the hour's start
     count: int
     for _name in METRIC_COLUMNS:  # sum/n/min/max per registry metric

@@ -25,10 +25,11 @@ class NewReading:
     source: str
     values: dict[str, float]
     seq_epoch: int = 0
+    channel: int = 0
 
 
 def _rollup_upsert_sql() -> str:
-    columns = ["node_id", "hour", "count"]
+    columns = ["node_id", "channel", "hour", "count"]
     updates = ["count = count + excluded.count"]
     for m in METRIC_COLUMNS:
         columns += [f"{m}_sum", f"{m}_n", f"{m}_min", f"{m}_max"]
@@ -45,18 +46,26 @@ def _rollup_upsert_sql() -> str:
     params = ", ".join(f":{c}" for c in columns)
     # Column names are constants of this module, never input.
     sql = f"INSERT INTO readings_hourly ({names}) VALUES ({params}) "  # noqa: S608
-    return sql + f"ON CONFLICT(node_id, hour) DO UPDATE SET {', '.join(updates)}"
+    return sql + f"ON CONFLICT(node_id, channel, hour) DO UPDATE SET {', '.join(updates)}"
 
 
 _ROLLUP_UPSERT = text(_rollup_upsert_sql())
 
 
-_INSERT_COLUMNS = ("node_id", "measured_at", "seq", "seq_epoch", "source", *METRIC_COLUMNS)
+_INSERT_COLUMNS = (
+    "node_id",
+    "channel",
+    "measured_at",
+    "seq",
+    "seq_epoch",
+    "source",
+    *METRIC_COLUMNS,
+)
 _ROW_PLACEHOLDERS = "(" + ",".join("?" * len(_INSERT_COLUMNS)) + ")"
 
 
 _INSERT_HEAD = f"INSERT INTO readings ({', '.join(_INSERT_COLUMNS)}) VALUES "  # noqa: S608
-_RETURNED = ", ".join(("node_id", "measured_at", *METRIC_COLUMNS))
+_RETURNED = ", ".join(("node_id", "channel", "measured_at", *METRIC_COLUMNS))
 _INSERT_TAIL = f" ON CONFLICT DO NOTHING RETURNING {_RETURNED}"
 
 
@@ -67,7 +76,8 @@ def _insert_sql(rows: int) -> str:
 
 
 async def insert_readings(session: AsyncSession, readings: Sequence[NewReading]) -> int:
-    """Insert readings, ignoring duplicates on (node, time) or (node, epoch, seq); fold the rows
+    """Insert readings, ignoring duplicates on (node, channel, time) or (node, epoch, seq,
+    channel); fold the rows
     actually inserted into the hourly rollups. Returns how many were new."""
     connection = await session.connection()
     inserted: list[Any] = []
@@ -75,7 +85,7 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
         chunk = readings[start : start + _INSERT_CHUNK]
         params: list[Any] = []
         for r in chunk:
-            params += (r.node_id, r.measured_at_ms, r.seq, r.seq_epoch, r.source)
+            params += (r.node_id, r.channel, r.measured_at_ms, r.seq, r.seq_epoch, r.source)
             params += (r.values.get(m) for m in METRIC_COLUMNS)
         result = await connection.exec_driver_sql(_insert_sql(len(chunk)), tuple(params))
         inserted.extend(result.all())
@@ -85,19 +95,19 @@ async def insert_readings(session: AsyncSession, readings: Sequence[NewReading])
 
 
 def _rollups(rows: Sequence[Any]) -> list[dict[str, Any]]:
-    acc: dict[tuple[int, int], dict[str, Any]] = {}
+    acc: dict[tuple[int, int, int], dict[str, Any]] = {}
     for row in rows:
-        node_id, measured_at = int(row[0]), int(row[1])
-        key = (node_id, measured_at // HOUR_MS * HOUR_MS)
+        node_id, channel, measured_at = int(row[0]), int(row[1]), int(row[2])
+        key = (node_id, channel, measured_at // HOUR_MS * HOUR_MS)
         bucket = acc.get(key)
         if bucket is None:
-            bucket = {"node_id": key[0], "hour": key[1], "count": 0}
+            bucket = {"node_id": node_id, "channel": channel, "hour": key[2], "count": 0}
             for m in METRIC_COLUMNS:
                 bucket.update({f"{m}_sum": None, f"{m}_n": 0, f"{m}_min": None, f"{m}_max": None})
             acc[key] = bucket
         bucket["count"] += 1
         for i, m in enumerate(METRIC_COLUMNS):
-            value = row[2 + i]
+            value = row[3 + i]
             if value is None:
                 continue
             bucket[f"{m}_sum"] = (bucket[f"{m}_sum"] or 0.0) + value
@@ -148,10 +158,11 @@ async def start_epoch(session: AsyncSession, node_id: int, moved: Sequence[int] 
 
 async def earlier_epoch_values(
     session: AsyncSession, node_id: int, since_epoch: int, epoch: int, seqs: Sequence[int]
-) -> dict[int, list[dict[str, float]]]:
-    """Metric values by seq of the node's readings with these seqs in the epochs from
-    ``since_epoch`` up to (not including) ``epoch``: what a replay of their adverts repeats."""
-    out: dict[int, list[dict[str, float]]] = {}
+) -> dict[tuple[int, int], list[dict[str, float]]]:
+    """Metric values by (seq, channel) of the node's readings with these seqs in the epochs
+    from ``since_epoch`` up to (not including) ``epoch``: what a replay of their adverts
+    repeats."""
+    out: dict[tuple[int, int], list[dict[str, float]]] = {}
     wanted = sorted(set(seqs))
     columns = ", ".join(METRIC_COLUMNS)
     for start in range(0, len(wanted), _INSERT_CHUNK):
@@ -160,44 +171,48 @@ async def earlier_epoch_values(
         connection = await session.connection()
         result = await connection.exec_driver_sql(
             # Constant column names and placeholders only.
-            f"SELECT seq, {columns} FROM readings WHERE node_id = ? "  # noqa: S608
+            f"SELECT seq, channel, {columns} FROM readings WHERE node_id = ? "  # noqa: S608
             f"AND seq_epoch >= ? AND seq_epoch < ? AND seq IN ({marks})",
             (node_id, since_epoch, epoch, *chunk),
         )
-        for row in result.all():
+        for found in result.all():
+            row: tuple[Any, ...] = tuple(found)
             values: dict[str, float] = {}
             for i, metric in enumerate(METRIC_COLUMNS):
-                if row[1 + i] is not None:
-                    values[metric] = float(row[1 + i])
-            out.setdefault(int(row[0]), []).append(values)
+                if row[2 + i] is not None:
+                    values[metric] = float(row[2 + i])
+            out.setdefault((int(row[0]), int(row[1])), []).append(values)
     return out
 
 
 async def values_by_seq(
     session: AsyncSession, node_id: int, epoch: int, seqs: Sequence[int]
 ) -> dict[int, dict[str, float]]:
-    """Metric values by seq of the node's readings with these seqs in ``epoch``."""
+    """Metric values by seq of the node's channel-0 readings with these seqs in ``epoch``."""
     found: dict[int, dict[str, float]] = {}
     for start in range(0, len(seqs), _INSERT_CHUNK):
         chunk = seqs[start : start + _INSERT_CHUNK]
-        for seq, values in (
+        for (seq, channel), values in (
             await earlier_epoch_values(session, node_id, epoch, epoch + 1, chunk)
         ).items():
-            found[seq] = values[0]
+            if channel == 0:
+                found[seq] = values[0]
     return found
 
 
 async def values_after(
     session: AsyncSession, node_id: int, column: str, after_ms: int | None, limit: int
 ) -> list[tuple[int, float]]:
-    """(measured_at ms, value) of the node's readings of ``column`` measured after
-    ``after_ms`` (all when None), oldest first, at most ``limit``."""
+    """(measured_at ms, value) of the node's channel-0 readings of ``column`` measured after
+    ``after_ms`` (all when None), oldest first, at most ``limit`` (alerts judge a node's first
+    sensor of each kind)."""
     if column not in METRIC_COLUMNS:
         raise ValueError(f"not a metric column: {column}")
     rows = await session.execute(
         text(
             f"select measured_at, {column} from readings where node_id = :n "  # noqa: S608
-            f"and measured_at > :a and {column} is not null order by measured_at limit :l"
+            f"and channel = 0 and measured_at > :a and {column} is not null "
+            "order by measured_at limit :l"
         ),
         {"n": node_id, "a": -1 if after_ms is None else after_ms, "l": limit},
     )
@@ -208,11 +223,12 @@ async def daily_illuminance(
     session: AsyncSession, node_id: int, start_ms: int, end_ms: int
 ) -> list[tuple[int, float, int]]:
     """(UTC day start ms, illuminance sum, sample count) per day in [start, end), from the
-    hourly rollups."""
+    hourly rollups of the node's first light sensor (channel 0)."""
     rows = await session.execute(
         text(
             "select (hour / 86400000) * 86400000 as day, sum(illuminance_sum), "
-            "sum(illuminance_n) from readings_hourly where node_id = :n and hour >= :s "
+            "sum(illuminance_n) from readings_hourly where node_id = :n and channel = 0 "
+            "and hour >= :s "
             "and hour < :e and illuminance_n > 0 group by day order by day"
         ),
         {"n": node_id, "s": start_ms, "e": end_ms},

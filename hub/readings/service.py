@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.plants.schemas import (
+    ChannelStatus,
     DailyLight,
     DayLightPublic,
     History,
@@ -30,24 +31,49 @@ _COLUMNS = {m: m.value for m in Metric}
 RAW_WINDOW = timedelta(days=2)  # longer windows read hourly rollups
 
 
+async def channels(session: AsyncSession, node: int) -> list[int]:
+    """The sensor channels the node has readings of (0 first; ``[0]`` when it has none)."""
+    rows = await session.execute(
+        text("select distinct channel from readings_hourly where node_id = :n order by channel"),
+        {"n": node},
+    )
+    found = [int(c) for (c,) in rows.tuples()]
+    return found if found and found[0] == 0 else [0, *found]
+
+
+async def latest_channels(
+    session: AsyncSession, node: int
+) -> dict[int, dict[Metric, tuple[float, int]]]:
+    """Newest (value, epoch ms) of each metric of each channel above 0 (the extra sensors)."""
+    out: dict[int, dict[Metric, tuple[float, int]]] = {}
+    for channel in await channels(session, node):
+        if channel > 0:
+            latest = await latest_values(session, node, channel)
+            if latest:
+                out[channel] = latest
+    return out
+
+
 async def node_id(session: AsyncSession, mac: str) -> int | None:
     """Row id of a node by MAC."""
     row = (await session.execute(text("select id from nodes where mac = :m"), {"m": mac})).first()
     return None if row is None else int(row[0])
 
 
-async def latest_values(session: AsyncSession, node: int) -> dict[Metric, tuple[float, int]]:
-    """For each metric, the newest (value, epoch ms) of the node."""
+async def latest_values(
+    session: AsyncSession, node: int, channel: int = 0
+) -> dict[Metric, tuple[float, int]]:
+    """For each metric, the newest (value, epoch ms) of the node's sensor ``channel``."""
     out: dict[Metric, tuple[float, int]] = {}
     for metric, column in _COLUMNS.items():
         row = (
             await session.execute(
                 text(
                     f"select {column}, measured_at from readings "  # noqa: S608
-                    f"where node_id = :n and {column} is not null "
+                    f"where node_id = :n and channel = :c and {column} is not null "
                     "order by measured_at desc limit 1"
                 ),
-                {"n": node},
+                {"n": node, "c": channel},
             )
         ).first()
         if row is not None:
@@ -99,7 +125,8 @@ async def mean_illuminance(
         await session.execute(
             text(
                 "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
-                "where node_id = :n and hour >= :s and hour < :e and illuminance_n > 0"
+                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
+                "and illuminance_n > 0"
             ),
             {"n": node, "s": to_ms(start), "e": to_ms(end)},
         )
@@ -162,6 +189,31 @@ async def plant_metrics(
     ]
 
 
+async def channel_metrics(
+    session: AsyncSession,
+    node: int | None,
+    thresholds: Thresholds,
+    now: datetime,
+    sampling_interval_s: float | None,
+    *,
+    superseded: bool = False,
+) -> list[ChannelStatus]:
+    """The latest values of the node's sensors past the first of each kind, channel by
+    channel, judged against the plant's thresholds like the first."""
+    if node is None:
+        return []
+    stale = timedelta(0) if superseded else freshness_window(sampling_interval_s)
+    return [
+        ChannelStatus(
+            channel=channel,
+            metrics=[
+                status_of(m, latest[m], thresholds, now, stale) for m in Metric if m in latest
+            ],
+        )
+        for channel, latest in (await latest_channels(session, node)).items()
+    ]
+
+
 async def history(
     session: AsyncSession,
     node: int,
@@ -169,19 +221,23 @@ async def history(
     start: datetime,
     end: datetime,
     max_points: int,
+    channel: int = 0,
 ) -> History:
     """Raw points for short windows with few readings; hourly rollups (merged into wider
-    buckets when needed) otherwise; never more than ``max_points`` points."""
+    buckets when needed) otherwise; never more than ``max_points`` points. ``channel``: which
+    of the node's sensors of the kind (0 the first)."""
     column = _COLUMNS[metric]
     start_ms, end_ms = to_ms(start), to_ms(end)
+    known = await channels(session, node)
     if end - start <= RAW_WINDOW:
         count = (
             await session.execute(
                 text(
                     f"select count({column}) from readings "  # noqa: S608
-                    "where node_id = :n and measured_at >= :s and measured_at < :e"
+                    "where node_id = :n and channel = :c and measured_at >= :s "
+                    "and measured_at < :e"
                 ),
-                {"n": node, "s": start_ms, "e": end_ms},
+                {"n": node, "c": channel, "s": start_ms, "e": end_ms},
             )
         ).scalar_one()
         if 0 < count <= max_points:
@@ -189,26 +245,32 @@ async def history(
                 await session.execute(
                     text(
                         f"select measured_at, {column} from readings "  # noqa: S608
-                        f"where node_id = :n and measured_at >= :s and measured_at < :e "
-                        f"and {column} is not null order by measured_at"
+                        f"where node_id = :n and channel = :c and measured_at >= :s "
+                        f"and measured_at < :e and {column} is not null order by measured_at"
                     ),
-                    {"n": node, "s": start_ms, "e": end_ms},
+                    {"n": node, "c": channel, "s": start_ms, "e": end_ms},
                 )
             ).all()
             points = [
                 HistoryPoint(t=from_ms(t), value=v, minimum=v, maximum=v, count=1) for t, v in rows
             ]
             return History(
-                metric=metric, resolution=Resolution.RAW, start=start, end=end, points=points
+                metric=metric,
+                resolution=Resolution.RAW,
+                start=start,
+                end=end,
+                points=points,
+                channel=channel,
+                channels=known,
             )
     rows = (
         await session.execute(
             text(
                 f"select hour, {column}_sum, {column}_n, {column}_min, {column}_max "  # noqa: S608
-                f"from readings_hourly where node_id = :n and hour >= :s and hour < :e "
-                f"and {column}_n > 0 order by hour"
+                f"from readings_hourly where node_id = :n and channel = :c and hour >= :s "
+                f"and hour < :e and {column}_n > 0 order by hour"
             ),
-            {"n": node, "s": start_ms // HOUR_MS * HOUR_MS, "e": end_ms},
+            {"n": node, "c": channel, "s": start_ms // HOUR_MS * HOUR_MS, "e": end_ms},
         )
     ).all()
     window_hours = -(-(end_ms - start_ms) // HOUR_MS)
@@ -229,7 +291,15 @@ async def history(
         HistoryPoint(t=from_ms(k), value=a[0] / a[1], minimum=a[2], maximum=a[3], count=int(a[1]))
         for k, a in sorted(merged.items())
     ][:max_points]
-    return History(metric=metric, resolution=resolution, start=start, end=end, points=points)
+    return History(
+        metric=metric,
+        resolution=resolution,
+        start=start,
+        end=end,
+        points=points,
+        channel=channel,
+        channels=known,
+    )
 
 
 async def hourly_moisture(
@@ -240,7 +310,8 @@ async def hourly_moisture(
         await session.execute(
             text(
                 "select hour, moisture_sum, moisture_n from readings_hourly "
-                "where node_id = :n and hour >= :s and hour < :e and moisture_n > 0 "
+                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
+                "and moisture_n > 0 "
                 "order by hour"
             ),
             {"n": node, "s": to_ms(start), "e": to_ms(end) // HOUR_MS * HOUR_MS},

@@ -75,7 +75,8 @@ async def _delete_readings(session: AsyncSession, synced: bool) -> int:
 async def _delete_rollups(session: AsyncSession) -> int:
     result = await session.execute(
         text(
-            "delete from readings_hourly where (node_id, hour) in (select node_id, hour "
+            "delete from readings_hourly where (node_id, channel, hour) in "
+            "(select node_id, channel, hour "
             "from readings_hourly order by hour limit :n)"
         ),
         {"n": CHUNK_ROWS},

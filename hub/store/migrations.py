@@ -274,6 +274,56 @@ CREATE TABLE alert_states (
 """
 
 
+# Channels: a node can carry more than one sensor of a kind (two soil probes, air and soil
+# temperature); BTHome repeats the object and each one is a channel (0 the first). A reading is
+# (node, channel, measured_at), so both unique keys and the hourly rollups' key gain it.
+# Advert outcome counters: every advert heard ends in exactly one of stored, duplicate, replay
+# (drops_replayed), wrong key (drops_wrong_key, now also plaintext from a keyed node), unsupported
+# object, unsupported device or malformed (drops_malformed).
+_V11_READINGS = """
+ALTER TABLE readings ADD COLUMN channel INTEGER NOT NULL DEFAULT 0;
+DROP INDEX ux_readings_node_time;
+CREATE UNIQUE INDEX ux_readings_node_channel_time ON readings(node_id, channel, measured_at);
+DROP INDEX ux_readings_node_epoch_seq;
+CREATE UNIQUE INDEX ux_readings_node_epoch_seq_channel ON readings(node_id, seq_epoch, seq, channel)
+    WHERE seq IS NOT NULL;
+ALTER TABLE nodes ADD COLUMN adverts_stored INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN adverts_duplicate INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN adverts_unsupported_object INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN adverts_unsupported_device INTEGER NOT NULL DEFAULT 0;
+UPDATE nodes SET drops_wrong_key = drops_wrong_key + drops_plaintext, drops_plaintext = 0;
+"""
+
+
+def _channels(conn: sqlite3.Connection) -> None:
+    _script(_V11_READINGS)(conn)
+    # The rollup table is keyed WITHOUT ROWID: rebuild it with the channel in its key, keeping
+    # whatever metric columns earlier steps gave it.
+    columns = conn.execute("PRAGMA table_info(readings_hourly)").fetchall()
+    definitions = []
+    names = []
+    for _cid, name, kind, notnull, default, _pk in columns:
+        names.append(name)
+        definition = f"{name} {kind}"
+        if notnull:
+            definition += " NOT NULL"
+        if default is not None:
+            definition += f" DEFAULT {default}"
+        definitions.append(definition)
+    listed = ", ".join(names)
+    conn.execute(
+        "CREATE TABLE readings_hourly_new (channel INTEGER NOT NULL DEFAULT 0, "
+        + ", ".join(definitions)
+        + ", PRIMARY KEY (node_id, channel, hour)) WITHOUT ROWID"
+    )
+    # Column names come from the table's own schema, never from input.
+    conn.execute(
+        f"INSERT INTO readings_hourly_new ({listed}) SELECT {listed} FROM readings_hourly"  # noqa: S608
+    )
+    conn.execute("DROP TABLE readings_hourly")
+    conn.execute("ALTER TABLE readings_hourly_new RENAME TO readings_hourly")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step: the version it brings the file to and how."""
@@ -304,6 +354,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "nodes_readings_held", _script(_V8)),
     Migration(9, "plant_edits", _script(_V9)),
     Migration(10, "alert_states", _script(_V10)),
+    Migration(11, "reading_channels_and_advert_counters", _channels),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

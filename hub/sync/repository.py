@@ -36,7 +36,7 @@ _METRIC_KEYS = ", ".join(f"'{m}', r.{m}" for m in METRIC_NAMES)
 _READING_SELECT = (
     "select r.id, json_object('node_mac', n.mac, "  # noqa: S608
     "'measured_at', strftime('%Y-%m-%dT%H:%M:%fZ', r.measured_at / 1000.0, 'unixepoch'), "
-    f"'seq', r.seq, 'source', r.source, {_METRIC_KEYS}) "
+    f"'channel', r.channel, 'seq', r.seq, 'source', r.source, {_METRIC_KEYS}) "
     "from readings r join nodes n on n.id = r.node_id "
 )
 _ALERT_SELECT = (

@@ -34,6 +34,7 @@ from hub.store.types import SyncState, from_ms, utcnow
 from hub.sync import repository
 from hub.sync.client import CloudClient, CloudError, EncodedBatch, throttled
 from shared.sync import (
+    AdvertCounts,
     BatchAck,
     ConfigSnapshot,
     ImageMetrics,
@@ -603,6 +604,7 @@ def _node_info(node: Node) -> NodeInfo:
         last_seen=node.last_seen,
         config_revision_applied=node.config_revision_applied,
         dropped_adverts=node.drops_total,
+        advert_counts=AdvertCounts(**{k: max(0, v) for k, v in node.advert_counts().items()}),
     )
 
 

@@ -11,6 +11,8 @@ from importlib import resources
 from typing import Any
 
 VECTOR_FILES: tuple[str, ...] = ("bthome.json", "gatt.json")
+# Adverts as third-party devices send them, with the outcome the hub counts (docs/hub-ble.md).
+FIELD_FILES: tuple[str, ...] = ("field.json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,11 @@ def load(filename: str) -> list[Vector]:
 def load_all() -> list[Vector]:
     """Load every vector of every file."""
     return [vector for filename in VECTOR_FILES for vector in load(filename)]
+
+
+def load_field() -> list[Vector]:
+    """The field vectors, in the order a hub hears them (kind ``field_advert``)."""
+    return [vector for filename in FIELD_FILES for vector in load(filename)]
 
 
 def by_kind(kind: str) -> list[Vector]:

@@ -34,6 +34,7 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
         "database": "ok",
         "scheduler": "stopped",
         "gateway": "disabled",
+        "mqtt": "disabled",  # no broker configured: Home Assistant publishing is off
     }
     metrics = await app_client.get("/metrics")
     assert metrics.status_code == 200

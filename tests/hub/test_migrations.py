@@ -85,3 +85,45 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
         migrate(path)
+
+
+def test_v11_keeps_readings_as_channel_0_and_folds_plaintext_drops_into_wrong_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v10.sqlite3"
+    assert migrate(path, target=10) == 10
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "insert into nodes (id, mac, kind, created_at, drops_wrong_key, drops_plaintext) "
+        "values (1, 'AA:BB:CC:DD:EE:01', 'bthome', 0, 2, 3)"
+    )
+    conn.execute(
+        "insert into readings (node_id, measured_at, seq, source, temperature) "
+        "values (1, 3600000, 7, 'advert', 21.5)"
+    )
+    conn.execute(
+        "insert into readings_hourly (node_id, hour, count, temperature_sum, temperature_n, "
+        "temperature_min, temperature_max) values (1, 3600000, 1, 21.5, 1, 21.5, 21.5)"
+    )
+    conn.commit()
+    conn.close()
+    assert migrate(path) == LATEST_VERSION
+    conn = sqlite3.connect(path)
+    assert conn.execute("select channel, seq, temperature from readings").fetchall() == [
+        (0, 7, 21.5)
+    ]
+    assert conn.execute(
+        "select node_id, channel, hour, count, temperature_sum from readings_hourly"
+    ).fetchall() == [(1, 0, 3600000, 1, 21.5)]
+    assert conn.execute("select drops_wrong_key, drops_plaintext from nodes").fetchall() == [(5, 0)]
+    # A second sensor of the kind at the same instant is a reading of its own.
+    conn.execute(
+        "insert into readings (node_id, channel, measured_at, seq, source, temperature) "
+        "values (1, 1, 3600000, 7, 'advert', 18.0)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "insert into readings (node_id, channel, measured_at, source, temperature) "
+            "values (1, 1, 3600000, 'advert', 18.0)"
+        )
+    conn.close()

@@ -250,7 +250,12 @@ def test_plaintext_to_a_paired_node_is_a_downgrade_from_the_start() -> None:
         BTHomeNodeDecoder(MAC, KEY).decode(bthome.encode_service_data(FULL))
 
 
-@pytest.mark.parametrize("data", ["", "20", "6002c409", "41e0d6cb", "40", "40f0"])
+def test_a_later_bthome_version_is_an_unsupported_device() -> None:
+    with pytest.raises(bthome.UnsupportedDevice):
+        BTHomeNodeDecoder(MAC, None).decode(bytes.fromhex("6002c409"))
+
+
+@pytest.mark.parametrize("data", ["", "20", "41e0d6cb", "40", "40f0"])
 def test_malformed_adverts(data: str) -> None:
     with pytest.raises(Malformed):
         BTHomeNodeDecoder(MAC, KEY if data.startswith("41") else None).decode(bytes.fromhex(data))

@@ -129,7 +129,7 @@ function facts(node) {
     ["Last seen", node.last_seen ? `${relativeTime(node.last_seen)} (${dateTime(node.last_seen)})` : "never"],
     ["Firmware", node.firmware_version || "unknown"],
     ["Waiting on the node", node.readings_held ? `${node.readings_held} readings, fetched at its next connection` : "none"],
-    ["Dropped adverts", `${d.total} (malformed ${d.malformed}, wrong key ${d.wrong_key}, replayed ${d.replayed}, unencrypted ${d.plaintext})`],
+    ["Adverts heard", `stored ${d.stored}, duplicate ${d.duplicate}, replayed ${d.replayed}, wrong key ${d.wrong_key}, unsupported object ${d.unsupported_object}, unsupported device ${d.unsupported_device}, malformed ${d.malformed}`],
     ["Plant", node.plant_id ? el("a", { href: `/plants/${encodeURIComponent(node.plant_id)}` }, "open plant") : "none assigned"],
   ];
 }
