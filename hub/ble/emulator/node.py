@@ -41,11 +41,13 @@ from shared import gatt as pv
 from shared.bthome import (
     EncryptionCounter,
     NodeStatus,
+    advert_values,
     build_adv_data,
     build_scan_response,
     default_node_name,
     encode_service_data,
     encrypt_service_data,
+    node_advert,
 )
 from shared.metrics import Metric
 
@@ -370,8 +372,7 @@ class EmulatedNode:
             )
             if due or self._camera_time_passed(now):
                 await self.capture()
-        service_data = encrypt_service_data(values, mac=self.mac, bindkey=self.bindkey, counter=seq)
-        await self._advertise(build_adv_data(service_data))
+        await self._advertise(node_advert(values, mac=self.mac, bindkey=self.bindkey, counter=seq))
         return measurement
 
     async def seed_history(
@@ -506,23 +507,26 @@ class EmulatedNode:
             service_data = bytes([0x41, 0x02, 0x01])  # encrypted flag but far too short
         elif kind == "wrong_key":
             service_data = encrypt_service_data(
-                values, mac=self.mac, bindkey=bytes(16), counter=self.counter + 1
+                advert_values(values, self.counter + 1),
+                mac=self.mac,
+                bindkey=bytes(16),
+                counter=self.counter + 1,
             )
         elif kind == "plaintext":
             service_data = encode_service_data(values)
         else:
+            counter = max(1, self.counter - 5)
             service_data = encrypt_service_data(
-                values, mac=self.mac, bindkey=self.bindkey, counter=max(1, self.counter - 5)
+                advert_values(values, counter), mac=self.mac, bindkey=self.bindkey, counter=counter
             )
         await self._advertise(build_adv_data(service_data))
 
     async def replay(self, seq: int) -> None:
         """Re-broadcast the exact advert of an earlier measurement (a recorded, replayed advert)."""
         old = next(m for m in self.log if m.seq == seq)
-        service_data = encrypt_service_data(
-            old.values, mac=self.mac, bindkey=self.bindkey, counter=old.seq
+        await self._advertise(
+            node_advert(old.values, mac=self.mac, bindkey=self.bindkey, counter=old.seq)
         )
-        await self._advertise(build_adv_data(service_data))
 
     # --- GATT server -----------------------------------------------------------------------
 
