@@ -54,6 +54,7 @@ def advertised_values(flora: EmulatedMiFlora) -> dict[Metric, set[float]]:
         mibeacon.OBJ_TEMPERATURE: (Metric.TEMPERATURE, lambda v: v.temperature),
         mibeacon.OBJ_ILLUMINANCE: (Metric.ILLUMINANCE, lambda v: float(v.illuminance)),
         mibeacon.OBJ_MOISTURE: (Metric.MOISTURE, lambda v: float(v.moisture)),
+        mibeacon.OBJ_CONDUCTIVITY: (Metric.CONDUCTIVITY, lambda v: float(v.conductivity)),
     }
     sent: dict[Metric, set[float]] = {}
     for advert in flora.log:
@@ -86,10 +87,17 @@ async def test_passive_plain_adverts_are_stored_with_the_values_sent(
             rows = await readings(store, MAC)
             return all(
                 any(row[m.value] is not None for row in rows)
-                for m in (Metric.TEMPERATURE, Metric.ILLUMINANCE, Metric.MOISTURE)
+                for m in (
+                    Metric.TEMPERATURE,
+                    Metric.ILLUMINANCE,
+                    Metric.MOISTURE,
+                    Metric.CONDUCTIVITY,
+                )
             )
 
-        await eventually_async(every_metric_stored, what="temperature, light and moisture")
+        await eventually_async(
+            every_metric_stored, what="temperature, light, moisture and conductivity"
+        )
         await eventually(
             lambda: stranger.mac in {d.mac for d in gateway.seen_devices()},
             what="the unpaired MiFlora listed",
@@ -168,6 +176,7 @@ async def test_the_gatt_poll_reads_battery_firmware_and_real_time_values(
         assert row["temperature"] == pytest.approx(truth.temperature)
         assert row["illuminance"] == truth.illuminance
         assert row["moisture"] == truth.moisture
+        assert row["conductivity"] == truth.conductivity
 
         async def node_status() -> tuple[object, object]:
             async with store.read() as session:
