@@ -88,6 +88,7 @@ class EmulatedMiFlora:
         self._task: asyncio.Task[None] | None = None
         self._next = 0
         self._garbage: bytes | None = None
+        self._running = False
 
     def measure(self) -> mibeacon.MiFloraValues:
         """What the sensor reads now (its own resolutions)."""
@@ -111,14 +112,17 @@ class EmulatedMiFlora:
         async with asyncio.timeout(10.0):
             await device.power_on()
         self._device = device
+        self._running = True
         self._task = asyncio.create_task(self._run(), name=f"miflora-{self.mac}")
 
     async def stop(self) -> None:
         """Power off."""
+        self._running = False
         if self._task is not None:
+            # Bumble's advertising commands can swallow a cancellation: the loop also stops on
+            # ``_running``, and the wait is bounded.
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=2.0)
             self._task = None
         device, self._device = self._device, None
         if device is not None:
@@ -146,7 +150,7 @@ class EmulatedMiFlora:
         return mibeacon.encrypted_frame(self.mac, objects, bindkey=self.bindkey, counter=counter)
 
     async def _run(self) -> None:
-        while True:
+        while self._running:
             if self._garbage is not None:
                 service_data, self._garbage = self._garbage, None
             elif self.advertised:

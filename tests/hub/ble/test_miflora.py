@@ -239,11 +239,10 @@ async def test_every_advert_ends_in_one_outcome_counter(
                 lambda o=outcome, b=before: getattr(gateway.drops(MAC), o) > b,  # type: ignore[misc]
                 what=f"a {outcome} advert counted",
             )
-        # Each frame stays on air and is heard again: its repeats land in the same counter, and
-        # those of the one stored frame are duplicates.
+        # Each frame stays on air and may be heard again: its repeats land in the same counter
+        # (those of the one stored frame are duplicates).
         counts = gateway.drops(MAC)
         assert counts.stored == 1
-        assert counts.duplicate >= 1
         assert gateway.stats.adverts >= sum(getattr(counts, o) for o, _ in sent) + counts.duplicate
         await gateway.flush()
         rows = await readings(store, MAC)
