@@ -101,6 +101,10 @@ def _alert_item(row: Any) -> str:
         "opened_at": _iso(row[6]),
         "resolved_at": _iso(row[7]) if row[7] is not None else None,
     }
+    # What it opened on, when known (the cloud writes it in its reader's units).
+    for key, value in (("value", row[8]), ("bound", row[9]), ("rule", row[10])):
+        if value is not None:
+            item[key] = value
     return orjson.dumps(item).decode()
 
 
