@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, NodeStatus
@@ -24,6 +23,7 @@ from tests.hub.conftest import ADMIN_PASSWORD
 from tests.hub.mqtt.broker import Mosquitto, make_tls
 from tests.hub.mqtt.conftest import WAIT_S, Watcher, watching
 from tests.hub.mqtt.ha_schema import check_config, check_state, state_of
+from tests.lifespan import LifespanManager
 
 MAC = "A4:C1:38:00:00:01"
 MAC_KEY = MAC.replace(":", "").lower()

@@ -7,7 +7,6 @@ import asyncio
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -24,6 +23,7 @@ from tests.hub.factories import create_readings
 from tests.hub.mqtt.broker import Mosquitto
 from tests.hub.mqtt.conftest import WAIT_S, watching
 from tests.hub.mqtt.test_bridge import check_everything, mqtt_settings
+from tests.lifespan import LifespanManager
 
 MAC = "AA:BB:CC:DD:EE:01"
 
