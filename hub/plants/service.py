@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest, Conflict, NotFound
+from hub.images.adoption import adopt_node_photos
 from hub.plants import repository
 from hub.plants.models import Plant, PlantEdit, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
@@ -92,6 +93,8 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         raise BadRequest(problem)
     session.add(plant)
     await session.flush()
+    if plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -131,6 +134,8 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             )
         )
     await session.flush()
+    if "node_mac" in fields and plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
