@@ -164,6 +164,29 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
     await session.flush()
 
 
+async def plant_a_garden(session: AsyncSession, node_macs: Sequence[str]) -> int:
+    """A fresh standalone hub with an emulated garden (``serve --emulate N``): one local plant
+    per node, each of another catalogue species, as the demo plants its garden in the cloud.
+    Only on an unlinked hub that has no plant yet (plants deleted later stay deleted); returns
+    how many it created."""
+    if await kv.get(session, kv.HUB_TOKEN) is not None or await repository.list_plants(session):
+        return 0
+    species = sorted((await repository.species_map(session)).values(), key=lambda s: s.id)
+    for index, mac in enumerate(node_macs):
+        kind = species[index % len(species)] if species else None
+        name = f"{kind.common_name if kind else 'Plant'} #{index + 1}"
+        await create(
+            session,
+            PlantCreate(
+                name=name,
+                species_id=kind.id if kind else None,
+                location="Windowsill" if index % 2 else "Balcony",
+                node_mac=mac,
+            ),
+        )
+    return len(node_macs)
+
+
 # --- reads other domains use --------------------------------------------------------------
 
 
