@@ -128,6 +128,8 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator("#canopy svg path.line")).to_have_count(1)
     # Not linked and nothing synced: the page says where diagnoses come from.
     expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
+    # ... and nothing else (a missing "last checked" line once showed as the text "null").
+    expect(page.locator("#diagnosis")).not_to_contain_text("null")
 
 
 def test_charts_read_out_value_and_time_on_hover_and_say_why_they_are_empty(
