@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import service as diagnoses_service
+from hub.images.adoption import adopt_node_photos
 from hub.images.models import Image, UploadState
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
@@ -701,6 +702,10 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         _mirror_plant(plant, cfg, now)
         session.add(plant)
     await session.flush()
+    for cfg in snapshot.plants:
+        if cfg.node_mac is not None and str(cfg.id) not in editing:
+            # Photos the node sent before this plant came down (paired first) are its photos.
+            await adopt_node_photos(session, cfg.node_mac, str(cfg.id))
     changed: list[str] = []
     for node_cfg in snapshot.nodes:
         node = await nodes_service.node_by_mac(session, node_cfg.mac)
