@@ -1,0 +1,168 @@
+"""Read routing: history, latest readings and CSV exports read a streaming replica when one is
+configured and fresh enough; everything else, and a user's reads right after their own write,
+reads the primary.
+
+A background task asks the replica its replay lag every ``replica_lag_check_s``; reads go to
+the primary while the lag is above ``replica_max_lag_s`` or the replica does not answer, so
+what a replica-served read misses is at most that bound old. A user who wrote through this
+process (a plant edited) reads the primary for ``ryow_window_s`` after, longer than a fresh
+replica can lag, so they see their edit. Responses of routed endpoints say which server
+answered (``X-Read-Source``) and ``/readyz`` shows the replica's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Final
+
+import structlog
+from fastapi import Depends, Request
+
+from cloud.db.session import ReadDatabase, open_read_database
+
+_log = structlog.get_logger("cloud.db.replica")
+
+READ_SOURCE_HEADER: Final = "X-Read-Source"
+
+# Zero when everything received is replayed (an idle primary is not lag), else the age of the
+# last replayed transaction: the standard measure, conservative after an idle spell.
+LAG_SQL: Final = """
+    SELECT CASE
+        WHEN NOT pg_is_in_recovery() THEN 0
+        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+        ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 1e9)
+    END::float8
+"""
+
+
+@dataclass(slots=True)
+class ReplicaState:
+    """What the last lag check found."""
+
+    lag_s: float | None = None  # None: not measured yet, or the replica did not answer
+    error: str | None = None
+
+    def describe(self, max_lag_s: float) -> str:
+        """``/readyz``'s words for it."""
+        if self.lag_s is None:
+            return f"unreachable ({self.error or 'not checked yet'}): reads on the primary"
+        if self.lag_s > max_lag_s:
+            return f"lagging {self.lag_s:.1f} s > {max_lag_s:g} s: reads on the primary"
+        return f"ok (lag {self.lag_s:.1f} s)"
+
+
+class ReadRouting:
+    """Chooses the server of each routed read (see the module docstring)."""
+
+    def __init__(
+        self,
+        primary: ReadDatabase,
+        replica: ReadDatabase | None = None,
+        *,
+        max_lag_s: float = 5.0,
+        check_s: float = 1.0,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.max_lag_s = max_lag_s
+        self.check_s = check_s
+        self.state = ReplicaState()
+        self._writes: dict[uuid.UUID, float] = {}
+
+    @property
+    def ryow_window_s(self) -> float:
+        """How long a writer reads the primary: a replica within bound has replayed by then."""
+        return self.max_lag_s + self.check_s + 1.0
+
+    def replica_fresh(self) -> bool:
+        """A replica is configured and its last measured lag is within bound."""
+        lag = self.state.lag_s
+        return self.replica is not None and lag is not None and lag <= self.max_lag_s
+
+    def wrote(self, user_id: uuid.UUID) -> None:
+        """``user_id`` changed something: their next reads go to the primary."""
+        now = time.monotonic()
+        self._writes[user_id] = now
+        if len(self._writes) > 10_000:  # forget writers whose window has passed
+            cutoff = now - self.ryow_window_s
+            self._writes = {user: at for user, at in self._writes.items() if at > cutoff}
+
+    def for_reader(self, user_id: uuid.UUID) -> ReadDatabase | None:
+        """The replica for this reader, or None: read the primary."""
+        if not self.replica_fresh():
+            return None
+        wrote_at = self._writes.get(user_id)
+        if wrote_at is not None and time.monotonic() - wrote_at < self.ryow_window_s:
+            return None
+        return self.replica
+
+    async def check(self) -> None:
+        """Measure the replica's lag once (the state says unreachable when it fails)."""
+        if self.replica is None:
+            return
+        try:
+            async with self.replica.connection() as conn:
+                row = await (await conn.execute(LAG_SQL)).fetchone()
+            self.state = ReplicaState(lag_s=float(row[0]) if row else None)
+        except Exception as exc:  # any failure means: do not read there
+            self.state = ReplicaState(error=type(exc).__name__)
+
+    async def monitor(self) -> None:
+        """Check the lag every ``check_s`` until cancelled."""
+        while True:
+            was_fresh = self.replica_fresh()
+            await self.check()
+            if was_fresh != self.replica_fresh():
+                _log.warning(
+                    "replica_state_changed",
+                    state=self.state.describe(self.max_lag_s),
+                    max_lag_s=self.max_lag_s,
+                )
+            await asyncio.sleep(self.check_s)
+
+
+@asynccontextmanager
+async def open_read_routing(
+    primary: ReadDatabase,
+    replica_url: str | None,
+    size: int,
+    *,
+    transaction_pooler: bool,
+    max_lag_s: float,
+    check_s: float,
+) -> AsyncIterator[ReadRouting]:
+    """The routing for the app's lifetime: with ``replica_url``, its pool and lag monitor."""
+    if replica_url is None:
+        yield ReadRouting(primary)
+        return
+    async with open_read_database(
+        replica_url,
+        size,
+        transaction_pooler=transaction_pooler,
+        name="replica",
+        guard_read_only=False,  # a standby refuses writes by itself
+    ) as replica:
+        routing = ReadRouting(primary, replica, max_lag_s=max_lag_s, check_s=check_s)
+        await routing.check()
+        task = asyncio.create_task(routing.monitor(), name="replica-lag-monitor")
+        try:
+            yield routing
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def get_read_routing(request: Request) -> ReadRouting:
+    """The routing the lifespan built."""
+    routing: ReadRouting = request.app.state.read_routing
+    return routing
+
+
+ReadRoutingDep = Annotated[ReadRouting, Depends(get_read_routing)]
