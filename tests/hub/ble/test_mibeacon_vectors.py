@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from bleak.backends.scanner import AdvertisementData
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
@@ -19,6 +20,9 @@ from hub.ble.settings import GatewaySettings
 from shared.sync import NodeKind
 from shared.vectors import Vector, load_mibeacon
 from tests.hub.ble import generate_mibeacon_vectors
+
+# Part of the arm64 subset: xiaomi-ble and its crypto wheels decode on the Pi.
+pytestmark = pytest.mark.pi
 
 VECTORS = load_mibeacon()
 
