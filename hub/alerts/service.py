@@ -47,7 +47,7 @@ from shared.metrics import DLI, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
 
 if TYPE_CHECKING:
-    from hub.store.hub_store import StorageIncident
+    from hub.store.database import StorageIncident
 
 DLI_RULE = "dli"
 

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from hub.ble.emulator import EmulatedGarden, SimClock
 from hub.ble.gateway import Gateway
-from hub.ble.ports import SeenDevice
+from hub.ble.ports import GatewayStore, SeenDevice
 from hub.ble.settings import GatewaySettings
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 
 
-def production_gateway(store: HubStore, settings: HubSettings) -> Gateway:
+class PairingStore(GatewayStore, Protocol):
+    """A gateway store that can also pair a node (``hub.hub_store.HubStore``)."""
+
+    async def pair_node(self, mac: str, *, bindkey: bytes | None = None) -> object:
+        """Pair a node (idempotent)."""
+
+
+def production_gateway(store: GatewayStore, settings: HubSettings) -> Gateway:
     """The real gateway: bleak's platform backend (BlueZ), settings from ``ble_*``."""
     return Gateway(store, GatewaySettings.from_hub_settings(settings))
 
@@ -28,7 +35,7 @@ class EmulatedHubGateway:
     """A gateway plus the emulated garden it listens to; starts and stops both."""
 
     def __init__(
-        self, store: HubStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
+        self, store: PairingStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
     ) -> None:
         self.store = store
         self.garden = garden
@@ -81,10 +88,10 @@ CATCH_UP_REAL_S = 60.0  # real seconds the emulated garden spends replaying befo
 
 def emulated_gateway_factory(
     nodes: int, *, speed: float = 60.0, pair: bool = True, photo_every_s: float | None = 3 * 3600
-) -> Callable[[HubStore, HubSettings], EmulatedHubGateway]:
+) -> Callable[[PairingStore, HubSettings], EmulatedHubGateway]:
     """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes."""
 
-    def factory(store: HubStore, settings: HubSettings) -> EmulatedHubGateway:
+    def factory(store: PairingStore, settings: HubSettings) -> EmulatedHubGateway:
         # The garden catches up with real time within its first minute (``speed`` × 60 s of
         # history), then runs live: readings are stamped now, never in the future and never
         # hours behind (a week replayed at 60× kept them days old for hours).

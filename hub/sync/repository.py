@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.plants.models import PlantEdit
+from hub.store.ledger import SyncLedger
 from hub.store.types import SyncState, to_ms
-from hub.sync.models import SyncLedger
 from shared.metrics import METRIC_NAMES
 from shared.sync import BatchAck
 

@@ -29,7 +29,7 @@ from hub.plants.models import Plant, Species
 from hub.plants.models import PlantEdit as PlantEdit_
 from hub.settings import HubSettings
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.store.types import SyncState, from_ms, utcnow
 from hub.sync import repository
 from hub.sync.client import CloudClient, CloudError, EncodedBatch, throttled
@@ -124,7 +124,7 @@ class SyncEngine:
 
     def __init__(
         self,
-        store: HubStore,
+        store: Database,
         settings: HubSettings,
         client_factory: Callable[[str, str | None], CloudClient],
         gateway: GatewayControl | None = None,

@@ -15,7 +15,7 @@ from hub.plants import service as plants_service
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
 from shared.freshness import NodeState
 from shared.metrics import PLANT_METRICS
@@ -122,9 +122,9 @@ async def overview(
     )
 
 
-async def read_settings(store: HubStore) -> WebSettings:
+async def read_settings(store: Database) -> WebSettings:
     """The display unit, the disk budget in force and what the store uses now."""
-    from hub.store import budget
+    from hub import budget
 
     async with store.read() as session:
         unit = await kv.get(session, kv.UNITS)
@@ -135,7 +135,7 @@ async def read_settings(store: HubStore) -> WebSettings:
     )
 
 
-async def update_settings(store: HubStore, data: WebSettingsUpdate) -> WebSettings:
+async def update_settings(store: Database, data: WebSettingsUpdate) -> WebSettings:
     """Store the changed settings; a new disk budget applies from the next pruning pass."""
     changes = data.model_dump(exclude_none=True)
 
@@ -151,7 +151,7 @@ async def update_settings(store: HubStore, data: WebSettingsUpdate) -> WebSettin
     return await read_settings(store)
 
 
-async def restore_settings(store: HubStore) -> None:
+async def restore_settings(store: Database) -> None:
     """At start-up: a disk budget the gardener set in the UI wins over the configured one."""
     async with store.read() as session:
         saved = await kv.get(session, DISK_BUDGET_KEY)

@@ -12,8 +12,8 @@ from asgi_lifespan import LifespanManager
 
 from cloud.db.engine import libpq_url
 from hub.app import create_app
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.sync.service import SyncEngine
 from shared.sync import DEVICE_APPROVE_PATH
 from tests.cloud.factories import UserAuth, create_user

@@ -12,8 +12,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore, open_store
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
+from hub import budget
 from hub.app import create_app, evaluate_alerts
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store import budget
-from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
 
 MAC = "AA:BB:CC:DD:EE:01"

@@ -12,8 +12,8 @@ from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus, SeenDevice
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from shared.metrics import DLI, Metric
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from hub.ble.ports import RefusedReplays
+from hub.hub_store import HubStore, open_store
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore, open_store
 from hub.store.migrations import LATEST_VERSION, current_version, migrate
 from shared.sync import ReadingSource
 from tests.hub.cloudlink import cloud_scalar, linked_hub

@@ -19,9 +19,9 @@ from PIL import Image, ImageDraw
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.ble.emulator import EmulatedGarden
+from hub.hub_store import HubStore
 from hub.plants.models import Species
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore
 from shared.sync import Thresholds
 from tests.cloud.conftest import create_database, drop_database
 from tests.conftest import CHROMIUM

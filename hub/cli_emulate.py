@@ -33,8 +33,8 @@ async def _run(
 ) -> None:
     from hub.ble.emulate import emulated_hub_radio
     from hub.ble.settings import GatewaySettings
+    from hub.hub_store import open_store
     from hub.settings import Environment, HubSettings
-    from hub.store.hub_store import open_store
 
     with contextlib.ExitStack() as stack:
         root = (
