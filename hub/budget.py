@@ -180,3 +180,9 @@ async def enforce(store: Database) -> PruneReport:
     if used > budget:
         log.warning("disk_budget_exceeded", used=used, budget=budget)
     return report
+
+
+async def dropped_counts(session: AsyncSession) -> dict[str, int]:
+    """Unsynced data dropped so far, per kind."""
+    rows = await session.execute(text("select kind, count from dropped_data"))
+    return {str(kind): int(count) for kind, count in rows.tuples()}

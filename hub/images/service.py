@@ -204,3 +204,8 @@ async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> 
 async def get_image(session: AsyncSession, image_id: str) -> Image | None:
     """One photo, or None."""
     return await repository.get(session, image_id)
+
+
+async def count_images(session: AsyncSession) -> int:
+    """How many photos the hub holds."""
+    return await repository.count_all(session)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.settings import HubSettings
@@ -62,6 +63,11 @@ class Database:
         """A read-only session on a reader connection (a consistent WAL snapshot)."""
         async with self._readers() as session, session.begin():
             yield session
+
+    async def ping(self) -> None:
+        """Run a trivial query on a reader connection (raises when the database does not answer)."""
+        async with self.read() as session:
+            await session.execute(text("select 1"))
 
     def free_bytes(self) -> int:
         """Free space on the data directory's filesystem, for this (unprivileged) process."""

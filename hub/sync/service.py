@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 import orjson
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -392,20 +391,7 @@ class SyncEngine:
         }
 
         async def op(session: AsyncSession) -> None:
-            for node in nodes:
-                reason = refused.get(node.mac)
-                await session.execute(
-                    text(
-                        "update nodes set sync_state = :s, reject_reason = :r, "
-                        "cloud_registered = :g where mac = :m"
-                    ),
-                    {
-                        "s": SyncState.REJECTED if reason else SyncState.SYNCED,
-                        "r": reason,
-                        "g": reason is None,
-                        "m": node.mac,
-                    },
-                )
+            await repository.mark_nodes_synced(session, {n.mac: refused.get(n.mac) for n in nodes})
             await repository.record(
                 session, "nodes", utcnow(), items=len(nodes) - len(refused), rejected=len(refused)
             )
@@ -713,3 +699,15 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
     await kv.put(session, kv.HUB_ID, str(snapshot.hub_id))
     await repository.record(session, "config", now, items=1)
     return changed
+
+
+async def store_stats(session: AsyncSession) -> tuple[int | None, dict[str, int], dict[str, int]]:
+    """For /metrics: the oldest unacknowledged reading (epoch ms), unacknowledged rows per kind,
+    and bytes sent per kind."""
+    oldest = await repository.oldest_pending_reading(session)
+    ledger = await repository.ledger(session)
+    return (
+        oldest,
+        await repository.unsynced_counts(session),
+        {kind: row.bytes_sent for kind, row in ledger.items()},
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service as alerts_service
@@ -16,6 +15,7 @@ from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store import kv
 from hub.store.database import Database
+from hub.web import repository
 from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
 from shared.freshness import NodeState
 from shared.metrics import PLANT_METRICS
@@ -23,21 +23,6 @@ from shared.sync import ImageMetrics
 
 DISK_BUDGET_KEY = "disk_budget_mb"
 STATUS_BUCKET_S = 60  # the overview turns stale values "stale" at most this late
-
-# One cheap query whose result changes whenever anything the overview shows changes.
-_VERSION_SQL = text(
-    "select "
-    "(select coalesce(max(id), 0) from readings), "
-    "(select count(*) || ':' || coalesce(max(opened_at), 0) || ':' "
-    " || coalesce(sum(coalesce(resolved_at, 0) + coalesce(acknowledged_at, 0)), 0) from alerts), "
-    "(select count(*) || ':' || coalesce(max(last_seen), 0) || ':' "
-    " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) || ':' "
-    " || coalesce(max(wrong_key_at), 0) from nodes), "
-    "(select count(*) from images), "
-    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants), "
-    # Alert texts follow the gardener's temperature unit.
-    "(select coalesce(max(value), '') from hub_settings where key = 'units')"
-)
 
 
 async def overview_version(
@@ -47,7 +32,7 @@ async def overview_version(
     storage_problem: str | None = None,
 ) -> str:
     """A short marker of the garden's state; equal markers mean an unchanged overview."""
-    row = (await session.execute(_VERSION_SQL)).one()
+    row = await repository.overview_marks(session)
     bucket = int(now.timestamp()) // STATUS_BUCKET_S
     raw = "|".join(str(part) for part in (*row, bucket, radio_problem, storage_problem))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
