@@ -20,13 +20,13 @@ from hub.store.types import utcnow
 from shared.sync import PlantChanges, SpeciesThresholds, Thresholds
 
 
-def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
-    """Species thresholds with the plant's overrides taking precedence."""
-    base = Thresholds()
-    if plant.species_id is not None and plant.species_id in species:
-        base = Thresholds.model_validate_json(species[plant.species_id].thresholds)
-    overrides = Thresholds.model_validate_json(plant.overrides) if plant.overrides else None
-    return base.merged(overrides)
+def effective_thresholds(plant: Plant, species: dict[int, Species]) -> Thresholds:
+    """The plant's ranges (``Thresholds.effective``) from the rows the hub stores them in."""
+    kind = species.get(plant.species_id) if plant.species_id is not None else None
+    return Thresholds.effective(
+        Thresholds.model_validate_json(kind.thresholds) if kind is not None else None,
+        Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
+    )
 
 
 def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
@@ -40,7 +40,7 @@ def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
         location=plant.location,
         node_mac=plant.node_mac,
         overrides=Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
-        thresholds=thresholds_for(plant, species),
+        thresholds=effective_thresholds(plant, species),
         origin="cloud" if plant.origin == "cloud" else "local",
         created_at=plant.created_at,
         updated_at=plant.updated_at,
@@ -87,7 +87,7 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         updated_at=now,
     )
     # The species' ranges with these overrides: the rule the cloud applies (shared.metrics).
-    problem = thresholds_for(plant, await repository.species_map(session)).inverted_range()
+    problem = effective_thresholds(plant, await repository.species_map(session)).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     session.add(plant)
@@ -113,7 +113,7 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
-    problem = thresholds_for(plant, species).inverted_range()
+    problem = effective_thresholds(plant, species).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     plant.updated_at = utcnow()

@@ -32,7 +32,7 @@ async def plant_status(plant_id: str, session: ReadSessionDep) -> PlantStatus:
     plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
-    thresholds = service.thresholds_for(plant, await service.species_map(session))
+    thresholds = service.effective_thresholds(plant, await service.species_map(session))
     node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     now = utcnow()
     metrics = await readings.plant_metrics(
@@ -61,7 +61,7 @@ async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPubl
     plant = await service.get_plant(session, plant_id)
     if plant is None:
         raise NotFound(f"plant {plant_id} not found")
-    thresholds = service.thresholds_for(plant, await service.species_map(session))
+    thresholds = service.effective_thresholds(plant, await service.species_map(session))
     node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
     return await readings.watering(session, node.id if node else None, thresholds, utcnow())
 

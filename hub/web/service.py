@@ -59,7 +59,7 @@ async def overview(
     )
     cards: list[PlantCard] = []
     for plant in await plants_service.list_plants(session):
-        thresholds = plants_service.thresholds_for(plant, species)
+        thresholds = plants_service.effective_thresholds(plant, species)
         node = nodes.get(plant.node_mac) if plant.node_mac else None
         state = nodes_service.state_of(node, now) if node else None
         images = await images_service.latest_for_plant(session, plant.id, 1)
