@@ -51,7 +51,7 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
-    from hub.ble.factory import emulated_gateway_factory, production_gateway
+    from hub.gateways import emulated_gateway_factory, production_gateway
     from hub.net import uvicorn_options
 
     _database_usable(settings)

@@ -92,6 +92,8 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         raise BadRequest(problem)
     session.add(plant)
     await session.flush()
+    if plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -131,6 +133,8 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             )
         )
     await session.flush()
+    if "node_mac" in fields and plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -157,6 +161,29 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
         raise NotFound(f"plant {plant_id} not found")
     await session.delete(plant)
     await session.flush()
+
+
+async def plant_a_garden(session: AsyncSession, node_macs: Sequence[str]) -> int:
+    """A fresh standalone hub with an emulated garden (``serve --emulate N``): one local plant
+    per node, each of another catalogue species, as the demo plants its garden in the cloud.
+    Only on an unlinked hub that has no plant yet (plants deleted later stay deleted); returns
+    how many it created."""
+    if await kv.get(session, kv.HUB_TOKEN) is not None or await repository.list_plants(session):
+        return 0
+    species = sorted((await repository.species_map(session)).values(), key=lambda s: s.id)
+    for index, mac in enumerate(node_macs):
+        kind = species[index % len(species)] if species else None
+        name = f"{kind.common_name if kind else 'Plant'} #{index + 1}"
+        await create(
+            session,
+            PlantCreate(
+                name=name,
+                species_id=kind.id if kind else None,
+                location="Windowsill" if index % 2 else "Balcony",
+                node_mac=mac,
+            ),
+        )
+    return len(node_macs)
 
 
 # --- reads other domains use --------------------------------------------------------------
@@ -222,3 +249,10 @@ async def seed_catalogue(session: AsyncSession) -> int:
         added += 1
     await session.flush()
     return added
+
+
+async def adopt_node_photos(session: AsyncSession, node_mac: str, plant_id: str) -> int:
+    """A plant now watched by ``node_mac`` takes the node's photos that belong to no plant (a
+    node paired before its plant came down from the cloud, say), so its gallery shows them as
+    the cloud's does; photos of another plant stay where they are. How many it took."""
+    return await repository.adopt_node_photos(session, node_mac, plant_id)

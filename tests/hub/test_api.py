@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app, evaluate_alerts
 from hub.ble.ports import DropCounters, NodeStatus
@@ -14,6 +13,7 @@ from hub.hub_store import HubStore
 from hub.settings import HubSettings
 from shared.metrics import METRIC_NAMES, PLANT_METRICS
 from tests.hub.factories import T0, create_readings
+from tests.lifespan import LifespanManager
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 
@@ -39,6 +39,7 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
     metrics = await app_client.get("/metrics")
     assert metrics.status_code == 200
     assert "hub_readings_stored 0.0" in metrics.text
+    assert "hub_mqtt_connected -1.0" in metrics.text  # no broker set
     assert metrics.headers["x-request-id"]
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from hub import budget
@@ -25,6 +24,7 @@ from hub.app import create_app, evaluate_alerts
 from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
 from tests.hub.factories import T0, create_readings
+from tests.lifespan import LifespanManager
 
 MAC = "AA:BB:CC:DD:EE:01"
 
