@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.db.session import ReadDatabase
 from cloud.garden import repository
 from cloud.garden.schemas import (
+    ChannelStatus,
     Garden,
     GardenPlant,
     HubHealth,
@@ -140,9 +141,25 @@ async def plant_status(
 ) -> PlantStatus:
     """One plant's latest values against its thresholds; 404 when not the owner's."""
     plant = await registry.plant_detail(session, owner_id, plant_id)
-    latest = await read_service.plant_latest(database, owner_id, plant_id)
+    by_channel = await read_service.plant_latest_channels(database, owner_id, plant_id)
+    latest = next((row for row in by_channel if row["channel"] == 0), None)
     sampling = DEFAULT_SAMPLING_S
     if plant.node_id is not None:
         node = await registry.get_node(session, owner_id, plant.node_id)
         sampling = node.sampling_interval_s
-    return _status(plant, latest, sampling, settings, datetime.now(UTC))
+    now = datetime.now(UTC)
+    status = _status(plant, latest, sampling, settings, now)
+    status.channels = [
+        ChannelStatus(
+            channel=row["channel"],
+            measured_at=row["measured_at"],
+            metrics=[
+                m
+                for m in _status(plant, row, sampling, settings, now).metrics
+                if m.value is not None
+            ],
+        )
+        for row in by_channel
+        if row["channel"] != 0
+    ]
+    return status

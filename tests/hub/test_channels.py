@@ -180,7 +180,9 @@ async def test_repeated_objects_are_channels_from_the_advert_to_both_histories(
 
     # The hub's own CSV export names each row's channel.
     now = datetime.now(UTC)
-    result = export(hub_settings.database_path, tmp_path, now - timedelta(days=1), now + timedelta(1))
+    result = export(
+        hub_settings.database_path, tmp_path, now - timedelta(days=1), now + timedelta(1)
+    )
     with result.files["readings"].open() as handle:
         hub_rows = list(csv.DictReader(handle))
     assert sorted(
