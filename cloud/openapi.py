@@ -245,6 +245,18 @@ _HUB_PUBLIC = {
     "config_revision": 7,
     "config_revision_acked": 7,
     "config_pending": False,
+    "pending": {
+        "alerts": 0,
+        "readings": 120,
+        "nodes": 0,
+        "image_slots": 0,
+        "image_bytes": 1,
+        "plant_edits": 0,
+    },
+    "pending_total": 121,
+    "pending_reported_at": _WHEN,
+    "oldest_pending_reading_at": _WHEN,
+    "last_sync_error": None,
 }
 _PLANT_STATUS = {
     "plant_id": _PLANT,
@@ -269,6 +281,22 @@ _PLANT_STATUS = {
             "minimum": 18.0,
             "maximum": 30.0,
         },
+        {
+            "metric": "illuminance",
+            "unit": "lx",
+            "value": 0.0,
+            "measured_at": _WHEN,
+            "status": "low",
+            "minimum": 2000.0,
+            "maximum": 60000.0,
+            "daily": {
+                "unit": "mol/m²/day",
+                "minimum": 8.0,
+                "maximum": 30.0,
+                "today": {"dli": 2.1, "samples": 40, "hours": 9.5, "status": "ok"},
+                "yesterday": {"dli": 4.6, "samples": 96, "hours": 24.0, "status": "low"},
+            },
+        },
     ],
 }
 
@@ -282,8 +310,9 @@ EXAMPLES: Final[dict[str, Any]] = {
         "created_at": _WHEN,
         "temperature_unit": "C",
         "locale": "en-GB",
+        "time_zone": "Europe/London",
     },
-    "UserUpdate": {"temperature_unit": "F", "locale": "en-US"},
+    "UserUpdate": {"temperature_unit": "F", "locale": "en-US", "time_zone": "America/New_York"},
     "PasswordChange": {
         "current_password": "a long garden passphrase",
         "new_password": "an even longer garden passphrase",
@@ -455,6 +484,18 @@ EXAMPLES: Final[dict[str, Any]] = {
             }
         ],
     },
+    "HubSyncStatus": {
+        "pending": {
+            "alerts": 0,
+            "readings": 120,
+            "nodes": 0,
+            "image_slots": 0,
+            "image_bytes": 1,
+            "plant_edits": 0,
+        },
+        "oldest_pending_reading_at": _WHEN,
+        "last_error": None,
+    },
     "NodeInventory": {
         "nodes": [
             {
@@ -478,7 +519,10 @@ EXAMPLES: Final[dict[str, Any]] = {
             "auth": "tBHItJI5svbpez7KI4CCXg",
         },
     },
-    "PreferencesUpdate": {"choices": {"email": {"alert.opened": True, "alert.resolved": False}}},
+    "PreferencesUpdate": {
+        "choices": {"email": {"alert.opened": True, "alert.resolved": False}},
+        "email_digest": True,
+    },
     "PlantEditBatch": {
         "edits": [
             {
@@ -613,6 +657,8 @@ EXAMPLES: Final[dict[str, Any]] = {
                 "hub.offline": True,
             },
         },
+        "email_digest": True,
+        "digest_hour": 7,
     },
     "BatchAck": {
         "batch_id": _UUID,

@@ -38,6 +38,7 @@ from cloud.jobs import queue
 from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
 from cloud.notifications.channels import build_channels
+from cloud.notifications.digest import digest_subject
 from cloud.notifications.ports import Channel, ChannelResources, SubjectLoader
 from cloud.notifications.vapid import vapid_or_none
 from cloud.registry.service import hub_subject
@@ -78,7 +79,20 @@ class WorkerDeps:
     @property
     def subjects(self) -> Mapping[str, SubjectLoader]:
         """How notifications load what an event is about, by the event's first part."""
-        return {"alert": alert_subject, "diagnosis": diagnosis_subject, "hub": hub_subject}
+        return {
+            "alert": alert_subject,
+            "diagnosis": diagnosis_subject,
+            "hub": hub_subject,
+            "digest": digest_subject,
+        }
+
+    @property
+    def digest_hour(self) -> int | None:
+        """When the daily e-mail digests go out; None without an SMTP relay."""
+        settings = self.settings
+        if not isinstance(settings, CloudSettings) or not settings.smtp_host:
+            return None
+        return settings.digest_hour
 
 
 def register_tasks(app: procrastinate.App) -> None:

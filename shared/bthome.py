@@ -113,6 +113,37 @@ _METRIC_BY_LIBRARY_KEY: Final = {
 }
 
 
+# Object bytes an encrypted advert can carry: 31 minus Flags (3), the service data AD header and
+# UUID (4), device info (1), counter (4) and MIC (4).
+MAX_ADVERT_OBJECTS_LEN: Final = MAX_LEGACY_ADV_LEN - 3 - 4 - 1 - _COUNTER_LEN - _MIC_LEN
+ADVERT_SLOTS: Final = 2
+
+
+def advert_metrics(counter: int) -> frozenset[Metric]:
+    """The metrics the encrypted advert with this counter carries when a measurement does not
+    fit one advert (docs/protocol.md §1.4).
+
+    Every registry metric together does not fit one 31-byte legacy advert, so such adverts
+    alternate by counter parity: metrics with an ``advert_slot`` ride only in adverts whose
+    ``counter % 2`` equals it, the rest in every advert. Each measurement is still one counter
+    (never reused) and one whole record in the node's flash; the hub keeps the newest value of
+    each metric, so both halves stay current.
+    """
+    slot = counter % ADVERT_SLOTS
+    return frozenset(
+        entry.metric for entry in REGISTRY if entry.bthome and entry.advert_slot in (None, slot)
+    )
+
+
+def advert_values(values: Mapping[Metric, float], counter: int) -> dict[Metric, float]:
+    """The part of a measurement the advert with ``counter`` broadcasts: all of it when its
+    objects fit one advert, else this counter's half (``advert_metrics``)."""
+    if len(encode_objects(values)) <= MAX_ADVERT_OBJECTS_LEN:
+        return dict(values)
+    carried = advert_metrics(counter)
+    return {metric: value for metric, value in values.items() if metric in carried}
+
+
 def encode_objects(values: Mapping[Metric, float]) -> bytes:
     """Encode readings as BTHome objects in ascending object id order.
 
@@ -179,7 +210,8 @@ def encrypt_service_data(
     """Encrypted BTHome service data: device info ‖ ciphertext ‖ counter ‖ MIC.
 
     ``counter`` is the measurement's sequence number; the caller takes it from its
-    ``EncryptionCounter`` and persists it before broadcasting.
+    ``EncryptionCounter`` and persists it before broadcasting. ``values`` is what this advert
+    carries: a node passes ``advert_values(measurement, counter)``.
     """
     if not 0 <= counter <= MAX_COUNTER:
         raise ValueError(f"counter {counter} does not fit u32")
@@ -204,6 +236,15 @@ def build_adv_data(service_data: bytes) -> bytes:
     if len(adv) > MAX_LEGACY_ADV_LEN:
         raise ValueError(f"advertising data is {len(adv)} bytes, legacy limit is 31")
     return adv
+
+
+def node_advert(
+    measurement: Mapping[Metric, float], *, mac: str, bindkey: bytes, counter: int
+) -> bytes:
+    """The advertising data a Plant-Vita node broadcasts for the measurement with ``counter``:
+    Flags + encrypted BTHome service data of the metrics this counter's advert carries."""
+    values = advert_values(measurement, counter)
+    return build_adv_data(encrypt_service_data(values, mac=mac, bindkey=bindkey, counter=counter))
 
 
 def parse_ad_structures(data: bytes) -> list[tuple[int, bytes]]:

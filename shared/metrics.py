@@ -25,6 +25,7 @@ class Metric(StrEnum):
     HUMIDITY = "humidity"
     ILLUMINANCE = "illuminance"
     BATTERY = "battery"
+    CONDUCTIVITY = "conductivity"
 
 
 class Role(StrEnum):
@@ -132,6 +133,10 @@ class MetricSpec:
     compact_above: float | None = None  # UIs show thousands as "12.3k" from this value on
     storage: Storage = REAL
     rollups: tuple[RollupKind, ...] = ROLLUP_KINDS
+    # Which encrypted adverts of a Plant-Vita node carry this metric: None every advert, 0 those
+    # with an even counter, 1 those with an odd one (all of them do not fit in 31 bytes; see
+    # ``shared.bthome.advert_metrics``). Every measurement is whole in the node's records.
+    advert_slot: int | None = None
 
     @property
     def name(self) -> str:
@@ -191,6 +196,7 @@ REGISTRY: Final[tuple[MetricSpec, ...]] = (
         bthome=(_bthome(0x03, 2, False, 100, "humidity"),),
         hysteresis=Hysteresis(3.0),
         threshold="humidity",
+        advert_slot=0,
     ),
     MetricSpec(
         Metric.ILLUMINANCE,
@@ -215,6 +221,19 @@ REGISTRY: Final[tuple[MetricSpec, ...]] = (
         bthome=(_bthome(0x01, 1, False, 1, "battery"),),
         hysteresis=Hysteresis(5.0),
         role=Role.NODE,
+    ),
+    MetricSpec(
+        Metric.CONDUCTIVITY,
+        label="Soil conductivity",  # the "fertility" of Xiaomi Flower Care sensors
+        unit="µS/cm",
+        minimum=0.0,
+        maximum=20_000.0,
+        decimals=0,
+        bthome=(_bthome(0x56, 2, False, 1, "conductivity"),),
+        hysteresis=Hysteresis(50.0, 0.1),
+        threshold="conductivity",
+        compact_above=10_000.0,
+        advert_slot=1,
     ),
 )
 

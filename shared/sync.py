@@ -47,6 +47,7 @@ SYNC_READINGS_PATH: Final = f"{API_PREFIX}/sync/readings"
 SYNC_ALERTS_PATH: Final = f"{API_PREFIX}/sync/alerts"
 SYNC_NODES_PATH: Final = f"{API_PREFIX}/sync/nodes"
 SYNC_CONFIG_PATH: Final = f"{API_PREFIX}/sync/config"
+SYNC_STATUS_PATH: Final = f"{API_PREFIX}/sync/status"
 
 
 def config_etag(revision: int) -> str:
@@ -318,6 +319,36 @@ class NodeInventoryAck(_Wire):
     registered: list[str] = []
     updated: list[str] = []
     rejected: list[ItemRejection] = []
+
+
+# --- sync status ------------------------------------------------------------------------------
+
+_COUNT = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class PendingCounts(_Wire):
+    """What a hub holds that the cloud has not acknowledged yet, per kind (its sync ledger)."""
+
+    alerts: int = _COUNT
+    readings: int = _COUNT
+    nodes: int = _COUNT
+    image_slots: int = _COUNT  # photos waiting for an upload slot
+    image_bytes: int = _COUNT  # photos with a slot, their bytes not uploaded yet
+    plant_edits: int = _COUNT
+
+    @property
+    def total(self) -> int:
+        """Every item still waiting."""
+        return sum(self.model_dump().values())
+
+
+class HubSyncStatus(_Wire):
+    """What a hub reports at the end of each sync pass (``PUT SYNC_STATUS_PATH``): the items
+    still waiting, the oldest reading among them, and the pass's error if it failed."""
+
+    pending: PendingCounts
+    oldest_pending_reading_at: AwareDatetime | None = None
+    last_error: str | None = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
 
 
 # --- config snapshot --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -227,3 +227,26 @@ async def upsert_hub_alerts(
             if status == "resolved" and previous != "resolved":
                 events.append((alert_id, "alert.resolved"))
     return created, len(rows) - created, events
+
+
+async def alerts_of_window(
+    session: AsyncSession, owner_id: uuid.UUID, start: datetime, end: datetime, limit: int
+) -> Sequence[Alert]:
+    """The owner's alerts opened or resolved in [start, end), oldest first."""
+    in_window = or_(
+        and_(col(Alert.opened_at) >= start, col(Alert.opened_at) < end),
+        and_(col(Alert.resolved_at) >= start, col(Alert.resolved_at) < end),
+    )
+    query = (
+        select(Alert)
+        .where(col(Alert.owner_id) == owner_id, in_window)
+        .order_by(col(Alert.opened_at), col(Alert.id))
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def open_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """How many of the owner's alerts are open now."""
+    query = select(func.count()).where(col(Alert.owner_id) == owner_id, col(Alert.status) == "open")
+    return int(await session.scalar(query) or 0)

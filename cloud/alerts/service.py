@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -19,17 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cloud.alerts import repository
 from cloud.alerts.models import Alert
 from cloud.alerts.schemas import AlertPublic
+from cloud.auth.models import User
 from cloud.db.session import raw_connection
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.notifications.ports import Subject
 from cloud.notifications.queueing import Event, notify
 from cloud.observability import CloudMetrics
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub
+from cloud.registry.models import Hub, Plant
 from cloud.settings import CloudSettings
 from cloud.sync import batches
 from cloud.telemetry.context import NodeContext
 from cloud.telemetry.validation import NodeReadings, utc_from_micros
+from shared.alert_text import TemperatureUnit, describe
 from shared.alerts import (
     DLI,
     MetricState,
@@ -509,14 +512,57 @@ async def alert_subject(session: AsyncSession, alert_id: uuid.UUID) -> Subject |
     if alert is None:
         return None
     public = alert_public(alert)
+    owner = await session.get(User, alert.owner_id)
+    plant = await session.get(Plant, alert.plant_id) if alert.plant_id else None
+    unit: TemperatureUnit = "F" if owner is not None and owner.temperature_unit == "F" else "C"
     return Subject(
         kind="alert",
         owner_id=alert.owner_id,
         title=f"Plant-Vita: {alert.kind.replace('_', ' ')} alert",
-        text=alert.message,
+        text=alert_text(alert, plant.name if plant else None, unit),
         payload=public.model_dump(mode="json"),
     )
 
 
 async def _notify(conn: Any, owner_id: uuid.UUID, events: list[tuple[uuid.UUID, str]]) -> None:
     await notify(conn, [Event(alert_id, owner_id, name) for alert_id, name in events])
+
+
+def alert_text(alert: Alert, subject: str | None, unit: TemperatureUnit) -> str:
+    """The alert in the owner's words and unit (``shared.alert_text``, as the hub writes it)
+    when the cloud knows the value it opened on; else its stored text."""
+    metric: Metric | None = None
+    rule = None
+    if alert.metric == DLI:
+        metric, rule = Metric.ILLUMINANCE, DAILY_LIGHT.name
+    elif alert.metric in set(Metric):
+        metric = Metric(alert.metric)
+    # A hub's text names its plant already (the hub writes it with ``shared.alert_text``).
+    fallback = (
+        f"{subject}: {alert.message}" if subject and alert.source == "cloud" else alert.message
+    )
+    if alert.kind not in ("low", "high", "low_battery") or alert.value is None:
+        return fallback
+    return describe(
+        alert.kind,
+        subject=subject or "A node",
+        metric=metric,
+        rule=rule,
+        value=alert.value,
+        bound=alert.threshold,
+        opened_at=alert.opened_at,
+        unit=unit,
+        fallback=fallback,
+    )
+
+
+async def alerts_between(
+    session: AsyncSession, owner_id: uuid.UUID, start: datetime, end: datetime, limit: int = 200
+) -> Sequence[Alert]:
+    """The owner's alerts opened or resolved in [start, end), oldest first (the daily digest's)."""
+    return await repository.alerts_of_window(session, owner_id, start, end, limit)
+
+
+async def open_alert_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """How many of the owner's alerts are open now."""
+    return await repository.open_count(session, owner_id)

@@ -36,6 +36,8 @@ class User(CloudTable, table=True):
         default="C", sa_column=Column(String(1), nullable=False, server_default=text("'C'"))
     )
     locale: str | None = Field(default=None, sa_column=Column(String(35), nullable=True))
+    # An IANA zone ("Europe/Berlin"): the gardener's day for the daily digest; None: UTC.
+    time_zone: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 class RefreshToken(CloudTable, table=True):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+import zoneinfo
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+
+
+@functools.cache
+def known_time_zones() -> frozenset[str]:
+    """The IANA zone names this system's zone database holds."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 class UserCreate(BaseModel):
@@ -36,6 +44,7 @@ class UserPublic(BaseModel):
     created_at: datetime
     temperature_unit: TemperatureUnit = "C"
     locale: str | None = None
+    time_zone: str | None = None
 
 
 class UserUpdate(BaseModel):
@@ -48,6 +57,15 @@ class UserUpdate(BaseModel):
     locale: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
     )
+    # An IANA time zone name ("Europe/Berlin"); ``null``: UTC. Days of the daily digest.
+    time_zone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in known_time_zones():
+            raise ValueError("not a known IANA time zone, e.g. Europe/Berlin")
+        return value
 
 
 class SessionPublic(BaseModel):

@@ -222,6 +222,8 @@ async def update_profile(session: AsyncSession, user: User, body: UserUpdate) ->
         user.temperature_unit = body.temperature_unit
     if "locale" in body.model_fields_set:
         user.locale = body.locale
+    if "time_zone" in body.model_fields_set:
+        user.time_zone = body.time_zone
     await session.flush()
     return user
 

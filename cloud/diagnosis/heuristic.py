@@ -69,6 +69,14 @@ _ADVICE: Final[dict[tuple[Metric, str], tuple[str, str]]] = {
         "Too much direct light (risk of leaf scorch)",
         "Shade the plant from direct midday sun.",
     ),
+    (Metric.CONDUCTIVITY, "low"): (
+        "Soil low in nutrients",
+        "Feed with a balanced fertiliser at the label's dose during the growing season.",
+    ),
+    (Metric.CONDUCTIVITY, "high"): (
+        "Too much fertiliser salt in the soil (risk of root burn)",
+        "Flush the pot with plenty of plain water and feed less often.",
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import Alert
-from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis
+from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis, DiagnosisStatus
 from cloud.diagnosis.ports import DailyMetricSummary
 from cloud.images.models import Image, ImageStatus
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
@@ -262,3 +262,21 @@ async def canopy_trend(
     )
     points = [(at, float(cover)) for at, cover in rows.tuples() if cover is not None]
     return sorted(points, key=lambda point: point[0])
+
+
+async def finished_in_window(
+    session: AsyncSession, owner_id: uuid.UUID, start: datetime, end: datetime, limit: int
+) -> Sequence[Diagnosis]:
+    """The owner's diagnoses that succeeded in [start, end), oldest first."""
+    query = (
+        select(Diagnosis)
+        .where(
+            col(Diagnosis.owner_id) == owner_id,
+            col(Diagnosis.status) == DiagnosisStatus.SUCCEEDED,
+            col(Diagnosis.finished_at) >= start,
+            col(Diagnosis.finished_at) < end,
+        )
+        .order_by(col(Diagnosis.finished_at))
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()

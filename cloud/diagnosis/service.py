@@ -506,3 +506,15 @@ async def diagnosis_subject(session: AsyncSession, diagnosis_id: uuid.UUID) -> S
         text=text[:1000],
         payload=DiagnosisPublic.of(row).model_dump(mode="json"),
     )
+
+
+async def finished_between(
+    session: AsyncSession, owner_id: uuid.UUID, start: datetime, end: datetime, limit: int = 50
+) -> Sequence[Diagnosis]:
+    """The owner's diagnoses that came out in [start, end) (the daily digest's)."""
+    return await repository.finished_in_window(session, owner_id, start, end, limit)
+
+
+def verdict_words(health: str | None) -> str:
+    """A diagnosis's health status in the gardener's words."""
+    return _HEALTH_WORDS.get(health or "", health or "done")

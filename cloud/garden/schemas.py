@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from cloud.registry.schemas import HubPublic, PlantPublic
 from shared.metrics import Metric
-from shared.plant_status import Status
+from shared.plant_status import DailyLight, Status
 
 
 class MetricStatus(BaseModel):
@@ -22,6 +22,9 @@ class MetricStatus(BaseModel):
     status: Status
     minimum: float | None
     maximum: float | None
+    daily: DailyLight | None = Field(
+        default=None, description="illuminance: today's and yesterday's daily light integral"
+    )
 
 
 class ChannelStatus(BaseModel):

@@ -27,9 +27,10 @@ from cloud.registry import service as registry
 from cloud.registry.schemas import HubPublic, PlantPublic
 from cloud.settings import CloudSettings
 from cloud.telemetry import read_service
+from cloud.telemetry.read_service import DayMeans
 from shared import freshness
 from shared.metrics import SPECS, Metric
-from shared.plant_status import metric_status
+from shared.plant_status import daily_light, light_status, metric_status
 
 MAX_PLANTS = 500  # a garden page beyond this is a list, not an overview
 DEFAULT_SAMPLING_S = freshness.DEFAULT_SAMPLING_INTERVAL_S
@@ -38,30 +39,47 @@ DEFAULT_SAMPLING_S = freshness.DEFAULT_SAMPLING_INTERVAL_S
 def _status(
     plant: PlantPublic,
     latest: dict[str, Any] | None,
+    light: DayMeans | None,
     sampling_s: int,
-    settings: CloudSettings,
     now: datetime,
 ) -> PlantStatus:
     stale_after = freshness.stale_after(sampling_s)
     measured = latest["measured_at"] if latest else None
+    # Light by the day's integral, as the hub judges it (no node: nothing to judge).
+    node_id = latest["node_id"] if latest else plant.node_id
+    daily = None
+    if node_id is not None:
+        empty: tuple[float | None, int] = (None, 0)
+        today, yesterday = light or (empty, empty)
+        daily = daily_light(today, yesterday, plant.thresholds, now)
     metrics = []
     for metric in Metric:
         value = latest.get(metric.value) if latest else None
         low, high = (None, None) if metric is Metric.BATTERY else plant.thresholds.bounds(metric)
+        day = daily if metric is Metric.ILLUMINANCE else None
         metrics.append(
             MetricStatus(
                 metric=metric,
                 unit=SPECS[metric].unit,
                 value=value,
                 measured_at=measured if value is not None else None,
-                status=metric_status(metric, value, measured, plant.thresholds, now, stale_after),
+                status=metric_status(
+                    metric,
+                    value,
+                    measured,
+                    plant.thresholds,
+                    now,
+                    stale_after,
+                    light=light_status(day),
+                ),
                 minimum=low,
                 maximum=high,
+                daily=day,
             )
         )
     return PlantStatus(
         plant_id=plant.id,
-        node_id=latest["node_id"] if latest else plant.node_id,
+        node_id=node_id,
         measured_at=measured,
         metrics=metrics,
     )
@@ -91,7 +109,7 @@ async def overview(
     # The latest readings come from the read pool (a connection of its own, outside the
     # session's transaction either way): fetch them while the session's queries run, so the
     # page waits for one round trip fewer.
-    latest_task = asyncio.ensure_future(read_service.latest_by_plant(database, owner_id))
+    latest_task = asyncio.ensure_future(read_service.garden_readings(database, owner_id, now))
     try:
         overview_page = PageRequest(limit=MAX_PLANTS)
         hub_page = await registry.list_hubs(session, owner_id, overview_page)
@@ -100,7 +118,7 @@ async def overview(
         plants = (await registry.list_plants(session, owner_id, overview_page)).items
         nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
         alerts = await repository.open_alert_counts(session, owner_id)
-        latest = await latest_task
+        latest, light = await latest_task
     finally:
         if not latest_task.done():
             latest_task.cancel()
@@ -123,7 +141,13 @@ async def overview(
                 )
                 if node
                 else None,
-                status=_status(plant, latest.get(plant.id), sampling, settings, now),
+                status=_status(
+                    plant,
+                    latest.get(plant.id),
+                    light.get(plant.node_id) if plant.node_id else None,
+                    sampling,
+                    now,
+                ),
                 open_alerts=alerts.get(plant.id, 0),
                 config_pending=bool(node and node[3] in pending)
                 or (node is None and bool(pending)),
@@ -141,25 +165,23 @@ async def plant_status(
 ) -> PlantStatus:
     """One plant's latest values against its thresholds; 404 when not the owner's."""
     plant = await registry.plant_detail(session, owner_id, plant_id)
-    by_channel = await read_service.plant_latest_channels(database, owner_id, plant_id)
-    latest = next((row for row in by_channel if row["channel"] == 0), None)
+    now = datetime.now(UTC)
+    latest, light, further = await read_service.plant_readings(database, owner_id, plant_id, now)
     sampling = DEFAULT_SAMPLING_S
     if plant.node_id is not None:
         node = await registry.get_node(session, owner_id, plant.node_id)
         sampling = node.sampling_interval_s
-    now = datetime.now(UTC)
-    status = _status(plant, latest, sampling, settings, now)
+    status = _status(plant, latest, light, sampling, now)
     status.channels = [
         ChannelStatus(
             channel=row["channel"],
             measured_at=row["measured_at"],
             metrics=[
                 m
-                for m in _status(plant, row, sampling, settings, now).metrics
+                for m in _status(plant, row, None, sampling, now).metrics
                 if m.value is not None
             ],
         )
-        for row in by_channel
-        if row["channel"] != 0
+        for row in further
     ]
     return status

@@ -4,6 +4,7 @@ are retried; permanent ones (5xx) are not."""
 
 from __future__ import annotations
 
+import uuid
 from email.message import EmailMessage
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ from cloud.auth.models import User
 from cloud.notifications.links import app_path
 from cloud.notifications.ports import ChannelResources, Notice, Outcome, Undelivered
 from cloud.notifications.preferences import wanted_sql
+from cloud.notifications.repository import record_digest
 
 
 def message_for(notice: Notice, to: str, sender: str, app_url: str) -> EmailMessage:
@@ -26,11 +28,14 @@ def message_for(notice: Notice, to: str, sender: str, app_url: str) -> EmailMess
     message["Subject"] = notice.subject.title
     message["Message-ID"] = f"<{notice.event_id}@plant-vita>"  # the same on every retry
     link = app_url.rstrip("/") + app_path(notice.subject)
-    message.set_content(
-        f"{notice.subject.text}\n\nOpen it in Plant-Vita: {link}\n\n"
-        "You get this because e-mail notifications are on for this event in your account's "
-        "settings; turn them off there.\n"
+    why = (
+        "You get this daily digest because it is on in your account's notification settings; "
+        "turn it off there."
+        if notice.subject.kind == "digest"
+        else "You get this because e-mail notifications are on for this event in your "
+        "account's settings; turn them off there."
     )
+    message.set_content(f"{notice.subject.text}\n\nOpen it in Plant-Vita: {link}\n\n{why}\n")
     return message
 
 
@@ -78,4 +83,9 @@ class EmailChannel:
         return None
 
     async def record(self, notice: Notice, outcome: Outcome) -> None:
-        """Nothing to keep: the delivery log says how it went."""
+        """A digest keeps how its delivery went on its row; other events: the delivery log."""
+        digest_id = notice.subject.payload.get("digest_id")
+        if notice.subject.kind != "digest" or not isinstance(digest_id, str):
+            return
+        async with AsyncSession(self._engine) as session, session.begin():
+            await record_digest(session, uuid.UUID(digest_id), outcome.status, outcome.at)

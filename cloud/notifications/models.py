@@ -1,17 +1,20 @@
-"""Notification tables: the user's signed webhook, Web Push subscriptions, preferences."""
+"""Notification tables: the user's signed webhook, Web Push subscriptions, preferences, and
+the daily e-mail digests sent."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Integer,
     PrimaryKeyConstraint,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
@@ -79,3 +82,22 @@ class NotificationPreference(CloudTable, table=True):
     channel: str = Field(sa_column=Column(String(16), nullable=False))
     event: str = Field(sa_column=Column(String(32), nullable=False))
     enabled: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+class EmailDigest(CloudTable, table=True):
+    """One gardener's daily e-mail digest of one day of theirs: claimed once (the unique
+    (owner, day) makes queueing idempotent however often and wherever the check runs), then
+    delivered by the e-mail channel's durable job, which records how it went."""
+
+    __tablename__ = "email_digests"
+    __table_args__ = (UniqueConstraint("owner_id", "day"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    day: date = Field(sa_column=Column(Date, nullable=False))  # the gardener's local day told
+    time_zone: str = Field(sa_column=Column(String(64), nullable=False))
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
+    status: str | None = Field(default=None, sa_column=Column(String(16)))  # DeliveryStatus
+    sent_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

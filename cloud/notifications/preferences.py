@@ -10,6 +10,8 @@ ALERT_OPENED: Final = "alert.opened"
 ALERT_RESOLVED: Final = "alert.resolved"
 DIAGNOSIS_READY: Final = "diagnosis.ready"
 HUB_OFFLINE: Final = "hub.offline"
+# The daily e-mail digest: an e-mail-only choice (channel "email", this event), off by default.
+DAILY_DIGEST: Final = "digest.daily"
 # Every event a gardener can choose, in the order the app lists them, with its label.
 EVENTS: Final = {
     ALERT_OPENED: "An alert opens",

@@ -25,11 +25,16 @@ class Event(NamedTuple):
     event: str
 
 
-def defer_events_sql(events: str) -> str:
+def defer_events_sql(events: str, only: str | None = None) -> str:
     """A SELECT deferring the delivery jobs of ``events``: SQL yielding rows of
     (subject id uuid, owner id uuid, event text), e.g. ``SELECT id, owner_id, 'alert.resolved'
-    FROM resolved``. Its one column is the array of the new job ids."""
-    wanted = ", ".join(f"('{channel.name}', {channel.recipients_sql})" for channel in CHANNEL_TYPES)
+    FROM resolved``, on every channel (or the one named ``only``). Its one column is the array
+    of the new job ids."""
+    wanted = ", ".join(
+        f"('{channel.name}', {channel.recipients_sql})"
+        for channel in CHANNEL_TYPES
+        if only is None or channel.name == only
+    )
     # The event id is drawn once per event: every channel's delivery carries the same one.
     return f"""
     SELECT procrastinate_defer_jobs_v1(ARRAY(

@@ -96,11 +96,18 @@ class Preferences(BaseModel):
     channels: list[NamedItem]
     events: list[NamedItem]
     choices: dict[str, dict[str, bool]] = Field(description="channel -> event -> on")
+    email_digest: bool = Field(
+        default=False,
+        description="one e-mail a day summarising the day before (alerts opened and resolved, "
+        "diagnoses, hubs offline), sent from ``digest_hour`` of the account's time zone",
+    )
+    digest_hour: int = Field(default=7, description="the hour of your day the digest goes out")
 
 
 class PreferencesUpdate(BaseModel):
-    """Change some choices: channel -> event -> on (others stay)."""
+    """Change some choices: channel -> event -> on (others stay), and the daily digest."""
 
     model_config = ConfigDict(extra="forbid")
 
-    choices: dict[str, dict[str, bool]] = Field(max_length=10)
+    choices: dict[str, dict[str, bool]] = Field(default_factory=dict, max_length=10)
+    email_digest: bool | None = None

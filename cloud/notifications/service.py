@@ -25,7 +25,7 @@ from cloud.notifications.ports import (
     SubjectLoader,
     Undelivered,
 )
-from cloud.notifications.preferences import EVENTS
+from cloud.notifications.preferences import DAILY_DIGEST, EVENTS
 from cloud.notifications.schemas import (
     NamedItem,
     Preferences,
@@ -302,6 +302,8 @@ async def get_preferences(
             channel: {event: chosen.get((channel, event), default) for event in EVENTS}
             for channel, default in defaults.items()
         },
+        email_digest=chosen.get(("email", DAILY_DIGEST), False),
+        digest_hour=settings.digest_hour,
     )
 
 
@@ -321,5 +323,7 @@ async def set_preferences(
             if event not in EVENTS:
                 raise InvalidRequestError(f"no such event: {event[:40]}")
             await repository.set_preference(session, owner_id, channel, event, enabled)
+    if body.email_digest is not None:
+        await repository.set_preference(session, owner_id, "email", DAILY_DIGEST, body.email_digest)
     await session.flush()
     return await get_preferences(session, settings, vapid, owner_id)

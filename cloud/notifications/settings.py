@@ -27,3 +27,6 @@ class NotificationSettings(BaseSettings):
     smtp_tls: bool = False  # implicit TLS (port 465)
     smtp_from: str = "Plant-Vita <plantvita@localhost>"
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # The daily e-mail digest (opted into per account) goes out from this hour of the
+    # gardener's own day (the account's time zone, else UTC), about the day before.
+    digest_hour: int = Field(default=7, ge=0, le=23)

@@ -49,6 +49,13 @@ class Hub(CloudTable, table=True):
     config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
     # When "hub offline" was last told; told again only after the hub has called in since.
     offline_notified_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    # What the hub last reported still waiting to be sent (``shared.sync.HubSyncStatus``).
+    sync_pending: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    sync_reported_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    oldest_pending_reading_at: datetime | None = Field(
+        default=None, sa_column=timestamp(nullable=True)
+    )
+    sync_error: str | None = Field(default=None, sa_column=Column(String(500)))
 
 
 class Node(CloudTable, table=True):

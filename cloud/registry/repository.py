@@ -190,3 +190,21 @@ async def open_assignment(
         NodeAssignment(owner_id=owner_id, node_id=node_id, plant_id=plant_id, assigned_at=at)
     )
     await session.flush()
+
+
+async def linked_hubs(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
+    """The owner's hubs that are not revoked, by name."""
+    query = (
+        select(Hub)
+        .where(col(Hub.owner_id) == owner_id, col(Hub.revoked_at).is_(None))
+        .order_by(col(Hub.name), col(Hub.id))
+    )
+    return (await session.scalars(query)).all()
+
+
+async def plant_names(session: AsyncSession, owner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The owner's plants' names by id."""
+    rows = await session.execute(
+        select(col(Plant.id), col(Plant.name)).where(col(Plant.owner_id) == owner_id)
+    )
+    return {row[0]: row[1] for row in rows.all()}

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
-from shared.sync import AdvertCounts, NodeConfig, NodeKind, Thresholds
+from shared.sync import AdvertCounts, NodeConfig, NodeKind, PendingCounts, Thresholds
 
 
 class HubPublic(BaseModel):
@@ -27,6 +27,19 @@ class HubPublic(BaseModel):
     )
     config_pending: bool = Field(
         default=False, description="a change waits for the hub's next config pull"
+    )
+    pending: PendingCounts | None = Field(
+        default=None, description="items the hub held unsent at its last report (None: none yet)"
+    )
+    pending_total: int | None = Field(default=None, description="the sum of ``pending``")
+    pending_reported_at: datetime | None = Field(
+        default=None, description="when the hub last reported its pending items"
+    )
+    oldest_pending_reading_at: datetime | None = Field(
+        default=None, description="the oldest reading the hub had not sent then"
+    )
+    last_sync_error: str | None = Field(
+        default=None, description="the error of the hub's last sync pass, if it failed"
     )
 
 

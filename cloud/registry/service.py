@@ -33,11 +33,13 @@ from cloud.registry.schemas import (
 )
 from shared.sync import (
     ConfigSnapshot,
+    HubSyncStatus,
     ItemRejection,
     NodeConfig,
     NodeConfigUpdate,
     NodeInventory,
     NodeInventoryAck,
+    PendingCounts,
     PlantConfig,
     PlantEdit,
     PlantEditAck,
@@ -73,6 +75,7 @@ def effective_thresholds(species: Species | None, overrides: dict[str, Any] | No
 
 def hub_public(hub: Hub) -> HubPublic:
     """Response model of a hub."""
+    pending = PendingCounts.model_validate(hub.sync_pending) if hub.sync_pending else None
     return HubPublic(
         id=hub.id,
         name=hub.name,
@@ -83,6 +86,11 @@ def hub_public(hub: Hub) -> HubPublic:
         config_revision=hub.config_revision,
         config_revision_acked=hub.config_revision_acked,
         config_pending=(hub.config_revision_acked or 0) < hub.config_revision,
+        pending=pending,
+        pending_total=pending.total if pending else None,
+        pending_reported_at=hub.sync_reported_at,
+        oldest_pending_reading_at=hub.oldest_pending_reading_at,
+        last_sync_error=hub.sync_error,
     )
 
 
@@ -549,6 +557,14 @@ async def get_species(session: AsyncSession, species_id: int) -> SpeciesPublic:
 # --- hub-facing: snapshot and inventory ------------------------------------------------------
 
 
+def record_sync_status(hub: Hub, status: HubSyncStatus, now: datetime) -> None:
+    """Keep what the hub reports still waiting to be sent, for the garden's sync health."""
+    hub.sync_pending = status.pending.model_dump()
+    hub.oldest_pending_reading_at = status.oldest_pending_reading_at
+    hub.sync_error = status.last_error
+    hub.sync_reported_at = now
+
+
 def acknowledge_config(hub: Hub, since_revision: int | None) -> None:
     """The hub pulling with ``since_revision`` holds that revision: remember it (never back)."""
     if since_revision is None or since_revision > hub.config_revision:
@@ -689,3 +705,13 @@ async def hub_subject(session: AsyncSession, hub_id: uuid.UUID) -> Subject | Non
         "hub and arrive when it is back online.",
         payload=hub_public(hub).model_dump(mode="json"),
     )
+
+
+async def linked_hubs(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Hub]:
+    """The owner's hubs that are not revoked, by name (the daily digest's)."""
+    return await repository.linked_hubs(session, owner_id)
+
+
+async def plant_names(session: AsyncSession, owner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The owner's plants' names by id."""
+    return await repository.plant_names(session, owner_id)

@@ -8,6 +8,7 @@ when the hub already holds revision N, and the full ``ConfigSnapshot`` otherwise
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -28,10 +29,12 @@ from shared.sync import (
     SYNC_NODES_PATH,
     SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
+    SYNC_STATUS_PATH,
     AlertBatch,
     BatchAck,
     ConfigSnapshot,
     DiagnosisDigest,
+    HubSyncStatus,
     NodeInventory,
     NodeInventoryAck,
     PlantEditAck,
@@ -94,6 +97,13 @@ async def put_nodes(
 ) -> NodeInventoryAck:
     """The hub's paired nodes: new MACs are registered, known ones updated."""
     return await registry_service.apply_inventory(session, hub, inventory)
+
+
+@router.put(SYNC_STATUS_PATH, status_code=204)
+async def put_status(status: HubSyncStatus, hub: CurrentHub) -> Response:
+    """What the hub still holds unsent at the end of its sync pass (the app's sync health)."""
+    registry_service.record_sync_status(hub, status, datetime.now(UTC))
+    return Response(status_code=204)
 
 
 @router.post(SYNC_PLANT_EDITS_PATH, response_model=PlantEditAck)

@@ -8,6 +8,7 @@ reads are single statements, so they skip the ORM session, BEGIN/COMMIT and the 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,6 +19,10 @@ from cloud.pagination import PageRequest
 from cloud.registry.models import PLANT_ORDER
 from cloud.telemetry import repository
 from cloud.telemetry.schemas import LatestReading
+from shared.plant_status import day_start
+
+# (mean lux, readings) of today's and of yesterday's UTC hours, per node.
+DayMeans = tuple[tuple[float | None, int], tuple[float | None, int]]
 
 # The repository selects the columns in the field order of ``LatestReading``.
 LATEST_KEYS = tuple(LatestReading.model_fields)
@@ -55,29 +60,50 @@ async def plant_latest_json(
     return _dump(rows)
 
 
-async def latest_by_plant(database: ReadDatabase, owner_id: uuid.UUID) -> dict[uuid.UUID, Any]:
-    """The newest reading of each of the owner's plants, by plant id (``LatestReading`` keys)."""
+async def light_by_node(
+    conn: Any, owner_id: uuid.UUID, now: datetime, plant_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, DayMeans]:
+    """Today's and yesterday's (mean illuminance, reading count) of the nodes of the owner's
+    plants (or of one plant), from the hourly rollups: what ``shared.plant_status.daily_light``
+    judges."""
+    today = day_start(now)
+    rows = await repository.illuminance_by_day(
+        conn, owner_id, today - timedelta(days=1), today, plant_id
+    )
+    days: dict[uuid.UUID, dict[bool, tuple[float | None, int]]] = {}
+    for node_id, is_today, total, count in rows:
+        days.setdefault(node_id, {})[bool(is_today)] = (
+            float(total) / int(count) if count else None,
+            int(count),
+        )
+    empty: tuple[float | None, int] = (None, 0)
+    return {node: (d.get(True, empty), d.get(False, empty)) for node, d in days.items()}
+
+
+async def garden_readings(
+    database: ReadDatabase, owner_id: uuid.UUID, now: datetime
+) -> tuple[dict[uuid.UUID, Any], dict[uuid.UUID, DayMeans]]:
+    """``latest_by_plant`` and ``light_by_node`` of the owner's garden on one connection."""
     async with database.connection() as conn:
         rows = await repository.latest_for_plants(conn, owner_id)
-    return {row[0]: dict(zip(LATEST_KEYS, row[:-1], strict=True)) for row in rows}
+        light = await light_by_node(conn, owner_id, now)
+    latest = {row[0]: dict(zip(LATEST_KEYS, row[:-1], strict=True)) for row in rows}
+    return latest, light
 
 
-async def plant_latest(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """The newest reading of one plant's first sensors (channel 0; None when it has none
-    yet); 404 when not the owner's."""
-    channels = await plant_latest_channels(database, owner_id, plant_id)
-    return next((row for row in channels if row["channel"] == 0), None)
-
-
-async def plant_latest_channels(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    """The newest reading of each sensor channel of one plant, by channel (``LatestReading``
-    keys); 404 when not the owner's."""
+async def plant_readings(
+    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
+) -> tuple[dict[str, Any] | None, DayMeans | None, list[dict[str, Any]]]:
+    """``plant_latest``, the plant's node's ``light_by_node`` and the newest reading of each
+    further sensor channel (those past channel 0); 404 when not the
+    owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
-    if rows is None:
-        raise NotFoundError("plant not found")
-    return [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]
+        if rows is None:
+            raise NotFoundError("plant not found")
+        light = await light_by_node(conn, owner_id, now, plant_id)
+    # The first sensor of each kind (channel 0) is the plant's status, as on the hub.
+    first = [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]
+    latest = next((row for row in first if row["channel"] == 0), None)
+    further = [row for row in first if row["channel"] != 0]
+    return latest, next(iter(light.values()), None), further

@@ -506,3 +506,26 @@ async def latest_of_plant(
     if not rows:
         return None
     return [row for row in rows if row[2] is not None]
+
+
+async def illuminance_by_day(
+    conn: Conn, owner_id: uuid.UUID, since: datetime, today: datetime, plant_id: uuid.UUID | None
+) -> list[tuple[Any, ...]]:
+    """(node id, is today, illuminance sum, count) of the first light sensor (channel 0) of
+    the owner's plants' nodes over the UTC days [``since``, ``today`` + 1 day) from the hourly
+    rollups, ``today`` apart from the rest; one plant's node only with ``plant_id``."""
+    plant = "AND id = %(plant)s" if plant_id is not None else ""
+    query = f"""
+        SELECT node_id, bucket >= %(today)s AS is_today,
+               sum(illuminance_sum), sum(illuminance_count)
+        FROM readings_hourly
+        WHERE channel = 0 AND node_id IN (SELECT node_id FROM plants
+                          WHERE owner_id = %(owner)s AND node_id IS NOT NULL {plant})
+          AND bucket >= %(since)s AND bucket < %(today)s + interval '1 day'
+          AND illuminance_count > 0
+        GROUP BY node_id, is_today"""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            query, {"owner": owner_id, "plant": plant_id, "since": since, "today": today}
+        )
+        return await cur.fetchall()

@@ -119,6 +119,50 @@ class _CentralController(Controller):
             return
         super().create_le_connection(peer_address)
 
+    def on_hci_le_create_connection_cancel_command(
+        self, _command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        # Bumble's controller acknowledges the cancel but keeps the connection pending: every
+        # later Create Connection was then refused (COMMAND_DISALLOWED) until the cancelled
+        # node advertised again and got a link its host had given up on. As the spec says
+        # (Vol 4 Part E 7.8.13): drop it and report Connection Complete, Unknown Connection ID.
+        pending = self.pending_le_connection
+        if pending is not None:
+            self.pending_le_connection = None
+            self._connection_cancelled(pending.peer_address)
+        # Nothing pending (the link came up just before the cancel): success, as Bumble
+        # answered, so the host keeps the connection it got instead of raising.
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def abandon_pending_connection(self) -> bool:
+        """Drop a pending attempt whose host gave up without cancelling it (its task was
+        cancelled). No event: nobody waits for one, and Bumble's host would hand a late
+        failure to whichever connection it starts next. True when one was pending."""
+        pending, self.pending_le_connection = self.pending_le_connection, None
+        return pending is not None
+
+    def _connection_cancelled(self, peer_address: hci.Address) -> None:
+        event = hci.HCI_LE_Connection_Complete_Event(
+            status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+            connection_handle=0,
+            role=hci.Role.CENTRAL,
+            peer_address_type=peer_address.address_type,
+            peer_address=peer_address,
+            connection_interval=0,
+            peripheral_latency=0,
+            supervision_timeout=0,
+            central_clock_accuracy=0,
+        )
+        # After the cancel's Command Complete, which the dispatcher queues once this returns.
+        asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
+
+
+def _controller_of(device: Device) -> Controller | None:
+    """The virtual controller under a device's host (behind the host's ``AsyncPipeSink``)."""
+    sink = device.host.hci_sink
+    controller = getattr(sink, "sink", sink)
+    return controller if isinstance(controller, Controller) else None
+
 
 class BumbleRadio:
     """The shared in-process radio: a ``LocalLink``, the hub's central and the nodes' devices."""
@@ -152,9 +196,8 @@ class BumbleRadio:
 
     def remove_peripheral(self, device: Device) -> None:
         """Take a node's controller off the air (it went out of range or was unplugged)."""
-        controller = device.host.hci_sink
         for candidate in list(self.link.controllers):
-            if candidate is controller or candidate.random_address == device.random_address:
+            if candidate is _controller_of(device):
                 self.link.remove_controller(candidate)
 
     def set_rssi(self, address: str, rssi: int) -> None:
@@ -224,6 +267,13 @@ class BumbleRadio:
         async with self._connect_lock:
             try:
                 return await central.connect(hci.Address(address), timeout=timeout)
+            except asyncio.CancelledError:
+                # Cancelled from outside (the gateway's own bound) before Bumble sent its
+                # cancel: the attempt must not stay pending and refuse the next node's.
+                controller = _controller_of(central)
+                if isinstance(controller, _CentralController):
+                    controller.abandon_pending_connection()
+                raise
             except core.TimeoutError as exc:
                 raise TimeoutError(f"{address}: no connectable advert within {timeout}s") from exc
             except core.BaseBumbleError as exc:
@@ -403,8 +453,10 @@ class BumbleClient(BaseBleakClient):
         """Connect, exchange MTU, optionally pair, and discover every service."""
         timeout = min(float(kwargs.get("timeout", self._timeout)), self._timeout)
         try:
+            # Bumble bounds the attempt itself and cancels it at the controller when it times
+            # out; a second timer around it would fire first and leave the attempt pending.
+            connection = await self._radio.connect(self.address, timeout)
             async with asyncio.timeout(timeout):
-                connection = await self._radio.connect(self.address, timeout)
                 self._connection = connection
                 self._closing = False
                 connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)

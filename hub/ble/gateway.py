@@ -82,6 +82,7 @@ logger = logging.getLogger(__name__)
 _BTHOME = ble_uuids.BTHOME_SERVICE_UUID
 _PLANT_VITA = ble_uuids.PLANT_VITA_SERVICE_UUID
 _BTHOME_V1 = (BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID)
+_SCANNER_STOP_S = 5.0
 _MAX_PENDING = 500_000  # readings held while the store is unavailable (never dropped silently)
 
 
@@ -620,8 +621,11 @@ class Gateway:
     async def _stop_scanner(self) -> None:
         scanner, self._scanner = self._scanner, None
         if scanner is not None:
+            # Bounded: an adapter (or emulated radio) that never answers the scan-disable
+            # command must not hang a scanner restart or the hub's shutdown.
             with contextlib.suppress(Exception):
-                await scanner.stop()
+                async with asyncio.timeout(_SCANNER_STOP_S):
+                    await scanner.stop()
 
     async def _scan_supervisor(self) -> None:
         backoff = self.settings.scan_backoff_s

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.mac import MacAddress
 from shared.metrics import Metric
-from shared.plant_status import Status
+from shared.plant_status import DailyLight, Status
 from shared.sync import Thresholds
 
 
@@ -61,25 +61,6 @@ class SpeciesPublic(BaseModel):
     common_name: str
     scientific_name: str
     thresholds: Thresholds
-
-
-class DayLightPublic(BaseModel):
-    """One UTC day's daily light integral (None with too few readings) and its verdict."""
-
-    dli: float | None
-    samples: int
-    hours: float  # 24 for a completed day; the hours so far for today
-    status: Status
-
-
-class DailyLight(BaseModel):
-    """Light as plants need it: today's integral so far and yesterday's against the range."""
-
-    unit: str
-    minimum: float | None
-    maximum: float | None
-    today: DayLightPublic
-    yesterday: DayLightPublic
 
 
 class MetricStatus(BaseModel):

@@ -3,6 +3,7 @@ sent up by the sync), effective thresholds."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from uuid import uuid4
@@ -191,8 +192,22 @@ def catalogue_snapshot() -> list[SpeciesThresholds]:
 
 async def seed_catalogue(session: AsyncSession) -> int:
     """A hub that never synced (standalone, ``serve --emulate``) gets the shipped catalogue;
-    a linked hub's config pull then replaces it with the cloud's. Returns species added."""
-    if await repository.species_map(session):
+    a linked hub's config pull then replaces it with the cloud's. Returns species added.
+
+    A catalogue seeded by an older hub gains the ranges it lacks (a metric added since, such as
+    conductivity); ranges it already has are kept."""
+    existing = await repository.species_map(session)
+    if existing:
+        for entry in catalogue_snapshot():
+            species = existing.get(entry.id)
+            if species is None:
+                continue
+            held = json.loads(species.thresholds)
+            shipped = entry.thresholds.model_dump(exclude_none=True)
+            missing = {k: v for k, v in shipped.items() if k not in held}
+            if missing:
+                species.thresholds = json.dumps(held | missing)
+        await session.flush()
         return 0
     added = 0
     for entry in catalogue_snapshot():

@@ -9,8 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.plants.schemas import (
     ChannelStatus,
-    DailyLight,
-    DayLightPublic,
     History,
     HistoryPoint,
     MetricStatus,
@@ -19,10 +17,15 @@ from hub.plants.schemas import (
 from hub.readings import repository
 from hub.readings.repository import HOUR_MS
 from hub.store.types import from_ms, to_ms
-from shared import daylight
 from shared.freshness import stale_after as freshness_window
 from shared.metrics import DLI, SPECS, Metric
-from shared.plant_status import Status, metric_status
+from shared.plant_status import (
+    DailyLight,
+    day_start,
+    light_status,
+    metric_status,
+)
+from shared.plant_status import daily_light as shared_daily_light
 from shared.sync import Thresholds
 from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
@@ -94,7 +97,7 @@ def status_of(
     low, high = (None, None) if metric is Metric.BATTERY else thresholds.bounds(metric)
     value, measured = (latest[0], from_ms(latest[1])) if latest else (None, None)
     status = metric_status(
-        metric, value, measured, thresholds, now, stale_after, light=_light_status(daily)
+        metric, value, measured, thresholds, now, stale_after, light=light_status(daily)
     )
     return MetricStatus(
         metric=metric,
@@ -106,15 +109,6 @@ def status_of(
         maximum=high,
         daily=daily,
     )
-
-
-def _light_status(daily: DailyLight | None) -> Status:
-    if daily is None:
-        return Status.OK
-    for verdict in (daily.today.status, daily.yesterday.status):
-        if verdict in (Status.LOW, Status.HIGH):
-            return verdict
-    return Status.OK
 
 
 async def mean_illuminance(
@@ -135,33 +129,18 @@ async def mean_illuminance(
     return (float(total) / count if count else None), count
 
 
-async def day_light(
-    session: AsyncSession, node: int, day: date, thresholds: Thresholds, now: datetime
-) -> DayLightPublic:
-    """One UTC day's light integral and verdict; for today, the hours so far."""
-    start = datetime.combine(day, time(), UTC)
-    end = min(start + timedelta(days=1), now)
-    hours = max((end - start).total_seconds() / 3600.0, 0.0)
-    mean, samples = await mean_illuminance(session, node, start, start + timedelta(days=1))
-    low, high = thresholds.daily_bounds(Metric.ILLUMINANCE)
-    judged = daylight.day(mean, samples, low, high, hours=hours)
-    return DayLightPublic(
-        dli=judged.dli, samples=judged.samples, hours=round(judged.hours, 2), status=judged.status
-    )
-
-
 async def daily_light(
     session: AsyncSession, node: int, thresholds: Thresholds, now: datetime
 ) -> DailyLight:
-    """Today's light integral so far and yesterday's, against the plant's DLI range."""
-    today = now.astimezone(UTC).date()
-    low, high = thresholds.daily_bounds(Metric.ILLUMINANCE)
-    return DailyLight(
-        unit=DLI.unit,
-        minimum=low,
-        maximum=high,
-        today=await day_light(session, node, today, thresholds, now),
-        yesterday=await day_light(session, node, today - timedelta(days=1), thresholds, now),
+    """Today's light integral so far and yesterday's against the plant's DLI range (the rule
+    both tiers share: ``shared.plant_status.daily_light``)."""
+    today = day_start(now)
+    yesterday = today - timedelta(days=1)
+    return shared_daily_light(
+        await mean_illuminance(session, node, today, today + timedelta(days=1)),
+        await mean_illuminance(session, node, yesterday, today),
+        thresholds,
+        now,
     )
 
 

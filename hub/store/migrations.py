@@ -324,6 +324,16 @@ def _channels(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE readings_hourly_new RENAME TO readings_hourly")
 
 
+# Soil conductivity (µS/cm), the registry's sixth metric: a raw column and its hourly rollup.
+_V12 = """
+ALTER TABLE readings ADD COLUMN conductivity REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_sum REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_n INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_min REAL;
+ALTER TABLE readings_hourly ADD COLUMN conductivity_max REAL;
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step: the version it brings the file to and how."""
@@ -355,6 +365,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "plant_edits", _script(_V9)),
     Migration(10, "alert_states", _script(_V10)),
     Migration(11, "reading_channels_and_advert_counters", _channels),
+    Migration(12, "conductivity", _script(_V12)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

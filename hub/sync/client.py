@@ -28,11 +28,13 @@ from shared.sync import (
     SYNC_NODES_PATH,
     SYNC_PLANT_EDITS_PATH,
     SYNC_READINGS_PATH,
+    SYNC_STATUS_PATH,
     BatchAck,
     ConfigSnapshot,
     DeviceAuthorization,
     DeviceCodeRequest,
     DiagnosisDigest,
+    HubSyncStatus,
     HubToken,
     ImageCompleteAck,
     ImageSlot,
@@ -182,6 +184,21 @@ class CloudClient:
             json=batch.model_dump(mode="json", exclude_unset=True),
         )
         return ack
+
+    async def push_status(self, status: HubSyncStatus) -> bool:
+        """PUT what is still pending after a pass; False when the cloud has no such route yet
+        (an older cloud: the pass itself is not affected)."""
+        response = await self._send(
+            "PUT",
+            self._url(SYNC_STATUS_PATH),
+            headers=self._headers(),
+            json=status.model_dump(mode="json"),
+        )
+        if response.status_code in (404, 405):
+            return False
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return True
 
     async def pull_config(self, since_revision: int | None) -> ConfigSnapshot | None:
         """The config snapshot when newer than ``since_revision``; None when unchanged (304)."""

@@ -37,12 +37,14 @@ from shared.sync import (
     AdvertCounts,
     BatchAck,
     ConfigSnapshot,
+    HubSyncStatus,
     ImageMetrics,
     ImageSlot,
     ImageSlotRequest,
     NodeInfo,
     NodeInventory,
     NodeKind,
+    PendingCounts,
     PlantChanges,
     PlantConfig,
     PlantEdit,
@@ -175,6 +177,7 @@ class SyncEngine:
                 return report
             client = self._client_factory(url, token)
             phase = "nodes"
+            unreachable = False
             try:
                 # New nodes first: the cloud refuses readings of nodes it has not registered.
                 await self._push_nodes(client, report, only_if_unregistered=True)
@@ -204,14 +207,34 @@ class SyncEngine:
                     partial(repository.record, kind=phase, now=utcnow(), error=str(exc))
                 )
                 self._schedule_retry(exc.retry_after)
+                unreachable = exc.status is None
                 log.warning("sync_failed", phase=phase, error=str(exc), status=exc.status)
             else:
                 self._failures = 0
                 self._next_attempt = 0.0
+            if not unreachable:  # an unreachable cloud would only time out once more
+                await self._report_status(client, report)
             self.last_run_at = utcnow()
             self.last_report = report
             self.bytes_sent_total += report.bytes_sent
             return report
+
+    async def _report_status(self, client: CloudClient, report: SyncReport) -> None:
+        """Tell the cloud what is still pending after the pass (the app's sync health), even
+        after a failed phase; best effort: an unreachable cloud hears it next time."""
+
+        async with self.store.read() as session:
+            counts = await repository.pending_counts(session)
+            oldest = await repository.oldest_pending_reading(session)
+        status = HubSyncStatus(
+            pending=PendingCounts(**counts),
+            oldest_pending_reading_at=from_ms(oldest) if oldest is not None else None,
+            last_error=report.error.replace("\x00", "")[:500] if report.error else None,
+        )
+        try:
+            await client.push_status(status)
+        except CloudError as exc:
+            log.info("sync_status_not_reported", error=str(exc))
 
     def _schedule_retry(self, retry_after: float | None) -> None:
         self._failures += 1

@@ -122,10 +122,11 @@ class Reading:
     humidity: float | None
     illuminance: float | None
     moisture: float | None
+    conductivity: int | None = None
 
     def cli_args(self) -> list[str]:
         args: list[str] = []
-        for name in ("battery", "temperature", "humidity", "illuminance", "moisture"):
+        for name in _FIELDS:
             value = getattr(self, name)
             if value is not None:
                 args += [f"--{name}", repr(value)]
@@ -134,17 +135,22 @@ class Reading:
     def expected(self) -> dict[str, float]:
         return {
             name: float(value)
-            for name in ("battery", "temperature", "humidity", "illuminance", "moisture")
+            for name in _FIELDS
             if (value := getattr(self, name)) is not None
         }
+
+
+_FIELDS = ("battery", "temperature", "humidity", "illuminance", "moisture", "conductivity")
 
 
 def _readings() -> list[Reading]:
     fixed = [
         Reading(87, 21.53, 48.2, 1234.56, 36.75),
-        Reading(0, -40.0, 0.0, 0.0, 0.0),
-        Reading(100, 85.0, 100.0, 167772.15, 100.0),
+        Reading(87, 21.53, 48.2, 1234.56, 36.75, 1250),
+        Reading(0, -40.0, 0.0, 0.0, 0.0, 0),
+        Reading(100, 85.0, 100.0, 167772.15, 100.0, 20000),
         Reading(None, None, None, None, 55.5),
+        Reading(None, None, None, None, 55.5, 640),
         Reading(64, 18.0, None, None, 12.5),
     ]
     rng = random.Random(20260101)
@@ -156,6 +162,7 @@ def _readings() -> list[Reading]:
                 round(rng.uniform(0, 100), 2),
                 round(rng.uniform(0, 167772.15), 2),
                 round(rng.uniform(0, 100), 2),
+                rng.randint(0, 20000),
             )
         )
     return fixed
@@ -197,11 +204,18 @@ def test_c_encoder_output_decodes_with_python_hub_decoder(
     assert len(adv) <= 31
     assert bthome.bthome_service_data_from_adv(adv) == service_data
 
+    # The firmware and the emulator put the same part of the measurement in this counter's advert.
+    measurement = {Metric(name): value for name, value in reading.expected().items()}
+    assert adv == bthome.node_advert(measurement, mac=mac, bindkey=key, counter=counter)
+    assert bytes.fromhex(lines["objects"]) == bthome.encode_objects(measurement)
+
     advert = bthome.BTHomeNodeDecoder(mac, key).decode(service_data)
     assert advert.encrypted
     assert advert.sequence == counter
     decoded = {metric.value: value for metric, value in advert.values.items()}
-    expected = reading.expected()
+    expected = {
+        m.value: v for m, v in bthome.advert_values(measurement, counter).items()
+    }
     assert decoded.keys() == expected.keys()
     for name, value in expected.items():
         assert decoded[name] == pytest.approx(value, abs=0.005), name

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.plants.schemas import DailyLight, DayLightPublic
 from hub.readings.service import status_of
 from hub.store.types import to_ms
 from shared.metrics import Metric
-from shared.plant_status import Status
+from shared.plant_status import DailyLight, DayLightPublic, Status
 from shared.sync import Thresholds
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`

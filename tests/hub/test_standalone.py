@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,17 +23,24 @@ from hub.store.types import from_ms, utcnow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_shipped_catalogue_is_the_clouds_seed_catalogue() -> None:
-    path = ROOT / "cloud" / "migrations" / "versions" / "20261126_seed_species.py"
-    spec = importlib.util.spec_from_file_location("seed_species", path)
+def _migration(name: str) -> Any:
+    path = ROOT / "cloud" / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None
     assert spec.loader is not None
-    seed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seed)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_shipped_catalogue_is_the_clouds_seed_catalogue() -> None:
+    seed = _migration("20261126_seed_species.py")
+    conductivity = _migration("20261203_conductivity.py").RANGES
     snapshot = catalogue_snapshot()
     assert [s.id for s in snapshot] == list(range(1, len(seed.SPECIES) + 1))
     for entry, row in zip(snapshot, seed.SPECIES, strict=True):
         values = dict(zip(seed._COLUMNS, row, strict=True))
+        values["conductivity_min"], values["conductivity_max"] = conductivity[entry.common_name]
         assert entry.common_name == values["common_name"]
         assert entry.scientific_name == values["scientific_name"]
         for field, value in entry.thresholds.model_dump().items():

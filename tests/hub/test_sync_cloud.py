@@ -246,3 +246,49 @@ async def test_lost_ack_resends_the_same_batch_without_duplicates(
         assert await hub_scalar(hub, "select count(*) from readings where sync_state = 0") == 0
         assert await hub_scalar(hub, "select count(*) from sync_batches") == 2
         assert cloud_scalar(cloud, "select count(*) from ingest_batches") == 2
+
+
+async def test_the_hub_reports_its_pending_items_and_the_garden_shows_them(
+    cloud: Cloud, hub_settings: HubSettings
+) -> None:
+    flaky = FlakyCloud(cloud.app)
+    settings = small_batches(hub_settings).model_copy(update={"sync_concurrency": 1})
+    async with linked_hub(cloud, settings, transport=httpx.ASGITransport(app=flaky)) as hub:
+        await hub.http.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
+        await hub.store.store_readings(create_readings(MAC, 2500))
+
+        async def hub_health() -> dict[str, Any]:
+            garden = await cloud.http.get("/api/v1/garden", headers=hub.user.headers)
+            assert garden.status_code == 200, garden.text
+            (only,) = garden.json()["hubs"]
+            return dict(only)
+
+        before = await hub_health()
+        assert (before["pending"], before["pending_total"]) == (None, None)
+
+        # One batch of 1000 this pass: 1500 readings are left, the oldest the 1001st.
+        partial_pass = await hub.engine.run(max_batches=1)
+        assert partial_pass.error is None
+        health = await hub_health()
+        assert health["pending"]["readings"] == 1500
+        assert health["pending_total"] == 1500
+        assert health["last_sync_error"] is None
+        oldest = T0 + timedelta(minutes=1000)
+        assert health["oldest_pending_reading_at"].replace("Z", "+00:00") == oldest.isoformat()
+        assert health["pending_reported_at"] is not None
+
+        # A failed phase is reported with what it left pending.
+        flaky.fail = [(503, {})]
+        failed = await hub.engine.run(force=True)
+        assert failed.error is not None
+        assert "503" in failed.error
+        health = await hub_health()
+        assert health["pending"]["readings"] == 1500
+        assert "503" in health["last_sync_error"]
+
+        done = await hub.engine.run(force=True)
+        assert done.error is None, done
+        health = await hub_health()
+        assert health["pending_total"] == 0
+        assert health["oldest_pending_reading_at"] is None
+        assert health["last_sync_error"] is None

@@ -40,6 +40,8 @@ FULL = {
     Metric.ILLUMINANCE: 1234.56,
     Metric.MOISTURE: 36.75,
 }
+# Every registry metric: more objects than one advert holds (a node with a conductivity probe).
+WHOLE = FULL | {Metric.CONDUCTIVITY: 1250}
 NO_LIGHT = {Metric.BATTERY: 64, Metric.TEMPERATURE: 18.0, Metric.MOISTURE: 12.5}
 EXTREMES = {
     Metric.BATTERY: 0,
@@ -96,6 +98,21 @@ def bthome_vectors() -> list[Vector]:
     out.append(
         vector("pv-objects-full", "objects", bthome.encode_objects(FULL), metric_fields(FULL))
     )
+    out.append(
+        vector("pv-objects-whole", "objects", bthome.encode_objects(WHOLE), metric_fields(WHOLE))
+    )
+    # Adverts alternate halves of a measurement that does not fit by counter parity; one that
+    # fits goes whole whatever the counter.
+    for name, counter, values in [
+        ("pv-node-advert-even", 1002, WHOLE),
+        ("pv-node-advert-odd", 1003, WHOLE),
+        ("pv-node-advert-fits", 1005, FULL),
+    ]:
+        carried = bthome.advert_values(values, counter)
+        fields = service_data_fields(PV_MAC, PV_KEY, counter, carried)
+        fields["measurement"] = metric_fields(values)
+        data = bthome.node_advert(values, mac=PV_MAC, bindkey=PV_KEY, counter=counter)
+        out.append(vector(name, "node_advert", data, fields))
 
     full = bthome.encrypt_service_data(FULL, mac=PV_MAC, bindkey=PV_KEY, counter=1000)
     tampered = bytearray(full)

@@ -358,3 +358,51 @@ def test_advert_without_scan_response_has_unknown_status() -> None:
     result = BTHomeNodeDecoder(MAC, KEY).decode(advert(1))
     assert result.status is None
     assert not result.pending
+
+
+# --- a measurement larger than one advert (docs/protocol.md §1.4) -------------------------
+
+WHOLE = FULL | {Metric.CONDUCTIVITY: 1250.0}
+
+
+def _largest() -> dict[Metric, float]:
+    """Every registry metric at the value with the most bytes (the largest advert)."""
+    return {fmt.metric: fmt.raw_max / fmt.scale for fmt in bthome.OBJECT_FORMATS}
+
+
+def test_every_metric_together_does_not_fit_one_legacy_advert() -> None:
+    # The reason adverts alternate: this fails loudly the day the registry fits again.
+    assert len(bthome.encode_objects(_largest())) > bthome.MAX_ADVERT_OBJECTS_LEN
+
+
+@pytest.mark.parametrize("counter", [1, 2, 0xFFFF_FFFE, 0xFFFF_FFFF])
+def test_each_counters_advert_fits_31_bytes(counter: int) -> None:
+    adv = bthome.node_advert(_largest(), mac=MAC, bindkey=KEY, counter=counter)
+    assert len(adv) <= bthome.MAX_LEGACY_ADV_LEN
+
+
+def test_two_consecutive_adverts_carry_every_metric_with_their_own_counters() -> None:
+    decoder = BTHomeNodeDecoder(MAC, KEY)
+    seen: dict[Metric, float] = {}
+    sequences = []
+    for counter in (41, 42):
+        adv = bthome.node_advert(WHOLE, mac=MAC, bindkey=KEY, counter=counter)
+        got = decoder.decode(bthome.bthome_service_data_from_adv(adv))
+        sequences.append(got.sequence)
+        assert got.values == bthome.advert_values(WHOLE, counter)
+        assert not seen.keys() & {Metric.HUMIDITY, Metric.CONDUCTIVITY} & got.values.keys()
+        seen |= got.values
+    assert sequences == [41, 42]
+    assert seen == WHOLE
+    odd, even = bthome.advert_values(WHOLE, 41), bthome.advert_values(WHOLE, 42)
+    assert Metric.CONDUCTIVITY in odd
+    assert Metric.HUMIDITY not in odd
+    assert Metric.HUMIDITY in even
+    assert Metric.CONDUCTIVITY not in even
+
+
+def test_a_measurement_that_fits_goes_whole_whatever_the_counter() -> None:
+    for counter in (7, 8):
+        assert bthome.advert_values(FULL, counter) == FULL
+    only_soil = {Metric.MOISTURE: 40.0, Metric.CONDUCTIVITY: 800.0}
+    assert bthome.advert_values(only_soil, 8) == only_soil

@@ -183,12 +183,33 @@ def scan_fields(scan: bthome.ScanResponse) -> Fields:
 Codec = tuple[
     Callable[[Mapping[str, Any]], bytes] | None, Callable[[Mapping[str, Any], bytes], Fields]
 ]
+
+
+def encode_node_advert(fields: Mapping[str, Any]) -> bytes:
+    """A node's advert for the whole measurement of a node_advert vector."""
+    key = _bindkey(fields)
+    assert key is not None
+    return bthome.node_advert(
+        metrics_from(fields["measurement"]),
+        mac=fields["mac"],
+        bindkey=key,
+        counter=fields["counter"],
+    )
+
+
+def decode_node_advert(fields: Mapping[str, Any], data: bytes) -> Fields:
+    """What a hub reads from a node's advert (the measurement passes through)."""
+    decoded = decode_service_data_with(fields, bthome.bthome_service_data_from_adv(data))
+    return decoded | {"measurement": fields["measurement"]}
+
+
 CODECS: dict[str, Codec] = {
     "bthome_service_data": (encode_service_data, decode_service_data_with),
     "adv_data": (
         lambda f: bthome.build_adv_data(encode_service_data(f)),
         lambda f, d: decode_service_data_with(f, bthome.bthome_service_data_from_adv(d)),
     ),
+    "node_advert": (encode_node_advert, decode_node_advert),
     "scan_response": (
         lambda f: bthome.build_scan_response(f["name"], bthome.NodeStatus(f["status"])),
         lambda f, d: scan_fields(bthome.parse_scan_response(d)),

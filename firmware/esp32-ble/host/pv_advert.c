@@ -2,9 +2,13 @@
  * given bindkey, MAC, counter and readings, using the same pv_core code as the firmware.
  *
  *   pv_advert --key HEX32 --mac AA:BB:CC:DD:EE:FF --counter N [--battery PCT] [--temperature C]
- *             [--humidity PCT] [--illuminance LX] [--moisture PCT] [--status BITS]
+ *             [--humidity PCT] [--illuminance LX] [--moisture PCT] [--conductivity USCM]
+ *             [--status BITS]
  *
- * Output, one per line: "adv <hex>", "service_data <hex>", "scan_response <hex>". Exit 2 on bad
+ * The advert carries what a node's would for this counter (pv_bthome_encode_advert_objects);
+ * "objects" is the whole measurement as the node stores it.
+ *
+ * Output, one per line: "adv <hex>", "service_data <hex>", "scan_response <hex>", "objects <hex>". Exit 2 on bad
  * arguments, 1 when the reading cannot be encoded. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +120,10 @@ int main(int argc, char **argv)
             bad = scaled(val, 100.0, 0, 65535, &v);
             r.moisture_centi_pct = (uint16_t)v;
             r.present |= PV_HAS_MOISTURE;
+        } else if (strcmp(opt, "--conductivity") == 0) {
+            bad = scaled(val, 1.0, 0, 65535, &v);
+            r.conductivity_us_cm = (uint16_t)v;
+            r.present |= PV_HAS_CONDUCTIVITY;
         } else {
             bad = 1;
         }
@@ -128,12 +136,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: pv_advert --key HEX32 --mac MAC --counter N [readings...]\n");
         return 2;
     }
-    uint8_t objects[PV_BTHOME_MAX_OBJECTS_LEN], sd[PV_ADV_MAX_LEN], adv[PV_ADV_MAX_LEN],
-        scan[PV_ADV_MAX_LEN];
-    size_t n_obj, n_sd, n_adv, n_scan;
+    uint8_t objects[PV_BTHOME_MAX_OBJECTS_LEN], whole[PV_BTHOME_MAX_OBJECTS_LEN], sd[PV_ADV_MAX_LEN],
+        adv[PV_ADV_MAX_LEN], scan[PV_ADV_MAX_LEN];
+    size_t n_obj, n_whole, n_sd, n_adv, n_scan;
     char name[10];
     pv_default_name(mac, name);
-    if (pv_bthome_encode_objects(&r, objects, sizeof(objects), &n_obj) != PV_OK ||
+    if (pv_bthome_encode_objects(&r, whole, sizeof(whole), &n_whole) != PV_OK ||
+        pv_bthome_encode_advert_objects(&r, (uint32_t)counter, objects, sizeof(objects), &n_obj) != PV_OK ||
         pv_bthome_service_data_encrypt(key, mac, PV_BTHOME_DEVINFO_VERSION_2, (uint32_t)counter,
                                        objects, n_obj, sd, sizeof(sd), &n_sd) != PV_OK ||
         pv_adv_build(sd, n_sd, adv, sizeof(adv), &n_adv) != PV_OK ||
@@ -144,5 +153,6 @@ int main(int argc, char **argv)
     print_hex("adv", adv, n_adv);
     print_hex("service_data", sd, n_sd);
     print_hex("scan_response", scan, n_scan);
+    print_hex("objects", whole, n_whole);
     return 0;
 }

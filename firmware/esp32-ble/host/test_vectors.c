@@ -96,6 +96,10 @@ static void reading_from_fields(const json_node_t *f, pv_reading_t *r)
         r->present |= PV_HAS_MOISTURE;
         r->moisture_centi_pct = (uint16_t)centi(num(f, "moisture"));
     }
+    if (json_get(f, "conductivity") != NULL) {
+        r->present |= PV_HAS_CONDUCTIVITY;
+        r->conductivity_us_cm = (uint16_t)lround(num(f, "conductivity"));
+    }
 }
 
 static void check_reading(const pv_reading_t *got, const json_node_t *f)
@@ -108,6 +112,7 @@ static void check_reading(const pv_reading_t *got, const json_node_t *f)
     CHECK(got->humidity_centi_pct == want.humidity_centi_pct);
     CHECK(got->illuminance_centi_lux == want.illuminance_centi_lux);
     CHECK(got->moisture_centi_pct == want.moisture_centi_pct);
+    CHECK(got->conductivity_us_cm == want.conductivity_us_cm);
 }
 
 /* ---- BTHome ---- */
@@ -181,6 +186,25 @@ static void check_adv(const uint8_t *adv, size_t len, const json_node_t *f)
     uint8_t out[PV_ADV_MAX_LEN];
     size_t n_out;
     CHECK(pv_adv_build(&adv[7], len - 7, out, sizeof(out), &n_out) == PV_OK);
+    CHECK_BYTES(adv, len, out, n_out);
+}
+
+/* A node's advert for a whole measurement ("measurement"): the top-level fields are what the
+ * advert with this counter carries, and this firmware picks the same part. */
+static void check_node_advert(const uint8_t *adv, size_t len, const json_node_t *f)
+{
+    check_adv(adv, len, f);
+    node_id_t node;
+    node_from_fields(f, &node);
+    pv_reading_t measurement;
+    reading_from_fields(field(f, "measurement"), &measurement);
+    uint8_t objects[PV_BTHOME_ADVERT_OBJECTS_MAX], sd[PV_ADV_MAX_LEN], out[PV_ADV_MAX_LEN];
+    size_t n_obj, n_sd, n_out;
+    CHECK(pv_bthome_encode_advert_objects(&measurement, u32(f, "counter"), objects, sizeof(objects),
+                                          &n_obj) == PV_OK);
+    CHECK(pv_bthome_service_data_encrypt(node.key, node.mac, PV_BTHOME_DEVINFO_VERSION_2, u32(f, "counter"),
+                                         objects, n_obj, sd, sizeof(sd), &n_sd) == PV_OK);
+    CHECK(pv_adv_build(sd, n_sd, out, sizeof(out), &n_out) == PV_OK);
     CHECK_BYTES(adv, len, out, n_out);
 }
 
@@ -517,6 +541,8 @@ static void check_vector(const json_node_t *v)
         check_service_data(in, len, f);
     } else if (strcmp(kind, "adv_data") == 0) {
         check_adv(in, len, f);
+    } else if (strcmp(kind, "node_advert") == 0) {
+        check_node_advert(in, len, f);
     } else if (strcmp(kind, "bthome_service_data_invalid") == 0) {
         check_service_data_invalid(in, len, f);
     } else if (strcmp(kind, "objects") == 0) {

@@ -231,7 +231,8 @@ static void enable_power_management(void)
 }
 
 /* Encode, count, store: the measurement gets the next seq (persisted before use, above anything in
- * the ring), lands in the ring, and its encrypted advert is built. False when there is nothing to
+ * the ring), lands in the ring whole, and its encrypted advert is built from the objects that
+ * seq's advert carries (pv_bthome_advert_present). False when there is nothing to
  * send (every sensor failed) or the counter cannot be persisted; no seq is spent then. */
 static bool record_measurement(const pv_reading_t *reading, const uint8_t key[16], const uint8_t mac[6],
                                uint32_t epoch, uint8_t adv[PV_ADV_MAX_LEN], size_t *adv_len)
@@ -251,10 +252,16 @@ static bool record_measurement(const pv_reading_t *reading, const uint8_t key[16
         ESP_LOGE(TAG, "counter cannot be persisted: not broadcasting");
         return false;
     }
+    /* The ring keeps the whole measurement; the advert carries what fits (this counter's half). */
+    uint8_t advert_objects[PV_BTHOME_ADVERT_OBJECTS_MAX];
+    size_t advert_objects_len = 0;
     uint8_t service_data[PV_ADV_MAX_LEN];
     size_t service_len = 0;
-    if (pv_bthome_service_data_encrypt(key, mac, PV_BTHOME_DEVINFO_VERSION_2, counter, objects, objects_len,
-                                       service_data, sizeof(service_data), &service_len) != PV_OK ||
+    if (pv_bthome_encode_advert_objects(reading, counter, advert_objects, sizeof(advert_objects),
+                                        &advert_objects_len) != PV_OK ||
+        pv_bthome_service_data_encrypt(key, mac, PV_BTHOME_DEVINFO_VERSION_2, counter, advert_objects,
+                                       advert_objects_len, service_data, sizeof(service_data),
+                                       &service_len) != PV_OK ||
         pv_adv_build(service_data, service_len, adv, PV_ADV_MAX_LEN, adv_len) != PV_OK) {
         ESP_LOGE(TAG, "advert for seq %u could not be built", (unsigned)counter);
         return false;

@@ -1,7 +1,8 @@
 """What an emulated node's sensors read: a plant in a pot on a windowsill.
 
 Temperature and humidity follow the day, light follows the sun, the soil dries down faster
-when it is warm and jumps back up when the plant is watered, the battery drains a little per
+when it is warm and jumps back up when the plant is watered, the soil's conductivity rises as
+it dries (the salts concentrate) and drops when watered, the battery drains a little per
 wake and more per photo, and the canopy grows while the soil stays moist and wilts when dry.
 All of it is deterministic for a seed, so tests can reproduce a garden.
 """
@@ -26,11 +27,17 @@ class PlantEnvironment:
     canopy: float = 0.25  # fraction of the frame covered by leaves
     water_below: float = 24.0  # the gardener waters when the soil gets this dry
     dry_rate_per_day: float = 9.0  # % per day at 20 °C
+    salts: float = 40_000.0  # conductivity × moisture: dissolved fertiliser, µS/cm · %
     _last: datetime | None = None
     _rng: random.Random = field(init=False)
+    _ec_rng: random.Random = field(
+        init=False
+    )  # its own stream: the other sensors' stay as they were
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._ec_rng = random.Random(self.seed + 0x56)
+        self.salts *= 1 + (self.seed % 9 - 4) * 0.08
         self.moisture += self._rng.uniform(-8, 8)
         self.canopy += self._rng.uniform(-0.05, 0.05)
 
@@ -75,7 +82,14 @@ class PlantEnvironment:
             Metric.HUMIDITY: round(min(100.0, max(0.0, humidity + rng.gauss(0, 1.0))), 2),
             Metric.ILLUMINANCE: round(max(0.0, self.illuminance_at(at) * rng.uniform(0.9, 1.1)), 2),
             Metric.MOISTURE: round(min(100.0, max(0.0, self.moisture + rng.gauss(0, 0.3))), 2),
+            Metric.CONDUCTIVITY: float(
+                round(self.conductivity() * self._ec_rng.uniform(0.97, 1.03))
+            ),
         }
+
+    def conductivity(self) -> float:
+        """Soil conductivity (µS/cm): the dissolved salts over the water holding them."""
+        return min(20_000.0, self.salts / max(self.moisture, 5.0))
 
     def drain(self, percent: float) -> None:
         """Battery spent on a wake, an advert burst or a photo."""

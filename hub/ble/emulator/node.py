@@ -41,11 +41,13 @@ from shared import gatt as pv
 from shared.bthome import (
     EncryptionCounter,
     NodeStatus,
+    advert_values,
     build_adv_data,
     build_scan_response,
     default_node_name,
     encode_service_data,
     encrypt_service_data,
+    node_advert,
 )
 from shared.metrics import Metric
 
@@ -57,6 +59,7 @@ MAX_IMAGES = 8
 MAX_IMAGE_SIZE = 64 * 1024
 POWER_ON_ATTEMPTS = 3
 POWER_ON_TIMEOUT_S = 10.0  # an in-process controller answers in milliseconds
+STOP_STEP_S = 2.0  # each step of powering off (a stuck one is abandoned, not awaited)
 _APP_ERROR_VALUE_NOT_ALLOWED = 0x80  # protocol.md §3.2: invalid Config write
 # A Control Point request whose answer would go to a characteristic the hub has not subscribed
 # to (Core Specification Supplement, common profile error 0xFD), as the firmware refuses it.
@@ -245,25 +248,24 @@ class EmulatedNode:
 
     async def stop(self) -> None:
         """Power off (the state in ``flash`` stays)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            # Bounded like every step below: a wake stuck in an HCI exchange must not hang it.
+            await _cancel_bounded(task)
         await self._cancel_operation()
         device = self._device
         self._device = None
         if device is not None:
             # Bounded: a half-torn-down link must not hang a test or the demo's shutdown.
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(STOP_STEP_S):
                     for connection in list(device.connections.values()):
                         await connection.disconnect()
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(STOP_STEP_S):
                     await device.stop_advertising()
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(2.0):
+                async with asyncio.timeout(STOP_STEP_S):
                     await device.power_off()
             self.radio.remove_peripheral(device)
 
@@ -370,8 +372,7 @@ class EmulatedNode:
             )
             if due or self._camera_time_passed(now):
                 await self.capture()
-        service_data = encrypt_service_data(values, mac=self.mac, bindkey=self.bindkey, counter=seq)
-        await self._advertise(build_adv_data(service_data))
+        await self._advertise(node_advert(values, mac=self.mac, bindkey=self.bindkey, counter=seq))
         return measurement
 
     async def seed_history(
@@ -506,23 +507,26 @@ class EmulatedNode:
             service_data = bytes([0x41, 0x02, 0x01])  # encrypted flag but far too short
         elif kind == "wrong_key":
             service_data = encrypt_service_data(
-                values, mac=self.mac, bindkey=bytes(16), counter=self.counter + 1
+                advert_values(values, self.counter + 1),
+                mac=self.mac,
+                bindkey=bytes(16),
+                counter=self.counter + 1,
             )
         elif kind == "plaintext":
             service_data = encode_service_data(values)
         else:
+            counter = max(1, self.counter - 5)
             service_data = encrypt_service_data(
-                values, mac=self.mac, bindkey=self.bindkey, counter=max(1, self.counter - 5)
+                advert_values(values, counter), mac=self.mac, bindkey=self.bindkey, counter=counter
             )
         await self._advertise(build_adv_data(service_data))
 
     async def replay(self, seq: int) -> None:
         """Re-broadcast the exact advert of an earlier measurement (a recorded, replayed advert)."""
         old = next(m for m in self.log if m.seq == seq)
-        service_data = encrypt_service_data(
-            old.values, mac=self.mac, bindkey=self.bindkey, counter=old.seq
+        await self._advertise(
+            node_advert(old.values, mac=self.mac, bindkey=self.bindkey, counter=old.seq)
         )
-        await self._advertise(build_adv_data(service_data))
 
     # --- GATT server -----------------------------------------------------------------------
 
@@ -709,9 +713,8 @@ class EmulatedNode:
         operation = self._operation
         self._operation = None
         if operation is not None and not operation.done():
-            operation.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await operation
+            # Its ABORTED indication may wait for a confirmation that never comes: bounded.
+            await _cancel_bounded(operation)
 
     async def _run_operation(self, connection: Connection, request: pv.ControlRequest) -> None:
         try:
@@ -828,6 +831,15 @@ class EmulatedNode:
     def unacked_records(self) -> list[pv.Record]:
         """Records still in the node's store."""
         return list(self.flash.records)
+
+
+async def _cancel_bounded(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait at most ``STOP_STEP_S`` for it to end (then leave it)."""
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=STOP_STEP_S)
+    for ended in done:
+        if not ended.cancelled():
+            ended.exception()  # retrieved: a failure was already logged where it happened
 
 
 class _OperationFailed(Exception):

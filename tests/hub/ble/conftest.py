@@ -65,12 +65,15 @@ class StoredReading:
     source: str
     moisture: float | None
     temperature: float | None
+    humidity: float | None = None
+    conductivity: float | None = None
 
 
 async def stored_readings(store: HubStore, mac: str | None = None) -> list[StoredReading]:
     """Readings committed in the hub's SQLite."""
     sql = (
-        "SELECT n.mac, r.seq, r.source, r.moisture, r.temperature FROM readings r "
+        "SELECT n.mac, r.seq, r.source, r.moisture, r.temperature, r.humidity, r.conductivity "
+        "FROM readings r "
         "JOIN nodes n ON n.id = r.node_id"
     )
     params: dict[str, str] = {}

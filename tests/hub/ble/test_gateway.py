@@ -38,6 +38,15 @@ async def test_paired_node_readings_are_decrypted_and_stored_once(
         assert row.seq in truth
         assert row.moisture == truth[row.seq].values[Metric.MOISTURE]
         assert row.temperature == truth[row.seq].values[Metric.TEMPERATURE]
+        # The whole measurement does not fit one advert: humidity rides in even-counter adverts,
+        # conductivity in odd ones (each measurement its own counter), and the node keeps both.
+        values = truth[row.seq].values
+        assert Metric.CONDUCTIVITY in values
+        assert Metric.HUMIDITY in values
+        if row.seq % 2:
+            assert (row.humidity, row.conductivity) == (None, values[Metric.CONDUCTIVITY])
+        else:
+            assert (row.humidity, row.conductivity) == (values[Metric.HUMIDITY], None)
     assert gateway.stats.duplicates > 0, "burst repeats should have been seen and dropped"
 
     seen = {d.mac: d for d in gateway.seen_devices()}

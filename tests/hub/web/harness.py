@@ -54,6 +54,7 @@ def history(mac: str, now: datetime) -> list[DecodedReading]:
                     Metric.HUMIDITY: 55 + 10 * (hour / 24),
                     Metric.ILLUMINANCE: max(0.0, 8000 - 1000 * abs(13 - hour)),
                     Metric.BATTERY: 80 - day / 30,
+                    Metric.CONDUCTIVITY: 900 + 400 * ((day % 7) / 7),
                 },
                 seq=None,
             )

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from hub.diagnoses import service as diagnoses_service
 from hub.sync import repository as sync_repository
+from shared.metrics import PLANT_METRICS
 from shared.sync import DEVICE_APPROVE_PATH, DiagnosisDigest, DiagnosisFinding, PlantDiagnosis
 from tests.hub.web.conftest import ADMIN_PASSWORD, PLANT_NAMES, Garden, login, screenshot
 
@@ -103,8 +104,8 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
         expect(button).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
         charts = page.locator(".chart[data-metric]")
-        expect(charts).to_have_count(4)
-        for metric in ("moisture", "temperature", "humidity", "illuminance"):
+        expect(charts).to_have_count(len(PLANT_METRICS))
+        for metric in PLANT_METRICS:
             chart = page.locator(f'.chart[data-metric="{metric}"]')
             points = int(chart.get_attribute("data-points") or 0)
             assert points >= 8, f"{metric} over {label}: only {points} points"

@@ -12,6 +12,7 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from hub.web.router import ASSETS, PAGES
+from shared.metrics import PLANT_METRICS
 from tests.hub.factories import create_readings
 
 MAC = "AA:BB:CC:DD:EE:07"
@@ -62,12 +63,7 @@ async def test_overview_follows_readings_and_its_version_changes(
     assert before["version"] != empty["version"]
     card = before["cards"][0]
     assert card["plant"]["name"] == "Fern"
-    assert {m["metric"] for m in card["metrics"]} == {
-        "moisture",
-        "temperature",
-        "humidity",
-        "illuminance",
-    }
+    assert {m["metric"] for m in card["metrics"]} == set(PLANT_METRICS)
     assert all(m["status"] == "unknown" for m in card["metrics"])
 
     await store_of(admin_client).store_readings(

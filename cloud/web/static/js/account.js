@@ -1,7 +1,7 @@
 // Account: units and locale, notifications, password, signed-in sessions with revoke, sign out.
 import { api, sessionId, signOut } from "./client.js";
 import { dateTime, el, relativeTime } from "./format.js";
-import { panel as notificationsPanel } from "./notifications.js";
+import { browserTimeZone, panel as notificationsPanel } from "./notifications.js";
 import { account, announce, busy, field, page } from "./ui.js";
 
 function displayForm(me) {
@@ -9,16 +9,20 @@ function displayForm(me) {
     el("option", { value: "C", selected: me.temperature_unit === "C" }, "°C (Celsius)"),
     el("option", { value: "F", selected: me.temperature_unit === "F" }, "°F (Fahrenheit)"));
   const locale = el("input", { name: "locale", maxlength: 35, value: me.locale || "", placeholder: navigator.language, autocomplete: "off" });
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const zone = el("input", { name: "time_zone", maxlength: 64, value: me.time_zone || "", placeholder: browserTimeZone(), autocomplete: "off", list: "time-zones" });
   const status = el("div", { "aria-live": "polite" });
   const save = el("button", { type: "submit" }, "Save");
   const form = el("form", { class: "panel", id: "display-form" }, el("h2", {}, "Display"),
     ...field("Temperature unit", unit),
     ...field("Language and region for dates (e.g. en-GB, de)", locale, "Empty: your browser's."),
+    ...field("Time zone (e.g. Europe/Berlin)", zone, "Your day for the daily e-mail digest. Empty: UTC."),
+    el("datalist", { id: "time-zones" }, zones.map((name) => el("option", { value: name }))),
     el("div", { class: "row actions" }, save), status);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(save, async () => {
-      await api("auth/me", { method: "PATCH", body: { temperature_unit: unit.value, locale: locale.value.trim() || null } });
+      await api("auth/me", { method: "PATCH", body: { temperature_unit: unit.value, locale: locale.value.trim() || null, time_zone: zone.value.trim() || null } });
       await account(true);
       status.replaceChildren(el("p", { class: "notice", role: "status" }, "Saved."));
     }, status);
@@ -80,7 +84,7 @@ export async function render() {
     await signOut();
     window.location.assign("/app/signin");
   });
-  const sections = [el("p", { class: "muted" }, `Signed in as ${me.email}`), displayForm(me), await notificationsPanel()];
+  const sections = [el("p", { class: "muted" }, `Signed in as ${me.email}`), displayForm(me), await notificationsPanel(me)];
   sections.push(passwordForm(), await sessionsPanel(), el("div", { class: "row actions" }, out));
   page("Account", ...sections);
 }

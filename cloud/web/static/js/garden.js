@@ -1,9 +1,25 @@
 // The garden: each hub with its sync health, each plant with its latest values and status in
 // the hub UI's words and colours (status.js), open alerts, and "waiting for the hub".
 import { api } from "./client.js";
-import { METRICS, PLANT_METRICS, dateTime, el, formatRange, formatValue, relativeTime } from "./format.js";
-import { statusBadge } from "./status.js";
+import { METRICS, PLANT_METRICS, dateTime, el, formatValue, getLocale, relativeTime } from "./format.js";
+import { metricRange, statusBadge } from "./status.js";
 import { account, page, pendingBadge } from "./ui.js";
+
+const PENDING_WORDS = {
+  readings: ["reading", "readings"], alerts: ["alert", "alerts"], nodes: ["node", "nodes"],
+  image_slots: ["photo to announce", "photos to announce"], image_bytes: ["photo to upload", "photos to upload"],
+  plant_edits: ["plant edit", "plant edits"],
+};
+
+/** What the hub said is still waiting to reach the cloud, at its last sync. */
+function pendingText(hub) {
+  if (!hub.pending) return "Pending items: not reported yet";
+  if (!hub.pending_total) return "Nothing waiting to be sent";
+  const parts = Object.entries(hub.pending).filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n.toLocaleString(getLocale())} ${(PENDING_WORDS[kind] || [kind, kind])[n === 1 ? 0 : 1]}`);
+  const oldest = hub.oldest_pending_reading_at ? `, oldest reading from ${relativeTime(hub.oldest_pending_reading_at)}` : "";
+  return `Waiting to be sent: ${parts.join(", ")}${oldest}`;
+}
 
 function hubItem(hub) {
   const state = !hub.linked ? "unlinked" : hub.online ? "online" : "offline";
@@ -15,6 +31,8 @@ function hubItem(hub) {
     el("p", { class: "muted small", title: hub.last_seen_at ? dateTime(hub.last_seen_at) : "" },
       `Last sync ${relativeTime(hub.last_seen_at)}`,
       hub.last_seen_at ? ` (${dateTime(hub.last_seen_at)})` : ""),
+    el("p", { class: "small", dataset: { role: "pending", total: hub.pending_total ?? "" } }, pendingText(hub)),
+    hub.last_sync_error ? el("p", { class: "small status high", dataset: { role: "sync-error" } }, `⚠ Last sync failed: ${hub.last_sync_error}`) : null,
     hub.config_pending ? pendingBadge() : el("p", { class: "muted small" }, `Config revision ${hub.config_revision} taken by the hub`));
 }
 
@@ -31,7 +49,7 @@ function plantCard(card) {
       el("span", {}, METRICS[m.metric].label),
       el("span", { class: "value" }, formatValue(m.metric, m.value)),
       statusBadge(m.status),
-      el("span", { class: "range muted small" }, formatRange(m.metric, m.minimum, m.maximum))))),
+      el("span", { class: "range muted small" }, metricRange(m))))),
     el("p", { class: "muted small" },
       node ? `${node.name || node.mac} · battery ${formatValue("battery", node.battery)} · measured ${relativeTime(status.measured_at)}` : "No node watches this plant yet"),
     card.open_alerts

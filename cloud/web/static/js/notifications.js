@@ -72,7 +72,45 @@ function choicesTable(prefs, save) {
       })))));
 }
 
-export async function panel() {
+/** The browser's IANA time zone ("Europe/Berlin"), or "" when it does not say. */
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
+function digestChoice(prefs, me, available) {
+  const box = el("input", { type: "checkbox", id: "email-digest", checked: prefs.email_digest, disabled: !available });
+  const status = el("div", { "aria-live": "polite" });
+  const where = () => `${me.time_zone || "UTC"} time`;
+  const note = el("span", { class: "muted small", id: "email-digest-note" });
+  const describe = () => note.replaceChildren(`One e-mail each morning (from ${String(prefs.digest_hour).padStart(2, "0")}:00, ${where()}) about the day before: alerts opened and resolved, diagnoses, hubs offline.`);
+  describe();
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    try {
+      // The digest follows the gardener's day: take the browser's zone when the account has none.
+      if (box.checked && !me.time_zone && browserTimeZone()) {
+        const changed = await api("auth/me", { method: "PATCH", body: { time_zone: browserTimeZone() } }).catch(() => null);
+        if (changed) me.time_zone = changed.time_zone;
+      }
+      await api("notifications/preferences", { method: "PUT", body: { email_digest: box.checked } });
+      describe();
+      status.replaceChildren(el("p", { class: "muted small", role: "status" }, box.checked ? `Daily digest on (${where()}).` : "Daily digest off."));
+    } catch (error) {
+      box.checked = !box.checked;
+      showError(status, error);
+    } finally {
+      box.disabled = !available;
+    }
+  });
+  return el("div", { class: "digest" },
+    el("p", { class: "check" }, box, " ", el("label", { for: "email-digest" }, "Daily e-mail digest"), el("br"), note), status);
+}
+
+export async function panel(me = {}) {
   const section = el("section", { class: "panel", id: "notifications" }, el("h2", {}, "Notifications"));
   const prefs = await api("notifications/preferences");
   const status = el("div", { "aria-live": "polite" });
@@ -90,7 +128,7 @@ export async function panel() {
   };
   const pushAvailable = prefs.channels.some((c) => c.name === "push" && c.available);
   const mailAvailable = prefs.channels.some((c) => c.name === "email" && c.available);
-  section.append(await pushPanel(pushAvailable), choicesTable(prefs, save),
+  section.append(await pushPanel(pushAvailable), choicesTable(prefs, save), digestChoice(prefs, me, mailAvailable),
     mailAvailable ? null : el("p", { class: "muted small" }, "E-mail is not set up on this server."),
     el("p", { class: "muted small" }, "The webhook (for your own server) is set up through the API: PUT /api/v1/alerts/webhook."),
     status);

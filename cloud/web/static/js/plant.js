@@ -9,7 +9,7 @@ import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
   thresholdField, unitOf,
 } from "./format.js";
-import { statusBadge } from "./status.js";
+import { daylightPanel, metricRange, statusBadge } from "./status.js";
 import { account, announce, busy, errorNotice, page, pendingBadge } from "./ui.js";
 
 const RANGES = [["24 h", 1], ["7 days", 7], ["30 days", 30], ["1 year", 365]];
@@ -28,7 +28,7 @@ function tile(m, channel) {
     el("div", { class: "muted small" }, channelLabel(m.metric, channel)),
     el("div", { class: "value" }, formatValue(m.metric, m.value)),
     statusBadge(m.status),
-    el("div", { class: "muted small" }, PLANT_METRICS.includes(m.metric) ? formatRange(m.metric, m.minimum, m.maximum) : ""),
+    el("div", { class: "muted small" }, PLANT_METRICS.includes(m.metric) ? metricRange(m) : ""),
     el("div", { class: "muted small" }, m.measured_at ? relativeTime(m.measured_at) : ""),
   );
 }
@@ -163,6 +163,8 @@ export async function render(_name, [plantId]) {
       waiting ? pendingBadge() : null, " ",
       el("a", { href: `/app/plants/${encodeURIComponent(plant.id)}/edit` }, "Edit plant and thresholds")),
     el("section", { "aria-labelledby": "now-heading" }, el("h2", { id: "now-heading" }, "Now"), tiles(status)),
+    el("section", { "aria-labelledby": "light-heading", class: "panel", id: "light" }, el("h2", { id: "light-heading" }, "Daily light"),
+      el("div", { id: "dli" }, ...daylightPanel((status.metrics.find((m) => m.metric === "illuminance") || {}).daily))),
     el("section", { "aria-labelledby": "history-heading" }, el("h2", { id: "history-heading" }, "History"), rangeButtons(charts), charts),
     el("section", { "aria-labelledby": "diag-heading" }, el("h2", { id: "diag-heading" }, "Diagnosis"), diagBox),
     el("section", { "aria-labelledby": "photos-heading" }, el("h2", { id: "photos-heading" }, "Photos"), photos),

@@ -1,9 +1,9 @@
 // Garden overview: a card per plant, kept live by the hub's event stream.
 import { api } from "./api.js";
 import {
-  PLANT_METRICS, METRICS, el, formatRange, formatValue, percent, relativeTime,
+  PLANT_METRICS, METRICS, el, formatValue, percent, relativeTime,
 } from "./format.js";
-import { nodeStateBadge, statusBadge, statusText } from "./status.js";
+import { metricRange, nodeStateBadge, statusBadge, statusText } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const cards = document.getElementById("cards");
@@ -14,29 +14,15 @@ const radioBox = document.getElementById("radio-status");
 let lastOverview = null;
 let lastStatuses = new Map();
 
-function dliText(daily) {
-  const day = daily.yesterday.dli != null ? daily.yesterday : daily.today;
-  if (day.dli == null) return null;
-  const when = day === daily.yesterday ? "yesterday" : "today so far";
-  return `DLI ${day.dli.toFixed(1)} ${daily.unit} ${when}`;
-}
-
 function metricRow(m) {
   const meta = METRICS[m.metric];
-  const daily = m.daily ? dliText(m.daily) : null;
   return el(
     "li",
     { dataset: { metric: m.metric, status: m.status, measuredAt: m.measured_at || "" } },
     el("span", { class: "label" }, meta.label),
     el("span", { class: "value", dataset: { role: "value" } }, formatValue(m.metric, m.value)),
     statusBadge(m.status),
-    el(
-      "span",
-      { class: "range" },
-      daily && m.daily.minimum != null
-        ? `${daily} (needs ${m.daily.minimum}–${m.daily.maximum ?? "…"})`
-        : formatRange(m.metric, m.minimum, m.maximum),
-    ),
+    el("span", { class: "range" }, metricRange(m)),
   );
 }
 

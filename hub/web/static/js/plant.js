@@ -7,7 +7,7 @@ import {
   METRICS, PLANT_METRICS, convert, dateTime, el, formatRange, formatValue, percent, relativeTime,
   thresholdField, unitOf,
 } from "./format.js";
-import { statusBadge } from "./status.js";
+import { daylightPanel, statusBadge } from "./status.js";
 import { announce, busy, loadUnits, showError } from "./shell.js";
 
 const plantId = decodeURIComponent(window.location.pathname.split("/").filter(Boolean).pop());
@@ -40,7 +40,8 @@ async function loadStatus() {
     ...status.metrics.map((m) => tile(m, 0)),
     ...(status.channels || []).flatMap((c) => c.metrics.map((m) => tile(m, c.channel))),
   );
-  drawDaylight((status.metrics.find((m) => m.metric === "illuminance") || {}).daily);
+  document.getElementById("dli").replaceChildren(
+    ...daylightPanel((status.metrics.find((m) => m.metric === "illuminance") || {}).daily));
 }
 
 async function loadWatering() {
@@ -60,27 +61,6 @@ async function loadWatering() {
     el("h3", {}, "Waterings"),
     events,
   ].filter(Boolean));
-}
-
-function drawDaylight(daily) {
-  const box = document.getElementById("dli");
-  if (!daily) {
-    box.replaceChildren(el("p", { class: "muted" }, "No node watches this plant, so there is no light to integrate."));
-    return;
-  }
-  const range = daily.minimum == null && daily.maximum == null
-    ? "no daily light range set for this plant"
-    : `this plant needs ${daily.minimum ?? "…"}–${daily.maximum ?? "…"} ${daily.unit}`;
-  const row = (name, day, note) => el("div", { dataset: { day: name, status: day.status } },
-    el("dt", {}, name === "today" ? `Today so far (${day.hours.toFixed(1)} h)` : "Yesterday"),
-    el("dd", {}, day.dli == null ? `not enough readings (${day.samples})` : `${day.dli.toFixed(1)} ${daily.unit} `,
-      day.dli == null ? null : statusBadge(day.status), note ? el("span", { class: "muted small" }, ` ${note}`) : null));
-  box.replaceChildren(
-    el("p", { class: "muted small" }, `The daily light integral (DLI) is all the light of a day added up; ${range}. One dark reading means little, nights are dark.`),
-    el("dl", { class: "facts dli" },
-      row("today", daily.today, daily.today.status === "ok" && daily.minimum != null && daily.today.dli != null && daily.today.dli < daily.minimum ? "still adding up" : ""),
-      row("yesterday", daily.yesterday, "")),
-  );
 }
 
 // Why a chart is empty, in words: no node, or the node sent nothing in the window.

@@ -1,6 +1,8 @@
 // How a value stands against its plant's thresholds, in words and a sign; colour (the
 // status-* classes of theme.css) is only an extra cue. Both tiers compute the status on the
-// server (the same rule); this module only shows it.
+// server (the same rule); this module only shows it. Light is judged by the day's light
+// integral (shared.plant_status.daily_light), shown by dliText / metricRange / daylightPanel.
+import { el, formatRange } from "./format.js";
 
 export const STATUSES = ["ok", "low", "high", "stale", "unknown"];
 
@@ -48,4 +50,40 @@ export function nodeStateBadge(state) {
   span.dataset.nodeState = state;
   span.textContent = `${NODE_STATE_SIGN[state] || ""} ${nodeStateText(state)}`.trim();
   return span;
+}
+
+/** The day's light integral in words: yesterday's when it had enough readings, else today's. */
+export function dliText(daily) {
+  const day = daily.yesterday.dli != null ? daily.yesterday : daily.today;
+  if (day.dli == null) return null;
+  const when = day === daily.yesterday ? "yesterday" : "today so far";
+  return `DLI ${day.dli.toFixed(1)} ${daily.unit} ${when}`;
+}
+
+/** What a metric row says beside the status: the DLI against the plant's range for light
+ * (when judged by it), else the threshold range. */
+export function metricRange(m) {
+  const daily = m.daily ? dliText(m.daily) : null;
+  return daily && m.daily.minimum != null
+    ? `${daily} (needs ${m.daily.minimum}–${m.daily.maximum ?? "…"})`
+    : formatRange(m.metric, m.minimum, m.maximum);
+}
+
+/** The "Daily light" panel's content: today so far and yesterday against the plant's range. */
+export function daylightPanel(daily) {
+  if (!daily) return [el("p", { class: "muted" }, "No node watches this plant, so there is no light to integrate.")];
+  const range = daily.minimum == null && daily.maximum == null
+    ? "no daily light range set for this plant"
+    : `this plant needs ${daily.minimum ?? "…"}–${daily.maximum ?? "…"} ${daily.unit}`;
+  const row = (name, day, note) => el("div", { dataset: { day: name, status: day.status } },
+    el("dt", {}, name === "today" ? `Today so far (${day.hours.toFixed(1)} h)` : "Yesterday"),
+    el("dd", {}, day.dli == null ? `not enough readings (${day.samples})` : `${day.dli.toFixed(1)} ${daily.unit} `,
+      day.dli == null ? null : statusBadge(day.status), note ? el("span", { class: "muted small" }, ` ${note}`) : null));
+  const addingUp = daily.today.status === "ok" && daily.minimum != null && daily.today.dli != null && daily.today.dli < daily.minimum;
+  return [
+    el("p", { class: "muted small" }, `The daily light integral (DLI) is all the light of a day added up; ${range}. One dark reading means little, nights are dark.`),
+    el("dl", { class: "facts dli" },
+      row("today", daily.today, addingUp ? "still adding up" : ""),
+      row("yesterday", daily.yesterday, "")),
+  ];
 }

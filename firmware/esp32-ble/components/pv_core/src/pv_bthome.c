@@ -18,7 +18,8 @@ pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, 
          (reading->temperature_centi_c < -4000 || reading->temperature_centi_c > 8500)) ||
         ((has & PV_HAS_HUMIDITY) != 0u && reading->humidity_centi_pct > 10000u) ||
         ((has & PV_HAS_ILLUMINANCE) != 0u && reading->illuminance_centi_lux > 0xFFFFFFu) ||
-        ((has & PV_HAS_MOISTURE) != 0u && reading->moisture_centi_pct > 10000u)) {
+        ((has & PV_HAS_MOISTURE) != 0u && reading->moisture_centi_pct > 10000u) ||
+        ((has & PV_HAS_CONDUCTIVITY) != 0u && reading->conductivity_us_cm > 20000u)) {
         return PV_ERR_RANGE;
     }
     uint8_t buf[PV_BTHOME_MAX_OBJECTS_LEN];
@@ -48,6 +49,11 @@ pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, 
         pv_put_le16(&buf[n], reading->moisture_centi_pct);
         n += 2u;
     }
+    if ((reading->present & PV_HAS_CONDUCTIVITY) != 0u) {
+        buf[n++] = PV_BTHOME_OBJ_CONDUCTIVITY;
+        pv_put_le16(&buf[n], reading->conductivity_us_cm);
+        n += 2u;
+    }
     if (n > cap) {
         return PV_ERR_NO_SPACE;
     }
@@ -65,6 +71,7 @@ static size_t object_value_len(uint8_t object_id)
     case PV_BTHOME_OBJ_TEMPERATURE:
     case PV_BTHOME_OBJ_HUMIDITY:
     case PV_BTHOME_OBJ_MOISTURE:
+    case PV_BTHOME_OBJ_CONDUCTIVITY:
         return 2u;
     case PV_BTHOME_OBJ_ILLUMINANCE:
         return 3u;
@@ -108,15 +115,50 @@ pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t
             r.illuminance_centi_lux = pv_get_le24(v);
             r.present |= PV_HAS_ILLUMINANCE;
             break;
-        default: /* PV_BTHOME_OBJ_MOISTURE */
+        case PV_BTHOME_OBJ_MOISTURE:
             r.moisture_centi_pct = pv_get_le16(v);
             r.present |= PV_HAS_MOISTURE;
+            break;
+        default: /* PV_BTHOME_OBJ_CONDUCTIVITY */
+            r.conductivity_us_cm = pv_get_le16(v);
+            r.present |= PV_HAS_CONDUCTIVITY;
             break;
         }
         i += vlen;
     }
     *reading = r;
     return PV_OK;
+}
+
+uint8_t pv_bthome_advert_present(uint32_t counter)
+{
+    const uint8_t every = PV_HAS_BATTERY | PV_HAS_TEMPERATURE | PV_HAS_ILLUMINANCE | PV_HAS_MOISTURE;
+    return (uint8_t)(every | ((counter & 1u) == 0u ? PV_HAS_HUMIDITY : PV_HAS_CONDUCTIVITY));
+}
+
+pv_status_t pv_bthome_encode_advert_objects(const pv_reading_t *reading, uint32_t counter, uint8_t *out,
+                                            size_t cap, size_t *out_len)
+{
+    if (reading == NULL || out == NULL || out_len == NULL) {
+        return PV_ERR_ARG;
+    }
+    uint8_t whole[PV_BTHOME_MAX_OBJECTS_LEN];
+    size_t n = 0;
+    pv_status_t st = pv_bthome_encode_objects(reading, whole, sizeof(whole), &n);
+    if (st != PV_OK) {
+        return st;
+    }
+    if (n <= PV_BTHOME_ADVERT_OBJECTS_MAX) {
+        if (n > cap) {
+            return PV_ERR_NO_SPACE;
+        }
+        memcpy(out, whole, n);
+        *out_len = n;
+        return PV_OK;
+    }
+    pv_reading_t carried = *reading;
+    carried.present &= pv_bthome_advert_present(counter);
+    return pv_bthome_encode_objects(&carried, out, cap, out_len);
 }
 
 void pv_bthome_nonce(const uint8_t mac[6], uint8_t devinfo, uint32_t counter, uint8_t nonce[13])

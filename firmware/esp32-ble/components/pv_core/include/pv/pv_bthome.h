@@ -22,12 +22,15 @@
 #define PV_BTHOME_OBJ_HUMIDITY 0x03u
 #define PV_BTHOME_OBJ_ILLUMINANCE 0x05u
 #define PV_BTHOME_OBJ_MOISTURE 0x14u
+#define PV_BTHOME_OBJ_CONDUCTIVITY 0x56u
 
 /* Legacy advertising PDU payload limit. */
 #define PV_ADV_MAX_LEN 31u
 /* Service data overhead when encrypted: devinfo(1) counter(4) MIC(4). */
 #define PV_BTHOME_ENC_OVERHEAD 9u
 #define PV_BTHOME_MAX_OBJECTS_LEN 24u
+/* Object bytes one encrypted legacy advert can carry: 31 - Flags(3) - AD header and UUID(4) - 9. */
+#define PV_BTHOME_ADVERT_OBJECTS_MAX 15u
 
 /* Which fields of a reading hold a measurement. */
 enum {
@@ -36,6 +39,7 @@ enum {
     PV_HAS_HUMIDITY = 1u << 2,
     PV_HAS_ILLUMINANCE = 1u << 3,
     PV_HAS_MOISTURE = 1u << 4,
+    PV_HAS_CONDUCTIVITY = 1u << 5,
 };
 
 /* One measurement in the wire's fixed-point units. */
@@ -46,14 +50,27 @@ typedef struct {
     uint16_t humidity_centi_pct;    /* 0.01 %RH */
     uint32_t illuminance_centi_lux; /* 0.01 lx, 24 bits */
     uint16_t moisture_centi_pct;    /* 0.01 % volumetric-ish, after calibration */
+    uint16_t conductivity_us_cm;    /* 1 uS/cm, 0..20000 */
 } pv_reading_t;
+
+/* The PV_HAS_* bits the encrypted advert with this counter carries when the whole measurement
+ * does not fit one advert (protocol.md 1.4). All six objects (18 bytes) exceed a legacy advert's
+ * 15, so such adverts alternate by counter parity: humidity rides in even-counter adverts,
+ * conductivity in odd ones, the rest in every advert. Each measurement keeps its one counter
+ * (never reused) and is stored whole in the ring. Mirrors shared.bthome.advert_metrics. */
+uint8_t pv_bthome_advert_present(uint32_t counter);
+
+/* The objects of the advert with this counter: the whole reading when it fits
+ * PV_BTHOME_ADVERT_OBJECTS_MAX, else the part pv_bthome_advert_present selects. */
+pv_status_t pv_bthome_encode_advert_objects(const pv_reading_t *reading, uint32_t counter, uint8_t *out,
+                                            size_t cap, size_t *out_len);
 
 /* Encode the present fields as BTHome objects in ascending object-id order.
  * Returns PV_OK and sets *out_len; PV_ERR_RANGE when a value does not fit its object. */
 pv_status_t pv_bthome_encode_objects(const pv_reading_t *reading, uint8_t *out, size_t cap,
                                      size_t *out_len);
 
-/* Decode the Plant-Vita objects (ids 01, 02, 03, 05, 14). Any other id, a repeated or
+/* Decode the Plant-Vita objects (ids 01, 02, 03, 05, 14, 56). Any other id, a repeated or
  * out-of-order id, or a truncated value is PV_ERR_MALFORMED; *reading is only written on success. */
 pv_status_t pv_bthome_decode_objects(const uint8_t *in, size_t len, pv_reading_t *reading);
 
