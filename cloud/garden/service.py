@@ -177,9 +177,7 @@ async def plant_status(
             channel=row["channel"],
             measured_at=row["measured_at"],
             metrics=[
-                m
-                for m in _status(plant, row, None, sampling, now).metrics
-                if m.value is not None
+                m for m in _status(plant, row, None, sampling, now).metrics if m.value is not None
             ],
         )
         for row in further
