@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-install lint bench venv clean firmware-test pi-check
+.PHONY: demo test test-install test-scale lint bench venv clean firmware-test pi-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ demo: $(STAMP)
 	$(BIN)/plantvita demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not install"
+	$(BIN)/python -m pytest -m "not install and not scale"
+
+# Tests on a database of a million rows or more (the online partition conversion under
+# concurrent ingest): minutes, so apart from `make test`.
+test-scale: $(STAMP)
+	$(BIN)/python -m pytest -m scale
 
 # `.[hub]` into a clean venv: `plantvita hub --help` and the hub's start-up without the cloud's
 # dependencies (a few minutes: every hub wheel is installed afresh).

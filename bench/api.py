@@ -54,9 +54,9 @@ LATEST = "/api/v1/readings/latest"
 READING_EVERY_S = 300
 
 SEED_READINGS = """
-INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
+INSERT INTO readings (node_id, measured_at, seq, source, moisture, temperature,
                       humidity, illuminance, battery)
-SELECT n.id, now() - make_interval(secs => s * %(every)s), n.owner_id, %(count)s - s, 0,
+SELECT n.id, now() - make_interval(secs => s * %(every)s), %(count)s - s, 0,
        (45 + 20 * sin(s / 288.0 * 2 * pi()))::real,
        (20 + 5 * sin(s / 288.0 * 2 * pi() - 1))::real,
        (55 + 10 * cos(s / 144.0 * pi()))::real,

@@ -122,12 +122,12 @@ def _baseline_rows(owner: uuid.UUID, stream: int, index: int) -> list[tuple[Any,
 
 
 BASELINE_INSERT = """
-INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
+INSERT INTO readings (node_id, measured_at, seq, source, moisture, temperature,
                       humidity, illuminance, battery)
-SELECT node_id, measured_at, owner_id, seq, source, moisture, temperature, humidity,
-       illuminance, battery
+SELECT node_id, measured_at, seq::bigint::bit(32)::integer, source, moisture, temperature,
+       humidity, illuminance, battery
 FROM reading_staging
-ON CONFLICT (node_id, measured_at) DO NOTHING
+ON CONFLICT (node_id, channel, measured_at) DO NOTHING
 """
 
 

@@ -41,7 +41,7 @@ async def _resolve_database_url(settings: CloudSettings, app: FastAPI) -> str:
         note="no DATABASE_URL set: using embedded PostgreSQL in this data dir",
     )
     if settings.embedded_auto_migrate:
-        await asyncio.to_thread(upgrade_to_head, url)
+        await asyncio.to_thread(upgrade_to_head, url, settings.retention_policy())
         _log.info("embedded_postgres_migrated", note="embedded mode migrates automatically")
     return url
 

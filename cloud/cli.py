@@ -41,11 +41,11 @@ def migrate() -> None:
         typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
         url = server.uri()
         try:
-            upgrade_to_head(url)
+            upgrade_to_head(url, settings.retention_policy())
         finally:
             server.stop()
     else:
-        upgrade_to_head(url)
+        upgrade_to_head(url, settings.retention_policy())
     typer.echo(f"database at head {', '.join(sorted(head_revisions()))}")
 
 

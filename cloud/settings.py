@@ -13,6 +13,12 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from cloud.images.settings import ImageSettings
 from cloud.notifications.settings import NotificationSettings
 from cloud.ratelimit import RateRule
+from cloud.telemetry.partitions import (
+    DEFAULT_HOURLY_RETENTION_DAYS,
+    DEFAULT_PARTITIONS_AHEAD,
+    DEFAULT_RAW_RETENTION_DAYS,
+    RetentionPolicy,
+)
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
 
@@ -104,6 +110,16 @@ class CloudSettings(ImageSettings, NotificationSettings):
     # How far ahead of this clock a reading may be (never more than shared.sync.MAX_AHEAD).
     future_tolerance_s: int = Field(default=300, ge=0, le=86_400)
     history_max_points: int = Field(default=1000, ge=10, le=100_000)
+    # Retention (docs/scaling.md): raw readings, then hourly rollups, are dropped a monthly
+    # partition at a time once older than these; daily rollups are kept forever. Readings
+    # older than the raw window are refused at ingest (their rollups would count twice).
+    readings_raw_retention_days: int = Field(default=DEFAULT_RAW_RETENTION_DAYS, ge=31)
+    readings_hourly_retention_days: int = Field(default=DEFAULT_HOURLY_RETENTION_DAYS, ge=31)
+    readings_partitions_ahead: int = Field(default=DEFAULT_PARTITIONS_AHEAD, ge=1, le=24)
+    # A pushed batch's id and ack are kept this long: a batch re-sent within it gets the same
+    # ack; one re-sent later is ingested again, harmlessly (rows are keyed by node and time).
+    ingest_batch_dedup_days: int = Field(default=30, ge=1)
+    resolved_alert_retention_days: int = Field(default=365, ge=1)
 
     # Alerts.
     alert_min_duration_s: int = Field(default=900, ge=0)
@@ -169,6 +185,22 @@ class CloudSettings(ImageSettings, NotificationSettings):
         if self.storage_secret_problem():
             found.append("PLANTVITA_CLOUD_STORAGE_SIGNING_KEY")
         return found
+
+    @model_validator(mode="after")
+    def _retention_order(self) -> CloudSettings:
+        if self.readings_hourly_retention_days < self.readings_raw_retention_days:
+            raise ValueError("readings_hourly_retention_days must be at least the raw window")
+        if self.ingest_batch_dedup_days > self.readings_raw_retention_days:
+            raise ValueError("ingest_batch_dedup_days must not exceed the raw window")
+        return self
+
+    def retention_policy(self) -> RetentionPolicy:
+        """The partition maintenance's windows."""
+        return RetentionPolicy(
+            raw_days=self.readings_raw_retention_days,
+            hourly_days=self.readings_hourly_retention_days,
+            ahead_months=self.readings_partitions_ahead,
+        )
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CloudSettings:

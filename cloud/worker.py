@@ -45,6 +45,7 @@ from cloud.registry.service import hub_subject
 from cloud.settings import CloudSettings
 from cloud.storage.factory import build_object_store
 from cloud.storage.ports import ObjectStore
+from cloud.telemetry import tasks as telemetry_tasks
 
 _log = structlog.get_logger("cloud.jobs")
 
@@ -101,6 +102,7 @@ def register_tasks(app: procrastinate.App) -> None:
     diagnosis_tasks.register_tasks(app)
     image_tasks.register_tasks(app)
     notification_tasks.register_tasks(app)
+    telemetry_tasks.register_tasks(app)
 
 
 def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
@@ -120,6 +122,7 @@ async def run_worker(
     context = {
         diagnosis_tasks.DEPS_KEY: deps,
         notification_tasks.DEPS_KEY: deps,
+        telemetry_tasks.DEPS_KEY: deps,
         image_tasks.STORE_KEY: deps.store,
     }
     await queue.run_worker(

@@ -130,7 +130,12 @@ def create_app(
             app.state.gateway_started = False
             app.state.scheduler = scheduler
             # Home Assistant: a view of the store on the gardener's MQTT broker (off by default).
-            mqtt = MqttBridge(store, sync_now=lambda: engine.run(force=True))
+            radio = gateway
+            mqtt = MqttBridge(
+                store,
+                sync_now=lambda: engine.run(force=True),
+                take_photo=(lambda mac: radio.request_photo(mac)) if radio is not None else None,
+            )
             app.state.mqtt = mqtt
             if run_scheduler:
                 scheduler.start()

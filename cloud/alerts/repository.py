@@ -250,3 +250,22 @@ async def open_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
     """How many of the owner's alerts are open now."""
     query = select(func.count()).where(col(Alert.owner_id) == owner_id, col(Alert.status) == "open")
     return int(await session.scalar(query) or 0)
+
+
+PRUNE_BATCH = 5000
+
+
+async def prune_resolved(conn: Conn, before: datetime) -> int:
+    """Delete alerts resolved before ``before``, a batch per statement (``conn`` in
+    autocommit: each batch commits alone, so no long lock or transaction); how many."""
+    total = 0
+    while True:
+        cur = await conn.execute(
+            """DELETE FROM alerts WHERE id = ANY(ARRAY(
+                   SELECT id FROM alerts WHERE status = 'resolved' AND resolved_at < %s
+                   LIMIT %s))""",
+            (before, PRUNE_BATCH),
+        )
+        total += cur.rowcount
+        if cur.rowcount < PRUNE_BATCH:
+            return total

@@ -566,3 +566,8 @@ async def alerts_between(
 async def open_alert_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
     """How many of the owner's alerts are open now."""
     return await repository.open_count(session, owner_id)
+
+
+async def prune_resolved_alerts(conn: Any, before: datetime) -> int:
+    """Forget alerts resolved before ``before`` (``conn``: psycopg, autocommit); how many."""
+    return await repository.prune_resolved(conn, before)

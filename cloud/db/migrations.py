@@ -9,8 +9,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.db.engine import sqlalchemy_url
+from cloud.db.engine import libpq_url, sqlalchemy_url
 from cloud.errors import CloudError
+from cloud.telemetry.partitions import RetentionPolicy, finish_conversion
 
 MIGRATE_HINT = (
     "run `plantvita cloud migrate` (or start with `plantvita cloud run` in embedded mode)"
@@ -40,9 +41,12 @@ def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def upgrade_to_head(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
+def upgrade_to_head(url: str, retention: RetentionPolicy | None = None) -> None:
+    """Apply every pending migration to the database at ``url``, then finish converting the
+    readings to partitioned tables if revision 0310 found rows to copy (online: batches of
+    their own while ingest goes on; ``cloud.telemetry.partitions``)."""
     command.upgrade(alembic_config(url), "head")
+    finish_conversion(libpq_url(url), retention)
 
 
 def current_revisions(connection: Connection) -> set[str]:

@@ -5,6 +5,7 @@ every domain that ingests hub batches."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
@@ -78,3 +79,27 @@ async def store_ack(
         "UPDATE ingest_batches SET ack = %s WHERE hub_id = %s AND kind = %s AND batch_id = %s",
         (Jsonb(ack), hub_id, kind, batch_id),
     )
+
+
+PRUNE_BATCH: Final = 5000
+
+
+async def prune_batches(conn: Conn, before: datetime) -> int:
+    """Forget batches received before ``before``, a batch per statement (``conn`` in
+    autocommit); how many.
+
+    A hub that re-sends one of them afterwards has it ingested again, which changes
+    nothing: every reading is keyed by (node, time) and was stored the first time, so it
+    counts as a duplicate (rollups only take newly inserted rows), or is refused as older
+    than the raw window; alerts are keyed by (hub, local id) likewise.
+    """
+    total = 0
+    while True:
+        cur = await conn.execute(
+            """DELETE FROM ingest_batches WHERE ctid = ANY(ARRAY(
+                   SELECT ctid FROM ingest_batches WHERE created_at < %s LIMIT %s))""",
+            (before, PRUNE_BATCH),
+        )
+        total += cur.rowcount
+        if cur.rowcount < PRUNE_BATCH:
+            return total

@@ -1,8 +1,10 @@
 """Telemetry tables: raw readings, hourly and daily rollups, the ledger of ingested batches.
 
 The hot tables carry no foreign keys: ingestion resolves every node id before writing, and
-per-row FK triggers would cost a large share of COPY throughput. Every row carries its
-owner so the tables can later be distributed by owner.
+per-row FK triggers would cost a large share of COPY throughput. Raw readings and hourly
+rollups are range-partitioned by month (``cloud.telemetry.partitions``); every key starts
+with the node, their distribution column in docs/scaling.md's plan. Raw rows carry no owner
+(it is on ``nodes``): 16 bytes less on each of the most numerous rows.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     REAL,
-    BigInteger,
     Column,
     DateTime,
     Double,
@@ -35,22 +36,24 @@ METRICS: tuple[str, ...] = METRIC_NAMES
 
 # One measurement of one sensor channel of a node, keyed by (node, channel, measurement time);
 # one REAL column per registry metric (source: 0 advert, 1 backfill). Channel 0 is the node's
-# first sensor of each kind, 1 the second (a second soil probe), …
+# first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment order
+# (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
+# (``sql.SEQ_STORE``).
 readings = Table(
     "readings",
     metadata,
-    Column("node_id", UUID(as_uuid=True), nullable=False),
-    Column("channel", SmallInteger, nullable=False, server_default="0"),
     Column("measured_at", DateTime(timezone=True), nullable=False),
-    Column("owner_id", UUID(as_uuid=True), nullable=False),
-    Column("seq", BigInteger),
-    Column("source", SmallInteger, nullable=False, default=0),
+    Column("node_id", UUID(as_uuid=True), nullable=False),
+    Column("seq", Integer),
     *(Column(metric, REAL) for metric in METRICS),
+    Column("source", SmallInteger, nullable=False, default=0),
+    Column("channel", SmallInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("node_id", "channel", "measured_at"),
+    postgresql_partition_by="RANGE (measured_at)",
 )
 
 
-def _rollup_table(name: str) -> Table:
+def _rollup_table(name: str, **options: Any) -> Table:
     columns: list[Any] = [
         Column("node_id", UUID(as_uuid=True), nullable=False),
         Column("channel", SmallInteger, nullable=False, server_default="0"),
@@ -65,10 +68,14 @@ def _rollup_table(name: str) -> Table:
             Column(f"{metric}_max", REAL),
             Column(f"{metric}_sum", Double),
         ]
-    return Table(name, metadata, *columns, PrimaryKeyConstraint("node_id", "channel", "bucket"))
+    return Table(
+        name, metadata, *columns, PrimaryKeyConstraint("node_id", "channel", "bucket"), **options
+    )
 
 
-readings_hourly = _rollup_table("readings_hourly")
+# Hourly rollups are partitioned like raw readings (kept for years); daily ones are kept
+# forever in one table (a row a node a day).
+readings_hourly = _rollup_table("readings_hourly", postgresql_partition_by="RANGE (bucket)")
 readings_daily = _rollup_table("readings_daily")
 
 

@@ -169,6 +169,7 @@ class StagedBatch:
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock
     too_old: list[int]  # item indexes before shared.sync.EARLIEST_TIME (a clock never set)
+    expired: list[int]  # item indexes older than the raw readings are kept (``earliest``)
     by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
     node_ids: list[uuid.UUID]  # per node code
     codes: npt.NDArray[np.int64]  # node code of each staged row
@@ -236,9 +237,17 @@ _EARLIEST_US = round(EARLIEST_TIME.timestamp() * 1e6)
 
 
 def stage_readings(
-    columns: ReadingColumns, nodes: dict[str, uuid.UUID], owner: uuid.UUID, horizon: datetime
+    columns: ReadingColumns,
+    nodes: dict[str, uuid.UUID],
+    owner: uuid.UUID,
+    horizon: datetime,
+    earliest: datetime | None = None,
 ) -> StagedBatch:
     """Encode the readings of known nodes not beyond ``horizon`` as binary COPY data.
+
+    Readings before ``earliest`` (the raw retention window's start) are left out: retention
+    drops raw rows older than that, and a reading's rollups must be counted once, which
+    only its stored raw row (the conflict key) guarantees.
 
     Whole columns at a time: this is the ingest hot path, so no Python work per row except
     for rows with a missing seq or metric.
@@ -251,10 +260,13 @@ def stage_readings(
     horizon_us = round(horizon.timestamp() * 1e6)
     is_future = is_known & (columns.micros > horizon_us)
     is_old = is_known & (columns.micros < _EARLIEST_US)
+    earliest_us = _EARLIEST_US if earliest is None else round(earliest.timestamp() * 1e6)
+    is_expired = is_known & ~is_old & (columns.micros < earliest_us)
     unknown = [(int(columns.indexes[row]), columns.macs[row]) for row in np.flatnonzero(~is_known)]
     future = [int(columns.indexes[row]) for row in np.flatnonzero(is_future)]
     too_old = [int(columns.indexes[row]) for row in np.flatnonzero(is_old)]
-    staged = np.flatnonzero(is_known & ~is_future & ~is_old)
+    expired = [int(columns.indexes[row]) for row in np.flatnonzero(is_expired)]
+    staged = np.flatnonzero(is_known & ~is_future & ~is_old & ~is_expired)
     complete = (columns.seq[staged] >= 0) & ~np.isnan(columns.metrics[staged]).any(axis=1)
     full = staged[complete]
     node_bytes = np.frombuffer(b"".join(nodes[mac].bytes for mac in known), dtype=np.uint8)
@@ -287,6 +299,7 @@ def stage_readings(
         unknown=unknown,
         future=future,
         too_old=too_old,
+        expired=expired,
         by_node=_by_node(columns, staged, codes, known),
         node_ids=[nodes[mac] for mac in known],
         codes=codes[staged],
@@ -338,7 +351,7 @@ async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: i
     if inserted == staged.rows:
         await conn.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
     elif inserted > 0:
-        await conn.execute(sql.ROLL_UP_INSERTED)
+        await conn.execute(sql.ROLL_UP_INSERTED, {"owner_id": owner})
 
 
 POINT_KEYS: tuple[str, ...] = (

@@ -77,6 +77,8 @@ async def plant_history(
             end=end,
             max_points=max_points or settings.history_max_points,
             resolution=resolution,
+            raw_days=settings.readings_raw_retention_days,
+            hourly_days=settings.readings_hourly_retention_days,
             channel=channel,
         )
     )
@@ -105,6 +107,8 @@ async def node_history(
             end=end,
             max_points=max_points or settings.history_max_points,
             resolution=resolution,
+            raw_days=settings.readings_raw_retention_days,
+            hourly_days=settings.readings_hourly_retention_days,
             channel=channel,
         )
     )

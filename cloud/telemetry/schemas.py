@@ -34,6 +34,9 @@ class History(BaseModel):
     end: datetime
     resolution: Resolution
     truncated: bool = False
+    # The window reaches back past the raw (or hourly) retention: answered from rollups, at
+    # ``resolution``, whatever finer resolution was asked for.
+    retention_limited: bool = False
     channel: int = 0  # which of the node's sensors of each kind (0 the first, 1 the second…)
     channels: list[int] = [0]  # the channels the node has readings of
     points: list[SeriesPoint]

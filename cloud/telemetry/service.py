@@ -24,7 +24,7 @@ from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from cloud.sync import batches
 from cloud.sync.body import parse_json
-from cloud.telemetry import repository
+from cloud.telemetry import repository, sql
 from cloud.telemetry.schemas import Resolution
 from cloud.telemetry.validation import (
     ReadingColumns,
@@ -124,6 +124,7 @@ async def ingest_readings(
         {mac: node.node_id for mac, node in contexts.items()},
         hub.owner_id,
         horizon,
+        now - timedelta(days=settings.readings_raw_retention_days),
     )
     outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
@@ -150,6 +151,15 @@ async def ingest_readings(
             message="measured_at is before 2020-01-01 (a node clock that was never set?)",
         )
         for index in staged.too_old
+    ]
+    rejected += [
+        ItemRejection(
+            index=index,
+            reason=RejectReason.TOO_OLD,
+            message=f"measured_at is older than the {settings.readings_raw_retention_days} "
+            "days raw readings are kept",
+        )
+        for index in staged.expired
     ]
     rejected += [
         ItemRejection(
@@ -233,6 +243,25 @@ async def _finest_resolution(
     return "hour" if hourly <= max_points else "day"
 
 
+_RESOLUTIONS: tuple[Resolution, ...] = ("raw", "hour", "day")
+
+
+def _coarser(first: Resolution, second: Resolution) -> Resolution:
+    return max(first, second, key=_RESOLUTIONS.index)
+
+
+def _retained_resolution(
+    start: datetime, raw_days: int | None, hourly_days: int | None
+) -> Resolution:
+    """The finest resolution still kept for the whole window from ``start``."""
+    now = datetime.now(UTC)
+    if raw_days is None or start >= now - timedelta(days=raw_days):
+        return "raw"
+    if hourly_days is None or start >= now - timedelta(days=hourly_days):
+        return "hour"
+    return "day"
+
+
 async def history(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -244,20 +273,33 @@ async def history(
     max_points: int = 1000,
     resolution: Resolution | None = None,
     channel: int = 0,
+    raw_days: int | None = None,
+    hourly_days: int | None = None,
 ) -> bytes:
     """The window as JSON (``History``): the finest resolution with at most ``max_points``,
-    of the node's sensor ``channel`` (0 its first sensor of each kind)."""
+    of the node's sensor ``channel`` (0 its first sensor of each kind).
+
+    A window reaching back past the ``raw_days`` raw readings are kept is answered from the
+    hourly rollups (past ``hourly_days``, the daily ones), even when a finer ``resolution``
+    was asked for; ``retention_limited`` says so."""
     start, end = _window(start, end)
     node = await _node_for(session, owner_id, plant_id, node_id)
     truncated = False
     rows: list[tuple[Any, ...]] = []
-    chosen: Resolution = resolution or "raw"
+    floor = _retained_resolution(start, raw_days, hourly_days)
+    chosen: Resolution = _coarser(resolution or "raw", floor)
+    limited = floor != "raw" and (resolution is None or chosen != resolution)
     known = [0]
     if node is not None:
         conn = await raw_connection(session)
         known = await repository.channels(conn, node)
-        if resolution is None:
+        if resolution is None and floor == "raw":
             chosen = await _finest_resolution(conn, node, start, end, max_points, channel)
+        elif resolution is None and floor == "hour":
+            hours = await repository.count_points(
+                conn, "hour", node, start, end, max_points + 1, channel
+            )
+            chosen = "hour" if hours <= max_points else "day"
         rows = await repository.series(conn, chosen, node, start, end, max_points + 1, channel)
         if len(rows) > max_points:
             if resolution is None:
@@ -273,6 +315,7 @@ async def history(
         "end": end,
         "resolution": chosen,
         "truncated": truncated,
+        "retention_limited": limited,
         "channel": channel,
         "channels": known,
         "points": [dict(zip(repository.POINT_KEYS, row, strict=True)) for row in rows],
@@ -329,11 +372,12 @@ async def stream_csv(
     query = psql.SQL(
         "COPY (SELECT to_char(measured_at AT TIME ZONE 'UTC', "
         '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), {}, '
-        "seq, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END, channel "
+        "{}, CASE source WHEN 1 THEN 'backfill' ELSE 'advert' END, channel "
         "FROM readings WHERE node_id = {} AND measured_at >= {} AND measured_at < {} "
         "ORDER BY measured_at, channel) TO STDOUT WITH (FORMAT csv)"
     ).format(
         psql.SQL(", ").join(psql.Identifier(m) for m in METRIC_NAMES),
+        psql.SQL(sql.SEQ_READ),
         psql.Literal(node_id),
         psql.Literal(start),
         psql.Literal(end),

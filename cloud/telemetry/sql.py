@@ -37,7 +37,12 @@ STAGING_COLUMNS: Final = (
 COPY_STAGING: Final = f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
 COPY_STAGING_BINARY: Final = COPY_STAGING + " WITH (FORMAT binary)"
 
-_READING_COLUMNS = ("node_id", "channel", "measured_at", "owner_id", "seq", "source", *METRICS)
+# The stored columns, in the table's (alignment) order; a node's owner is on ``nodes``.
+_READING_COLUMNS = ("measured_at", "node_id", "seq", *METRICS, "source", "channel")
+# u32 sequence numbers are stored in an int4 (two's complement): ``SEQ_READ`` gives them back.
+SEQ_STORE: Final = "seq::bigint::bit(32)::integer"
+SEQ_READ: Final = "(seq::bigint & 4294967295)"
+_READING_VALUES = tuple(SEQ_STORE if c == "seq" else c for c in _READING_COLUMNS)
 
 
 def _rollup_upsert(table: str, select_sql: str) -> str:
@@ -113,7 +118,7 @@ SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
 # Insert the staged rows; the rollups follow in a second statement, which sees these rows.
 INSERT_READINGS: Final = f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)})
-SELECT {", ".join(_READING_COLUMNS)} FROM {STAGING_TABLE}
+SELECT {", ".join(_READING_VALUES)} FROM {STAGING_TABLE}
 ON CONFLICT (node_id, channel, measured_at) DO NOTHING
 """
 
@@ -147,13 +152,13 @@ WITH h AS MATERIALIZED (
 ROLL_UP_INSERTED: Final = f"""
 WITH h AS MATERIALIZED (
     SELECT r.node_id, r.channel, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
-        r.owner_id, count(*) AS n, max(r.measured_at) AS last_at,
+        %(owner_id)s::uuid AS owner_id, count(*) AS n, max(r.measured_at) AS last_at,
         {_hour_aggregates("r.")}
     FROM readings AS r
     WHERE (r.node_id, r.channel, r.measured_at) IN
           (SELECT node_id, channel, measured_at FROM {STAGING_TABLE})
       AND r.xmin = pg_current_xact_id()::xid
-    GROUP BY r.node_id, r.channel, bucket, r.owner_id
+    GROUP BY r.node_id, r.channel, bucket
 ),
 {_AFTER_H}"""
 
@@ -172,10 +177,10 @@ ORDER BY s.idx
 # same aggregates as the ingest path, so rebuilt rollups equal incrementally maintained ones.
 REBUILD_HOURLY: Final = f"""
 INSERT INTO readings_hourly (node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS})
-SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket, owner_id, count(*),
-    {_HOUR_AGGREGATES}
-FROM readings WHERE owner_id = %(owner_id)s
-GROUP BY node_id, channel, bucket, owner_id
+SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket, %(owner_id)s,
+    count(*), {_HOUR_AGGREGATES}
+FROM readings WHERE node_id IN (SELECT id FROM nodes WHERE owner_id = %(owner_id)s)
+GROUP BY node_id, channel, bucket
 ON CONFLICT (node_id, channel, bucket) DO NOTHING
 """
 

@@ -75,6 +75,10 @@ class EmulatedHubGateway:
         """See ``Gateway.request_session``."""
         await self.gateway.request_session(node_mac)
 
+    async def request_photo(self, node_mac: str) -> None:
+        """See ``Gateway.request_photo``."""
+        await self.gateway.request_photo(node_mac)
+
 
 CATCH_UP_REAL_S = 60.0  # real seconds the emulated garden spends replaying before it runs live
 

@@ -111,6 +111,7 @@ class _Node:
     session_due_at: float = 0.0  # monotonic time of the next scheduled session
     retry_after: float = 0.0
     requested: bool = False
+    photo_requested: bool = False  # take a photo in the next session ("Take a photo")
     acked_upto: int | None = None
     applied_revision: int | None = None
     node_config: pv.Config | None = None  # the node's Config as last read in a session
@@ -291,6 +292,14 @@ class Gateway:
         node.requested = True
         node.retry_after = 0.0
         self._session_wanted.set()
+
+    async def request_photo(self, node_mac: str) -> None:
+        """Take a photo at the node's next connectable window and fetch it in that session."""
+        node = self._nodes.get(node_mac.upper())
+        if node is None:
+            raise KeyError(f"node {node_mac} is not paired")
+        node.photo_requested = True
+        await self.request_session(node_mac)
 
     def readings_on_node(self, node_mac: str) -> int:
         """Readings a paired node holds that the hub has not received yet (counter gaps)."""
@@ -703,6 +712,8 @@ class Gateway:
             node.pending_flag = False
             node.pending_holdoff = time.monotonic() + self.settings.session_retry_s
             node.requested = False
+            if report.photo_asked:
+                node.photo_requested = False
             node.counter_check = False
             if report.seq_epoch is not None and report.seq_epoch != node.seq_epoch:
                 self._counter_restarted(node, report)
@@ -834,6 +845,7 @@ class Gateway:
                 wanted_thresholds=node.paired.thresholds,
                 partial_images=node.partial_images,
                 image_attempts=settings.image_attempts,
+                take_photo=node.photo_requested,
             )
             async with asyncio.timeout(settings.session_timeout_s):
                 return await session.run()

@@ -205,3 +205,7 @@ class GatewayControl(Protocol):
     async def request_session(self, node_mac: str) -> None:
         """Connect to the node at its next connectable window (config push, backfill, photos)."""
         ...
+
+    async def request_photo(self, node_mac: str) -> None:
+        """Have the node take a photo at its next connectable window (and fetch it then)."""
+        ...

@@ -55,6 +55,8 @@ class SessionReport:
     seq_epoch: int | None = None  # set when the node's counter restarted: the new epoch
     newest_seq: int | None = None  # the node's newest record seq (COUNT), when it held any
     held: int = 0  # records left on the node: taken before its clock was ever set, no anchor
+    photo_asked: bool = False  # a photo was asked for (CAPTURE sent, or the node has no camera)
+    photo_taken: int | None = None  # the id of the photo the node took on request
 
 
 def config_for_node(wanted: NodeConfig, current: pv.Config) -> pv.Config:
@@ -147,6 +149,7 @@ class NodeSession:
         last_seq: int | None = None,
         seq_epoch: int = 0,
         wanted_thresholds: AlarmThresholds | None = None,
+        take_photo: bool = False,
     ) -> None:
         self.client = client
         self.mac = mac
@@ -155,6 +158,7 @@ class NodeSession:
         self.op_timeout_s = op_timeout_s
         self.wanted_config = wanted_config
         self.wanted_thresholds = wanted_thresholds
+        self.take_photo = take_photo
         self.since_seq = since_seq
         self.last_seq = last_seq
         self.seq_epoch = seq_epoch
@@ -240,8 +244,25 @@ class NodeSession:
         )
         await self._backfill()
         if info.capabilities & pv.Capability.CAMERA:
+            if self.take_photo:
+                await self._capture()
             await self._fetch_images()
+        elif self.take_photo:
+            logger.warning("%s: a photo was asked for, but the node has no camera", self.mac)
+            self.report.photo_asked = True
         return self.report
+
+    async def _capture(self) -> None:
+        """Take a photo now (the gardener asked); it is fetched with the others right after."""
+        response = await self.request(pv.Capture())
+        self.report.photo_asked = True
+        if response.status is not pv.Status.SUCCESS:
+            # A full flash or a failed camera is the node's answer, not a broken session.
+            logger.warning("%s: CAPTURE answered %s", self.mac, response.status.name)
+            return
+        entry = response.result
+        assert isinstance(entry, pv.ImageEntry)
+        self.report.photo_taken = entry.image_id
 
     async def _set_time(self) -> None:
         epoch = int(self.now().timestamp())

@@ -71,9 +71,9 @@ class BrokerUpdate(BaseModel):
     host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.\-:]*$")
     port: int = Field(default=1883, ge=1, le=65_535)
     tls: bool = False
-    ca_file: str | None = Field(default=None, max_length=1024)
-    username: str | None = Field(default=None, max_length=256)
-    password: str | None = Field(default=None, max_length=256)
+    ca_file: str | None = Field(default=None, max_length=1024, pattern=r"^[^\x00]*$")
+    username: str | None = Field(default=None, max_length=256, pattern=r"^[^\x00]*$")
+    password: str | None = Field(default=None, max_length=256, pattern=r"^[^\x00]*$")
     discovery_prefix: str = Field(default="homeassistant", max_length=100, pattern=TOPIC_PATTERN)
 
 

@@ -39,7 +39,8 @@ BROKER_KEY: Final = "mqtt_broker"  # the broker the gardener set on the Settings
 HUB_ID_KEY: Final = "mqtt_hub_id"  # this hub's id in topics and unique ids, made once
 BACKOFF_BASE_S: Final = 1.0
 CONNECT_TIMEOUT_S: Final = 10.0
-GOODBYE_TIMEOUT_S: Final = 2.0  # "offline" before a clean disconnect, if the broker takes it
+GOODBYE_TIMEOUT_S: Final = 1.0  # "offline" before a clean disconnect, if the broker takes it
+STOP_TIMEOUT_S: Final = 3.0
 
 
 def _version() -> str:
@@ -93,13 +94,14 @@ class MqttBridge:
     async def stop(self) -> None:
         """Say "offline" (when connected) and disconnect; cancel button actions in flight."""
         task, self._task = self._task, None
-        for pending in (task, *self._commands):
-            if pending is not None:
-                pending.cancel()
-        for pending in (task, *self._commands):
-            if pending is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+        pending = {t for t in (task, *self._commands) if t is not None}
+        for running in pending:
+            running.cancel()
+        if pending:
+            # Bounded: a broker that never answers the goodbye must not hold up a shutdown.
+            _done, stuck = await asyncio.wait(pending, timeout=STOP_TIMEOUT_S)
+            if stuck:
+                log.warning("mqtt_stop_slow", tasks=len(stuck))
         self._state = "off" if not self.config.enabled else "disconnected"
         self._connected_since = None
 

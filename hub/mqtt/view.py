@@ -69,9 +69,16 @@ async def garden_view(session: AsyncSession, settings: HubSettings, now: datetim
     shown = await alerts_service.public_alerts(session, open_alerts)
     nodes = []
     for node in await nodes_service.paired_nodes(session):
-        latest = await readings.latest_values(session, node.id) if node.id is not None else {}
+        by_channel = (
+            {0: await readings.latest_values(session, node.id)}
+            | await readings.latest_channels(session, node.id)
+            if node.id is not None
+            else {}
+        )
         values = tuple(
-            Value(metric, 0, value, from_ms(at)) for metric, (value, at) in latest.items()
+            Value(metric, channel, value, from_ms(at))
+            for channel, latest in sorted(by_channel.items())
+            for metric, (value, at) in latest.items()
         )
         nodes.append(
             NodeView(

@@ -1,4 +1,4 @@
-"""Nodes: list, seen-but-unpaired devices, pair, unpair, config."""
+"""Nodes: list, seen-but-unpaired devices, pair, unpair, config, take a photo."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.nodes import service
 from hub.nodes.models import Node
 from hub.nodes.schemas import (
@@ -141,6 +141,24 @@ async def update_config(
         await gateway.reload_nodes()
         await gateway.request_session(normal)
     return public
+
+
+@router.post("/{mac}/photo", status_code=status.HTTP_202_ACCEPTED)
+async def take_photo(
+    mac: str, session: ReadSessionDep, gateway: GatewayDep, _admin: AdminDep
+) -> dict[str, str]:
+    """Have a Plant-Vita node take a photo at its next connectable window; it shows in the
+    plant's gallery once fetched (Home Assistant's "Take a photo" button does the same)."""
+    normal = _mac(mac)
+    node = await service.node_by_mac(session, normal)
+    if node is None or not node.paired:
+        raise NotFound(f"node {normal} is not paired")
+    if node.kind != NodeKind.PLANTVITA:
+        raise Conflict(f"node {normal} is a third-party sensor without a camera")
+    if gateway is None:
+        raise Conflict("the hub runs without Bluetooth (PLANTVITA_HUB_BLE_ENABLED=false)")
+    await gateway.request_photo(normal)
+    return {"status": "requested"}
 
 
 def _mac(value: str) -> str:

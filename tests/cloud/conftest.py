@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from psycopg import sql
 from starlette.types import ASGIApp
@@ -29,6 +28,7 @@ from cloud.db.engine import libpq_url
 from cloud.db.migrations import upgrade_to_head
 from cloud.egress import Egress, StaticResolver
 from cloud.settings import CloudSettings
+from tests.lifespan import LifespanManager
 
 TEMPLATE_DB = "migrated_template"
 

@@ -146,11 +146,10 @@ async def test_stale_node_alert_opens_and_clears_when_node_reports(
 
 
 async def test_periodic_stale_check_runs_in_lifespan(database_url: str) -> None:
-    from asgi_lifespan import LifespanManager
-
     from cloud.app import create_app
     from cloud.settings import CloudSettings
     from tests.cloud.conftest import asgi_client
+    from tests.lifespan import LifespanManager
 
     settings = CloudSettings(
         database_url=database_url,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from cloud.app import create_app
@@ -14,6 +13,7 @@ from cloud.settings import CloudSettings
 from shared.sync import SYNC_CONFIG_PATH, config_etag
 from tests.cloud.conftest import asgi_client
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user
+from tests.lifespan import LifespanManager
 
 
 def test_every_201_documents_its_location(app: FastAPI) -> None:

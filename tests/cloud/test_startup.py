@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from asgi_lifespan import LifespanManager
 from typer.testing import CliRunner
 
 from cloud.app import create_app
@@ -17,6 +16,7 @@ from cloud.db.migrations import DatabaseNotMigratedError, alembic_config, head_r
 from cloud.settings import DEFAULT_JWT_SECRET, CloudSettings, InsecureSettingsError
 from plantvita.cli import app as cli
 from tests.cloud.conftest import asgi_client, create_database, drop_database
+from tests.lifespan import LifespanManager
 
 FAST = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "log_level": "WARNING"}
 
@@ -104,7 +104,7 @@ async def test_embedded_mode_starts_postgres_in_the_data_dir_and_migrates() -> N
     try:
         app = create_app(CloudSettings(database_url=None, pgdata_dir=pgdata, **FAST))
         async with (
-            LifespanManager(app, startup_timeout=60) as manager,
+            LifespanManager(app) as manager,
             asgi_client(manager.app) as client,
         ):
             assert (pgdata / "PG_VERSION").exists()

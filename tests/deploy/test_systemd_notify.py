@@ -108,7 +108,7 @@ async def test_hub_app_notifies_systemd(
     notify_socket: tuple[socket.socket, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """plantvita-hub.service is Type=notify: the hub's lifespan must send READY=1 and STOPPING=1."""
-    from asgi_lifespan import LifespanManager
+    from tests.lifespan import LifespanManager
 
     sock, address = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", address)

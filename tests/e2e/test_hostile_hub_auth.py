@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.auth.service import COOKIE_NAME, make_cookie, password_hash
 from hub.settings import Environment, HubSettings
 from shared.errors import ErrorBody
+from tests.lifespan import LifespanManager
 
 pytestmark = pytest.mark.timeout(120)
 

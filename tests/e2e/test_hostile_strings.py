@@ -35,7 +35,6 @@ from urllib.parse import quote
 import httpx
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from PIL import Image as PILImage
 from pydantic import ValidationError
 
@@ -61,6 +60,7 @@ from shared.sync import (
 )
 from shared.web.assets import SHARED_STATIC_DIR
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user, random_mac
+from tests.lifespan import LifespanManager
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

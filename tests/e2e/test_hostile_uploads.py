@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 from PIL import Image as PILImage
 
 from cloud.app import create_app as create_cloud_app
@@ -37,6 +36,7 @@ from shared.errors import ErrorBody
 from shared.sync import MAX_BATCH_ITEMS, SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user
 from tests.cloud.images.conftest import Garden, announce, complete, photo, slot_body
+from tests.lifespan import LifespanManager
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

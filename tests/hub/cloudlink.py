@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import httpx
 import psycopg
-from asgi_lifespan import LifespanManager
 
 from cloud.db.engine import libpq_url
 from hub.app import create_app
@@ -18,6 +17,7 @@ from hub.sync.service import SyncEngine
 from shared.sync import DEVICE_APPROVE_PATH
 from tests.cloud.factories import UserAuth, create_user
 from tests.hub.conftest import ADMIN_PASSWORD, Cloud
+from tests.lifespan import LifespanManager
 
 
 @dataclass

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.settings import Environment, HubSettings
 from hub.store.hub_store import HubStore, open_store
+from tests.lifespan import LifespanManager
 
 
 @pytest.fixture

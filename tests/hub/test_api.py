@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app, evaluate_alerts
 from hub.ble.ports import DropCounters, NodeStatus
@@ -14,6 +13,7 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from shared.metrics import METRIC_NAMES, PLANT_METRICS
 from tests.hub.factories import T0, create_readings
+from tests.lifespan import LifespanManager
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 

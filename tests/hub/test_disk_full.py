@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from hub.app import create_app, evaluate_alerts
@@ -25,6 +24,7 @@ from hub.settings import Environment, HubSettings
 from hub.store import budget
 from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
+from tests.lifespan import LifespanManager
 
 MAC = "AA:BB:CC:DD:EE:01"
 

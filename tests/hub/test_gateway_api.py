@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -17,6 +16,7 @@ from hub.ble.factory import EmulatedHubGateway, emulated_gateway_factory
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from tests.hub.conftest import ADMIN_PASSWORD
+from tests.lifespan import LifespanManager
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ async def radio_hub(hub_settings: HubSettings) -> AsyncIterator[httpx.AsyncClien
     factory = emulated_gateway_factory(2, speed=600.0, pair=False, photo_every_s=None)
     app = create_app(settings, gateway_factory=factory, run_scheduler=False)
     async with (
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as http,
     ):
         http.app = app  # type: ignore[attr-defined]

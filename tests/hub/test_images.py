@@ -104,9 +104,8 @@ async def test_bad_uploads_are_refused_and_nothing_is_stored(
 
 
 async def test_oversized_upload_is_413(hub_settings: HubSettings) -> None:
-    from asgi_lifespan import LifespanManager
-
     from hub.app import create_app
+    from tests.lifespan import LifespanManager
 
     settings = hub_settings.model_copy(update={"image_max_bytes": 4096})
     app = create_app(settings, run_scheduler=False)

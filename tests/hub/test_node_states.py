@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus, SeenDevice
@@ -16,6 +15,7 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from shared.metrics import DLI, Metric
+from tests.lifespan import LifespanManager
 
 pytestmark = pytest.mark.pi
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -19,6 +18,7 @@ from hub.ble.factory import emulated_gateway_factory
 from hub.plants.service import catalogue_snapshot
 from hub.settings import HubSettings
 from hub.store.types import from_ms, utcnow
+from tests.lifespan import LifespanManager
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ async def test_an_emulated_hub_has_species_and_readings_stamped_now(
     factory = emulated_gateway_factory(2, speed=60.0, photo_every_s=None)
     app = create_app(settings, gateway_factory=factory, run_scheduler=False)
     async with (
-        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+        LifespanManager(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as http,
     ):
         species = (await http.get("/api/v1/species")).json()

@@ -4,13 +4,15 @@ schema, states that follow new readings, availability, a broker restart, health.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, NodeStatus
@@ -18,9 +20,10 @@ from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
 from shared.metrics import PLANT_METRICS, REGISTRY, Metric
 from tests.hub.conftest import ADMIN_PASSWORD
-from tests.hub.mqtt.broker import Mosquitto
+from tests.hub.mqtt.broker import Mosquitto, make_tls
 from tests.hub.mqtt.conftest import WAIT_S, Watcher, watching
 from tests.hub.mqtt.ha_schema import check_config, check_state, state_of
+from tests.lifespan import LifespanManager
 
 MAC = "A4:C1:38:00:00:01"
 MAC_KEY = MAC.replace(":", "").lower()
@@ -38,6 +41,7 @@ def mqtt_settings(hub_settings: HubSettings, broker: Mosquitto, **extra: Any) ->
     )
 
 
+@contextlib.asynccontextmanager
 async def start_hub(settings: HubSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, run_scheduler=False)
     async with (
@@ -57,7 +61,7 @@ async def start_hub(settings: HubSettings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def hub(hub_settings: HubSettings, broker: Mosquitto) -> AsyncIterator[httpx.AsyncClient]:
     """A hub publishing to ``broker``, with one paired node watching one plant."""
-    async for client in start_hub(mqtt_settings(hub_settings, broker)):
+    async with start_hub(mqtt_settings(hub_settings, broker)) as client:
         store: HubStore = client.app.state.store  # type: ignore[attr-defined]
         await store.pair_node(MAC, bindkey=bytes(16), name="Basil probe")
         created = await client.post(
@@ -86,14 +90,12 @@ async def measure(
 
 
 async def eventually(
-    get: Callable[[], Awaitable[httpx.Response]],
-    condition: Callable[[httpx.Response], bool],
-    what: str,
+    client: httpx.AsyncClient, path: str, condition: Callable[[httpx.Response], bool], what: str
 ) -> httpx.Response:
     """Poll the hub's API until ``condition`` holds (a ceiling, not a speed target)."""
     deadline = asyncio.get_running_loop().time() + WAIT_S
     while asyncio.get_running_loop().time() < deadline:
-        response = await get()
+        response = await client.get(path)
         if condition(response):
             return response
         await asyncio.sleep(0.05)
@@ -165,10 +167,10 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
         keys = {c["value_template"].split(".")[1].split()[0] for c in plants if "state_topic" in c}
         assert {"status", "canopy_cover", "dli", "dli_today", "watering", "needs_water_at"} <= keys
         plant_topic = plants[0]["state_topic"]
-        # The node's and the plant's states are separate messages: the plant's retained state
-        # from before the reading may still be the newest one seen.
-        await watcher.until(lambda: watcher.json(plant_topic)["moisture"] == 41.0, "plant state")
-        plant = watcher.json(plant_topic)
+        plant = await watcher.until(
+            lambda: watcher.json(plant_topic)["moisture"] == 41.0 and watcher.json(plant_topic),
+            "the plant's first reading",
+        )
         assert {m.value for m in PLANT_METRICS} <= set(plant)
 
         # A new reading: the node's and the plant's states follow.
@@ -176,6 +178,28 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
         await watcher.until(lambda: node_state(watcher, hid)["moisture"] == 23.0, "new reading")
         await watcher.until(lambda: watcher.json(plant_topic)["moisture"] == 23.0, "plant state")
         check_everything(watcher)
+
+        # A second soil probe and a second thermometer on the node (channel 1, bthome-ble's
+        # ``moisture_2``): entities of their own on the node, named by their sensor index.
+        second = DecodedReading(
+            MAC,
+            datetime.now(UTC) - timedelta(seconds=2),
+            {Metric.MOISTURE: 64.0, Metric.TEMPERATURE: 12.5},
+            3,
+            channel=1,
+        )
+        await store.store_readings([second])
+        await watcher.until(
+            lambda: node_state(watcher, hid)["moisture_2"] == 64.0, "the second probe's reading"
+        )
+        probe = watcher.json(
+            f"homeassistant/sensor/plantvita_{hid}/plantvita_node_{MAC_KEY}_moisture_2/config"
+        )
+        assert probe["name"] == "Soil moisture 2"
+        assert probe["device_class"] == "moisture"
+        assert node_state(watcher, hid)["temperature_2"] == 12.5
+        assert node_state(watcher, hid)["moisture"] == 23.0  # the first probe's stays
+        await watcher.until(lambda: check_everything(watcher), "every state fits")
 
     ready = await hub.get("/readyz")
     assert ready.json()["checks"]["mqtt"] == "ok"
@@ -198,7 +222,7 @@ async def test_broker_restart_loses_nothing_and_health_says_disconnected(
     await measure(store, 33.0, 2)
 
     ready = await eventually(
-        lambda: hub.get("/readyz"), lambda r: r.json()["checks"]["mqtt"] != "ok", "disconnect"
+        hub, "/readyz", lambda r: r.json()["checks"]["mqtt"] != "ok", "disconnect"
     )
     body = ready.json()
     assert ready.status_code == 503
@@ -217,3 +241,83 @@ async def test_broker_restart_loses_nothing_and_health_says_disconnected(
         await watcher.until(lambda: check_everything(watcher), "discovery republished")
         assert len(watcher.configs()) > 20
     assert (await hub.get("/readyz")).json()["checks"]["mqtt"] == "ok"
+
+
+async def test_tls_and_password_and_a_refused_login_shown_in_health(
+    hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    directory = tmp_path / "tls-broker"
+    directory.mkdir()
+    tls = make_tls(directory)
+    broker = Mosquitto(directory, tls=tls, users={"plantvita": "s3cret-hub", "ha": "ha-pass"})
+    broker.start()
+    try:
+        wrong = mqtt_settings(
+            hub_settings,
+            broker,
+            mqtt_tls=True,
+            mqtt_ca_file=tls.ca_file,
+            mqtt_username="plantvita",
+            mqtt_password="not-the-password",
+        )
+        async with start_hub(wrong) as client:
+            ready = await eventually(
+                client,
+                "/readyz",
+                lambda r: (
+                    "not authorised" in r.json()["checks"]["mqtt"].lower()
+                    or "not authorized" in r.json()["checks"]["mqtt"].lower()
+                ),
+                "a refused login in /readyz",
+            )
+            assert ready.status_code == 503
+            # The gardener fixes the password on the hub: it reconnects at once, over TLS.
+            fixed = await client.put(
+                "/api/v1/mqtt",
+                json={
+                    "host": "127.0.0.1",
+                    "port": broker.port,
+                    "tls": True,
+                    "ca_file": str(tls.ca_file),
+                    "username": "plantvita",
+                    "password": "s3cret-hub",
+                },
+            )
+            assert fixed.status_code == 200, fixed.text
+            assert fixed.json()["password_set"] is True
+            assert "s3cret" not in fixed.text
+            await eventually(
+                client,
+                "/readyz",
+                lambda r: r.json()["checks"]["mqtt"] == "ok",
+                "connected over TLS",
+            )
+            hid = hub_id(client)
+            ssl_context = ssl.create_default_context(cafile=str(tls.ca_file))
+            async with watching(
+                broker.port, username="ha", password="ha-pass", tls_context=ssl_context
+            ) as watcher:
+                await watcher.until(lambda: check_everything(watcher), "discovery over TLS")
+                assert watcher.messages[f"plantvita/{hid}/status"] == b"online"
+        # The saved broker (password included) survives a restart of the hub.
+        async with start_hub(hub_settings) as client:
+            await eventually(
+                client,
+                "/readyz",
+                lambda r: r.json()["checks"]["mqtt"] == "ok",
+                "the saved broker after a restart",
+            )
+            # A broker that is not there: no 500, a clear 400.
+            missing = await client.put(
+                "/api/v1/mqtt",
+                json={"host": "127.0.0.1", "tls": True, "ca_file": str(tmp_path / "nope.pem")},
+            )
+            assert missing.status_code == 400
+            assert "nope.pem" in missing.json()["error"]["message"]
+            bad_host = await client.put("/api/v1/mqtt", json={"host": "mqtt://x y"})
+            assert bad_host.status_code == 422
+            off = await client.put("/api/v1/mqtt", json={"host": ""})
+            assert off.json()["status"]["state"] == "off"
+            assert (await client.get("/readyz")).json()["checks"]["mqtt"] == "disabled"
+    finally:
+        broker.stop()

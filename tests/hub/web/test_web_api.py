@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from hub.app import create_app
 from hub.settings import HubSettings
@@ -14,6 +13,7 @@ from hub.store.types import utcnow
 from hub.web.router import ASSETS, PAGES
 from shared.metrics import PLANT_METRICS
 from tests.hub.factories import create_readings
+from tests.lifespan import LifespanManager
 
 MAC = "AA:BB:CC:DD:EE:07"
 KEY = "00112233445566778899aabbccddeeff"
