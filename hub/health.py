@@ -74,6 +74,14 @@ async def metrics(request: Request, store: StoreDep) -> Response:
     hub_metrics: HubMetrics = request.app.state.metrics
     hub_metrics.commit_failures.set(store.writer.commit_failures)
     hub_metrics.disk_free.set(store.free_bytes())
+    mqtt = getattr(request.app.state, "mqtt", None)
+    if mqtt is not None:
+        bridge = mqtt.status()
+        hub_metrics.mqtt_connected.set(
+            -1 if bridge.state == "off" else 1 if bridge.state == "connected" else 0
+        )
+        hub_metrics.mqtt_messages.set(bridge.messages_published)
+        hub_metrics.mqtt_failures.set(bridge.failed_attempts)
     scheduler: MonotonicScheduler | None = request.app.state.scheduler
     if scheduler is not None:
         now = scheduler.now_monotonic()

@@ -258,6 +258,12 @@ class AlertIn(_Wire):
     message: str = Field(max_length=500, pattern=r"^[^\x00]*$")
     opened_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
+    # What it opened on, so each app can write it in its reader's units (shared.alert_text):
+    # the value and the limit crossed (in the registry's units), and "dli" for the daily light
+    # integral rule. Sent only when known.
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    bound: float | None = Field(default=None, allow_inf_nan=False)
+    rule: Literal["dli"] | None = None
 
 
 class AlertBatch(BaseModel):

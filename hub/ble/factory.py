@@ -8,6 +8,8 @@ them in the hub's store at start and drives them with the same gateway code: the
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,8 +17,11 @@ from hub.ble.emulator import EmulatedGarden, SimClock
 from hub.ble.gateway import Gateway
 from hub.ble.ports import SeenDevice
 from hub.ble.settings import GatewaySettings
+from hub.plants import service as plants_service
 from hub.settings import HubSettings
 from hub.store.hub_store import HubStore
+
+logger = logging.getLogger(__name__)
 
 
 def production_gateway(store: HubStore, settings: HubSettings) -> Gateway:
@@ -33,6 +38,7 @@ class EmulatedHubGateway:
         self.store = store
         self.garden = garden
         self.pair = pair
+        self._booting: asyncio.Task[None] | None = None
         # Sessions are quick on the in-process radio: shorter timeouts than on a real adapter.
         self.gateway = Gateway(
             store,
@@ -44,17 +50,33 @@ class EmulatedHubGateway:
         )
 
     async def start(self) -> None:
-        """Pair the garden (first start), boot the nodes, start the gateway."""
+        """Pair the garden and plant it (first start), start the gateway, boot the nodes.
+
+        The nodes boot in the background: one with a seeded week draws its photos first, and
+        the hub answers (``/readyz``) meanwhile; each node is heard as soon as it is up.
+        """
         if self.pair:
             paired = {node.mac for node in await self.store.paired_nodes()}
             for mac, key in self.garden.bindkeys.items():
                 if mac not in paired:
                     await self.store.pair_node(mac, bindkey=key)
-        await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+            macs = [node.mac for node in self.garden.nodes]
+            await self.store.write(lambda session: plants_service.plant_a_garden(session, macs))
         await self.gateway.start()
+        self._booting = asyncio.create_task(self._boot(), name="emulated-garden-boot")
+
+    async def _boot(self) -> None:
+        try:
+            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+        except Exception:
+            logger.exception("the emulated garden did not boot")
 
     async def stop(self) -> None:
-        """Stop the gateway, then the garden."""
+        """Stop the gateway, then the garden (a boot still running is cut short)."""
+        booting = self._booting
+        if booting is not None and not booting.done():
+            booting.cancel()
+            await asyncio.wait([booting], timeout=10.0)
         await self.gateway.stop()
         await self.garden.stop()
 
@@ -81,12 +103,25 @@ class EmulatedHubGateway:
 
 
 CATCH_UP_REAL_S = 60.0  # real seconds the emulated garden spends replaying before it runs live
+SEED_HISTORY_S = 7 * 86_400.0  # what each new node already holds in its flash, as in the demo
+SEED_STEP_S = 1800.0  # measured every half hour over that week, a photo a day
 
 
 def emulated_gateway_factory(
-    nodes: int, *, speed: float = 60.0, pair: bool = True, photo_every_s: float | None = 3 * 3600
+    nodes: int,
+    *,
+    speed: float = 60.0,
+    pair: bool = True,
+    photo_every_s: float | None = 3 * 3600,
+    seed_history_s: float = SEED_HISTORY_S,
 ) -> Callable[[HubStore, HubSettings], EmulatedHubGateway]:
-    """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes."""
+    """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes.
+
+    A fresh garden is like the demo's: each node has been measuring for ``seed_history_s``
+    (its records and newest photos in flash, which the hub backfills), and with ``pair`` the
+    hub pairs every node and, unlinked and without plants, plants one of another species on
+    each, so the charts and galleries are full in the first minute.
+    """
 
     def factory(store: HubStore, settings: HubSettings) -> EmulatedHubGateway:
         # The garden catches up with real time within its first minute (``speed`` × 60 s of
@@ -99,6 +134,8 @@ def emulated_gateway_factory(
             clock=clock,
             photo_every_s=photo_every_s,
             state_dir=settings.data_dir / "emulated-nodes",
+            seed_history_s=seed_history_s,
+            seed_step_s=SEED_STEP_S,
         )
         (settings.data_dir / "emulated-nodes").mkdir(parents=True, exist_ok=True)
         return EmulatedHubGateway(store, settings, garden, pair)

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest, Conflict, NotFound
+from hub.images.adoption import adopt_node_photos
 from hub.plants import repository
 from hub.plants.models import Plant, PlantEdit, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
@@ -92,6 +93,8 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         raise BadRequest(problem)
     session.add(plant)
     await session.flush()
+    if plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -131,6 +134,8 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             )
         )
     await session.flush()
+    if "node_mac" in fields and plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -157,6 +162,29 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
         raise NotFound(f"plant {plant_id} not found")
     await session.delete(plant)
     await session.flush()
+
+
+async def plant_a_garden(session: AsyncSession, node_macs: Sequence[str]) -> int:
+    """A fresh standalone hub with an emulated garden (``serve --emulate N``): one local plant
+    per node, each of another catalogue species, as the demo plants its garden in the cloud.
+    Only on an unlinked hub that has no plant yet (plants deleted later stay deleted); returns
+    how many it created."""
+    if await kv.get(session, kv.HUB_TOKEN) is not None or await repository.list_plants(session):
+        return 0
+    species = sorted((await repository.species_map(session)).values(), key=lambda s: s.id)
+    for index, mac in enumerate(node_macs):
+        kind = species[index % len(species)] if species else None
+        name = f"{kind.common_name if kind else 'Plant'} #{index + 1}"
+        await create(
+            session,
+            PlantCreate(
+                name=name,
+                species_id=kind.id if kind else None,
+                location="Windowsill" if index % 2 else "Balcony",
+                node_mac=mac,
+            ),
+        )
+    return len(node_macs)
 
 
 # --- reads other domains use --------------------------------------------------------------

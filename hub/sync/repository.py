@@ -40,7 +40,8 @@ _READING_SELECT = (
     "from readings r join nodes n on n.id = r.node_id "
 )
 _ALERT_SELECT = (
-    "select id, node_mac, plant_id, kind, metric, message, opened_at, resolved_at from alerts "
+    "select id, node_mac, plant_id, kind, metric, message, opened_at, resolved_at, value, bound, "
+    "rule from alerts "
 )
 _SELECTS = {"readings": _READING_SELECT, "alerts": _ALERT_SELECT}
 _ORDER = {"readings": "r.id", "alerts": "opened_at, id"}

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import service as diagnoses_service
+from hub.images.adoption import adopt_node_photos
 from hub.images.models import Image, UploadState
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
@@ -101,6 +102,10 @@ def _alert_item(row: Any) -> str:
         "opened_at": _iso(row[6]),
         "resolved_at": _iso(row[7]) if row[7] is not None else None,
     }
+    # What it opened on, when known (the cloud writes it in its reader's units).
+    for key, value in (("value", row[8]), ("bound", row[9]), ("rule", row[10])):
+        if value is not None:
+            item[key] = value
     return orjson.dumps(item).decode()
 
 
@@ -177,7 +182,7 @@ class SyncEngine:
                 return report
             client = self._client_factory(url, token)
             phase = "nodes"
-            unreachable = False
+            failure: CloudError | None = None
             try:
                 # New nodes first: the cloud refuses readings of nodes it has not registered.
                 await self._push_nodes(client, report, only_if_unregistered=True)
@@ -206,14 +211,17 @@ class SyncEngine:
                 await self.store.write(
                     partial(repository.record, kind=phase, now=utcnow(), error=str(exc))
                 )
-                self._schedule_retry(exc.retry_after)
-                unreachable = exc.status is None
+                failure = exc
                 log.warning("sync_failed", phase=phase, error=str(exc), status=exc.status)
+            if failure is None or failure.status is not None:
+                # Not to an unreachable cloud: it would only time out once more.
+                await self._report_status(client, report)
+            # The backoff counts from the end of the pass, the status report included.
+            if failure is not None:
+                self._schedule_retry(failure.retry_after)
             else:
                 self._failures = 0
                 self._next_attempt = 0.0
-            if not unreachable:  # an unreachable cloud would only time out once more
-                await self._report_status(client, report)
             self.last_run_at = utcnow()
             self.last_report = report
             self.bytes_sent_total += report.bytes_sent
@@ -694,6 +702,10 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         _mirror_plant(plant, cfg, now)
         session.add(plant)
     await session.flush()
+    for cfg in snapshot.plants:
+        if cfg.node_mac is not None and str(cfg.id) not in editing:
+            # Photos the node sent before this plant came down (paired first) are its photos.
+            await adopt_node_photos(session, cfg.node_mac, str(cfg.id))
     changed: list[str] = []
     for node_cfg in snapshot.nodes:
         node = await nodes_service.node_by_mac(session, node_cfg.mac)

@@ -39,6 +39,7 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
     metrics = await app_client.get("/metrics")
     assert metrics.status_code == 200
     assert "hub_readings_stored 0.0" in metrics.text
+    assert "hub_mqtt_connected -1.0" in metrics.text  # no broker set
     assert metrics.headers["x-request-id"]
 
 

@@ -75,3 +75,33 @@ async def test_an_emulated_hub_has_species_and_readings_stamped_now(
         assert newest is not None, "no readings"
         assert utcnow() - from_ms(newest) < timedelta(minutes=3), from_ms(newest)
         assert from_ms(newest) <= utcnow() + timedelta(seconds=5)  # never in the future
+
+        # Like the demo's garden: a plant of its own species on each node, the week each node
+        # held in its flash backfilled into the charts, its photos in the plant's gallery.
+        plants = (await http.get("/api/v1/plants")).json()
+        assert sorted(p["node_mac"] for p in plants) == sorted(
+            n.mac for n in app.state.gateway.garden.nodes
+        )
+        assert len({p["species_id"] for p in plants}) == len(plants)
+        assert all(p["species_id"] is not None and p["origin"] == "local" for p in plants)
+
+        async def week_and_photos() -> bool:
+            await app.state.gateway.gateway.flush()
+            async with store.read() as session:
+                oldest = (
+                    await session.execute(text("select min(measured_at) from readings"))
+                ).scalar_one()
+            photos = [
+                len((await http.get(f"/api/v1/plants/{p['id']}/images")).json()) for p in plants
+            ]
+            return (
+                oldest is not None
+                and utcnow() - from_ms(oldest) > timedelta(days=6, hours=12)
+                and min(photos) >= 5
+            )
+
+        for _ in range(300):
+            if await week_and_photos():
+                break
+            await asyncio.sleep(0.2)
+        assert await week_and_photos(), "no seeded week of readings and photos"

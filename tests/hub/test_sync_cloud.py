@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from hub.settings import HubSettings
 from hub.store.types import utcnow
+from shared.metrics import Metric
 from tests.hub.cloudlink import cloud_scalar, linked_hub
 from tests.hub.conftest import Cloud
 from tests.hub.factories import T0, create_readings
@@ -292,3 +293,37 @@ async def test_the_hub_reports_its_pending_items_and_the_garden_shows_them(
         assert health["pending_total"] == 0
         assert health["oldest_pending_reading_at"] is None
         assert health["last_sync_error"] is None
+
+
+async def test_alerts_reach_the_cloud_with_the_value_they_opened_on(
+    cloud: Cloud, hub_settings: HubSettings
+) -> None:
+    """The cloud writes a hub's alert in its reader's units: it needs the value and limit."""
+    async with linked_hub(cloud, hub_settings) as hub:
+        await hub.http.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
+        assert (await hub.http.post("/api/v1/sync/now")).json()["error"] is None
+        from hub.alerts import service as alerts
+
+        await hub.store.write(
+            lambda s: alerts.open_alert(
+                s,
+                alerts.AlertKind.HIGH,
+                "temperature high",
+                utcnow(),
+                node_mac=MAC,
+                metric=Metric.TEMPERATURE,
+                value=31.0,
+                bound=25.0,
+                subject="Sill node",
+            )
+        )
+        synced = (await hub.http.post("/api/v1/sync/now")).json()
+        assert synced["sent"].get("alerts") == 1, synced
+        me = await cloud.http.patch(
+            "/api/v1/auth/me", json={"temperature_unit": "F"}, headers=hub.user.headers
+        )
+        assert me.status_code == 200
+        (alert,) = (await cloud.http.get("/api/v1/alerts", headers=hub.user.headers)).json()
+        assert (alert["source"], alert["metric"]) == ("hub", "temperature")
+        assert (alert["value"], alert["threshold"]) == (31.0, 25.0)
+        assert alert["message"] == "Sill node: temperature 31.0 °C above 25.0 °C"

@@ -86,19 +86,31 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
         headers=garden.hub.headers,
     )
     assert pushed.status_code == 200, pushed.text
-    # From the hub: dry soil at 05:00, still open.
+    # From the hub: warm again at 05:00, still open; and one from an older hub (no value).
     hub_alert = {
+        "local_id": str(uuid.uuid4()),
+        "node_mac": garden.node["mac"],
+        "plant_id": garden.plant["id"],
+        "kind": "high",
+        "metric": "temperature",
+        "message": "Monstera: temperature 30.0 °C above 25.0 °C",
+        "opened_at": (start + timedelta(hours=5)).isoformat(),
+        "value": 30.0,
+        "bound": 25.0,
+    }
+    older_hub_alert = {
         "local_id": str(uuid.uuid4()),
         "node_mac": garden.node["mac"],
         "plant_id": garden.plant["id"],
         "kind": "low",
         "metric": "moisture",
         "message": "Monstera: soil moisture 12 % below 30 %",
-        "opened_at": (start + timedelta(hours=5)).isoformat(),
+        "opened_at": (start + timedelta(hours=6)).isoformat(),
+        "resolved_at": (start + timedelta(hours=7)).isoformat(),
     }
     sent = await client.post(
         SYNC_ALERTS_PATH,
-        json={"batch_id": str(uuid.uuid4()), "alerts": [hub_alert]},
+        json={"batch_id": str(uuid.uuid4()), "alerts": [hub_alert, older_hub_alert]},
         headers=garden.hub.headers,
     )
     assert sent.status_code == 200, sent.text
@@ -135,16 +147,17 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
     message = mail.inbox.messages[0]
     assert message["To"] == garden.user.email
     assert subject_of(message) == (
-        f"Plant-Vita: your garden on {day.isoformat()} — 2 alerts opened, 1 resolved, 1 diagnosis"
+        f"Plant-Vita: your garden on {day.isoformat()} — 3 alerts opened, 2 resolved, 1 diagnosis"
     )
     body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
     assert f"Your garden on {day:%A} {day.isoformat()} (Asia/Tokyo time)." in body
     # The cloud's alert in the gardener's °F, named by the plant's current name, as text.
-    assert "Alerts opened (2):\n- 02:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
-    assert "Alerts resolved (1):\n- 03:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
+    assert "Alerts opened (3):\n- 02:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
+    assert "Alerts resolved (2):\n- 03:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
     assert "(open since 02:00)" in body
-    # The hub's alert opened that day too (its text names its plant already); still open.
-    assert "- 05:00 Monstera: soil moisture 12 % below 30 %\n" in body
+    # The hub's alerts: one with its value, in °F too; one without, in its own words.
+    assert "- 05:00 Monstera <i>: temperature 86.0 °F above 77.0 °F\n" in body
+    assert "- 07:00 Monstera: soil moisture 12 % below 30 % (open since 06:00)\n" in body
     assert "Diagnoses (1):\n- Monstera <i>: " in body
     assert "% sure)" in body
     assert "Hubs (1):" in body

@@ -203,6 +203,7 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
 
     ready = await hub.get("/readyz")
     assert ready.json()["checks"]["mqtt"] == "ok"
+    assert "hub_mqtt_connected 1.0" in (await hub.get("/metrics")).text
     status = (await hub.get("/api/v1/mqtt")).json()
     assert status["status"]["state"] == "connected"
     assert status["host"] == "127.0.0.1"
@@ -226,6 +227,7 @@ async def test_broker_restart_loses_nothing_and_health_says_disconnected(
     )
     body = ready.json()
     assert ready.status_code == 503
+    assert "hub_mqtt_connected 0.0" in (await hub.get("/metrics")).text
     assert body["checks"]["mqtt"].startswith(
         f"not connected to MQTT broker 127.0.0.1:{broker.port}"
     )

@@ -224,12 +224,13 @@ async function loadDiagnoses(images) {
     ? el("p", { class: "muted small", dataset: { role: "diagnosis-checked" } }, `From the hub's copy · last checked with the cloud ${relativeTime(result.last_checked_at)} (${dateTime(result.last_checked_at)})`)
     : null;
   if (!result.items.length) {
-    box.replaceChildren(
+    // replaceChildren would write a missing "last checked" line as the text "null".
+    box.replaceChildren(...[
       el("p", { class: "muted", dataset: { role: "no-diagnosis" } }, result.linked
         ? "No diagnosis yet. The cloud diagnoses this plant's photos once they are synced."
         : "No diagnosis: diagnoses are made in the cloud from this plant's photos. Link the hub on the Sync page to get them."),
       checked,
-    );
+    ].filter(Boolean));
     return;
   }
   const [latest, ...older] = result.items;
