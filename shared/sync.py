@@ -91,6 +91,7 @@ class ReadingSource(StrEnum):
 
     ADVERT = "advert"  # BTHome broadcast, decoded live
     BACKFILL = "backfill"  # Records characteristic, read after the hub was away
+    POLL = "poll"  # read over GATT from a sensor that advertises too little (MiFlora)
 
 
 class _ReadingFields(_Wire):
@@ -279,10 +280,12 @@ class AlertBatch(BaseModel):
 
 
 class NodeKind(StrEnum):
-    """A Plant-Vita node (full GATT service) or a third-party BTHome sensor (adverts only)."""
+    """A Plant-Vita node (full GATT service), a third-party BTHome sensor (adverts only) or a
+    Xiaomi MiBeacon sensor (MiFlora and relatives: adverts, plus a GATT poll for MiFlora)."""
 
     PLANTVITA = "plantvita"
     BTHOME = "bthome"
+    XIAOMI = "xiaomi"
 
 
 class AdvertCounts(_Wire):

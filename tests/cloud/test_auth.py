@@ -13,8 +13,11 @@ from starlette.types import ASGIApp
 
 from cloud.auth.security import encode_access_token
 from cloud.settings import CloudSettings
-from tests.cloud.conftest import asgi_client
+from tests.cloud.conftest import asgi_client, both_database_routes
 from tests.cloud.factories import DEFAULT_PASSWORD, create_hub, create_user, login
+
+# Each test runs straight to PostgreSQL and once through PgBouncer in transaction mode.
+database_route = both_database_routes
 
 ME = "/api/v1/auth/me"
 

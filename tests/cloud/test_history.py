@@ -12,7 +12,11 @@ import httpx
 import pytest
 
 from shared.sync import SYNC_READINGS_PATH
+from tests.cloud.conftest import both_database_routes
 from tests.cloud.factories import UserAuth, create_hub, create_node, create_plant, create_user
+
+# Each test runs straight to PostgreSQL and once through PgBouncer in transaction mode.
+database_route = both_database_routes
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 

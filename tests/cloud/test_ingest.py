@@ -14,7 +14,11 @@ import pytest
 
 from cloud.db.engine import libpq_url
 from shared.sync import SYNC_READINGS_PATH
+from tests.cloud.conftest import both_database_routes
 from tests.cloud.factories import HubAuth, create_hub, create_node, create_user
+
+# Each test runs straight to PostgreSQL and once through PgBouncer in transaction mode.
+database_route = both_database_routes
 
 BASE = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -86,9 +86,10 @@ async def test_take_a_photo_button_fetches_a_new_photo_from_the_node(
         ).status_code == 204
         gateway: EmulatedHubGateway = app.state.gateway
         mac = next(iter(gateway.garden.bindkeys))
-        created = await http.post("/api/v1/plants", json={"name": "Fern", "node_mac": mac})
-        assert created.status_code == 201, created.text
-        plant_topic = f"plantvita/{app.state.mqtt.hub_id}/plant/{created.json()['id']}/state"
+        # The emulated garden comes planted: each node watches a plant.
+        plants = (await http.get("/api/v1/plants")).json()
+        plant = next(p for p in plants if p["node_mac"] == mac)
+        plant_topic = f"plantvita/{app.state.mqtt.hub_id}/plant/{plant['id']}/state"
         store: HubStore = app.state.store
         hid = app.state.mqtt.hub_id
         key = mac.replace(":", "").lower()

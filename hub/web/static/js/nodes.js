@@ -16,6 +16,11 @@ function signal(rssi) {
   return `${rssi} dBm (${word})`;
 }
 
+function deviceKind(device) {
+  if (device.kind === "xiaomi") return ` (Xiaomi ${device.model || "MiBeacon"})`;
+  return device.plantvita ? " (Plant-Vita)" : " (BTHome)";
+}
+
 function pairForm(device) {
   const id = device.mac.replaceAll(":", "");
   const form = el("form", { class: "pair-form", dataset: { mac: device.mac } },
@@ -25,7 +30,9 @@ function pairForm(device) {
       autocomplete: "off", spellcheck: "false", class: "mono", "aria-describedby": `key-hint-${id}`,
       placeholder: device.encrypted ? "32 hexadecimal characters" : "not needed (unencrypted)",
     }),
-    el("p", { class: "hint", id: `key-hint-${id}` }, "Printed on the node's label and shown by its setup tool."),
+    el("p", { class: "hint", id: `key-hint-${id}` }, device.kind === "xiaomi"
+      ? "Xiaomi sensors that encrypt their adverts: the bindkey from the Mi Home cloud (a MiFlora needs none)."
+      : "Printed on the node's label and shown by its setup tool."),
     el("label", { for: `name-${id}` }, "Name (optional)"),
     el("input", { id: `name-${id}`, name: "name", maxlength: 64, value: device.name || "" }),
     el("div", { class: "row actions" }, el("button", { type: "submit" }, "Pair node")),
@@ -33,7 +40,7 @@ function pairForm(device) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const body = { mac: device.mac, name: data.get("name").trim() || null, kind: device.plantvita ? "plantvita" : "bthome" };
+    const body = { mac: device.mac, name: data.get("name").trim() || null, kind: device.kind || (device.plantvita ? "plantvita" : "bthome") };
     const key = data.get("bindkey").trim();
     if (key) body.bindkey = key;
     await busy(form.querySelector("button"), async () => {
@@ -54,7 +61,7 @@ function renderSeen(devices) {
   const rows = devices.map((d) => {
     const toggle = el("button", { type: "button", class: "secondary", "aria-expanded": String(openPairForms.has(d.mac)) }, "Pair…");
     const row = el("tr", { dataset: { mac: d.mac } },
-      el("td", { "data-label": "Device" }, d.name || "unnamed", d.plantvita ? " (Plant-Vita)" : " (BTHome)"),
+      el("td", { "data-label": "Device" }, d.name || "unnamed", deviceKind(d)),
       el("td", { "data-label": "Address", class: "mono" }, d.mac),
       el("td", { "data-label": "Signal" }, signal(d.rssi)),
       el("td", { "data-label": "Encrypted" }, d.encrypted ? "yes" : "no"),
