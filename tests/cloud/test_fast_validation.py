@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud.telemetry.validation import fast_columns, utc_from_micros, validate_readings
+from shared.metrics import METRIC_NAMES
 from shared.sync import parse_readings
 
 GOOD = {"node_mac": "AA:BB:CC:DD:EE:01", "measured_at": "2026-01-01T10:00:00Z", "moisture": 40.5}
@@ -41,6 +42,12 @@ VARIANTS: list[Any] = [
     {"node_mac": GOOD["node_mac"], "moisture": 3},
     [],
     "text",
+    {**GOOD, "channel": 1},
+    {**GOOD, "channel": 7, "temperature": 19.5},
+    {**GOOD, "channel": 8},
+    {**GOOD, "channel": -1},
+    {**GOOD, "channel": "1"},
+    {**GOOD, "channel": 1.5},
 ]
 
 
@@ -52,11 +59,8 @@ def _reference(items: list[Any]) -> dict[int, tuple[Any, ...]]:
             r.measured_at,
             r.seq,
             r.source.value,
-            r.moisture,
-            r.temperature,
-            r.humidity,
-            r.illuminance,
-            r.battery,
+            r.channel,
+            *(getattr(r, name) for name in METRIC_NAMES),
         )
         for i, r in valid
     }
@@ -71,11 +75,8 @@ def _fast(items: list[Any]) -> dict[int, tuple[Any, ...]]:
             r.measured_at,
             r.seq,
             r.source,
-            r.moisture,
-            r.temperature,
-            r.humidity,
-            r.illuminance,
-            r.battery,
+            r.channel,
+            *(getattr(r, name) for name in METRIC_NAMES),
         )
         for i, r in zip(indexes, valid, strict=True)
     }
@@ -101,6 +102,7 @@ def _columns(items: list[Any]) -> dict[int, tuple[Any, ...]] | None:
             utc_from_micros(int(columns.micros[row])),
             None if seq < 0 else seq,
             "backfill" if columns.source[row] else "advert",
+            int(columns.channel[row]),
             *(None if math.isnan(v) else v for v in columns.metrics[row].tolist()),
         )
     return out
@@ -113,7 +115,7 @@ def test_columnar_path_only_when_every_item_is_good(index: int) -> None:
     _, rejected = parse_readings(items)
     if rejected:
         assert fast is None  # never accepts what the reference refuses
-    if index in (0, 11, 13, 18):  # plain good readings take the fast path
+    if index in (0, 11, 13, 18, 25, 26):  # plain good readings take the fast path
         assert fast is not None
     if fast is not None:
         assert fast == _reference(items)

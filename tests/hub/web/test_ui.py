@@ -132,6 +132,24 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator("#diagnosis")).not_to_contain_text("null")
 
 
+def test_a_node_with_two_temperature_sensors_shows_each_channel(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants['Tomato bed']}")
+    expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
+    second = page.locator('.tile[data-metric="temperature"][data-channel="1"]')
+    expect(second).to_contain_text("Temperature 2")
+    expect(page.locator('.tile[data-metric="temperature"][data-channel="0"]')).to_contain_text(
+        "Temperature"
+    )
+    chart = page.locator('.chart[data-metric="temperature"][data-channel="1"]')
+    expect(chart.locator("figcaption")).to_have_text("Temperature 2 (°C)")
+    expect(chart.locator("svg path.line")).to_have_count(1)
+    assert int(chart.get_attribute("data-points") or 0) >= 8
+    # Only the metric that has a second sensor gets a second chart.
+    expect(page.locator('.chart[data-channel="1"]')).to_have_count(1)
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "plant-channels")
+
+
 def test_charts_read_out_value_and_time_on_hover_and_say_why_they_are_empty(
     page: Any, garden: Garden
 ) -> None:
