@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.alerts import service
 from hub.alerts.models import Alert
 from hub.ble.ports import DecodedReading
+from hub.hub_store import HubStore
 from hub.plants import repository as plants_repo
 from hub.plants.schemas import PlantCreate
 from hub.plants.service import create
-from hub.store.hub_store import HubStore
 from hub.store.types import SyncState, from_ms, to_ms, utcnow
 from shared.metrics import DLI, Metric, daily_light_integral
 from shared.sync import AlertKind, Thresholds

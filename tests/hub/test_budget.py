@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from hub import budget
+from hub.hub_store import HubStore, open_store
 from hub.settings import HubSettings
-from hub.store import budget
-from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from hub import budget
 from hub.app import create_app, evaluate_alerts
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store import budget
-from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
 from tests.lifespan import LifespanManager
 

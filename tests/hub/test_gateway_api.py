@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from hub.app import create_app
-from hub.ble.factory import EmulatedHubGateway, emulated_gateway_factory
+from hub.gateways import EmulatedHubGateway, emulated_gateway_factory
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from tests.hub.conftest import ADMIN_PASSWORD
 from tests.lifespan import LifespanManager
 

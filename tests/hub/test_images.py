@@ -9,8 +9,8 @@ import pytest
 from PIL import Image as PILImage
 
 from hub.ble.ports import ReceivedImage
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from tests.hub.factories import T0
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`

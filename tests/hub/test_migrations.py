@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from hub.hub_store import open_store
 from hub.settings import HubSettings
-from hub.store.hub_store import open_store
 from hub.store.migrations import LATEST_VERSION, current_version, migrate
 from tests.hub.factories import create_readings
 

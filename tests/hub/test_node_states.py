@@ -11,8 +11,8 @@ import pytest
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus, SeenDevice
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from shared.metrics import DLI, Metric
 from tests.lifespan import LifespanManager

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from hub.ble.ports import ReceivedImage
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from hub.sync.service import apply_snapshot
 from shared.sync import ConfigSnapshot, PlantConfig
 from tests.hub.factories import T0

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.app import create_app
-from hub.ble.factory import emulated_gateway_factory
+from hub.gateways import emulated_gateway_factory
 from hub.plants.service import catalogue_snapshot
 from hub.settings import HubSettings
 from hub.store.types import from_ms, utcnow

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.ble.ports import DecodedReading, DropCounters, NodeStatus
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from hub.store.writer import WriterStopped
 from shared.metrics import Metric
 from tests.hub.factories import T0, create_readings

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from cloud.app import create_app as create_cloud_app
 from cloud.settings import CloudSettings
+from hub.hub_store import open_store
 from hub.settings import HubSettings
-from hub.store.hub_store import open_store
 from hub.sync.client import CloudClient
 from hub.sync.link import LinkManager
 from hub.sync.service import SyncEngine

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 
 pytestmark = pytest.mark.pi
 

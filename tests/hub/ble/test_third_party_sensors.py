@@ -13,7 +13,7 @@ from sqlalchemy import text
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.emulator.sensor import EmulatedBTHomeSensor
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared.sync import NodeKind
 from shared.vectors import load_field
 from tests.hub.ble.conftest import eventually, eventually_async

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.ports import DecodedReading
+from hub.hub_store import HubStore
 from hub.plants.models import Species
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import Metric
 from shared.sync import Thresholds
 from tests.cloud.conftest import create_database, drop_database

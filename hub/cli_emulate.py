@@ -10,7 +10,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import text
+
+from hub.images import service as images_service
+from hub.readings import service as readings_service
 
 
 def run_emulate(
@@ -33,8 +35,8 @@ async def _run(
 ) -> None:
     from hub.ble.emulate import emulated_hub_radio
     from hub.ble.settings import GatewaySettings
+    from hub.hub_store import open_store
     from hub.settings import Environment, HubSettings
-    from hub.store.hub_store import open_store
 
     with contextlib.ExitStack() as stack:
         root = (
@@ -69,12 +71,8 @@ async def _run(
                 while duration is None or time.monotonic() - started < duration:
                     await asyncio.sleep(min(5.0, duration or 5.0))
                     async with store.read() as session:
-                        readings = (
-                            await session.execute(text("SELECT count(*) FROM readings"))
-                        ).scalar_one()
-                        images = (
-                            await session.execute(text("SELECT count(*) FROM images"))
-                        ).scalar_one()
+                        readings = await readings_service.count_readings(session)
+                        images = await images_service.count_images(session)
                     stats = gateway.stats
                     console.print(
                         f"[{garden.clock.now():%Y-%m-%d %H:%M} garden time] "

@@ -1,5 +1,6 @@
-"""``HubStore``: the hub's database and image files, and the ``GatewayStore`` the BLE gateway
-writes into. Build it with ``open_store(settings)``.
+"""``HubStore``: the hub's ``Database`` plus the ``GatewayStore`` the BLE gateway writes into
+(readings, photos, node status, pairing), composed from the domains' services. Build it with
+``open_store(settings)``.
 
 Readers use their own ``query_only`` connections (``store.read()``); every write goes through
 ``store.write(op)``, the single writer task, which returns once the transaction committed.
@@ -8,112 +9,34 @@ Readers use their own ``query_only`` connections (``store.read()``); every write
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
-from typing import TypeVar
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage, RefusedReplays
 from hub.errors import HubError
 from hub.images.service import ingest_image
-from hub.images.storage import ImageStorage
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
 from hub.readings import ingest as readings_ingest
 from hub.settings import HubSettings
+from hub.store.database import Database, StorageIncident
 from hub.store.engine import create_engine
 from hub.store.migrations import migrate
-from hub.store.types import utcnow
-from hub.store.writer import WriteOp, Writer
+from hub.store.writer import Writer
 from shared.mac import normalize_mac
 from shared.metrics import Metric
 from shared.sync import NodeKind
 
+__all__ = ["HubStore", "StorageIncident", "open_store"]
+
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 
-
-@dataclass(slots=True)
-class StorageIncident:
-    """A time the hub could not store data: raised as a DISK_FULL alert once it can write."""
-
-    since: datetime
-    message: str
-    ended_at: datetime | None = None
-
-
-class HubStore:
+class HubStore(Database):
     """The hub's store; implements ``hub.ble.ports.GatewayStore``."""
-
-    def __init__(
-        self,
-        settings: HubSettings,
-        writer_engine: AsyncEngine,
-        reader_engine: AsyncEngine,
-        writer: Writer,
-    ) -> None:
-        self.settings = settings
-        self.writer_engine = writer_engine
-        self.reader_engine = reader_engine
-        self.writer = writer
-        self.images = ImageStorage(settings.images_dir)
-        self._readers = async_sessionmaker(reader_engine, expire_on_commit=False)
-        self.storage_incident: StorageIncident | None = None
-        self.readings_stored = 0
-        self.readings_ignored = 0
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session on a reader connection (a consistent WAL snapshot)."""
-        async with self._readers() as session, session.begin():
-            yield session
-
-    def free_bytes(self) -> int:
-        """Free space on the data directory's filesystem, for this (unprivileged) process."""
-        stats = os.statvfs(self.settings.data_dir)
-        return stats.f_bavail * stats.f_frsize
-
-    def storage_problem(self) -> str | None:
-        """Why the hub cannot store data (a failed commit, a full disk), or None."""
-        if self.writer.failing:
-            return f"the database cannot be written ({self.writer.last_commit_error})"
-        free = self.free_bytes()
-        if free < self.settings.disk_reserve_bytes // 4:
-            return f"disk full: {free / 1_048_576:.1f} MB free on the hub's storage"
-        return None
-
-    def check_storage(self) -> StorageIncident | None:
-        """Follow the storage problem over time: the incident in progress, or one that ended but
-        whose alert is not written yet (``forget_incident`` once it is)."""
-        problem = self.storage_problem()
-        incident = self.storage_incident
-        if problem is not None:
-            if incident is None or incident.ended_at is not None:
-                since = self.writer.failing_since or utcnow()
-                if incident is not None:  # ended, not yet recorded: one incident, not two
-                    since = incident.since
-                incident = self.storage_incident = StorageIncident(since, problem)
-            else:
-                incident.message = problem
-        elif incident is not None and incident.ended_at is None:
-            incident.ended_at = utcnow()
-        return self.storage_incident
-
-    def forget_incident(self, incident: StorageIncident) -> None:
-        """The ended incident's alert is written."""
-        if self.storage_incident is incident and incident.ended_at is not None:
-            self.storage_incident = None
-
-    async def write(self, op: WriteOp[T]) -> T:
-        """Run ``op(session)`` in the writer's transaction; returns once committed."""
-        return await self.writer.submit(op)
 
     # --- GatewayStore -------------------------------------------------------------------
 

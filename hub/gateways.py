@@ -12,19 +12,32 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from hub.ble.emulator import EmulatedGarden, SimClock
 from hub.ble.gateway import Gateway
-from hub.ble.ports import SeenDevice
+from hub.ble.ports import GatewayStore, SeenDevice
 from hub.ble.settings import GatewaySettings
 from hub.plants import service as plants_service
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
+from hub.store.writer import WriteOp
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def production_gateway(store: HubStore, settings: HubSettings) -> Gateway:
+
+class PairingStore(GatewayStore, Protocol):
+    """A gateway store that can also pair a node and write (``hub.hub_store.HubStore``)."""
+
+    async def pair_node(self, mac: str, *, bindkey: bytes | None = None) -> object:
+        """Pair a node (idempotent)."""
+
+    async def write(self, op: WriteOp[T]) -> T:
+        """Run ``op(session)`` in the writer's transaction."""
+
+
+def production_gateway(store: GatewayStore, settings: HubSettings) -> Gateway:
     """The real gateway: bleak's platform backend (BlueZ), settings from ``ble_*``."""
     return Gateway(store, GatewaySettings.from_hub_settings(settings))
 
@@ -33,7 +46,7 @@ class EmulatedHubGateway:
     """A gateway plus the emulated garden it listens to; starts and stops both."""
 
     def __init__(
-        self, store: HubStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
+        self, store: PairingStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
     ) -> None:
         self.store = store
         self.garden = garden
@@ -114,7 +127,7 @@ def emulated_gateway_factory(
     pair: bool = True,
     photo_every_s: float | None = 3 * 3600,
     seed_history_s: float = SEED_HISTORY_S,
-) -> Callable[[HubStore, HubSettings], EmulatedHubGateway]:
+) -> Callable[[PairingStore, HubSettings], EmulatedHubGateway]:
     """A ``gateway_factory`` that brings its own garden of ``nodes`` emulated nodes.
 
     A fresh garden is like the demo's: each node has been measuring for ``seed_history_s``
@@ -123,7 +136,7 @@ def emulated_gateway_factory(
     each, so the charts and galleries are full in the first minute.
     """
 
-    def factory(store: HubStore, settings: HubSettings) -> EmulatedHubGateway:
+    def factory(store: PairingStore, settings: HubSettings) -> EmulatedHubGateway:
         # The garden catches up with real time within its first minute (``speed`` × 60 s of
         # history), then runs live: readings are stamped now, never in the future and never
         # hours behind (a week replayed at 60× kept them days old for hours).

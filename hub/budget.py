@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service as alerts
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.store.types import SyncState, to_ms, utcnow
 from shared.sync import AlertKind
 
@@ -38,7 +38,7 @@ class PruneReport:
     budget: int = 0  # what the pass pruned to: the configured budget or less (free space)
 
 
-async def used_bytes(store: HubStore) -> int:
+async def used_bytes(store: Database) -> int:
     """Live database pages plus stored image files (originals and thumbnails)."""
     async with store.read() as session:
         page_size = (await session.execute(text("pragma page_size"))).scalar_one()
@@ -53,7 +53,7 @@ async def used_bytes(store: HubStore) -> int:
     return int((pages - free) * page_size) + int(files) + thumbs
 
 
-def _thumbs_bytes(store: HubStore) -> int:
+def _thumbs_bytes(store: Database) -> int:
     root = store.images.root / "thumbs"
     if not root.exists():
         return 0
@@ -84,7 +84,7 @@ async def _delete_rollups(session: AsyncSession) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _image_files(store: HubStore, synced: bool) -> list[tuple[str, str, str | None]]:
+async def _image_files(store: Database, synced: bool) -> list[tuple[str, str, str | None]]:
     state = SyncState.SYNCED if synced else SyncState.PENDING
     async with store.read() as session:
         rows = (
@@ -99,7 +99,7 @@ async def _image_files(store: HubStore, synced: bool) -> list[tuple[str, str, st
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-async def _drop_images(store: HubStore, rows: list[tuple[str, str, str | None]]) -> None:
+async def _drop_images(store: Database, rows: list[tuple[str, str, str | None]]) -> None:
     async def op(session: AsyncSession) -> None:
         await session.execute(
             text("update images set file_present = 0 where id = :id"), [{"id": r[0]} for r in rows]
@@ -133,7 +133,7 @@ async def _count_dropped(session: AsyncSession, kind: str, count: int) -> None:
     )
 
 
-async def enforce(store: HubStore) -> PruneReport:
+async def enforce(store: Database) -> PruneReport:
     """Prune until the store fits its budget and the filesystem keeps its reserve free (or
     nothing more can go)."""
     report = PruneReport(used_before=await used_bytes(store))
@@ -180,3 +180,9 @@ async def enforce(store: HubStore) -> PruneReport:
     if used > budget:
         log.warning("disk_budget_exceeded", used=used, budget=budget)
     return report
+
+
+async def dropped_counts(session: AsyncSession) -> dict[str, int]:
+    """Unsynced data dropped so far, per kind."""
+    rows = await session.execute(text("select kind, count from dropped_data"))
+    return {str(kind): int(count) for kind, count in rows.tuples()}

@@ -1,4 +1,5 @@
-"""The sync tables: persisted batches and the per-kind ledger."""
+"""The sync ledger: what happened last for each kind of data (written by the sync, read by the
+diagnoses page for when they were last pulled)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,6 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from hub.store.types import EpochMs
-
-
-class SyncBatch(SQLModel, table=True):
-    """A batch written before it is sent, so a resend after a crash reuses its id and rows."""
-
-    __tablename__ = "sync_batches"
-
-    id: int | None = Field(default=None, primary_key=True)
-    batch_uuid: str = Field(unique=True)
-    kind: str
-    created_at: datetime = Field(sa_type=EpochMs)
-    item_count: int
-    acked_at: datetime | None = Field(default=None, sa_type=EpochMs)
 
 
 class SyncLedger(SQLModel, table=True):
