@@ -175,6 +175,19 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
         ).all()
     assert [(r[0], r[1], r[2]) for r in rows] == [(garden.user.id, day, "delivered")]
     assert rows[0][3] is not None
+    # The ledger is bounded: a row older than a month goes at the next check.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO email_digests (id, owner_id, day, time_zone, queued_at) "
+                "VALUES (gen_random_uuid(), :o, :d, 'UTC', now())"
+            ),
+            {"o": garden.user.id, "d": day - timedelta(days=40)},
+        )
+    assert await queue_due_digests(engine, 7, now) == 0
+    async with engine.begin() as conn:
+        days = (await conn.execute(text("SELECT day FROM email_digests"))).scalars().all()
+    assert days == [day]
 
     # The next morning in Tokyo: a new day, a new message (that day was quiet); still night
     # in Los Angeles.
