@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -327,3 +327,64 @@ async def test_alerts_reach_the_cloud_with_the_value_they_opened_on(
         assert (alert["source"], alert["metric"]) == ("hub", "temperature")
         assert (alert["value"], alert["threshold"]) == (31.0, 25.0)
         assert alert["message"] == "Sill node: temperature 31.0 °C above 25.0 °C"
+
+
+async def test_both_tiers_judge_light_by_the_same_days(
+    cloud: Cloud, hub_settings: HubSettings
+) -> None:
+    """The same readings on the hub and (synced) in the cloud: the same light status and the
+    same daily light integrals, from the one rule in shared.plant_status."""
+    from hub.ble.ports import DecodedReading
+
+    async with linked_hub(cloud, hub_settings) as hub:
+        await hub.http.post("/api/v1/nodes", json={"mac": MAC, "bindkey": KEY})
+        assert (await hub.http.post("/api/v1/sync/now")).json()["error"] is None
+        nodes = (await cloud.http.get("/api/v1/nodes", headers=hub.user.headers)).json()
+        limits = {"light_lux_min": 2000, "light_lux_max": 60000, "dli_min": 8, "dli_max": 30}
+        plant = await cloud.http.post(
+            "/api/v1/plants",
+            json={"name": "Fig", "node_id": nodes[0]["id"], "overrides": limits},
+            headers=hub.user.headers,
+        )
+        assert plant.status_code == 201, plant.text
+        now = utcnow()
+        today = datetime.combine(now.date(), datetime.min.time(), UTC)
+        dim_day = [
+            DecodedReading(
+                node_mac=MAC,
+                measured_at=today - timedelta(days=1) + timedelta(minutes=20 + 60 * h),
+                values={Metric.ILLUMINANCE: 150.0 + 10 * h},
+                seq=h,
+            )
+            for h in range(24)
+        ]
+        bright_now = DecodedReading(
+            node_mac=MAC,
+            measured_at=now - timedelta(minutes=1),
+            values={Metric.ILLUMINANCE: 20000.0},
+            seq=24,
+        )
+        await hub.store.store_readings([*dim_day, bright_now])
+        synced = (await hub.http.post("/api/v1/sync/now")).json()
+        assert synced["error"] is None, synced
+        assert synced["sent"]["readings"] == 25
+
+        def light(status: dict[str, Any]) -> dict[str, Any]:
+            return dict(next(m for m in status["metrics"] if m["metric"] == "illuminance"))
+
+        hub_plants = (await hub.http.get("/api/v1/plants")).json()
+        (hub_plant,) = [p for p in hub_plants if p["name"] == "Fig"]
+        on_hub = light((await hub.http.get(f"/api/v1/plants/{hub_plant['id']}/status")).json())
+        in_cloud = light(
+            (
+                await cloud.http.get(
+                    f"/api/v1/plants/{plant.json()['id']}/status", headers=hub.user.headers
+                )
+            ).json()
+        )
+        assert on_hub["status"] == in_cloud["status"] == "low"  # 20000 lx now; a dim day
+        assert on_hub["daily"]["yesterday"] == in_cloud["daily"]["yesterday"]
+        assert on_hub["daily"]["yesterday"]["samples"] == 24
+        assert on_hub["daily"]["today"]["dli"] == in_cloud["daily"]["today"]["dli"] is None
+        for key in ("unit", "minimum", "maximum"):
+            assert on_hub["daily"][key] == in_cloud["daily"][key]
