@@ -211,6 +211,19 @@ def seed_garden(
     other.raise_for_status()
     now = datetime.now(UTC)
     push_readings(http, hub, mac, history_times(now, days), dry=True)
+    # The node has a second temperature sensor (channel 1, the soil) for the last two days.
+    soil = [
+        {
+            "node_mac": mac,
+            "channel": 1,
+            "measured_at": (now - timedelta(minutes=30 * i)).isoformat(),
+            "temperature": round(14 + (i % 48) / 12, 1),
+        }
+        for i in range(1, 96)
+    ]
+    http.post(
+        SYNC_READINGS_PATH, json={"batch_id": str(uuid.uuid4()), "readings": soil}, headers=hub
+    ).raise_for_status()
     alert = {
         "local_id": str(uuid.uuid4()),
         "node_mac": mac,

@@ -16,8 +16,8 @@ import pytest
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, NodeStatus
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import PLANT_METRICS, REGISTRY, Metric
 from tests.hub.conftest import ADMIN_PASSWORD
 from tests.hub.mqtt.broker import Mosquitto, make_tls
