@@ -76,7 +76,7 @@ async def test_unsynced_data_dropped_only_when_needed_counted_and_alerted(
 
 async def test_synced_image_files_go_but_their_metrics_stay(hub_settings: HubSettings) -> None:
     from hub.images.service import ingest_image
-    from tests.hub.test_images import create_jpeg
+    from tests.hub.images.test_images import create_jpeg
 
     async with open_store(hub_settings) as store:
         await store.pair_node(MAC)

@@ -19,7 +19,7 @@ from hub.hub_store import HubStore
 from hub.settings import HubSettings
 from hub.store.types import utcnow
 from tests.hub.factories import create_readings
-from tests.hub.test_images import create_jpeg
+from tests.hub.images.test_images import create_jpeg
 
 pytestmark = pytest.mark.pi
 

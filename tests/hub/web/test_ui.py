@@ -211,7 +211,7 @@ def test_plant_page_shows_the_watering_forecast_and_the_daily_light(
 
 def test_offline_hub_shows_the_diagnoses_it_synced(page: Any, garden: Garden) -> None:
     """The hub's copy of the cloud's diagnoses (the down-sync itself is tested against the
-    real cloud in tests/hub/test_sync_diagnoses.py) shows with the browser cut off from
+    real cloud in tests/hub/sync/test_sync_diagnoses.py) shows with the browser cut off from
     everything but the hub."""
     plant_id = garden.plants[PLANT_NAMES[0]]
     with garden.api() as api:

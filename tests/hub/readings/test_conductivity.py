@@ -13,9 +13,9 @@ from hub.ble.ports import DecodedReading
 from hub.settings import HubSettings
 from hub.store.types import utcnow
 from shared.metrics import Metric
+from tests.hub.alerts.test_alert_parity import cloud_view, hub_view
 from tests.hub.cloudlink import linked_hub
 from tests.hub.conftest import Cloud
-from tests.hub.test_alert_parity import cloud_view, hub_view
 
 MAC = "AA:BB:CC:DD:EE:56"
 KEY = "00112233445566778899aabbccddeeff"

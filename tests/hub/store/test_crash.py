@@ -15,7 +15,7 @@ import pytest
 
 from hub.store.migrations import migrate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_and_kill(data_dir: Path, start_seq: int, acks_before_kill: int) -> set[int]:

@@ -15,7 +15,7 @@ from tests.hub.factories import create_readings
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
 
-FIXTURE = Path(__file__).parent / "fixtures" / "hub_v1.sql"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "hub_v1.sql"
 
 
 def load_v1_fixture(path: Path) -> None:

@@ -17,7 +17,7 @@ from hub.hub_store import HubStore
 from hub.sync.service import apply_snapshot
 from shared.sync import ConfigSnapshot, PlantConfig
 from tests.hub.factories import T0
-from tests.hub.test_images import create_jpeg, store_of
+from tests.hub.images.test_images import create_jpeg, store_of
 
 pytestmark = pytest.mark.pi
 

@@ -29,7 +29,7 @@ from tests.hub.conftest import Cloud
 from tests.hub.factories import create_readings
 from tests.hub.loopback import LoopbackServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MAC = "AA:BB:CC:DD:EE:01"
 READINGS = 20_000
 BATCH = 500

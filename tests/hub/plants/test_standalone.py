@@ -20,7 +20,7 @@ from hub.settings import HubSettings
 from hub.store.types import from_ms, utcnow
 from tests.lifespan import LifespanManager
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _migration(name: str) -> Any:

@@ -20,7 +20,7 @@ from shared.metrics import Metric
 from shared.sync import SYNC_DIAGNOSES_PATH
 from tests.hub.cloudlink import linked_hub
 from tests.hub.conftest import Cloud
-from tests.hub.test_images import create_jpeg
+from tests.hub.images.test_images import create_jpeg
 
 MAC = "AA:BB:CC:DD:EE:01"
 KEY = "00112233445566778899aabbccddeeff"

@@ -10,7 +10,7 @@ from typing import Any
 from hub.settings import HubSettings
 from tests.hub.cloudlink import LinkedHub, linked_hub
 from tests.hub.conftest import Cloud
-from tests.hub.test_sync_diagnoses import Switchable
+from tests.hub.sync.test_sync_diagnoses import Switchable
 
 MAC = "AA:BB:CC:DD:EE:41"
 MAC2 = "AA:BB:CC:DD:EE:42"

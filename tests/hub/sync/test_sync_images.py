@@ -12,7 +12,7 @@ from hub.sync.client import throttled
 from hub.sync.service import SyncEngine, SyncReport
 from tests.hub.cloudlink import cloud_scalar, linked_hub
 from tests.hub.conftest import Cloud
-from tests.hub.test_images import create_jpeg
+from tests.hub.images.test_images import create_jpeg
 
 MAC = "AA:BB:CC:DD:EE:01"
 

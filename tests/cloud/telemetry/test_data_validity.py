@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from shared.metrics import threshold_conflicts
 from shared.sync import SYNC_ALERTS_PATH, ReadingIn, Thresholds
 from tests.cloud.factories import HubAuth, create_hub, create_node, create_plant, create_user
-from tests.cloud.test_ingest import push
+from tests.cloud.telemetry.test_ingest import push
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
