@@ -54,6 +54,12 @@ def test_garden_and_plant_pages(site: CloudSite, browser: Any) -> None:
     page.get_by_role("button", name="1 year").click()
     expect(chart).to_have_attribute("data-resolution", re.compile("hour|day"))
     screenshot(page, "cloud-app-plant-desktop")
+    page.goto("/app/nodes")
+    page.locator("body[data-ready=true]").wait_for()
+    expect(page.locator('[data-role="adverts"] dd')).to_have_text(
+        "1432 stored · 5790 duplicate · 3 wrong key"
+    )
+    screenshot(page, "cloud-app-nodes-desktop")
     assert not page.errors
 
 
