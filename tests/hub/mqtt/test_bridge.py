@@ -16,8 +16,8 @@ import pytest
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, NodeStatus
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import PLANT_METRICS, REGISTRY, Metric
 from shared.sync import NodeKind
 from tests.hub.conftest import ADMIN_PASSWORD

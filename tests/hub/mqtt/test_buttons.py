@@ -11,10 +11,10 @@ from sqlalchemy import text
 
 from hub.app import create_app
 from hub.ble.emulator import EmulatedGarden
-from hub.ble.factory import EmulatedHubGateway
 from hub.ble.gateway import Gateway
+from hub.gateways import EmulatedHubGateway
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.sync import NodeKind
 from tests.hub.ble.conftest import FAST, SPEED
 from tests.hub.cloudlink import cloud_scalar, linked_hub
