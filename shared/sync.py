@@ -410,6 +410,13 @@ class _ThresholdMethods(_Wire):
             return self
         return self.model_copy(update=overrides.model_dump(exclude_none=True))
 
+    @classmethod
+    def effective(cls, species: Thresholds | None, overrides: Thresholds | None) -> Thresholds:
+        """A plant's ranges: its species' with every limit the plant overrides taking
+        precedence (no species: the overrides alone). The one rule both tiers use."""
+        base = species if species is not None else cls()
+        return base.merged(overrides)
+
 
 if TYPE_CHECKING:
     Thresholds = _ThresholdMethods

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.db.session import Reads
 from cloud.garden import repository
 from cloud.garden.schemas import (
+    ChannelStatus,
     Garden,
     GardenPlant,
     HubHealth,
@@ -184,9 +185,20 @@ async def plant_status(
     """One plant's latest values against its thresholds; 404 when not the owner's."""
     plant = await registry.plant_detail(session, owner_id, plant_id)
     now = datetime.now(UTC)
-    latest, light = await read_service.plant_readings(database, owner_id, plant_id, now)
+    latest, light, further = await read_service.plant_readings(database, owner_id, plant_id, now)
     sampling = DEFAULT_SAMPLING_S
     if plant.node_id is not None:
         node = await registry.get_node(session, owner_id, plant.node_id)
         sampling = node.sampling_interval_s
-    return _status(plant, latest, light, sampling, now)
+    status = _status(plant, latest, light, sampling, now)
+    status.channels = [
+        ChannelStatus(
+            channel=row["channel"],
+            measured_at=row["measured_at"],
+            metrics=[
+                m for m in _status(plant, row, None, sampling, now).metrics if m.value is not None
+            ],
+        )
+        for row in further
+    ]
+    return status

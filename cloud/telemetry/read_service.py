@@ -91,8 +91,9 @@ async def garden_readings(
 
 async def plant_readings(
     database: Reads, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
-) -> tuple[dict[str, Any] | None, DayMeans | None]:
-    """``plant_latest`` and the plant's node's ``light_by_node``; 404 when not the owner's."""
+) -> tuple[dict[str, Any] | None, DayMeans | None, list[dict[str, Any]]]:
+    """``plant_latest``, the plant's node's ``light_by_node`` and the newest reading of each
+    further sensor channel (those past channel 0); 404 when not the owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
         if rows is None:
@@ -101,4 +102,5 @@ async def plant_readings(
     # The first sensor of each kind (channel 0) is the plant's status, as on the hub.
     first = [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]
     latest = next((row for row in first if row["channel"] == 0), None)
-    return latest, next(iter(light.values()), None)
+    further = [row for row in first if row["channel"] != 0]
+    return latest, next(iter(light.values()), None), further

@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
+from hub.auth.dependencies import AdminDep
+from hub.dependencies import GatewayDep, ReadSessionDep, StoreDep
 from hub.errors import Conflict, NotFound
 from hub.nodes import service
 from hub.nodes.models import Node

@@ -16,21 +16,20 @@ from uuid import UUID, uuid4
 
 import orjson
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import service as diagnoses_service
-from hub.images.adoption import adopt_node_photos
 from hub.images.models import Image, UploadState
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
+from hub.plants import service as plants_service
 from hub.plants.models import Plant, Species
 from hub.plants.models import PlantEdit as PlantEdit_
 from hub.settings import HubSettings
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.store.types import SyncState, from_ms, utcnow
 from hub.sync import repository
 from hub.sync.client import CloudClient, CloudError, EncodedBatch, throttled
@@ -129,7 +128,7 @@ class SyncEngine:
 
     def __init__(
         self,
-        store: HubStore,
+        store: Database,
         settings: HubSettings,
         client_factory: Callable[[str, str | None], CloudClient],
         gateway: GatewayControl | None = None,
@@ -400,20 +399,7 @@ class SyncEngine:
         }
 
         async def op(session: AsyncSession) -> None:
-            for node in nodes:
-                reason = refused.get(node.mac)
-                await session.execute(
-                    text(
-                        "update nodes set sync_state = :s, reject_reason = :r, "
-                        "cloud_registered = :g where mac = :m"
-                    ),
-                    {
-                        "s": SyncState.REJECTED if reason else SyncState.SYNCED,
-                        "r": reason,
-                        "g": reason is None,
-                        "m": node.mac,
-                    },
-                )
+            await repository.mark_nodes_synced(session, {n.mac: refused.get(n.mac) for n in nodes})
             await repository.record(
                 session, "nodes", utcnow(), items=len(nodes) - len(refused), rejected=len(refused)
             )
@@ -705,7 +691,7 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
     for cfg in snapshot.plants:
         if cfg.node_mac is not None and str(cfg.id) not in editing:
             # Photos the node sent before this plant came down (paired first) are its photos.
-            await adopt_node_photos(session, cfg.node_mac, str(cfg.id))
+            await plants_service.adopt_node_photos(session, cfg.node_mac, str(cfg.id))
     changed: list[str] = []
     for node_cfg in snapshot.nodes:
         node = await nodes_service.node_by_mac(session, node_cfg.mac)
@@ -725,3 +711,15 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
     await kv.put(session, kv.HUB_ID, str(snapshot.hub_id))
     await repository.record(session, "config", now, items=1)
     return changed
+
+
+async def store_stats(session: AsyncSession) -> tuple[int | None, dict[str, int], dict[str, int]]:
+    """For /metrics: the oldest unacknowledged reading (epoch ms), unacknowledged rows per kind,
+    and bytes sent per kind."""
+    oldest = await repository.oldest_pending_reading(session)
+    ledger = await repository.ledger(session)
+    return (
+        oldest,
+        await repository.unsynced_counts(session),
+        {kind: row.bytes_sent for kind, row in ledger.items()},
+    )

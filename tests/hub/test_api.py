@@ -9,8 +9,8 @@ import pytest
 
 from hub.app import create_app, evaluate_alerts
 from hub.ble.ports import DropCounters, NodeStatus
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import METRIC_NAMES, PLANT_METRICS
 from tests.hub.factories import T0, create_readings
 from tests.lifespan import LifespanManager

@@ -13,7 +13,7 @@ from hub.ble import mibeacon
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.emulator.miflora import EmulatedMiFlora
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared.metrics import Metric
 from shared.sync import NodeKind
 from tests.hub.ble.conftest import FAST, eventually, eventually_async

@@ -132,6 +132,24 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator("#diagnosis")).not_to_contain_text("null")
 
 
+def test_a_node_with_two_temperature_sensors_shows_each_channel(page: Any, garden: Garden) -> None:
+    page.goto(f"/plants/{garden.plants['Tomato bed']}")
+    expect(page.locator("#charts")).to_have_attribute("aria-busy", "false")
+    second = page.locator('.tile[data-metric="temperature"][data-channel="1"]')
+    expect(second).to_contain_text("Temperature 2")
+    expect(page.locator('.tile[data-metric="temperature"][data-channel="0"]')).to_contain_text(
+        "Temperature"
+    )
+    chart = page.locator('.chart[data-metric="temperature"][data-channel="1"]')
+    expect(chart.locator("figcaption")).to_have_text("Temperature 2 (°C)")
+    expect(chart.locator("svg path.line")).to_have_count(1)
+    assert int(chart.get_attribute("data-points") or 0) >= 8
+    # Only the metric that has a second sensor gets a second chart.
+    expect(page.locator('.chart[data-channel="1"]')).to_have_count(1)
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "plant-channels")
+
+
 def test_charts_read_out_value_and_time_on_hover_and_say_why_they_are_empty(
     page: Any, garden: Garden
 ) -> None:
@@ -193,7 +211,7 @@ def test_plant_page_shows_the_watering_forecast_and_the_daily_light(
 
 def test_offline_hub_shows_the_diagnoses_it_synced(page: Any, garden: Garden) -> None:
     """The hub's copy of the cloud's diagnoses (the down-sync itself is tested against the
-    real cloud in tests/hub/test_sync_diagnoses.py) shows with the browser cut off from
+    real cloud in tests/hub/sync/test_sync_diagnoses.py) shows with the browser cut off from
     everything but the hub."""
     plant_id = garden.plants[PLANT_NAMES[0]]
     with garden.api() as api:

@@ -120,9 +120,12 @@ function revisionText(node) {
   return `Wanted revision ${node.config_revision}; node has applied ${applied == null ? "none yet" : `revision ${applied}`} — it confirms at its next connection.`;
 }
 
+const KIND_NAMES = { plantvita: "Plant-Vita node", bthome: "BTHome sensor", xiaomi: "Xiaomi sensor (MiBeacon)" };
+
 function facts(node) {
   const d = node.drops;
   return [
+    ["Device", KIND_NAMES[node.kind] || node.kind],
     ["State", nodeStateBadge(node.state)],
     ["Battery", node.battery == null ? "–" : `${Math.round(node.battery)} %`],
     ["Signal", signal(node.rssi)],
@@ -168,6 +171,7 @@ function updateCard(node) {
     ...facts(node).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))),
   );
   const rev = card.querySelector(".revision");
+  if (!rev) return;
   rev.textContent = revisionText(node);
   rev.dataset.wanted = node.config_revision;
   rev.dataset.applied = node.config_revision_applied ?? "";
@@ -188,8 +192,9 @@ function newCard(node) {
     el("h3", {}, title, " ", el("span", { class: "muted small mono" }, node.mac)),
     el("div", { class: "repair-slot" }),
     el("dl", { class: "facts node-facts" }),
-    el("p", { class: "revision", role: "status" }),
-    configForm(node),
+    ...(node.kind === "xiaomi"
+      ? [el("p", { class: "muted" }, "A Xiaomi sensor runs its own schedule: the hub listens to its adverts, and reads a MiFlora's battery and current values over Bluetooth once a day (hourly while its adverts leave a value out).")]
+      : [el("p", { class: "revision", role: "status" }), configForm(node)]),
     el("div", { class: "row actions" }, unpair),
     status);
   cards.set(node.mac, card);
