@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeVar
 
+import psycopg
+import psycopg.errors
 import structlog
 from fastapi import Depends, Request
 
@@ -29,15 +33,19 @@ from cloud.db.session import ReadDatabase, open_read_database
 _log = structlog.get_logger("cloud.db.replica")
 
 READ_SOURCE_HEADER: Final = "X-Read-Source"
+# A replica read waits this long for a pooled connection before it is read on the primary.
+REPLICA_CONNECT_TIMEOUT_S: Final = 2.0
 
-# Zero when everything received is replayed (an idle primary is not lag), else the age of the
-# last replayed transaction: the standard measure, conservative after an idle spell.
-LAG_SQL: Final = """
-    SELECT CASE
-        WHEN NOT pg_is_in_recovery() THEN 0
-        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
-        ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 1e9)
-    END::float8
+T = TypeVar("T")
+
+# The primary's WAL position: sampled at every check, on this process's clock.
+PRIMARY_LSN_SQL: Final = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::int8"
+# The standby's replay position, and the age of its last replayed commit (used only when no
+# sample is old enough to place the replay position: right after start-up, or far behind).
+REPLICA_SQL: Final = """
+    SELECT pg_is_in_recovery(),
+           (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8,
+           EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
 """
 
 
@@ -57,6 +65,26 @@ class ReplicaState:
         return f"ok (lag {self.lag_s:.1f} s)"
 
 
+def replay_lag(
+    samples: deque[tuple[float, int]], replay_lsn: int, now: float, age_s: float | None
+) -> float:
+    """How old the oldest write the replica has not replayed can be, in seconds.
+
+    ``samples`` are (time, primary WAL position), oldest first, the newest taken just before
+    the replica was asked. A replica at or past the newest sample has everything: lag 0, even
+    on an idle primary (the age of the last replayed commit would grow there without any lag).
+    Otherwise it has replayed all that was written up to the newest sample at or below its
+    position, so writes since that sample's time may be missing. With no such sample, the
+    larger of the sampled span and the age of the last replayed commit (``age_s``) bounds it.
+    """
+    if not samples or replay_lsn >= samples[-1][1]:
+        return 0.0
+    for at, lsn in reversed(samples):
+        if lsn <= replay_lsn:
+            return now - at
+    return max(now - samples[0][0], age_s if age_s is not None else float("inf"))
+
+
 class ReadRouting:
     """Chooses the server of each routed read (see the module docstring)."""
 
@@ -74,6 +102,10 @@ class ReadRouting:
         self.check_s = check_s
         self.state = ReplicaState()
         self._writes: dict[uuid.UUID, float] = {}
+        # Enough primary positions to place a replica up to twice the bound behind.
+        self._samples: deque[tuple[float, int]] = deque(
+            maxlen=math.ceil(2 * max_lag_s / check_s) + 2
+        )
 
     @property
     def ryow_window_s(self) -> float:
@@ -102,16 +134,49 @@ class ReadRouting:
             return None
         return self.replica
 
+    def failed(self, exc: BaseException) -> None:
+        """A read on the replica failed on the connection: read the primary until the next
+        check finds it answering again."""
+        self.state = ReplicaState(error=type(exc).__name__)
+
+    async def read(
+        self, user_id: uuid.UUID, reading: Callable[[ReadDatabase | None], Awaitable[T]]
+    ) -> tuple[T, ReadDatabase | None]:
+        """``reading`` on this reader's server (None: the primary) and the replica if it
+        answered; a read the replica fails (down between checks, or cancelled by a conflict
+        with its recovery) is read again on the primary."""
+        replica = self.for_reader(user_id)
+        if replica is not None:
+            try:
+                return await reading(replica), replica
+            except (psycopg.OperationalError, psycopg.errors.SerializationFailure) as exc:
+                if isinstance(exc, psycopg.OperationalError):
+                    self.failed(exc)
+                _log.warning("replica_read_failed", error=type(exc).__name__)
+        return await reading(None), None
+
     async def check(self) -> None:
         """Measure the replica's lag once (the state says unreachable when it fails)."""
         if self.replica is None:
             return
         try:
-            async with self.replica.connection() as conn:
-                row = await (await conn.execute(LAG_SQL)).fetchone()
-            self.state = ReplicaState(lag_s=float(row[0]) if row else None)
+            async with asyncio.timeout(max(2.0, self.check_s)):
+                async with self.primary.connection() as conn:
+                    row = await (await conn.execute(PRIMARY_LSN_SQL)).fetchone()
+                if row is not None:
+                    self._samples.append((time.monotonic(), int(row[0])))
+                async with self.replica.connection() as conn:
+                    found = await (await conn.execute(REPLICA_SQL)).fetchone()
         except Exception as exc:  # any failure means: do not read there
             self.state = ReplicaState(error=type(exc).__name__)
+            return
+        if found is None or found[1] is None:
+            self.state = ReplicaState(error="no replay position")
+        elif not found[0]:
+            self.state = ReplicaState(lag_s=0.0)  # promoted, or the primary itself
+        else:
+            lag = replay_lag(self._samples, int(found[1]), time.monotonic(), found[2])
+            self.state = ReplicaState(lag_s=lag)
 
     async def monitor(self) -> None:
         """Check the lag every ``check_s`` until cancelled."""
@@ -147,6 +212,7 @@ async def open_read_routing(
         transaction_pooler=transaction_pooler,
         name="replica",
         guard_read_only=False,  # a standby refuses writes by itself
+        timeout_s=REPLICA_CONNECT_TIMEOUT_S,
     ) as replica:
         routing = ReadRouting(primary, replica, max_lag_s=max_lag_s, check_s=check_s)
         await routing.check()

@@ -136,11 +136,12 @@ async def open_read_database(
     transaction_pooler: bool = False,
     name: str = "primary",
     guard_read_only: bool = True,
+    timeout_s: float = 30.0,
 ) -> AsyncIterator[ReadDatabase]:
     """Open the read pool (``size`` connections, kept open) for the app's lifetime;
     ``transaction_pooler``: ``url`` is PgBouncer in transaction mode (no startup options, no
     server-side prepared statements, read-only per transaction); ``guard_read_only`` off for a
-    standby, which refuses writes by itself."""
+    standby, which refuses writes by itself; ``timeout_s`` a read waits for a connection."""
     kwargs: dict[str, Any] = {
         "autocommit": True,
         **connect_kwargs(transaction_pooler=transaction_pooler),
@@ -156,6 +157,7 @@ async def open_read_database(
         configure=_configure_read_only if guard_per_transaction else None,
         name=f"read-{name}",
         check=check_idle_connection,
+        timeout=timeout_s,
         open=False,
     )
     await pool.open()

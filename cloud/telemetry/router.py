@@ -75,9 +75,9 @@ async def plant_history(
 ) -> Response:
     """Readings of the plant's node over the window (raw, hourly or daily rollups), of one
     sensor channel (``?channel=1``: the node's second sensor of each kind)."""
-    replica = routing.for_reader(user_id)
-    return _json(
-        await service.history(
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: service.history(
             session,
             user_id,
             plant_id=plant_id,
@@ -90,8 +90,8 @@ async def plant_history(
             channel=channel,
             replica=replica,
         ),
-        replica,
     )
+    return _json(body, replica)
 
 
 @router.get("/nodes/{node_id}/readings", response_model=History)
@@ -109,9 +109,9 @@ async def node_history(
 ) -> Response:
     """Readings of a node over the window (raw, hourly or daily rollups), of one sensor
     channel."""
-    replica = routing.for_reader(user_id)
-    return _json(
-        await service.history(
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: service.history(
             session,
             user_id,
             node_id=node_id,
@@ -124,8 +124,8 @@ async def node_history(
             channel=channel,
             replica=replica,
         ),
-        replica,
     )
+    return _json(body, replica)
 
 
 @router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
@@ -142,8 +142,9 @@ async def latest_all(
     request: Request, user_id: CurrentUserId, routing: ReadRoutingDep, page: PageDep
 ) -> Response:
     """The newest reading of each of your plants, by plant name (a page: see Pagination)."""
-    replica = routing.for_reader(user_id)
-    body, next_cursor = await read_service.latest_json(replica or routing.primary, user_id, page)
+    (body, next_cursor), replica = await routing.read(
+        user_id, lambda replica: read_service.latest_json(replica or routing.primary, user_id, page)
+    )
     response = _json(body, replica)
     link_next(request, response, next_cursor)
     return response
@@ -154,9 +155,13 @@ async def latest_plant(
     plant_id: uuid.UUID, user_id: CurrentUserId, routing: ReadRoutingDep
 ) -> Response:
     """The newest reading of one plant (an empty list when it has none yet)."""
-    replica = routing.for_reader(user_id)
-    database = replica or routing.primary
-    return _json(await read_service.plant_latest_json(database, user_id, plant_id), replica)
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: read_service.plant_latest_json(
+            replica or routing.primary, user_id, plant_id
+        ),
+    )
+    return _json(body, replica)
 
 
 def _csv_response(
