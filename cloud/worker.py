@@ -30,6 +30,8 @@ from cloud.diagnosis import tasks as diagnosis_tasks
 from cloud.diagnosis.factory import open_diagnoser
 from cloud.diagnosis.ports import Diagnoser
 from cloud.diagnosis.service import diagnosis_subject
+from cloud.digest import tasks as digest_tasks
+from cloud.digest.service import digest_subject
 from cloud.egress import Egress, EgressPolicy
 from cloud.images import tasks as image_tasks
 from cloud.images.metrics import PipelineCounters
@@ -37,7 +39,6 @@ from cloud.jobs import queue
 from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
 from cloud.notifications.channels import build_channels
-from cloud.notifications.digest import digest_subject
 from cloud.notifications.ports import Channel, ChannelResources, SubjectLoader
 from cloud.notifications.vapid import vapid_or_none
 from cloud.registry.service import hub_subject
@@ -110,6 +111,7 @@ def register_tasks(app: procrastinate.App) -> None:
     diagnosis_tasks.register_tasks(app)
     image_tasks.register_tasks(app)
     notification_tasks.register_tasks(app)
+    digest_tasks.register_tasks(app)
     telemetry_tasks.register_tasks(app)
 
 
@@ -130,6 +132,7 @@ async def run_worker(
     context = {
         diagnosis_tasks.DEPS_KEY: deps,
         notification_tasks.DEPS_KEY: deps,
+        digest_tasks.DEPS_KEY: deps,
         telemetry_tasks.DEPS_KEY: deps,
         image_tasks.STORE_KEY: deps.store,
     }

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.digest.service import day_window, queue_due_digests
 from cloud.jobs.queue import NAMESPACE, defer
-from cloud.notifications.digest import day_window, queue_due_digests
 from cloud.worker import build_job_app
 from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import create_user
