@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from cloud.alerts.models import Alert, AlertState
 from cloud.auth.models import DeviceAuthorization, Hub, LoginFailure, RefreshToken, User
-from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
-from cloud.images.models import Image
+from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow, Image
 from cloud.notifications.models import Webhook
 from cloud.ratelimit import RateLimitCounter
 from cloud.registry.models import Node, NodeAssignment, Plant, Species

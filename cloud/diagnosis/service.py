@@ -23,7 +23,8 @@ from sqlmodel import col
 from cloud.auth.models import Hub
 from cloud.db.session import raw_connection
 from cloud.diagnosis import repository
-from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
+from cloud.diagnosis.metrics import PipelineCounters
+from cloud.diagnosis.models import Diagnosis, DiagnosisStatus, Image, ImageStatus
 from cloud.diagnosis.ports import (
     AlertSummary,
     CanopyPoint,
@@ -38,8 +39,6 @@ from cloud.diagnosis.ports import (
 )
 from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
-from cloud.images.metrics import PipelineCounters
-from cloud.images.models import Image, ImageStatus
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
 from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DIAGNOSIS_READY

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.models import Hub
 from cloud.diagnosis import service as diagnosis_service
+from cloud.diagnosis.metrics import PipelineCounters
+from cloud.diagnosis.models import Image, ImageStatus
 from cloud.errors import (
     CloudError,
     ConflictError,
@@ -27,8 +29,6 @@ from cloud.errors import (
     PayloadTooLargeError,
 )
 from cloud.images import repository
-from cloud.images.metrics import PipelineCounters
-from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePublic
 from cloud.jobs.queue import defer, task_name
