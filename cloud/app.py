@@ -22,6 +22,7 @@ from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
 from cloud.ratelimit import RateLimiter
 from cloud.security import AccessTokenMemo, Passwords
 from cloud.settings import CloudSettings
+from cloud.wiring import wire
 
 _log = structlog.get_logger("cloud.app")
 
@@ -52,6 +53,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     ``egress`` vets user-chosen outbound URLs (webhooks); tests pass one with a static resolver.
     """
     settings = settings or CloudSettings()
+    wire()
     configure_logging(settings.log_level, settings.log_json)
     if defaults := settings.development_secrets():
         _log.warning(

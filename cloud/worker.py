@@ -28,13 +28,13 @@ from cloud.alerts.service import alert_subject
 from cloud.db.engine import build_engine
 from cloud.diagnosis import tasks as diagnosis_tasks
 from cloud.diagnosis.factory import open_diagnoser
+from cloud.diagnosis.metrics import PipelineCounters
 from cloud.diagnosis.ports import Diagnoser
 from cloud.diagnosis.service import diagnosis_subject
 from cloud.digest import tasks as digest_tasks
 from cloud.digest.service import digest_subject
 from cloud.egress import Egress, EgressPolicy
 from cloud.images import tasks as image_tasks
-from cloud.images.metrics import PipelineCounters
 from cloud.jobs import queue
 from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
@@ -47,6 +47,7 @@ from cloud.settings.images import ImageSettings
 from cloud.storage.factory import build_object_store
 from cloud.storage.ports import ObjectStore
 from cloud.telemetry import tasks as telemetry_tasks
+from cloud.wiring import wire
 
 _log = structlog.get_logger("cloud.jobs")
 
@@ -129,6 +130,7 @@ async def run_worker(
     install_signal_handlers: bool = False,
 ) -> None:
     """Run a worker with ``deps`` until cancelled (or, ``wait=False``, the queue is empty)."""
+    wire()
     context = {
         diagnosis_tasks.DEPS_KEY: deps,
         notification_tasks.DEPS_KEY: deps,

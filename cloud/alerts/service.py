@@ -575,3 +575,8 @@ async def open_alert_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
 async def prune_resolved_alerts(conn: Any, before: datetime) -> int:
     """Forget alerts resolved before ``before`` (``conn``: psycopg, autocommit); how many."""
     return await repository.prune_resolved(conn, before)
+
+
+async def delete_node_state(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Forget a deleted node's alert state (a registry hook: ``cloud.wiring``)."""
+    await repository.delete_node_state(session, node_id)

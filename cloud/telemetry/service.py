@@ -391,3 +391,8 @@ async def stream_csv(
             async for chunk in copy:
                 yield bytes(chunk)
         await connection.rollback()
+
+
+async def delete_node_readings(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Forget a deleted node's readings and rollups (a registry hook: ``cloud.wiring``)."""
+    await repository.delete_node_readings(session, node_id)
