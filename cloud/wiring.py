@@ -1,5 +1,5 @@
-"""Hands the lower domains what the ones above them do on their events (see the layers in
-docs/architecture.md): the registry learns what telemetry, alerts and images do when a node or
+"""Hands the lower domains what the ones above them do on their events (see the package layers
+in docs/cloud.md): the registry learns what telemetry, alerts and images do when a node or
 plant moves or goes. Called by ``cloud.app.create_app`` and by the worker; idempotent."""
 
 from __future__ import annotations
