@@ -7,7 +7,7 @@ interleaved minute by minute (as many hubs' batches arrive), so each node's rows
 over the heap as they are in production, not laid out node by node. Hourly and daily rollups
 are rebuilt from the raw rows with the ingest path's own aggregates. Storage is measured twice:
 as loaded (the open month's layout: primary-key pages half full) and after the storage
-maintenance compacted the closed months (``cloud.telemetry.partitions``). Requests go over
+maintenance compacted the closed months (``cloud.db.partitions``). Requests go over
 loopback HTTP to uvicorn (a subprocess) with ``max_points=1000``, after compaction. Baseline,
 same run: the naive query, ``date_bin`` over the raw rows with the bin width that gives ≤ 1,000
 points, run directly with psycopg (no HTTP at all). ``--quick`` uses 8 nodes instead of 50 (the
@@ -39,8 +39,8 @@ from bench._cloud import (
 )
 from bench._common import percentiles
 from cloud.db.engine import libpq_url
+from cloud.db.partitions import RetentionPolicy, maintain
 from cloud.telemetry import sql
-from cloud.telemetry.partitions import RetentionPolicy, maintain
 
 YEAR = timedelta(days=365)
 # The last year up to yesterday: inside the raw retention window (and its partitions).

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from cloud.auth.security import AccessTokenMemo, Passwords
 from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
@@ -21,6 +20,7 @@ from cloud.observability import CloudMetrics, RequestContextMiddleware, configur
 from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
 from cloud.ratelimit import RateLimiter
+from cloud.security import AccessTokenMemo, Passwords
 from cloud.settings import CloudSettings
 
 _log = structlog.get_logger("cloud.app")

@@ -33,7 +33,6 @@ from cloud.diagnosis.service import diagnosis_subject
 from cloud.egress import Egress, EgressPolicy
 from cloud.images import tasks as image_tasks
 from cloud.images.metrics import PipelineCounters
-from cloud.images.settings import ImageSettings
 from cloud.jobs import queue
 from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
@@ -43,6 +42,7 @@ from cloud.notifications.ports import Channel, ChannelResources, SubjectLoader
 from cloud.notifications.vapid import vapid_or_none
 from cloud.registry.service import hub_subject
 from cloud.settings import CloudSettings
+from cloud.settings.images import ImageSettings
 from cloud.storage.factory import build_object_store
 from cloud.storage.ports import ObjectStore
 from cloud.telemetry import tasks as telemetry_tasks

@@ -11,11 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 
 from cloud.auth import service
 from cloud.auth.models import User
-from cloud.auth.security import AccessTokenMemo
 from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.errors import UnauthorizedError
 from cloud.registry.models import Hub
+from cloud.security import AccessTokenMemo
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
 

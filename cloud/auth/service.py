@@ -19,7 +19,18 @@ from cloud.auth.schemas import (
     UserCreate,
     UserUpdate,
 )
-from cloud.auth.security import (
+from cloud.db.session import ReadDatabase
+from cloud.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    OAuthProtocolError,
+    UnauthorizedError,
+)
+from cloud.pagination import Page, PageRequest
+from cloud.ratelimit import RateRule, refusal
+from cloud.registry.models import Hub
+from cloud.security import (
     HUB_TOKEN_PREFIX,
     REFRESH_TOKEN_PREFIX,
     AccessClaims,
@@ -35,17 +46,6 @@ from cloud.auth.security import (
     sha256_hex,
     token_floor,
 )
-from cloud.db.session import ReadDatabase
-from cloud.errors import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    OAuthProtocolError,
-    UnauthorizedError,
-)
-from cloud.pagination import Page, PageRequest
-from cloud.ratelimit import RateRule, refusal
-from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from shared.sync import DEVICE_CODE_GRANT, HubToken
 from shared.sync import DeviceAuthorization as DeviceAuthorizationOut

@@ -39,13 +39,13 @@ from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
 from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
-from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
 from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DIAGNOSIS_READY
 from cloud.notifications.queueing import Event, notify
 from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
+from cloud.settings.images import ImageSettings
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
     DIAGNOSES_PER_PLANT,

@@ -30,10 +30,10 @@ from cloud.images.metrics import PipelineCounters
 from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePublic
-from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import defer, task_name
 from cloud.pagination import Page, PageRequest
 from cloud.registry.models import Hub
+from cloud.settings.images import ImageSettings
 from cloud.storage.keys import image_key, plant_prefix, thumbnail_key
 from cloud.storage.ports import (
     IntegrityMismatch,

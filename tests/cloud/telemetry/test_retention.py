@@ -13,8 +13,7 @@ import psycopg
 import pytest
 
 from cloud.db.engine import libpq_url
-from cloud.settings import CloudSettings
-from cloud.telemetry.partitions import (
+from cloud.db.partitions import (
     COMPACTED,
     RetentionPolicy,
     existing_months,
@@ -23,6 +22,7 @@ from cloud.telemetry.partitions import (
     next_month,
     partition_name,
 )
+from cloud.settings import CloudSettings
 from cloud.telemetry.tasks import maintain_storage_now
 from cloud.worker import build_job_app
 from shared.sync import SYNC_READINGS_PATH

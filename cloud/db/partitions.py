@@ -30,7 +30,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-_log = structlog.get_logger("cloud.telemetry.partitions")
+_log = structlog.get_logger("cloud.db.partitions")
 
 DEFAULT_RAW_RETENTION_DAYS: Final = 400
 DEFAULT_HOURLY_RETENTION_DAYS: Final = 5 * 366
