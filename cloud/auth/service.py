@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth import repository
-from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.auth.models import DeviceAuthorization, Hub, LoginFailure, RefreshToken, User
 from cloud.auth.schemas import (
     DeviceApproval,
     DeviceApprovalResult,
@@ -29,7 +29,6 @@ from cloud.errors import (
 )
 from cloud.pagination import Page, PageRequest
 from cloud.ratelimit import RateRule, refusal
-from cloud.registry.models import Hub
 from cloud.security import (
     HUB_TOKEN_PREFIX,
     REFRESH_TOKEN_PREFIX,

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from cloud.auth.models import Hub
 from cloud.db.session import raw_connection
 from cloud.diagnosis import repository
 from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
@@ -44,7 +45,6 @@ from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DIAGNOSIS_READY
 from cloud.notifications.queueing import Event, notify
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub
 from cloud.settings.images import ImageSettings
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (

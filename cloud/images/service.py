@@ -17,6 +17,7 @@ from typing import Final
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.auth.models import Hub
 from cloud.diagnosis import service as diagnosis_service
 from cloud.errors import (
     CloudError,
@@ -32,7 +33,6 @@ from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePublic
 from cloud.jobs.queue import defer, task_name
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub
 from cloud.settings.images import ImageSettings
 from cloud.storage.keys import image_key, plant_prefix, thumbnail_key
 from cloud.storage.ports import (

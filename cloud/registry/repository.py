@@ -11,16 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import AlertState
+from cloud.auth.models import Hub
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import (
-    PLANT_ORDER,
-    Hub,
-    Node,
-    NodeAssignment,
-    Plant,
-    Species,
-    plants_of_hub,
-)
+from cloud.registry.models import PLANT_ORDER, Node, NodeAssignment, Plant, Species, plants_of_hub
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
 
 # Hubs: linked ones first, newest first.

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from cloud.auth.models import Hub
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
 from cloud.images.service import on_node_assigned, on_plant_deleted
 from cloud.notifications.ports import Subject
@@ -19,7 +20,7 @@ from cloud.notifications.preferences import HUB_OFFLINE
 from cloud.notifications.queueing import defer_events_sql
 from cloud.pagination import Page, PageRequest
 from cloud.registry import repository
-from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.registry.models import Node, Plant, Species
 from cloud.registry.schemas import (
     HubPublic,
     HubUpdate,

@@ -15,10 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from cloud.sync.batches import CLAIM_SQL, STORED_SQL
+from cloud.ingest.batches import CLAIM_SQL, STORED_SQL
+from cloud.ingest.context import NodeContext
+from cloud.ingest.validation import NodeReadings, ReadingColumns, utc_from_micros
 from cloud.telemetry import sql
-from cloud.telemetry.context import NodeContext
-from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
 from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
 from shared.sync import EARLIEST_TIME
 
