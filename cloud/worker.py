@@ -116,9 +116,14 @@ def register_tasks(app: procrastinate.App) -> None:
     telemetry_tasks.register_tasks(app)
 
 
-def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
-    """A procrastinate app on ``database_url`` with every Plant-Vita task registered."""
-    return queue.build_job_app(database_url, register_tasks, max_connections=max_connections)
+def build_job_app(
+    database_url: str, *, max_connections: int = 4, schedule: bool = True
+) -> procrastinate.App:
+    """A procrastinate app on ``database_url`` with every Plant-Vita task registered (and,
+    unless ``schedule`` is off, the periodic ones scheduled)."""
+    return queue.build_job_app(
+        database_url, register_tasks, max_connections=max_connections, schedule=schedule
+    )
 
 
 async def run_worker(
@@ -179,7 +184,11 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
                 vapid=vapid_or_none(settings),
                 direct_url=database_url,
             )
-            job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
+            job_app = build_job_app(
+                database_url,
+                max_connections=settings.worker_concurrency + 2,
+                schedule=settings.worker_schedule,
+            )
             name = f"{socket.gethostname()}-{os.getpid()}"
             _log.info("worker_started", name=name, diagnoser=diagnoser.model, storage=store.backend)
             async with job_app.open_async():
@@ -207,7 +216,11 @@ async def inline_worker(
         vapid=app.state.vapid,
         direct_url=database_url,
     )
-    job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
+    job_app = build_job_app(
+        database_url,
+        max_connections=settings.worker_concurrency + 2,
+        schedule=settings.worker_schedule,
+    )
     async with job_app.open_async():
         worker = asyncio.create_task(
             run_worker(job_app, deps, name=f"api-inline-{os.getpid()}"),
