@@ -124,9 +124,7 @@ def test_a_run_that_finds_another_in_progress_does_nothing(database_url: str) ->
     now = datetime.now(UTC)
     policy = RetentionPolicy(raw_days=400, hourly_days=5000, ahead_months=6)
     with psycopg.connect(url, autocommit=True) as other:
-        other.execute(
-            "SELECT pg_advisory_lock(hashtextextended(%s, 0))", (MAINTENANCE_LOCK_KEY,)
-        )
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (MAINTENANCE_LOCK_KEY,))
         busy = maintain(url, policy, now)
     assert busy.skipped == ["all: another maintenance run is in progress"]
     assert (busy.created, busy.dropped, busy.compacted) == ([], [], [])
