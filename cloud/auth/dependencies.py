@@ -37,11 +37,16 @@ async def current_user(
     if not token:
         raise UnauthorizedError()
     user = await service.authenticate_access_token(session, settings, token)
+    _note_write(request, user.id)
+    return user
+
+
+def _note_write(request: Request, user_id: uuid.UUID) -> None:
+    """A writing route's caller reads the primary for a while (cloud.db.replica)."""
     if request.method not in SAFE_METHODS:
         routing = getattr(request.app.state, "read_routing", None)
         if routing is not None:
-            routing.wrote(user.id)
-    return user
+            routing.wrote(user_id)
 
 
 async def get_access_token_memo(request: Request) -> AccessTokenMemo:
@@ -66,9 +71,11 @@ async def current_user_id(
     if not token:
         raise UnauthorizedError()
     state = request.app.state
-    return await service.authenticate_user_id(
+    user_id = await service.authenticate_user_id(
         state.read_database, state.access_token_memo, state.settings, token
     )
+    _note_write(request, user_id)
+    return user_id
 
 
 async def current_hub(

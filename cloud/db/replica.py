@@ -60,9 +60,11 @@ class ReplicaState:
         """``/readyz``'s words for it."""
         if self.lag_s is None:
             return f"unreachable ({self.error or 'not checked yet'}): reads on the primary"
+        # Rounded up to the hundredth: a lag just past the bound never reads as within it.
+        shown = math.ceil(self.lag_s * 100) / 100
         if self.lag_s > max_lag_s:
-            return f"lagging {self.lag_s:.1f} s > {max_lag_s:g} s: reads on the primary"
-        return f"ok (lag {self.lag_s:.1f} s)"
+            return f"lagging {shown:.2f} s > {max_lag_s:g} s: reads on the primary"
+        return f"ok (lag {shown:.2f} s)"
 
 
 def replay_lag(
