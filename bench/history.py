@@ -1,14 +1,21 @@
-"""History latency: p50/p95 of ``GET /api/v1/nodes/{id}/readings`` for 1d, 1w, 1mo and 1y windows.
+"""History latency and storage: p50/p95 of ``GET /api/v1/nodes/{id}/readings`` for 1d, 1w, 1mo
+and 1y windows, and the bytes each stored reading takes.
 
-Data: ``NODES`` nodes x one year of 1-minute readings (50 x 525,600 ≈ 26 M rows), generated
-in SQL with ``generate_series``; hourly and daily rollups rebuilt from the raw rows with the
-ingest path's own aggregates. Requests go over loopback HTTP to uvicorn (a subprocess) with
-``max_points=1000``. Baseline, same run: the naive query, ``date_bin`` over the raw rows with
-the bin width that gives ≤ 1,000 points, run directly with psycopg (no HTTP at all).
-``--quick`` uses 3 nodes instead of 50 (the per-node data, and so the per-query work, is the
-same; only the table is smaller).
+Data: ``NODES`` nodes x the last year of 1-minute readings (50 x 525,600 ≈ 26 M rows), generated
+in SQL with ``generate_series`` in real arrival order: a day at a time, every node's readings
+interleaved minute by minute (as many hubs' batches arrive), so each node's rows are spread
+over the heap as they are in production, not laid out node by node. Hourly and daily rollups
+are rebuilt from the raw rows with the ingest path's own aggregates. Storage is measured twice:
+as loaded (the open month's layout: primary-key pages half full) and after the storage
+maintenance compacted the closed months (``cloud.telemetry.partitions``). Requests go over
+loopback HTTP to uvicorn (a subprocess) with ``max_points=1000``, after compaction. Baseline,
+same run: the naive query, ``date_bin`` over the raw rows with the bin width that gives ≤ 1,000
+points, run directly with psycopg (no HTTP at all). ``--quick`` uses 8 nodes instead of 50 (the
+per-node data, and so the per-query work, is the same; only the table is smaller).
 
-Last stdout line: ``{"p95_ms": {...}, "p50_ms": {...}, "baseline_p95_ms": {...}, "rows", ...}``.
+Last stdout line: ``{"p95_ms": {...}, "p50_ms": {...}, "baseline_p95_ms": {...}, "rows",
+"stored_bytes_per_reading", "loaded_bytes_per_reading", "heap_bytes_per_reading",
+"index_bytes_per_reading", ...}``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import psycopg
@@ -27,9 +35,14 @@ import psycopg
 from bench._cloud import cloud_server, create_account, embedded_database
 from cloud.db.engine import libpq_url
 from cloud.telemetry import sql
+from cloud.telemetry.partitions import RetentionPolicy, maintain
 
-START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
+# The last year up to yesterday: inside the raw retention window (and its partitions).
+START = (datetime.now(UTC) - YEAR - timedelta(days=1)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
+DAY_MINUTES = 1440
 WINDOWS = {
     "1d": timedelta(days=1),
     "1w": timedelta(weeks=1),
@@ -37,18 +50,52 @@ WINDOWS = {
     "1y": timedelta(days=365),
 }
 
-GENERATE = """
-INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
-                      humidity, illuminance, battery)
-SELECT %(node_id)s, t, %(owner_id)s, s, 0,
+# One day of every node's readings, in arrival order: minute by minute, the nodes interleaved
+# (in a fixed shuffled order, as hubs' batches come in).
+GENERATE_DAY = """
+INSERT INTO readings (measured_at, node_id, seq, moisture, temperature, humidity, illuminance,
+                      battery, conductivity, source)
+SELECT %(start)s::timestamptz + make_interval(mins => s), n.id, s,
        (45 + 20 * sin(s / 1440.0 * 2 * pi()) + (s %% 17) * 0.1)::real,
        (20 + 5 * sin(s / 1440.0 * 2 * pi() - 1))::real,
        (55 + 10 * cos(s / 720.0 * pi()))::real,
        greatest(0, 20000 * sin((s %% 1440) / 1440.0 * 2 * pi() - pi() / 2))::real,
-       (100 - s / 10512.0)::real
-FROM generate_series(0, %(minutes)s - 1) AS s,
-     LATERAL (SELECT %(start)s::timestamptz + make_interval(mins => s) AS t) AS times
+       (100 - s / 10512.0)::real,
+       (800 + 200 * sin(s / 10080.0 * 2 * pi()))::real,
+       0
+FROM generate_series(%(first)s::int, %(first)s::int + %(minutes)s::int - 1) AS s,
+     unnest(%(nodes)s::uuid[]) WITH ORDINALITY AS n(id, position)
+ORDER BY s, n.position
 """
+
+# Heap and index bytes of every raw partition.
+SIZES = """
+SELECT coalesce(sum(pg_relation_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)
+FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'readings'::regclass
+"""
+
+
+def _rollup_bytes(conn: psycopg.Connection[Any], table: str) -> float:
+    """Bytes per rollup row, heap and indexes (all partitions)."""
+    row = conn.execute(
+        f"""SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), (SELECT count(*) FROM {table})
+            FROM pg_class AS c WHERE c.oid = to_regclass(%(t)s) OR c.oid IN
+            (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%(t)s))""",
+        {"t": table},
+    ).fetchone()
+    return round(int(row[0]) / max(1, int(row[1])), 1) if row else 0.0
+
+
+def _storage(conn: psycopg.Connection[Any], rows: int) -> dict[str, float]:
+    row = conn.execute(SIZES).fetchone()
+    heap, index = (int(row[0]), int(row[1])) if row else (0, 0)
+    return {
+        "heap": round(heap / rows, 1),
+        "index": round(index / rows, 1),
+        "total": round((heap + index) / rows, 1),
+    }
+
 
 NAIVE = """
 SELECT date_bin(%(stride)s, measured_at, %(origin)s) AS t, count(*),
@@ -72,11 +119,11 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def main() -> None:
     """Generate the year, measure the API and the naive query, print JSON figures last."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 nodes instead of 50")
+    parser.add_argument("--quick", action="store_true", help="8 nodes instead of 50")
     parser.add_argument("--nodes", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="requests per window")
     args = parser.parse_args()
-    nodes = args.nodes or (3 if args.quick else 50)
+    nodes = args.nodes or (8 if args.quick else 50)
     requests = args.requests or (60 if args.quick else 200)
     minutes = int(YEAR.total_seconds() // 60)
     if args.quick:
@@ -96,25 +143,40 @@ def main() -> None:
                 node_ids.append(uuid.UUID(response.json()["id"]))
 
             generated = time.perf_counter()
+            shuffled = node_ids[:]
+            random.Random(3).shuffle(shuffled)
             with psycopg.connect(libpq_url(url), autocommit=True) as conn:
                 conn.execute("SET synchronous_commit = off")
-                for number, node_id in enumerate(node_ids, start=1):
+                for first in range(0, minutes, DAY_MINUTES):
                     conn.execute(
-                        GENERATE,
+                        GENERATE_DAY,
                         {
-                            "node_id": node_id,
-                            "owner_id": account.user_id,
-                            "minutes": minutes,
                             "start": START,
+                            "first": first,
+                            "minutes": min(DAY_MINUTES, minutes - first),
+                            "nodes": shuffled,
                         },
                     )
-                    print(f"node {number}/{nodes}: {minutes:,} readings", flush=True)
+                    if first % (DAY_MINUTES * 30) == 0:
+                        print(f"day {first // DAY_MINUTES}/365 loaded", flush=True)
                 conn.execute(sql.REBUILD_HOURLY, {"owner_id": account.user_id})
                 conn.execute(sql.REBUILD_DAILY, {"owner_id": account.user_id})
                 conn.execute("VACUUM ANALYZE readings, readings_hourly, readings_daily")
                 rows = conn.execute("SELECT count(*) FROM readings").fetchone()
-            total_rows = int(rows[0]) if rows else 0
-            print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s", flush=True)
+                total_rows = int(rows[0]) if rows else 0
+                print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s")
+                loaded = _storage(conn, total_rows)
+                print(f"as loaded (arrival order): {loaded} bytes per reading", flush=True)
+            # The storage maintenance as the worker runs it: closed months get packed indexes.
+            report = maintain(libpq_url(url), RetentionPolicy())
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute("ANALYZE readings")
+                stored = _storage(conn, total_rows)
+                rollups = {
+                    table: _rollup_bytes(conn, table)
+                    for table in ("readings_hourly", "readings_daily")
+                }
+            print(f"after compacting {len(report.compacted)} closed months: {stored}", flush=True)
 
             rng = random.Random(7)
             p50: dict[str, float] = {}
@@ -176,6 +238,13 @@ def main() -> None:
                 "baseline_p95_ms": baseline_p95,
                 "rows": total_rows,
                 "nodes": nodes,
+                "stored_bytes_per_reading": stored["total"],
+                "heap_bytes_per_reading": stored["heap"],
+                "index_bytes_per_reading": stored["index"],
+                "loaded_bytes_per_reading": loaded["total"],
+                "loaded_index_bytes_per_reading": loaded["index"],
+                "hourly_bytes_per_row": rollups["readings_hourly"],
+                "daily_bytes_per_row": rollups["readings_daily"],
                 "resolutions": resolutions,
                 "quick": bool(args.quick),
             }
