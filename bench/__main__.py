@@ -107,8 +107,10 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
     ),
     "cloud_app": (
         "the cloud app: p95 of the plant page's API calls with a year of readings (quick: "
-        "hourly), the service worker's app shell over the wire, first render of the garden "
-        "from the worker's cache with the network cut (chromium)",
+        "hourly) vs GET /api/v1/auth/me interleaved on the same server (baseline, api_ratio), "
+        "the service worker's app shell over the wire, first render of the garden from the "
+        "worker's cache with the network cut vs with the network on (baseline, render_ratio; "
+        "chromium)",
         [
             Target("api_p95_ms", "<", 50),
             Target("shell_kb", "<=", 150),

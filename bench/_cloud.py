@@ -60,6 +60,12 @@ def cloud_server_process(database_url: str, workers: int = 1) -> Iterator[CloudP
         "PLANTVITA_CLOUD_LOG_LEVEL": "WARNING",
         "PLANTVITA_CLOUD_STALE_CHECK_ENABLED": "false",
         "PLANTVITA_CLOUD_DEVICE_POLL_INTERVAL_S": "0",
+        # One loopback load generator stands for many gardeners and hubs: the
+        # per-address limits meant for one abuser would refuse its accounts.
+        "PLANTVITA_CLOUD_RATE_LIMIT_REGISTER": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_DEVICE_CODE": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_DEVICE_TOKEN": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_REFRESH": "1000000/60",
     }
     process = subprocess.Popen(
         [

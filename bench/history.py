@@ -187,7 +187,7 @@ def main() -> None:
                 for attempt in range(requests + 5):
                     node_id = rng.choice(node_ids)
                     end = START + window + (YEAR - window) * rng.random()
-                    params = {
+                    params: dict[str, str | int] = {
                         "start": (end - window).isoformat(),
                         "end": end.isoformat(),
                         "max_points": 1000,

@@ -65,8 +65,12 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await _resolve_database_url(settings, app)
+        pooled = settings.db_transaction_pooler
         engine = build_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            transaction_pooler=pooled,
         )
         app.state.engine = engine
         app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
@@ -93,9 +97,11 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
             from cloud.worker import inline_worker
 
             async with (
-                open_read_database(url, settings.db_read_pool_size) as read_database,
+                open_read_database(
+                    url, settings.db_read_pool_size, transaction_pooler=pooled
+                ) as read_database,
                 image_runtime(app, settings),
-                inline_worker(app, settings, url),
+                inline_worker(app, settings, settings.direct_database_url(url)),
             ):
                 app.state.read_database = read_database
                 _log.info("cloud_started", environment=settings.environment.value)

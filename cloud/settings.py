@@ -63,6 +63,13 @@ class CloudSettings(ImageSettings, NotificationSettings):
             "PLANTVITA_CLOUD_DATABASE_URL", "DATABASE_URL", "database_url"
         ),
     )
+    # The job worker's and the migrations' connection: PostgreSQL itself or a session-mode pool
+    # (the worker LISTENs and holds session state). Unset: ``database_url``.
+    database_direct_url: str | None = None
+    # ``database_url`` is PgBouncer (or another pooler) in transaction mode: no startup
+    # options, no server-side prepared statements, read-only reads per transaction. Needs
+    # ``database_direct_url``. See docs/operations.md ("Connection pooling").
+    db_transaction_pooler: bool = False
     pgdata_dir: Path = Path("var/cloud/pgdata")
     embedded_auto_migrate: bool = True  # embedded mode only: bring the database to head at start-up
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -185,6 +192,21 @@ class CloudSettings(ImageSettings, NotificationSettings):
         if self.storage_secret_problem():
             found.append("PLANTVITA_CLOUD_STORAGE_SIGNING_KEY")
         return found
+
+    def direct_database_url(self, url: str) -> str:
+        """The job worker's and migrations' URL, given the resolved ``database_url``."""
+        return self.database_direct_url or url
+
+    @model_validator(mode="after")
+    def _pooler_needs_direct_url(self) -> CloudSettings:
+        if self.db_transaction_pooler and self.database_direct_url is None:
+            raise ValueError(
+                "PLANTVITA_CLOUD_DB_TRANSACTION_POOLER needs PLANTVITA_CLOUD_DATABASE_DIRECT_URL: "
+                "the job worker LISTENs and migrations hold session state, which a "
+                "transaction-mode pool cannot give them (point it at PostgreSQL itself or a "
+                "session-mode pool)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _retention_order(self) -> CloudSettings:

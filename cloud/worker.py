@@ -64,6 +64,14 @@ class WorkerDeps:
     egress: Egress = field(default_factory=Egress)
     http: httpx.AsyncClient | None = None
     vapid: Vapid | None = None  # the Web Push signing key (None: no push channel)
+    # PostgreSQL itself (``database_direct_url``) for work that sets session state (storage
+    # maintenance); None: the engine's URL, which may be a transaction pooler.
+    direct_url: str | None = None
+
+    @property
+    def database_url(self) -> str:
+        """The URL for connections that hold session state (never a transaction pooler)."""
+        return self.direct_url or self.engine.url.render_as_string(hide_password=False)
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""
@@ -164,6 +172,7 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
                 egress=egress,
                 http=http,
                 vapid=vapid_or_none(settings),
+                direct_url=database_url,
             )
             job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
             name = f"{socket.gethostname()}-{os.getpid()}"
@@ -191,6 +200,7 @@ async def inline_worker(
         counters=app.state.pipeline_counters,
         egress=app.state.egress,
         vapid=app.state.vapid,
+        direct_url=database_url,
     )
     job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
     async with job_app.open_async():

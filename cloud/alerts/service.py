@@ -477,6 +477,8 @@ async def ingest_hub_alerts(
             )
             continue
         plant_id = alert.plant_id if alert.plant_id in plants else (node[1] if node else None)
+        # The daily light rule is the metric "dli", as the cloud's own DLI alerts.
+        metric = DLI if alert.rule == DLI else alert.metric.value if alert.metric else None
         rows.append(
             {
                 "owner_id": hub.owner_id,
@@ -485,8 +487,10 @@ async def ingest_hub_alerts(
                 "hub_id": hub.id,
                 "local_id": alert.local_id,
                 "kind": alert.kind.value,
-                "metric": alert.metric.value if alert.metric else None,
+                "metric": metric,
                 "message": alert.message,
+                "value": alert.value,
+                "threshold": alert.bound,
                 "opened_at": alert.opened_at,
                 "resolved_at": alert.resolved_at,
             }

@@ -126,12 +126,15 @@ def build_job_app(
     *,
     max_connections: int = 4,
 ) -> procrastinate.App:
-    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it."""
+    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it.
+
+    The worker LISTENs for new jobs and holds session state: ``database_url`` is PostgreSQL
+    itself or a session-mode pool, never a transaction-mode one (``database_direct_url``).
+    """
     connector = procrastinate.PsycopgConnector(
         conninfo=libpq_url(database_url),
         min_size=1,
         max_size=max_connections,
-        kwargs={"options": "-c timezone=UTC"},
     )
     app = procrastinate.App(connector=connector)
     register(app)

@@ -31,6 +31,7 @@ from cloud.registry import service as registry
 from shared.alert_text import TemperatureUnit
 
 MAX_LINES = 30  # per section: a digest is a summary, the app has the rest
+KEEP_DAYS = 30  # digest rows kept (how each went); only yesterday's can still be claimed
 _CLAIM = repository.claim_digests_sql(
     defer_events_sql(
         f"SELECT id, owner_id, '{DAILY_DIGEST}' FROM claimed",  # noqa: S608 - a constant
@@ -65,6 +66,8 @@ def day_window(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 async def queue_due_digests(engine: AsyncEngine, digest_hour: int, now: datetime) -> int:
     """Claim and queue every digest due at ``now``; how many were new."""
     async with AsyncSession(engine) as session, session.begin():
+        # The ledger stays bounded: a month of rows per gardener at most.
+        await repository.prune_digests(session, now.date() - timedelta(days=KEEP_DAYS))
         subscribers = await repository.digest_subscribers(session)
         owners, days, zones = [], [], []
         for owner_id, zone_name in subscribers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,6 +175,11 @@ WITH claimed AS (
 def claim_digests_sql(defer: str) -> str:
     """The claiming statement, ``defer`` (a ``defer_events_sql`` over ``claimed``) after it."""
     return _CLAIM_DIGESTS + defer
+
+
+async def prune_digests(session: AsyncSession, before: date) -> None:
+    """Forget the digests of days before ``before`` (only yesterday's can still be claimed)."""
+    await session.execute(delete(EmailDigest).where(col(EmailDigest.day) < before))
 
 
 async def digest_of(session: AsyncSession, digest_id: uuid.UUID) -> EmailDigest | None:

@@ -68,9 +68,11 @@ def species_thresholds(species: Species) -> Thresholds:
 
 
 def effective_thresholds(species: Species | None, overrides: dict[str, Any] | None) -> Thresholds:
-    """Species ranges with the plant's overrides taking precedence (``Thresholds.merged``)."""
-    base = species_thresholds(species) if species is not None else Thresholds()
-    return base.merged(Thresholds.model_validate(overrides) if overrides else None)
+    """The plant's ranges (``Thresholds.effective``) from the rows the cloud stores them in."""
+    return Thresholds.effective(
+        species_thresholds(species) if species is not None else None,
+        Thresholds.model_validate(overrides) if overrides else None,
+    )
 
 
 def hub_public(hub: Hub) -> HubPublic:

@@ -35,9 +35,9 @@ METRICS: tuple[str, ...] = METRIC_NAMES
 
 
 # One measurement of one sensor channel of a node, keyed by (node, channel, measurement time);
-# one REAL column per registry metric (source: 0 advert, 1 backfill). Channel 0 is the node's
-# first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment order
-# (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
+# one REAL column per registry metric (source: 0 advert, 1 backfill, 2 poll). Channel 0 is the
+# node's first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment
+# order (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
 # (``sql.SEQ_STORE``).
 readings = Table(
     "readings",

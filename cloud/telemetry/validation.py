@@ -33,7 +33,7 @@ from shared.metrics import METRIC_NAMES, SPECS, Metric
 from shared.sync import MAX_CHANNEL, U32_MAX, ItemRejection, ReadingIn, parse_readings
 
 _CANONICAL_MAC = r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$"
-SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1}
+SOURCE_CODES: dict[str, int] = {"advert": 0, "backfill": 1, "poll": 2}
 
 
 def _metric_field(metric: Metric) -> Any:
@@ -56,7 +56,7 @@ ValidReading: Any = dataclass(
                 dataclass_field(default=0),
             ),
             ("seq", Annotated[int, Field(ge=0, le=U32_MAX)] | None, dataclass_field(default=None)),
-            ("source", Literal["advert", "backfill"], dataclass_field(default="advert")),
+            ("source", Literal["advert", "backfill", "poll"], dataclass_field(default="advert")),
             *((metric.value, *_metric_field(metric)) for metric in Metric),
         ],
         slots=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -24,3 +25,8 @@ async def for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequenc
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def count_all(session: AsyncSession) -> int:
+    """How many photos the hub holds."""
+    return int((await session.execute(text("select count(*) from images"))).scalar_one())

@@ -20,13 +20,13 @@ from hub.store.types import utcnow
 from shared.sync import PlantChanges, SpeciesThresholds, Thresholds
 
 
-def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
-    """Species thresholds with the plant's overrides taking precedence."""
-    base = Thresholds()
-    if plant.species_id is not None and plant.species_id in species:
-        base = Thresholds.model_validate_json(species[plant.species_id].thresholds)
-    overrides = Thresholds.model_validate_json(plant.overrides) if plant.overrides else None
-    return base.merged(overrides)
+def effective_thresholds(plant: Plant, species: dict[int, Species]) -> Thresholds:
+    """The plant's ranges (``Thresholds.effective``) from the rows the hub stores them in."""
+    kind = species.get(plant.species_id) if plant.species_id is not None else None
+    return Thresholds.effective(
+        Thresholds.model_validate_json(kind.thresholds) if kind is not None else None,
+        Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
+    )
 
 
 def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
@@ -40,7 +40,7 @@ def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
         location=plant.location,
         node_mac=plant.node_mac,
         overrides=Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
-        thresholds=thresholds_for(plant, species),
+        thresholds=effective_thresholds(plant, species),
         origin="cloud" if plant.origin == "cloud" else "local",
         created_at=plant.created_at,
         updated_at=plant.updated_at,
@@ -87,11 +87,13 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         updated_at=now,
     )
     # The species' ranges with these overrides: the rule the cloud applies (shared.metrics).
-    problem = thresholds_for(plant, await repository.species_map(session)).inverted_range()
+    problem = effective_thresholds(plant, await repository.species_map(session)).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     session.add(plant)
     await session.flush()
+    if plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -113,7 +115,7 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
-    problem = thresholds_for(plant, species).inverted_range()
+    problem = effective_thresholds(plant, species).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     plant.updated_at = utcnow()
@@ -131,6 +133,8 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             )
         )
     await session.flush()
+    if "node_mac" in fields and plant.node_mac is not None:
+        await adopt_node_photos(session, plant.node_mac, plant.id)
     return plant
 
 
@@ -157,6 +161,29 @@ async def delete(session: AsyncSession, plant_id: str) -> None:
         raise NotFound(f"plant {plant_id} not found")
     await session.delete(plant)
     await session.flush()
+
+
+async def plant_a_garden(session: AsyncSession, node_macs: Sequence[str]) -> int:
+    """A fresh standalone hub with an emulated garden (``serve --emulate N``): one local plant
+    per node, each of another catalogue species, as the demo plants its garden in the cloud.
+    Only on an unlinked hub that has no plant yet (plants deleted later stay deleted); returns
+    how many it created."""
+    if await kv.get(session, kv.HUB_TOKEN) is not None or await repository.list_plants(session):
+        return 0
+    species = sorted((await repository.species_map(session)).values(), key=lambda s: s.id)
+    for index, mac in enumerate(node_macs):
+        kind = species[index % len(species)] if species else None
+        name = f"{kind.common_name if kind else 'Plant'} #{index + 1}"
+        await create(
+            session,
+            PlantCreate(
+                name=name,
+                species_id=kind.id if kind else None,
+                location="Windowsill" if index % 2 else "Balcony",
+                node_mac=mac,
+            ),
+        )
+    return len(node_macs)
 
 
 # --- reads other domains use --------------------------------------------------------------
@@ -222,3 +249,10 @@ async def seed_catalogue(session: AsyncSession) -> int:
         added += 1
     await session.flush()
     return added
+
+
+async def adopt_node_photos(session: AsyncSession, node_mac: str, plant_id: str) -> int:
+    """A plant now watched by ``node_mac`` takes the node's photos that belong to no plant (a
+    node paired before its plant came down from the cloud, say), so its gallery shows them as
+    the cloud's does; photos of another plant stay where they are. How many it took."""
+    return await repository.adopt_node_photos(session, node_mac, plant_id)

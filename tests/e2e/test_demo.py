@@ -151,6 +151,19 @@ async def test_demo_shows_readings_photos_diagnoses_then_stops_cleanly(demo: Dem
         seeded = await eventually(week_seeded, 60, "a week of history and photos", 2.0)
         assert seeded["readings"] >= SEEDED_PER_NODE
 
+        async def hub_galleries_full() -> list[int] | None:
+            # The hub's own galleries too: photos it fetched before a plant came down from
+            # the cloud are that plant's, so no plant's gallery stays empty.
+            demo.running()
+            plants = _json(await cloud.get(f"{demo.hub_url}/api/v1/plants"))
+            counts = [
+                len(_json(await cloud.get(f"{demo.hub_url}/api/v1/plants/{p['id']}/images")))
+                for p in plants
+            ]
+            return counts if len(counts) == 8 and min(counts) >= 5 else None
+
+        await eventually(hub_galleries_full, 30, "a week of photos in every hub gallery", 2.0)
+
         async def flowing() -> scenario.CloudSummary | None:
             demo.running()
             token = await cloud.post(
