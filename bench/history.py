@@ -7,7 +7,7 @@ interleaved minute by minute (as many hubs' batches arrive), so each node's rows
 over the heap as they are in production, not laid out node by node. Hourly and daily rollups
 are rebuilt from the raw rows with the ingest path's own aggregates. Storage is measured twice:
 as loaded (the open month's layout: primary-key pages half full) and after the storage
-maintenance compacted the closed months (``cloud.telemetry.partitions``). Requests go over
+maintenance compacted the closed months (``cloud.db.partitions``). Requests go over
 loopback HTTP to uvicorn (a subprocess) with ``max_points=1000``, after compaction. Baseline,
 same run: the naive query, ``date_bin`` over the raw rows with the bin width that gives ≤ 1,000
 points, run directly with psycopg (no HTTP at all). ``--quick`` uses 8 nodes instead of 50 (the
@@ -23,19 +23,24 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import psycopg
 
-from bench._cloud import cloud_server, create_account, embedded_database
+from bench._cloud import (
+    cloud_server,
+    create_account,
+    embedded_database,
+    raw_storage,
+    rollup_bytes,
+)
+from bench._common import percentiles
 from cloud.db.engine import libpq_url
+from cloud.db.partitions import RetentionPolicy, maintain
 from cloud.telemetry import sql
-from cloud.telemetry.partitions import RetentionPolicy, maintain
 
 YEAR = timedelta(days=365)
 # The last year up to yesterday: inside the raw retention window (and its partitions).
@@ -68,35 +73,6 @@ FROM generate_series(%(first)s::int, %(first)s::int + %(minutes)s::int - 1) AS s
 ORDER BY s, n.position
 """
 
-# Heap and index bytes of every raw partition.
-SIZES = """
-SELECT coalesce(sum(pg_relation_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)
-FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
-WHERE i.inhparent = 'readings'::regclass
-"""
-
-
-def _rollup_bytes(conn: psycopg.Connection[Any], table: str) -> float:
-    """Bytes per rollup row, heap and indexes (all partitions)."""
-    row = conn.execute(
-        f"""SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), (SELECT count(*) FROM {table})
-            FROM pg_class AS c WHERE c.oid = to_regclass(%(t)s) OR c.oid IN
-            (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%(t)s))""",
-        {"t": table},
-    ).fetchone()
-    return round(int(row[0]) / max(1, int(row[1])), 1) if row else 0.0
-
-
-def _storage(conn: psycopg.Connection[Any], rows: int) -> dict[str, float]:
-    row = conn.execute(SIZES).fetchone()
-    heap, index = (int(row[0]), int(row[1])) if row else (0, 0)
-    return {
-        "heap": round(heap / rows, 1),
-        "index": round(index / rows, 1),
-        "total": round((heap + index) / rows, 1),
-    }
-
-
 NAIVE = """
 SELECT date_bin(%(stride)s, measured_at, %(origin)s) AS t, count(*),
        avg(moisture), min(moisture), max(moisture),
@@ -108,12 +84,6 @@ FROM readings
 WHERE node_id = %(node_id)s AND measured_at >= %(start)s AND measured_at < %(end)s
 GROUP BY t ORDER BY t
 """
-
-
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
 
 
 def main() -> None:
@@ -165,15 +135,15 @@ def main() -> None:
                 rows = conn.execute("SELECT count(*) FROM readings").fetchone()
                 total_rows = int(rows[0]) if rows else 0
                 print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s")
-                loaded = _storage(conn, total_rows)
+                loaded = raw_storage(conn, total_rows)
                 print(f"as loaded (arrival order): {loaded} bytes per reading", flush=True)
             # The storage maintenance as the worker runs it: closed months get packed indexes.
             report = maintain(libpq_url(url), RetentionPolicy())
             with psycopg.connect(libpq_url(url), autocommit=True) as conn:
                 conn.execute("ANALYZE readings")
-                stored = _storage(conn, total_rows)
+                stored = raw_storage(conn, total_rows)
                 rollups = {
-                    table: _rollup_bytes(conn, table)
+                    table: rollup_bytes(conn, table)
                     for table in ("readings_hourly", "readings_daily")
                 }
             print(f"after compacting {len(report.compacted)} closed months: {stored}", flush=True)
@@ -203,7 +173,7 @@ def main() -> None:
                     resolutions[name] = body["resolution"]
                     if attempt >= 5:  # warm-up
                         samples.append(elapsed)
-                p50[name], p95[name] = _percentiles(samples)
+                p50[name], p95[name] = percentiles(samples)
                 print(f"API {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
 
         baseline_p95: dict[str, float] = {}
@@ -227,7 +197,7 @@ def main() -> None:
                         },
                     ).fetchall()
                     samples.append(time.perf_counter() - began)
-                _, baseline_p95[name] = _percentiles(samples[2:])
+                _, baseline_p95[name] = percentiles(samples[2:])
                 print(f"naive date_bin {name}: p95 {baseline_p95[name]} ms", flush=True)
 
     print(

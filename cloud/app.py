@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from cloud.auth.security import AccessTokenMemo, Passwords
 from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
@@ -21,7 +20,9 @@ from cloud.observability import CloudMetrics, RequestContextMiddleware, configur
 from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
 from cloud.ratelimit import RateLimiter
+from cloud.security import AccessTokenMemo, Passwords
 from cloud.settings import CloudSettings
+from cloud.wiring import wire
 
 _log = structlog.get_logger("cloud.app")
 
@@ -52,6 +53,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     ``egress`` vets user-chosen outbound URLs (webhooks); tests pass one with a static resolver.
     """
     settings = settings or CloudSettings()
+    wire()
     configure_logging(settings.log_level, settings.log_json)
     if defaults := settings.development_secrets():
         _log.warning(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -270,3 +270,8 @@ async def prune_resolved(conn: Conn, before: datetime) -> int:
         total += cur.rowcount
         if cur.rowcount < PRUNE_BATCH:
             return total
+
+
+async def delete_node_state(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """The alert state of a node (the hot table carries no foreign key)."""
+    await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))

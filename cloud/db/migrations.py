@@ -10,8 +10,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.db.engine import UTC_ZONES, libpq_url, sqlalchemy_url
+from cloud.db.partitions import RetentionPolicy, finish_conversion
 from cloud.errors import CloudError
-from cloud.telemetry.partitions import RetentionPolicy, finish_conversion
 
 MIGRATE_HINT = (
     "run `plantvita cloud migrate` (or start with `plantvita cloud run` in embedded mode)"
@@ -44,7 +44,7 @@ def head_revisions() -> set[str]:
 def upgrade_to_head(url: str, retention: RetentionPolicy | None = None) -> None:
     """Apply every pending migration to the database at ``url``, then finish converting the
     readings to partitioned tables if revision 0310 found rows to copy (online: batches of
-    their own while ingest goes on; ``cloud.telemetry.partitions``)."""
+    their own while ingest goes on; ``cloud.db.partitions``)."""
     command.upgrade(alembic_config(url), "head")
     finish_conversion(libpq_url(url), retention)
 

@@ -125,8 +125,10 @@ def build_job_app(
     register: Callable[[procrastinate.App], None],
     *,
     max_connections: int = 4,
+    schedule: bool = True,
 ) -> procrastinate.App:
-    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it.
+    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it. Its
+    workers queue the periodic tasks unless ``schedule`` is off.
 
     The worker LISTENs for new jobs and holds session state: ``database_url`` is PostgreSQL
     itself or a session-mode pool, never a transaction-mode one (``database_direct_url``).
@@ -138,6 +140,8 @@ def build_job_app(
     )
     app = procrastinate.App(connector=connector)
     register(app)
+    if not schedule:
+        app.periodic_registry.periodic_tasks.clear()
     return app
 
 

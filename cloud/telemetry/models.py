@@ -2,7 +2,7 @@
 
 The hot tables carry no foreign keys: ingestion resolves every node id before writing, and
 per-row FK triggers would cost a large share of COPY throughput. Raw readings and hourly
-rollups are range-partitioned by month (``cloud.telemetry.partitions``); every key starts
+rollups are range-partitioned by month (``cloud.db.partitions``); every key starts
 with the node, their distribution column in docs/scaling.md's plan. Raw rows carry no owner
 (it is on ``nodes``): 16 bytes less on each of the most numerous rows.
 """

@@ -14,9 +14,9 @@ import psycopg
 
 from cloud.alerts.service import prune_resolved_alerts
 from cloud.db.engine import libpq_url
+from cloud.db.partitions import RetentionPolicy, maintain
+from cloud.ingest.batches import prune_batches
 from cloud.jobs.queue import QUEUE, SETTINGS_KEY, task_name
-from cloud.sync.batches import prune_batches
-from cloud.telemetry.partitions import RetentionPolicy, maintain
 
 DEPS_KEY = "deps"  # where cloud.worker puts the worker's dependencies in the job context
 MAINTAIN_TASK = task_name("maintain_storage")

@@ -146,6 +146,9 @@ def settings(
     values: dict[str, Any] = {
         "database_url": database_url,
         "stale_check_enabled": False,
+        # The real-clock schedule would run storage maintenance and digests at whatever hour
+        # a test happens to run; the tests that need a scheduled task queue it themselves.
+        "worker_schedule": False,
         "device_poll_interval_s": 0,
         "log_level": "WARNING",
         "db_pool_size": 5,

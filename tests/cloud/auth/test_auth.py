@@ -11,7 +11,7 @@ import jwt
 import pytest
 from starlette.types import ASGIApp
 
-from cloud.auth.security import encode_access_token
+from cloud.security import encode_access_token
 from cloud.settings import CloudSettings
 from tests.cloud.conftest import asgi_client, both_database_routes
 from tests.cloud.factories import DEFAULT_PASSWORD, create_hub, create_user, login

@@ -19,7 +19,7 @@ import jwt
 import pytest
 from starlette.types import ASGIApp
 
-from cloud.auth.security import encode_access_token
+from cloud.security import encode_access_token
 from cloud.settings import CloudSettings
 from shared.errors import ErrorBody
 from tests.cloud.conftest import asgi_client

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud.auth.security import USER_CODE_ALPHABET
+from cloud.security import USER_CODE_ALPHABET
 from shared.sync import (
     DEVICE_APPROVE_PATH,
     DEVICE_CODE_GRANT,

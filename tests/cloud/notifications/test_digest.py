@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.digest import tasks as digest_tasks
+from cloud.digest.service import day_window, queue_due_digests
 from cloud.jobs.queue import NAMESPACE, defer
-from cloud.notifications.digest import day_window, queue_due_digests
 from cloud.worker import build_job_app
 from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import create_user
@@ -61,8 +62,19 @@ async def _opt_in(client: httpx.AsyncClient, headers: dict[str, str], zone: str)
 
 
 async def test_the_digest_tells_the_day_before_once_per_local_day(
-    client: httpx.AsyncClient, app: FastAPI, run_jobs: RunJobs, mail: MailServer
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    run_jobs: RunJobs,
+    mail: MailServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The test queues the digests itself at chosen times; the worker's own ten-minute schedule,
+    # which runs inside run_jobs on the real clock, would find Tokyo's next morning after 22:00
+    # UTC and send that day's digest too (the schedule has its own test below).
+    async def schedule_off(engine: object, hour: int, now: datetime) -> int:
+        return 0
+
+    monkeypatch.setattr(digest_tasks, "queue_due_digests", schedule_off)
     mail.inbox.messages.clear()
     garden = await make_garden(client)
     await _opt_in(client, garden.user.headers, "Asia/Tokyo")

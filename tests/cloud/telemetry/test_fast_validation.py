@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.telemetry.validation import fast_columns, utc_from_micros, validate_readings
+from cloud.ingest.validation import fast_columns, utc_from_micros, validate_readings
 from shared.metrics import METRIC_NAMES
 from shared.sync import parse_readings
 

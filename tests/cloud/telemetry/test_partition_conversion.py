@@ -24,8 +24,8 @@ from alembic.script import ScriptDirectory
 from cloud.db.embedded import EmbeddedPostgres
 from cloud.db.engine import libpq_url
 from cloud.db.migrations import alembic_config
+from cloud.db.partitions import conversion_pending, finish_conversion
 from cloud.telemetry.models import METRICS
-from cloud.telemetry.partitions import conversion_pending, finish_conversion
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.conftest import create_database, drop_database
 from tests.cloud.factories import create_hub, create_node, create_user

@@ -15,14 +15,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from cloud.auth import service
-from cloud.auth.security import (
+from cloud.db.engine import libpq_url
+from cloud.errors import UnauthorizedError
+from cloud.security import (
     NOT_CACHED,
     AccessClaims,
     AccessTokenMemo,
     encode_access_token,
 )
-from cloud.db.engine import libpq_url
-from cloud.errors import UnauthorizedError
 from cloud.settings import CloudSettings
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user
 

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from cloud.db.engine import libpq_url
-from cloud.settings import CloudSettings
-from cloud.telemetry.partitions import (
+from cloud.db.partitions import (
     COMPACTED,
+    MAINTENANCE_LOCK_KEY,
     RetentionPolicy,
     existing_months,
     maintain,
@@ -23,6 +23,7 @@ from cloud.telemetry.partitions import (
     next_month,
     partition_name,
 )
+from cloud.settings import CloudSettings
 from cloud.telemetry.tasks import maintain_storage_now
 from cloud.worker import build_job_app
 from shared.sync import SYNC_READINGS_PATH
@@ -125,6 +126,22 @@ def test_maintenance_drops_whole_expired_partitions_and_makes_the_months_ahead(
         )
     grown = maintain(url, policy, now)
     assert grown.compacted == [closed]
+
+
+def test_a_run_that_finds_another_in_progress_does_nothing(database_url: str) -> None:
+    # Two runs making the same month at once collided ("type … already exists") when the
+    # hourly job and a second worker (or an operator's run) overlapped.
+    url = libpq_url(database_url)
+    now = datetime.now(UTC)
+    policy = RetentionPolicy(raw_days=400, hourly_days=5000, ahead_months=6)
+    with psycopg.connect(url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (MAINTENANCE_LOCK_KEY,))
+        busy = maintain(url, policy, now)
+    assert busy.skipped == ["all: another maintenance run is in progress"]
+    assert (busy.created, busy.dropped, busy.compacted) == ([], [], [])
+    after = maintain(url, policy, now)  # the lock went with the other session
+    assert partition_name("readings", month_start(now + timedelta(days=31 * 6))) in after.created
+    assert after.skipped == []
 
 
 async def test_ingest_refuses_readings_past_the_raw_window(client: httpx.AsyncClient) -> None:

@@ -51,6 +51,9 @@ class ImageSettings(BaseSettings):
 
     # Workers: the API process runs one inline unless told otherwise (embedded default).
     worker_inline: bool = True
+    # Whether a worker also queues the scheduled tasks (storage maintenance, digests, stalled-job
+    # recovery, job pruning). Several may: each run is queued once. At least one must.
+    worker_schedule: bool = True
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_heartbeat_s: float = Field(default=10.0, gt=0)
     worker_stalled_after_s: float = Field(default=60.0, gt=0)

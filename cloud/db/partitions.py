@@ -30,7 +30,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-_log = structlog.get_logger("cloud.telemetry.partitions")
+_log = structlog.get_logger("cloud.db.partitions")
 
 DEFAULT_RAW_RETENTION_DAYS: Final = 400
 DEFAULT_HOURLY_RETENTION_DAYS: Final = 5 * 366
@@ -82,6 +82,18 @@ def _connect(url: str) -> psycopg.Connection[Any]:
     conn.execute("SET timezone = 'UTC'")
     conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
     return conn
+
+
+# Held for a whole maintenance run, on its session (released when the connection closes):
+# two runs creating the same month's partition at once would collide in the catalogue.
+MAINTENANCE_LOCK_KEY = "plantvita:partition-maintenance"
+
+
+def _take_maintenance_lock(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (MAINTENANCE_LOCK_KEY,)
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _exists(conn: psycopg.Connection[Any], name: str) -> bool:
@@ -280,10 +292,15 @@ class MaintenanceReport:
 
 def maintain(url: str, policy: RetentionPolicy, now: datetime | None = None) -> MaintenanceReport:
     """Create the partitions the retention window and the months ahead need, drop the expired
-    ones and compact closed months. Safe to run at any time and from several workers."""
+    ones and compact closed months. Safe to run at any time and from several workers: one run
+    at a time holds the maintenance lock, and a run that finds it taken does nothing."""
     now = now or datetime.now(UTC)
     report = MaintenanceReport([], [], [], [])
     with _connect(url) as conn:
+        if not _take_maintenance_lock(conn):
+            report.skipped.append("all: another maintenance run is in progress")
+            _log.info("partition_maintenance_busy")
+            return report
         for table in tables():
             if not _is_partitioned(conn, table.name):
                 report.skipped.append(f"{table.name}: not partitioned yet (conversion running)")

@@ -10,15 +10,15 @@ from typing import Annotated, Any, Final
 from pydantic import AliasChoices, BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from cloud.images.settings import ImageSettings
-from cloud.notifications.settings import NotificationSettings
-from cloud.ratelimit import RateRule
-from cloud.telemetry.partitions import (
+from cloud.db.partitions import (
     DEFAULT_HOURLY_RETENTION_DAYS,
     DEFAULT_PARTITIONS_AHEAD,
     DEFAULT_RAW_RETENTION_DAYS,
     RetentionPolicy,
 )
+from cloud.ratelimit import RateRule
+from cloud.settings.images import ImageSettings
+from cloud.settings.notifications import NotificationSettings
 
 DEFAULT_JWT_SECRET: Final = "development-only-jwt-secret-change-me-in-production"  # noqa: S105 - the refused default
 

@@ -2,7 +2,7 @@
 (their account's time zone, else UTC) telling the day before: alerts opened and resolved,
 diagnoses that came out, hubs that went offline.
 
-``queue_due_digests`` runs on a schedule (``cloud.notifications.tasks``). From
+``queue_due_digests`` runs on a schedule (``cloud.digest.tasks``). From
 ``digest_hour`` of the gardener's day it claims the (gardener, yesterday) digest row — unique,
 so however often and on however many workers it runs, each day is queued once — and defers
 its delivery as an ordinary e-mail notification job (event ``digest.daily``), which retries
@@ -23,7 +23,7 @@ from cloud.alerts.models import Alert
 from cloud.auth.models import User
 from cloud.db.session import raw_connection
 from cloud.diagnosis import service as diagnoses
-from cloud.notifications import repository
+from cloud.digest import repository
 from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DAILY_DIGEST
 from cloud.notifications.queueing import defer_events_sql
