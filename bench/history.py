@@ -1,14 +1,21 @@
-"""History latency: p50/p95 of ``GET /api/v1/nodes/{id}/readings`` for 1d, 1w, 1mo and 1y windows.
+"""History latency and storage: p50/p95 of ``GET /api/v1/nodes/{id}/readings`` for 1d, 1w, 1mo
+and 1y windows, and the bytes each stored reading takes.
 
-Data: ``NODES`` nodes x one year of 1-minute readings (50 x 525,600 ≈ 26 M rows), generated
-in SQL with ``generate_series``; hourly and daily rollups rebuilt from the raw rows with the
-ingest path's own aggregates. Requests go over loopback HTTP to uvicorn (a subprocess) with
-``max_points=1000``. Baseline, same run: the naive query, ``date_bin`` over the raw rows with
-the bin width that gives ≤ 1,000 points, run directly with psycopg (no HTTP at all).
-``--quick`` uses 3 nodes instead of 50 (the per-node data, and so the per-query work, is the
-same; only the table is smaller).
+Data: ``NODES`` nodes x the last year of 1-minute readings (50 x 525,600 ≈ 26 M rows), generated
+in SQL with ``generate_series`` in real arrival order: a day at a time, every node's readings
+interleaved minute by minute (as many hubs' batches arrive), so each node's rows are spread
+over the heap as they are in production, not laid out node by node. Hourly and daily rollups
+are rebuilt from the raw rows with the ingest path's own aggregates. Storage is measured twice:
+as loaded (the open month's layout: primary-key pages half full) and after the storage
+maintenance compacted the closed months (``cloud.db.partitions``). Requests go over
+loopback HTTP to uvicorn (a subprocess) with ``max_points=1000``, after compaction. Baseline,
+same run: the naive query, ``date_bin`` over the raw rows with the bin width that gives ≤ 1,000
+points, run directly with psycopg (no HTTP at all). ``--quick`` uses 8 nodes instead of 50 (the
+per-node data, and so the per-query work, is the same; only the table is smaller).
 
-Last stdout line: ``{"p95_ms": {...}, "p50_ms": {...}, "baseline_p95_ms": {...}, "rows", ...}``.
+Last stdout line: ``{"p95_ms": {...}, "p50_ms": {...}, "baseline_p95_ms": {...}, "rows",
+"stored_bytes_per_reading", "loaded_bytes_per_reading", "heap_bytes_per_reading",
+"index_bytes_per_reading", ...}``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,12 +30,24 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 
-from bench._cloud import cloud_server, create_account, embedded_database
+from bench._cloud import (
+    cloud_server,
+    create_account,
+    embedded_database,
+    raw_storage,
+    rollup_bytes,
+)
+from bench._common import percentiles
 from cloud.db.engine import libpq_url
+from cloud.db.partitions import RetentionPolicy, maintain
 from cloud.telemetry import sql
 
-START = datetime(2025, 1, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
+# The last year up to yesterday: inside the raw retention window (and its partitions).
+START = (datetime.now(UTC) - YEAR - timedelta(days=1)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
+DAY_MINUTES = 1440
 WINDOWS = {
     "1d": timedelta(days=1),
     "1w": timedelta(weeks=1),
@@ -37,17 +55,22 @@ WINDOWS = {
     "1y": timedelta(days=365),
 }
 
-GENERATE = """
-INSERT INTO readings (node_id, measured_at, owner_id, seq, source, moisture, temperature,
-                      humidity, illuminance, battery)
-SELECT %(node_id)s, t, %(owner_id)s, s, 0,
+# One day of every node's readings, in arrival order: minute by minute, the nodes interleaved
+# (in a fixed shuffled order, as hubs' batches come in).
+GENERATE_DAY = """
+INSERT INTO readings (measured_at, node_id, seq, moisture, temperature, humidity, illuminance,
+                      battery, conductivity, source)
+SELECT %(start)s::timestamptz + make_interval(mins => s), n.id, s,
        (45 + 20 * sin(s / 1440.0 * 2 * pi()) + (s %% 17) * 0.1)::real,
        (20 + 5 * sin(s / 1440.0 * 2 * pi() - 1))::real,
        (55 + 10 * cos(s / 720.0 * pi()))::real,
        greatest(0, 20000 * sin((s %% 1440) / 1440.0 * 2 * pi() - pi() / 2))::real,
-       (100 - s / 10512.0)::real
-FROM generate_series(0, %(minutes)s - 1) AS s,
-     LATERAL (SELECT %(start)s::timestamptz + make_interval(mins => s) AS t) AS times
+       (100 - s / 10512.0)::real,
+       (800 + 200 * sin(s / 10080.0 * 2 * pi()))::real,
+       0
+FROM generate_series(%(first)s::int, %(first)s::int + %(minutes)s::int - 1) AS s,
+     unnest(%(nodes)s::uuid[]) WITH ORDINALITY AS n(id, position)
+ORDER BY s, n.position
 """
 
 NAIVE = """
@@ -63,20 +86,14 @@ GROUP BY t ORDER BY t
 """
 
 
-def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
-
-
 def main() -> None:
     """Generate the year, measure the API and the naive query, print JSON figures last."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 nodes instead of 50")
+    parser.add_argument("--quick", action="store_true", help="8 nodes instead of 50")
     parser.add_argument("--nodes", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="requests per window")
     args = parser.parse_args()
-    nodes = args.nodes or (3 if args.quick else 50)
+    nodes = args.nodes or (8 if args.quick else 50)
     requests = args.requests or (60 if args.quick else 200)
     minutes = int(YEAR.total_seconds() // 60)
     if args.quick:
@@ -96,25 +113,40 @@ def main() -> None:
                 node_ids.append(uuid.UUID(response.json()["id"]))
 
             generated = time.perf_counter()
+            shuffled = node_ids[:]
+            random.Random(3).shuffle(shuffled)
             with psycopg.connect(libpq_url(url), autocommit=True) as conn:
                 conn.execute("SET synchronous_commit = off")
-                for number, node_id in enumerate(node_ids, start=1):
+                for first in range(0, minutes, DAY_MINUTES):
                     conn.execute(
-                        GENERATE,
+                        GENERATE_DAY,
                         {
-                            "node_id": node_id,
-                            "owner_id": account.user_id,
-                            "minutes": minutes,
                             "start": START,
+                            "first": first,
+                            "minutes": min(DAY_MINUTES, minutes - first),
+                            "nodes": shuffled,
                         },
                     )
-                    print(f"node {number}/{nodes}: {minutes:,} readings", flush=True)
+                    if first % (DAY_MINUTES * 30) == 0:
+                        print(f"day {first // DAY_MINUTES}/365 loaded", flush=True)
                 conn.execute(sql.REBUILD_HOURLY, {"owner_id": account.user_id})
                 conn.execute(sql.REBUILD_DAILY, {"owner_id": account.user_id})
                 conn.execute("VACUUM ANALYZE readings, readings_hourly, readings_daily")
                 rows = conn.execute("SELECT count(*) FROM readings").fetchone()
-            total_rows = int(rows[0]) if rows else 0
-            print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s", flush=True)
+                total_rows = int(rows[0]) if rows else 0
+                print(f"{total_rows:,} rows in {time.perf_counter() - generated:.0f} s")
+                loaded = raw_storage(conn, total_rows)
+                print(f"as loaded (arrival order): {loaded} bytes per reading", flush=True)
+            # The storage maintenance as the worker runs it: closed months get packed indexes.
+            report = maintain(libpq_url(url), RetentionPolicy())
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute("ANALYZE readings")
+                stored = raw_storage(conn, total_rows)
+                rollups = {
+                    table: rollup_bytes(conn, table)
+                    for table in ("readings_hourly", "readings_daily")
+                }
+            print(f"after compacting {len(report.compacted)} closed months: {stored}", flush=True)
 
             rng = random.Random(7)
             p50: dict[str, float] = {}
@@ -125,7 +157,7 @@ def main() -> None:
                 for attempt in range(requests + 5):
                     node_id = rng.choice(node_ids)
                     end = START + window + (YEAR - window) * rng.random()
-                    params = {
+                    params: dict[str, str | int] = {
                         "start": (end - window).isoformat(),
                         "end": end.isoformat(),
                         "max_points": 1000,
@@ -141,7 +173,7 @@ def main() -> None:
                     resolutions[name] = body["resolution"]
                     if attempt >= 5:  # warm-up
                         samples.append(elapsed)
-                p50[name], p95[name] = _percentiles(samples)
+                p50[name], p95[name] = percentiles(samples)
                 print(f"API {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
 
         baseline_p95: dict[str, float] = {}
@@ -165,7 +197,7 @@ def main() -> None:
                         },
                     ).fetchall()
                     samples.append(time.perf_counter() - began)
-                _, baseline_p95[name] = _percentiles(samples[2:])
+                _, baseline_p95[name] = percentiles(samples[2:])
                 print(f"naive date_bin {name}: p95 {baseline_p95[name]} ms", flush=True)
 
     print(
@@ -176,6 +208,13 @@ def main() -> None:
                 "baseline_p95_ms": baseline_p95,
                 "rows": total_rows,
                 "nodes": nodes,
+                "stored_bytes_per_reading": stored["total"],
+                "heap_bytes_per_reading": stored["heap"],
+                "index_bytes_per_reading": stored["index"],
+                "loaded_bytes_per_reading": loaded["total"],
+                "loaded_index_bytes_per_reading": loaded["index"],
+                "hourly_bytes_per_row": rollups["readings_hourly"],
+                "daily_bytes_per_row": rollups["readings_daily"],
                 "resolutions": resolutions,
                 "quick": bool(args.quick),
             }

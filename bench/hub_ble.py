@@ -38,8 +38,8 @@ from hub.ble.emulator import garden_bindkey, garden_mac
 from hub.ble.emulator.environment import PlantEnvironment
 from hub.ble.gateway import Gateway
 from hub.ble.settings import GatewaySettings
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore, open_store
 from shared import ble_uuids
 from shared.bthome import encrypt_service_data
 

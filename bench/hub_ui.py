@@ -29,8 +29,8 @@ from asgi_lifespan import LifespanManager
 from bench._common import emit_result, machine_info, say
 from hub.app import create_app
 from hub.ble.ports import DecodedReading
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore, open_store
 from hub.store.types import utcnow
 from hub.web import service
 from shared.metrics import Metric

@@ -110,12 +110,14 @@ def _baseline_rows(owner: uuid.UUID, stream: int, index: int) -> list[tuple[Any,
                     len(rows),
                     START + timedelta(minutes=minute),
                     minute,
-                    0,
+                    0,  # source: advert
+                    0,  # channel: the node's first sensor of each kind
                     35.0 + (minute % 40) * 0.5,
                     18.0 + (minute % 90) * 0.1,
                     50.0 + (minute % 30),
                     float((minute * 37) % 20_000),
                     90.0 - (minute % 50) * 0.1,
+                    *([None] * (len(sql.STAGING_COLUMNS) - 12)),  # metrics added since
                 )
             )
     return rows

@@ -258,7 +258,7 @@ def run_child(data_dir: Path, port: int, speed: float, report: Path, green_photo
     hub_imported_mb = rss_mb()
     from hub.ble.bumble_backend import BumbleRadio
     from hub.ble.emulator import EmulatedGarden, SimClock
-    from hub.ble.factory import EmulatedHubGateway
+    from hub.gateways import EmulatedHubGateway
 
     emulator_import_mb = rss_mb() - hub_imported_mb
 

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from cloud.auth.security import AccessTokenMemo, Passwords
 from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
@@ -21,7 +20,9 @@ from cloud.observability import CloudMetrics, RequestContextMiddleware, configur
 from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
 from cloud.ratelimit import RateLimiter
+from cloud.security import AccessTokenMemo, Passwords
 from cloud.settings import CloudSettings
+from cloud.wiring import wire
 
 _log = structlog.get_logger("cloud.app")
 
@@ -52,6 +53,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     ``egress`` vets user-chosen outbound URLs (webhooks); tests pass one with a static resolver.
     """
     settings = settings or CloudSettings()
+    wire()
     configure_logging(settings.log_level, settings.log_json)
     if defaults := settings.development_secrets():
         _log.warning(
@@ -65,8 +67,12 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = await _resolve_database_url(settings, app)
+        pooled = settings.db_transaction_pooler
         engine = build_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            transaction_pooler=pooled,
         )
         app.state.engine = engine
         app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
@@ -93,9 +99,11 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
             from cloud.worker import inline_worker
 
             async with (
-                open_read_database(url, settings.db_read_pool_size) as read_database,
+                open_read_database(
+                    url, settings.db_read_pool_size, transaction_pooler=pooled
+                ) as read_database,
                 image_runtime(app, settings),
-                inline_worker(app, settings, url),
+                inline_worker(app, settings, settings.direct_database_url(url)),
             ):
                 app.state.read_database = read_database
                 _log.info("cloud_started", environment=settings.environment.value)

@@ -45,7 +45,7 @@ def migrate() -> None:
         finally:
             server.stop()
     else:
-        upgrade_to_head(url, settings.retention_policy())
+        upgrade_to_head(settings.direct_database_url(url), settings.retention_policy())
     typer.echo(f"database at head {', '.join(sorted(head_revisions()))}")
 
 
@@ -162,5 +162,5 @@ def worker(
         typer.echo(f"no DATABASE_URL: using embedded PostgreSQL in {server.pgdata}")
         url = server.uri()
     else:
-        url = settings.database_url
+        url = settings.direct_database_url(settings.database_url)
     asyncio.run(serve_worker(settings, url, wait=not once))

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cloud.auth.security import Passwords
 from cloud.egress import Egress
 from cloud.observability import CloudMetrics
 from cloud.ratelimit import RateLimiter
+from cloud.security import Passwords
 from cloud.settings import CloudSettings
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from cloud.alerts.models import Alert, AlertState
-from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
-from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow
-from cloud.images.models import Image
+from cloud.auth.models import DeviceAuthorization, Hub, LoginFailure, RefreshToken, User
+from cloud.diagnosis.models import Diagnosis, DiagnosisRateWindow, Image
 from cloud.notifications.models import Webhook
 from cloud.ratelimit import RateLimitCounter
-from cloud.registry.models import Hub, Node, NodeAssignment, Plant, Species
+from cloud.registry.models import Node, NodeAssignment, Plant, Species
 from cloud.telemetry.models import IngestBatch, readings, readings_daily, readings_hourly
 
 __all__ = [

@@ -359,6 +359,15 @@ EXAMPLES: Final[dict[str, Any]] = {
         "last_seen_at": _WHEN,
         "last_reading_at": _WHEN,
         "dropped_adverts": 0,
+        "advert_counts": {
+            "stored": 1432,
+            "duplicate": 5790,
+            "replayed": 0,
+            "wrong_key": 0,
+            "unsupported_object": 0,
+            "unsupported_device": 0,
+            "malformed": 0,
+        },
         "config": _NODE_CONFIG,
         "config_revision_applied": 3,
         "config_pending": False,
@@ -384,11 +393,13 @@ EXAMPLES: Final[dict[str, Any]] = {
         "plant_id": _PLANT,
         "node_id": _NODE,
         "measured_at": _WHEN,
+        "channel": 0,
         "moisture": 42.5,
         "temperature": 21.3,
         "humidity": 55.0,
         "illuminance": 12000.0,
         "battery": 87.0,
+        "conductivity": 1250.0,
     },
     "AlertPublic": {
         "id": _UUID,
@@ -442,6 +453,8 @@ EXAMPLES: Final[dict[str, Any]] = {
         "end": _WHEN,
         "resolution": "hour",
         "truncated": False,
+        "channel": 0,
+        "channels": [0],
         "points": [
             {
                 "t": "2026-11-24T08:00:00Z",

@@ -28,24 +28,26 @@ from cloud.alerts.service import alert_subject
 from cloud.db.engine import build_engine
 from cloud.diagnosis import tasks as diagnosis_tasks
 from cloud.diagnosis.factory import open_diagnoser
+from cloud.diagnosis.metrics import PipelineCounters
 from cloud.diagnosis.ports import Diagnoser
 from cloud.diagnosis.service import diagnosis_subject
+from cloud.digest import tasks as digest_tasks
+from cloud.digest.service import digest_subject
 from cloud.egress import Egress, EgressPolicy
 from cloud.images import tasks as image_tasks
-from cloud.images.metrics import PipelineCounters
-from cloud.images.settings import ImageSettings
 from cloud.jobs import queue
 from cloud.jobs import tasks as job_tasks
 from cloud.notifications import tasks as notification_tasks
 from cloud.notifications.channels import build_channels
-from cloud.notifications.digest import digest_subject
 from cloud.notifications.ports import Channel, ChannelResources, SubjectLoader
 from cloud.notifications.vapid import vapid_or_none
 from cloud.registry.service import hub_subject
 from cloud.settings import CloudSettings
+from cloud.settings.images import ImageSettings
 from cloud.storage.factory import build_object_store
 from cloud.storage.ports import ObjectStore
 from cloud.telemetry import tasks as telemetry_tasks
+from cloud.wiring import wire
 
 _log = structlog.get_logger("cloud.jobs")
 
@@ -64,6 +66,14 @@ class WorkerDeps:
     egress: Egress = field(default_factory=Egress)
     http: httpx.AsyncClient | None = None
     vapid: Vapid | None = None  # the Web Push signing key (None: no push channel)
+    # PostgreSQL itself (``database_direct_url``) for work that sets session state (storage
+    # maintenance); None: the engine's URL, which may be a transaction pooler.
+    direct_url: str | None = None
+
+    @property
+    def database_url(self) -> str:
+        """The URL for connections that hold session state (never a transaction pooler)."""
+        return self.direct_url or self.engine.url.render_as_string(hide_password=False)
 
     def session(self) -> AsyncSession:
         """A new session; the task owns its transactions."""
@@ -102,12 +112,18 @@ def register_tasks(app: procrastinate.App) -> None:
     diagnosis_tasks.register_tasks(app)
     image_tasks.register_tasks(app)
     notification_tasks.register_tasks(app)
+    digest_tasks.register_tasks(app)
     telemetry_tasks.register_tasks(app)
 
 
-def build_job_app(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
-    """A procrastinate app on ``database_url`` with every Plant-Vita task registered."""
-    return queue.build_job_app(database_url, register_tasks, max_connections=max_connections)
+def build_job_app(
+    database_url: str, *, max_connections: int = 4, schedule: bool = True
+) -> procrastinate.App:
+    """A procrastinate app on ``database_url`` with every Plant-Vita task registered (and,
+    unless ``schedule`` is off, the periodic ones scheduled)."""
+    return queue.build_job_app(
+        database_url, register_tasks, max_connections=max_connections, schedule=schedule
+    )
 
 
 async def run_worker(
@@ -119,9 +135,11 @@ async def run_worker(
     install_signal_handlers: bool = False,
 ) -> None:
     """Run a worker with ``deps`` until cancelled (or, ``wait=False``, the queue is empty)."""
+    wire()
     context = {
         diagnosis_tasks.DEPS_KEY: deps,
         notification_tasks.DEPS_KEY: deps,
+        digest_tasks.DEPS_KEY: deps,
         telemetry_tasks.DEPS_KEY: deps,
         image_tasks.STORE_KEY: deps.store,
     }
@@ -164,8 +182,13 @@ async def serve_worker(settings: CloudSettings, database_url: str, *, wait: bool
                 egress=egress,
                 http=http,
                 vapid=vapid_or_none(settings),
+                direct_url=database_url,
             )
-            job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
+            job_app = build_job_app(
+                database_url,
+                max_connections=settings.worker_concurrency + 2,
+                schedule=settings.worker_schedule,
+            )
             name = f"{socket.gethostname()}-{os.getpid()}"
             _log.info("worker_started", name=name, diagnoser=diagnoser.model, storage=store.backend)
             async with job_app.open_async():
@@ -191,8 +214,13 @@ async def inline_worker(
         counters=app.state.pipeline_counters,
         egress=app.state.egress,
         vapid=app.state.vapid,
+        direct_url=database_url,
     )
-    job_app = build_job_app(database_url, max_connections=settings.worker_concurrency + 2)
+    job_app = build_job_app(
+        database_url,
+        max_connections=settings.worker_concurrency + 2,
+        schedule=settings.worker_schedule,
+    )
     async with job_app.open_async():
         worker = asyncio.create_task(
             run_worker(job_app, deps, name=f"api-inline-{os.getpid()}"),

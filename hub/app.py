@@ -12,13 +12,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from hub import health
+from hub import budget, health
 from hub.alerts import router as alerts_router
 from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
 from hub.auth.limiter import LoginLimiter
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import router as diagnoses_router
+from hub.hub_store import HubStore, open_store
 from hub.images import router as images_router
 from hub.images.limits import UploadSizeLimit
 from hub.mqtt import router as mqtt_router
@@ -27,10 +28,9 @@ from hub.nodes import router as nodes_router
 from hub.observability import HubMetrics, configure_logging, install
 from hub.plants import router as plants_router
 from hub.plants import service as plants_service
+from hub.readings import router as readings_router
 from hub.schedule import ClockStep, MonotonicScheduler
 from hub.settings import Environment, HubSettings
-from hub.store import budget
-from hub.store.hub_store import HubStore, open_store
 from hub.store.types import utcnow
 from hub.sync import router as sync_router
 from hub.sync.client import CloudClient, CloudError
@@ -179,6 +179,7 @@ def create_app(
         health,
         auth_router,
         plants_router,
+        readings_router,
         nodes_router,
         images_router,
         diagnoses_router,

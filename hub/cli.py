@@ -36,7 +36,7 @@ def emulate(
     passive: bool = typer.Option(False, help="Scan passively (no scan responses)."),
 ) -> None:
     """Run a garden of emulated nodes and a gateway storing them, printing the bindkeys."""
-    from hub.ble.cli_emulate import run_emulate
+    from hub.cli_emulate import run_emulate
 
     raise typer.Exit(run_emulate(nodes, speed, duration, data_dir, passive))
 

@@ -51,7 +51,7 @@ def serve(
     import uvicorn
 
     from hub.app import create_app
-    from hub.ble.factory import emulated_gateway_factory, production_gateway
+    from hub.gateways import emulated_gateway_factory, production_gateway
     from hub.net import uvicorn_options
 
     _database_usable(settings)
@@ -81,7 +81,7 @@ def set_password(
 ) -> None:
     """Set the local admin password that protects changes made through the API."""
     from hub.auth import service
-    from hub.store.hub_store import open_store
+    from hub.hub_store import open_store
 
     value = password or os.environ.get("PLANTVITA_HUB_ADMIN_PASSWORD")
     if not value:
@@ -105,7 +105,7 @@ def link(cloud_url: str | None = typer.Option(None, help="the cloud's base URL")
     """Link this hub to a cloud account: shows a code to approve, then waits for approval."""
     import httpx
 
-    from hub.store.hub_store import open_store
+    from hub.hub_store import open_store
     from hub.sync.client import CloudClient
     from hub.sync.link import LinkManager
 
@@ -148,7 +148,7 @@ def sync_now(
         raise typer.Exit(0 if response.is_success else 1)
 
     async def run() -> None:
-        from hub.store.hub_store import open_store
+        from hub.hub_store import open_store
         from hub.sync.client import CloudClient
         from hub.sync.service import SyncEngine
 

@@ -1,38 +1,27 @@
-"""FastAPI dependencies: the store, read sessions, the gateway, the sync engine, the admin."""
+"""FastAPI dependencies every domain's routes share: the store, settings, read sessions, the
+gateway. A domain's own dependencies live with it (the admin in ``hub.auth.dependencies``, the
+sync engine in ``hub.sync.router``), so this module imports no domain."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.auth import service as auth
-from hub.auth.limiter import LoginLimiter
 from hub.ble.ports import GatewayControl
-from hub.errors import RateLimited, Unauthorized
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
-from hub.sync.service import SyncEngine
+from hub.store.database import Database
 
 
-class SetupRequired(Unauthorized):
-    """No admin password yet: set one with ``plantvita hub set-password`` or the first-run API."""
-
-    code = "setup_required"
-
-
-def get_store(request: Request) -> HubStore:
+def get_store(request: Request) -> Database:
     """The store built in the lifespan."""
-    store: HubStore = request.app.state.store
+    store: Database = request.app.state.store
     return store
 
 
-StoreDep = Annotated[HubStore, Depends(get_store)]
+StoreDep = Annotated[Database, Depends(get_store)]
 
 
 def get_settings(request: Request) -> HubSettings:
@@ -60,51 +49,3 @@ def get_gateway(request: Request) -> GatewayControl | None:
 
 
 GatewayDep = Annotated[GatewayControl | None, Depends(get_gateway)]
-
-
-def get_sync(request: Request) -> SyncEngine:
-    """The sync engine."""
-    engine: SyncEngine = request.app.state.sync
-    return engine
-
-
-SyncDep = Annotated[SyncEngine, Depends(get_sync)]
-
-
-async def require_admin(request: Request, store: StoreDep) -> None:
-    """Allow the request only with the admin password (HTTP Basic) or a valid session cookie."""
-    stored = await auth.password_hash(store)
-    if stored is None:
-        raise SetupRequired("set an admin password first (POST /api/v1/auth/password)")
-    cookie = request.cookies.get(auth.COOKIE_NAME)
-    if cookie and auth.cookie_valid(await auth.session_secret(store), cookie, stored):
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() == "basic" and encoded:
-        try:
-            _user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("malformed Basic credentials") from None
-        if await check_admin_password(request, password, stored):
-            return
-    raise Unauthorized("admin credentials required")
-
-
-async def check_admin_password(request: Request, password: str, stored: str) -> bool:
-    """Verify a typed admin password, refusing (429) an address that guessed too often."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(address)
-    if wait is not None:
-        raise RateLimited(
-            "too many wrong admin passwords; try again later", headers={"Retry-After": str(wait)}
-        )
-    if await asyncio.to_thread(auth.verify_password, password, stored):
-        limiter.succeeded(address)
-        return True
-    limiter.failed(address)
-    return False
-
-
-AdminDep = Annotated[None, Depends(require_admin)]

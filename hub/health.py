@@ -8,13 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
+from hub import budget
 from hub.dependencies import StoreDep
 from hub.nodes import service as nodes_service
 from hub.observability import HubMetrics
+from hub.readings import service as readings_service
 from hub.schedule import MonotonicScheduler
 from hub.store.types import from_ms, utcnow
+from hub.sync import service as sync_service
 
 # Advert outcomes that are drops (broken or untrusted): also exported as hub_adverts_dropped.
 DROPPED = ("replayed", "wrong_key", "malformed")
@@ -34,8 +36,7 @@ async def readyz(request: Request, store: StoreDep) -> JSONResponse:
     gateway is configured, it is started."""
     checks: dict[str, Any] = {}
     try:
-        async with store.read() as session:
-            await session.execute(text("select 1"))
+        await store.ping()
         if not store.writer.running:
             checks["database"] = "writer stopped"
         else:
@@ -74,6 +75,14 @@ async def metrics(request: Request, store: StoreDep) -> Response:
     hub_metrics: HubMetrics = request.app.state.metrics
     hub_metrics.commit_failures.set(store.writer.commit_failures)
     hub_metrics.disk_free.set(store.free_bytes())
+    mqtt = getattr(request.app.state, "mqtt", None)
+    if mqtt is not None:
+        bridge = mqtt.status()
+        hub_metrics.mqtt_connected.set(
+            -1 if bridge.state == "off" else 1 if bridge.state == "connected" else 0
+        )
+        hub_metrics.mqtt_messages.set(bridge.messages_published)
+        hub_metrics.mqtt_failures.set(bridge.failed_attempts)
     scheduler: MonotonicScheduler | None = request.app.state.scheduler
     if scheduler is not None:
         now = scheduler.now_monotonic()
@@ -83,36 +92,19 @@ async def metrics(request: Request, store: StoreDep) -> Response:
             hub_metrics.job_runs.labels(job.id, "ok").set(job.runs - job.failures)
             hub_metrics.job_runs.labels(job.id, "failed").set(job.failures)
     async with store.read() as session:
-        total = (await session.execute(text("select count(*) from readings"))).scalar_one()
-        hub_metrics.readings_stored.set(total)
-        oldest = (
-            await session.execute(
-                text("select min(measured_at) from readings where sync_state = 0")
-            )
-        ).scalar_one()
+        hub_metrics.readings_stored.set(await readings_service.count_readings(session))
+        oldest, pending, sent_bytes = await sync_service.store_stats(session)
         lag = (utcnow() - from_ms(oldest)).total_seconds() if oldest is not None else 0.0
         hub_metrics.sync_lag.set(max(0.0, lag))
-        for kind, count in (
-            await session.execute(
-                text(
-                    "select 'readings', count(*) from readings where sync_state = 0 union all "
-                    "select 'alerts', count(*) from alerts where sync_state = 0 union all "
-                    "select 'images', count(*) from images where sync_state = 0"
-                )
-            )
-        ).all():
+        for kind, count in pending.items():
             hub_metrics.pending.labels(kind).set(count)
-        for kind, sent in (
-            await session.execute(text("select kind, bytes_sent from sync_ledger"))
-        ).all():
+        for kind, sent in sent_bytes.items():
             hub_metrics.sync_bytes.labels(kind).set(sent)
         for node in await nodes_service.paired_nodes(session):
             for outcome, value in node.advert_counts().items():
                 hub_metrics.adverts.labels(node.mac, outcome).set(value)
                 if outcome in DROPPED:
                     hub_metrics.adverts_dropped.labels(node.mac, outcome).set(value)
-        for kind, count in (
-            await session.execute(text("select kind, count from dropped_data"))
-        ).all():
+        for kind, count in (await budget.dropped_counts(session)).items():
             hub_metrics.data_dropped.labels(kind).set(count)
     return Response(generate_latest(hub_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -122,6 +122,21 @@ class HubMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.mqtt_connected = Gauge(
+            "hub_mqtt_connected",
+            "1 while connected to the Home Assistant MQTT broker, 0 while not, -1 when none is set",
+            registry=self.registry,
+        )
+        self.mqtt_messages = Gauge(
+            "hub_mqtt_messages_published",
+            "MQTT messages published since the hub started (discovery, states, availability)",
+            registry=self.registry,
+        )
+        self.mqtt_failures = Gauge(
+            "hub_mqtt_failed_attempts",
+            "Failed MQTT connection attempts since the last successful connection",
+            registry=self.registry,
+        )
 
 
 def _error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Bluetooth identifiers of a Plant-Vita node (docs/protocol.md §1, §2, §3)."""
+"""Bluetooth identifiers of a Plant-Vita node (docs/protocol.md §1, §2, §3) and of the Xiaomi
+sensors the hub also reads (docs/hub-ble.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from typing import Final
 # BTHome v2 service data UUID, as bleak / habluetooth key service data.
 BTHOME_UUID16: Final = 0xFCD2
 BTHOME_SERVICE_UUID: Final = "0000fcd2-0000-1000-8000-00805f9b34fb"
+
+# Xiaomi MiBeacon service data UUID (MiFlora and the other Mi Home BLE sensors).
+MIBEACON_UUID16: Final = 0xFE95
+MIBEACON_SERVICE_UUID: Final = "0000fe95-0000-1000-8000-00805f9b34fb"
+# The MiFlora (HHCCJCY01) GATT service and its characteristics: mode change (handle 0x33),
+# real-time data (0x35), firmware and battery (0x38).
+MIFLORA_SERVICE_UUID: Final = "00001204-0000-1000-8000-00805f9b34fb"
+MIFLORA_MODE_UUID: Final = "00001a00-0000-1000-8000-00805f9b34fb"
+MIFLORA_DATA_UUID: Final = "00001a01-0000-1000-8000-00805f9b34fb"
+MIFLORA_FIRMWARE_UUID: Final = "00001a02-0000-1000-8000-00805f9b34fb"
 
 # Plant-Vita's own 128-bit UUIDs share one random base; only the first 32 bits differ.
 PLANT_VITA_SERVICE_UUID: Final = "50560001-08d6-4635-b36b-311a13153956"

@@ -91,6 +91,7 @@ class ReadingSource(StrEnum):
 
     ADVERT = "advert"  # BTHome broadcast, decoded live
     BACKFILL = "backfill"  # Records characteristic, read after the hub was away
+    POLL = "poll"  # read over GATT from a sensor that advertises too little (MiFlora)
 
 
 class _ReadingFields(_Wire):
@@ -258,6 +259,12 @@ class AlertIn(_Wire):
     message: str = Field(max_length=500, pattern=r"^[^\x00]*$")
     opened_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
+    # What it opened on, so each app can write it in its reader's units (shared.alert_text):
+    # the value and the limit crossed (in the registry's units), and "dli" for the daily light
+    # integral rule. Sent only when known.
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    bound: float | None = Field(default=None, allow_inf_nan=False)
+    rule: Literal["dli"] | None = None
 
 
 class AlertBatch(BaseModel):
@@ -273,10 +280,12 @@ class AlertBatch(BaseModel):
 
 
 class NodeKind(StrEnum):
-    """A Plant-Vita node (full GATT service) or a third-party BTHome sensor (adverts only)."""
+    """A Plant-Vita node (full GATT service), a third-party BTHome sensor (adverts only) or a
+    Xiaomi MiBeacon sensor (MiFlora and relatives: adverts, plus a GATT poll for MiFlora)."""
 
     PLANTVITA = "plantvita"
     BTHOME = "bthome"
+    XIAOMI = "xiaomi"
 
 
 class AdvertCounts(_Wire):
@@ -400,6 +409,13 @@ class _ThresholdMethods(_Wire):
         if overrides is None:
             return self
         return self.model_copy(update=overrides.model_dump(exclude_none=True))
+
+    @classmethod
+    def effective(cls, species: Thresholds | None, overrides: Thresholds | None) -> Thresholds:
+        """A plant's ranges: its species' with every limit the plant overrides taking
+        precedence (no species: the overrides alone). The one rule both tiers use."""
+        base = species if species is not None else cls()
+        return base.merged(overrides)
 
 
 if TYPE_CHECKING:

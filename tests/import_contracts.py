@@ -1,7 +1,9 @@
 """Import-linter contract types of our own (configured in pyproject.toml, run by `make lint`).
 
-- ``acyclic_modules``: no import cycle between modules, however long (import-linter's built-in
-  ``acyclic_siblings`` compares whole packages, a stricter rule than the one we hold).
+- ``acyclic_modules``: no import cycle between modules, however long.
+- ``acyclic_packages``: no import cycle between the children of any package either, counting an
+  import by any module inside a child as an import by that child (``hub.images`` and
+  ``hub.store`` may not import each other even through different modules).
 - ``domain_private``: in each domain package (a child of ``containers``), the modules named in
   ``private`` (queries, SQL, routes) are imported only from inside that domain or by the modules
   listed in ``composers`` (the app, which mounts every router): other domains go through its
@@ -19,6 +21,13 @@ from importlinter import Contract, ContractCheck, fields, output
 
 def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan, iterative)."""
+    edges = {m: graph.find_modules_directly_imported_by(m) & modules for m in modules}
+    return _components(edges)
+
+
+def _components(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node of a directed graph."""
+    modules = set(edges)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -33,7 +42,7 @@ def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
         counter += 1
         stack.append(root)
         on_stack.add(root)
-        work.append((root, sorted(graph.find_modules_directly_imported_by(root) & modules)))
+        work.append((root, sorted(edges[root])))
         while work:
             node, todo = work[-1]
             if todo:
@@ -43,8 +52,7 @@ def _cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
                     counter += 1
                     stack.append(nxt)
                     on_stack.add(nxt)
-                    imported = graph.find_modules_directly_imported_by(nxt) & modules
-                    work.append((nxt, sorted(imported)))
+                    work.append((nxt, sorted(edges[nxt])))
                 elif nxt in on_stack:
                     low[node] = min(low[node], index[nxt])
                 continue
@@ -80,6 +88,60 @@ class AcyclicModulesContract(Contract):
     def render_broken_contract(self, check: ContractCheck) -> None:
         for cycle in check.metadata["cycles"]:
             output.print_error(f"{len(cycle)} modules import each other: {', '.join(cycle)}")
+            output.new_line()
+
+
+class AcyclicPackagesContract(Contract):
+    """In every package of ``packages`` (and every subpackage), the children import each other
+    without a cycle, an import from or of a child's descendant counting as the child's."""
+
+    type_name = "acyclic_packages"
+    packages = fields.ListField(subfield=fields.StringField())
+
+    def check(self, graph: grimp.ImportGraph, verbose: bool) -> ContractCheck:
+        roots: list[str] = self.packages  # type: ignore[assignment]
+        modules = {m for m in graph.modules if m.split(".")[0] in roots}
+        found: list[dict[str, Any]] = []
+        for package in sorted(m for m in modules if graph.find_children(m)):
+            prefix = package + "."
+
+            def child(module: str, prefix: str = prefix) -> str | None:
+                if not module.startswith(prefix):
+                    return None
+                return prefix + module[len(prefix) :].split(".")[0]
+
+            edges: dict[str, set[str]] = {c: set() for c in graph.find_children(package)}
+            links: dict[tuple[str, str], tuple[str, str]] = {}
+            for module in modules:
+                source = child(module)
+                if source is None:
+                    continue
+                for imported in graph.find_modules_directly_imported_by(module):
+                    target = child(imported)
+                    if target is not None and target != source:
+                        edges[source].add(target)
+                        links.setdefault((source, target), (module, imported))
+            for component in _components(edges):
+                members = set(component)
+                found.append(
+                    {
+                        "package": package,
+                        "children": component,
+                        "links": sorted(
+                            f"{a} -> {b}" for (s, t), (a, b) in links.items() if {s, t} <= members
+                        ),
+                    }
+                )
+        return ContractCheck(kept=not found, metadata={"cycles": found})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for cycle in check.metadata["cycles"]:
+            output.print_error(
+                f"in {cycle['package']}, {len(cycle['children'])} children import each other: "
+                + ", ".join(cycle["children"])
+            )
+            for link in cycle["links"]:
+                output.print_error(f"    {link}")
             output.new_line()
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -202,13 +202,14 @@ async def upsert_hub_alerts(
                     WHERE hub_id = %(hub_id)s AND local_id = %(local_id)s
                 )
                 INSERT INTO alerts (id, owner_id, plant_id, node_id, hub_id, local_id, source,
-                                    kind, metric, status, message, opened_at, resolved_at,
-                                    created_at)
+                                    kind, metric, status, message, value, threshold, opened_at,
+                                    resolved_at, created_at)
                 VALUES (gen_random_uuid(), %(owner_id)s, %(plant_id)s, %(node_id)s, %(hub_id)s,
                         %(local_id)s, 'hub', %(kind)s, %(metric)s,
                         CASE WHEN %(resolved_at)s::timestamptz IS NULL THEN 'open'
                              ELSE 'resolved' END,
-                        %(message)s, %(opened_at)s, %(resolved_at)s, now())
+                        %(message)s, %(value)s, %(threshold)s, %(opened_at)s, %(resolved_at)s,
+                        now())
                 ON CONFLICT (hub_id, local_id) DO UPDATE SET
                     resolved_at = coalesce(alerts.resolved_at, excluded.resolved_at),
                     status = CASE WHEN excluded.resolved_at IS NOT NULL THEN 'resolved'
@@ -269,3 +270,8 @@ async def prune_resolved(conn: Conn, before: datetime) -> int:
         total += cur.rowcount
         if cur.rowcount < PRUNE_BATCH:
             return total
+
+
+async def delete_node_state(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """The alert state of a node (the hot table carries no foreign key)."""
+    await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))

@@ -20,18 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cloud.alerts import repository
 from cloud.alerts.models import Alert
 from cloud.alerts.schemas import AlertPublic
-from cloud.auth.models import User
+from cloud.auth.models import Hub, User
 from cloud.db.session import raw_connection
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
+from cloud.ingest import batches
+from cloud.ingest.context import NodeContext
+from cloud.ingest.validation import NodeReadings, utc_from_micros
 from cloud.notifications.ports import Subject
 from cloud.notifications.queueing import Event, notify
 from cloud.observability import CloudMetrics
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub, Plant
+from cloud.registry.models import Plant
 from cloud.settings import CloudSettings
-from cloud.sync import batches
-from cloud.telemetry.context import NodeContext
-from cloud.telemetry.validation import NodeReadings, utc_from_micros
 from shared.alert_text import TemperatureUnit, describe
 from shared.alerts import (
     DLI,
@@ -477,6 +477,8 @@ async def ingest_hub_alerts(
             )
             continue
         plant_id = alert.plant_id if alert.plant_id in plants else (node[1] if node else None)
+        # The daily light rule is the metric "dli", as the cloud's own DLI alerts.
+        metric = DLI if alert.rule == DLI else alert.metric.value if alert.metric else None
         rows.append(
             {
                 "owner_id": hub.owner_id,
@@ -485,8 +487,10 @@ async def ingest_hub_alerts(
                 "hub_id": hub.id,
                 "local_id": alert.local_id,
                 "kind": alert.kind.value,
-                "metric": alert.metric.value if alert.metric else None,
+                "metric": metric,
                 "message": alert.message,
+                "value": alert.value,
+                "threshold": alert.bound,
                 "opened_at": alert.opened_at,
                 "resolved_at": alert.resolved_at,
             }
@@ -571,3 +575,8 @@ async def open_alert_count(session: AsyncSession, owner_id: uuid.UUID) -> int:
 async def prune_resolved_alerts(conn: Any, before: datetime) -> int:
     """Forget alerts resolved before ``before`` (``conn``: psycopg, autocommit); how many."""
     return await repository.prune_resolved(conn, before)
+
+
+async def delete_node_state(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Forget a deleted node's alert state (a registry hook: ``cloud.wiring``)."""
+    await repository.delete_node_state(session, node_id)

@@ -10,12 +10,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from cloud.auth import service
-from cloud.auth.models import User
-from cloud.auth.security import AccessTokenMemo
+from cloud.auth.models import Hub, User
 from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.errors import UnauthorizedError
-from cloud.registry.models import Hub
+from cloud.security import AccessTokenMemo
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
 

@@ -11,9 +11,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.auth.models import DeviceAuthorization, Hub, LoginFailure, RefreshToken, User
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import Hub
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:

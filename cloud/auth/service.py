@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth import repository
-from cloud.auth.models import DeviceAuthorization, LoginFailure, RefreshToken, User
+from cloud.auth.models import DeviceAuthorization, Hub, LoginFailure, RefreshToken, User
 from cloud.auth.schemas import (
     DeviceApproval,
     DeviceApprovalResult,
@@ -19,7 +19,17 @@ from cloud.auth.schemas import (
     UserCreate,
     UserUpdate,
 )
-from cloud.auth.security import (
+from cloud.db.session import ReadDatabase
+from cloud.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    OAuthProtocolError,
+    UnauthorizedError,
+)
+from cloud.pagination import Page, PageRequest
+from cloud.ratelimit import RateRule, refusal
+from cloud.security import (
     HUB_TOKEN_PREFIX,
     REFRESH_TOKEN_PREFIX,
     AccessClaims,
@@ -35,17 +45,6 @@ from cloud.auth.security import (
     sha256_hex,
     token_floor,
 )
-from cloud.db.session import ReadDatabase
-from cloud.errors import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    OAuthProtocolError,
-    UnauthorizedError,
-)
-from cloud.pagination import Page, PageRequest
-from cloud.ratelimit import RateRule, refusal
-from cloud.registry.models import Hub
 from cloud.settings import CloudSettings
 from shared.sync import DEVICE_CODE_GRANT, HubToken
 from shared.sync import DeviceAuthorization as DeviceAuthorizationOut

@@ -9,7 +9,7 @@ import httpx
 
 from cloud.diagnosis.heuristic import HeuristicDiagnoser
 from cloud.diagnosis.ports import Diagnoser
-from cloud.images.settings import ImageSettings
+from cloud.settings.images import ImageSettings
 
 
 @asynccontextmanager

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import Alert
-from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis, DiagnosisStatus
+from cloud.auth.models import Hub
+from cloud.diagnosis.models import ACTIVE_STATUSES, Diagnosis, DiagnosisStatus, Image, ImageStatus
 from cloud.diagnosis.ports import DailyMetricSummary
-from cloud.images.models import Image, ImageStatus
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import Hub, Plant, Species, plants_of_hub
+from cloud.registry.models import Plant, Species, plants_of_hub
 from shared.metrics import PLANT_METRICS, Metric
 
 

@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from cloud.auth.models import Hub
 from cloud.db.session import raw_connection
 from cloud.diagnosis import repository
-from cloud.diagnosis.models import Diagnosis, DiagnosisStatus
+from cloud.diagnosis.metrics import PipelineCounters
+from cloud.diagnosis.models import Diagnosis, DiagnosisStatus, Image, ImageStatus
 from cloud.diagnosis.ports import (
     AlertSummary,
     CanopyPoint,
@@ -37,15 +39,12 @@ from cloud.diagnosis.ports import (
 )
 from cloud.diagnosis.schemas import DiagnosisPublic
 from cloud.errors import NotFoundError
-from cloud.images.metrics import PipelineCounters
-from cloud.images.models import Image, ImageStatus
-from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import RetryLater, backoff, defer, job_status, task_name
 from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import DIAGNOSIS_READY
 from cloud.notifications.queueing import Event, notify
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub
+from cloud.settings.images import ImageSettings
 from cloud.storage.ports import ObjectNotFound, ObjectStore, StorageError
 from shared.sync import (
     DIAGNOSES_PER_PLANT,

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter
 
 from cloud.auth.dependencies import CurrentUser
-from cloud.db.session import ReadDatabaseDep, SessionDep
+from cloud.db.session import SessionDep, SessionReadsDep
 from cloud.dependencies import SettingsDep
 from cloud.garden import service
 from cloud.garden.schemas import Garden, PlantStatus
@@ -18,7 +18,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["garden"])
 
 @router.get("/garden", response_model=Garden)
 async def garden(
-    user: CurrentUser, session: SessionDep, database: ReadDatabaseDep, settings: SettingsDep
+    user: CurrentUser, session: SessionDep, database: SessionReadsDep, settings: SettingsDep
 ) -> Garden:
     """Your hubs with sync health and every plant with its latest values, status and alerts."""
     return await service.overview(session, database, settings, user.id)
@@ -29,7 +29,7 @@ async def plant_status(
     plant_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    database: ReadDatabaseDep,
+    database: SessionReadsDep,
     settings: SettingsDep,
 ) -> PlantStatus:
     """The plant's latest values against its thresholds, metric by metric."""

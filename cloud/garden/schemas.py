@@ -27,13 +27,24 @@ class MetricStatus(BaseModel):
     )
 
 
+class ChannelStatus(BaseModel):
+    """The newest reading of one of the node's further sensors of a kind (channel 1 is its
+    second temperature, …): only the metrics that channel measures."""
+
+    channel: int
+    measured_at: datetime | None
+    metrics: list[MetricStatus]
+
+
 class PlantStatus(BaseModel):
-    """The newest reading of a plant's node, metric by metric, against its thresholds."""
+    """The newest reading of a plant's node, metric by metric, against its thresholds (its
+    first sensor of each kind); ``channels`` lists its further sensors, when it has any."""
 
     plant_id: uuid.UUID
     node_id: uuid.UUID | None
     measured_at: datetime | None
     metrics: list[MetricStatus]
+    channels: list[ChannelStatus] = []
 
 
 class HubHealth(HubPublic):

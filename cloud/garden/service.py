@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.session import ReadDatabase
+from cloud.db.session import Reads
 from cloud.garden import repository
 from cloud.garden.schemas import (
+    ChannelStatus,
     Garden,
     GardenPlant,
     HubHealth,
@@ -97,9 +98,25 @@ def hub_health(public: HubPublic, settings: CloudSettings, now: datetime) -> Hub
     )
 
 
+async def _overview_rows(
+    session: AsyncSession, settings: CloudSettings, owner_id: uuid.UUID, now: datetime
+) -> tuple[
+    list[HubHealth], set[uuid.UUID], list[PlantPublic], dict[uuid.UUID, Any], dict[uuid.UUID, int]
+]:
+    """The overview's session queries: hubs (with sync health), plants, nodes, alert counts."""
+    overview_page = PageRequest(limit=MAX_PLANTS)
+    hub_page = await registry.list_hubs(session, owner_id, overview_page)
+    hubs = [hub_health(h, settings, now) for h in hub_page.items]
+    pending = {h.id for h in hubs if h.config_pending}
+    plants = (await registry.list_plants(session, owner_id, overview_page)).items
+    nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
+    alerts = await repository.open_alert_counts(session, owner_id)
+    return hubs, pending, plants, nodes, alerts
+
+
 async def overview(
     session: AsyncSession,
-    database: ReadDatabase,
+    database: Reads,
     settings: CloudSettings,
     owner_id: uuid.UUID,
 ) -> Garden:
@@ -107,22 +124,25 @@ async def overview(
     now = datetime.now(UTC)
     # The latest readings come from the read pool (a connection of its own, outside the
     # session's transaction either way): fetch them while the session's queries run, so the
-    # page waits for one round trip fewer.
-    latest_task = asyncio.ensure_future(read_service.garden_readings(database, owner_id, now))
-    try:
-        overview_page = PageRequest(limit=MAX_PLANTS)
-        hub_page = await registry.list_hubs(session, owner_id, overview_page)
-        hubs = [hub_health(h, settings, now) for h in hub_page.items]
-        pending = {h.id for h in hubs if h.config_pending}
-        plants = (await registry.list_plants(session, owner_id, overview_page)).items
-        nodes = {row[0]: row for row in await repository.nodes_of(session, owner_id)}
-        alerts = await repository.open_alert_counts(session, owner_id)
-        latest, light = await latest_task
-    finally:
-        if not latest_task.done():
-            latest_task.cancel()
-            with contextlib.suppress(BaseException):
-                await latest_task
+    # page waits for one round trip fewer. On the session's own connection (behind a
+    # transaction pooler) they are read first instead, one query at a time.
+    if database.shares_session:
+        latest, light = await read_service.garden_readings(database, owner_id, now)
+        hubs, pending, plants, nodes, alerts = await _overview_rows(
+            session, settings, owner_id, now
+        )
+    else:
+        latest_task = asyncio.ensure_future(read_service.garden_readings(database, owner_id, now))
+        try:
+            hubs, pending, plants, nodes, alerts = await _overview_rows(
+                session, settings, owner_id, now
+            )
+            latest, light = await latest_task
+        finally:
+            if not latest_task.done():
+                latest_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await latest_task
     cards = []
     for plant in plants:
         node = nodes.get(plant.node_id) if plant.node_id else None
@@ -157,7 +177,7 @@ async def overview(
 
 async def plant_status(
     session: AsyncSession,
-    database: ReadDatabase,
+    database: Reads,
     settings: CloudSettings,
     owner_id: uuid.UUID,
     plant_id: uuid.UUID,
@@ -165,9 +185,20 @@ async def plant_status(
     """One plant's latest values against its thresholds; 404 when not the owner's."""
     plant = await registry.plant_detail(session, owner_id, plant_id)
     now = datetime.now(UTC)
-    latest, light = await read_service.plant_readings(database, owner_id, plant_id, now)
+    latest, light, further = await read_service.plant_readings(database, owner_id, plant_id, now)
     sampling = DEFAULT_SAMPLING_S
     if plant.node_id is not None:
         node = await registry.get_node(session, owner_id, plant.node_id)
         sampling = node.sampling_interval_s
-    return _status(plant, latest, light, sampling, now)
+    status = _status(plant, latest, light, sampling, now)
+    status.channels = [
+        ChannelStatus(
+            channel=row["channel"],
+            measured_at=row["measured_at"],
+            metrics=[
+                m for m in _status(plant, row, None, sampling, now).metrics if m.value is not None
+            ],
+        )
+        for row in further
+    ]
+    return status

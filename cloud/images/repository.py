@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.images.models import Image, ImageStatus
+from cloud.diagnosis.models import Image, ImageStatus
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 from cloud.registry.models import Node, NodeAssignment, Plant
 

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse
 from cloud.auth.dependencies import CurrentHub, CurrentUser
 from cloud.db.session import SessionDep
 from cloud.dependencies import SettingsDep
+from cloud.diagnosis.metrics import CountersDep
 from cloud.images import service
-from cloud.images.metrics import CountersDep
 from cloud.images.schemas import ImageDetail, ImagePublic
 from cloud.pagination import LIST_RESPONSES, PageDep, respond
 from cloud.storage.dependencies import ObjectStoreDep

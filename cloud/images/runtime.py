@@ -11,8 +11,8 @@ import structlog
 from fastapi import FastAPI
 
 from cloud.diagnosis.factory import open_diagnoser
-from cloud.images.metrics import PipelineCounters
-from cloud.images.settings import ImageSettings
+from cloud.diagnosis.metrics import PipelineCounters
+from cloud.settings.images import ImageSettings
 from cloud.storage.factory import build_object_store
 
 _log = structlog.get_logger("cloud.images")

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from cloud.diagnosis.models import Image
 from cloud.diagnosis.schemas import DiagnosisPublic
-from cloud.images.models import Image
 from shared.sync import ImageMetrics
 
 

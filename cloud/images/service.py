@@ -17,7 +17,10 @@ from typing import Final
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.auth.models import Hub
 from cloud.diagnosis import service as diagnosis_service
+from cloud.diagnosis.metrics import PipelineCounters
+from cloud.diagnosis.models import Image, ImageStatus
 from cloud.errors import (
     CloudError,
     ConflictError,
@@ -26,14 +29,11 @@ from cloud.errors import (
     PayloadTooLargeError,
 )
 from cloud.images import repository
-from cloud.images.metrics import PipelineCounters
-from cloud.images.models import Image, ImageStatus
 from cloud.images.pictures import NotAnImage, make_thumbnail, verify_picture
 from cloud.images.schemas import ImageDetail, ImagePublic
-from cloud.images.settings import ImageSettings
 from cloud.jobs.queue import defer, task_name
 from cloud.pagination import Page, PageRequest
-from cloud.registry.models import Hub
+from cloud.settings.images import ImageSettings
 from cloud.storage.keys import image_key, plant_prefix, thumbnail_key
 from cloud.storage.ports import (
     IntegrityMismatch,

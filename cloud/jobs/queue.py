@@ -125,16 +125,23 @@ def build_job_app(
     register: Callable[[procrastinate.App], None],
     *,
     max_connections: int = 4,
+    schedule: bool = True,
 ) -> procrastinate.App:
-    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it."""
+    """A procrastinate app on ``database_url``; ``register`` adds the tasks to it. Its
+    workers queue the periodic tasks unless ``schedule`` is off.
+
+    The worker LISTENs for new jobs and holds session state: ``database_url`` is PostgreSQL
+    itself or a session-mode pool, never a transaction-mode one (``database_direct_url``).
+    """
     connector = procrastinate.PsycopgConnector(
         conninfo=libpq_url(database_url),
         min_size=1,
         max_size=max_connections,
-        kwargs={"options": "-c timezone=UTC"},
     )
     app = procrastinate.App(connector=connector)
     register(app)
+    if not schedule:
+        app.periodic_registry.periodic_tasks.clear()
     return app
 
 

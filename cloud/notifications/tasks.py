@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, cast
 
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.jobs.queue import QUEUE, QueueRetryStrategy, RetryLater, task_name
-from cloud.notifications.digest import queue_due_digests
 from cloud.notifications.ports import Channel, SubjectLoader
 from cloud.notifications.queueing import DELIVER_TASK
 from cloud.notifications.service import deliver
@@ -31,8 +30,6 @@ class NotificationDeps(Protocol):
     def channels(self) -> Mapping[str, Channel]: ...
     @property
     def subjects(self) -> Mapping[str, SubjectLoader]: ...
-    @property
-    def digest_hour(self) -> int | None: ...  # None: no e-mail, so no digest
 
 
 async def deliver_notification(
@@ -69,27 +66,10 @@ async def deliver_alert_webhook(
     return await deliver_notification(context, "webhook", alert_id, event, event_id, at)
 
 
-async def queue_email_digests(context: procrastinate.JobContext, timestamp: int) -> int:
-    """Every few minutes: queue the daily digests that came due (each (gardener, day) once);
-    nothing without an SMTP relay."""
-    deps = cast(NotificationDeps, context.additional_context[DEPS_KEY])
-    if deps.digest_hour is None:
-        return 0
-    return await queue_due_digests(deps.engine, deps.digest_hour, datetime.now(UTC))
-
-
 def register_tasks(app: procrastinate.App) -> None:
-    """Register the delivery task (and the earlier release's name for it) and the digest
-    schedule on ``app``."""
+    """Register the delivery task (and the earlier release's name for it) on ``app``."""
     for name, task in (
         (DELIVER_TASK, deliver_notification),
         (LEGACY_WEBHOOK_TASK, deliver_alert_webhook),
     ):
         app.task(name=name, queue=QUEUE, pass_context=True, retry=QueueRetryStrategy())(task)
-    digests = app.task(
-        name=task_name("queue_email_digests"),
-        queue=QUEUE,
-        pass_context=True,
-        queueing_lock="queue_email_digests",
-    )(queue_email_digests)
-    app.periodic(cron="*/10 * * * *", periodic_id="queue_email_digests")(digests)

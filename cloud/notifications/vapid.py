@@ -11,7 +11,7 @@ import structlog
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 
-from cloud.notifications.settings import NotificationSettings
+from cloud.settings.notifications import NotificationSettings
 
 if TYPE_CHECKING:
     from cloud.settings import CloudSettings

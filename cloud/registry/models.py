@@ -1,4 +1,4 @@
-"""Registry tables: hubs, nodes, plants, species."""
+"""Registry tables: nodes, plants, species (hubs are identities: ``cloud.auth.models``)."""
 
 from __future__ import annotations
 
@@ -25,37 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, col
 
+from cloud.auth.models import Hub
 from cloud.db.base import CloudTable, timestamp, utcnow
 from cloud.pagination import Keyset, SortKey
 from shared.metrics import threshold_fields
-
-
-class Hub(CloudTable, table=True):
-    """A Raspberry Pi hub linked to a user; authenticates with a hashed, revocable token."""
-
-    __tablename__ = "hubs"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    owner_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
-    name: str = Field(sa_column=Column(String(64), nullable=False))
-    token_hash: str | None = Field(default=None, sa_column=Column(String(64), unique=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp())
-    revoked_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
-    last_seen_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
-    config_revision: int = Field(default=1, sa_column=Column(BigInteger, nullable=False))
-    # The newest revision the hub said it holds (``since_revision`` of its config pull).
-    config_revision_acked: int | None = Field(default=None, sa_column=Column(BigInteger))
-    # When "hub offline" was last told; told again only after the hub has called in since.
-    offline_notified_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
-    # What the hub last reported still waiting to be sent (``shared.sync.HubSyncStatus``).
-    sync_pending: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    sync_reported_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
-    oldest_pending_reading_at: datetime | None = Field(
-        default=None, sa_column=timestamp(nullable=True)
-    )
-    sync_error: str | None = Field(default=None, sa_column=Column(String(500)))
 
 
 class Node(CloudTable, table=True):

@@ -6,22 +6,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from cloud.alerts.models import AlertState
+from cloud.auth.models import Hub
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
-from cloud.registry.models import (
-    PLANT_ORDER,
-    Hub,
-    Node,
-    NodeAssignment,
-    Plant,
-    Species,
-    plants_of_hub,
-)
-from cloud.telemetry.models import readings, readings_daily, readings_hourly
+from cloud.registry.models import PLANT_ORDER, Node, NodeAssignment, Plant, Species, plants_of_hub
 
 # Hubs: linked ones first, newest first.
 HUB_ORDER = Keyset(
@@ -95,14 +86,6 @@ async def nodes_of_hub(session: AsyncSession, hub_id: uuid.UUID) -> Sequence[Nod
         select(Node).where(col(Node.hub_id) == hub_id).order_by(col(Node.mac))
     )
     return result.all()
-
-
-async def delete_node_data(session: AsyncSession, node_id: uuid.UUID) -> None:
-    """Readings, rollups and alert state of a node (the hot tables carry no foreign keys)."""
-    await session.execute(delete(readings).where(readings.c.node_id == node_id))
-    await session.execute(delete(readings_hourly).where(readings_hourly.c.node_id == node_id))
-    await session.execute(delete(readings_daily).where(readings_daily.c.node_id == node_id))
-    await session.execute(delete(AlertState).where(col(AlertState.node_id) == node_id))
 
 
 async def plants_of(session: AsyncSession, owner_id: uuid.UUID, page: PageRequest) -> Page[Plant]:

@@ -12,14 +12,14 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from cloud.auth.models import Hub
 from cloud.errors import ConflictError, InvalidRequestError, NotFoundError
-from cloud.images.service import on_node_assigned, on_plant_deleted
 from cloud.notifications.ports import Subject
 from cloud.notifications.preferences import HUB_OFFLINE
 from cloud.notifications.queueing import defer_events_sql
 from cloud.pagination import Page, PageRequest
-from cloud.registry import repository
-from cloud.registry.models import Hub, Node, Plant, Species
+from cloud.registry import hooks, repository
+from cloud.registry.models import Node, Plant, Species
 from cloud.registry.schemas import (
     HubPublic,
     HubUpdate,
@@ -68,9 +68,11 @@ def species_thresholds(species: Species) -> Thresholds:
 
 
 def effective_thresholds(species: Species | None, overrides: dict[str, Any] | None) -> Thresholds:
-    """Species ranges with the plant's overrides taking precedence (``Thresholds.merged``)."""
-    base = species_thresholds(species) if species is not None else Thresholds()
-    return base.merged(Thresholds.model_validate(overrides) if overrides else None)
+    """The plant's ranges (``Thresholds.effective``) from the rows the cloud stores them in."""
+    return Thresholds.effective(
+        species_thresholds(species) if species is not None else None,
+        Thresholds.model_validate(overrides) if overrides else None,
+    )
 
 
 def hub_public(hub: Hub) -> HubPublic:
@@ -264,7 +266,8 @@ async def delete_node(session: AsyncSession, owner_id: uuid.UUID, node_id: uuid.
         plant.node_id = None
         await repository.bump_owner_hubs(session, owner_id)
     # Its assignment history goes with it (cascade); its photos keep their plant.
-    await repository.delete_node_data(session, node.id)
+    for delete_data in hooks.hooks().node_deleted:  # readings, rollups, alert state
+        await delete_data(session, node.id)
     await session.delete(node)
     await session.flush()
 
@@ -335,7 +338,7 @@ async def _move_node(
         await repository.close_assignment(session, new_node_id, now)
         since = await repository.last_unassigned_at(session, new_node_id)
         await repository.open_assignment(session, owner_id, new_node_id, plant_id, now)
-        await on_node_assigned(session, owner_id, new_node_id, plant_id, since)
+        await hooks.hooks().node_assigned(session, owner_id, new_node_id, plant_id, since)
 
 
 async def _species_of(session: AsyncSession, plant: Plant) -> Species | None:
@@ -530,7 +533,8 @@ async def delete_plant(session: AsyncSession, owner_id: uuid.UUID, plant_id: uui
     """Delete a plant (its node and readings stay)."""
     plant = await get_plant(session, owner_id, plant_id)
     await _move_node(session, owner_id, plant.id, plant.node_id, None)
-    await on_plant_deleted(session, owner_id, plant_id)  # photos: rows cascade, objects purged
+    # photos: rows cascade, objects purged
+    await hooks.hooks().plant_deleted(session, owner_id, plant_id)
     await session.delete(plant)
     await repository.bump_owner_hubs(session, owner_id)
     await session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud.images.settings import ImageSettings
+from cloud.settings.images import ImageSettings
 from cloud.storage.ports import ObjectStore
 
 

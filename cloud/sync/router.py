@@ -19,8 +19,8 @@ from cloud.conventions import etag_matches, etag_of
 from cloud.db.session import SessionDep
 from cloud.dependencies import MetricsDep, SettingsDep
 from cloud.diagnosis import service as diagnosis_service
+from cloud.ingest.body import read_body, read_json_body
 from cloud.registry import service as registry_service
-from cloud.sync.body import read_body, read_json_body
 from cloud.telemetry import service as telemetry_service
 from shared.sync import (
     SYNC_ALERTS_PATH,

@@ -2,7 +2,7 @@
 
 The hot tables carry no foreign keys: ingestion resolves every node id before writing, and
 per-row FK triggers would cost a large share of COPY throughput. Raw readings and hourly
-rollups are range-partitioned by month (``cloud.telemetry.partitions``); every key starts
+rollups are range-partitioned by month (``cloud.db.partitions``); every key starts
 with the node, their distribution column in docs/scaling.md's plan. Raw rows carry no owner
 (it is on ``nodes``): 16 bytes less on each of the most numerous rows.
 """
@@ -35,9 +35,9 @@ METRICS: tuple[str, ...] = METRIC_NAMES
 
 
 # One measurement of one sensor channel of a node, keyed by (node, channel, measurement time);
-# one REAL column per registry metric (source: 0 advert, 1 backfill). Channel 0 is the node's
-# first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment order
-# (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
+# one REAL column per registry metric (source: 0 advert, 1 backfill, 2 poll). Channel 0 is the
+# node's first sensor of each kind, 1 the second (a second soil probe), … Columns in alignment
+# order (8-byte time, the uuid, then 4- and 2-byte ones: no padding); the u32 seq in an int4
 # (``sql.SEQ_STORE``).
 readings = Table(
     "readings",

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from cloud.db.session import ReadDatabase
+from cloud.db.session import Reads
 from cloud.errors import NotFoundError
 from cloud.pagination import PageRequest
 from cloud.registry.models import PLANT_ORDER
@@ -35,7 +35,7 @@ def _dump(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 async def latest_json(
-    database: ReadDatabase, owner_id: uuid.UUID, page: PageRequest
+    database: Reads, owner_id: uuid.UUID, page: PageRequest
 ) -> tuple[bytes, str | None]:
     """A page of the newest reading of each of the owner's plants that has a node, as JSON
     (a list of ``LatestReading``, by plant name like the plant list), and the next cursor."""
@@ -48,9 +48,7 @@ async def latest_json(
     return _dump([row[:-1] for row in rows]), next_cursor
 
 
-async def plant_latest_json(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID
-) -> bytes:
+async def plant_latest_json(database: Reads, owner_id: uuid.UUID, plant_id: uuid.UUID) -> bytes:
     """The newest reading of each sensor channel of one plant as a JSON list, by channel
     (empty when it has none yet); 404 when the plant is not the owner's."""
     async with database.connection() as conn:
@@ -81,7 +79,7 @@ async def light_by_node(
 
 
 async def garden_readings(
-    database: ReadDatabase, owner_id: uuid.UUID, now: datetime
+    database: Reads, owner_id: uuid.UUID, now: datetime
 ) -> tuple[dict[uuid.UUID, Any], dict[uuid.UUID, DayMeans]]:
     """``latest_by_plant`` and ``light_by_node`` of the owner's garden on one connection."""
     async with database.connection() as conn:
@@ -92,9 +90,10 @@ async def garden_readings(
 
 
 async def plant_readings(
-    database: ReadDatabase, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
-) -> tuple[dict[str, Any] | None, DayMeans | None]:
-    """``plant_latest`` and the plant's node's ``light_by_node``; 404 when not the owner's."""
+    database: Reads, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
+) -> tuple[dict[str, Any] | None, DayMeans | None, list[dict[str, Any]]]:
+    """``plant_latest``, the plant's node's ``light_by_node`` and the newest reading of each
+    further sensor channel (those past channel 0); 404 when not the owner's."""
     async with database.connection() as conn:
         rows = await repository.latest_of_plant(conn, owner_id, plant_id)
         if rows is None:
@@ -103,4 +102,5 @@ async def plant_readings(
     # The first sensor of each kind (channel 0) is the plant's status, as on the hub.
     first = [dict(zip(LATEST_KEYS, row, strict=True)) for row in rows]
     latest = next((row for row in first if row["channel"] == 0), None)
-    return latest, next(iter(light.values()), None)
+    further = [row for row in first if row["channel"] != 0]
+    return latest, next(iter(light.values()), None), further

@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psycopg
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.sync.batches import CLAIM_SQL, STORED_SQL
+from cloud.ingest.batches import CLAIM_SQL, STORED_SQL
+from cloud.ingest.context import NodeContext
+from cloud.ingest.validation import NodeReadings, ReadingColumns, utc_from_micros
 from cloud.telemetry import sql
-from cloud.telemetry.context import NodeContext
-from cloud.telemetry.validation import NodeReadings, ReadingColumns, utc_from_micros
+from cloud.telemetry.models import readings, readings_daily, readings_hourly
 from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
 from shared.sync import EARLIEST_TIME
 
@@ -542,3 +545,10 @@ async def illuminance_by_day(
             query, {"owner": owner_id, "plant": plant_id, "since": since, "today": today}
         )
         return await cur.fetchall()
+
+
+async def delete_node_readings(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Readings and rollups of a node (the hot tables carry no foreign keys)."""
+    await session.execute(delete(readings).where(readings.c.node_id == node_id))
+    await session.execute(delete(readings_hourly).where(readings_hourly.c.node_id == node_id))
+    await session.execute(delete(readings_daily).where(readings_daily.c.node_id == node_id))

@@ -16,23 +16,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
+from cloud.auth.models import Hub
 from cloud.db.session import raw_connection
 from cloud.errors import InvalidRequestError
-from cloud.observability import CloudMetrics
-from cloud.registry import service as registry_service
-from cloud.registry.models import Hub
-from cloud.settings import CloudSettings
-from cloud.sync import batches
-from cloud.sync.body import parse_json
-from cloud.telemetry import repository, sql
-from cloud.telemetry.schemas import Resolution
-from cloud.telemetry.validation import (
+from cloud.ingest import batches
+from cloud.ingest.body import parse_json
+from cloud.ingest.validation import (
     ReadingColumns,
     batch_digest,
     columns_from_valid,
     fast_columns,
     validate_readings,
 )
+from cloud.observability import CloudMetrics
+from cloud.registry import service as registry_service
+from cloud.settings import CloudSettings
+from cloud.telemetry import repository, sql
+from cloud.telemetry.schemas import Resolution
 from shared.metrics import METRIC_NAMES, Metric
 from shared.sync import MAX_BATCH_ITEMS, BatchAck, ItemRejection, RejectReason
 from shared.watering import HISTORY as WATERING_HISTORY
@@ -391,3 +391,8 @@ async def stream_csv(
             async for chunk in copy:
                 yield bytes(chunk)
         await connection.rollback()
+
+
+async def delete_node_readings(session: AsyncSession, node_id: uuid.UUID) -> None:
+    """Forget a deleted node's readings and rollups (a registry hook: ``cloud.wiring``)."""
+    await repository.delete_node_readings(session, node_id)

@@ -11,13 +11,12 @@ from typing import Any, Protocol, cast
 
 import procrastinate
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.alerts.service import prune_resolved_alerts
 from cloud.db.engine import libpq_url
+from cloud.db.partitions import RetentionPolicy, maintain
+from cloud.ingest.batches import prune_batches
 from cloud.jobs.queue import QUEUE, SETTINGS_KEY, task_name
-from cloud.sync.batches import prune_batches
-from cloud.telemetry.partitions import RetentionPolicy, maintain
 
 DEPS_KEY = "deps"  # where cloud.worker puts the worker's dependencies in the job context
 MAINTAIN_TASK = task_name("maintain_storage")
@@ -27,7 +26,7 @@ class StorageDeps(Protocol):
     """What the job needs of ``cloud.worker.WorkerDeps``."""
 
     @property
-    def engine(self) -> AsyncEngine: ...
+    def database_url(self) -> str: ...
 
 
 class RetentionSettings(Protocol):
@@ -59,8 +58,8 @@ async def maintain_storage(context: procrastinate.JobContext, timestamp: int) ->
     compacted, old batch ids and resolved alerts forgotten."""
     deps = cast(StorageDeps, context.additional_context[DEPS_KEY])
     settings = cast(RetentionSettings, context.additional_context[SETTINGS_KEY])
-    url = deps.engine.url.render_as_string(hide_password=False)
-    return await maintain_storage_now(url, settings)
+    # Direct, not through a transaction pooler: maintenance SETs lock_timeout for its session.
+    return await maintain_storage_now(deps.database_url, settings)
 
 
 def register_tasks(app: procrastinate.App) -> None:

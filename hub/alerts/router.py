@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service
 from hub.alerts.schemas import AlertPublic
-from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
+from hub.auth.dependencies import AdminDep
+from hub.dependencies import ReadSessionDep, StoreDep
 from hub.store.types import utcnow
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])

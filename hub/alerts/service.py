@@ -25,7 +25,7 @@ from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
 from hub.plants import service as plants_service
 from hub.plants.models import Plant
-from hub.plants.service import thresholds_for
+from hub.plants.service import effective_thresholds
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store import kv
@@ -47,7 +47,7 @@ from shared.metrics import DLI, SPECS, Metric
 from shared.sync import AlertKind, Thresholds
 
 if TYPE_CHECKING:
-    from hub.store.hub_store import StorageIncident
+    from hub.store.database import StorageIncident
 
 DLI_RULE = "dli"
 
@@ -185,7 +185,7 @@ async def evaluate(session: AsyncSession, settings: HubSettings, now: datetime) 
         plant = plants.get(node.mac)
         latest = await readings.latest_values(session, node.id)
         changed += await _stale(session, node, plant, latest, open_alerts, now, stale_after)
-        thresholds = thresholds_for(plant, species) if plant is not None else None
+        thresholds = effective_thresholds(plant, species) if plant is not None else None
         if plant is not None:
             changed += _retire_instant_low_light(open_alerts, plant.id, node.mac, now)
         engine = _Engine(

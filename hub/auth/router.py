@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from hub.auth import service
+from hub.auth.dependencies import check_admin_password, require_admin
 from hub.auth.schemas import AuthStatus, Login, PasswordSet
-from hub.dependencies import StoreDep, check_admin_password, require_admin
+from hub.dependencies import StoreDep
 from hub.errors import HubError, Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 
 # scrypt from the standard library: a memory-hard KDF without adding argon2 to the Pi image.
 _N, _R, _P = 2**14, 8, 1
@@ -48,13 +48,13 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.urlsafe_b64decode(digest))
 
 
-async def password_hash(store: HubStore) -> str | None:
+async def password_hash(store: Database) -> str | None:
     """The stored admin hash, or None before first-run setup."""
     async with store.read() as session:
         return await kv.get(session, kv.ADMIN_PASSWORD_HASH)
 
 
-async def set_password(store: HubStore, password: str) -> None:
+async def set_password(store: Database, password: str) -> None:
     """Store a new admin password (the caller checked who may do this)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -66,7 +66,7 @@ async def set_password(store: HubStore, password: str) -> None:
     await store.write(op)
 
 
-async def session_secret(store: HubStore) -> bytes:
+async def session_secret(store: Database) -> bytes:
     """The cookie signing key: from settings, else generated once and kept in the store."""
     if store.settings.session_secret:
         return store.settings.session_secret.encode()

@@ -42,7 +42,9 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError
 from bleak_retry_connector import establish_connection
 
+from hub.ble import mibeacon
 from hub.ble.bumble_backend import BleakBackends
+from hub.ble.miflora import MiFloraPoll, PollReport
 from hub.ble.ports import (
     DecodedReading,
     DropCounters,
@@ -75,12 +77,13 @@ from shared.bthome import (
     WrongKey,
 )
 from shared.metrics import Metric
-from shared.sync import NodeKind
+from shared.sync import NodeKind, ReadingSource
 
 logger = logging.getLogger(__name__)
 
 _BTHOME = ble_uuids.BTHOME_SERVICE_UUID
 _PLANT_VITA = ble_uuids.PLANT_VITA_SERVICE_UUID
+_MIBEACON = ble_uuids.MIBEACON_SERVICE_UUID
 _BTHOME_V1 = (BTHOME_V1_UUID, BTHOME_V1_ENCRYPTED_UUID)
 _SCANNER_STOP_S = 5.0
 _MAX_PENDING = 500_000  # readings held while the store is unavailable (never dropped silently)
@@ -124,6 +127,14 @@ class _Node:
     # Newest seq when a session left untimed records on the node (taken before its clock was
     # ever set); a later advert means a timed record exists to place them by.
     untimed_upto: int | None = None
+    # Xiaomi (MiBeacon) devices: their decoder, product, and what the adverts carried since
+    # the last GATT poll (a MiFlora whose firmware leaves a value out is polled more often).
+    mibeacon: mibeacon.MiBeaconDecoder | None = None
+    product_id: int | None = None
+    heard_since_poll: set[Metric] = field(default_factory=set)
+    polled: frozenset[Metric] = frozenset()  # what the last poll read
+    poll_short_at: float = 0.0  # from then on a poll is due if adverts lacked a polled value
+    firmware: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +287,9 @@ class Gateway:
                 ),
                 last_seq=last,
                 seq_epoch=node.seq_epoch,
+                mibeacon=mibeacon.MiBeaconDecoder(mac, node.bindkey)
+                if node.kind is NodeKind.XIAOMI
+                else None,
                 applied_revision=node.config_revision_applied,
                 session_due_at=time.monotonic(),  # first contact: set time, read config
                 readings_held=node.readings_held,
@@ -318,6 +332,10 @@ class Gateway:
         uuid = _BTHOME
         service_data = adv.service_data.get(_BTHOME)
         if service_data is None:
+            xiaomi = adv.service_data.get(_MIBEACON)
+            if xiaomi is not None:
+                self._on_mibeacon(device, adv, xiaomi)
+                return
             for uuid in _BTHOME_V1:
                 service_data = adv.service_data.get(uuid)
                 if service_data is not None:
@@ -427,10 +445,97 @@ class Gateway:
         if len(self._pending) >= self.settings.flush_max_batch:
             self._flush_now.set()
 
+    def _on_mibeacon(self, device: BLEDevice, adv: AdvertisementData, service_data: bytes) -> None:
+        """A Xiaomi MiBeacon advert (MiFlora and relatives), decoded through xiaomi-ble."""
+        mac = device.address.upper()
+        node = self._nodes.get(mac)
+        if node is None or node.mibeacon is None:
+            if node is None:
+                self._saw_unpaired_xiaomi(mac, adv, service_data)
+            return
+        try:
+            advert = node.mibeacon.decode(service_data, rssi=adv.rssi, name=adv.local_name)
+        except Duplicate:
+            node.drops.duplicate += 1  # a MiFlora repeats each frame many times
+            self.stats.duplicates += 1
+            node.dirty = True
+            return
+        except UnsupportedObject:
+            node.drops.unsupported_object += 1
+            self._dropped(node, "unsupported object")
+            return
+        except UnsupportedDevice:
+            node.drops.unsupported_device += 1
+            self._dropped(node, "unsupported device")
+            return
+        except Malformed:
+            node.drops.malformed += 1
+            self._dropped(node, "malformed")
+            return
+        except WrongKey:
+            node.drops.wrong_key += 1
+            node.wrong_key_at = self.now()
+            self._dropped(node, "wrong key")
+            return
+        except Replay:
+            node.drops.replayed += 1
+            self._dropped(node, "replayed")
+            return
+        node.device = device
+        node.last_seen = self.now()
+        node.rssi = adv.rssi
+        node.dirty = True
+        node.product_id = advert.product_id
+        if adv.local_name:
+            node.name = adv.local_name
+        battery = advert.values.get(Metric.BATTERY)
+        if battery is not None:
+            node.battery = battery
+        node.heard_since_poll.update(advert.values)
+        if self._poll_due(node):
+            self._session_wanted.set()
+        node.drops.stored += 1
+        self._pending.append(
+            DecodedReading(
+                node_mac=mac,
+                measured_at=node.last_seen,
+                values=advert.values,
+                seq=None,  # MiBeacon counters wrap (8 bits plain) and restart: time is the key
+                rssi=adv.rssi,
+            )
+        )
+        self.stats.readings_queued += 1
+        if len(self._pending) >= self.settings.flush_max_batch:
+            self._flush_now.set()
+
+    def _saw_unpaired_xiaomi(self, mac: str, adv: AdvertisementData, service_data: bytes) -> None:
+        try:
+            frame = mibeacon.parse_frame(service_data)
+        except Malformed:
+            return
+        if frame.model is None:
+            return  # not a device the hub could read: not offered for pairing
+        previous = self._seen.get(mac)
+        self._seen[mac] = SeenDevice(
+            mac=mac,
+            name=adv.local_name or (previous.name if previous else None),
+            rssi=adv.rssi,
+            last_seen=self.now(),
+            encrypted=frame.encrypted,
+            plantvita=False,
+            kind=NodeKind.XIAOMI,
+            model=frame.model,
+        )
+
     def _saw_unpaired(
         self, mac: str, adv: AdvertisementData, service_data: bytes, uuid: str
     ) -> None:
         previous = self._seen.get(mac)
+        plantvita = (
+            _PLANT_VITA in adv.service_data
+            or _PLANT_VITA in adv.service_uuids
+            or bool(previous and previous.plantvita)
+        )
         self._seen[mac] = SeenDevice(
             mac=mac,
             name=adv.local_name or (previous.name if previous else None),
@@ -438,9 +543,8 @@ class Gateway:
             last_seen=self.now(),
             encrypted=uuid == BTHOME_V1_ENCRYPTED_UUID
             or (uuid == _BTHOME and bool(service_data and service_data[0] & 0x01)),
-            plantvita=_PLANT_VITA in adv.service_data
-            or _PLANT_VITA in adv.service_uuids
-            or bool(previous and previous.plantvita),
+            plantvita=plantvita,
+            kind=NodeKind.PLANTVITA if plantvita else NodeKind.BTHOME,
         )
 
     def _dropped(self, node: _Node, reason: str) -> None:
@@ -467,9 +571,101 @@ class Gateway:
         if self._session_due(node):  # also after a failed check, once its retry delay passed
             self._session_wanted.set()
 
+    def _poll_due(self, node: _Node) -> bool:
+        # A MiFlora is polled at first contact (battery and firmware), then once a day, or
+        # every ``xiaomi_poll_interval_s`` while its adverts leave out a value the poll reads.
+        if not self.settings.sessions_enabled or node.device is None:
+            return False
+        if node.product_id not in mibeacon.POLLED_PRODUCT_IDS:
+            return False
+        if node.paired.mac in self._in_session:
+            return False
+        mono = time.monotonic()
+        if mono < node.retry_after:
+            return False
+        missing = bool(node.polled - node.heard_since_poll - {Metric.BATTERY})
+        return (
+            node.requested
+            or mono >= node.session_due_at
+            or (missing and mono >= node.poll_short_at)
+        )
+
+    async def _poll(self, node: _Node) -> None:
+        mac = node.paired.mac
+        try:
+            async with self._semaphore:
+                report = await self._run_poll(node)
+            mono = time.monotonic()
+            node.requested = False
+            node.retry_after = 0.0
+            node.heard_since_poll = set()
+            node.polled = frozenset(report.values)
+            node.session_due_at = mono + self.settings.xiaomi_battery_poll_s
+            node.poll_short_at = mono + self.settings.xiaomi_poll_interval_s
+            node.battery = report.battery
+            node.firmware = report.firmware
+            node.last_seen = self.now()
+            node.dirty = True
+            self._pending.append(
+                DecodedReading(
+                    node_mac=mac,
+                    measured_at=node.last_seen,
+                    values=report.values,
+                    seq=None,
+                    source=ReadingSource.POLL,
+                    rssi=node.rssi,
+                )
+            )
+            self.stats.readings_queued += 1
+            self._flush_now.set()
+            self.stats.sessions_ok += 1
+            logger.info("poll of %s: %s", mac, report)
+            self._session_ended(mac, None, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.sessions_failed += 1
+            node.retry_after = time.monotonic() + self.settings.session_retry_s
+            logger.warning("poll of %s failed: %s: %s", mac, type(exc).__name__, exc)
+            self._session_ended(mac, None, exc)
+        finally:
+            self._in_session.discard(mac)
+            self._session_wanted.set()
+
+    async def _run_poll(self, node: _Node) -> PollReport:
+        device = node.device
+        assert device is not None
+        settings = self.settings
+        client_kwargs: dict[str, Any] = {}
+        if settings.adapter:
+            client_kwargs["bluez"] = {"adapter": settings.adapter}
+        try:
+            async with (
+                self._connect_lock,
+                asyncio.timeout(settings.connect_timeout_s * settings.connect_attempts + 1),
+            ):
+                client = await establish_connection(
+                    self._client_class,
+                    device,
+                    node.name or node.paired.mac,
+                    max_attempts=settings.connect_attempts,
+                    timeout=settings.connect_timeout_s,
+                    **client_kwargs,
+                )
+        except Exception as exc:
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            async with asyncio.timeout(settings.session_timeout_s):
+                return await MiFloraPoll(client, op_timeout_s=settings.op_timeout_s).run()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
     def _session_due(self, node: _Node) -> bool:
         if not self.settings.sessions_enabled:
             return False
+        if node.mibeacon is not None:
+            return self._poll_due(node)
         if node.paired.kind is not NodeKind.PLANTVITA or node.paired.mac in self._in_session:
             return False
         mono = time.monotonic()
@@ -585,6 +781,7 @@ class Gateway:
                     name=node.name,
                     drops=counted,
                     readings_held=node.readings_held,
+                    firmware_version=node.firmware,
                 )
             )
         if statuses:
@@ -616,11 +813,11 @@ class Gateway:
                 from bleak.assigned_numbers import AdvertisementDataType
                 from bleak.backends.bluezdbus.advertisement_monitor import OrPattern
 
-                # BlueZ passive scanning needs patterns: BTHome v2 service data (0xFCD2) and
-                # v1 (0x181C plaintext, 0x181E encrypted).
+                # BlueZ passive scanning needs patterns: BTHome v2 service data (0xFCD2),
+                # v1 (0x181C plaintext, 0x181E encrypted) and Xiaomi MiBeacon (0xFE95).
                 bluez["or_patterns"] = [
                     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, uuid16)
-                    for uuid16 in (b"\xd2\xfc", b"\x1c\x18", b"\x1e\x18")
+                    for uuid16 in (b"\xd2\xfc", b"\x1c\x18", b"\x1e\x18", b"\x95\xfe")
                 ]
             kwargs["bluez"] = bluez
         return BleakScanner(
@@ -697,7 +894,8 @@ class Gateway:
                 if node.device is None or not self._session_due(node):
                     continue
                 self._in_session.add(node.paired.mac)
-                task = asyncio.create_task(self._session(node), name=f"session-{node.paired.mac}")
+                run = self._poll(node) if node.mibeacon is not None else self._session(node)
+                task = asyncio.create_task(run, name=f"session-{node.paired.mac}")
                 self._session_tasks.add(task)
                 task.add_done_callback(self._session_tasks.discard)
 

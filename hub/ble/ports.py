@@ -55,7 +55,7 @@ class PairedNode:
 
     mac: str
     kind: NodeKind
-    bindkey: bytes | None  # 16 bytes for encrypted BTHome; None for a plaintext sensor
+    bindkey: bytes | None  # 16 bytes for encrypted BTHome/MiBeacon; None for a plaintext sensor
     last_seq: int | None = None  # highest sequence stored in ``seq_epoch``
     seq_epoch: int = 0  # the node's counter epoch: seqs are unique only within one epoch
     config: NodeConfig | None = None  # the config the node should run
@@ -136,7 +136,8 @@ class NodeStatus:
 
 @dataclass(frozen=True, slots=True)
 class SeenDevice:
-    """A BTHome device in range that is not paired: shown for pairing, never stored."""
+    """A BTHome or Xiaomi MiBeacon device in range that is not paired: shown for pairing, never
+    stored."""
 
     mac: str
     name: str | None
@@ -144,6 +145,8 @@ class SeenDevice:
     last_seen: datetime
     encrypted: bool
     plantvita: bool  # advertises the Plant-Vita GATT service
+    kind: NodeKind = NodeKind.BTHOME  # how it would be paired (PLANTVITA when ``plantvita``)
+    model: str | None = None  # a Xiaomi device's model (xiaomi-ble's name, e.g. "HHCCJCY01")
 
 
 class GatewayStore(Protocol):

@@ -32,6 +32,10 @@ class GatewaySettings:
     image_attempts: int = 3  # CRC failures refetch an image from scratch at most this often
     counter_check_interval_s: float = 300.0  # replay-looking adverts: ask the node this rarely
     drop_log_interval_s: float = 60.0  # dropped adverts are logged once per node per interval
+    # A MiFlora is polled over GATT once a day (battery, firmware), and this often while its
+    # adverts leave out a value the poll reads (older firmware advertises only some).
+    xiaomi_battery_poll_s: float = 86_400.0
+    xiaomi_poll_interval_s: float = 3600.0
 
     @classmethod
     def from_hub_settings(cls, settings: Any, **overrides: Any) -> GatewaySettings:

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from hub.diagnoses.models import Diagnosis
 from hub.images.models import Image
-from hub.sync.models import SyncLedger
+from hub.store.ledger import SyncLedger
 
 
 async def replace_all(session: AsyncSession, rows: list[Diagnosis]) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response
 
-from hub.dependencies import AdminDep, ReadSessionDep, StoreDep
+from hub.auth.dependencies import AdminDep
+from hub.dependencies import ReadSessionDep, StoreDep
 from hub.errors import BadRequest, ImageTooLarge, NotFound
 from hub.images import service
 from hub.images.models import Image

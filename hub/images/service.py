@@ -23,10 +23,10 @@ from hub.errors import ImageTooLarge, InvalidImage, NotFound, UnsupportedImage
 from hub.images import metrics as image_metrics
 from hub.images import repository
 from hub.images.models import Image
-from hub.images.storage import ImageStorage
 from hub.nodes import service as nodes_service
 from hub.plants.models import Plant
 from hub.settings import HubSettings
+from hub.store.files import ImageStorage
 from hub.store.types import utcnow
 from hub.store.writer import WriteOp
 
@@ -206,3 +206,8 @@ async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> 
 async def get_image(session: AsyncSession, image_id: str) -> Image | None:
     """One photo, or None."""
     return await repository.get(session, image_id)
+
+
+async def count_images(session: AsyncSession) -> int:
+    """How many photos the hub holds."""
+    return await repository.count_all(session)

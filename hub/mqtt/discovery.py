@@ -51,6 +51,12 @@ SENSOR_DEVICE_CLASSES: Final = frozenset({
 })
 # fmt: on
 
+# (manufacturer, model) Home Assistant shows for each kind of node the hub pairs.
+NODE_KINDS: Final[dict[str, tuple[str, str]]] = {
+    NodeKind.PLANTVITA: (MANUFACTURER, "Plant-Vita node"),
+    NodeKind.BTHOME: ("BTHome", "BTHome sensor"),
+    NodeKind.XIAOMI: ("Xiaomi", "MiFlora / MiBeacon sensor"),
+}
 PLANT_STATES: Final = ("ok", "attention", "stale", "unknown")
 NODE_STATES: Final = tuple(state.value for state in NodeState)
 WATERING_STATES: Final[tuple[ForecastStatus, ...]] = ("now", "today", "in_days", "unknown")
@@ -276,12 +282,13 @@ def node_device(topics: Topics, node: NodeView, hub_uid: str, photos: bool = Tru
         "low_battery": _on(bool(low_battery)),
         "attributes": {"stale": {"alerts": stale}, "low_battery": {"alerts": low_battery}},
     }
+    manufacturer, model = NODE_KINDS.get(node.kind, ("Unknown", node.kind))
     info: dict[str, Any] = {
         "identifiers": [uid],
         "connections": [["bluetooth", node.mac.upper()]],
         "name": node.name or f"Node {node.mac.upper()[-5:]}",
-        "manufacturer": MANUFACTURER if node.kind == NodeKind.PLANTVITA else "BTHome",
-        "model": "Plant-Vita node" if node.kind == NodeKind.PLANTVITA else "BTHome sensor",
+        "manufacturer": manufacturer,
+        "model": model,
         "via_device": hub_uid,
     }
     if node.firmware_version:

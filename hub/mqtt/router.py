@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from hub.dependencies import AdminDep
+from hub.auth.dependencies import AdminDep
 from hub.mqtt.schemas import BrokerUpdate, MqttPublic
 from hub.mqtt.service import MqttBridge
 

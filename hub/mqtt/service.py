@@ -30,7 +30,7 @@ from hub.mqtt import discovery, view
 from hub.mqtt.discovery import OFFLINE, ONLINE, PRESS, Topics
 from hub.mqtt.schemas import BridgeState, BridgeStatus, BrokerConfig, BrokerUpdate, MqttPublic
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.store.types import utcnow
 
 log = structlog.get_logger(__name__)
@@ -55,7 +55,7 @@ class MqttBridge:
 
     def __init__(
         self,
-        store: HubStore,
+        store: Database,
         *,
         sync_now: Callable[[], Awaitable[object]],
         take_photo: Callable[[str], Awaitable[None]] | None = None,

@@ -51,15 +51,21 @@ class NodeView:
 class GardenView:
     """Everything published: the hub's own alerts, the nodes, the plants."""
 
-    version: str  # the overview's change marker when this view was read
+    version: str  # ``change_marker`` when this view was read
     hub_alerts: tuple[AlertPublic, ...] = ()
     nodes: tuple[NodeView, ...] = ()
     plants: tuple[PlantCard, ...] = field(default_factory=tuple)
 
 
 async def change_marker(session: AsyncSession, now: datetime) -> str:
-    """A short marker that changes whenever anything the view shows changes (one query)."""
-    return await web_service.overview_version(session, now)
+    """A marker that changes whenever anything the view shows changes: the garden overview's
+    (readings, alerts, plants, photos, node health) plus which nodes are paired, by what name
+    and firmware (unpairing or renaming a node changes no overview figure)."""
+    nodes = "|".join(
+        f"{n.mac},{n.kind},{n.name},{n.firmware_version}"
+        for n in await nodes_service.paired_nodes(session)
+    )
+    return f"{await web_service.overview_version(session, now)}/{nodes}"
 
 
 async def garden_view(session: AsyncSession, settings: HubSettings, now: datetime) -> GardenView:
@@ -94,7 +100,7 @@ async def garden_view(session: AsyncSession, settings: HubSettings, now: datetim
             )
         )
     return GardenView(
-        version=overview.version,
+        version=await change_marker(session, now),
         hub_alerts=tuple(a for a in shown if a.node_mac is None and a.plant_id is None),
         nodes=tuple(nodes),
         plants=tuple(overview.cards),

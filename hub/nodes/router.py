@@ -7,7 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, StoreDep
+from hub.auth.dependencies import AdminDep
+from hub.dependencies import GatewayDep, ReadSessionDep, StoreDep
 from hub.errors import Conflict, NotFound
 from hub.nodes import service
 from hub.nodes.models import Node
@@ -71,7 +72,7 @@ async def list_nodes(session: ReadSessionDep, include_unpaired: bool = False) ->
 
 @router.get("/seen", response_model=list[SeenDevicePublic])
 async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[SeenDevicePublic]:
-    """BTHome devices in range that are not paired (empty when the hub runs without radio)."""
+    """BTHome and Xiaomi devices in range that are not paired (empty without a radio)."""
     if gateway is None:
         return []
     paired = {n.mac for n in await service.paired_nodes(session)}
@@ -83,6 +84,8 @@ async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[See
             last_seen=d.last_seen,
             encrypted=d.encrypted,
             plantvita=d.plantvita,
+            kind=d.kind,
+            model=d.model,
         )
         for d in gateway.seen_devices()
         if d.mac not in paired

@@ -12,7 +12,8 @@ from shared.sync import NodeConfig, NodeKind
 
 
 class PairRequest(BaseModel):
-    """Pair a node by MAC; encrypted BTHome nodes need their 16-byte bindkey as 32 hex chars."""
+    """Pair a node by MAC; encrypted BTHome nodes and encrypted Xiaomi MiBeacon devices need
+    their 16-byte bindkey as 32 hex chars (a plain MiFlora needs none)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +64,7 @@ class NodePublic(BaseModel):
 
 
 class SeenDevicePublic(BaseModel):
-    """An unpaired BTHome device in range."""
+    """An unpaired BTHome or Xiaomi MiBeacon device in range."""
 
     mac: str
     name: str | None
@@ -71,3 +72,5 @@ class SeenDevicePublic(BaseModel):
     last_seen: datetime
     encrypted: bool
     plantvita: bool
+    kind: NodeKind = Field(description="the kind to pair it as")
+    model: str | None = Field(default=None, description="a Xiaomi device's model, e.g. HHCCJCY01")

@@ -12,7 +12,7 @@ from hub.errors import NotFound
 from hub.nodes import repository
 from hub.nodes.models import Node
 from hub.plants import service as plants_service
-from hub.plants.service import thresholds_for
+from hub.plants.service import effective_thresholds
 from hub.store.types import SyncState, utcnow
 from shared.freshness import NodeState, node_state
 from shared.metrics import Metric
@@ -44,7 +44,7 @@ async def plant_thresholds(session: AsyncSession) -> dict[str, Thresholds]:
     """Node MAC -> the thresholds of the plant it watches (species with overrides)."""
     species = await plants_service.species_map(session)
     return {
-        plant.node_mac: thresholds_for(plant, species)
+        plant.node_mac: effective_thresholds(plant, species)
         for plant in await plants_service.list_plants(session)
         if plant.node_mac
     }

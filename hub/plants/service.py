@@ -12,7 +12,6 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.images.adoption import adopt_node_photos
 from hub.plants import repository
 from hub.plants.models import Plant, PlantEdit, Species
 from hub.plants.schemas import PlantCreate, PlantPublic, PlantUpdate, SpeciesPublic
@@ -21,13 +20,13 @@ from hub.store.types import utcnow
 from shared.sync import PlantChanges, SpeciesThresholds, Thresholds
 
 
-def thresholds_for(plant: Plant, species: dict[int, Species]) -> Thresholds:
-    """Species thresholds with the plant's overrides taking precedence."""
-    base = Thresholds()
-    if plant.species_id is not None and plant.species_id in species:
-        base = Thresholds.model_validate_json(species[plant.species_id].thresholds)
-    overrides = Thresholds.model_validate_json(plant.overrides) if plant.overrides else None
-    return base.merged(overrides)
+def effective_thresholds(plant: Plant, species: dict[int, Species]) -> Thresholds:
+    """The plant's ranges (``Thresholds.effective``) from the rows the hub stores them in."""
+    kind = species.get(plant.species_id) if plant.species_id is not None else None
+    return Thresholds.effective(
+        Thresholds.model_validate_json(kind.thresholds) if kind is not None else None,
+        Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
+    )
 
 
 def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
@@ -41,7 +40,7 @@ def to_public(plant: Plant, species: dict[int, Species]) -> PlantPublic:
         location=plant.location,
         node_mac=plant.node_mac,
         overrides=Thresholds.model_validate_json(plant.overrides) if plant.overrides else None,
-        thresholds=thresholds_for(plant, species),
+        thresholds=effective_thresholds(plant, species),
         origin="cloud" if plant.origin == "cloud" else "local",
         created_at=plant.created_at,
         updated_at=plant.updated_at,
@@ -88,7 +87,7 @@ async def create(session: AsyncSession, data: PlantCreate) -> Plant:
         updated_at=now,
     )
     # The species' ranges with these overrides: the rule the cloud applies (shared.metrics).
-    problem = thresholds_for(plant, await repository.species_map(session)).inverted_range()
+    problem = effective_thresholds(plant, await repository.species_map(session)).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     session.add(plant)
@@ -116,7 +115,7 @@ async def update(session: AsyncSession, plant_id: str, data: PlantUpdate) -> Pla
             plant.overrides = data.overrides.model_dump_json() if data.overrides else None
         else:
             setattr(plant, key, value)
-    problem = thresholds_for(plant, species).inverted_range()
+    problem = effective_thresholds(plant, species).inverted_range()
     if problem is not None:
         raise BadRequest(problem)
     plant.updated_at = utcnow()
@@ -250,3 +249,10 @@ async def seed_catalogue(session: AsyncSession) -> int:
         added += 1
     await session.flush()
     return added
+
+
+async def adopt_node_photos(session: AsyncSession, node_mac: str, plant_id: str) -> int:
+    """A plant now watched by ``node_mac`` takes the node's photos that belong to no plant (a
+    node paired before its plant came down from the cloud, say), so its gallery shows them as
+    the cloud's does; photos of another plant stay where they are. How many it took."""
+    return await repository.adopt_node_photos(session, node_mac, plant_id)

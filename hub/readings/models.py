@@ -1,4 +1,4 @@
-"""The ``readings`` and ``readings_hourly`` tables."""
+"""The ``readings`` table (``hub.readings.repository`` writes and reads its hourly rollups)."""
 
 from __future__ import annotations
 
@@ -37,27 +37,3 @@ class Reading(SQLModel, table=True):
     sync_state: int = SyncState.PENDING
     batch_id: int | None = None
     reject_reason: str | None = None
-
-
-class ReadingHourly(SQLModel, table=True):
-    """Per node, channel and hour: count and sum/n/min/max of each metric (mergeable)."""
-
-    __tablename__ = "readings_hourly"
-
-    node_id: int = Field(primary_key=True)
-    channel: int = Field(default=0, primary_key=True)
-    hour: int = Field(primary_key=True)  # epoch ms of the hour's start
-    count: int
-    for _name in METRIC_COLUMNS:  # sum/n/min/max per registry metric
-        __annotations__.update(
-            {
-                f"{_name}_sum": "float | None",
-                f"{_name}_n": "int",
-                f"{_name}_min": "float | None",
-                f"{_name}_max": "float | None",
-            }
-        )
-        vars().update(
-            {f"{_name}_sum": None, f"{_name}_n": 0, f"{_name}_min": None, f"{_name}_max": None}
-        )
-    del _name

@@ -234,3 +234,118 @@ async def daily_illuminance(
         {"n": node_id, "s": start_ms, "e": end_ms},
     )
     return [(int(day), float(total), int(n)) for day, total, n in rows.tuples()]
+
+
+def _metric_column(column: str) -> str:
+    if column not in METRIC_COLUMNS:
+        raise ValueError(f"not a metric column: {column}")
+    return column
+
+
+async def node_row_id(session: AsyncSession, mac: str) -> int | None:
+    """Row id of a node by MAC."""
+    row = (await session.execute(text("select id from nodes where mac = :m"), {"m": mac})).first()
+    return None if row is None else int(row[0])
+
+
+async def node_channels(session: AsyncSession, node_id: int) -> list[int]:
+    """The sensor channels the node has readings of, ascending."""
+    rows = await session.execute(
+        text("select distinct channel from readings_hourly where node_id = :n order by channel"),
+        {"n": node_id},
+    )
+    return [int(c) for (c,) in rows.tuples()]
+
+
+async def newest_value(
+    session: AsyncSession, node_id: int, column: str, channel: int
+) -> tuple[float, int] | None:
+    """The newest (value, epoch ms) of a metric column of the node's sensor ``channel``."""
+    column = _metric_column(column)
+    row = (
+        await session.execute(
+            text(
+                f"select {column}, measured_at from readings "  # noqa: S608
+                f"where node_id = :n and channel = :c and {column} is not null "
+                "order by measured_at desc limit 1"
+            ),
+            {"n": node_id, "c": channel},
+        )
+    ).first()
+    return None if row is None else (float(row[0]), int(row[1]))
+
+
+async def illuminance_total(
+    session: AsyncSession, node_id: int, start_ms: int, end_ms: int
+) -> tuple[float, int]:
+    """Sum and count of the first light sensor's readings in [start, end), from the rollups."""
+    total, samples = (
+        await session.execute(
+            text(
+                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
+                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
+                "and illuminance_n > 0"
+            ),
+            {"n": node_id, "s": start_ms, "e": end_ms},
+        )
+    ).one()
+    return float(total or 0.0), int(samples or 0)
+
+
+async def raw_count(
+    session: AsyncSession, node_id: int, column: str, channel: int, start_ms: int, end_ms: int
+) -> int:
+    """How many raw readings of a metric column the window holds."""
+    column = _metric_column(column)
+    return int(
+        (
+            await session.execute(
+                text(
+                    f"select count({column}) from readings "  # noqa: S608
+                    "where node_id = :n and channel = :c and measured_at >= :s "
+                    "and measured_at < :e"
+                ),
+                {"n": node_id, "c": channel, "s": start_ms, "e": end_ms},
+            )
+        ).scalar_one()
+    )
+
+
+async def raw_points(
+    session: AsyncSession, node_id: int, column: str, channel: int, start_ms: int, end_ms: int
+) -> list[tuple[int, float]]:
+    """(epoch ms, value) of the raw readings of a metric column in the window, oldest first."""
+    column = _metric_column(column)
+    rows = await session.execute(
+        text(
+            f"select measured_at, {column} from readings "  # noqa: S608
+            f"where node_id = :n and channel = :c and measured_at >= :s "
+            f"and measured_at < :e and {column} is not null order by measured_at"
+        ),
+        {"n": node_id, "c": channel, "s": start_ms, "e": end_ms},
+    )
+    return [(int(t), float(v)) for t, v in rows.tuples()]
+
+
+async def hourly_points(
+    session: AsyncSession, node_id: int, column: str, channel: int, start_ms: int, end_ms: int
+) -> list[tuple[int, float, int, float, float]]:
+    """(hour ms, sum, count, min, max) of a metric column's hourly rollups in the window."""
+    column = _metric_column(column)
+    rows = await session.execute(
+        text(
+            f"select hour, {column}_sum, {column}_n, {column}_min, {column}_max "  # noqa: S608
+            f"from readings_hourly where node_id = :n and channel = :c and hour >= :s "
+            f"and hour < :e and {column}_n > 0 order by hour"
+        ),
+        {"n": node_id, "c": channel, "s": start_ms, "e": end_ms},
+    )
+    return [
+        (int(h), float(total), int(n), float(low), float(high))
+        for h, total, n, low, high in rows.tuples()
+    ]
+
+
+async def count_all(session: AsyncSession) -> int:
+    """How many readings the hub holds."""
+    return int((await session.execute(text("select count(*) from readings"))).scalar_one())

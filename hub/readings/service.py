@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.plants.schemas import (
@@ -36,11 +35,7 @@ RAW_WINDOW = timedelta(days=2)  # longer windows read hourly rollups
 
 async def channels(session: AsyncSession, node: int) -> list[int]:
     """The sensor channels the node has readings of (0 first; ``[0]`` when it has none)."""
-    rows = await session.execute(
-        text("select distinct channel from readings_hourly where node_id = :n order by channel"),
-        {"n": node},
-    )
-    found = [int(c) for (c,) in rows.tuples()]
+    found = await repository.node_channels(session, node)
     return found if found and found[0] == 0 else [0, *found]
 
 
@@ -59,8 +54,7 @@ async def latest_channels(
 
 async def node_id(session: AsyncSession, mac: str) -> int | None:
     """Row id of a node by MAC."""
-    row = (await session.execute(text("select id from nodes where mac = :m"), {"m": mac})).first()
-    return None if row is None else int(row[0])
+    return await repository.node_row_id(session, mac)
 
 
 async def latest_values(
@@ -69,18 +63,9 @@ async def latest_values(
     """For each metric, the newest (value, epoch ms) of the node's sensor ``channel``."""
     out: dict[Metric, tuple[float, int]] = {}
     for metric, column in _COLUMNS.items():
-        row = (
-            await session.execute(
-                text(
-                    f"select {column}, measured_at from readings "  # noqa: S608
-                    f"where node_id = :n and channel = :c and {column} is not null "
-                    "order by measured_at desc limit 1"
-                ),
-                {"n": node, "c": channel},
-            )
-        ).first()
-        if row is not None:
-            out[metric] = (float(row[0]), int(row[1]))
+        newest = await repository.newest_value(session, node, column, channel)
+        if newest is not None:
+            out[metric] = newest
     return out
 
 
@@ -115,17 +100,7 @@ async def mean_illuminance(
     session: AsyncSession, node: int, start: datetime, end: datetime
 ) -> tuple[float | None, int]:
     """Mean illuminance and reading count of a window, from the hourly rollups."""
-    total, samples = (
-        await session.execute(
-            text(
-                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
-                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
-                "and illuminance_n > 0"
-            ),
-            {"n": node, "s": to_ms(start), "e": to_ms(end)},
-        )
-    ).one()
-    count = int(samples or 0)
+    total, count = await repository.illuminance_total(session, node, to_ms(start), to_ms(end))
     return (float(total) / count if count else None), count
 
 
@@ -209,29 +184,11 @@ async def history(
     start_ms, end_ms = to_ms(start), to_ms(end)
     known = await channels(session, node)
     if end - start <= RAW_WINDOW:
-        count = (
-            await session.execute(
-                text(
-                    f"select count({column}) from readings "  # noqa: S608
-                    "where node_id = :n and channel = :c and measured_at >= :s "
-                    "and measured_at < :e"
-                ),
-                {"n": node, "c": channel, "s": start_ms, "e": end_ms},
-            )
-        ).scalar_one()
+        count = await repository.raw_count(session, node, column, channel, start_ms, end_ms)
         if 0 < count <= max_points:
-            rows = (
-                await session.execute(
-                    text(
-                        f"select measured_at, {column} from readings "  # noqa: S608
-                        f"where node_id = :n and channel = :c and measured_at >= :s "
-                        f"and measured_at < :e and {column} is not null order by measured_at"
-                    ),
-                    {"n": node, "c": channel, "s": start_ms, "e": end_ms},
-                )
-            ).all()
+            raw = await repository.raw_points(session, node, column, channel, start_ms, end_ms)
             points = [
-                HistoryPoint(t=from_ms(t), value=v, minimum=v, maximum=v, count=1) for t, v in rows
+                HistoryPoint(t=from_ms(t), value=v, minimum=v, maximum=v, count=1) for t, v in raw
             ]
             return History(
                 metric=metric,
@@ -242,16 +199,9 @@ async def history(
                 channel=channel,
                 channels=known,
             )
-    rows = (
-        await session.execute(
-            text(
-                f"select hour, {column}_sum, {column}_n, {column}_min, {column}_max "  # noqa: S608
-                f"from readings_hourly where node_id = :n and channel = :c and hour >= :s "
-                f"and hour < :e and {column}_n > 0 order by hour"
-            ),
-            {"n": node, "c": channel, "s": start_ms // HOUR_MS * HOUR_MS, "e": end_ms},
-        )
-    ).all()
+    rows = await repository.hourly_points(
+        session, node, column, channel, start_ms // HOUR_MS * HOUR_MS, end_ms
+    )
     window_hours = -(-(end_ms - start_ms) // HOUR_MS)
     if window_hours <= max_points:
         resolution, bucket_ms = Resolution.HOURLY, HOUR_MS
@@ -285,18 +235,10 @@ async def hourly_moisture(
     session: AsyncSession, node: int, start: datetime, end: datetime
 ) -> list[MoistureSample]:
     """Mean soil moisture of each completed hour of the window, oldest first (rollups)."""
-    rows = (
-        await session.execute(
-            text(
-                "select hour, moisture_sum, moisture_n from readings_hourly "
-                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
-                "and moisture_n > 0 "
-                "order by hour"
-            ),
-            {"n": node, "s": to_ms(start), "e": to_ms(end) // HOUR_MS * HOUR_MS},
-        )
-    ).all()
-    return [MoistureSample(from_ms(hour), float(total) / int(n)) for hour, total, n in rows]
+    rows = await repository.hourly_points(
+        session, node, Metric.MOISTURE.value, 0, to_ms(start), to_ms(end) // HOUR_MS * HOUR_MS
+    )
+    return [MoistureSample(from_ms(hour), total / n) for hour, total, n, _low, _high in rows]
 
 
 def end_of_local_day(now: datetime) -> datetime:
@@ -346,3 +288,8 @@ async def daily_light_integrals(
         for day, total, samples in rows
         if samples >= DLI.min_samples
     ]
+
+
+async def count_readings(session: AsyncSession) -> int:
+    """How many readings the hub holds."""
+    return await repository.count_all(session)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import BadRequest, Conflict
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
 from hub.sync.client import CloudClient, LinkPending
 
 
@@ -30,7 +30,7 @@ class PendingLink:
 class LinkManager:
     """Holds the pending device flow; stores the hub token once approved."""
 
-    def __init__(self, store: HubStore, client_factory: Callable[[str, str | None], CloudClient]):
+    def __init__(self, store: Database, client_factory: Callable[[str, str | None], CloudClient]):
         self.store = store
         self._client_factory = client_factory
         self.pending: PendingLink | None = None

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.plants.models import PlantEdit
+from hub.store.ledger import SyncLedger
 from hub.store.types import SyncState, to_ms
-from hub.sync.models import SyncLedger
 from shared.metrics import METRIC_NAMES
 from shared.sync import BatchAck
 
@@ -40,7 +40,8 @@ _READING_SELECT = (
     "from readings r join nodes n on n.id = r.node_id "
 )
 _ALERT_SELECT = (
-    "select id, node_mac, plant_id, kind, metric, message, opened_at, resolved_at from alerts "
+    "select id, node_mac, plant_id, kind, metric, message, opened_at, resolved_at, value, bound, "
+    "rule from alerts "
 )
 _SELECTS = {"readings": _READING_SELECT, "alerts": _ALERT_SELECT}
 _ORDER = {"readings": "r.id", "alerts": "opened_at, id"}
@@ -272,3 +273,33 @@ async def oldest_pending_reading(session: AsyncSession) -> int | None:
         await session.execute(text("select min(measured_at) from readings where sync_state = 0"))
     ).scalar_one()
     return None if value is None else int(value)
+
+
+async def unsynced_counts(session: AsyncSession) -> dict[str, int]:
+    """Readings, alerts and images not yet acknowledged by the cloud (for /metrics)."""
+    rows = await session.execute(
+        text(
+            "select 'readings', count(*) from readings where sync_state = 0 union all "
+            "select 'alerts', count(*) from alerts where sync_state = 0 union all "
+            "select 'images', count(*) from images where sync_state = 0"
+        )
+    )
+    return {str(kind): int(count) for kind, count in rows.tuples()}
+
+
+async def mark_nodes_synced(session: AsyncSession, refused: dict[str, str | None]) -> None:
+    """The cloud's answer to the node inventory: each node synced and registered, or refused
+    with its reason (``refused[mac]`` None for a node it accepted)."""
+    for mac, reason in refused.items():
+        await session.execute(
+            text(
+                "update nodes set sync_state = :s, reject_reason = :r, "
+                "cloud_registered = :g where mac = :m"
+            ),
+            {
+                "s": SyncState.REJECTED if reason else SyncState.SYNCED,
+                "r": reason,
+                "g": reason is None,
+                "m": mac,
+            },
+        )

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from hub.dependencies import AdminDep, ReadSessionDep, SyncDep
+from hub.auth.dependencies import AdminDep
+from hub.dependencies import ReadSessionDep
 from hub.sync import status
 from hub.sync.link import LinkManager
 from hub.sync.schemas import (
@@ -21,6 +22,15 @@ from hub.sync.schemas import (
 from hub.sync.service import SyncEngine
 
 router = APIRouter(prefix="/api/v1", tags=["sync"])
+
+
+def get_sync(request: Request) -> SyncEngine:
+    """The sync engine."""
+    engine: SyncEngine = request.app.state.sync
+    return engine
+
+
+SyncDep = Annotated[SyncEngine, Depends(get_sync)]
 
 
 def get_link(request: Request) -> LinkManager:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.auth.dependencies import AdminDep
 from hub.ble.ports import GatewayControl
-from hub.dependencies import AdminDep, GatewayDep, ReadSessionDep, SettingsDep, StoreDep
+from hub.dependencies import GatewayDep, ReadSessionDep, SettingsDep, StoreDep
 from hub.errors import NotFound
 from hub.settings import HubSettings
 from hub.store.types import utcnow

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service as alerts_service
@@ -15,7 +14,8 @@ from hub.plants import service as plants_service
 from hub.readings import service as readings
 from hub.settings import HubSettings
 from hub.store import kv
-from hub.store.hub_store import HubStore
+from hub.store.database import Database
+from hub.web import repository
 from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, WebSettingsUpdate
 from shared.freshness import NodeState
 from shared.metrics import PLANT_METRICS
@@ -23,21 +23,6 @@ from shared.sync import ImageMetrics
 
 DISK_BUDGET_KEY = "disk_budget_mb"
 STATUS_BUCKET_S = 60  # the overview turns stale values "stale" at most this late
-
-# One cheap query whose result changes whenever anything the overview shows changes.
-_VERSION_SQL = text(
-    "select "
-    "(select coalesce(max(id), 0) from readings), "
-    "(select count(*) || ':' || coalesce(max(opened_at), 0) || ':' "
-    " || coalesce(sum(coalesce(resolved_at, 0) + coalesce(acknowledged_at, 0)), 0) from alerts), "
-    "(select count(*) || ':' || coalesce(max(last_seen), 0) || ':' "
-    " || coalesce(sum(coalesce(config_revision_applied, -1)), 0) || ':' "
-    " || coalesce(max(wrong_key_at), 0) from nodes), "
-    "(select count(*) from images), "
-    "(select count(*) || ':' || coalesce(max(updated_at), 0) from plants), "
-    # Alert texts follow the gardener's temperature unit.
-    "(select coalesce(max(value), '') from hub_settings where key = 'units')"
-)
 
 
 async def overview_version(
@@ -47,7 +32,7 @@ async def overview_version(
     storage_problem: str | None = None,
 ) -> str:
     """A short marker of the garden's state; equal markers mean an unchanged overview."""
-    row = (await session.execute(_VERSION_SQL)).one()
+    row = await repository.overview_marks(session)
     bucket = int(now.timestamp()) // STATUS_BUCKET_S
     raw = "|".join(str(part) for part in (*row, bucket, radio_problem, storage_problem))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -74,7 +59,7 @@ async def overview(
     )
     cards: list[PlantCard] = []
     for plant in await plants_service.list_plants(session):
-        thresholds = plants_service.thresholds_for(plant, species)
+        thresholds = plants_service.effective_thresholds(plant, species)
         node = nodes.get(plant.node_mac) if plant.node_mac else None
         state = nodes_service.state_of(node, now) if node else None
         images = await images_service.latest_for_plant(session, plant.id, 1)
@@ -122,9 +107,9 @@ async def overview(
     )
 
 
-async def read_settings(store: HubStore) -> WebSettings:
+async def read_settings(store: Database) -> WebSettings:
     """The display unit, the disk budget in force and what the store uses now."""
-    from hub.store import budget
+    from hub import budget
 
     async with store.read() as session:
         unit = await kv.get(session, kv.UNITS)
@@ -135,7 +120,7 @@ async def read_settings(store: HubStore) -> WebSettings:
     )
 
 
-async def update_settings(store: HubStore, data: WebSettingsUpdate) -> WebSettings:
+async def update_settings(store: Database, data: WebSettingsUpdate) -> WebSettings:
     """Store the changed settings; a new disk budget applies from the next pruning pass."""
     changes = data.model_dump(exclude_none=True)
 
@@ -151,7 +136,7 @@ async def update_settings(store: HubStore, data: WebSettingsUpdate) -> WebSettin
     return await read_settings(store)
 
 
-async def restore_settings(store: HubStore) -> None:
+async def restore_settings(store: Database) -> None:
     """At start-up: a disk budget the gardener set in the UI wins over the configured one."""
     async with store.read() as session:
         saved = await kv.get(session, DISK_BUDGET_KEY)

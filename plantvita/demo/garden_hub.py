@@ -24,14 +24,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 
+from hub.auth.dependencies import AdminDep
 from hub.ble.emulator import EmulatedGarden, EmulatedNode, SimClock
 from hub.ble.gateway import Gateway
 from hub.ble.settings import GatewaySettings
-from hub.dependencies import AdminDep
 from hub.errors import NotFound
+from hub.hub_store import HubStore
 from hub.net import uvicorn_options
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 
 LABELS_FILE = "garden-labels.json"
 

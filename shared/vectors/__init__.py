@@ -13,6 +13,8 @@ from typing import Any
 VECTOR_FILES: tuple[str, ...] = ("bthome.json", "gatt.json")
 # Adverts as third-party devices send them, with the outcome the hub counts (docs/hub-ble.md).
 FIELD_FILES: tuple[str, ...] = ("field.json",)
+# Xiaomi MiBeacon adverts (captured and built from the layout), with values and outcomes.
+MIBEACON_FILES: tuple[str, ...] = ("mibeacon.json",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,11 @@ def load_all() -> list[Vector]:
 def load_field() -> list[Vector]:
     """The field vectors, in the order a hub hears them (kind ``field_advert``)."""
     return [vector for filename in FIELD_FILES for vector in load(filename)]
+
+
+def load_mibeacon() -> list[Vector]:
+    """The MiBeacon vectors, in the order a hub hears them (kind ``mibeacon_advert``)."""
+    return [vector for filename in MIBEACON_FILES for vector in load(filename)]
 
 
 def by_kind(kind: str) -> list[Vector]:

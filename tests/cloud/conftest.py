@@ -4,6 +4,9 @@ Reusable by every cloud test package (``tests/cloud/images/…`` too): ask for `
 httpx AsyncClient on the app with its lifespan running), ``app``, ``settings``,
 ``database_url``; override ``settings_overrides`` in a module to change settings; build data
 with the plain ``create_*`` functions in ``tests.cloud.factories``.
+
+A module that sets ``database_route = both_database_routes`` runs each of its tests twice:
+straight to PostgreSQL and through Debian's PgBouncer in transaction mode (``pgbouncer``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cloud.db.engine import libpq_url
 from cloud.db.migrations import upgrade_to_head
 from cloud.egress import Egress, StaticResolver
 from cloud.settings import CloudSettings
+from tests.cloud.pgbouncer import PgBouncer, run_pgbouncer
 from tests.lifespan import LifespanManager
 
 TEMPLATE_DB = "migrated_template"
@@ -95,6 +99,36 @@ def database_url(pg_server: EmbeddedPostgres, migrated_template: str) -> Iterato
     drop_database(pg_server, name)
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: EmbeddedPostgres) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of every database of the session's server."""
+    with run_pgbouncer(pg_server) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture
+def database_route() -> str:
+    """How the app reaches PostgreSQL: ``direct``, or ``pgbouncer`` (transaction mode)."""
+    return "direct"
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def both_database_routes(request: pytest.FixtureRequest) -> str:
+    """``database_route = both_database_routes`` in a module runs its tests both ways."""
+    route: str = request.param
+    return route
+
+
+def pooled_settings(bouncer: PgBouncer, database_url: str) -> dict[str, Any]:
+    """Settings for an app whose database is ``database_url`` reached through ``bouncer``; the
+    job worker (LISTEN/NOTIFY) and migrations connect directly."""
+    return {
+        "database_url": bouncer.url_for(database_url),
+        "database_direct_url": database_url,
+        "db_transaction_pooler": True,
+    }
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Override in a test module to change settings for its app."""
@@ -102,11 +136,19 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSettings:
+def settings(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    settings_overrides: dict[str, Any],
+    database_route: str,
+) -> CloudSettings:
     """Development settings on the test database; no background stale check unless asked."""
     values: dict[str, Any] = {
         "database_url": database_url,
         "stale_check_enabled": False,
+        # The real-clock schedule would run storage maintenance and digests at whatever hour
+        # a test happens to run; the tests that need a scheduled task queue it themselves.
+        "worker_schedule": False,
         "device_poll_interval_s": 0,
         "log_level": "WARNING",
         "db_pool_size": 5,
@@ -115,6 +157,8 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> CloudSett
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
     }
+    if database_route == "pgbouncer":
+        values.update(pooled_settings(request.getfixturevalue("pgbouncer"), database_url))
     values.update(settings_overrides)
     return CloudSettings(**values)
 

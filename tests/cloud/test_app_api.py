@@ -11,7 +11,11 @@ import httpx
 
 from shared.plant_status import daily_light
 from shared.sync import SYNC_CONFIG_PATH, SYNC_READINGS_PATH, SYNC_STATUS_PATH, Thresholds
+from tests.cloud.conftest import both_database_routes
 from tests.cloud.factories import create_hub, create_node, create_plant, create_user, login
+
+# Each test runs straight to PostgreSQL and once through PgBouncer in transaction mode.
+database_route = both_database_routes
 
 
 async def test_preferences_are_kept_on_the_account(client: httpx.AsyncClient) -> None:

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from hub.ble.emulator import EmulatedGarden
+from hub.hub_store import HubStore
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore
 from tests.cloud.app.conftest import CHROMIUM_ARGS, new_page, screenshot
 from tests.cloud.app.site import jpeg
 from tests.cloud.conftest import create_database

@@ -5,7 +5,8 @@ is served by the cloud itself, so loopback would add nothing); the hub on its re
 image directory. What is already covered next to the code is not repeated here (announced size
 over the limit, hash mismatch, fake JPEG magic, PNG announced as JPEG, missing upload: see
 tests/cloud/images/test_upload_flow.py; body cap, 10 MB gzip bomb, unknown encodings:
-tests/cloud/test_ingest.py; hub GIF, truncated JPEG, over-limit photo: tests/hub/test_images.py).
+tests/cloud/telemetry/test_ingest.py; hub GIF, truncated JPEG, over-limit photo:
+tests/hub/images/test_images.py).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from hub.hub_store import open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import open_store
 from hub.sync.client import CloudClient
 from hub.sync.service import SyncEngine
 

@@ -9,8 +9,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from hub.hub_store import open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import open_store
 from tests.hub.factories import T0, create_readings
 
 MAC = "AA:BB:CC:DD:EE:01"

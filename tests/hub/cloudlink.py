@@ -11,8 +11,8 @@ import psycopg
 
 from cloud.db.engine import libpq_url
 from hub.app import create_app
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.sync.service import SyncEngine
 from shared.sync import DEVICE_APPROVE_PATH
 from tests.cloud.factories import UserAuth, create_user

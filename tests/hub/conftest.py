@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from hub.app import create_app
+from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore, open_store
 from tests.lifespan import LifespanManager
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from hub.app import create_app, evaluate_alerts
 from hub.ble.ports import DropCounters, NodeStatus
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import METRIC_NAMES, PLANT_METRICS
 from tests.hub.factories import T0, create_readings
 from tests.lifespan import LifespanManager
@@ -39,6 +39,7 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
     metrics = await app_client.get("/metrics")
     assert metrics.status_code == 200
     assert "hub_readings_stored 0.0" in metrics.text
+    assert "hub_mqtt_connected -1.0" in metrics.text  # no broker set
     assert metrics.headers["x-request-id"]
 
 

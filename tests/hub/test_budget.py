@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from hub import budget
+from hub.hub_store import HubStore, open_store
 from hub.settings import HubSettings
-from hub.store import budget
-from hub.store.hub_store import HubStore, open_store
 from tests.hub.factories import T0, create_readings
 
 pytestmark = pytest.mark.pi  # also runs under aarch64 in `make pi-check`
@@ -76,7 +76,7 @@ async def test_unsynced_data_dropped_only_when_needed_counted_and_alerted(
 
 async def test_synced_image_files_go_but_their_metrics_stay(hub_settings: HubSettings) -> None:
     from hub.images.service import ingest_image
-    from tests.hub.test_images import create_jpeg
+    from tests.hub.images.test_images import create_jpeg
 
     async with open_store(hub_settings) as store:
         await store.pair_node(MAC)

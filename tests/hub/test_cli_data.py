@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import hub_app
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from tests.hub.factories import create_readings
-from tests.hub.test_images import create_jpeg
+from tests.hub.images.test_images import create_jpeg
 
 pytestmark = pytest.mark.pi
 
@@ -118,7 +118,7 @@ async def test_export_backup_and_restore_round_trip(
     assert restored.exit_code == 0, restored.output
     assert "photos restored: 2" in restored.output
     assert sorted(p.name for p in (target / "images").rglob("*") if p.is_file()) == photos
-    from hub.store.hub_store import open_store
+    from hub.hub_store import open_store
 
     settings = hub_settings.model_copy(update={"data_dir": target})
     async with open_store(settings) as store, store.read() as session:

@@ -223,6 +223,60 @@ def build() -> list[dict[str, Any]]:
             {0: {"battery": 87.0, "temperature": 21.53, "humidity": 48.2}},
         ),
         vector(
+            "b-parasite-bthome",
+            "b-parasite soil sensor, BTHome v2 firmware",
+            "F0:CA:FE:00:00:01",
+            V2,
+            b"\x40"
+            + b"\x00"
+            + u(0x03, 1)
+            + b"\x02"
+            + s(1875, 2)  # temperature 18.75 °C
+            + b"\x03"
+            + u(6210, 2)  # humidity 62.10 %
+            + b"\x05"
+            + u(1234500, 3)  # illuminance 12345.00 lx
+            + b"\x0c"
+            + u(2870, 2)  # voltage 2.870 V: not in the registry, skipped
+            + b"\x14"
+            + u(4350, 2),  # moisture 43.50 %
+            "stored",
+            {
+                0: {
+                    "temperature": 18.75,
+                    "humidity": 62.1,
+                    "illuminance": 12345.0,
+                    "moisture": 43.5,
+                }
+            },
+        ),
+        vector(
+            "soil-probes-conductivity",
+            "a BTHome soil node with two moisture probes and a conductivity probe",
+            "F0:CA:FE:00:00:02",
+            V2,
+            b"\x40"
+            + b"\x00"
+            + u(0x21, 1)
+            + b"\x14"
+            + u(3120, 2)  # moisture_1 31.20 %
+            + b"\x14"
+            + u(5880, 2)  # moisture_2 58.80 %
+            + b"\x56"
+            + u(1250, 2),  # conductivity 1250 µS/cm
+            "stored",
+            {0: {"moisture": 31.2, "conductivity": 1250.0}, 1: {"moisture": 58.8}},
+        ),
+        vector(
+            "weather-station-pressure",
+            "a BTHome barometer",
+            "F0:CA:FE:00:00:03",
+            V2,
+            b"\x40" + b"\x00" + u(0x09, 1) + b"\x04" + u(101325, 3),  # pressure 1013.25 hPa
+            "unsupported_object",
+            note="pressure: bthome-ble decodes it, the metric registry does not store it",
+        ),
+        vector(
             "bthome-v1-atc",
             "ATC thermometer, BTHome v1 format",
             V1_MAC,

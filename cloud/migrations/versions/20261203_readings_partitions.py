@@ -6,7 +6,7 @@ then 4- and 2-byte columns. Each partition has its primary key and a BRIN index 
 
 An empty database gets the partitioned tables at once. One that holds readings gets them beside
 the old ones (``*_next``) with statement triggers on the old tables mirroring every insert,
-update and delete; ``cloud.telemetry.partitions.finish_conversion`` (run by ``plantvita cloud
+update and delete; ``cloud.db.partitions.finish_conversion`` (run by ``plantvita cloud
 migrate`` right after this revision) copies the old rows in batches while ingest goes on, then
 swaps the tables. Partitions are made from the month 400 days back (the default raw window) to
 two months ahead; the maintenance job keeps that window moving.

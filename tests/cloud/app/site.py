@@ -25,6 +25,7 @@ from shared.sync import (
     DEVICE_TOKEN_PATH,
     SYNC_ALERTS_PATH,
     SYNC_IMAGE_SLOTS_PATH,
+    SYNC_NODES_PATH,
     SYNC_READINGS_PATH,
 )
 from tests.hub.loopback import free_port
@@ -211,6 +212,26 @@ def seed_garden(
     other.raise_for_status()
     now = datetime.now(UTC)
     push_readings(http, hub, mac, history_times(now, days), dry=True)
+    # The hub's inventory says what became of the node's adverts.
+    counts = {"stored": 1432, "duplicate": 5790, "replayed": 0, "wrong_key": 3}
+    http.put(
+        SYNC_NODES_PATH,
+        json={"nodes": [{"mac": mac, "name": node_name, "advert_counts": counts}]},
+        headers=hub,
+    ).raise_for_status()
+    # The node has a second temperature sensor (channel 1, the soil) for the last two days.
+    soil = [
+        {
+            "node_mac": mac,
+            "channel": 1,
+            "measured_at": (now - timedelta(minutes=30 * i)).isoformat(),
+            "temperature": round(14 + (i % 48) / 12, 1),
+        }
+        for i in range(1, 96)
+    ]
+    http.post(
+        SYNC_READINGS_PATH, json={"batch_id": str(uuid.uuid4()), "readings": soil}, headers=hub
+    ).raise_for_status()
     alert = {
         "local_id": str(uuid.uuid4()),
         "node_mac": mac,

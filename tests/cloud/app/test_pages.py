@@ -41,9 +41,25 @@ def test_garden_and_plant_pages(site: CloudSite, browser: Any) -> None:
     expect(page.locator("#plant-alerts [data-status=open]").first).to_contain_text(
         re.compile("moisture", re.I)
     )
+    # The node's second temperature sensor (channel 1) has its tile and chart.
+    expect(page.locator('#tiles [data-metric="temperature"][data-channel="1"]')).to_contain_text(
+        "Temperature 2"
+    )
+    soil = page.locator('.chart[data-metric="temperature"][data-channel="1"]')
+    expect(soil.locator("figcaption")).to_have_text("Temperature 2 (°C)")
+    assert int(soil.get_attribute("data-points") or 0) > 10
+    expect(page.locator('.chart[data-channel="1"]')).to_have_count(1)
+    soil.scroll_into_view_if_needed()
+    screenshot(page, "cloud-app-plant-channels")
     page.get_by_role("button", name="1 year").click()
     expect(chart).to_have_attribute("data-resolution", re.compile("hour|day"))
     screenshot(page, "cloud-app-plant-desktop")
+    page.goto("/app/nodes")
+    page.locator("body[data-ready=true]").wait_for()
+    expect(page.locator('[data-role="adverts"] dd')).to_have_text(
+        "1432 stored · 5790 duplicate · 3 wrong key"
+    )
+    screenshot(page, "cloud-app-nodes-desktop")
     assert not page.errors
 
 

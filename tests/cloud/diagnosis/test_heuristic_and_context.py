@@ -158,3 +158,16 @@ async def test_light_is_judged_by_daily_light_integral_not_by_lux_means() -> Non
     lux_only = context.model_copy(update={"thresholds": Thresholds(light_lux_min=3000)})
     report = await HeuristicDiagnoser().diagnose(DiagnosisImage(b"", "image/jpeg"), lux_only)
     assert report.answer.findings == []
+
+
+def test_every_plant_metric_has_advice_for_both_sides() -> None:
+    # A registry metric with species thresholds and no advice would fail the heuristic at the
+    # first out-of-range day (a KeyError), so a new metric brings its advice with it.
+    from cloud.diagnosis.heuristic import _ADVICE
+    from shared.metrics import PLANT_METRICS
+
+    for metric in PLANT_METRICS:
+        for side in ("low", "high"):
+            issue, action = _ADVICE[(metric, side)]
+            assert issue
+            assert action

@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.diagnosis.models import Image
 from cloud.diagnosis.service import build_context
-from cloud.images.models import Image
 from cloud.settings import CloudSettings
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.factories import create_node, create_plant

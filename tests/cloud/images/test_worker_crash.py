@@ -96,6 +96,7 @@ def _worker_env(settings: CloudSettings, fake: FakeGemini) -> dict[str, str]:
             "PLANTVITA_CLOUD_GEMINI_BASE_URL": fake.url,
             "PLANTVITA_CLOUD_WORKER_HEARTBEAT_S": "0.2",
             "PLANTVITA_CLOUD_WORKER_POLL_S": "0.2",
+            "PLANTVITA_CLOUD_WORKER_SCHEDULE": str(settings.worker_schedule).lower(),
             "PLANTVITA_CLOUD_LOG_LEVEL": "WARNING",
         }
     )

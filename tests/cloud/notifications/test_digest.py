@@ -15,8 +15,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.notifications.digest import day_window, queue_due_digests
+from cloud.digest import tasks as digest_tasks
+from cloud.digest.service import day_window, queue_due_digests
+from cloud.jobs.queue import NAMESPACE, defer
+from cloud.worker import build_job_app
 from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import create_user
 from tests.cloud.images.conftest import make_garden, photo, upload_photo
@@ -58,8 +62,19 @@ async def _opt_in(client: httpx.AsyncClient, headers: dict[str, str], zone: str)
 
 
 async def test_the_digest_tells_the_day_before_once_per_local_day(
-    client: httpx.AsyncClient, app: FastAPI, run_jobs: RunJobs, mail: MailServer
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    run_jobs: RunJobs,
+    mail: MailServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The test queues the digests itself at chosen times; the worker's own ten-minute schedule,
+    # which runs inside run_jobs on the real clock, would find Tokyo's next morning after 22:00
+    # UTC and send that day's digest too (the schedule has its own test below).
+    async def schedule_off(engine: object, hour: int, now: datetime) -> int:
+        return 0
+
+    monkeypatch.setattr(digest_tasks, "queue_due_digests", schedule_off)
     mail.inbox.messages.clear()
     garden = await make_garden(client)
     await _opt_in(client, garden.user.headers, "Asia/Tokyo")
@@ -86,19 +101,31 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
         headers=garden.hub.headers,
     )
     assert pushed.status_code == 200, pushed.text
-    # From the hub: dry soil at 05:00, still open.
+    # From the hub: warm again at 05:00, still open; and one from an older hub (no value).
     hub_alert = {
+        "local_id": str(uuid.uuid4()),
+        "node_mac": garden.node["mac"],
+        "plant_id": garden.plant["id"],
+        "kind": "high",
+        "metric": "temperature",
+        "message": "Monstera: temperature 30.0 °C above 25.0 °C",
+        "opened_at": (start + timedelta(hours=5)).isoformat(),
+        "value": 30.0,
+        "bound": 25.0,
+    }
+    older_hub_alert = {
         "local_id": str(uuid.uuid4()),
         "node_mac": garden.node["mac"],
         "plant_id": garden.plant["id"],
         "kind": "low",
         "metric": "moisture",
         "message": "Monstera: soil moisture 12 % below 30 %",
-        "opened_at": (start + timedelta(hours=5)).isoformat(),
+        "opened_at": (start + timedelta(hours=6)).isoformat(),
+        "resolved_at": (start + timedelta(hours=7)).isoformat(),
     }
     sent = await client.post(
         SYNC_ALERTS_PATH,
-        json={"batch_id": str(uuid.uuid4()), "alerts": [hub_alert]},
+        json={"batch_id": str(uuid.uuid4()), "alerts": [hub_alert, older_hub_alert]},
         headers=garden.hub.headers,
     )
     assert sent.status_code == 200, sent.text
@@ -135,16 +162,17 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
     message = mail.inbox.messages[0]
     assert message["To"] == garden.user.email
     assert subject_of(message) == (
-        f"Plant-Vita: your garden on {day.isoformat()} — 2 alerts opened, 1 resolved, 1 diagnosis"
+        f"Plant-Vita: your garden on {day.isoformat()} — 3 alerts opened, 2 resolved, 1 diagnosis"
     )
     body = message.get_payload(decode=True).decode().replace("\r\n", "\n")
     assert f"Your garden on {day:%A} {day.isoformat()} (Asia/Tokyo time)." in body
     # The cloud's alert in the gardener's °F, named by the plant's current name, as text.
-    assert "Alerts opened (2):\n- 02:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
-    assert "Alerts resolved (1):\n- 03:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
+    assert "Alerts opened (3):\n- 02:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
+    assert "Alerts resolved (2):\n- 03:00 Monstera <i>: temperature 87.8 °F above 77.0 °F" in body
     assert "(open since 02:00)" in body
-    # The hub's alert opened that day too (its text names its plant already); still open.
-    assert "- 05:00 Monstera: soil moisture 12 % below 30 %\n" in body
+    # The hub's alerts: one with its value, in °F too; one without, in its own words.
+    assert "- 05:00 Monstera <i>: temperature 86.0 °F above 77.0 °F\n" in body
+    assert "- 07:00 Monstera: soil moisture 12 % below 30 % (open since 06:00)\n" in body
     assert "Diagnoses (1):\n- Monstera <i>: " in body
     assert "% sure)" in body
     assert "Hubs (1):" in body
@@ -159,6 +187,19 @@ async def test_the_digest_tells_the_day_before_once_per_local_day(
         ).all()
     assert [(r[0], r[1], r[2]) for r in rows] == [(garden.user.id, day, "delivered")]
     assert rows[0][3] is not None
+    # The ledger is bounded: a row older than a month goes at the next check.
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO email_digests (id, owner_id, day, time_zone, queued_at) "
+                "VALUES (gen_random_uuid(), :o, :d, 'UTC', now())"
+            ),
+            {"o": garden.user.id, "d": day - timedelta(days=40)},
+        )
+    assert await queue_due_digests(engine, 7, now) == 0
+    async with engine.begin() as conn:
+        days = (await conn.execute(text("SELECT day FROM email_digests"))).scalars().all()
+    assert days == [day]
 
     # The next morning in Tokyo: a new day, a new message (that day was quiet); still night
     # in Los Angeles.
@@ -215,3 +256,37 @@ def test_a_day_is_the_gardeners_own_even_across_a_clock_change() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     start, end = day_window(date(2026, 10, 25), berlin)  # summer time ends: a 25-hour day
     assert (start, end - start) == (datetime(2026, 10, 24, 22, tzinfo=UTC), timedelta(hours=25))
+
+
+async def test_the_worker_queues_due_digests_on_its_schedule(
+    client: httpx.AsyncClient, app: FastAPI, run_jobs: RunJobs, mail: MailServer
+) -> None:
+    """The periodic task itself (every 10 minutes), run by the worker: a gardener whose digest
+    hour has passed gets yesterday's digest, once."""
+    periodic = {
+        task.periodic_id: task.cron
+        for task in build_job_app(
+            "postgresql://unused/db"
+        ).periodic_registry.periodic_tasks.values()
+    }
+    assert periodic["queue_email_digests"] == "*/10 * * * *"
+    mail.inbox.messages.clear()
+    user = await create_user(client)
+    now = datetime.now(UTC)
+    # A zone where it is now well past the digest hour and not near midnight.
+    zone = next(
+        z
+        for z in (ZoneInfo(f"Etc/GMT{-k:+d}") for k in range(-12, 15))
+        if 9 <= now.astimezone(z).hour <= 21
+    )
+    await _opt_in(client, user.headers, zone.key)
+    for _ in range(2):  # two rounds of the schedule: the second finds the day claimed
+        async with AsyncSession(app.state.engine) as session, session.begin():
+            await defer(session, f"{NAMESPACE}:queue_email_digests", {"timestamp": 0})
+        await run_jobs()
+        await run_jobs()
+    yesterday = now.astimezone(zone).date() - timedelta(days=1)
+    mine = [m for m in mail.inbox.messages if m["To"] == user.email]
+    assert [subject_of(m).split(" — ")[0] for m in mine] == [
+        f"Plant-Vita: your garden on {yesterday.isoformat()}"
+    ]

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.settings import GatewaySettings
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 
 # 600 garden seconds per real second: a node sampling every 10 minutes wakes every second.
 SPEED = 600.0

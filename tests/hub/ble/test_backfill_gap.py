@@ -16,7 +16,7 @@ import pytest
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared.sync import ReadingSource
 from tests.hub.ble.conftest import (
     FAST,

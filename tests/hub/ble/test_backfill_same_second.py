@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from hub.ble.session import NodeSession
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared import gatt as pv
 from shared.metrics import Metric
 from tests.hub.ble.conftest import pair, stored_readings

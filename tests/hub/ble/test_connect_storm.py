@@ -19,7 +19,7 @@ from bleak import BleakClient
 from hub.ble.bumble_backend import BumbleRadio
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from tests.hub.ble.conftest import FAST, SPEED, eventually, pair
 from tests.hub.ble.test_bumble_backend import NODE, Peripheral
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.emulator.node import EmulatedNode, Measurement
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared import gatt as pv
 from shared.metrics import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair

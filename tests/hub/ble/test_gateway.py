@@ -8,7 +8,7 @@ import pytest
 
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from shared.metrics import Metric
 from tests.hub.ble.conftest import eventually, eventually_async, node_row, pair, stored_readings
 

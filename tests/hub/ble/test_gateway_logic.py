@@ -14,7 +14,12 @@ from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading, NodeStatus, PairedNode, ReceivedImage
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
-from shared.bthome import encode_service_data, encrypt_service_data
+from shared.bthome import (
+    BTHOME_V1_ENCRYPTED_UUID,
+    BTHOME_V1_UUID,
+    encode_service_data,
+    encrypt_service_data,
+)
 from shared.metrics import Metric
 from shared.sync import NodeKind
 
@@ -208,3 +213,27 @@ def test_a_missing_adapter_is_told_apart_from_a_missing_passive_scan_monitor() -
         ),
     ):
         assert not radio_problem(passive).startswith(NO_ADAPTER)
+
+
+async def test_unpaired_bthome_v1_devices_are_listed_with_their_encryption() -> None:
+    store = MemoryStore([])
+    gateway = Gateway(store, GatewaySettings(), now=Clock())
+    await gateway.reload_nodes()
+    for mac, uuid, data in (
+        ("A4:C1:38:00:00:11", BTHOME_V1_UUID, bytes.fromhex("0201612302ca09")),
+        ("A4:C1:38:00:00:12", BTHOME_V1_ENCRYPTED_UUID, bytes(12)),
+    ):
+        gateway.on_advertisement(
+            ble_device(mac),
+            AdvertisementData(
+                local_name=None,
+                manufacturer_data={},
+                service_data={uuid: data},
+                service_uuids=[uuid],
+                tx_power=None,
+                rssi=-66,
+                platform_data=(),
+            ),
+        )
+    seen = {d.mac: d.encrypted for d in gateway.seen_devices()}
+    assert seen == {"A4:C1:38:00:00:11": False, "A4:C1:38:00:00:12": True}

@@ -12,8 +12,8 @@ import pytest
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
+from hub.hub_store import HubStore
 from hub.nodes import service as nodes_service
-from hub.store.hub_store import HubStore
 from hub.sync.service import apply_snapshot
 from shared.sync import ConfigSnapshot, PlantConfig, SpeciesThresholds, Thresholds
 from tests.hub.ble.conftest import (

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from hub.store.types import from_ms
 from tests.hub.ble.conftest import eventually_async, image_rows, pair
 

@@ -12,7 +12,7 @@ from hub.ble.emulator import EmulatedGarden
 from hub.ble.gateway import Gateway
 from hub.ble.ports import DecodedReading
 from hub.ble.session import ConnectFailed
-from hub.store.hub_store import HubStore
+from hub.hub_store import HubStore
 from tests.hub.ble.conftest import (
     eventually,
     image_rows,

@@ -16,9 +16,10 @@ import pytest
 
 from hub.app import create_app
 from hub.ble.ports import DecodedReading, NodeStatus
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.metrics import PLANT_METRICS, REGISTRY, Metric
+from shared.sync import NodeKind
 from tests.hub.conftest import ADMIN_PASSWORD
 from tests.hub.mqtt.broker import Mosquitto, make_tls
 from tests.hub.mqtt.conftest import WAIT_S, Watcher, watching
@@ -27,6 +28,8 @@ from tests.lifespan import LifespanManager
 
 MAC = "A4:C1:38:00:00:01"
 MAC_KEY = MAC.replace(":", "").lower()
+MIFLORA = "C4:7C:8D:6A:00:01"
+MIFLORA_KEY = MIFLORA.replace(":", "").lower()
 
 
 def mqtt_settings(hub_settings: HubSettings, broker: Mosquitto, **extra: Any) -> HubSettings:
@@ -201,8 +204,41 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
         assert node_state(watcher, hid)["moisture"] == 23.0  # the first probe's stays
         await watcher.until(lambda: check_everything(watcher), "every state fits")
 
+        # A Xiaomi plant sensor (MiFlora) paired on the same hub: its soil conductivity (the
+        # "fertility") is an entity in µS/cm like every registry metric, without a camera button.
+        await store.pair_node(MIFLORA, kind=NodeKind.XIAOMI, name="Flower care")
+        flora = {
+            Metric.MOISTURE: 35.0,
+            Metric.TEMPERATURE: 21.4,
+            Metric.ILLUMINANCE: 1200.0,
+            Metric.CONDUCTIVITY: 640.0,
+            Metric.BATTERY: 97.0,
+        }
+        await store.store_readings(
+            [DecodedReading(MIFLORA, datetime.now(UTC) - timedelta(seconds=1), flora, None)]
+        )
+        flora_state = f"plantvita/{hid}/node/{MIFLORA_KEY}/state"
+        await watcher.until(
+            lambda: watcher.json(flora_state)["conductivity"] == 640.0, "the MiFlora's values"
+        )
+        conductivity = watcher.json(
+            f"homeassistant/sensor/plantvita_{hid}/plantvita_node_{MIFLORA_KEY}_conductivity/config"
+        )
+        assert conductivity["device_class"] == "conductivity"
+        assert conductivity["unit_of_measurement"] == "µS/cm"
+        assert conductivity["device"]["manufacturer"] == "Xiaomi"
+        assert "humidity" not in watcher.json(flora_state)  # it has no such sensor
+        assert (
+            watcher.json(
+                f"homeassistant/button/plantvita_{hid}/plantvita_node_{MIFLORA_KEY}_photo/config"
+            )
+            is None
+        )
+        await watcher.until(lambda: check_everything(watcher), "every state fits")
+
     ready = await hub.get("/readyz")
     assert ready.json()["checks"]["mqtt"] == "ok"
+    assert "hub_mqtt_connected 1.0" in (await hub.get("/metrics")).text
     status = (await hub.get("/api/v1/mqtt")).json()
     assert status["status"]["state"] == "connected"
     assert status["host"] == "127.0.0.1"
@@ -226,6 +262,7 @@ async def test_broker_restart_loses_nothing_and_health_says_disconnected(
     )
     body = ready.json()
     assert ready.status_code == 503
+    assert "hub_mqtt_connected 0.0" in (await hub.get("/metrics")).text
     assert body["checks"]["mqtt"].startswith(
         f"not connected to MQTT broker 127.0.0.1:{broker.port}"
     )
@@ -321,3 +358,37 @@ async def test_tls_and_password_and_a_refused_login_shown_in_health(
             assert (await client.get("/readyz")).json()["checks"]["mqtt"] == "disabled"
     finally:
         broker.stop()
+
+
+async def test_home_assistant_birth_and_entities_that_are_gone(
+    hub: httpx.AsyncClient, broker: Mosquitto
+) -> None:
+    store = store_of(hub)
+    hid = hub_id(hub)
+    await measure(store, 44.0, 1)
+    node_config = f"homeassistant/sensor/plantvita_{hid}/plantvita_node_{MAC_KEY}_moisture/config"
+    # A config an earlier run left behind (a node unpaired while the hub was off).
+    leftover = f"homeassistant/sensor/plantvita_{hid}/plantvita_node_0000000000aa_moisture/config"
+    async with watching(broker.port) as watcher:
+        await watcher.until(lambda: node_state(watcher, hid)["moisture"] == 44.0, "first state")
+        await watcher.client.publish(leftover, b'{"name": "old"}', qos=1, retain=True)
+        await watcher.until(lambda: leftover not in watcher.messages, "the leftover cleared")
+
+        # Home Assistant restarted with a broker that kept nothing: its birth message brings
+        # every state again (the hub does not wait for a change).
+        state_topic = f"plantvita/{hid}/node/{MAC_KEY}/state"
+        await watcher.client.publish(state_topic, b"", qos=1, retain=True)
+        await watcher.until(lambda: state_topic not in watcher.messages, "state wiped")
+        await watcher.client.publish("homeassistant/status", "online", qos=1)
+        await watcher.until(
+            lambda: node_state(watcher, hid)["moisture"] == 44.0, "states after the birth"
+        )
+
+        # The gardener unpairs the node: its entities leave Home Assistant.
+        assert watcher.json(node_config) is not None
+        assert (await hub.delete(f"/api/v1/nodes/{MAC}")).status_code == 204
+        await watcher.until(
+            lambda: not any(f"plantvita_node_{MAC_KEY}_" in t for t in watcher.configs()),
+            "the node's configs cleared",
+        )
+        await watcher.until(lambda: check_everything(watcher), "the rest still fits")

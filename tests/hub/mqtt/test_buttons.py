@@ -11,10 +11,10 @@ from sqlalchemy import text
 
 from hub.app import create_app
 from hub.ble.emulator import EmulatedGarden
-from hub.ble.factory import EmulatedHubGateway
 from hub.ble.gateway import Gateway
+from hub.gateways import EmulatedHubGateway
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from shared.sync import NodeKind
 from tests.hub.ble.conftest import FAST, SPEED
 from tests.hub.cloudlink import cloud_scalar, linked_hub
@@ -86,9 +86,10 @@ async def test_take_a_photo_button_fetches_a_new_photo_from_the_node(
         ).status_code == 204
         gateway: EmulatedHubGateway = app.state.gateway
         mac = next(iter(gateway.garden.bindkeys))
-        created = await http.post("/api/v1/plants", json={"name": "Fern", "node_mac": mac})
-        assert created.status_code == 201, created.text
-        plant_topic = f"plantvita/{app.state.mqtt.hub_id}/plant/{created.json()['id']}/state"
+        # The emulated garden comes planted: each node watches a plant.
+        plants = (await http.get("/api/v1/plants")).json()
+        plant = next(p for p in plants if p["node_mac"] == mac)
+        plant_topic = f"plantvita/{app.state.mqtt.hub_id}/plant/{plant['id']}/state"
         store: HubStore = app.state.store
         hid = app.state.mqtt.hub_id
         key = mac.replace(":", "").lower()

@@ -19,9 +19,11 @@ from PIL import Image, ImageDraw
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.ble.emulator import EmulatedGarden
+from hub.ble.ports import DecodedReading
+from hub.hub_store import HubStore
 from hub.plants.models import Species
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore
+from shared.metrics import Metric
 from shared.sync import Thresholds
 from tests.cloud.conftest import create_database, drop_database
 from tests.conftest import CHROMIUM
@@ -161,6 +163,19 @@ def garden(
         for index, mac in enumerate(macs[:PAIRED]):
             await store.pair_node(mac, bindkey=emulated.bindkeys[mac], name=f"Node {index + 1}")
             await store.store_readings(history(mac, now))
+        # The tomato bed's node carries a second temperature sensor (channel 1: soil).
+        await store.store_readings(
+            [
+                DecodedReading(
+                    node_mac=macs[1],
+                    measured_at=now - timedelta(minutes=15 * i),
+                    values={Metric.TEMPERATURE: 14.0 + (i % 96) / 24},
+                    seq=None,
+                    channel=1,
+                )
+                for i in range(1, 2 * 96)
+            ]
+        )
 
     servers = start_servers(settings, garden=emulated, seed=seed, cloud_app=cloud_app)
     plants: dict[str, str] = {}

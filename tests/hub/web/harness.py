@@ -20,10 +20,10 @@ import uvicorn
 
 from hub.app import create_app
 from hub.ble.emulator import EmulatedGarden
-from hub.ble.factory import EmulatedHubGateway
 from hub.ble.ports import DecodedReading
+from hub.gateways import EmulatedHubGateway
+from hub.hub_store import HubStore, open_store
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore, open_store
 from shared.metrics import Metric
 
 T = TypeVar("T")

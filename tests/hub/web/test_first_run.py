@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from hub.ble.emulator import EmulatedGarden
+from hub.hub_store import HubStore
 from hub.settings import Environment, HubSettings
-from hub.store.hub_store import HubStore
 from tests.hub.web.harness import RunningServers, start_servers
 
 pytestmark = pytest.mark.browser

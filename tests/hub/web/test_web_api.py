@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 
 from hub.app import create_app
+from hub.hub_store import HubStore
 from hub.settings import HubSettings
-from hub.store.hub_store import HubStore
 from hub.store.types import utcnow
 from hub.web.router import ASSETS, PAGES
 from shared.metrics import PLANT_METRICS

@@ -32,7 +32,7 @@ function hubItem(hub) {
       `Last sync ${relativeTime(hub.last_seen_at)}`,
       hub.last_seen_at ? ` (${dateTime(hub.last_seen_at)})` : ""),
     el("p", { class: "small", dataset: { role: "pending", total: hub.pending_total ?? "" } }, pendingText(hub)),
-    hub.last_sync_error ? el("p", { class: "small status high", dataset: { role: "sync-error" } }, `⚠ Last sync failed: ${hub.last_sync_error}`) : null,
+    hub.last_sync_error ? el("p", { class: "notice warn small", dataset: { role: "sync-error" } }, `⚠ Last sync failed: ${hub.last_sync_error}`) : null,
     hub.config_pending ? pendingBadge() : el("p", { class: "muted small" }, `Config revision ${hub.config_revision} taken by the hub`));
 }
 

@@ -24,9 +24,20 @@ function nodeItem(node, plantName, hubName, refresh) {
       el("div", {}, el("dt", {}, "Hub"), el("dd", {}, hubName || "none")),
       el("div", {}, el("dt", {}, "Watches"), el("dd", {}, plantName || "no plant")),
       el("div", {}, el("dt", {}, "Battery"), el("dd", {}, formatValue("battery", node.battery))),
-      el("div", {}, el("dt", {}, "Last seen"), el("dd", { title: dateTime(node.last_seen_at) }, relativeTime(node.last_seen_at)))),
+      el("div", {}, el("dt", {}, "Last seen"), el("dd", { title: dateTime(node.last_seen_at) }, relativeTime(node.last_seen_at))),
+      node.advert_counts ? el("div", { dataset: { role: "adverts" } }, el("dt", {}, "Adverts heard"), el("dd", {}, advertText(node.advert_counts))) : null),
     node.config_pending ? pendingBadge("Settings waiting for the node") : null,
     form, status);
+}
+
+// What became of the node's adverts on its hub (docs/hub-ble.md): each ends in one count.
+const OUTCOME_WORDS = [
+  ["stored", "stored"], ["duplicate", "duplicate"], ["replayed", "replayed"], ["wrong_key", "wrong key"],
+  ["unsupported_object", "unsupported object"], ["unsupported_device", "unsupported device"], ["malformed", "malformed"],
+];
+
+function advertText(counts) {
+  return OUTCOME_WORDS.filter(([key], i) => i < 2 || counts[key]).map(([key, words]) => `${counts[key]} ${words}`).join(" · ");
 }
 
 export async function render() {

@@ -107,7 +107,8 @@ function digestChoice(prefs, me, available) {
     }
   });
   return el("div", { class: "digest" },
-    el("p", { class: "check" }, box, " ", el("label", { for: "email-digest" }, "Daily e-mail digest"), el("br"), note), status);
+    el("div", { class: "row" }, box, el("label", { for: "email-digest" }, "Daily e-mail digest")),
+    el("p", {}, note), status);
 }
 
 export async function panel(me = {}) {
@@ -128,9 +129,10 @@ export async function panel(me = {}) {
   };
   const pushAvailable = prefs.channels.some((c) => c.name === "push" && c.available);
   const mailAvailable = prefs.channels.some((c) => c.name === "email" && c.available);
-  section.append(await pushPanel(pushAvailable), choicesTable(prefs, save), digestChoice(prefs, me, mailAvailable),
+  section.append(...[await pushPanel(pushAvailable), choicesTable(prefs, save),
     mailAvailable ? null : el("p", { class: "muted small" }, "E-mail is not set up on this server."),
+    digestChoice(prefs, me, mailAvailable),
     el("p", { class: "muted small" }, "The webhook (for your own server) is set up through the API: PUT /api/v1/alerts/webhook."),
-    status);
+    status].filter(Boolean));
   return section;
 }

@@ -17,45 +17,68 @@ let plant = null;
 let rangeDays = 1;
 const path = (suffix = "") => `plants/${encodeURIComponent(plant.id)}${suffix}`;
 
-function tiles(status) {
-  return el("div", { class: "tiles", id: "tiles" }, status.metrics.map((m) => el(
-    "div", { class: "tile", dataset: { metric: m.metric, status: m.status } },
-    el("div", { class: "muted small" }, METRICS[m.metric].label),
+// A node's further sensors of a kind are channels 1, 2, …: "Temperature 2" is channel 1.
+function channelLabel(metric, channel) {
+  return channel ? `${METRICS[metric].label} ${channel + 1}` : METRICS[metric].label;
+}
+
+function tile(m, channel) {
+  return el(
+    "div", { class: "tile", dataset: { metric: m.metric, status: m.status, channel: String(channel) } },
+    el("div", { class: "muted small" }, channelLabel(m.metric, channel)),
     el("div", { class: "value" }, formatValue(m.metric, m.value)),
     statusBadge(m.status),
     el("div", { class: "muted small" }, PLANT_METRICS.includes(m.metric) ? metricRange(m) : ""),
     el("div", { class: "muted small" }, m.measured_at ? relativeTime(m.measured_at) : ""),
-  )));
+  );
+}
+
+function tiles(status) {
+  return el("div", { class: "tiles", id: "tiles" },
+    status.metrics.map((m) => tile(m, 0)),
+    (status.channels || []).flatMap((c) => c.metrics.map((m) => tile(m, c.channel))));
+}
+
+function chartPanel(history, metric, start, end, rangeName) {
+  const channel = history.channel || 0;
+  const low = plant.thresholds[thresholdField(metric, "min")];
+  const high = plant.thresholds[thresholdField(metric, "max")];
+  const points = history.points.filter((p) => p[metric] != null).map((p) => ({
+    t: Date.parse(p.t),
+    value: convert(metric, p[metric]),
+    minimum: convert(metric, p[`${metric}_min`] ?? p[metric]),
+    maximum: convert(metric, p[`${metric}_max`] ?? p[metric]),
+  }));
+  const digits = METRICS[metric].digits;
+  const fmt = (v) => v.toFixed(digits);
+  const withUnit = (v) => `${fmt(v)} ${unitOf(metric)}`;
+  const name = channelLabel(metric, channel);
+  const holder = el("div", { class: "plot" });
+  const readout = el("p", { class: "readout small", dataset: { role: "readout" } });
+  drawChart(holder, {
+    points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
+    format: fmt, readoutFormat: withUnit, label: `${name} over ${rangeName}, ${unitOf(metric)}`, readout,
+  });
+  return el("div", { class: "chart panel", dataset: { metric, channel: String(channel), points: points.length, resolution: history.resolution } },
+    el("figure", {}, el("figcaption", {}, `${name} (${unitOf(metric)})`), holder, readout,
+      el("p", { class: "muted small" }, `${summarise(points, withUnit)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)));
 }
 
 async function drawCharts(box) {
   const end = new Date();
   const start = new Date(end.getTime() - rangeDays * 86400e3);
   box.setAttribute("aria-busy", "true");
-  const history = await api(`${path("/readings")}?start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(end.toISOString())}&max_points=400`);
+  const window = `start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(end.toISOString())}&max_points=400`;
+  const history = await api(`${path("/readings")}?${window}`);
+  // Further sensors of a kind (channels 1, 2, …), charted after the first of their metric.
+  const extra = await Promise.all((history.channels || []).filter((c) => c > 0)
+    .map((c) => api(`${path("/readings")}?channel=${c}&${window}`)));
   const rangeName = RANGES.find(([, days]) => days === rangeDays)[0];
-  box.replaceChildren(...PLANT_METRICS.map((metric) => {
-    const low = plant.thresholds[thresholdField(metric, "min")];
-    const high = plant.thresholds[thresholdField(metric, "max")];
-    const points = history.points.filter((p) => p[metric] != null).map((p) => ({
-      t: Date.parse(p.t),
-      value: convert(metric, p[metric]),
-      minimum: convert(metric, p[`${metric}_min`] ?? p[metric]),
-      maximum: convert(metric, p[`${metric}_max`] ?? p[metric]),
-    }));
-    const digits = METRICS[metric].digits;
-    const fmt = (v) => v.toFixed(digits);
-    const withUnit = (v) => `${fmt(v)} ${unitOf(metric)}`;
-    const holder = el("div", { class: "plot" });
-    const readout = el("p", { class: "readout small", dataset: { role: "readout" } });
-    drawChart(holder, {
-      points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
-      format: fmt, readoutFormat: withUnit, label: `${METRICS[metric].label} over ${rangeName}, ${unitOf(metric)}`, readout,
-    });
-    return el("div", { class: "chart panel", dataset: { metric, points: points.length, resolution: history.resolution } },
-      el("figure", {}, el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`), holder, readout,
-        el("p", { class: "muted small" }, `${summarise(points, withUnit)} · ${formatRange(metric, low, high)} · ${history.resolution} data`)));
-  }));
+  box.replaceChildren(...PLANT_METRICS.flatMap((metric) => [
+    chartPanel(history, metric, start, end, rangeName),
+    ...extra.filter((h) => h.points.some((p) => p[metric] != null))
+      .map((h) => chartPanel(h, metric, start, end, rangeName)),
+  ]));
   box.setAttribute("aria-busy", "false");
 }
 

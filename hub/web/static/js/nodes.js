@@ -16,6 +16,11 @@ function signal(rssi) {
   return `${rssi} dBm (${word})`;
 }
 
+function deviceKind(device) {
+  if (device.kind === "xiaomi") return ` (Xiaomi ${device.model || "MiBeacon"})`;
+  return device.plantvita ? " (Plant-Vita)" : " (BTHome)";
+}
+
 function pairForm(device) {
   const id = device.mac.replaceAll(":", "");
   const form = el("form", { class: "pair-form", dataset: { mac: device.mac } },
@@ -25,7 +30,9 @@ function pairForm(device) {
       autocomplete: "off", spellcheck: "false", class: "mono", "aria-describedby": `key-hint-${id}`,
       placeholder: device.encrypted ? "32 hexadecimal characters" : "not needed (unencrypted)",
     }),
-    el("p", { class: "hint", id: `key-hint-${id}` }, "Printed on the node's label and shown by its setup tool."),
+    el("p", { class: "hint", id: `key-hint-${id}` }, device.kind === "xiaomi"
+      ? "Xiaomi sensors that encrypt their adverts: the bindkey from the Mi Home cloud (a MiFlora needs none)."
+      : "Printed on the node's label and shown by its setup tool."),
     el("label", { for: `name-${id}` }, "Name (optional)"),
     el("input", { id: `name-${id}`, name: "name", maxlength: 64, value: device.name || "" }),
     el("div", { class: "row actions" }, el("button", { type: "submit" }, "Pair node")),
@@ -33,7 +40,7 @@ function pairForm(device) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const body = { mac: device.mac, name: data.get("name").trim() || null, kind: device.plantvita ? "plantvita" : "bthome" };
+    const body = { mac: device.mac, name: data.get("name").trim() || null, kind: device.kind || (device.plantvita ? "plantvita" : "bthome") };
     const key = data.get("bindkey").trim();
     if (key) body.bindkey = key;
     await busy(form.querySelector("button"), async () => {
@@ -54,7 +61,7 @@ function renderSeen(devices) {
   const rows = devices.map((d) => {
     const toggle = el("button", { type: "button", class: "secondary", "aria-expanded": String(openPairForms.has(d.mac)) }, "Pair…");
     const row = el("tr", { dataset: { mac: d.mac } },
-      el("td", { "data-label": "Device" }, d.name || "unnamed", d.plantvita ? " (Plant-Vita)" : " (BTHome)"),
+      el("td", { "data-label": "Device" }, d.name || "unnamed", deviceKind(d)),
       el("td", { "data-label": "Address", class: "mono" }, d.mac),
       el("td", { "data-label": "Signal" }, signal(d.rssi)),
       el("td", { "data-label": "Encrypted" }, d.encrypted ? "yes" : "no"),
@@ -113,9 +120,12 @@ function revisionText(node) {
   return `Wanted revision ${node.config_revision}; node has applied ${applied == null ? "none yet" : `revision ${applied}`} — it confirms at its next connection.`;
 }
 
+const KIND_NAMES = { plantvita: "Plant-Vita node", bthome: "BTHome sensor", xiaomi: "Xiaomi sensor (MiBeacon)" };
+
 function facts(node) {
   const d = node.drops;
   return [
+    ["Device", KIND_NAMES[node.kind] || node.kind],
     ["State", nodeStateBadge(node.state)],
     ["Battery", node.battery == null ? "–" : `${Math.round(node.battery)} %`],
     ["Signal", signal(node.rssi)],
@@ -161,6 +171,7 @@ function updateCard(node) {
     ...facts(node).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))),
   );
   const rev = card.querySelector(".revision");
+  if (!rev) return;
   rev.textContent = revisionText(node);
   rev.dataset.wanted = node.config_revision;
   rev.dataset.applied = node.config_revision_applied ?? "";
@@ -181,8 +192,9 @@ function newCard(node) {
     el("h3", {}, title, " ", el("span", { class: "muted small mono" }, node.mac)),
     el("div", { class: "repair-slot" }),
     el("dl", { class: "facts node-facts" }),
-    el("p", { class: "revision", role: "status" }),
-    configForm(node),
+    ...(node.kind === "xiaomi"
+      ? [el("p", { class: "muted" }, "A Xiaomi sensor runs its own schedule: the hub listens to its adverts, and reads a MiFlora's battery and current values over Bluetooth once a day (hourly while its adverts leave a value out).")]
+      : [el("p", { class: "revision", role: "status" }), configForm(node)]),
     el("div", { class: "row actions" }, unpair),
     status);
   cards.set(node.mac, card);

@@ -16,19 +16,29 @@ const chartsBox = document.getElementById("charts");
 let plant = null;
 let rangeDays = 1;
 
+// A node's further sensors of a kind are channels 1, 2, …: "Temperature 2" is channel 1.
+function channelLabel(metric, channel) {
+  return channel ? `${METRICS[metric].label} ${channel + 1}` : METRICS[metric].label;
+}
+
+function tile(m, channel) {
+  return el(
+    "div",
+    { class: "tile", dataset: { metric: m.metric, status: m.status, channel: String(channel) } },
+    el("div", { class: "muted small" }, channelLabel(m.metric, channel)),
+    el("div", { class: "value" }, formatValue(m.metric, m.value)),
+    statusBadge(m.status),
+    el("div", { class: "muted small" }, !PLANT_METRICS.includes(m.metric) ? "" : formatRange(m.metric, m.minimum, m.maximum)),
+    el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
+  );
+}
+
 async function loadStatus() {
   const status = await api(`/api/v1/plants/${encodeURIComponent(plantId)}/status`);
   const tiles = document.getElementById("tiles");
   tiles.replaceChildren(
-    ...status.metrics.map((m) => el(
-      "div",
-      { class: "tile", dataset: { metric: m.metric, status: m.status } },
-      el("div", { class: "muted small" }, METRICS[m.metric].label),
-      el("div", { class: "value" }, formatValue(m.metric, m.value)),
-      statusBadge(m.status),
-      el("div", { class: "muted small" }, !PLANT_METRICS.includes(m.metric) ? "" : formatRange(m.metric, m.minimum, m.maximum)),
-      el("div", { class: "muted small", title: m.measured_at || "" }, m.measured_at ? relativeTime(m.measured_at) : ""),
-    )),
+    ...status.metrics.map((m) => tile(m, 0)),
+    ...(status.channels || []).flatMap((c) => c.metrics.map((m) => tile(m, c.channel))),
   );
   document.getElementById("dli").replaceChildren(
     ...daylightPanel((status.metrics.find((m) => m.metric === "illuminance") || {}).daily));
@@ -59,45 +69,50 @@ function emptyWhy(rangeName) {
   return `No readings in the last ${rangeName}`;
 }
 
+function chartPanel(history, start, end, rangeName) {
+  const metric = history.metric;
+  const channel = history.channel || 0;
+  const low = plant.thresholds[thresholdField(metric, "min")];
+  const high = plant.thresholds[thresholdField(metric, "max")];
+  const points = history.points.map((p) => ({
+    t: Date.parse(p.t), value: convert(metric, p.value), minimum: convert(metric, p.minimum), maximum: convert(metric, p.maximum),
+  }));
+  const fmt = (v) => `${v.toFixed(METRICS[metric].digits)}`;
+  const name = channelLabel(metric, channel);
+  const label = `${name} over ${rangeName}, ${unitOf(metric)}`;
+  const holder = el("div", { class: "plot" });
+  const readout = el("p", { class: "readout small", dataset: { role: "readout" } });
+  drawChart(holder, {
+    points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
+    format: fmt, readoutFormat: (v) => `${fmt(v)} ${unitOf(metric)}`, label, readout,
+    emptyText: emptyWhy(rangeName),
+  });
+  return el(
+    "div",
+    { class: "chart panel", dataset: { metric, channel: String(channel), points: points.length, resolution: history.resolution } },
+    el("figure", {},
+      el("figcaption", {}, `${name} (${unitOf(metric)})`),
+      holder,
+      readout,
+      el("p", { class: "muted small" }, points.length
+        ? `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`
+        : `${emptyWhy(rangeName)}: nothing to chart. ${plant.node_mac ? "The node was not heard in this window (out of range, battery, or just paired)." : "Assign a node in “Edit this plant”."}`)),
+  );
+}
+
 async function loadCharts() {
   const end = new Date();
   const start = new Date(end.getTime() - rangeDays * 86400e3);
   chartsBox.setAttribute("aria-busy", "true");
   const query = `start=${encodeURIComponent(start.toISOString())}&end=${encodeURIComponent(end.toISOString())}&max_points=300`;
-  const histories = await Promise.all(
-    PLANT_METRICS.map((metric) => api(`/api/v1/plants/${encodeURIComponent(plantId)}/history?metric=${metric}&${query}`)),
-  );
+  const history = (metric, channel) => api(`/api/v1/plants/${encodeURIComponent(plantId)}/history?metric=${metric}&channel=${channel}&${query}`);
+  const histories = await Promise.all(PLANT_METRICS.map((metric) => history(metric, 0)));
+  // Further sensors of a kind (channels 1, 2, …): charted after the first, when they measured.
+  const extra = await Promise.all(histories.flatMap((h) => (h.channels || []).filter((c) => c > 0)
+    .map((c) => history(h.metric, c))));
   const rangeName = document.querySelector(`[data-range="${rangeDays}"]`).textContent;
-  chartsBox.replaceChildren(
-    ...histories.map((history) => {
-      const metric = history.metric;
-      const low = plant.thresholds[thresholdField(metric, "min")];
-      const high = plant.thresholds[thresholdField(metric, "max")];
-      const points = history.points.map((p) => ({
-        t: Date.parse(p.t), value: convert(metric, p.value), minimum: convert(metric, p.minimum), maximum: convert(metric, p.maximum),
-      }));
-      const fmt = (v) => `${v.toFixed(METRICS[metric].digits)}`;
-      const label = `${METRICS[metric].label} over ${rangeName}, ${unitOf(metric)}`;
-      const holder = el("div", { class: "plot" });
-      const readout = el("p", { class: "readout small", dataset: { role: "readout" } });
-      drawChart(holder, {
-        points, start: start.getTime(), end: end.getTime(), low: convert(metric, low), high: convert(metric, high),
-        format: fmt, readoutFormat: (v) => `${fmt(v)} ${unitOf(metric)}`, label, readout,
-        emptyText: emptyWhy(rangeName),
-      });
-      return el(
-        "div",
-        { class: "chart panel", dataset: { metric, points: points.length, resolution: history.resolution } },
-        el("figure", {},
-          el("figcaption", {}, `${METRICS[metric].label} (${unitOf(metric)})`),
-          holder,
-          readout,
-          el("p", { class: "muted small" }, points.length
-            ? `${summarise(points, (v) => `${fmt(v)} ${unitOf(metric)}`)} · ${formatRange(metric, low, high)} · ${history.resolution} data`
-            : `${emptyWhy(rangeName)}: nothing to chart. ${plant.node_mac ? "The node was not heard in this window (out of range, battery, or just paired)." : "Assign a node in “Edit this plant”."}`)),
-      );
-    }),
-  );
+  const ordered = histories.flatMap((h) => [h, ...extra.filter((x) => x.metric === h.metric && x.points.length)]);
+  chartsBox.replaceChildren(...ordered.map((h) => chartPanel(h, start, end, rangeName)));
   chartsBox.setAttribute("aria-busy", "false");
 }
 

@@ -1,4 +1,4 @@
-// Settings: temperature unit, disk budget, admin password.
+// Settings: temperature unit, disk budget, Home Assistant (MQTT), admin password.
 import { api } from "./api.js";
 import { bytes, el } from "./format.js";
 import { busy, showError } from "./shell.js";
@@ -7,6 +7,47 @@ const errorBox = document.getElementById("settings-error");
 
 function done(box, text) {
   box.replaceChildren(el("p", { class: "notice", role: "status" }, text));
+}
+
+const MQTT_STATES = {
+  off: "Not publishing to Home Assistant: no broker is set.",
+  connecting: "Connecting to the broker…",
+  connected: "Connected: Home Assistant sees the garden.",
+  disconnected: "Not connected.",
+};
+
+function mqttStateText(mqtt) {
+  const status = mqtt.status;
+  let text = MQTT_STATES[status.state] || status.state;
+  if (status.broker && status.state !== "off") text += ` Broker ${status.broker}.`;
+  if (status.state !== "connected" && status.state !== "off" && status.last_error) {
+    text += ` Last error: ${status.last_error}.`;
+  }
+  if (status.state === "connected" && status.messages_published) {
+    text += ` ${status.messages_published} messages published.`;
+  }
+  return text;
+}
+
+function showMqtt(mqtt) {
+  const form = document.getElementById("mqtt-form");
+  form.elements.host.value = mqtt.host || "";
+  form.elements.port.value = mqtt.port;
+  form.elements.tls.checked = mqtt.tls;
+  form.elements.ca_file.value = mqtt.ca_file || "";
+  form.elements.username.value = mqtt.username || "";
+  form.elements.password.value = "";
+  form.elements.discovery_prefix.value = mqtt.discovery_prefix;
+  document.getElementById("mqtt-password-hint").textContent = mqtt.password_set
+    ? "A password is saved. Leave this empty to keep it."
+    : "No password saved.";
+  const state = document.getElementById("mqtt-state");
+  state.textContent = mqttStateText(mqtt);
+  state.className = mqtt.status.state === "disconnected" ? "notice warn" : "muted";
+}
+
+async function loadMqtt() {
+  showMqtt(await api("/api/v1/mqtt"));
 }
 
 async function load() {
@@ -21,6 +62,7 @@ async function load() {
     : "No admin password yet: choose one now.";
   document.getElementById("current-wrap").hidden = !auth.password_set;
   document.getElementById("logout").hidden = !auth.authenticated;
+  await loadMqtt();
 }
 
 document.getElementById("units-form").addEventListener("submit", async (event) => {
@@ -41,6 +83,52 @@ document.getElementById("disk-form").addEventListener("submit", async (event) =>
     const saved = await api("/api/v1/web/settings", { method: "PATCH", body: { disk_budget_mb: Number(form.elements.disk_budget_mb.value) } });
     done(box, `Disk budget set to ${bytes(saved.disk_budget_mb * 1024 * 1024)}.`);
     await load();
+  }, box);
+});
+
+async function saveMqtt(body) {
+  const saved = await api("/api/v1/mqtt", { method: "PUT", body });
+  showMqtt(saved);
+  // The hub connects in the background: show how it went a moment later.
+  for (const wait of [500, 1500, 3000]) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const now = await api("/api/v1/mqtt");
+    showMqtt(now);
+    if (now.status.state !== "connecting") break;
+  }
+  return saved;
+}
+
+document.getElementById("mqtt-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const box = document.getElementById("mqtt-status");
+  await busy(form.querySelector("button[type=submit]"), async () => {
+    const body = {
+      host: form.elements.host.value.trim(),
+      port: Number(form.elements.port.value),
+      tls: form.elements.tls.checked,
+      ca_file: form.elements.ca_file.value.trim() || null,
+      username: form.elements.username.value.trim() || null,
+      discovery_prefix: form.elements.discovery_prefix.value.trim(),
+    };
+    // An empty password field keeps the saved one.
+    if (form.elements.password.value) body.password = form.elements.password.value;
+    const saved = await saveMqtt(body);
+    done(box, saved.host ? `Saved: the hub publishes to ${saved.host}:${saved.port}.` : "Saved: not publishing to Home Assistant.");
+  }, box);
+});
+
+document.getElementById("mqtt-off").addEventListener("click", async (event) => {
+  const form = document.getElementById("mqtt-form");
+  const box = document.getElementById("mqtt-status");
+  await busy(event.currentTarget, async () => {
+    await saveMqtt({
+      host: "",
+      port: Number(form.elements.port.value) || 1883,
+      discovery_prefix: form.elements.discovery_prefix.value.trim() || "homeassistant",
+    });
+    done(box, "The hub no longer publishes to Home Assistant.");
   }, box);
 });
 

@@ -1,0 +1,451 @@
+"""A realistic fleet: many hubs' 40-reading batches, interleaved in time, through the real sync API.
+
+Fleet: ``--hubs`` hubs (full: 2,000; quick: 100) of ``--nodes-per-hub`` nodes (8), each node
+with a plant of a catalog species, so every reading goes through the whole ingest path: the
+batch ledger (``ingest_batches``), the partitioned raw table, the hourly and daily rollups and
+the alert state machines of every metric. Hubs are linked with the device flow (real hub
+tokens) and register their nodes with ``PUT /api/v1/sync/nodes``; one gardener owns 50 hubs.
+The clock is accelerated: every node takes one reading a simulated minute; a hub sends a batch
+every 5 simulated minutes (8 nodes x 5 minutes = 40 readings, gzip JSON as the hub's sync
+client encodes it), the hubs of each 5-minute round in a shuffled order, so the rows of all
+nodes interleave in the heap as they do in production. ``--concurrency`` client tasks (in this
+process) send the batches as fast as the server answers (or paced to ``--rate``).
+
+Server: uvicorn (``--workers``, default 2) in a subprocess on the embedded PostgreSQL with its
+default settings (``checkpoint_timeout`` 5 min, ``full_page_writes`` on, ``synchronous_commit``
+on, as production runs): the checkpoints that ran during the measured phase are reported.
+
+Figures, measured over the ingest phase only:
+``readings_per_s``; ``pg_cpu_ms_per_1k`` (the postmaster and all its processes, ended backends
+included) and ``api_cpu_ms_per_1k`` (the uvicorn processes only) per 1,000 readings;
+``client_cpu_ms_per_1k`` (this process: the load generator, on the same 2 cores); ``cpu_busy``
+(all three over wall time x cores); ``wal_bytes_per_reading`` (``pg_current_wal_lsn()`` moved,
+all WAL of the phase: raw rows, rollups, ledger, alert states, full-page images after a
+checkpoint); ``stored_bytes_per_reading`` (the raw partitions with their indexes, as loaded) and
+``stored_all_bytes_per_reading`` (with rollups, ledger and alert states); then
+``history_p95_ms`` per window: ``GET /api/v1/nodes/{id}/readings`` with ``max_points=1000`` over
+loopback for random nodes, on the layout the interleaved ingest produced, for the windows the
+simulated span covers (``--minutes``; the year-long windows on an arrival-order layout are
+``bench.history``'s).
+
+Baseline, same run, same server, same batches, same concurrency: each 40-reading batch COPY'd
+in its own transaction into a plain unpartitioned table with the same columns and primary key
+(psycopg, no HTTP, no validation, ledger, rollups or alerts): ``baseline_readings_per_s``,
+``baseline_pg_cpu_ms_per_1k``, ``baseline_wal_bytes_per_reading``,
+``baseline_stored_bytes_per_reading``; ``ratio`` = readings_per_s / baseline_readings_per_s.
+
+Last stdout line: one JSON object with the figures above.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench._cloud import cloud_server_process as cloud_server
+from bench._cloud import (
+    create_account,
+    embedded_database,
+    link_hub,
+    postmaster_pid,
+    raw_storage,
+    tree_cpu_s,
+)
+from bench._common import emit_result, machine_info, percentiles, say
+from cloud.db.engine import libpq_url
+from hub.sync.client import encode_json
+from shared.sync import SYNC_NODES_PATH, SYNC_READINGS_PATH
+
+MINUTES_PER_BATCH = 5
+HUBS_PER_GARDENER = 50
+WINDOWS = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "1d": timedelta(days=1),
+    "1w": timedelta(weeks=1),
+}
+# Nothing measured here may trip the rate limits (2,000 device-flow links from one address).
+SERVER_SETTINGS = {"PLANTVITA_CLOUD_RATE_LIMITS_ENABLED": "false"}
+
+PLANTS_FOR_NODES = """
+INSERT INTO plants (id, owner_id, name, species_id, node_id, revision, created_at, updated_at)
+SELECT gen_random_uuid(), n.owner_id, 'fleet plant', (SELECT min(id) FROM species), n.id, 1,
+       now(), now()
+FROM nodes AS n
+"""
+# Everything else an ingested reading leaves: rollups (with their partitions), ledger, states.
+OTHER_BYTES = """
+SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class AS c
+WHERE c.relkind = 'r' AND (c.relname IN ('readings_daily', 'ingest_batches', 'alert_states')
+   OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'readings_hourly'::regclass))
+"""
+CHECKPOINTS = "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+SETTINGS = """
+SELECT name, setting || coalesce(unit, '') FROM pg_settings
+WHERE name IN ('checkpoint_timeout', 'max_wal_size', 'full_page_writes', 'synchronous_commit',
+               'shared_buffers', 'wal_compression')
+"""
+BASELINE_TABLE = """
+CREATE TABLE fleet_baseline (LIKE readings INCLUDING DEFAULTS);
+ALTER TABLE fleet_baseline ADD PRIMARY KEY (node_id, channel, measured_at)
+"""
+BASELINE_COPY = (
+    "COPY fleet_baseline (measured_at, node_id, seq, moisture, temperature, humidity, "
+    "illuminance, battery, conductivity, source) FROM STDIN"
+)
+
+
+def _mac(hub: int, node: int) -> str:
+    return f"02:F1:{hub >> 8:02X}:{hub & 255:02X}:00:{node:02X}"
+
+
+def _values(node: int, minute: int) -> dict[str, float]:
+    """Plausible values that move with the simulated minute (and stay inside the ranges)."""
+    return {
+        "moisture": 45.0 + (minute + node * 7) % 40 * 0.5,
+        "temperature": 18.0 + (minute + node) % 90 * 0.1,
+        "humidity": 50.0 + (minute + node) % 30,
+        "illuminance": float((minute * 37 + node * 101) % 20_000),
+        "battery": 95.0 - minute % 50 * 0.01,
+        "conductivity": 800.0 + (minute + node) % 200,
+    }
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One hub's 40 readings: its token index, the gzip body and the rows for the baseline."""
+
+    hub: int
+    body: bytes
+    rows: list[tuple[Any, ...]]
+
+
+def _batches(
+    hubs: int, nodes_per_hub: int, minutes: int, start: datetime, node_ids: dict[str, uuid.UUID]
+) -> list[Batch]:
+    """Every batch of the run in arrival order: 5-minute rounds, hubs shuffled in each."""
+    rng = random.Random(11)
+    out = []
+    for first in range(0, minutes, MINUTES_PER_BATCH):
+        order = list(range(hubs))
+        rng.shuffle(order)
+        for hub in order:
+            items, rows = [], []
+            for minute in range(first, min(minutes, first + MINUTES_PER_BATCH)):
+                at = start + timedelta(minutes=minute)
+                for node in range(nodes_per_hub):
+                    mac, values = _mac(hub, node), _values(node, minute)
+                    items.append(
+                        {
+                            "node_mac": mac,
+                            "measured_at": at.isoformat().replace("+00:00", "Z"),
+                            "seq": minute,
+                            **values,
+                        }
+                    )
+                    rows.append((at, node_ids[mac], minute, *values.values(), 0))  # 0: advert
+            body = encode_json({"batch_id": str(uuid.uuid4()), "readings": items}).body
+            out.append(Batch(hub, body, rows))
+    return out
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The linked hubs' tokens, the gardeners' auth headers and every node's id."""
+
+    tokens: list[str]
+    gardeners: list[dict[str, str]]
+    node_owner: dict[uuid.UUID, int]  # node id -> index into gardeners
+    node_ids: dict[str, uuid.UUID]  # mac -> node id
+
+
+def _link_fleet(base: str, url: str, hubs: int, nodes_per_hub: int) -> Fleet:
+    tokens: list[str] = []
+    gardeners: list[dict[str, str]] = []
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for hub in range(hubs):
+            if hub % HUBS_PER_GARDENER == 0:
+                account = create_account(http)
+                gardeners.append(account.headers)
+            _, token = link_hub(http, account, f"fleet hub {hub}")
+            inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(nodes_per_hub)]}
+            http.put(
+                SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
+            ).raise_for_status()
+            tokens.append(token)
+            if hub % 500 == 499:
+                say(f"{hub + 1} hubs linked")
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(PLANTS_FOR_NODES)
+        rows = conn.execute("SELECT mac, id FROM nodes").fetchall()
+    node_ids = {str(mac).upper(): node_id for mac, node_id in rows}
+    node_owner = {
+        node_ids[_mac(h, n)]: h // HUBS_PER_GARDENER
+        for h in range(hubs)
+        for n in range(nodes_per_hub)
+    }
+    return Fleet(tokens, gardeners, node_owner, node_ids)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What one ingest phase took: wall seconds, CPU seconds per side, WAL bytes, checkpoints."""
+
+    wall_s: float
+    pg_cpu_s: float
+    api_cpu_s: float
+    client_cpu_s: float
+    wal_bytes: int
+    checkpoints: int
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Meter:
+    """CPU, WAL and checkpoints between ``start`` and ``stop``."""
+
+    def __init__(self, url: str, postmaster: int, api_pid: int | None) -> None:
+        self.conn = psycopg.connect(libpq_url(url), autocommit=True)
+        self.postmaster, self.api_pid = postmaster, api_pid
+
+    def _sample(self) -> tuple[float, float, float, float, int, int]:
+        lsn = self.conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+        checkpoints = self.conn.execute(CHECKPOINTS).fetchone()
+        return (
+            time.perf_counter(),
+            tree_cpu_s(self.postmaster),
+            tree_cpu_s(self.api_pid) if self.api_pid else 0.0,
+            _self_cpu_s(),
+            int(lsn[0]) if lsn else 0,
+            int(checkpoints[0]) if checkpoints else 0,
+        )
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> Phase:
+        after = self._sample()
+        d = [a - b for a, b in zip(after, self.before, strict=True)]
+        return Phase(d[0], d[1], d[2], d[3], int(d[4]), int(d[5]))
+
+
+async def _send_all(
+    base: str, tokens: list[str], batches: list[Batch], concurrency: int, rate: float
+) -> None:
+    queue = iter(enumerate(batches))
+    started = time.perf_counter()
+    headers = [{"Authorization": f"Bearer {token}"} for token in tokens]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    common = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=common, limits=limits) as http:
+
+        async def worker() -> None:
+            for index, batch in queue:
+                if rate:
+                    delay = started + index * len(batch.rows) / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                response = await http.post(
+                    SYNC_READINGS_PATH, content=batch.body, headers=headers[batch.hub]
+                )
+                response.raise_for_status()
+                ack = response.json()
+                if ack["accepted"] != len(batch.rows):
+                    raise RuntimeError(f"batch not fully accepted: {ack}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
+    queue = iter(batches)
+
+    async def worker() -> None:
+        async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
+            for batch in queue:
+                async with (
+                    conn.transaction(),
+                    conn.cursor() as cur,
+                    cur.copy(BASELINE_COPY) as copy,
+                ):
+                    for row in batch.rows:
+                        await copy.write_row(row)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def _history(
+    base: str, fleet: Fleet, start: datetime, span: timedelta, requests: int
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    rng = random.Random(7)
+    nodes = list(fleet.node_owner)
+    p50: dict[str, float] = {}
+    p95: dict[str, float] = {}
+    resolutions: dict[str, str] = {}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for name, window in WINDOWS.items():
+            if window > span:
+                continue
+            samples = []
+            for attempt in range(requests + 5):
+                node = rng.choice(nodes)
+                end = start + window + (span - window) * rng.random()
+                params: dict[str, str | int] = {
+                    "start": (end - window).isoformat(),
+                    "end": end.isoformat(),
+                    "max_points": 1000,
+                }
+                began = time.perf_counter()
+                response = http.get(
+                    f"/api/v1/nodes/{node}/readings",
+                    params=params,
+                    headers=fleet.gardeners[fleet.node_owner[node]],
+                )
+                elapsed = time.perf_counter() - began
+                response.raise_for_status()
+                body = response.json()
+                if not body["points"]:
+                    raise RuntimeError(f"no points for {name} of node {node}")
+                resolutions[name] = body["resolution"]
+                if attempt >= 5:  # warm-up
+                    samples.append(elapsed)
+            p50[name], p95[name] = percentiles(samples)
+            say(f"history {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
+    return p50, p95, resolutions
+
+
+def _per_1k(seconds: float, readings: int) -> float:
+    return round(seconds * 1000 / readings * 1000, 1)
+
+
+def main() -> None:
+    """Link the fleet, ingest through the API, then the baseline; print JSON figures last."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100 hubs, under a minute")
+    parser.add_argument("--hubs", type=int, default=None, help="hubs (full: 2,000)")
+    parser.add_argument("--nodes-per-hub", type=int, default=8)
+    parser.add_argument("--minutes", type=int, default=None, help="simulated minutes (full: 60)")
+    parser.add_argument("--concurrency", type=int, default=16, help="client tasks")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--rate", type=float, default=0, help="readings/s to pace to (0: max)")
+    parser.add_argument("--requests", type=int, default=None, help="history requests/window")
+    args = parser.parse_args()
+    hubs = args.hubs or (100 if args.quick else 2_000)
+    minutes = args.minutes or 60
+    requests = args.requests or (40 if args.quick else 200)
+    span = timedelta(minutes=minutes)
+    # The simulated span ends a few minutes ago (inside the ingest's future tolerance).
+    start = (datetime.now(UTC) - span - timedelta(minutes=5)).replace(second=0, microsecond=0)
+    readings = hubs * args.nodes_per_hub * minutes
+    say("bench.fleet", machine_info())
+    say(f"{hubs} hubs x {args.nodes_per_hub} nodes x {minutes} simulated minutes = {readings:,}")
+    load_before = os.getloadavg()[0]
+
+    with (
+        embedded_database("bench_fleet") as (postgres, url),
+        cloud_server(url, args.workers, SERVER_SETTINGS) as server,
+    ):
+        began = time.perf_counter()
+        fleet = _link_fleet(server.base, url, hubs, args.nodes_per_hub)
+        batches = _batches(hubs, args.nodes_per_hub, minutes, start, fleet.node_ids)
+        say(f"linked and encoded {len(batches):,} batches in {time.perf_counter() - began:.0f} s")
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            settings = {str(k): str(v) for k, v in conn.execute(SETTINGS).fetchall()}
+            conn.execute("CHECKPOINT")  # the phase starts from a clean slate
+        say(f"server settings: {settings}")
+
+        meter = _Meter(url, postmaster_pid(postgres), server.process.pid)
+        meter.start()
+        asyncio.run(_send_all(server.base, fleet.tokens, batches, args.concurrency, args.rate))
+        api = meter.stop()
+        rate = readings / api.wall_s
+        say(
+            f"API: {rate:,.0f} readings/s; CPU per 1k: PostgreSQL {_per_1k(api.pg_cpu_s, readings)}"
+            f" ms, API {_per_1k(api.api_cpu_s, readings)} ms, client "
+            f"{_per_1k(api.client_cpu_s, readings)} ms; WAL {api.wal_bytes / readings:.0f} B per "
+            f"reading; {api.checkpoints} checkpoints"
+        )
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute("ANALYZE readings, readings_hourly, readings_daily")
+            count = conn.execute("SELECT count(*) FROM readings").fetchone()
+            stored_rows = int(count[0]) if count else 0
+            if stored_rows != readings:
+                raise RuntimeError(f"{stored_rows} rows stored, {readings} sent")
+            stored = raw_storage(conn, readings)
+            size = conn.execute(OTHER_BYTES).fetchone()
+            extra = int(size[0]) if size else 0
+        say(f"stored per reading: {stored} (+ {extra / readings:.1f} B rollups, ledger, states)")
+        p50, p95, resolutions = _history(server.base, fleet, start, span, requests)
+
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            for statement in BASELINE_TABLE.split(";"):
+                conn.execute(statement)
+            conn.execute("CHECKPOINT")
+        baseline_meter = _Meter(url, postmaster_pid(postgres), None)
+        baseline_meter.start()
+        asyncio.run(_copy_all(url, batches, args.concurrency))
+        baseline = baseline_meter.stop()
+        baseline_rate = readings / baseline.wall_s
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            baseline_stored = raw_storage(conn, readings, "fleet_baseline")
+        say(
+            f"baseline COPY: {baseline_rate:,.0f} readings/s; PostgreSQL "
+            f"{_per_1k(baseline.pg_cpu_s, readings)} ms per 1k; WAL "
+            f"{baseline.wal_bytes / readings:.0f} B; stored {baseline_stored['total']} B"
+        )
+    cores = os.cpu_count() or 1
+    busy = (api.pg_cpu_s + api.api_cpu_s + api.client_cpu_s) / (api.wall_s * cores)
+    emit_result(
+        {
+            "readings_per_s": round(rate),
+            "pg_cpu_ms_per_1k": _per_1k(api.pg_cpu_s, readings),
+            "api_cpu_ms_per_1k": _per_1k(api.api_cpu_s, readings),
+            "client_cpu_ms_per_1k": _per_1k(api.client_cpu_s, readings),
+            "cpu_busy": round(busy, 3),
+            # Cores the server side (API + PostgreSQL) would need for 1M nodes at 1/min.
+            "cores_for_16700_per_s": round((api.pg_cpu_s + api.api_cpu_s) / readings * 16_700, 2),
+            "wal_bytes_per_reading": round(api.wal_bytes / readings, 1),
+            "checkpoints": api.checkpoints,
+            "stored_bytes_per_reading": stored["total"],
+            "heap_bytes_per_reading": stored["heap"],
+            "index_bytes_per_reading": stored["index"],
+            "stored_all_bytes_per_reading": round(stored["total"] + extra / readings, 1),
+            "history_p95_ms": p95,
+            "history_p50_ms": p50,
+            "history_resolutions": resolutions,
+            "baseline_readings_per_s": round(baseline_rate),
+            "baseline_pg_cpu_ms_per_1k": _per_1k(baseline.pg_cpu_s, readings),
+            "baseline_wal_bytes_per_reading": round(baseline.wal_bytes / readings, 1),
+            "baseline_checkpoints": baseline.checkpoints,
+            "baseline_stored_bytes_per_reading": baseline_stored["total"],
+            "ratio": round(rate / baseline_rate, 3),
+            "readings": readings,
+            "hubs": hubs,
+            "nodes": hubs * args.nodes_per_hub,
+            "simulated_minutes": minutes,
+            "batch_size": args.nodes_per_hub * MINUTES_PER_BATCH,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "pg_settings": settings,
+            "loadavg_before": round(load_before, 2),
+            "quick": bool(args.quick),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
