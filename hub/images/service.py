@@ -95,9 +95,11 @@ def check_image(data: bytes, max_bytes: int) -> None:
 def _prepare(storage: ImageStorage, data: bytes, thumb_side: int) -> _Prepared:
     """CPU and disk work, run in a thread: decode check, write file, thumbnail, metrics."""
     try:
-        info = image_metrics.inspect_image(data)
+        # Validated and decoded once; the metrics below reuse the decode.
+        decoded = image_metrics.decode_image(data)
     except image_metrics.ImageRejected as exc:
         raise InvalidImage(str(exc) or "the image cannot be decoded") from exc
+    info = decoded.info
     sha = hashlib.sha256(data).hexdigest()
     path = storage.original_path(sha, info.content_type)
     storage.write(path, data)
@@ -111,7 +113,7 @@ def _prepare(storage: ImageStorage, data: bytes, thumb_side: int) -> _Prepared:
         log.warning("thumbnail_failed", sha256=sha, error=str(exc))
         thumb = None
     try:
-        metrics_json = image_metrics.compute_metrics(data).model_dump_json()
+        metrics_json = image_metrics.measure(decoded).model_dump_json()
     except Exception as exc:
         log.warning("image_metrics_failed", sha256=sha, error=str(exc))
         error = str(exc)[:500] or type(exc).__name__
