@@ -46,11 +46,23 @@ class EmulatedHubGateway:
     """A gateway plus the emulated garden it listens to; starts and stops both."""
 
     def __init__(
-        self, store: PairingStore, settings: HubSettings, garden: EmulatedGarden, pair: bool
+        self,
+        store: PairingStore,
+        settings: HubSettings,
+        garden: EmulatedGarden,
+        pair: bool,
+        *,
+        boot_in_background: bool = True,
+        plant: bool = True,
     ) -> None:
+        """``boot_in_background=False``: ``start`` returns once every node is up (a benchmark
+        of the hub's steady state must not time the emulator's boot). ``plant``: with ``pair``,
+        a fresh unlinked hub gets a plant on each node."""
         self.store = store
         self.garden = garden
         self.pair = pair
+        self.boot_in_background = boot_in_background
+        self.plant = plant
         self._booting: asyncio.Task[None] | None = None
         # Sessions are quick on the in-process radio: shorter timeouts than on a real adapter.
         self.gateway = Gateway(
@@ -73,9 +85,13 @@ class EmulatedHubGateway:
             for mac, key in self.garden.bindkeys.items():
                 if mac not in paired:
                     await self.store.pair_node(mac, bindkey=key)
+        if self.pair and self.plant:
             macs = [node.mac for node in self.garden.nodes]
             await self.store.write(lambda session: plants_service.plant_a_garden(session, macs))
         await self.gateway.start()
+        if not self.boot_in_background:
+            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+            return
         self._booting = asyncio.create_task(self._boot(), name="emulated-garden-boot")
 
     async def _boot(self) -> None:

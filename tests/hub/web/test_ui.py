@@ -130,6 +130,13 @@ def test_plant_page_charts_every_range_with_the_threshold_band(page: Any, garden
     expect(page.locator('#diagnosis [data-role="no-diagnosis"]')).to_contain_text("Link the hub")
     # ... and nothing else (a missing "last checked" line once showed as the text "null").
     expect(page.locator("#diagnosis")).not_to_contain_text("null")
+    expect(page.locator("#diagnosis")).to_contain_text("not linked to the cloud")
+    page.locator("#diagnosis").scroll_into_view_if_needed()
+    screenshot(page, "plant-diagnosis-unlinked")
+    # ... and the way there is one click: the Sync page's link form.
+    page.locator('#diagnosis [data-role="link-hub"]').click()
+    expect(page).to_have_url(re.compile(r"/sync#link-heading$"))
+    expect(page.get_by_role("button", name="Link to cloud")).to_be_visible()
 
 
 def test_a_node_with_two_temperature_sensors_shows_each_channel(page: Any, garden: Garden) -> None:

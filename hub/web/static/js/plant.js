@@ -228,7 +228,9 @@ async function loadDiagnoses(images) {
     box.replaceChildren(...[
       el("p", { class: "muted", dataset: { role: "no-diagnosis" } }, result.linked
         ? "No diagnosis yet. The cloud diagnoses this plant's photos once they are synced."
-        : "No diagnosis: diagnoses are made in the cloud from this plant's photos. Link the hub on the Sync page to get them."),
+        : ["No diagnosis: this hub is not linked to the cloud, which diagnoses this plant's photos. ",
+          el("a", { href: "/sync#link-heading", dataset: { role: "link-hub" } }, "Link the hub on the Sync page"),
+          " and its diagnoses show here, also while the hub is offline later."]),
       checked,
     ].filter(Boolean));
     return;
