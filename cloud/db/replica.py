@@ -157,6 +157,22 @@ class ReadRouting:
                 _log.warning("replica_read_failed", error=type(exc).__name__)
         return await reading(None), None
 
+    async def for_stream(self, user_id: uuid.UUID) -> ReadDatabase | None:
+        """``for_reader`` for a streamed response (CSV), whose server is named in its headers
+        before the body streams and cannot change after: the replica only if a pooled
+        connection to it is still good now (a dead one found here marks it unreachable)."""
+        replica = self.for_reader(user_id)
+        if replica is None:
+            return None
+        try:
+            async with replica.connection():
+                pass
+        except psycopg.OperationalError as exc:
+            self.failed(exc)
+            _log.warning("replica_read_failed", error=type(exc).__name__)
+            return None
+        return replica
+
     async def check(self) -> None:
         """Measure the replica's lag once (the state says unreachable when it fails)."""
         if self.replica is None:

@@ -197,7 +197,7 @@ async def plant_csv(
     node, s, e = await service.csv_window(
         session, user_id, plant_id=plant_id, node_id=None, start=start, end=end
     )
-    return _csv_response(engine, node, s, e, f"plant-{plant_id}", routing.for_reader(user_id))
+    return _csv_response(engine, node, s, e, f"plant-{plant_id}", await routing.for_stream(user_id))
 
 
 @router.get("/nodes/{node_id}/readings.csv", response_class=StreamingResponse)
@@ -214,4 +214,4 @@ async def node_csv(
     node, s, e = await service.csv_window(
         session, user_id, plant_id=None, node_id=node_id, start=start, end=end
     )
-    return _csv_response(engine, node, s, e, f"node-{node_id}", routing.for_reader(user_id))
+    return _csv_response(engine, node, s, e, f"node-{node_id}", await routing.for_stream(user_id))

@@ -23,7 +23,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from cloud.db.replica import READ_SOURCE_HEADER
+from cloud.db.replica import READ_SOURCE_HEADER, ReplicaState
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.factories import (
     HubAuth,
@@ -265,7 +265,10 @@ async def test_a_lagging_replica_sends_reads_to_the_primary(
 
 
 async def test_a_stopped_replica_sends_reads_to_the_primary(
-    client: httpx.AsyncClient, garden: Garden, streaming_replica: StreamingReplica
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    garden: Garden,
+    streaming_replica: StreamingReplica,
 ) -> None:
     await served_by_replica(client, garden)
     streaming_replica.stop()
@@ -274,6 +277,12 @@ async def test_a_stopped_replica_sends_reads_to_the_primary(
         # the primary (and the replica marked unreachable).
         source, history = await read(client, garden, "plant history")
         assert (source, points(history)) == ("primary", 40)
+        # The same race for a CSV export, whose headers name the server before the body
+        # streams: as if the last check had found the replica fresh just before it stopped,
+        # the export finds its pooled connection dead and streams from the primary.
+        app.state.read_routing.state = ReplicaState(lag_s=0.0)
+        source, exported = await read(client, garden, "node csv")
+        assert (source, exported.count("\n")) == ("primary", 41)
 
         async def unreachable() -> bool:
             return (await replica_state(client)).startswith("unreachable (")
