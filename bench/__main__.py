@@ -137,6 +137,16 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
             Target("history_p95_ms.1h", "<", 20),
         ],
     ),
+    "wal": (
+        "WAL bytes per reading at production's clock: 8 hubs x 60 nodes with plants syncing "
+        "5-minute batches through POST /api/v1/sync/readings with checkpoints every 5 "
+        "(PostgreSQL's default), 30 or 60 simulated minutes, wal_compression off or pglz, "
+        "1- and 10-minute readings, full-page-image share from pg_walinspect; headline at the "
+        "recommended settings (docs/scaling.md) vs the same readings COPY'd batch by batch "
+        "into a plain table with the raw table's primary key at the same checkpoints "
+        "(baseline, ratio)",
+        [Target("wal_bytes_per_reading", "<=", 600)],
+    ),
     "api": (
         "authenticated 'latest readings of my plants' under concurrent load on loopback (wrk, "
         "32 connections, 2 uvicorn workers) vs GET /healthz on the same server (baseline)",

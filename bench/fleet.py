@@ -62,7 +62,7 @@ from bench._cloud import (
     raw_storage,
     tree_cpu_s,
 )
-from bench._common import emit_result, machine_info, percentiles, say
+from bench._common import emit_result, history_latency, machine_info, say
 from cloud.db.engine import libpq_url
 from hub.sync.client import encode_json
 from shared.sync import SYNC_NODES_PATH, SYNC_READINGS_PATH
@@ -288,46 +288,6 @@ async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def _history(
-    base: str, fleet: Fleet, start: datetime, span: timedelta, requests: int
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    rng = random.Random(7)
-    nodes = list(fleet.node_owner)
-    p50: dict[str, float] = {}
-    p95: dict[str, float] = {}
-    resolutions: dict[str, str] = {}
-    with httpx.Client(base_url=base, timeout=60) as http:
-        for name, window in WINDOWS.items():
-            if window > span:
-                continue
-            samples = []
-            for attempt in range(requests + 5):
-                node = rng.choice(nodes)
-                end = start + window + (span - window) * rng.random()
-                params: dict[str, str | int] = {
-                    "start": (end - window).isoformat(),
-                    "end": end.isoformat(),
-                    "max_points": 1000,
-                }
-                began = time.perf_counter()
-                response = http.get(
-                    f"/api/v1/nodes/{node}/readings",
-                    params=params,
-                    headers=fleet.gardeners[fleet.node_owner[node]],
-                )
-                elapsed = time.perf_counter() - began
-                response.raise_for_status()
-                body = response.json()
-                if not body["points"]:
-                    raise RuntimeError(f"no points for {name} of node {node}")
-                resolutions[name] = body["resolution"]
-                if attempt >= 5:  # warm-up
-                    samples.append(elapsed)
-            p50[name], p95[name] = percentiles(samples)
-            say(f"history {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
-    return p50, p95, resolutions
-
-
 def _per_1k(seconds: float, readings: int) -> float:
     return round(seconds * 1000 / readings * 1000, 1)
 
@@ -389,7 +349,16 @@ def main() -> None:
             size = conn.execute(OTHER_BYTES).fetchone()
             extra = int(size[0]) if size else 0
         say(f"stored per reading: {stored} (+ {extra / readings:.1f} B rollups, ledger, states)")
-        p50, p95, resolutions = _history(server.base, fleet, start, span, requests)
+        with httpx.Client(base_url=server.base, timeout=60) as http:
+            p50, p95, resolutions = history_latency(
+                http,
+                WINDOWS,
+                list(fleet.node_owner),
+                lambda node: fleet.gardeners[fleet.node_owner[node]],
+                (start, span),
+                requests,
+                random.Random(7),
+            )
 
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             for statement in BASELINE_TABLE.split(";"):

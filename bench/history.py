@@ -37,7 +37,7 @@ from bench._cloud import (
     raw_storage,
     rollup_bytes,
 )
-from bench._common import percentiles
+from bench._common import history_latency, percentiles
 from cloud.db.engine import libpq_url
 from cloud.db.partitions import RetentionPolicy, maintain
 from cloud.telemetry import sql
@@ -149,32 +149,15 @@ def main() -> None:
             print(f"after compacting {len(report.compacted)} closed months: {stored}", flush=True)
 
             rng = random.Random(7)
-            p50: dict[str, float] = {}
-            p95: dict[str, float] = {}
-            resolutions: dict[str, str] = {}
-            for name, window in WINDOWS.items():
-                samples = []
-                for attempt in range(requests + 5):
-                    node_id = rng.choice(node_ids)
-                    end = START + window + (YEAR - window) * rng.random()
-                    params: dict[str, str | int] = {
-                        "start": (end - window).isoformat(),
-                        "end": end.isoformat(),
-                        "max_points": 1000,
-                    }
-                    began = time.perf_counter()
-                    response = http.get(
-                        f"/api/v1/nodes/{node_id}/readings", params=params, headers=account.headers
-                    )
-                    elapsed = time.perf_counter() - began
-                    response.raise_for_status()
-                    body = response.json()
-                    assert 0 < len(body["points"]) <= 1000, len(body["points"])
-                    resolutions[name] = body["resolution"]
-                    if attempt >= 5:  # warm-up
-                        samples.append(elapsed)
-                p50[name], p95[name] = percentiles(samples)
-                print(f"API {name}: p50 {p50[name]} ms, p95 {p95[name]} ms ({resolutions[name]})")
+            p50, p95, resolutions = history_latency(
+                http,
+                WINDOWS,
+                node_ids,
+                lambda _: account.headers,
+                (START, YEAR),
+                requests,
+                rng,
+            )
 
         baseline_p95: dict[str, float] = {}
         with psycopg.connect(libpq_url(url)) as conn:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
+from cloud.db.replica import open_read_routing
 from cloud.db.session import open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
@@ -102,10 +103,19 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                 open_read_database(
                     url, settings.db_read_pool_size, transaction_pooler=pooled
                 ) as read_database,
+                open_read_routing(
+                    read_database,
+                    settings.database_replica_url,
+                    settings.db_read_pool_size,
+                    transaction_pooler=pooled,
+                    max_lag_s=settings.replica_max_lag_s,
+                    check_s=settings.replica_lag_check_s,
+                ) as read_routing,
                 image_runtime(app, settings),
                 inline_worker(app, settings, settings.direct_database_url(url)),
             ):
                 app.state.read_database = read_database
+                app.state.read_routing = read_routing
                 _log.info("cloud_started", environment=settings.environment.value)
                 yield
         finally:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from cloud.db.replica import ReadRoutingDep
 from cloud.db.session import EngineDep, ReadDatabaseDep
 from cloud.dependencies import MetricsDep
 from cloud.errors import ServiceUnavailableError
@@ -25,9 +26,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses=_example({"status": "ready", "database": "ok", "storage": "gcs"}))
+@router.get(
+    "/readyz",
+    responses=_example({"status": "ready", "database": "ok", "storage": "gcs", "replica": "none"}),
+)
 async def readyz(
-    engine: EngineDep, read_database: ReadDatabaseDep, store: ObjectStoreDep
+    engine: EngineDep,
+    read_database: ReadDatabaseDep,
+    routing: ReadRoutingDep,
+    store: ObjectStoreDep,
 ) -> dict[str, str]:
     """The database (through both pools: the session engine and the read pool) and the image
     store answer."""
@@ -41,11 +48,15 @@ async def readyz(
             await raw.execute("SELECT 1")
     except Exception as exc:
         raise ServiceUnavailableError("database is not reachable through the read pool") from exc
+    replica = "none"
+    if routing.replica is not None:
+        # Reads fall back to the primary, so a lagging replica degrades, never unreadies.
+        replica = routing.state.describe(routing.max_lag_s)
     try:
         await store.check()
     except StorageError as exc:
         raise ServiceUnavailableError("image storage is not reachable") from exc
-    return {"status": "ready", "database": "ok", "storage": store.backend}
+    return {"status": "ready", "database": "ok", "storage": store.backend, "replica": replica}
 
 
 @router.get("/metrics", include_in_schema=False)

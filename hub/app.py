@@ -12,12 +12,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from hub import budget, health
+from hub import health
 from hub.alerts import router as alerts_router
 from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
 from hub.auth.limiter import LoginLimiter, VerifiedPasswords
 from hub.ble.ports import GatewayControl
+from hub.budget import service as budget
 from hub.diagnoses import router as diagnoses_router
 from hub.hub_store import HubStore, open_store
 from hub.images import router as images_router

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hub import budget
+from hub.budget import service as budget
 from hub.dependencies import StoreDep
 from hub.nodes import service as nodes_service
 from hub.observability import HubMetrics

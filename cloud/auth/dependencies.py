@@ -22,13 +22,31 @@ _oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _hub_bearer = HTTPBearer(auto_error=False, scheme_name="HubToken")
 
 
+# Methods that change nothing: their caller's next reads may come from a read replica.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_user(
-    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(_oauth2)]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_oauth2)],
 ) -> User:
-    """The signed-in user; 401 for a missing, expired, forged or hub token."""
+    """The signed-in user; 401 for a missing, expired, forged or hub token. A user who calls a
+    writing route reads the primary for a while after (read-your-own-writes, cloud.db.replica)."""
     if not token:
         raise UnauthorizedError()
-    return await service.authenticate_access_token(session, settings, token)
+    user = await service.authenticate_access_token(session, settings, token)
+    _note_write(request, user.id)
+    return user
+
+
+def _note_write(request: Request, user_id: uuid.UUID) -> None:
+    """A writing route's caller reads the primary for a while (cloud.db.replica)."""
+    if request.method not in SAFE_METHODS:
+        routing = getattr(request.app.state, "read_routing", None)
+        if routing is not None:
+            routing.wrote(user_id)
 
 
 async def get_access_token_memo(request: Request) -> AccessTokenMemo:
@@ -53,9 +71,11 @@ async def current_user_id(
     if not token:
         raise UnauthorizedError()
     state = request.app.state
-    return await service.authenticate_user_id(
+    user_id = await service.authenticate_user_id(
         state.read_database, state.access_token_memo, state.settings, token
     )
+    _note_write(request, user_id)
+    return user_id
 
 
 async def current_hub(

@@ -130,30 +130,39 @@ async def _configure_read_only(conn: psycopg.AsyncConnection[Any]) -> None:
 
 @asynccontextmanager
 async def open_read_database(
-    url: str, size: int, *, transaction_pooler: bool = False, name: str = "primary"
+    url: str,
+    size: int,
+    *,
+    transaction_pooler: bool = False,
+    name: str = "primary",
+    guard_read_only: bool = True,
+    timeout_s: float = 30.0,
 ) -> AsyncIterator[ReadDatabase]:
     """Open the read pool (``size`` connections, kept open) for the app's lifetime;
     ``transaction_pooler``: ``url`` is PgBouncer in transaction mode (no startup options, no
-    server-side prepared statements, read-only per transaction)."""
+    server-side prepared statements, read-only per transaction); ``guard_read_only`` off for a
+    standby, which refuses writes by itself; ``timeout_s`` a read waits for a connection."""
     kwargs: dict[str, Any] = {
         "autocommit": True,
         **connect_kwargs(transaction_pooler=transaction_pooler),
     }
-    if not transaction_pooler:
+    guard_per_transaction = guard_read_only and transaction_pooler
+    if guard_read_only and not transaction_pooler:
         kwargs["options"] = "-c default_transaction_read_only=on"
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
         libpq_url(url),
         min_size=size,
         max_size=size,
         kwargs=kwargs,
-        configure=_configure_read_only if transaction_pooler else None,
+        configure=_configure_read_only if guard_per_transaction else None,
         name=f"read-{name}",
         check=check_idle_connection,
+        timeout=timeout_s,
         open=False,
     )
     await pool.open()
     try:
-        yield ReadDatabase(pool, per_transaction_read_only=transaction_pooler, name=name)
+        yield ReadDatabase(pool, per_transaction_read_only=guard_per_transaction, name=name)
     finally:
         await pool.close()
 

@@ -70,6 +70,12 @@ class CloudSettings(ImageSettings, NotificationSettings):
     # options, no server-side prepared statements, read-only reads per transaction. Needs
     # ``database_direct_url``. See docs/operations.md ("Connection pooling").
     db_transaction_pooler: bool = False
+    # A streaming replica (read-only) for history, latest readings and CSV exports; unset: all
+    # reads on the primary. Reads fall back to the primary while its replay lag is above
+    # ``replica_max_lag_s`` (checked every ``replica_lag_check_s``) or it does not answer.
+    database_replica_url: str | None = None
+    replica_max_lag_s: float = Field(default=5.0, gt=0, le=3600)
+    replica_lag_check_s: float = Field(default=1.0, gt=0, le=60)
     pgdata_dir: Path = Path("var/cloud/pgdata")
     embedded_auto_migrate: bool = True  # embedded mode only: bring the database to head at start-up
     db_pool_size: int = Field(default=10, ge=1, le=200)

@@ -12,7 +12,8 @@ from pydantic import AwareDatetime
 
 from cloud.auth.dependencies import CurrentUserId
 from cloud.conventions import PUBLIC_CACHE
-from cloud.db.session import EngineDep, ReadDatabaseDep, SessionDep
+from cloud.db.replica import READ_SOURCE_HEADER, ReadRoutingDep
+from cloud.db.session import EngineDep, ReadDatabase, SessionDep
 from cloud.dependencies import SettingsDep
 from cloud.pagination import LIST_RESPONSES, PageDep, link_next
 from cloud.telemetry import read_service, service
@@ -50,8 +51,13 @@ async def list_metrics(response: Response) -> list[MetricPublic]:
     return public_metrics()
 
 
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
+def _json(body: bytes, replica: ReadDatabase | None = None) -> Response:
+    return Response(body, media_type="application/json", headers=_source(replica))
+
+
+def _source(replica: ReadDatabase | None) -> dict[str, str]:
+    """Which server answered a routed read (``cloud.db.replica``)."""
+    return {READ_SOURCE_HEADER: "replica" if replica is not None else "primary"}
 
 
 @router.get("/plants/{plant_id}/readings", response_model=History)
@@ -60,6 +66,7 @@ async def plant_history(
     user_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
+    routing: ReadRoutingDep,
     start: Start = None,
     end: End = None,
     max_points: MaxPoints = None,
@@ -68,8 +75,9 @@ async def plant_history(
 ) -> Response:
     """Readings of the plant's node over the window (raw, hourly or daily rollups), of one
     sensor channel (``?channel=1``: the node's second sensor of each kind)."""
-    return _json(
-        await service.history(
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: service.history(
             session,
             user_id,
             plant_id=plant_id,
@@ -80,8 +88,10 @@ async def plant_history(
             raw_days=settings.readings_raw_retention_days,
             hourly_days=settings.readings_hourly_retention_days,
             channel=channel,
-        )
+            replica=replica,
+        ),
     )
+    return _json(body, replica)
 
 
 @router.get("/nodes/{node_id}/readings", response_model=History)
@@ -90,6 +100,7 @@ async def node_history(
     user_id: CurrentUserId,
     session: SessionDep,
     settings: SettingsDep,
+    routing: ReadRoutingDep,
     start: Start = None,
     end: End = None,
     max_points: MaxPoints = None,
@@ -98,8 +109,9 @@ async def node_history(
 ) -> Response:
     """Readings of a node over the window (raw, hourly or daily rollups), of one sensor
     channel."""
-    return _json(
-        await service.history(
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: service.history(
             session,
             user_id,
             node_id=node_id,
@@ -110,8 +122,10 @@ async def node_history(
             raw_days=settings.readings_raw_retention_days,
             hourly_days=settings.readings_hourly_retention_days,
             channel=channel,
-        )
+            replica=replica,
+        ),
     )
+    return _json(body, replica)
 
 
 @router.get("/plants/{plant_id}/watering", response_model=WateringPublic)
@@ -125,31 +139,47 @@ async def plant_watering(
 
 @router.get("/readings/latest", response_model=list[LatestReading], responses=LIST_RESPONSES)
 async def latest_all(
-    request: Request, user_id: CurrentUserId, database: ReadDatabaseDep, page: PageDep
+    request: Request, user_id: CurrentUserId, routing: ReadRoutingDep, page: PageDep
 ) -> Response:
     """The newest reading of each of your plants, by plant name (a page: see Pagination)."""
-    body, next_cursor = await read_service.latest_json(database, user_id, page)
-    response = _json(body)
+    (body, next_cursor), replica = await routing.read(
+        user_id, lambda replica: read_service.latest_json(replica or routing.primary, user_id, page)
+    )
+    response = _json(body, replica)
     link_next(request, response, next_cursor)
     return response
 
 
 @router.get("/plants/{plant_id}/readings/latest", response_model=list[LatestReading])
 async def latest_plant(
-    plant_id: uuid.UUID, user_id: CurrentUserId, database: ReadDatabaseDep
+    plant_id: uuid.UUID, user_id: CurrentUserId, routing: ReadRoutingDep
 ) -> Response:
     """The newest reading of one plant (an empty list when it has none yet)."""
-    return _json(await read_service.plant_latest_json(database, user_id, plant_id))
+    body, replica = await routing.read(
+        user_id,
+        lambda replica: read_service.plant_latest_json(
+            replica or routing.primary, user_id, plant_id
+        ),
+    )
+    return _json(body, replica)
 
 
 def _csv_response(
-    engine: EngineDep, node: uuid.UUID | None, start: datetime, end: datetime, name: str
+    engine: EngineDep,
+    node: uuid.UUID | None,
+    start: datetime,
+    end: datetime,
+    name: str,
+    replica: ReadDatabase | None,
 ) -> StreamingResponse:
     filename = f"{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     return StreamingResponse(
-        service.stream_csv(engine, node, start, end),
+        service.stream_csv(engine, node, start, end, replica),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            **_source(replica),
+        },
     )
 
 
@@ -159,6 +189,7 @@ async def plant_csv(
     user_id: CurrentUserId,
     session: SessionDep,
     engine: EngineDep,
+    routing: ReadRoutingDep,
     start: Start = None,
     end: End = None,
 ) -> StreamingResponse:
@@ -166,7 +197,7 @@ async def plant_csv(
     node, s, e = await service.csv_window(
         session, user_id, plant_id=plant_id, node_id=None, start=start, end=end
     )
-    return _csv_response(engine, node, s, e, f"plant-{plant_id}")
+    return _csv_response(engine, node, s, e, f"plant-{plant_id}", routing.for_reader(user_id))
 
 
 @router.get("/nodes/{node_id}/readings.csv", response_class=StreamingResponse)
@@ -175,6 +206,7 @@ async def node_csv(
     user_id: CurrentUserId,
     session: SessionDep,
     engine: EngineDep,
+    routing: ReadRoutingDep,
     start: Start = None,
     end: End = None,
 ) -> StreamingResponse:
@@ -182,4 +214,4 @@ async def node_csv(
     node, s, e = await service.csv_window(
         session, user_id, plant_id=None, node_id=node_id, start=start, end=end
     )
-    return _csv_response(engine, node, s, e, f"node-{node_id}")
+    return _csv_response(engine, node, s, e, f"node-{node_id}", routing.for_reader(user_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
 from cloud.auth.models import Hub
-from cloud.db.session import raw_connection
+from cloud.db.session import ReadDatabase, raw_connection
 from cloud.errors import InvalidRequestError
 from cloud.ingest import batches
 from cloud.ingest.body import parse_json
@@ -262,6 +263,17 @@ def _retained_resolution(
     return "day"
 
 
+@asynccontextmanager
+async def _series_connection(
+    session: AsyncSession, replica: ReadDatabase | None
+) -> AsyncIterator[Any]:
+    if replica is None:
+        yield await raw_connection(session)
+        return
+    async with replica.connection() as conn:
+        yield conn
+
+
 async def history(
     session: AsyncSession,
     owner_id: uuid.UUID,
@@ -275,9 +287,12 @@ async def history(
     channel: int = 0,
     raw_days: int | None = None,
     hourly_days: int | None = None,
+    replica: ReadDatabase | None = None,
 ) -> bytes:
     """The window as JSON (``History``): the finest resolution with at most ``max_points``,
-    of the node's sensor ``channel`` (0 its first sensor of each kind).
+    of the node's sensor ``channel`` (0 its first sensor of each kind). The plant or node is
+    resolved on the session (the primary: a plant just moved to another node is read as
+    moved); its points come from ``replica`` when given.
 
     A window reaching back past the ``raw_days`` raw readings are kept is answered from the
     hourly rollups (past ``hourly_days``, the daily ones), even when a finer ``resolution``
@@ -291,23 +306,23 @@ async def history(
     limited = floor != "raw" and (resolution is None or chosen != resolution)
     known = [0]
     if node is not None:
-        conn = await raw_connection(session)
-        known = await repository.channels(conn, node)
-        if resolution is None and floor == "raw":
-            chosen = await _finest_resolution(conn, node, start, end, max_points, channel)
-        elif resolution is None and floor == "hour":
-            hours = await repository.count_points(
-                conn, "hour", node, start, end, max_points + 1, channel
-            )
-            chosen = "hour" if hours <= max_points else "day"
-        rows = await repository.series(conn, chosen, node, start, end, max_points + 1, channel)
-        if len(rows) > max_points:
-            if resolution is None:
-                # Longer than max_points days: merge daily rollups into wider bins.
-                days = max(1, -(-(end - start).days // max_points))
-                rows = await repository.coarse_series(conn, node, start, end, days, channel)
-            else:
-                rows, truncated = rows[:max_points], True
+        async with _series_connection(session, replica) as conn:
+            known = await repository.channels(conn, node)
+            if resolution is None and floor == "raw":
+                chosen = await _finest_resolution(conn, node, start, end, max_points, channel)
+            elif resolution is None and floor == "hour":
+                hours = await repository.count_points(
+                    conn, "hour", node, start, end, max_points + 1, channel
+                )
+                chosen = "hour" if hours <= max_points else "day"
+            rows = await repository.series(conn, chosen, node, start, end, max_points + 1, channel)
+            if len(rows) > max_points:
+                if resolution is None:
+                    # Longer than max_points days: merge daily rollups into wider bins.
+                    days = max(1, -(-(end - start).days // max_points))
+                    rows = await repository.coarse_series(conn, node, start, end, days, channel)
+                else:
+                    rows, truncated = rows[:max_points], True
     body = {
         "node_id": node,
         "plant_id": plant_id,
@@ -361,10 +376,15 @@ async def csv_window(
 
 
 async def stream_csv(
-    engine: AsyncEngine, node_id: uuid.UUID | None, start: datetime, end: datetime
+    engine: AsyncEngine,
+    node_id: uuid.UUID | None,
+    start: datetime,
+    end: datetime,
+    replica: ReadDatabase | None = None,
 ) -> AsyncIterator[bytes]:
     """Raw readings of the window as CSV, streamed by ``COPY … TO STDOUT`` on its own
-    connection (the request's session has ended by the time the body streams)."""
+    connection (the request's session has ended by the time the body streams): on
+    ``replica`` when given."""
     header = ",".join(("measured_at", *METRIC_NAMES, "seq", "source", "channel")) + "\n"
     if node_id is None:
         yield header.encode()
@@ -383,6 +403,11 @@ async def stream_csv(
         psql.Literal(end),
     )
     yield header.encode()
+    if replica is not None:
+        async with replica.connection() as conn, conn.cursor() as cur, cur.copy(query) as copy:
+            async for chunk in copy:
+                yield bytes(chunk)
+        return
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection

@@ -17,14 +17,13 @@ from uuid import uuid4
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
 from hub.errors import ImageTooLarge, InvalidImage, NotFound, UnsupportedImage
 from hub.images import metrics as image_metrics
 from hub.images import repository
-from hub.images.models import Image
+from hub.images.models import Image, UploadState
 from hub.nodes import service as nodes_service
-from hub.plants.models import Plant
+from hub.plants import service as plants_service
 from hub.settings import HubSettings
 from hub.store.files import ImageStorage
 from hub.store.types import utcnow
@@ -141,7 +140,7 @@ async def ingest_image(
     check_image(data, settings.image_max_bytes)
     if plant_id is not None and node_mac is None:
         async with store.read() as session:
-            if await session.get(Plant, plant_id) is None:
+            if await plants_service.get_plant(session, plant_id) is None:
                 raise NotFound(f"plant {plant_id} not found")
     prepared = await asyncio.get_running_loop().run_in_executor(
         _photo_worker, _prepare, store.images, data, settings.thumbnail_max_side
@@ -149,11 +148,7 @@ async def ingest_image(
     received = utcnow()
 
     async def write(session: AsyncSession) -> Image:
-        existing = (
-            (await session.execute(select(Image).where(Image.sha256 == prepared.sha256)))
-            .scalars()
-            .first()
-        )
+        existing = await repository.by_sha256(session, prepared.sha256)
         if existing is not None:
             if not existing.file_present:
                 existing.file_present = True
@@ -166,13 +161,9 @@ async def ingest_image(
             ids = await nodes_service.node_ids(session, [node_mac], paired_only=False)
             node_id = ids.get(node_mac)
             if target_plant is None:
-                plant = (
-                    (await session.execute(select(Plant).where(Plant.node_mac == node_mac)))
-                    .scalars()
-                    .first()
-                )
+                plant = await plants_service.plant_on_node(session, node_mac)
                 target_plant = plant.id if plant else None
-        elif plant_id is not None and await session.get(Plant, plant_id) is None:
+        elif plant_id is not None and await plants_service.get_plant(session, plant_id) is None:
             raise NotFound(f"plant {plant_id} not found")
         image = Image(
             id=str(uuid4()),
@@ -202,6 +193,11 @@ async def ingest_image(
 async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> Sequence[Image]:
     """A plant's photos, newest first."""
     return await repository.for_plant(session, plant_id, limit)
+
+
+async def pending_uploads(session: AsyncSession, state: UploadState) -> Sequence[Image]:
+    """Photos still to go up at this upload step (their file still here), oldest first."""
+    return await repository.pending_uploads(session, state.value)
 
 
 async def get_image(session: AsyncSession, image_id: str) -> Image | None:

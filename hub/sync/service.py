@@ -17,10 +17,10 @@ from uuid import UUID, uuid4
 import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.ble.ports import GatewayControl
 from hub.diagnoses import service as diagnoses_service
+from hub.images import service as images_service
 from hub.images.models import Image, UploadState
 from hub.nodes import service as nodes_service
 from hub.nodes.models import Node
@@ -485,13 +485,7 @@ class SyncEngine:
 
     async def _images(self, state: UploadState) -> list[Image]:
         async with self.store.read() as session:
-            stmt = (
-                select(Image)
-                .where(Image.sync_state == SyncState.PENDING, Image.upload_state == state.value)
-                .where(col(Image.file_present).is_(True))
-                .order_by(col(Image.captured_at))
-            )
-            return list((await session.execute(stmt)).scalars().all())
+            return list(await images_service.pending_uploads(session, state))
 
     async def _slot_request(self, image: Image) -> ImageSlotRequest | None:
         async with self.store.read() as session:
@@ -673,7 +667,7 @@ async def apply_snapshot(session: AsyncSession, snapshot: ConfigSnapshot) -> lis
         row.thresholds = species.thresholds.model_dump_json()
         session.add(row)
     keep = {str(p.id) for p in snapshot.plants}
-    existing = {p.id: p for p in (await session.execute(select(Plant))).scalars().all()}
+    existing = {p.id: p for p in await plants_service.list_plants(session)}
     for plant_id, stale in existing.items():
         if stale.origin == "cloud" and plant_id not in keep:
             await session.delete(stale)

@@ -109,7 +109,7 @@ async def overview(
 
 async def read_settings(store: Database) -> WebSettings:
     """The display unit, the disk budget in force and what the store uses now."""
-    from hub import budget
+    from hub.budget import service as budget
 
     async with store.read() as session:
         unit = await kv.get(session, kv.UNITS)

@@ -7,6 +7,9 @@ with the plain ``create_*`` functions in ``tests.cloud.factories``.
 
 A module that sets ``database_route = both_database_routes`` runs each of its tests twice:
 straight to PostgreSQL and through Debian's PgBouncer in transaction mode (``pgbouncer``).
+
+``streaming_replica`` is a real hot standby of the session's server (``tests.cloud.replica``),
+started once per module that asks for it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from cloud.db.migrations import upgrade_to_head
 from cloud.egress import Egress, StaticResolver
 from cloud.settings import CloudSettings
 from tests.cloud.pgbouncer import PgBouncer, run_pgbouncer
+from tests.cloud.replica import StreamingReplica, start_streaming_replica
 from tests.lifespan import LifespanManager
 
 TEMPLATE_DB = "migrated_template"
@@ -104,6 +108,14 @@ def pgbouncer(pg_server: EmbeddedPostgres) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode in front of every database of the session's server."""
     with run_pgbouncer(pg_server) as bouncer:
         yield bouncer
+
+
+@pytest.fixture(scope="module")
+def streaming_replica(pg_server: EmbeddedPostgres) -> Iterator[StreamingReplica]:
+    """A streaming hot standby of the session's server (every database of it) on loopback,
+    for the module; ``wait_replayed(name)`` before reading a database created since."""
+    with start_streaming_replica(pg_server) as replica:
+        yield replica
 
 
 @pytest.fixture

@@ -139,6 +139,24 @@ resource "google_sql_database_instance" "main" {
       name  = "log_min_duration_statement"
       value = "500"
     }
+
+    # WAL per reading: 30-minute checkpoints with compressed page images take it from about
+    # 2.7 KB to 689 B (bench.wal, docs/scaling.md); max_wal_size must hold 1.9 x the WAL of
+    # 30 minutes, or checkpoints come by volume first.
+    database_flags {
+      name  = "checkpoint_timeout"
+      value = "1800"
+    }
+
+    database_flags {
+      name  = "wal_compression"
+      value = "on"
+    }
+
+    database_flags {
+      name  = "max_wal_size"
+      value = tostring(var.database_max_wal_size_mb)
+    }
   }
 
   depends_on = [google_project_service.enabled]

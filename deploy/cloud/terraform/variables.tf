@@ -56,6 +56,12 @@ variable "database_max_connections" {
   default     = 400
 }
 
+variable "database_max_wal_size_mb" {
+  description = "PostgreSQL max_wal_size in MB: at least 1.9 x the WAL of 30 minutes (4096 up to 100k nodes, 40960 at 1M; docs/scaling.md)."
+  type        = number
+  default     = 4096
+}
+
 variable "deletion_protection" {
   description = "Refuse to destroy the database and the bucket."
   type        = bool

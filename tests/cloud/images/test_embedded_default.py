@@ -28,7 +28,7 @@ async def test_photo_is_diagnosed_by_the_inline_worker(
     client: httpx.AsyncClient, garden: Garden
 ) -> None:
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ready", "database": "ok", "storage": "local"}
+    assert ready == {"status": "ready", "database": "ok", "storage": "local", "replica": "none"}
 
     ack = await upload_photo(client, garden, photo(60))
     path = f"/api/v1/plants/{garden.plant['id']}/diagnoses"

@@ -107,7 +107,8 @@ def test_maintenance_drops_whole_expired_partitions_and_makes_the_months_ahead(
         comment = conn.execute(
             "SELECT obj_description(to_regclass(%s), 'pg_class')", (closed,)
         ).fetchone()
-        assert comment == (COMPACTED,)
+        assert comment is not None
+        assert str(comment[0]).startswith(COMPACTED)
         current = partition_name("readings", month_start(now))
         comment = conn.execute(
             "SELECT obj_description(to_regclass(%s), 'pg_class')", (current,)
@@ -115,6 +116,16 @@ def test_maintenance_drops_whole_expired_partitions_and_makes_the_months_ahead(
         assert comment == (None,)
     again = maintain(url, policy, now)
     assert (again.created, again.dropped, again.compacted) == ([], [], [])
+    # A closed month that grew since (a bulk load, the online conversion's copy) is rebuilt.
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            """INSERT INTO readings (node_id, measured_at, source, moisture)
+               SELECT gen_random_uuid(), %s + make_interval(secs => s), 0, 1
+               FROM generate_series(1, 2000) AS s""",
+            (datetime(months_now[0].year, months_now[0].month, 2, tzinfo=UTC),),
+        )
+    grown = maintain(url, policy, now)
+    assert grown.compacted == [closed]
 
 
 def test_a_run_that_finds_another_in_progress_does_nothing(database_url: str) -> None:

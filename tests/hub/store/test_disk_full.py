@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from hub import budget
 from hub.app import create_app, evaluate_alerts
+from hub.budget import service as budget
 from hub.hub_store import HubStore, open_store
 from hub.settings import Environment, HubSettings
 from tests.hub.factories import T0, create_readings

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from hub import budget
+from hub.budget import service as budget
 from hub.hub_store import HubStore, open_store
 from hub.settings import HubSettings
 from tests.hub.factories import T0, create_readings

@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.alerts import service as alerts
+from hub.budget import repository
 from hub.store.database import Database
-from hub.store.types import SyncState, to_ms, utcnow
+from hub.store.types import utcnow
 from shared.sync import AlertKind
 
 log = structlog.get_logger(__name__)
-
-CHUNK_ROWS = 5_000
-CHUNK_IMAGES = 50
 
 
 @dataclass(slots=True)
@@ -41,16 +38,10 @@ class PruneReport:
 async def used_bytes(store: Database) -> int:
     """Live database pages plus stored image files (originals and thumbnails)."""
     async with store.read() as session:
-        page_size = (await session.execute(text("pragma page_size"))).scalar_one()
-        pages = (await session.execute(text("pragma page_count"))).scalar_one()
-        free = (await session.execute(text("pragma freelist_count"))).scalar_one()
-        files = (
-            await session.execute(
-                text("select coalesce(sum(byte_size), 0) from images where file_present = 1")
-            )
-        ).scalar_one()
+        database = await repository.live_database_bytes(session)
+        files = await repository.image_file_bytes(session)
     thumbs = await asyncio.to_thread(_thumbs_bytes, store)
-    return int((pages - free) * page_size) + int(files) + thumbs
+    return database + files + thumbs
 
 
 def _thumbs_bytes(store: Database) -> int:
@@ -60,52 +51,14 @@ def _thumbs_bytes(store: Database) -> int:
     return sum(p.stat().st_size for p in root.rglob("*.jpg") if p.is_file())
 
 
-async def _delete_readings(session: AsyncSession, synced: bool) -> int:
-    state = SyncState.SYNCED if synced else SyncState.PENDING
-    where = f"sync_state = {state:d}" if synced else "sync_state = 0 and batch_id is null"
-    result = await session.execute(
-        text(
-            "delete from readings where id in (select id from readings "  # noqa: S608
-            f"where {where} order by id limit {CHUNK_ROWS:d})"
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def _delete_rollups(session: AsyncSession) -> int:
-    result = await session.execute(
-        text(
-            "delete from readings_hourly where (node_id, channel, hour) in "
-            "(select node_id, channel, hour "
-            "from readings_hourly order by hour limit :n)"
-        ),
-        {"n": CHUNK_ROWS},
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def _image_files(store: Database, synced: bool) -> list[tuple[str, str, str | None]]:
-    state = SyncState.SYNCED if synced else SyncState.PENDING
     async with store.read() as session:
-        rows = (
-            await session.execute(
-                text(
-                    "select id, path, thumbnail_path from images where file_present = 1 "
-                    "and sync_state = :s order by captured_at limit :n"
-                ),
-                {"s": int(state), "n": CHUNK_IMAGES},
-            )
-        ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+        return await repository.image_files(session, synced)
 
 
 async def _drop_images(store: Database, rows: list[tuple[str, str, str | None]]) -> None:
-    async def op(session: AsyncSession) -> None:
-        await session.execute(
-            text("update images set file_present = 0 where id = :id"), [{"id": r[0]} for r in rows]
-        )
-
-    await store.write(op)  # the row first: a crash then leaves a file, never a dangling row
+    # The rows first: a crash then leaves a file, never a dangling row.
+    await store.write(partial(repository.mark_files_gone, image_ids=[r[0] for r in rows]))
 
     def remove() -> None:
         for _id, path, thumb in rows:
@@ -117,19 +70,12 @@ async def _drop_images(store: Database, rows: list[tuple[str, str, str | None]])
 
 
 async def _count_dropped(session: AsyncSession, kind: str, count: int) -> None:
-    now = utcnow()
-    await session.execute(
-        text(
-            "insert into dropped_data(kind, count, last_at) values (:k, :c, :t) "
-            "on conflict(kind) do update set count = count + :c, last_at = :t"
-        ),
-        {"k": kind, "c": count, "t": to_ms(now)},
-    )
+    await repository.count_dropped(session, kind, count)
     await alerts.open_alert(
         session,
         AlertKind.DATA_DROPPED,
         f"disk budget full: dropped {count} unsynced {kind} before the cloud had them",
-        now,
+        utcnow(),
     )
 
 
@@ -154,14 +100,14 @@ async def enforce(store: Database) -> PruneReport:
                 synced = step == "readings"
 
                 async def op(session: AsyncSession, synced: bool = synced) -> int:
-                    n = await _delete_readings(session, synced)
+                    n = await repository.delete_readings(session, synced)
                     if n and not synced:
                         await _count_dropped(session, "readings", n)
                     return n
 
                 n = await store.write(op)
             elif step == "rollups":
-                n = await store.write(_delete_rollups)
+                n = await store.write(repository.delete_rollups)
             else:
                 synced = step == "image_files"
                 rows = await _image_files(store, synced)
@@ -184,5 +130,4 @@ async def enforce(store: Database) -> PruneReport:
 
 async def dropped_counts(session: AsyncSession) -> dict[str, int]:
     """Unsynced data dropped so far, per kind."""
-    rows = await session.execute(text("select kind, count from dropped_data"))
-    return {str(kind): int(count) for kind, count in rows.tuples()}
+    return await repository.dropped_counts(session)
