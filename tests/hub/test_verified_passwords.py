@@ -24,4 +24,5 @@ def test_it_keeps_only_the_newest_few() -> None:
     for password in ("one", "two", "three"):
         verified.remember(password, "hash")
     assert not verified.known("one", "hash")
-    assert verified.known("two", "hash") and verified.known("three", "hash")
+    assert verified.known("two", "hash")
+    assert verified.known("three", "hash")
