@@ -16,7 +16,7 @@ from hub import health
 from hub.alerts import router as alerts_router
 from hub.alerts import service as alerts_service
 from hub.auth import router as auth_router
-from hub.auth.limiter import LoginLimiter
+from hub.auth.limiter import LoginLimiter, VerifiedPasswords
 from hub.ble.ports import GatewayControl
 from hub.budget import service as budget
 from hub.diagnoses import router as diagnoses_router
@@ -168,6 +168,7 @@ def create_app(
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, settings.login_failure_window_s
     )
+    app.state.verified_passwords = VerifiedPasswords()
     install(app, metrics)
     app.add_middleware(UploadSizeLimit, path="/api/v1/images", max_bytes=settings.image_max_bytes)
 

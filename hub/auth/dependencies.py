@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from hub.auth import service as auth
-from hub.auth.limiter import LoginLimiter
+from hub.auth.limiter import LoginLimiter, VerifiedPasswords
 from hub.dependencies import StoreDep
 from hub.errors import RateLimited, Unauthorized
 
@@ -50,7 +50,12 @@ async def check_admin_password(request: Request, password: str, stored: str) -> 
         raise RateLimited(
             "too many wrong admin passwords; try again later", headers={"Retry-After": str(wait)}
         )
+    verified: VerifiedPasswords = request.app.state.verified_passwords
+    if verified.known(password, stored):
+        limiter.succeeded(address)
+        return True
     if await asyncio.to_thread(auth.verify_password, password, stored):
+        verified.remember(password, stored)
         limiter.succeeded(address)
         return True
     limiter.failed(address)

@@ -833,6 +833,38 @@ class Gateway:
                 async with asyncio.timeout(_SCANNER_STOP_S):
                     await scanner.stop()
 
+    def _a_node_is_overdue(self) -> bool:
+        """Whether the silence says the scanner stopped hearing, not that the garden sleeps.
+
+        A Plant-Vita node advertises once per sampling interval (10 minutes by default) and
+        sleeps between: a garden whose nodes all sleep is quiet for minutes, and restarting the
+        scanner then only fills the log. So the silence counts once a node heard before has
+        missed its own cadence by half an interval, or a node of unknown cadence (a third-party
+        sensor, which advertises every few seconds) went quiet, or no node was heard at all.
+        A node in a GATT session is not advertising and is not overdue.
+        """
+        now = self.now()
+        heard = False
+        for mac, node in self._nodes.items():
+            if node.last_seen is None or mac in self._in_session:
+                continue
+            heard = True
+            cadence = self._cadence_s(node)
+            if cadence is None or (now - node.last_seen).total_seconds() > 1.5 * cadence:
+                return True
+        return not heard
+
+    @staticmethod
+    def _cadence_s(node: _Node) -> float | None:
+        # The interval the node samples and advertises at (garden seconds: ``self.now``'s).
+        if node.paired.kind is not NodeKind.PLANTVITA:
+            return None
+        if node.node_config is not None:
+            return float(node.node_config.sampling_interval_s)
+        if node.paired.config is not None:
+            return float(node.paired.config.sampling_interval_s)
+        return float(pv.Config().sampling_interval_s)
+
     async def _scan_supervisor(self) -> None:
         backoff = self.settings.scan_backoff_s
         watchdog = self.settings.watchdog_s
@@ -851,9 +883,13 @@ class Gateway:
                 failures = 0
                 while True:
                     await asyncio.sleep(min(watchdog / 4, 5.0))
-                    if time.monotonic() - self._last_advert > watchdog:
+                    silence = time.monotonic() - self._last_advert
+                    if silence > watchdog and self._a_node_is_overdue():
                         self.stats.watchdog_restarts += 1
-                        logger.warning("no advert for %.0fs: restarting the scanner", watchdog)
+                        logger.warning(
+                            "no advert for %.0fs and a node is overdue: restarting the scanner",
+                            silence,
+                        )
                         break
             except asyncio.CancelledError:
                 raise

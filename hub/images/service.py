@@ -107,7 +107,8 @@ def _prepare(storage: ImageStorage, data: bytes, thumb_side: int) -> _Prepared:
     error: str | None = None
     try:
         assert thumb is not None
-        storage.write(thumb, image_metrics.make_thumbnail(data, thumb_side))
+        # From the same decode as the metrics (before ``measure`` releases it).
+        storage.write(thumb, image_metrics.thumbnail_of(decoded, data, thumb_side))
     except Exception as exc:
         log.warning("thumbnail_failed", sha256=sha, error=str(exc))
         thumb = None

@@ -84,6 +84,30 @@ async def test_changes_need_the_admin_password(app_client: httpx.AsyncClient) ->
     assert (await app_client.get("/api/v1/auth")).json()["authenticated"] is True
 
 
+async def test_basic_credentials_verified_once_stop_working_when_the_password_changes(
+    app_client: httpx.AsyncClient,
+) -> None:
+    # Basic credentials that passed scrypt are remembered (a client sending them with every
+    # request no longer pays it each time); a changed password ends that at once.
+    old, new = httpx.BasicAuth("admin", "the first password"), "the second password"
+    body = {"mac": MAC, "bindkey": KEY}
+    assert (
+        await app_client.post("/api/v1/auth/password", json={"password": "the first password"})
+    ).status_code == 204
+    assert (await app_client.post("/api/v1/nodes", json=body, auth=old)).status_code == 201
+    assert (await app_client.get("/api/v1/auth", auth=old)).json()["authenticated"] is True
+    changed = await app_client.post(
+        "/api/v1/auth/password",
+        json={"password": new, "current_password": "the first password"},
+    )
+    assert changed.status_code == 204
+    refused = await app_client.delete(f"/api/v1/nodes/{MAC}", auth=old)
+    assert refused.status_code == 401
+    assert (await app_client.get("/api/v1/auth", auth=old)).json()["authenticated"] is False
+    unpaired = await app_client.delete(f"/api/v1/nodes/{MAC}", auth=httpx.BasicAuth("admin", new))
+    assert unpaired.status_code == 204, unpaired.text
+
+
 @pytest.mark.parametrize("bindkey", ["0011", "zz112233445566778899aabbccddeeff", KEY + "00"])
 async def test_pairing_validates_the_bindkey(admin_client: httpx.AsyncClient, bindkey: str) -> None:
     response = await admin_client.post("/api/v1/nodes", json={"mac": MAC, "bindkey": bindkey})

@@ -14,6 +14,7 @@ from hub.ble.ports import DecodedReading
 from hub.ble.session import ConnectFailed
 from hub.hub_store import HubStore
 from tests.hub.ble.conftest import (
+    FAST,
     eventually,
     image_rows,
     pair,
@@ -234,6 +235,40 @@ async def test_watchdog_restarts_a_stalled_scanner(
     await eventually(
         lambda: gateway.stats.readings_stored > stored, within=30, what="readings again"
     )
+
+
+async def test_a_sleeping_garden_is_quiet_not_stalled(store: HubStore) -> None:
+    # In real time, a node sampling every 10 minutes advertises for a second and sleeps: the
+    # silence is longer than the watchdog's, but no node is overdue, so no restart (serve
+    # --emulate 55 logged one every 35 s while its nodes slept).
+    garden = EmulatedGarden(1, speed=1.0, photo_every_s=None, connectable_window_s=1)
+    gateway = Gateway(store, FAST, garden.backends(), now=garden.clock.now)
+    node = garden.nodes[0]
+    await pair(store, [node.mac], garden.bindkeys)
+    try:
+        await garden.start()
+        await gateway.start()
+        await eventually(lambda: gateway.stats.readings_stored >= 1, what="the first reading")
+        # The first session sets the node's clock; then its connectable window closes.
+        await eventually(lambda: gateway.stats.sessions_ok >= 1, what="the first session")
+        await asyncio.sleep(2.0)
+        quiet_since = gateway.stats.adverts
+        await asyncio.sleep(4 * FAST.watchdog_s)
+        assert gateway.stats.adverts == quiet_since, "the node advertised while asleep"
+        assert gateway.stats.watchdog_restarts == 0
+        # Once the node has missed its cadence (the garden's clock jumps past 1.5 intervals),
+        # the same silence is a stalled scanner and is restarted.
+        starts = garden.radio.scan_starts
+        garden.radio.stalled = True
+        garden.clock.advance(1.6 * node.flash.config.sampling_interval_s)
+        await eventually(
+            lambda: gateway.stats.watchdog_restarts == 1 and garden.radio.scan_starts > starts,
+            within=30,
+            what="the watchdog restarting the scan of an overdue garden",
+        )
+    finally:
+        await gateway.stop()
+        await garden.stop()
 
 
 async def test_adapter_errors_are_retried_with_backoff(

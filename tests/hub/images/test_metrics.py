@@ -21,8 +21,10 @@ from hub.images.metrics import (
     ImageInfo,
     ImageRejected,
     compute_metrics,
+    decode_image,
     inspect_image,
     make_thumbnail,
+    thumbnail_of,
 )
 from shared.sync import ImageQualityFlag
 
@@ -257,6 +259,16 @@ def test_blurred_photo_is_flagged_and_sharp_one_is_not() -> None:
 # --- thumbnails --------------------------------------------------------------------------
 
 
+def _from_the_analysis_decode(data: bytes, max_side: int) -> bytes:
+    # What an upload stores: the thumbnail from the decode the metrics use.
+    return thumbnail_of(decode_image(data), data, max_side)
+
+
+THUMBNAILERS = pytest.mark.parametrize(
+    "thumbnail", [make_thumbnail, _from_the_analysis_decode], ids=["own-decode", "shared-decode"]
+)
+
+
 @pytest.mark.parametrize(
     ("size", "max_side", "expected"),
     [
@@ -266,14 +278,18 @@ def test_blurred_photo_is_flagged_and_sharp_one_is_not() -> None:
         ((100, 80), 320, (100, 80)),  # never upscaled
     ],
 )
+@THUMBNAILERS
 def test_thumbnail_size_and_aspect(
-    size: tuple[int, int], max_side: int, expected: tuple[int, int]
+    size: tuple[int, int],
+    max_side: int,
+    expected: tuple[int, int],
+    thumbnail: Callable[[bytes, int], bytes],
 ) -> None:
     arr, _ = _pattern(size[0] - size[0] % 320, size[1] - size[1] % 240, seed=1, p_green=0.5)
     src = Image.fromarray(arr).resize(size)
     out = io.BytesIO()
     src.save(out, "JPEG", quality=90)
-    thumb = Image.open(io.BytesIO(make_thumbnail(out.getvalue(), max_side)))
+    thumb = Image.open(io.BytesIO(thumbnail(out.getvalue(), max_side)))
     assert thumb.format == "JPEG"
     assert thumb.mode == "RGB"
     assert abs(thumb.width - expected[0]) <= 1
@@ -281,19 +297,37 @@ def test_thumbnail_size_and_aspect(
     assert max(thumb.size) <= max_side
 
 
-def test_thumbnail_follows_exif_orientation() -> None:
+def test_the_shared_decode_thumbnail_shows_what_the_own_decode_shows() -> None:
+    # A 12 MP photo's thumbnail from the 1/8-scale analysis decode (500x375) looks like the one
+    # from its own 1/4-scale decode: same size, same picture (mean difference of a few levels).
+    arr, _ = _pattern(3840, 2880, seed=3, p_green=0.4)
+    data = _jpeg(np.asarray(Image.fromarray(arr).resize((4000, 3000))))
+    own = np.asarray(Image.open(io.BytesIO(make_thumbnail(data, 320))), dtype=np.int16)
+    shared = np.asarray(
+        Image.open(io.BytesIO(_from_the_analysis_decode(data, 320))), dtype=np.int16
+    )
+    assert own.shape == shared.shape == (240, 320, 3)
+    assert float(np.abs(own - shared).mean()) < 6.0
+    # A thumbnail larger than the analysis decode comes from the photo's own decode.
+    big = Image.open(io.BytesIO(_from_the_analysis_decode(data, 800)))
+    assert big.size == (800, 600)
+
+
+@THUMBNAILERS
+def test_thumbnail_follows_exif_orientation(thumbnail: Callable[[bytes, int], bytes]) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display": a portrait shot stored landscape
     data = _jpeg(_solid(LEAF, (640, 480)), exif=exif.tobytes())
-    thumb = Image.open(io.BytesIO(make_thumbnail(data, 160)))
+    thumb = Image.open(io.BytesIO(thumbnail(data, 160)))
     assert thumb.size == (120, 160)
 
 
-def test_thumbnail_of_transparent_png_is_on_white() -> None:
+@THUMBNAILERS
+def test_thumbnail_of_transparent_png_is_on_white(thumbnail: Callable[[bytes, int], bytes]) -> None:
     rgba = Image.new("RGBA", (400, 200), (0, 0, 0, 0))
     out = io.BytesIO()
     rgba.save(out, "PNG")
-    thumb = Image.open(io.BytesIO(make_thumbnail(out.getvalue(), 100)))
+    thumb = Image.open(io.BytesIO(thumbnail(out.getvalue(), 100)))
     assert thumb.size == (100, 50)
     assert int(np.asarray(thumb.convert("L")).min()) > 245
 
