@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
@@ -145,6 +146,12 @@ def create_app(
                     await gateway.start()
                     app.state.gateway_started = True
                 await mqtt.start()
+                # What lives as long as the process (modules, classes, the ORM's mappers, the
+                # gateway's state) leaves the collector's generations: a full collection then
+                # walks only what came later. Each one walked ~235,000 objects, up to 130 ms of
+                # CPU (half a second on a Pi's quarter core) that every request waited behind.
+                gc.collect()
+                gc.freeze()
                 log.info(
                     "hub_started", data_dir=str(settings.data_dir), gateway=gateway is not None
                 )
@@ -152,6 +159,7 @@ def create_app(
                 async with systemd_notifier():
                     yield
             finally:
+                gc.unfreeze()  # collectable again once the app is gone (tests build many)
                 await mqtt.stop()
                 await scheduler.shutdown()
                 if gateway is not None and app.state.gateway_started:
