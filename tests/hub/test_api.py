@@ -43,6 +43,29 @@ async def test_health_ready_and_metrics(app_client: httpx.AsyncClient) -> None:
     assert metrics.headers["x-request-id"]
 
 
+async def test_request_context_tags_counts_and_answers_500_in_the_error_format(
+    app_client: httpx.AsyncClient,
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app_client.app.add_api_route("/boom", boom)  # type: ignore[attr-defined]
+    failed = await app_client.get("/boom", headers={"x-request-id": "req-42"})
+    assert failed.status_code == 500
+    assert failed.json() == {
+        "error": {"code": "internal_error", "message": "internal error", "details": None}
+    }
+    assert failed.headers["x-request-id"] == "req-42"
+    assert (await app_client.get("/healthz")).headers["x-request-id"] != "req-42"
+    missing = await app_client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    metrics = (await app_client.get("/metrics")).text
+    assert 'hub_http_requests_total{method="GET",route="/boom",status="500"} 1.0' in metrics
+    assert 'hub_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in metrics
+    assert 'route="unmatched",status="404"} 1.0' in metrics
+
+
 async def test_metric_list_comes_from_the_registry(app_client: httpx.AsyncClient) -> None:
     listed = (await app_client.get("/api/v1/metrics")).json()
     assert [m["name"] for m in listed] == list(METRIC_NAMES)
