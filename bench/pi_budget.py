@@ -2,18 +2,19 @@
 
 ``python -m bench.pi_budget [--quick]`` (root: it creates cgroups; v1 or v2, whichever is there).
 
-The hub process (``--child``) runs the real app under uvicorn with 50 emulated sensor nodes and
-5 camera nodes (800×600 JPEGs, the firmware's size) on the in-process Bumble radio, born inside a
-memory cgroup of 400 MB and a CPU quota of 25 % of one core: a Pi Zero 2 W's headroom after the
-OS. The emulated nodes live in the hub's process (Bumble's link is in-process), so their CPU
-counts against the hub's quota (the timings are an upper bound) and their memory is measured in
-the child and taken off: ``rss_mb`` is the process's peak RSS less ``emulator_mb`` (the RSS that
-importing the emulator and Bumble added after the hub's own modules, plus what building and
-booting the 55 nodes added); ``rss_with_emulator_mb`` is the raw peak.
+The hub process (``--child``) runs the real app under uvicorn, born inside a memory cgroup of
+400 MB and a CPU quota of 25 % of one core: a Pi Zero 2 W's headroom after the OS. Its garden is
+50 emulated sensor nodes and 5 camera nodes (800×600 JPEGs, the firmware's size) in a second
+process (``--garden``) outside the cgroup, with the hub's Bumble controller: as on a Pi, where
+the nodes are other devices and the controller is a chip, only the hub's host stack (reaching
+its controller across a TCP HCI transport, as BlueZ reaches the adapter across its HCI socket)
+counts against the quota. The hub still imports the emulator to build its side of the radio:
+``rss_mb`` is the hub's peak RSS less ``emulator_mb`` (what that import added after the hub's
+own modules); ``rss_with_emulator_mb`` is the raw peak.
 
 While it runs, this process (outside the cgroup) requests the garden overview page over and over
-and uploads 12 MP photos, so the overview is timed while photos are analysed. At the end the
-child compares what every node measured and served (its own log) with what the hub stored:
+and uploads 12 MP photos, so the overview is timed while photos are analysed. At the end it
+compares what every node measured and served (the garden's report) with what the hub stored:
 ``readings_lost`` counts measurements that are neither in the hub's database nor still held by
 the node; ``photos_lost`` photos a node sent whole that neither the hub nor the node holds.
 
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -204,64 +206,150 @@ def green_ms(data: bytes, repeats: int) -> float:
     return statistics.median(samples)
 
 
-# ------------------------------------------------------------------------------ the child (hub)
+# ------------------------------------------------------------------------------ the garden
 
 
 class TwoGardens:
     """Sensor nodes and camera nodes on one radio and one clock, started and stopped together."""
 
-    def __init__(self, sensors: Any, cameras: Any, rss_before_mb: float) -> None:
+    def __init__(self, sensors: Any, cameras: Any) -> None:
         self.parts = (sensors, cameras)
         self.clock = sensors.clock
         self.nodes = [*sensors.nodes, *cameras.nodes]
-        self.rss_before_mb = rss_before_mb  # the process before the nodes were built
-        self.footprint_mb = 0.0  # what building and booting them added
 
-    @property
-    def bindkeys(self) -> dict[str, bytes]:
-        """Every node's bindkey."""
-        return {**self.parts[0].bindkeys, **self.parts[1].bindkeys}
-
-    def backends(self) -> Any:
-        """The radio's bleak backends (one radio for both)."""
-        return self.parts[0].backends()
-
-    async def start(self, *, stagger_real_s: float = 0.0) -> None:
+    async def start(self) -> None:
         """Boot every node, spread over one sampling interval.
 
         Real nodes boot at different times and their clocks drift, so their wakes fall anywhere
-        in the interval; booted within ``stagger_real_s`` (2 s) they would all wake within 2 s
-        of each other every interval, a lockstep no garden has.
+        in the interval; booted within a few seconds they would all wake together every
+        interval, a lockstep no garden has.
         """
-        interval = self.clock.real_seconds(self.nodes[0].flash.config.sampling_interval_s)
-        spread = max(stagger_real_s, interval)
+        spread = self.clock.real_seconds(self.nodes[0].flash.config.sampling_interval_s)
         await asyncio.gather(*(part.start(stagger_real_s=spread) for part in self.parts))
-        self.footprint_mb = max(0.0, rss_mb() - self.rss_before_mb)
 
     async def stop(self) -> None:
         """Stop every node."""
         for part in self.parts:
             await part.stop()
 
+    def report(self) -> dict[str, Any]:
+        """What each node measured, still holds and served: the loss check's other half."""
+        return {
+            node.mac: {
+                "measured": [m.seq for m in node.log],
+                "held": [r.seq for r in node.flash.records],
+                "served": [[image_id, sha] for image_id, sha in node.served],
+                "images_held": list(node.flash.images),
+            }
+            for node in self.nodes
+        }
 
-def run_child(data_dir: Path, port: int, speed: float, report: Path, green_photo: Path) -> None:
-    """The hub under test: measure green metrics under the quota, then serve until SIGTERM."""
+
+def stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+    """Lines from stdin as they come (``None`` at end of file), read by a thread."""
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line.strip())
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def run_garden(state_dir: Path, speed: float, hci_port: int, report: Path) -> None:
+    """The nodes and the hub's controller, outside the hub's cgroup as on a Pi (the nodes are
+    other devices, the controller a chip): the hub reaches it across a TCP HCI transport.
+
+    Prints the garden clock as JSON, boots the nodes on a ``boot`` line (printing ``booted``)
+    and stops them at end of input, writing what they measured and served to ``report``.
+    """
+    from hub.ble.bumble_backend import BumbleRadio
+    from hub.ble.emulator import EmulatedGarden, SimClock
+
+    async def main() -> dict[str, Any]:
+        lines = stdin_lines(asyncio.get_running_loop())
+        clock = SimClock(speed, datetime.now(UTC) - timedelta(hours=1), cap_at_real=True)
+        radio = BumbleRadio()
+        await radio.serve_central(f"tcp-server:127.0.0.1:{hci_port}")
+        sensors = EmulatedGarden(
+            SENSOR_NODES, clock=clock, radio=radio, photo_every_s=None, state_dir=state_dir
+        )
+        cameras = EmulatedGarden(
+            CAMERA_NODES,
+            clock=clock,
+            radio=radio,
+            photo_every_s=1800,
+            photo_size=(800, 600),
+            state_dir=state_dir,
+            first_index=SENSOR_NODES + 1,
+        )
+        garden = TwoGardens(sensors, cameras)
+        print(json.dumps({"start": clock.start.isoformat(), "started_at": clock.started_at}))
+        sys.stdout.flush()
+        try:
+            while (line := await lines.get()) is not None:
+                if line == "boot":
+                    await garden.start()
+                    print("booted", flush=True)
+        finally:
+            await garden.stop()
+            await radio.close()
+        return garden.report()
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(asyncio.run(main())))
+
+
+# ------------------------------------------------------------------------------ the child (hub)
+
+
+class RemoteGarden:
+    """The garden as the hub's process sees it: its nodes in the garden process, its
+    controller across the HCI transport; booted by the bench once the hub answers."""
+
+    def __init__(self, clock: Any, radio: Any) -> None:
+        from hub.ble.emulator.garden import garden_bindkey, garden_mac
+
+        self.clock = clock
+        self.radio = radio
+        macs = [garden_mac(i) for i in range(1, SENSOR_NODES + CAMERA_NODES + 1)]
+        self.bindkeys = {mac: garden_bindkey(mac) for mac in macs}
+
+    def backends(self) -> Any:
+        """The hub-side radio's bleak backends."""
+        return self.radio.backends()
+
+    async def start(self, *, stagger_real_s: float = 0.0) -> None:
+        """Nothing here: the garden process boots the nodes."""
+
+    async def stop(self) -> None:
+        """Close the hub's side of the radio."""
+        await self.radio.close()
+
+
+def run_child(
+    data_dir: Path, port: int, report: Path, green_photo: Path, hci_port: int, clock: str
+) -> None:
+    """The hub under test: measure green metrics under the quota, then serve until stdin closes."""
     figures: dict[str, Any] = {"green_ms_per_image": green_ms(green_photo.read_bytes(), 3)}
 
-    # The hub's own modules first, then what only the emulated nodes need: the difference is
+    # The hub's own modules first, then what only the emulated garden needs: the difference is
     # the emulator's import cost, which a real hub does not carry.
     import uvicorn
 
     from hub.app import create_app
+    from hub.gateways import EmulatedHubGateway
     from hub.settings import Environment, HubSettings
 
-    hub_imported_mb = rss_mb()
+    hub_imported_mb = rss_mb()  # what ``plantvita hub serve`` imports on the adapter
     from hub.ble.bumble_backend import BumbleRadio
-    from hub.ble.emulator import EmulatedGarden, SimClock
-    from hub.gateways import EmulatedHubGateway
+    from hub.ble.emulator import SimClock
 
-    emulator_import_mb = rss_mb() - hub_imported_mb
+    figures["emulator_mb"] = round(rss_mb() - hub_imported_mb, 1)
 
+    speed, start, started_at = json.loads(clock)
     settings = HubSettings(
         environment=Environment.TEST,
         data_dir=data_dir,
@@ -270,37 +358,20 @@ def run_child(data_dir: Path, port: int, speed: float, report: Path, green_photo
         cloud_url=None,
         ble_enabled=True,
     )
-    gardens: list[TwoGardens] = []
 
     def factory(store: Any, hub_settings: HubSettings) -> EmulatedHubGateway:
-        before = rss_mb()
-        clock = SimClock(speed, datetime.now(UTC) - timedelta(hours=1), cap_at_real=True)
-        radio = BumbleRadio()
-        state = hub_settings.data_dir / "emulated-nodes"
-        state.mkdir(parents=True, exist_ok=True)
-        sensors = EmulatedGarden(
-            SENSOR_NODES, clock=clock, radio=radio, photo_every_s=None, state_dir=state
+        garden = RemoteGarden(
+            SimClock(
+                speed,
+                datetime.fromisoformat(start),
+                cap_at_real=True,
+                started_at=started_at,
+            ),
+            BumbleRadio(hci_transport=f"tcp-client:127.0.0.1:{hci_port}"),
         )
-        cameras = EmulatedGarden(
-            CAMERA_NODES,
-            clock=clock,
-            radio=radio,
-            photo_every_s=1800,
-            photo_size=(800, 600),
-            state_dir=state,
-            first_index=SENSOR_NODES + 1,
-        )
-        garden = TwoGardens(sensors, cameras, before)
-        gardens.append(garden)
-        # Booted before the hub answers: the overview is timed in the garden's steady state.
         # Nodes only, no plants, as the budget was set (55 plants: see docs/benchmarks.md).
         return EmulatedHubGateway(
-            store,
-            hub_settings,
-            garden,  # type: ignore[arg-type]
-            pair=True,
-            boot_in_background=False,
-            plant=False,
+            store, hub_settings, garden, pair=True, boot_in_background=False, plant=False
         )
 
     app = create_app(settings, gateway_factory=factory)
@@ -311,20 +382,24 @@ def run_child(data_dir: Path, port: int, speed: float, report: Path, green_photo
     async def serve_until_stdin_closes() -> None:
         # Stopped by the parent closing our stdin: uvicorn re-raises a SIGTERM it caught after
         # shutting down, which would kill this process before it reports.
-        loop = asyncio.get_running_loop()
+        lines = stdin_lines(asyncio.get_running_loop())
 
-        def wait_for_eof() -> None:
-            sys.stdin.read()
-            loop.call_soon_threadsafe(setattr, server, "should_exit", True)
+        async def stop_at_eof() -> None:
+            while await lines.get() is not None:
+                pass
+            server.should_exit = True
 
-        threading.Thread(target=wait_for_eof, daemon=True).start()
+        stopper = asyncio.create_task(stop_at_eof())
         await server.serve()
+        stopper.cancel()
 
     asyncio.run(serve_until_stdin_closes())
+    report.write_text(json.dumps(figures))
 
-    # The hub has stopped (lifespan shut the gateway and the garden down): compare.
-    garden = gardens[0]
-    with sqlite3.connect(data_dir / "hub.sqlite3") as db:
+
+def losses(database: Path, nodes: dict[str, Any]) -> dict[str, int]:
+    """What the nodes measured and served against what the hub stored (after both stopped)."""
+    with sqlite3.connect(database) as db:
         stored = set(
             db.execute(
                 "SELECT n.mac, r.seq FROM readings r JOIN nodes n ON n.id = r.node_id "
@@ -334,38 +409,40 @@ def run_child(data_dir: Path, port: int, speed: float, report: Path, green_photo
         hashes = {row[0] for row in db.execute("SELECT sha256 FROM images")}
     measured = lost = held = 0
     photos = photos_lost = 0
-    for node in garden.nodes:
-        on_node = {record.seq for record in node.flash.records}
-        for measurement in node.log:
+    for mac, node in nodes.items():
+        on_node = set(node["held"])
+        for seq in node["measured"]:
             measured += 1
-            if (node.mac, measurement.seq) in stored:
+            if (mac, seq) in stored:
                 continue
-            if measurement.seq in on_node:
+            if seq in on_node:
                 held += 1
             else:
                 lost += 1
-        for image_id, sha in node.served:
+        images_held = set(node["images_held"])
+        for image_id, sha in node["served"]:
             photos += 1
             # Sent whole but not stored (a transfer cut by the shutdown, say) is not lost while
             # the node still holds it: the node deletes a photo only when the hub says so.
-            photos_lost += sha not in hashes and image_id not in node.flash.images
-    figures.update(
-        emulator_mb=round(emulator_import_mb + garden.footprint_mb, 1),
-        readings_measured=measured,
-        readings_stored=measured - lost - held,
-        readings_held_on_nodes=held,
-        readings_lost=lost,
-        photos_served=photos,
-        photos_lost=photos_lost,
-    )
-    report.write_text(json.dumps(figures))
+            photos_lost += sha not in hashes and image_id not in images_held
+    return {
+        "readings_measured": measured,
+        "readings_stored": measured - lost - held,
+        "readings_held_on_nodes": held,
+        "readings_lost": lost,
+        "photos_served": photos,
+        "photos_lost": photos_lost,
+    }
 
 
 # ------------------------------------------------------------------------------ the parent
 
 
-async def drive(port: int, seconds: float, photos: list[bytes]) -> dict[str, Any]:
-    """Time the overview page while uploading 12 MP photos; sample nothing else."""
+async def drive(
+    port: int, seconds: float, photos: list[bytes], boot: Callable[[], Awaitable[None]]
+) -> dict[str, Any]:
+    """Boot the garden once the hub answers, then time the overview page while uploading 12 MP
+    photos; sample nothing else."""
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         deadline = time.monotonic() + 120
@@ -382,6 +459,7 @@ async def drive(port: int, seconds: float, photos: list[bytes]) -> dict[str, Any
         http.auth = httpx.BasicAuth("admin", ADMIN_PASSWORD)
         nodes = (await http.get("/api/v1/nodes")).json()
         node_mac = nodes[0]["mac"] if nodes else None
+        await boot()  # timed in the garden's steady state, not during its boot
 
         uploaded = 0
         uploading = False
@@ -429,24 +507,45 @@ async def drive(port: int, seconds: float, photos: list[bytes]) -> dict[str, Any
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """Start the child in the cgroup, drive it, stop it, collect figures."""
+    """Start the garden, then the hub in the cgroup; drive it, stop both, collect figures."""
     seconds = 25.0 if quick else 180.0
     speed = 60.0 if quick else 30.0
     uploads = 2 if quick else 6
     say(f"machine: {machine_info()}")
     say(
-        f"hub + {SENSOR_NODES} sensor + {CAMERA_NODES} camera nodes in {MEMORY_LIMIT_MB} MB and "
-        f"{CPU_QUOTA:.0%} of a core, {seconds:.0f} s at {speed:g}x garden speed"
+        f"hub in {MEMORY_LIMIT_MB} MB and {CPU_QUOTA:.0%} of a core with {SENSOR_NODES} sensor "
+        f"+ {CAMERA_NODES} camera nodes outside it, {seconds:.0f} s at {speed:g}x garden speed"
     )
+    root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="pi-budget-") as tmp:
         work = Path(tmp)
         green_photo = work / "green.jpg"
         green_photo.write_bytes(photo_12mp(0))
         baseline_green = green_ms(green_photo.read_bytes(), 3)
         photos = [photo_12mp(i + 1) for i in range(uploads)]
+        port, hci_port = free_port(), free_port()
+        hub_report, garden_report = work / "hub.json", work / "garden.json"
+        garden = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.pi_budget",
+                "--garden",
+                str(work / "nodes"),
+                str(speed),
+                str(hci_port),
+                str(garden_report),
+            ],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert garden.stdin is not None
+        assert garden.stdout is not None
+        garden_in, garden_out = garden.stdin, garden.stdout
+        clock = json.loads(garden_out.readline())
         group = Cgroup.create(f"plantvita-pi-budget-{os.getpid()}", MEMORY_LIMIT_MB, CPU_QUOTA)
-        port = free_port()
-        report = work / "report.json"
         child = subprocess.Popen(
             [
                 sys.executable,
@@ -455,13 +554,14 @@ def run(quick: bool) -> dict[str, Any]:
                 "--child",
                 str(work / "hub"),
                 str(port),
-                str(speed),
-                str(report),
+                str(hub_report),
                 str(green_photo),
+                str(hci_port),
+                json.dumps([speed, clock["start"], clock["started_at"]]),
             ],
             preexec_fn=group.join,  # joins the cgroup before exec
             env={**os.environ, **unit_environment()},
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=root,
             stdin=subprocess.PIPE,
         )
         peak_rss = 0.0
@@ -477,11 +577,17 @@ def run(quick: bool) -> dict[str, Any]:
                     return
                 await asyncio.sleep(0.25)
 
+        async def boot() -> None:
+            garden_in.write("boot\n")
+            garden_in.flush()
+            if (await asyncio.to_thread(garden_out.readline)).strip() != "booted":
+                raise RuntimeError("the garden did not boot")
+
         async def main() -> dict[str, Any]:
             nonlocal sampling
             sampler = asyncio.create_task(sample_rss())
             try:
-                return await drive(port, seconds, photos)
+                return await drive(port, seconds, photos, boot)
             finally:
                 sampling = False
                 await sampler
@@ -493,21 +599,26 @@ def run(quick: bool) -> dict[str, Any]:
             cpu_s = group.cpu_seconds() - cpu_start
             wall_s = time.monotonic() - wall_start
             assert child.stdin is not None
-            child.stdin.close()  # the child's signal to shut down and report
+            child.stdin.close()  # the hub's signal to shut down and report
             child.wait(timeout=180)
+            garden_in.close()  # then the nodes': they report what they measured and served
+            garden.wait(timeout=60)
         finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            for process in (child, garden):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
             oom = group.oom_kills()
             peak_group = group.peak_mb()
             group.remove()
-        child_figures = json.loads(report.read_text()) if report.exists() else {}
+        figures.update(json.loads(hub_report.read_text()) if hub_report.exists() else {})
+        if garden_report.exists():
+            figures.update(
+                losses(work / "hub" / "hub.sqlite3", json.loads(garden_report.read_text()))
+            )
     killed = child.returncode == -signal.SIGKILL
-    figures.update(child_figures)
-    # The nodes share the hub's process (Bumble's link is in-process): the hub's own RSS is the
-    # process's peak less what the emulator added (its imports and its nodes, measured in the
-    # child). The raw peak stays in the figures.
+    # The hub's process imports the emulator to build its side of the radio; a real hub does
+    # not: ``rss_mb`` is its peak less that import's cost, the raw peak stays in the figures.
     emulator = figures.get("emulator_mb", 0.0)
     figures.update(
         rss_mb=round(peak_rss - emulator, 1),
@@ -546,11 +657,18 @@ def main() -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="25 s run instead of 3 minutes")
-    parser.add_argument("--child", nargs=5, metavar=("DATA", "PORT", "SPEED", "REPORT", "PHOTO"))
+    parser.add_argument(
+        "--child", nargs=6, metavar=("DATA", "PORT", "REPORT", "PHOTO", "HCI_PORT", "CLOCK")
+    )
+    parser.add_argument("--garden", nargs=4, metavar=("STATE", "SPEED", "HCI_PORT", "REPORT"))
     args = parser.parse_args()
     if args.child:
-        data, port, speed, report, photo = args.child
-        run_child(Path(data), int(port), float(speed), Path(report), Path(photo))
+        data, port, report, photo, hci_port, clock = args.child
+        run_child(Path(data), int(port), Path(report), Path(photo), int(hci_port), clock)
+        return 0
+    if args.garden:
+        state, speed, hci_port, report = args.garden
+        run_garden(Path(state), float(speed), int(hci_port), Path(report))
         return 0
     if os.geteuid() != 0:
         say("bench.pi_budget needs root to create cgroups")

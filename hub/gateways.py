@@ -12,15 +12,20 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from hub.ble.emulator import EmulatedGarden, SimClock
 from hub.ble.gateway import Gateway
 from hub.ble.ports import GatewayStore, SeenDevice
 from hub.ble.settings import GatewaySettings
 from hub.plants import service as plants_service
 from hub.settings import HubSettings
 from hub.store.writer import WriteOp
+
+if TYPE_CHECKING:
+    # Only the emulated gateways need Bumble and the emulator (about 23 MB of RSS): a hub on
+    # its adapter never imports them.
+    from hub.ble.bumble_backend import BleakBackends
+    from hub.ble.emulator import SimClock
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,28 @@ class PairingStore(GatewayStore, Protocol):
         """Run ``op(session)`` in the writer's transaction."""
 
 
+class Garden(Protocol):
+    """What the hub needs of an emulated garden (``EmulatedGarden``, or one whose nodes run in
+    another process and are reached across an HCI transport)."""
+
+    @property
+    def clock(self) -> SimClock:
+        """The garden's clock; the gateway stamps with it."""
+
+    @property
+    def bindkeys(self) -> dict[str, bytes]:
+        """MAC → bindkey of every node."""
+
+    def backends(self) -> BleakBackends:
+        """The bleak backends that reach the garden's nodes."""
+
+    async def start(self, *, stagger_real_s: float = 0.0) -> None:
+        """Boot the nodes."""
+
+    async def stop(self) -> None:
+        """Stop the nodes and the hub's radio side."""
+
+
 def production_gateway(store: GatewayStore, settings: HubSettings) -> Gateway:
     """The real gateway: bleak's platform backend (BlueZ), settings from ``ble_*``."""
     return Gateway(store, GatewaySettings.from_hub_settings(settings))
@@ -49,7 +76,7 @@ class EmulatedHubGateway:
         self,
         store: PairingStore,
         settings: HubSettings,
-        garden: EmulatedGarden,
+        garden: Garden,
         pair: bool,
         *,
         boot_in_background: bool = True,
@@ -86,17 +113,17 @@ class EmulatedHubGateway:
                 if mac not in paired:
                     await self.store.pair_node(mac, bindkey=key)
         if self.pair and self.plant:
-            macs = [node.mac for node in self.garden.nodes]
+            macs = list(self.garden.bindkeys)
             await self.store.write(lambda session: plants_service.plant_a_garden(session, macs))
         await self.gateway.start()
         if not self.boot_in_background:
-            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.bindkeys)))
             return
         self._booting = asyncio.create_task(self._boot(), name="emulated-garden-boot")
 
     async def _boot(self) -> None:
         try:
-            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.nodes)))
+            await self.garden.start(stagger_real_s=min(2.0, 0.05 * len(self.garden.bindkeys)))
         except Exception:
             logger.exception("the emulated garden did not boot")
 
@@ -151,6 +178,8 @@ def emulated_gateway_factory(
     hub pairs every node and, unlinked and without plants, plants one of another species on
     each, so the charts and galleries are full in the first minute.
     """
+
+    from hub.ble.emulator import EmulatedGarden, SimClock
 
     def factory(store: PairingStore, settings: HubSettings) -> EmulatedHubGateway:
         # The garden catches up with real time within its first minute (``speed`` × 60 s of

@@ -10,6 +10,11 @@ Two things Bumble's virtual controller does not do are added here: it reports th
 real scan response (Bumble repeats the advertising data) and a per-node RSSI; and a radio can be
 told to stall (drop every advert until scanning restarts, like a wedged adapter) or to fail the
 next scan starts (adapter errors), so the gateway's watchdog and backoff can be tested.
+
+The hub's controller can also sit in another process, as a real adapter sits outside the hub:
+``serve_central`` puts it on the nodes' link behind an HCI transport (Bumble's ``tcp-server``),
+and a ``BumbleRadio(hci_transport=...)`` in the hub's process runs only the hub's host stack
+over it (``tcp-client``), so a benchmark can confine the hub without its nodes.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProxy
 from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.transport.common import AsyncPipeSink
+from bumble.transport import open_transport
+from bumble.transport.common import AsyncPipeSink, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +78,22 @@ class BumbleDetails:
 class _CentralController(Controller):
     """The hub's controller: real scan responses, per-advertiser RSSI, a stall switch."""
 
-    def __init__(self, radio: BumbleRadio, name: str, link: LocalLink, address: str) -> None:
-        super().__init__(name, link=link, public_address=address)
+    def __init__(
+        self,
+        radio: BumbleRadio,
+        name: str,
+        link: LocalLink,
+        address: str,
+        transport: Transport | None = None,
+    ) -> None:
+        """``transport``: the host is across it (``serve_central``), not attached in-process."""
+        super().__init__(
+            name,
+            host_source=transport.source if transport else None,
+            host_sink=transport.sink if transport else None,
+            link=link,
+            public_address=address,
+        )
         self._radio = radio
 
     def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
@@ -157,6 +177,42 @@ class _CentralController(Controller):
         asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
 
 
+async def _cancel_across_transport(central: Device) -> None:
+    """Cancel a pending LE Create Connection at a controller behind an HCI transport, and wait
+    for its answer: Connection Complete with an error, or the link that came up just before
+    the cancel (dropped). Until then the next attempt would be refused or get this one's
+    late event. Nothing pending (the link came up and was handed over before the cancel): the
+    controller answers success and sends nothing more, so the wait is short."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[Connection | None] = loop.create_future()
+
+    def settle(result: Connection | None) -> None:
+        if not answered.done():
+            answered.set_result(result)
+
+    def on_connection(connection: Connection) -> None:
+        settle(connection)
+
+    def on_failure(_error: object) -> None:
+        settle(None)
+
+    central.on(central.EVENT_CONNECTION, on_connection)
+    central.on(central.EVENT_CONNECTION_FAILURE, on_failure)
+    try:
+        await central.send_command(hci.HCI_LE_Create_Connection_Cancel_Command())
+        async with asyncio.timeout(0.5):
+            connection = await answered
+        if connection is not None:
+            await connection.disconnect()
+    except TimeoutError:
+        pass
+    except core.BaseBumbleError:
+        logger.warning("cancelling a connection attempt across the HCI transport failed")
+    finally:
+        central.remove_listener(central.EVENT_CONNECTION, on_connection)
+        central.remove_listener(central.EVENT_CONNECTION_FAILURE, on_failure)
+
+
 def _controller_of(device: Device) -> Controller | None:
     """The virtual controller under a device's host (behind the host's ``AsyncPipeSink``)."""
     sink = device.host.hci_sink
@@ -165,11 +221,19 @@ def _controller_of(device: Device) -> Controller | None:
 
 
 class BumbleRadio:
-    """The shared in-process radio: a ``LocalLink``, the hub's central and the nodes' devices."""
+    """The shared in-process radio: a ``LocalLink``, the hub's central and the nodes' devices.
 
-    def __init__(self, hub_address: str = HUB_ADDRESS) -> None:
+    With ``hci_transport`` (a Bumble transport name such as ``tcp-client:127.0.0.1:9001``) the
+    hub's central is only a host stack whose controller is across that transport, on another
+    process's radio (``serve_central``); the node methods and the stall and RSSI switches then
+    belong to that other radio.
+    """
+
+    def __init__(self, hub_address: str = HUB_ADDRESS, *, hci_transport: str | None = None) -> None:
         self.link = LocalLink()  # type: ignore[no-untyped-call]
         self._hub_address = hub_address
+        self._hci_transport = hci_transport
+        self._transports: list[Transport] = []
         self._central: Device | None = None
         self._central_lock = asyncio.Lock()
         self._connect_lock = asyncio.Lock()  # one LE Create Connection at a time, as in BlueZ
@@ -210,16 +274,30 @@ class BumbleRadio:
 
     # --- the hub's central --------------------------------------------------------------------
 
+    async def serve_central(self, transport_name: str) -> None:
+        """Put the hub's controller on this radio's link, its host across ``transport_name``
+        (e.g. ``tcp-server:127.0.0.1:9001``), for a hub in another process to reach."""
+        transport = await open_transport(transport_name)
+        self._transports.append(transport)
+        _legacy_only(_CentralController(self, "hub", self.link, self._hub_address, transport))
+
+    async def _central_host(self) -> Host:
+        if self._hci_transport is None:
+            controller = _CentralController(self, "hub", self.link, self._hub_address)
+            _legacy_only(controller)
+            return Host(controller, AsyncPipeSink(controller))
+        transport = await open_transport(self._hci_transport)
+        self._transports.append(transport)
+        return Host(transport.source, transport.sink)
+
     async def central(self) -> Device:
         """The hub's Bumble device, powered on at first use."""
         async with self._central_lock:
             if self._central is None:
-                controller = _CentralController(self, "hub", self.link, self._hub_address)
-                _legacy_only(controller)
                 device = Device(
                     name="plantvita-hub",
                     address=hci.Address(self._hub_address),
-                    host=Host(controller, AsyncPipeSink(controller)),
+                    host=await self._central_host(),
                 )
                 await device.power_on()
                 device.on(device.EVENT_ADVERTISEMENT, self._on_advertisement)
@@ -273,6 +351,8 @@ class BumbleRadio:
                 controller = _controller_of(central)
                 if isinstance(controller, _CentralController):
                     controller.abandon_pending_connection()
+                else:
+                    await asyncio.shield(_cancel_across_transport(central))
                 raise
             except core.TimeoutError as exc:
                 raise TimeoutError(f"{address}: no connectable advert within {timeout}s") from exc
@@ -280,7 +360,7 @@ class BumbleRadio:
                 raise BleakError(f"{address}: connection failed: {exc}") from exc
 
     async def close(self) -> None:
-        """Power the hub's central off (tests call this between runs)."""
+        """Power the hub's central off and close its transports (tests call this between runs)."""
         self._scanners.clear()
         self._scan_mode = None
         if self._central is not None:
@@ -288,6 +368,9 @@ class BumbleRadio:
                 async with asyncio.timeout(2.0):
                     await self._central.power_off()
             self._central = None
+        while self._transports:
+            with contextlib.suppress(Exception):
+                await self._transports.pop().close()
 
     def backends(self) -> BleakBackends:
         """Scanner and client backend classes bound to this radio."""

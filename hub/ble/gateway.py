@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
@@ -43,7 +43,6 @@ from bleak.exc import BleakBluetoothNotAvailableError
 from bleak_retry_connector import establish_connection
 
 from hub.ble import mibeacon
-from hub.ble.bumble_backend import BleakBackends
 from hub.ble.miflora import MiFloraPoll, PollReport
 from hub.ble.ports import (
     DecodedReading,
@@ -64,6 +63,10 @@ from hub.ble.session import (
 from hub.ble.settings import GatewaySettings
 from shared import ble_uuids
 from shared import gatt as pv
+
+if TYPE_CHECKING:
+    # The emulated radio's backends; on the adapter the gateway never imports Bumble.
+    from hub.ble.bumble_backend import BleakBackends
 from shared.bthome import (
     BTHOME_V1_ENCRYPTED_UUID,
     BTHOME_V1_UUID,

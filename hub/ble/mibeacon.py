@@ -7,6 +7,8 @@ only adds what the hub needs around it: which outcome counter an advert ends in 
 replay, wrong key, unsupported device or object, malformed) and the metric each value belongs to
 (the registry's library keys, shared with bthome-ble: both use sensor-state-data's device
 classes). The encoder follows the published frame layout (docs/hub-ble.md) and is ours.
+``xiaomi-ble`` (with the HTTP client it brings, about 9 MB of RSS) is imported at the first
+MiBeacon frame, so a hub that hears no Xiaomi device does not carry it (bench.pi_budget).
 
 MiBeacon service data (UUID 0xFE95), little-endian:
 
@@ -31,8 +33,6 @@ from typing import Final
 from bleak.backends.device import BLEDevice
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from habluetooth import BluetoothServiceInfoBleak
-from xiaomi_ble import XiaomiBluetoothDeviceData
-from xiaomi_ble.devices import DEVICE_TYPES
 
 from shared.ble_uuids import MIBEACON_SERVICE_UUID, MIBEACON_UUID16
 from shared.bthome import (
@@ -106,6 +106,8 @@ class MiBeaconFrame:
     @property
     def model(self) -> str | None:
         """xiaomi-ble's model name for the product id (None: unknown product)."""
+        from xiaomi_ble.devices import DEVICE_TYPES  # at first use: see the docstring
+
         entry = DEVICE_TYPES.get(self.product_id)
         return entry.model if entry is not None else None
 
@@ -201,6 +203,8 @@ class MiBeaconDecoder:
                 raise Duplicate(f"counter {counter} already accepted")
             if last is not None and _LOW_COUNTER <= counter < last:
                 raise Replay(f"counter {counter} below last accepted {last}")
+
+        from xiaomi_ble import XiaomiBluetoothDeviceData  # at first use: see the docstring
 
         parser = XiaomiBluetoothDeviceData(bindkey=self._bindkey)
         info = BluetoothServiceInfoBleak(

@@ -15,17 +15,24 @@ class SimClock:
     """
 
     def __init__(
-        self, speed: float = 1.0, start: datetime | None = None, *, cap_at_real: bool = False
+        self,
+        speed: float = 1.0,
+        start: datetime | None = None,
+        *,
+        cap_at_real: bool = False,
+        started_at: float | None = None,
     ) -> None:
         """``cap_at_real``: replay from a ``start`` in the past at ``speed``, then run in step
         with the real clock once caught up (the demo: history fast, never readings from the
-        future)."""
+        future). ``started_at``: the ``time.monotonic()`` at which the garden was at ``start``
+        (default now); Linux's monotonic clock is one per machine, so another process given
+        both runs the same garden clock."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self.cap_at_real = cap_at_real
         self._start = start or datetime.now(UTC)
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() if started_at is None else started_at
         self._skew = 0.0  # seconds jumped by ``advance``
 
     def now(self) -> datetime:
@@ -39,6 +46,16 @@ class SimClock:
     def caught_up(self) -> bool:
         """True once a capped clock runs in step with real time."""
         return self.cap_at_real and self.now() >= datetime.now(UTC) - timedelta(seconds=1)
+
+    @property
+    def start(self) -> datetime:
+        """The garden time at ``started_at``."""
+        return self._start
+
+    @property
+    def started_at(self) -> float:
+        """The ``time.monotonic()`` at which the garden was at ``start``."""
+        return self._t0
 
     def epoch(self) -> int:
         """The simulated time as whole UTC seconds."""
