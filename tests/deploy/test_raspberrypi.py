@@ -185,6 +185,7 @@ def test_hub_unit_hardening_and_watchdog() -> None:
     assert hub["Environment"] == [
         "PLANTVITA_HUB_DATA_DIR=/var/lib/plantvita",
         "MALLOC_ARENA_MAX=2",
+        "MALLOC_MMAP_THRESHOLD_=131072",
     ]
     assert hub["EnvironmentFile"] == ["/etc/plantvita/hub.env"]
     for key in ("NoNewPrivileges", "PrivateTmp", "ProtectHome"):
