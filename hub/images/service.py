@@ -195,6 +195,14 @@ async def latest_for_plant(session: AsyncSession, plant_id: str, limit: int) -> 
     return await repository.for_plant(session, plant_id, limit)
 
 
+async def latest_for_plants(
+    session: AsyncSession, plant_ids: Sequence[str], limit: int
+) -> dict[str, list[Image]]:
+    """Plant id -> its ``limit`` newest photos, newest first, in one query for all the plants
+    (a plant without photos is left out)."""
+    return await repository.for_plants(session, plant_ids, limit)
+
+
 async def pending_uploads(session: AsyncSession, state: UploadState) -> Sequence[Image]:
     """Photos still to go up at this upload step (their file still here), oldest first."""
     return await repository.pending_uploads(session, state.value)

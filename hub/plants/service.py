@@ -209,6 +209,23 @@ async def species_map(session: AsyncSession) -> dict[int, Species]:
     return await repository.species_map(session)
 
 
+class SpeciesCatalogue:
+    """Every species by id, kept between read sessions: loaded again only when the catalogue's
+    revision (which the database moves on every change of the species table) is not the one
+    loaded. Callers share the rows: read them, never change them."""
+
+    def __init__(self) -> None:
+        self._loaded: tuple[str | None, dict[int, Species]] | None = None
+
+    async def species_map(self, session: AsyncSession) -> dict[int, Species]:
+        """Every species by id as ``session`` sees the catalogue."""
+        revision = await kv.get(session, kv.SPECIES_REVISION)
+        loaded = self._loaded
+        if loaded is None or loaded[0] != revision:
+            loaded = self._loaded = (revision, await repository.species_map(session))
+        return loaded[1]
+
+
 CATALOGUE = Path(__file__).with_name("species_catalogue.json")
 
 

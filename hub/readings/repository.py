@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.readings.models import METRIC_COLUMNS
@@ -257,39 +257,56 @@ async def node_channels(session: AsyncSession, node_id: int) -> list[int]:
     return [int(c) for (c,) in rows.tuples()]
 
 
-async def newest_value(
-    session: AsyncSession, node_id: int, column: str, channel: int
-) -> tuple[float, int] | None:
-    """The newest (value, epoch ms) of a metric column of the node's sensor ``channel``."""
-    column = _metric_column(column)
-    row = (
-        await session.execute(
-            text(
-                f"select {column}, measured_at from readings "  # noqa: S608
-                f"where node_id = :n and channel = :c and {column} is not null "
-                "order by measured_at desc limit 1"
-            ),
-            {"n": node_id, "c": channel},
-        )
-    ).first()
-    return None if row is None else (float(row[0]), int(row[1]))
+def _newest_values_sql() -> str:
+    # One branch per metric column: each finds its newest row through the (node, channel, time)
+    # index, as a lookup per node and column would, in one statement for every node.
+    branches = " union all ".join(
+        f"select wanted.id, '{column}', r.{column}, r.measured_at from wanted "  # noqa: S608
+        f"join readings r on r.id = (select id from readings where node_id = wanted.id "
+        f"and channel = :c and {column} is not null order by measured_at desc limit 1)"
+        for column in METRIC_COLUMNS
+    )
+    return f"with wanted(id) as (select id from nodes where id in :ids) {branches}"  # noqa: S608
 
 
-async def illuminance_total(
-    session: AsyncSession, node_id: int, start_ms: int, end_ms: int
-) -> tuple[float, int]:
-    """Sum and count of the first light sensor's readings in [start, end), from the rollups."""
-    total, samples = (
-        await session.execute(
-            text(
-                "select sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
-                "where node_id = :n and channel = 0 and hour >= :s and hour < :e "
-                "and illuminance_n > 0"
-            ),
-            {"n": node_id, "s": start_ms, "e": end_ms},
-        )
-    ).one()
-    return float(total or 0.0), int(samples or 0)
+_NEWEST_VALUES = text(_newest_values_sql()).bindparams(bindparam("ids", expanding=True))
+
+
+async def newest_values(
+    session: AsyncSession, node_ids: Sequence[int], channel: int
+) -> dict[int, dict[str, tuple[float, int]]]:
+    """Node id -> metric column -> the newest (value, epoch ms) of the nodes' sensor
+    ``channel``; a node without readings is left out."""
+    if not node_ids:
+        return {}
+    rows = await session.execute(_NEWEST_VALUES, {"ids": list(node_ids), "c": channel})
+    out: dict[int, dict[str, tuple[float, int]]] = {}
+    for node_id, column, value, measured_at in rows.tuples():
+        out.setdefault(int(node_id), {})[str(column)] = (float(value), int(measured_at))
+    return out
+
+
+_ILLUMINANCE_TOTALS = text(
+    "select node_id, sum(illuminance_sum), sum(illuminance_n) from readings_hourly "
+    "where node_id in :ids and channel = 0 and hour >= :s and hour < :e "
+    "and illuminance_n > 0 group by node_id"
+).bindparams(bindparam("ids", expanding=True))
+
+
+async def illuminance_totals(
+    session: AsyncSession, node_ids: Sequence[int], start_ms: int, end_ms: int
+) -> dict[int, tuple[float, int]]:
+    """Node id -> sum and count of its first light sensor's readings in [start, end), from the
+    rollups; a node with none is left out."""
+    if not node_ids:
+        return {}
+    rows = await session.execute(
+        _ILLUMINANCE_TOTALS, {"ids": list(node_ids), "s": start_ms, "e": end_ms}
+    )
+    return {
+        int(node_id): (float(total or 0.0), int(samples or 0))
+        for node_id, total, samples in rows.tuples()
+    }
 
 
 async def raw_count(
@@ -331,19 +348,37 @@ async def hourly_points(
     session: AsyncSession, node_id: int, column: str, channel: int, start_ms: int, end_ms: int
 ) -> list[tuple[int, float, int, float, float]]:
     """(hour ms, sum, count, min, max) of a metric column's hourly rollups in the window."""
+    found = await hourly_points_of(session, [node_id], column, channel, start_ms, end_ms)
+    return found.get(node_id, [])
+
+
+async def hourly_points_of(
+    session: AsyncSession,
+    node_ids: Sequence[int],
+    column: str,
+    channel: int,
+    start_ms: int,
+    end_ms: int,
+) -> dict[int, list[tuple[int, float, int, float, float]]]:
+    """Node id -> (hour ms, sum, count, min, max) of a metric column's hourly rollups in the
+    window, oldest first; a node with none is left out."""
     column = _metric_column(column)
+    if not node_ids:
+        return {}
     rows = await session.execute(
         text(
-            f"select hour, {column}_sum, {column}_n, {column}_min, {column}_max "  # noqa: S608
-            f"from readings_hourly where node_id = :n and channel = :c and hour >= :s "
-            f"and hour < :e and {column}_n > 0 order by hour"
-        ),
-        {"n": node_id, "c": channel, "s": start_ms, "e": end_ms},
+            f"select node_id, hour, {column}_sum, {column}_n, {column}_min, "  # noqa: S608
+            f"{column}_max from readings_hourly where node_id in :ids and channel = :c "
+            f"and hour >= :s and hour < :e and {column}_n > 0 order by node_id, hour"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": list(node_ids), "c": channel, "s": start_ms, "e": end_ms},
     )
-    return [
-        (int(h), float(total), int(n), float(low), float(high))
-        for h, total, n, low, high in rows.tuples()
-    ]
+    out: dict[int, list[tuple[int, float, int, float, float]]] = {}
+    for node_id, h, total, n, low, high in rows.tuples():
+        out.setdefault(int(node_id), []).append(
+            (int(h), float(total), int(n), float(low), float(high))
+        )
+    return out
 
 
 async def count_all(session: AsyncSession) -> int:

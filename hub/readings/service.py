@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,12 +63,19 @@ async def latest_values(
     session: AsyncSession, node: int, channel: int = 0
 ) -> dict[Metric, tuple[float, int]]:
     """For each metric, the newest (value, epoch ms) of the node's sensor ``channel``."""
-    out: dict[Metric, tuple[float, int]] = {}
-    for metric, column in _COLUMNS.items():
-        newest = await repository.newest_value(session, node, column, channel)
-        if newest is not None:
-            out[metric] = newest
-    return out
+    return (await latest_values_of(session, [node], channel)).get(node, {})
+
+
+async def latest_values_of(
+    session: AsyncSession, nodes: Sequence[int], channel: int = 0
+) -> dict[int, dict[Metric, tuple[float, int]]]:
+    """Node -> each metric's newest (value, epoch ms) of its sensor ``channel``, in one query
+    for all the nodes; a node without readings is left out."""
+    found = await repository.newest_values(session, nodes, channel)
+    return {
+        node: {m: by_column[c] for m, c in _COLUMNS.items() if c in by_column}
+        for node, by_column in found.items()
+    }
 
 
 def status_of(
@@ -96,27 +105,53 @@ def status_of(
     )
 
 
-async def mean_illuminance(
-    session: AsyncSession, node: int, start: datetime, end: datetime
-) -> tuple[float | None, int]:
-    """Mean illuminance and reading count of a window, from the hourly rollups."""
-    total, count = await repository.illuminance_total(session, node, to_ms(start), to_ms(end))
-    return (float(total) / count if count else None), count
+async def mean_illuminances(
+    session: AsyncSession, nodes: Sequence[int], start: datetime, end: datetime
+) -> dict[int, tuple[float | None, int]]:
+    """Node -> mean illuminance and reading count of a window, from the hourly rollups (None
+    and 0 for a node without any)."""
+    totals = await repository.illuminance_totals(session, nodes, to_ms(start), to_ms(end))
+    out: dict[int, tuple[float | None, int]] = {}
+    for node in nodes:
+        total, count = totals.get(node, (0.0, 0))
+        out[node] = (total / count if count else None), count
+    return out
 
 
 async def daily_light(
     session: AsyncSession, node: int, thresholds: Thresholds, now: datetime
 ) -> DailyLight:
-    """Today's light integral so far and yesterday's against the plant's DLI range (the rule
-    both tiers share: ``shared.plant_status.daily_light``)."""
+    """Today's light integral so far and yesterday's against the plant's DLI range."""
+    return (await daily_lights(session, [(node, thresholds)], now))[0]
+
+
+async def daily_lights(
+    session: AsyncSession, plants: Sequence[tuple[int, Thresholds]], now: datetime
+) -> list[DailyLight]:
+    """For each (node, thresholds): today's light integral so far and yesterday's against the
+    plant's DLI range (the rule both tiers share: ``shared.plant_status.daily_light``), from
+    two queries whatever the number of plants."""
     today = day_start(now)
     yesterday = today - timedelta(days=1)
-    return shared_daily_light(
-        await mean_illuminance(session, node, today, today + timedelta(days=1)),
-        await mean_illuminance(session, node, yesterday, today),
-        thresholds,
-        now,
-    )
+    nodes = sorted({node for node, _ in plants})
+    today_light = await mean_illuminances(session, nodes, today, today + timedelta(days=1))
+    yesterday_light = await mean_illuminances(session, nodes, yesterday, today)
+    return [
+        shared_daily_light(today_light[node], yesterday_light[node], thresholds, now)
+        for node, thresholds in plants
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """What judging a plant's metrics needs: the row id of the node watching it (None: none),
+    its thresholds, the node's sampling interval, and whether the node's values are
+    superseded (it now sends adverts this hub cannot read: a wrong key)."""
+
+    node: int | None
+    thresholds: Thresholds
+    sampling_interval_s: float | None = None
+    superseded: bool = False
 
 
 async def plant_metrics(
@@ -132,15 +167,43 @@ async def plant_metrics(
     """Every metric of a plant's node against its thresholds; values stop being current after
     a few of the node's own sampling intervals, or at once when ``superseded`` (the node now
     sends adverts this hub cannot read: a wrong key)."""
-    latest = await latest_values(session, node) if node is not None else {}
-    stale = timedelta(0) if superseded else freshness_window(sampling_interval_s)
-    daily = await daily_light(session, node, thresholds, now) if node is not None else None
-    return [
-        status_of(
-            m, latest.get(m), thresholds, now, stale, daily if m is Metric.ILLUMINANCE else None
+    watched = Watched(node, thresholds, sampling_interval_s, superseded)
+    return (await plants_metrics(session, [watched], now, metrics))[0]
+
+
+async def plants_metrics(
+    session: AsyncSession,
+    plants: Sequence[Watched],
+    now: datetime,
+    metrics: tuple[Metric, ...] = tuple(Metric),
+) -> list[list[MetricStatus]]:
+    """``plant_metrics`` of each plant, in order, from a fixed number of queries whatever the
+    number of plants."""
+    nodes = sorted({p.node for p in plants if p.node is not None})
+    latest = await latest_values_of(session, nodes)
+    daily = await daily_lights(
+        session, [(p.node, p.thresholds) for p in plants if p.node is not None], now
+    )
+    light = iter(daily)
+    out: list[list[MetricStatus]] = []
+    for plant in plants:
+        values = latest.get(plant.node, {}) if plant.node is not None else {}
+        day = next(light) if plant.node is not None else None
+        stale = timedelta(0) if plant.superseded else freshness_window(plant.sampling_interval_s)
+        out.append(
+            [
+                status_of(
+                    m,
+                    values.get(m),
+                    plant.thresholds,
+                    now,
+                    stale,
+                    day if m is Metric.ILLUMINANCE else None,
+                )
+                for m in metrics
+            ]
         )
-        for m in metrics
-    ]
+    return out
 
 
 async def channel_metrics(
@@ -232,13 +295,17 @@ async def history(
 
 
 async def hourly_moisture(
-    session: AsyncSession, node: int, start: datetime, end: datetime
-) -> list[MoistureSample]:
-    """Mean soil moisture of each completed hour of the window, oldest first (rollups)."""
-    rows = await repository.hourly_points(
-        session, node, Metric.MOISTURE.value, 0, to_ms(start), to_ms(end) // HOUR_MS * HOUR_MS
+    session: AsyncSession, nodes: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[MoistureSample]]:
+    """Node -> mean soil moisture of each completed hour of the window, oldest first
+    (rollups); a node without any is left out."""
+    rows = await repository.hourly_points_of(
+        session, nodes, Metric.MOISTURE.value, 0, to_ms(start), to_ms(end) // HOUR_MS * HOUR_MS
     )
-    return [MoistureSample(from_ms(hour), total / n) for hour, total, n, _low, _high in rows]
+    return {
+        node: [MoistureSample(from_ms(hour), total / n) for hour, total, n, _low, _high in found]
+        for node, found in rows.items()
+    }
 
 
 def end_of_local_day(now: datetime) -> datetime:
@@ -251,13 +318,25 @@ async def watering(
     session: AsyncSession, node: int | None, thresholds: Thresholds, now: datetime
 ) -> WateringPublic:
     """Waterings detected in the last two weeks and the forecast (shared with the cloud)."""
-    samples = (
-        await hourly_moisture(session, node, now - WATERING_HISTORY, now)
-        if node is not None
-        else []
-    )
-    minimum, _ = thresholds.bounds(Metric.MOISTURE)
-    return watering_public(samples, minimum, now, day_end=end_of_local_day(now))
+    return (await waterings(session, [(node, thresholds)], now))[0]
+
+
+async def waterings(
+    session: AsyncSession, plants: Sequence[tuple[int | None, Thresholds]], now: datetime
+) -> list[WateringPublic]:
+    """``watering`` of each (node, thresholds), in order, from one query."""
+    nodes = sorted({node for node, _ in plants if node is not None})
+    samples = await hourly_moisture(session, nodes, now - WATERING_HISTORY, now)
+    day_end = end_of_local_day(now)
+    return [
+        watering_public(
+            samples.get(node, []) if node is not None else [],
+            thresholds.bounds(Metric.MOISTURE)[0],
+            now,
+            day_end=day_end,
+        )
+        for node, thresholds in plants
+    ]
 
 
 # --- what the alert engine is fed ---------------------------------------------------------

@@ -13,6 +13,8 @@ HUB_ID = "hub_id"
 CLOUD_URL = "cloud_url"
 CONFIG_REVISION = "config_revision"
 UNITS = "units"
+# Moved by the database itself on every change of the species table (triggers of migration 13).
+SPECIES_REVISION = "species_revision"
 
 
 async def get(session: AsyncSession, key: str) -> str | None:

@@ -334,6 +334,22 @@ ALTER TABLE readings_hourly ADD COLUMN conductivity_max REAL;
 """
 
 
+# The species catalogue's revision (``hub_settings`` key ``species_revision``), moved by SQLite on
+# every change of the table: what caches of the catalogue compare, and no write path (the
+# shipped seed, a cloud config pull, whatever comes later) can forget to move it. A random token
+# rather than a count, so the revision of a rolled-back change never comes back for other rows.
+_V13_REVISION = (
+    "BEGIN INSERT INTO hub_settings(key, value) "
+    "VALUES ('species_revision', lower(hex(randomblob(8)))) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value; END"
+)
+_V13_TRIGGERS = (
+    "CREATE TRIGGER species_revision_insert AFTER INSERT ON species " + _V13_REVISION,
+    "CREATE TRIGGER species_revision_update AFTER UPDATE ON species " + _V13_REVISION,
+    "CREATE TRIGGER species_revision_delete AFTER DELETE ON species " + _V13_REVISION,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One schema step: the version it brings the file to and how."""
@@ -353,6 +369,15 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
+def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
+    # For statements with semicolons of their own (trigger bodies), which _script would split.
+    def apply(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return apply
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _script(_V1)),
     Migration(2, "hourly_rollups_and_drop_counters", _script(_V2)),
@@ -366,6 +391,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "alert_states", _script(_V10)),
     Migration(11, "reading_channels_and_advert_counters", _channels),
     Migration(12, "conductivity", _script(_V12)),
+    Migration(13, "species_revision", _statements(_V13_TRIGGERS)),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

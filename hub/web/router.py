@@ -6,18 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth.dependencies import AdminDep
 from hub.ble.ports import GatewayControl
 from hub.dependencies import GatewayDep, ReadSessionDep, SettingsDep, StoreDep
 from hub.errors import NotFound
-from hub.settings import HubSettings
 from hub.store.types import utcnow
 from hub.web import service
 from hub.web.schemas import Overview, WebSettings, WebSettingsUpdate
@@ -85,50 +82,41 @@ async def static_file(request: Request, name: str) -> Response:
 
 @router.get("/api/v1/web/overview", response_model=Overview)
 async def garden_overview(
-    session: ReadSessionDep, settings: SettingsDep, gateway: GatewayDep, store: StoreDep
-) -> Overview:
-    """Every plant with latest metrics against its thresholds, node health, photo, alerts."""
-    return await service.overview(
-        session, settings, utcnow(), _radio_problem(gateway), store.storage_problem()
-    )
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    gateway: GatewayDep,
+    store: StoreDep,
+) -> Response:
+    """Every plant with latest metrics against its thresholds, node health, photo, alerts.
+    The ETag is the overview's version: ``If-None-Match`` with it answers 304 while the garden
+    is unchanged, and pages and the event stream share one computation per version."""
+    now, radio, storage = utcnow(), _radio_problem(gateway), store.storage_problem()
+    version = await service.overview_version(session, now, radio, storage)
+    etag = f'"{version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    _, body = await _shared_overview(request).get(version, session, settings, now, radio, storage)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 def _radio_problem(gateway: GatewayControl | None) -> str | None:
     return gateway.radio_problem if gateway is not None else None
 
 
-class _SharedOverview:
-    """The last overview sent, by version: every open page shares one computation."""
-
-    def __init__(self) -> None:
-        self.version = ""
-        self.body = ""
-        self.lock = asyncio.Lock()
-
-    async def get(
-        self,
-        version: str,
-        session: AsyncSession,
-        settings: HubSettings,
-        now: datetime,
-        radio_problem: str | None,
-        storage_problem: str | None,
-    ) -> tuple[str, str]:
-        """(version, JSON) of the overview at ``version``, computed once."""
-        async with self.lock:
-            if version != self.version:
-                view = await service.overview(
-                    session, settings, now, radio_problem, storage_problem
-                )
-                self.version, self.body = view.version, view.model_dump_json()
-            return self.version, self.body
-
-
-def _shared_overview(request: Request) -> _SharedOverview:
+def _shared_overview(request: Request) -> service.SharedOverview:
     state = request.app.state
     if not hasattr(state, "web_overview"):
-        state.web_overview = _SharedOverview()
-    shared: _SharedOverview = state.web_overview
+        state.web_overview = service.SharedOverview()
+    shared: service.SharedOverview = state.web_overview
     return shared
 
 
@@ -138,7 +126,7 @@ async def garden_events(
 ) -> Response:
     """Server-sent events: an ``overview`` event now and whenever the garden changes."""
 
-    shared: _SharedOverview = _shared_overview(request)
+    shared = _shared_overview(request)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"

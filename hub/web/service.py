@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import datetime
 
@@ -44,10 +45,18 @@ async def overview(
     now: datetime,
     radio_problem: str | None = None,
     storage_problem: str | None = None,
+    *,
+    catalogue: plants_service.SpeciesCatalogue | None = None,
 ) -> Overview:
-    """Every plant with its latest metrics against thresholds, node health, photo and alerts."""
+    """Every plant with its latest metrics against thresholds, node health, photo and alerts,
+    from a fixed number of queries whatever the number of plants. ``catalogue``: species kept
+    loaded between calls (loaded afresh without one)."""
     version = await overview_version(session, now, radio_problem, storage_problem)
-    species = await plants_service.species_map(session)
+    species = (
+        await catalogue.species_map(session)
+        if catalogue is not None
+        else await plants_service.species_map(session)
+    )
     nodes = {n.mac: n for n in await nodes_service.all_nodes(session)}
     open_alerts = await alerts_service.list_alerts(session, open_only=True, limit=1000)
     shown = dict(
@@ -57,40 +66,52 @@ async def overview(
             strict=True,
         )
     )
+    plants = await plants_service.list_plants(session)
+    thresholds = [plants_service.effective_thresholds(plant, species) for plant in plants]
+    watchers = [nodes.get(plant.node_mac) if plant.node_mac else None for plant in plants]
+    states = [nodes_service.state_of(node, now) if node else None for node in watchers]
+    metrics = await readings.plants_metrics(
+        session,
+        [
+            readings.Watched(
+                node.id if node else None,
+                limits,
+                node.sampling_interval_s if node else None,
+                superseded=state is NodeState.WRONG_KEY,
+            )
+            for node, limits, state in zip(watchers, thresholds, states, strict=True)
+        ],
+        now,
+        PLANT_METRICS,
+    )
+    watered = [
+        (node.id, limits)
+        for node, limits in zip(watchers, thresholds, strict=True)
+        if node and node.id
+    ]
+    forecasts = iter(await readings.waterings(session, watered, now))
+    photos = await images_service.latest_for_plants(session, [p.id for p in plants], 1)
     cards: list[PlantCard] = []
-    for plant in await plants_service.list_plants(session):
-        thresholds = plants_service.effective_thresholds(plant, species)
-        node = nodes.get(plant.node_mac) if plant.node_mac else None
-        state = nodes_service.state_of(node, now) if node else None
-        images = await images_service.latest_for_plant(session, plant.id, 1)
+    for plant, node, state, plant_metrics in zip(plants, watchers, states, metrics, strict=True):
+        images = photos.get(plant.id, [])
         image = images[0] if images else None
-        metrics = (
+        image_metrics = (
             ImageMetrics.model_validate_json(image.metrics) if image and image.metrics else None
         )
         cards.append(
             PlantCard(
                 plant=plants_service.to_public(plant, species),
-                metrics=await readings.plant_metrics(
-                    session,
-                    node.id if node else None,
-                    thresholds,
-                    now,
-                    node.sampling_interval_s if node else None,
-                    PLANT_METRICS,
-                    superseded=state is NodeState.WRONG_KEY,
-                ),
+                metrics=plant_metrics,
                 node_name=node.name if node else None,
                 node_state=state,
-                watering=(await readings.watering(session, node.id, thresholds, now)).forecast
-                if node and node.id
-                else None,
+                watering=next(forecasts).forecast if node and node.id else None,
                 battery=node.battery if node else None,
                 rssi=node.rssi if node else None,
                 last_seen=node.last_seen if node else None,
                 thumbnail_url=f"/api/v1/images/{image.id}/thumbnail"
                 if image and image.thumbnail_path and image.file_present
                 else None,
-                canopy_cover=metrics.canopy_cover if metrics else None,
+                canopy_cover=image_metrics.canopy_cover if image_metrics else None,
                 open_alerts=[
                     shown[a.id]
                     for a in open_alerts
@@ -105,6 +126,41 @@ async def overview(
         radio_problem=radio_problem,
         storage_problem=storage_problem,
     )
+
+
+class SharedOverview:
+    """The last overview computed, as JSON, by version: every page and event stream asking at
+    one garden state shares one computation, and the species catalogue stays loaded."""
+
+    def __init__(self) -> None:
+        self.version = ""
+        self.body = ""
+        self.lock = asyncio.Lock()
+        self.catalogue = plants_service.SpeciesCatalogue()
+
+    async def get(
+        self,
+        version: str,
+        session: AsyncSession,
+        settings: HubSettings,
+        now: datetime,
+        radio_problem: str | None,
+        storage_problem: str | None,
+    ) -> tuple[str, str]:
+        """(version, JSON) of the overview at ``version`` (``overview_version``), computed
+        once."""
+        async with self.lock:
+            if version != self.version:
+                view = await overview(
+                    session,
+                    settings,
+                    now,
+                    radio_problem,
+                    storage_problem,
+                    catalogue=self.catalogue,
+                )
+                self.version, self.body = view.version, view.model_dump_json()
+            return self.version, self.body
 
 
 async def read_settings(store: Database) -> WebSettings:
