@@ -250,14 +250,17 @@ def end_of_local_day(now: datetime) -> datetime:
 async def watering(
     session: AsyncSession, node: int | None, thresholds: Thresholds, now: datetime
 ) -> WateringPublic:
-    """Waterings detected in the last two weeks and the forecast (shared with the cloud)."""
-    samples = (
-        await hourly_moisture(session, node, now - WATERING_HISTORY, now)
-        if node is not None
-        else []
-    )
+    """Waterings detected in the last two weeks and the forecast (shared with the cloud), which
+    the newest reading moves at once (a watering shows before its hour closes)."""
+    samples: list[MoistureSample] = []
+    latest: MoistureSample | None = None
+    if node is not None:
+        samples = await hourly_moisture(session, node, now - WATERING_HISTORY, now)
+        newest = await repository.newest_value(session, node, _COLUMNS[Metric.MOISTURE], 0)
+        if newest is not None:
+            latest = MoistureSample(from_ms(newest[1]), newest[0])
     minimum, _ = thresholds.bounds(Metric.MOISTURE)
-    return watering_public(samples, minimum, now, day_end=end_of_local_day(now))
+    return watering_public(samples, minimum, now, day_end=end_of_local_day(now), latest=latest)
 
 
 # --- what the alert engine is fed ---------------------------------------------------------
