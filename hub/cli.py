@@ -49,12 +49,12 @@ def backup(
     ] = Path("var/hub"),
     database: Annotated[
         Path | None,
-        typer.Option(help="SQLite file to back up [default: DATA_DIR/hub.sqlite3]."),
+        typer.Option(help="SQLite file to back up (default: DATA_DIR/hub.sqlite3)."),
     ] = None,
     dest: Annotated[
         Path | None,
         typer.Option(
-            envvar="PLANTVITA_HUB_BACKUP_DIR", help="Backup directory [default: DATA_DIR/backups]."
+            envvar="PLANTVITA_HUB_BACKUP_DIR", help="Backup directory (default: DATA_DIR/backups)."
         ),
     ] = None,
     keep: Annotated[
@@ -62,8 +62,12 @@ def backup(
         typer.Option(envvar="PLANTVITA_HUB_BACKUP_KEEP", min=1, help="Daily copies to keep."),
     ] = 7,
 ) -> None:
-    """Copy the hub database consistently (online), verify it, rotate the daily copies, and
-    bring the backup's photo mirror up to date (photos are named by content, copied once)."""
+    """Back up the hub's database and photos (the hub may keep running).
+
+    Copies the database consistently (online), verifies it and rotates the daily copies.
+
+    Brings the backup's photo mirror up to date: photos are named by content, copied once.
+    """
     from hub.backup import BackupError, backup_database, backup_photos
 
     source = database or data_dir / "hub.sqlite3"
@@ -90,8 +94,10 @@ def restore(
         typer.Option(envvar="PLANTVITA_HUB_DATA_DIR", help="The hub's data directory."),
     ] = Path("var/hub"),
 ) -> None:
-    """Put a backup back (stop the hub first): the database, verified, and its photos. The
-    database it replaces is kept beside it."""
+    """Put a backup back (stop the hub first): the database, verified, and its photos.
+
+    The database it replaces is kept beside it.
+    """
     from hub.backup import BackupError
     from hub.backup import restore as restore_backup
 

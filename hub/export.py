@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.metrics import METRIC_NAMES
+from hub.store import kv
+from shared import alert_text
+from shared.metrics import METRIC_NAMES, Metric
 
 SLICE = 5_000  # rows per read
 
@@ -28,9 +30,11 @@ _READINGS = (
 )
 _ALERTS = (
     "select a.opened_at, a.resolved_at, a.acknowledged_at, a.kind, a.metric, a.node_mac, "
-    "p.name, a.message from alerts a left join plants p on p.id = a.plant_id "
+    "p.name, a.message, a.rule, a.value, a.bound from alerts a "
+    "left join plants p on p.id = a.plant_id "
     "where a.opened_at >= ? and a.opened_at < ? order by a.opened_at"
 )
+_UNIT = "select value from hub_settings where key = ?"
 _IMAGES = (
     "select i.captured_at, i.sha256, p.name, n.mac, i.metrics from images i "
     "left join plants p on p.id = i.plant_id left join nodes n on n.id = i.node_id "
@@ -124,8 +128,27 @@ def export(
                     "message",
                 ]
             )
-            for opened, resolved, acked, *rest in conn.execute(_ALERTS, (s, e)):
-                writer.writerow([_iso(opened), _iso(resolved), _iso(acked), *rest])
+            unit_row = conn.execute(_UNIT, (kv.UNITS,)).fetchone()
+            unit: alert_text.TemperatureUnit = "F" if unit_row and unit_row[0] == "F" else "C"
+            for row in conn.execute(_ALERTS, (s, e)):
+                opened, resolved, acked, kind, metric, mac, plant, stored, rule, value, bound = row
+                # As the UI shows it: the plant's current name, in the gardener's unit.
+                message = stored
+                if plant is not None:
+                    message = alert_text.describe(
+                        kind,
+                        subject=plant,
+                        metric=Metric(metric) if metric else None,
+                        rule=rule,
+                        value=value,
+                        bound=bound,
+                        opened_at=datetime.fromtimestamp(opened / 1000, UTC),
+                        unit=unit,
+                        fallback=stored,
+                    )
+                writer.writerow(
+                    [_iso(opened), _iso(resolved), _iso(acked), kind, metric, mac, plant, message]
+                )
                 rows["alerts"] += 1
                 progress(1)
         with files["image_metrics"].open("w", newline="") as handle:

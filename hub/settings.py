@@ -150,6 +150,8 @@ def load_settings(**overrides: object) -> HubSettings:
 def _check_data_dir(path: Path) -> None:
     import os
 
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"PLANTVITA_HUB_DATA_DIR: {path} is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

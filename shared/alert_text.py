@@ -21,10 +21,16 @@ def in_unit(metric: Metric, value: float, unit: TemperatureUnit) -> tuple[float,
     return value, SPECS[metric].unit
 
 
-def _number(metric: Metric, value: float, unit: TemperatureUnit) -> str:
-    shown, symbol = in_unit(metric, value, unit)
+def _value_and_limit(
+    metric: Metric, value: float, bound: float, unit: TemperatureUnit
+) -> tuple[str, str]:
+    """Both numbers with the metric's decimals, one more while rounding makes them equal
+    ("50.3 % above 50.0 %", never "50 % above 50 %")."""
+    (shown, symbol), (limit, _) = in_unit(metric, value, unit), in_unit(metric, bound, unit)
     digits = SPECS[metric].decimals
-    return f"{shown:.{digits}f} {symbol}"
+    while digits < 2 and f"{shown:.{digits}f}" == f"{limit:.{digits}f}":
+        digits += 1
+    return f"{shown:.{digits}f} {symbol}", f"{limit:.{digits}f} {symbol}"
 
 
 def describe(
@@ -50,10 +56,8 @@ def describe(
                 f"{day:%Y-%m-%d} {side} the plant's {limit} {bound:g}"
             )
         label = SPECS[metric].label.lower()
-        return (
-            f"{subject}: {label} {_number(metric, value, unit)} {side} "
-            f"{_number(metric, bound, unit)}"
-        )
+        shown, limit = _value_and_limit(metric, value, bound, unit)
+        return f"{subject}: {label} {shown} {side} {limit}"
     if kind == "stale" and value is not None:
         return f"{subject}: no data for {value:.0f} min"
     if kind == "low_battery" and value is not None:

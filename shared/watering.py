@@ -142,9 +142,13 @@ def forecast(
     now: datetime,
     *,
     day_end: datetime | None = None,
+    latest: MoistureSample | None = None,
 ) -> WateringForecast:
     """When the soil reaches ``minimum`` (the plant's moisture minimum), from the dry-down since
-    the last watering. ``day_end`` is the end of the gardener's today (default: UTC midnight)."""
+    the last watering. ``day_end`` is the end of the gardener's today (default: UTC midnight).
+    ``latest`` is the newest raw reading: the hourly means lag up to an hour, so a reading at or
+    below the minimum, or ``MIN_RISE`` away from the last hour's level (a watering, a pot that
+    dried out), sets the current level at once."""
     ordered = sorted((s for s in samples if s.at <= now), key=lambda s: s.at)
     events = detect_waterings(ordered)
     last = events[-1] if events else None
@@ -158,9 +162,15 @@ def forecast(
         return unknown("no moisture minimum set for this plant")
     if not ordered:
         return unknown("no soil moisture readings yet")
-    latest = ordered[-1].at
-    recent = [s.moisture for s in ordered if latest - s.at <= LEVEL_WINDOW]
+    level_at = ordered[-1].at
+    recent = [s.moisture for s in ordered if level_at - s.at <= LEVEL_WINDOW]
     level = sum(recent) / len(recent)
+    if (
+        latest is not None
+        and level_at < latest.at <= now
+        and (latest.moisture <= minimum or abs(latest.moisture - level) >= MIN_RISE)
+    ):
+        level, level_at = latest.moisture, latest.at
     if level <= minimum:
         return WateringForecast(
             "now", level, minimum, 0.0, now, None, None, last.at if last else None, None
@@ -182,7 +192,7 @@ def forecast(
     if drying < MIN_DRYING_PER_DAY:
         return unknown("the soil is not drying", level)
     hours = (level - minimum) / drying * 24.0
-    dry_at = latest + timedelta(hours=hours)
+    dry_at = level_at + timedelta(hours=hours)
     end_of_today = day_end or datetime.combine(
         now.astimezone(UTC).date() + timedelta(days=1), time(), UTC
     )
@@ -246,9 +256,11 @@ def watering_public(
     now: datetime,
     *,
     day_end: datetime | None = None,
+    latest: MoistureSample | None = None,
 ) -> WateringPublic:
-    """Events and forecast from a plant's hourly mean moisture (oldest first)."""
-    predicted = forecast(hourly, minimum, now, day_end=day_end)
+    """Events and forecast from a plant's hourly mean moisture (oldest first) and its newest
+    raw reading (``latest``, see ``forecast``)."""
+    predicted = forecast(hourly, minimum, now, day_end=day_end, latest=latest)
     return WateringPublic(
         events=[
             WateringEventPublic(

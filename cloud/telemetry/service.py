@@ -341,10 +341,11 @@ async def history(
 async def watering(
     session: AsyncSession, owner_id: uuid.UUID, plant_id: uuid.UUID, now: datetime
 ) -> WateringPublic:
-    """Waterings and the forecast of one of the owner's plants, from its hourly rollups: the
-    shared code the hub runs on its own rollups, so both say the same."""
+    """Waterings and the forecast of one of the owner's plants, from its hourly rollups and its
+    newest reading: the shared code the hub runs on its own, so both say the same."""
     plant, thresholds = await registry_service.plant_with_thresholds(session, owner_id, plant_id)
     samples: list[MoistureSample] = []
+    latest: MoistureSample | None = None
     if plant.node_id is not None:
         conn = await raw_connection(session)
         completed = now.replace(minute=0, second=0, microsecond=0)
@@ -357,8 +358,13 @@ async def watering(
             for row in rows
             if row[moisture] is not None
         ]
+        # Rows: plant id, node id, measured_at, channel, then the metrics in registry order.
+        newest_moisture = 4 + METRIC_NAMES.index(Metric.MOISTURE.value)
+        for row in await repository.latest_of_plant(conn, owner_id, plant_id) or []:
+            if row[3] == 0 and row[newest_moisture] is not None:
+                latest = MoistureSample(row[2], float(row[newest_moisture]))
     minimum, _ = thresholds.bounds(Metric.MOISTURE)
-    return watering_public(samples, minimum, now)
+    return watering_public(samples, minimum, now, latest=latest)
 
 
 async def csv_window(

@@ -16,6 +16,7 @@ from hub.nodes.schemas import (
     DropCounts,
     NodePublic,
     PairRequest,
+    RadioStatus,
     SeenDevicePublic,
 )
 from hub.plants import service as plants_service
@@ -90,6 +91,15 @@ async def seen_devices(gateway: GatewayDep, session: ReadSessionDep) -> list[See
         for d in gateway.seen_devices()
         if d.mac not in paired
     ]
+
+
+BLE_DISABLED = "turned off in the hub's settings (PLANTVITA_HUB_BLE_ENABLED)"
+
+
+@router.get("/radio", response_model=RadioStatus)
+async def radio_status(gateway: GatewayDep) -> RadioStatus:
+    """Why the hub hears no device (no Bluetooth adapter, Bluetooth turned off), or None."""
+    return RadioStatus(problem=BLE_DISABLED if gateway is None else gateway.radio_problem)
 
 
 @router.post("", response_model=NodePublic, status_code=status.HTTP_201_CREATED)

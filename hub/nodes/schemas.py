@@ -63,6 +63,12 @@ class NodePublic(BaseModel):
     readings_held: int  # measurements the node still holds that the hub has not received
 
 
+class RadioStatus(BaseModel):
+    """Whether the hub can hear nodes at all; ``problem`` says why not (as ``/readyz`` does)."""
+
+    problem: str | None
+
+
 class SeenDevicePublic(BaseModel):
     """An unpaired BTHome or Xiaomi MiBeacon device in range."""
 

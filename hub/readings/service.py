@@ -317,26 +317,35 @@ def end_of_local_day(now: datetime) -> datetime:
 async def watering(
     session: AsyncSession, node: int | None, thresholds: Thresholds, now: datetime
 ) -> WateringPublic:
-    """Waterings detected in the last two weeks and the forecast (shared with the cloud)."""
+    """Waterings detected in the last two weeks and the forecast (shared with the cloud), which
+    the newest reading moves at once (a watering shows before its hour closes)."""
     return (await waterings(session, [(node, thresholds)], now))[0]
 
 
 async def waterings(
     session: AsyncSession, plants: Sequence[tuple[int | None, Thresholds]], now: datetime
 ) -> list[WateringPublic]:
-    """``watering`` of each (node, thresholds), in order, from one query."""
+    """``watering`` of each (node, thresholds), in order, from two queries."""
     nodes = sorted({node for node, _ in plants if node is not None})
     samples = await hourly_moisture(session, nodes, now - WATERING_HISTORY, now)
+    newest = await latest_values_of(session, nodes)
     day_end = end_of_local_day(now)
-    return [
-        watering_public(
-            samples.get(node, []) if node is not None else [],
-            thresholds.bounds(Metric.MOISTURE)[0],
-            now,
-            day_end=day_end,
+    out: list[WateringPublic] = []
+    for node, thresholds in plants:
+        latest = None
+        if node is not None and Metric.MOISTURE in newest.get(node, {}):
+            value, measured_ms = newest[node][Metric.MOISTURE]
+            latest = MoistureSample(from_ms(measured_ms), value)
+        out.append(
+            watering_public(
+                samples.get(node, []) if node is not None else [],
+                thresholds.bounds(Metric.MOISTURE)[0],
+                now,
+                day_end=day_end,
+                latest=latest,
+            )
         )
-        for node, thresholds in plants
-    ]
+    return out
 
 
 # --- what the alert engine is fed ---------------------------------------------------------

@@ -21,7 +21,13 @@ class ScenarioError(RuntimeError):
     """A step of the scenario failed; the message says which and why."""
 
 
+class SignedOut(ScenarioError):
+    """The cloud refused the user's access token (it lives minutes; the demo runs for hours)."""
+
+
 def _check(response: httpx.Response, what: str, *ok: int) -> Any:
+    if response.status_code == 401 and 401 not in ok:
+        raise SignedOut(f"{what}: HTTP 401 {response.text[:300]}")
     if response.status_code not in (ok or (200,)):
         raise ScenarioError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
     return response.json() if response.content else None
@@ -86,6 +92,11 @@ async def sign_up(cloud: httpx.AsyncClient, email: str, password: str) -> CloudU
     )
     if registered.status_code not in (201, 409):
         _check(registered, "register", 201)
+    return await sign_in(cloud, email, password)
+
+
+async def sign_in(cloud: httpx.AsyncClient, email: str, password: str) -> CloudUser:
+    """A fresh access token for the user."""
     token = await cloud.post("/api/v1/auth/token", data={"username": email, "password": password})
     body = _check(token, "sign in")
     return CloudUser(email, password, body["access_token"])
@@ -273,7 +284,16 @@ class CloudSummary:
 
 
 async def cloud_summary(cloud: httpx.AsyncClient, user: CloudUser) -> CloudSummary:
-    """Count what the user can see through the cloud API."""
+    """Count what the user can see through the cloud API, signing ``user`` in again when the
+    access token has expired."""
+    try:
+        return await _count(cloud, user)
+    except SignedOut:
+        user.access_token = (await sign_in(cloud, user.email, user.password)).access_token
+        return await _count(cloud, user)
+
+
+async def _count(cloud: httpx.AsyncClient, user: CloudUser) -> CloudSummary:
     headers = user.headers
     plants = await _every(cloud, "/api/v1/plants", headers, "plants")
     latest = await _every(cloud, "/api/v1/readings/latest", headers, "latest")

@@ -23,6 +23,7 @@ from tests.hub.images.test_images import create_jpeg
 
 pytestmark = pytest.mark.pi
 
+CHECKOUT = Path(__file__).resolve().parents[2]
 MAC = "AA:BB:CC:DD:EE:51"
 KEY = "00112233445566778899aabbccddeeff"
 
@@ -133,6 +134,44 @@ async def test_export_backup_and_restore_round_trip(
     assert list(target.glob("hub.sqlite3.before-restore-*"))
 
 
+async def test_exported_alerts_read_as_the_ui_shows_them(
+    admin_client: httpx.AsyncClient, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    plant_id = await seed(admin_client)
+    from hub.alerts import service as alerts
+    from shared.metrics import Metric
+
+    await store_of(admin_client).write(
+        lambda s: alerts.open_alert(
+            s,
+            alerts.AlertKind.HIGH,
+            "",
+            utcnow(),
+            node_mac=MAC,
+            plant_id=plant_id,
+            metric=Metric.TEMPERATURE,
+            value=31.0,
+            bound=30.0,
+            subject="Basil",
+        )
+    )
+    renamed = await admin_client.patch(f"/api/v1/plants/{plant_id}", json={"name": "Sweet basil"})
+    assert renamed.status_code == 200, renamed.text
+    unit = await admin_client.patch("/api/v1/web/settings", json={"temperature_unit": "F"})
+    assert unit.status_code == 200, unit.text
+    out = tmp_path / "csv"
+    exported = CliRunner().invoke(
+        hub_app, ["export", "--data-dir", str(hub_settings.data_dir), "--out", str(out)]
+    )
+    assert exported.exit_code == 0, exported.output
+    with (out / "alerts.csv").open() as handle:
+        rows = {r["kind"]: r for r in csv.DictReader(handle)}
+    # The plant's current name and the gardener's unit, not the text stored at opening.
+    assert rows["high"]["plant"] == "Sweet basil"
+    assert rows["high"]["message"] == "Sweet basil: temperature 87.8 °F above 86.0 °F"
+    assert rows["stale"]["message"] == "Basil: no data"  # no value kept: the stored text
+
+
 def test_restore_refuses_a_damaged_copy(tmp_path: Path) -> None:
     bad = tmp_path / "hub-2026-01-01.sqlite3"
     bad.write_bytes(b"not a database at all" * 100)
@@ -145,7 +184,12 @@ def test_restore_refuses_a_damaged_copy(tmp_path: Path) -> None:
 def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from hub.cli import hub_app; hub_app()", "serve"],
-        env={"PATH": "/usr/bin:/bin", "PLANTVITA_HUB_DATA_DIR": str(tmp_path / "d"), **env},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(CHECKOUT),  # this checkout, not whichever one is installed
+            "PLANTVITA_HUB_DATA_DIR": str(tmp_path / "d"),
+            **env,
+        },
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -161,6 +205,7 @@ def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[s
         ({"PLANTVITA_HUB_PORT": "eighty"}, "PLANTVITA_HUB_PORT"),
         ({"PLANTVITA_HUB_ENVIRONMENT": "production"}, "PLANTVITA_HUB_SESSION_SECRET"),
         ({"PLANTVITA_HUB_DATA_DIR": "/proc/no-such-dir"}, "PLANTVITA_HUB_DATA_DIR"),
+        ({"PLANTVITA_HUB_DATA_DIR": "/etc/hostname"}, "is a file, not a directory"),
     ],
 )
 def test_a_bad_setting_stops_with_one_line_naming_it(

@@ -38,6 +38,16 @@ def test_temperature_follows_the_gardeners_unit() -> None:
     assert in_unit(Metric.MOISTURE, 40.0, "F") == (40.0, "%")
 
 
+def test_a_value_just_past_its_limit_never_reads_as_equal_to_it() -> None:
+    assert text("high", Metric.HUMIDITY, 50.3, 50.0) == (
+        "Sweet basil: air humidity 50.3 % above 50.0 %"
+    )
+    assert text("low", Metric.MOISTURE, 34.96, 35.0) == (
+        "Sweet basil: soil moisture 34.96 % below 35.00 %"
+    )
+    assert text("high", Metric.HUMIDITY, 51.0, 50.0) == "Sweet basil: air humidity 51 % above 50 %"
+
+
 def test_other_kinds_and_the_daily_light_integral() -> None:
     assert text("low", Metric.MOISTURE, 31.6, 35.0) == "Sweet basil: soil moisture 32 % below 35 %"
     assert text("low", Metric.ILLUMINANCE, 0.51, 6.0, rule="dli") == (

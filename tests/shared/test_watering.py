@@ -88,6 +88,21 @@ def test_just_after_a_watering_the_previous_dry_down_gives_the_rate() -> None:
     assert predicted.drying_per_day == pytest.approx(10, abs=0.3)
 
 
+def test_the_newest_reading_moves_the_forecast_before_its_hour_closes() -> None:
+    series = dry_down(T0, 70, 10, 72)  # 70 → 40.4 over three days, minimum 30
+    hour_later = series[-1].at + timedelta(minutes=50)
+    dried_out = forecast(series, 30.0, hour_later, latest=MoistureSample(hour_later, 2.0))
+    assert dried_out.status == "now"
+    assert dried_out.moisture == 2.0
+    watered = forecast(series, 30.0, hour_later, latest=MoistureSample(hour_later, 75.0))
+    assert watered.status == "in_days"
+    assert watered.moisture == 75.0
+    assert watered.hours_until_dry == pytest.approx(45 / 10 * 24, abs=3)
+    # A reading within sensor noise of the hourly mean leaves the mean as the level.
+    noisy = forecast(series, 30.0, hour_later, latest=MoistureSample(hour_later, 41.5))
+    assert noisy == forecast(series, 30.0, hour_later)
+
+
 def test_public_view_lists_events_newest_first() -> None:
     series = (
         dry_down(T0, 70, 12, 72)

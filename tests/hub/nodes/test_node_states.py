@@ -151,6 +151,14 @@ async def test_no_bluetooth_adapter_is_one_clear_status(hub_settings: HubSetting
         assert ready.json()["checks"]["gateway"] == _NoAdapterGateway.radio_problem
         overview = (await http.get("/api/v1/web/overview")).json()
         assert overview["radio_problem"] == _NoAdapterGateway.radio_problem
+        # The Nodes page says it too, instead of a bare "no devices in range".
+        radio = (await http.get("/api/v1/nodes/radio")).json()
+        assert radio == {"problem": _NoAdapterGateway.radio_problem}
+
+
+async def test_bluetooth_turned_off_names_the_setting(admin_client: httpx.AsyncClient) -> None:
+    radio = (await admin_client.get("/api/v1/nodes/radio")).json()
+    assert "PLANTVITA_HUB_BLE_ENABLED" in radio["problem"]
 
 
 async def test_alert_texts_follow_a_rename_and_the_temperature_unit(

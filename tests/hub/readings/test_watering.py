@@ -62,6 +62,17 @@ async def test_hub_and_cloud_show_the_same_waterings_and_forecast(
         assert on_cloud.status_code == 200, on_cloud.text
         in_cloud = on_cloud.json()
 
+        # Watered just now: both tiers say so at once, not when the hour's mean closes.
+        watered = DecodedReading(
+            node_mac=MAC, measured_at=utcnow(), values={Metric.MOISTURE: 90.0}, seq=1_000
+        )
+        await hub.store.store_readings([watered])
+        assert (await hub.http.post("/api/v1/sync/now")).json()["error"] is None
+        now_hub = (await hub.http.get(f"/api/v1/plants/{plant_id}/watering")).json()["forecast"]
+        now_cloud = (
+            await cloud.http.get(f"/api/v1/plants/{plant_id}/watering", headers=hub.user.headers)
+        ).json()["forecast"]
+
     (event,) = on_hub["events"]
     assert event["rise"] > 30
     forecast = on_hub["forecast"]
@@ -75,6 +86,9 @@ async def test_hub_and_cloud_show_the_same_waterings_and_forecast(
     for key in ("status", "days", "drying_per_day", "minimum", "moisture", "last_watered_at"):
         assert in_cloud["forecast"][key] == forecast[key], key
     assert abs(in_cloud["forecast"]["hours_until_dry"] - forecast["hours_until_dry"]) < 0.2
+    assert now_hub["moisture"] == now_cloud["moisture"] == 90.0
+    assert now_hub["status"] == now_cloud["status"] == "in_days"
+    assert now_hub["days"] == now_cloud["days"] == 6  # 60 points at 10 a day
 
 
 async def test_a_plant_without_a_node_has_no_forecast(admin_client: httpx.AsyncClient) -> None:

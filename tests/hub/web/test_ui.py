@@ -458,6 +458,28 @@ def test_a_wrong_key_node_says_so_and_re_pairing_is_one_click_away(
             assert api.delete(f"/api/v1/plants/{fern.json()['id']}").status_code == 204
 
 
+def test_the_nodes_page_says_when_the_hub_has_no_bluetooth(page: Any, garden: Garden) -> None:
+    problem = "no Bluetooth adapter available (BleakError: No Bluetooth adapters found.)"
+    # The route the page reads, answered as a hub without an adapter answers it
+    # (tests/hub/nodes/test_node_states.py checks the hub's side).
+    page.route(
+        "**/api/v1/nodes/radio",
+        lambda route: route.fulfill(json={"problem": problem}),
+    )
+    page.route("**/api/v1/nodes/seen", lambda route: route.fulfill(json=[]))
+    page.goto("/nodes")
+    notice = page.locator("#radio-status [role=status]")
+    expect(notice).to_contain_text(f"Bluetooth: {problem}.")
+    expect(notice).to_contain_text("none can be paired")
+    expect(page.locator("#seen")).to_have_text(re.compile("None heard: the hub's Bluetooth"))
+    expect(page.locator("#seen")).not_to_contain_text("in range right now")
+    page.unroute("**/api/v1/nodes/radio")
+    page.unroute("**/api/v1/nodes/seen")
+    page.reload()
+    expect(page.locator("article.node").first).to_be_visible()
+    expect(page.locator("#radio-status")).to_be_empty()
+
+
 def test_node_config_shows_wanted_then_applied_revision(page: Any, garden: Garden) -> None:
     mac = garden.macs[1]
     page.goto("/nodes")

@@ -7,6 +7,7 @@ import { nodeStateBadge } from "./status.js";
 const seenBox = document.getElementById("seen");
 const pairedBox = document.getElementById("paired");
 const errorBox = document.getElementById("nodes-error");
+const radioBox = document.getElementById("radio-status");
 const openPairForms = new Set();
 const cards = new Map();
 
@@ -53,9 +54,18 @@ function pairForm(device) {
   return form;
 }
 
-function renderSeen(devices) {
+// Without a radio "none in range" would be a false all-clear: say why the hub hears nothing.
+function renderRadio(problem) {
+  radioBox.replaceChildren(...(problem
+    ? [el("p", { class: "notice warn", role: "status" }, `Bluetooth: ${problem}. The hub hears no device until this is fixed, so none can be paired; stored data and sync still work.`)]
+    : []));
+}
+
+function renderSeen(devices, radioProblem) {
   if (!devices.length) {
-    seenBox.replaceChildren(el("p", { class: "muted" }, "No unpaired devices in range right now."));
+    seenBox.replaceChildren(el("p", { class: "muted" }, radioProblem
+      ? "None heard: the hub's Bluetooth is not working (see above)."
+      : "No unpaired devices in range right now."));
     return;
   }
   const rows = devices.map((d) => {
@@ -217,10 +227,13 @@ function renderPaired(nodes) {
 
 async function refresh() {
   try {
-    const [seen, nodes] = await Promise.all([api("/api/v1/nodes/seen"), api("/api/v1/nodes")]);
+    const [seen, nodes, radio] = await Promise.all([
+      api("/api/v1/nodes/seen"), api("/api/v1/nodes"), api("/api/v1/nodes/radio"),
+    ]);
+    renderRadio(radio.problem);
     const focused = document.activeElement;
     const typing = focused && seenBox.contains(focused) && focused.tagName === "INPUT";
-    if (!typing) renderSeen(seen);
+    if (!typing) renderSeen(seen, radio.problem);
     renderPaired(nodes);
     errorBox.replaceChildren();
   } catch (error) {
