@@ -15,6 +15,8 @@ from typing import Final, Literal
 
 from pydantic import BaseModel
 
+from shared.freshness import NodeState
+
 MIN_RISE: Final = 8.0  # percentage points: less is sensor noise, dew or a neighbour's splash
 RISE_WITHIN: Final = timedelta(hours=3)  # a watering soaks in within this
 SETTLE: Final = timedelta(hours=1)  # after the peak, water still drains: not dry-down yet
@@ -280,4 +282,47 @@ def watering_public(
             last_watered_at=predicted.last_watered_at,
             reason=predicted.reason,
         ),
+    )
+
+
+# Why a plant gets no forecast while its node's readings are not current.
+NOT_CURRENT: Final[dict[NodeState, str]] = {
+    NodeState.WRONG_KEY: "the node's adverts fail authentication (wrong key), so its readings "
+    "are not current",
+    NodeState.STALE: "the node stopped reporting, so its readings are not current",
+}
+
+
+def as_of_node(watering: WateringPublic, state: NodeState | None) -> WateringPublic:
+    """``watering`` with its forecast withheld while the node's readings are not current (wrong
+    key, stopped reporting): a dry-down projected from old values is not the plant's state. The
+    waterings seen stay, and so does the last one's time."""
+    reason = NOT_CURRENT.get(state) if state is not None else None
+    return watering if reason is None else withheld(watering, reason)
+
+
+NO_NODE: Final = "no node watches this plant yet"
+
+
+def withheld(watering: WateringPublic, reason: str) -> WateringPublic:
+    """``watering`` whose forecast is "unknown" for ``reason``."""
+    old = watering.forecast
+    unknown = WateringForecast(
+        "unknown", None, old.minimum, None, None, None, None, old.last_watered_at, reason
+    )
+    return watering.model_copy(
+        update={
+            "forecast": WateringForecastPublic(
+                status=unknown.status,
+                text=unknown.text,
+                moisture=None,
+                minimum=unknown.minimum,
+                hours_until_dry=None,
+                dry_at=None,
+                days=None,
+                drying_per_day=None,
+                last_watered_at=unknown.last_watered_at,
+                reason=reason,
+            )
+        }
     )

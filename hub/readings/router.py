@@ -21,7 +21,7 @@ from hub.store.types import utcnow
 from shared.freshness import NodeState
 from shared.metrics import Metric
 from shared.sync import MAX_CHANNEL
-from shared.watering import WateringPublic
+from shared.watering import NO_NODE, WateringPublic, as_of_node, withheld
 
 router = APIRouter(prefix="/api/v1", tags=["plants"])
 
@@ -63,7 +63,11 @@ async def plant_watering(plant_id: str, session: ReadSessionDep) -> WateringPubl
         raise NotFound(f"plant {plant_id} not found")
     thresholds = service.effective_thresholds(plant, await service.species_map(session))
     node = await nodes_service.node_by_mac(session, plant.node_mac) if plant.node_mac else None
-    return await readings.watering(session, node.id if node else None, thresholds, utcnow())
+    now = utcnow()
+    watering = await readings.watering(session, node.id if node else None, thresholds, now)
+    if node is None:
+        return withheld(watering, NO_NODE)
+    return as_of_node(watering, nodes_service.state_of(node, now))
 
 
 @router.get("/plants/{plant_id}/history", response_model=History)

@@ -21,6 +21,7 @@ from hub.web.schemas import Overview, PlantCard, TemperatureUnit, WebSettings, W
 from shared.freshness import NodeState
 from shared.metrics import PLANT_METRICS
 from shared.sync import ImageMetrics
+from shared.watering import as_of_node
 
 DISK_BUDGET_KEY = "disk_budget_mb"
 STATUS_BUCKET_S = 60  # the overview turns stale values "stale" at most this late
@@ -104,7 +105,7 @@ async def overview(
                 metrics=plant_metrics,
                 node_name=node.name if node else None,
                 node_state=state,
-                watering=next(forecasts).forecast if node and node.id else None,
+                watering=as_of_node(next(forecasts), state).forecast if node and node.id else None,
                 battery=node.battery if node else None,
                 rssi=node.rssi if node else None,
                 last_seen=node.last_seen if node else None,

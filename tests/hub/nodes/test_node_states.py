@@ -183,3 +183,51 @@ async def test_alert_texts_follow_a_rename_and_the_temperature_unit(
     assert high["message"] == "Sweet basil: temperature 87.8 °F above 86.0 °F"
     card = (await admin_client.get("/api/v1/web/overview")).json()["cards"][0]
     assert card["open_alerts"][0]["message"] == high["message"]
+
+
+async def test_no_watering_forecast_from_a_node_whose_readings_are_not_current(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    store = store_of(admin_client)
+    plant_id = await _plant(admin_client, overrides={"moisture_min": 30})
+    now = utcnow()
+    # Two days drying 10 points a day from 75 %: a forecast of "in about 2 days".
+    await store.store_readings(
+        [
+            DecodedReading(
+                node_mac=MAC,
+                measured_at=now - timedelta(hours=hours),
+                values={Metric.MOISTURE: 75 - (48 - hours) / 24 * 10},
+                seq=index,
+            )
+            for index, hours in enumerate(range(48, 0, -1))
+        ]
+    )
+    await store.update_node_status([NodeStatus(MAC, now - timedelta(minutes=1))])
+
+    async def forecasts() -> tuple[dict[str, object], dict[str, object]]:
+        card = (await admin_client.get("/api/v1/web/overview")).json()["cards"][0]
+        page = (await admin_client.get(f"/api/v1/plants/{plant_id}/watering")).json()
+        assert page["events"] == []  # no watering in these two days, nothing withheld there
+        return card["watering"], page["forecast"]
+
+    card, page = await forecasts()
+    assert card["status"] == page["status"] == "in_days"
+    await store.update_node_status(
+        [NodeStatus(MAC, None, wrong_key_at=now, drops=DropCounters(wrong_key=1))]
+    )
+    card, page = await forecasts()
+    assert card == page
+    assert page["status"] == "unknown"
+    assert page["moisture"] is None
+    assert "wrong key" in str(page["text"])
+
+
+async def test_a_plant_without_a_node_has_no_forecast_because_no_node_watches_it(
+    admin_client: httpx.AsyncClient,
+) -> None:
+    created = await admin_client.post("/api/v1/plants", json={"name": "Seedling tray"})
+    assert created.status_code == 201
+    page = (await admin_client.get(f"/api/v1/plants/{created.json()['id']}/watering")).json()
+    assert page["forecast"]["status"] == "unknown"
+    assert page["forecast"]["text"] == "No watering forecast: no node watches this plant yet"

@@ -116,8 +116,10 @@ function pointText(p, format) {
   const when = new Date(p.t).toLocaleString(getLocale(), {
     month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
   });
-  const spread = p.maximum != null && p.minimum != null && p.maximum !== p.minimum
-    ? ` (${format(p.minimum)} to ${format(p.maximum)})` : "";
+  // Said only when it reads differently ("28 % to 28 %" says nothing).
+  const low = p.minimum != null ? format(p.minimum) : null;
+  const high = p.maximum != null ? format(p.maximum) : null;
+  const spread = low !== null && high !== null && low !== high ? ` (${low} to ${high})` : "";
   return `${when}: ${format(p.value)}${spread}`;
 }
 
