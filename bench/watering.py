@@ -5,7 +5,8 @@ follows the day's temperature, the firmware's rounding and the sensor's noise) a
 10 minutes for weeks. The gardener waters like people do: when the soil looks dry (somewhere
 between 16 and 30 %) and to a level that varies (62–85 %). Every 3 hours of each dry-down the
 shared forecast (``shared.watering.forecast``) predicts when the soil reaches the plant's
-moisture minimum (30 %) from the hourly means both tiers read from their rollups; the truth is
+moisture minimum (30 %) from the hourly means both tiers read from their rollups and the newest
+raw reading (which moves the level at once after a watering or a dry-out); the truth is
 when the 10-minute series really did. The baseline is "same as the last
 interval": the previous dry-down took as long again. Figures come from emulated soil, not from
 field data.
@@ -89,7 +90,8 @@ def evaluate(samples: list[MoistureSample]) -> tuple[list[float], list[float]]:
         while now < truth:
             # The hours completed by now: the forecast sees what the rollups hold.
             window = [s for s in rolled if now - HISTORY <= s.at <= now - timedelta(hours=1)]
-            predicted = forecast(window, MINIMUM, now)
+            newest = next(s for s in reversed(samples) if s.at <= now)
+            predicted = forecast(window, MINIMUM, now, latest=newest)
             actual_h = (truth - now).total_seconds() / 3600
             if predicted.hours_until_dry is not None:
                 errors.append(abs(predicted.hours_until_dry - actual_h))
