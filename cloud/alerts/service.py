@@ -173,7 +173,7 @@ async def evaluate_ingested(
     await _notify(conn, owner_id, events)
     # Sorted so concurrent batches lock state rows in the same order (no deadlocks).
     state_rows.sort(key=lambda row: (row[0], row[1]))
-    await repository.save_states(conn, owner_id, state_rows)
+    await repository.save_states(conn, owner_id, state_rows, states)
 
 
 def _collect(
