@@ -149,12 +149,14 @@ FROM (SELECT DISTINCT hashtext(node::text) AS key FROM unnest(%(nodes)s::uuid[])
 # the rollups follow in a second statement, which sees these rows. No ON CONFLICT DO
 # NOTHING: its speculative insertion writes a confirmation WAL record after every row, a
 # third of the row's own (``LOCK_NODES`` keeps other batches' rows of these nodes out).
+# OFFSET 0 keeps the check a primary-key probe per staged row, as ON CONFLICT's is: as an
+# anti-join the planner may hash the whole month's partition (the temp table has no stats).
 INSERT_READINGS: Final = f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)})
 SELECT DISTINCT ON (node_id, channel, measured_at) {", ".join(_READING_VALUES)}
 FROM {STAGING_TABLE} AS s
 WHERE NOT EXISTS (SELECT FROM readings AS r WHERE r.node_id = s.node_id
-                  AND r.channel = s.channel AND r.measured_at = s.measured_at)
+                  AND r.channel = s.channel AND r.measured_at = s.measured_at OFFSET 0)
 ORDER BY node_id, channel, measured_at, idx
 """
 

@@ -234,3 +234,15 @@ async def test_a_reading_repeated_in_one_batch_is_stored_once(
     with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (2,)
         assert conn.execute("SELECT sum(n) FROM readings_hourly").fetchone() == (2,)
+
+
+def test_the_stored_reading_check_is_a_key_probe_per_staged_row(database_url: str) -> None:
+    from cloud.telemetry import sql
+
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(sql.CREATE_STAGING)
+        plan = conn.execute("EXPLAIN " + sql.INSERT_READINGS).fetchall()
+    text = "\n".join(row[0] for row in plan)
+    # An anti-join could hash a whole month of readings for every batch.
+    assert "Anti Join" not in text, text
+    assert "SubPlan" in text, text
