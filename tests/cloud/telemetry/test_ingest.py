@@ -201,3 +201,48 @@ async def test_concurrent_replays_store_once(
         assert conn.execute("SELECT count(*), sum(n) FROM readings_hourly").fetchone()[1] == 50
     metrics = (await client.get("/metrics")).text
     assert 'plantvita_cloud_ingest_readings_total{outcome="accepted"} 50.0' in metrics
+
+
+async def test_concurrent_overlapping_batches_store_and_roll_up_each_reading_once(
+    client: httpx.AsyncClient, hub_with_node: tuple[HubAuth, dict[str, Any]], database_url: str
+) -> None:
+    import asyncio
+
+    hub, node = hub_with_node
+    # Different batch ids over overlapping minutes: the ledger does not serialize them.
+    windows = [range(0, 40), range(20, 60), range(10, 50), range(30, 90)]
+    acks = await asyncio.gather(
+        *(push(client, hub, [reading(node["mac"], m) for m in window]) for window in windows)
+    )
+    assert [a.status_code for a in acks] == [200] * 4, [a.text for a in acks]
+    bodies = [a.json() for a in acks]
+    assert sum(b["accepted"] for b in bodies) == 90
+    assert all(b["rejected"] == [] for b in bodies)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (90,)
+        assert conn.execute("SELECT sum(n) FROM readings_hourly").fetchone() == (90,)
+        assert conn.execute("SELECT sum(n) FROM readings_daily").fetchone() == (90,)
+
+
+async def test_a_reading_repeated_in_one_batch_is_stored_once(
+    client: httpx.AsyncClient, hub_with_node: tuple[HubAuth, dict[str, Any]], database_url: str
+) -> None:
+    hub, node = hub_with_node
+    items = [reading(node["mac"], 0), reading(node["mac"], 0), reading(node["mac"], 1)]
+    ack = (await push(client, hub, items)).json()
+    assert (ack["accepted"], ack["duplicates"], ack["rejected"]) == (2, 1, [])
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (2,)
+        assert conn.execute("SELECT sum(n) FROM readings_hourly").fetchone() == (2,)
+
+
+def test_the_stored_reading_check_is_a_key_probe_per_staged_row(database_url: str) -> None:
+    from cloud.telemetry import sql
+
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(sql.CREATE_STAGING)
+        plan = conn.execute("EXPLAIN " + sql.INSERT_READINGS).fetchall()
+    text = "\n".join(row[0] for row in plan)
+    # An anti-join could hash a whole month of readings for every batch.
+    assert "Anti Join" not in text, text
+    assert "SubPlan" in text, text

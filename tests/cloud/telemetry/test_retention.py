@@ -247,3 +247,41 @@ def test_retention_windows_must_nest() -> None:
     with pytest.raises(ValueError, match="dedup"):
         CloudSettings(readings_raw_retention_days=40, ingest_batch_dedup_days=60)
     assert next_month(date(2026, 12, 1)) == date(2027, 1, 1)
+
+
+_FILLFACTORS = """
+SELECT p.relname, coalesce((SELECT option FROM unnest(c.reloptions) AS option
+                            WHERE option LIKE 'fillfactor=%%'), 'fillfactor=100')
+FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+JOIN pg_class AS p ON p.oid = i.inhparent
+WHERE p.relname = ANY(%s)
+"""
+
+
+def _fillfactors(url: str) -> dict[str, set[str]]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        rows = conn.execute(_FILLFACTORS, (["readings", "readings_hourly"],)).fetchall()
+    found: dict[str, set[str]] = {}
+    for parent, option in rows:
+        found.setdefault(parent, set()).add(option)
+    return found
+
+
+def test_hourly_rollup_partitions_leave_room_for_hot_updates(database_url: str) -> None:
+    from alembic import command
+
+    from cloud.db.migrations import alembic_config, upgrade_to_head
+    from cloud.db.partitions import HOURLY_FILLFACTOR
+
+    hourly = {f"fillfactor={HOURLY_FILLFACTOR}"}
+    assert _fillfactors(database_url) == {"readings": {"fillfactor=100"}, "readings_hourly": hourly}
+    # Months maintenance adds get it too (raw rows are only inserted: their pages stay full).
+    now = datetime.now(UTC)
+    policy = RetentionPolicy(raw_days=400, hourly_days=5000, ahead_months=5)
+    report = maintain(libpq_url(database_url), policy, now)
+    assert any(name.startswith("readings_hourly") for name in report.created)
+    assert _fillfactors(database_url) == {"readings": {"fillfactor=100"}, "readings_hourly": hourly}
+    command.downgrade(alembic_config(database_url), "0320")
+    assert _fillfactors(database_url)["readings_hourly"] == {"fillfactor=100"}
+    upgrade_to_head(database_url)
+    assert _fillfactors(database_url)["readings_hourly"] == hourly

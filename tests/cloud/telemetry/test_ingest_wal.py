@@ -1,0 +1,83 @@
+"""What a batch writes to the WAL for rows that already exist (pg_walinspect): rollup and
+alert-state rows are updated without a row-lock record first, raw rows are inserted without
+a speculative-insertion confirmation, and an alert state that did not change is not written."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from cloud.db.engine import libpq_url
+from tests.cloud.factories import create_hub, create_node, create_plant, create_user
+from tests.cloud.telemetry.test_ingest import push, reading
+
+# Heap record types per relation (partitions under their parent's name) between two LSNs.
+RECORDS = """
+SELECT coalesce(p.inhparent, b.relid)::regclass::text AS rel, b.record_type, count(*)
+FROM (SELECT DISTINCT start_lsn, record_type,
+             pg_filenode_relation(reltablespace, relfilenode) AS relid
+      FROM pg_get_wal_block_info(%s::pg_lsn, %s::pg_lsn)
+      WHERE reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND resource_manager = 'Heap') AS b
+LEFT JOIN pg_inherits AS p ON p.inhrelid = b.relid
+WHERE b.relid IS NOT NULL
+GROUP BY 1, 2
+"""
+STATES = "SELECT metric, xmin::text FROM alert_states ORDER BY metric"
+
+
+def _heap_records(conn: psycopg.Connection[Any], start: str) -> dict[tuple[str, str], int]:
+    # The test server commits asynchronously: a synchronous commit flushes the WAL to read.
+    conn.execute("SET synchronous_commit = on")
+    conn.execute("SELECT pg_current_xact_id()")
+    end = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+    assert end is not None
+    return {(rel, kind): n for rel, kind, n in conn.execute(RECORDS, (start, end[0]))}
+
+
+async def test_a_batch_of_known_rows_writes_no_row_locks_or_insert_confirmations(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    await create_plant(client, user, node=node, species_id=1)
+    first = await push(client, hub, [reading(node["mac"], m) for m in range(5)])
+    assert first.json()["accepted"] == 5
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        start = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert start is not None
+        second = await push(client, hub, [reading(node["mac"], m) for m in range(5, 10)])
+        assert second.json()["accepted"] == 5
+        records = _heap_records(conn, start[0])
+    tables = ("readings", "readings_hourly", "readings_daily", "alert_states")
+    written = {rel for rel, _ in records}
+    assert set(tables) <= written, records
+    unwanted = {key: n for key, n in records.items() if key[0] in tables}
+    unwanted = {key: n for key, n in unwanted.items() if key[1] in ("LOCK", "HEAP_CONFIRM")}
+    assert unwanted == {}, records
+
+
+async def test_an_alert_state_that_did_not_change_is_not_rewritten(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    await create_plant(client, user, node=node, species_id=1)
+    await push(client, hub, [reading(node["mac"], m) for m in range(10, 15)])
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        before = conn.execute(STATES).fetchall()
+        # Back-filled readings older than every state's watermark: stored, judged by no state.
+        ack = (await push(client, hub, [reading(node["mac"], m) for m in range(5)])).json()
+        assert ack["accepted"] == 5
+        assert conn.execute(STATES).fetchall() == before
+        await push(client, hub, [reading(node["mac"], m) for m in range(15, 20)], uuid.uuid4())
+        after = conn.execute(STATES).fetchall()
+    # Newer readings move the watermark of every metric they carry (the daily light's is a day).
+    changed = {old[0] for old, new in zip(before, after, strict=True) if old != new}
+    assert changed == {"moisture", "temperature"}
