@@ -45,43 +45,25 @@ SEQ_READ: Final = "(seq::bigint & 4294967295)"
 _READING_VALUES = tuple(SEQ_STORE if c == "seq" else c for c in _READING_COLUMNS)
 
 
-def _rollup_upsert(name: str, table: str, select_sql: str) -> str:
-    """CTEs ``{name}_updated`` and ``{name}``: add the aggregates of ``select_sql`` to the
-    rollup rows already stored with a plain UPDATE, and insert the others (upserted: a
-    concurrent batch may have inserted one meanwhile). An upsert's ON CONFLICT DO UPDATE
-    writes a row-lock WAL record before every update; most rows of a batch are updates."""
+def _rollup_upsert(table: str, select_sql: str) -> str:
     columns = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRICS)
-
-    def added(source: str) -> str:
-        return ",\n        ".join(
-            [f"n = r.n + {source}.n"]
-            + [
-                f"{m}_count = r.{m}_count + {source}.{m}_count, "
-                f"{m}_min = LEAST(r.{m}_min, {source}.{m}_min), "
-                f"{m}_max = GREATEST(r.{m}_max, {source}.{m}_max), "
-                f"{m}_sum = CASE WHEN {source}.{m}_sum IS NULL THEN r.{m}_sum "
-                f"ELSE coalesce(r.{m}_sum, 0) + {source}.{m}_sum END"
-                for m in METRICS
-            ]
-        )
-
-    # Ingest takes its nodes' locks first (``LOCK_NODES``), so row lock order cannot deadlock.
-    return f"""{name}_updated AS (
-    UPDATE {table} AS r SET
-        {added("x")}
-    FROM ({select_sql}) AS x (node_id, channel, bucket, owner_id, n, {columns})
-    WHERE r.node_id = x.node_id AND r.channel = x.channel AND r.bucket = x.bucket
-    RETURNING r.node_id, r.channel, r.bucket
-),
-{name} AS (
+    updates = ",\n        ".join(
+        f"{m}_count = r.{m}_count + excluded.{m}_count, "
+        f"{m}_min = LEAST(r.{m}_min, excluded.{m}_min), "
+        f"{m}_max = GREATEST(r.{m}_max, excluded.{m}_max), "
+        f"{m}_sum = CASE WHEN excluded.{m}_sum IS NULL THEN r.{m}_sum "
+        f"ELSE coalesce(r.{m}_sum, 0) + excluded.{m}_sum END"
+        for m in METRICS
+    )
+    # ORDER BY keeps lock order stable across concurrent batches (no deadlocks).
+    return f"""
     INSERT INTO {table} AS r (node_id, channel, bucket, owner_id, n, {columns})
-    SELECT * FROM ({select_sql}) AS x (node_id, channel, bucket, owner_id, n, {columns})
-    WHERE NOT EXISTS (SELECT FROM {name}_updated AS u WHERE u.node_id = x.node_id
-                      AND u.channel = x.channel AND u.bucket = x.bucket)
+    {select_sql}
     ON CONFLICT (node_id, channel, bucket) DO UPDATE SET
-        {added("excluded")}
+        n = r.n + excluded.n,
+        {updates}
     RETURNING 1
-)"""
+    """
 
 
 def _hour_aggregates(table: str = "") -> str:
@@ -99,21 +81,21 @@ _DAY_AGGREGATES = ", ".join(
 _HOUR_COLUMNS = ", ".join(f"{m}_count, {m}_min, {m}_max, {m}_sum" for m in METRICS)
 
 _AFTER_H = f"""
-{
+hourly AS ({
     _rollup_upsert(
-        "hourly",
         "readings_hourly",
-        f"SELECT node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h",
+        f"SELECT node_id, channel, bucket, owner_id, n, {_HOUR_COLUMNS} FROM h "
+        "ORDER BY node_id, channel, bucket",
     )
-},
-{
+}),
+daily AS ({
     _rollup_upsert(
-        "daily",
         "readings_daily",
         "SELECT node_id, channel, date_trunc('day', bucket, 'UTC') AS day, owner_id, sum(n), "
-        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, channel, day, owner_id",
+        f"{_DAY_AGGREGATES} FROM h GROUP BY node_id, channel, day, owner_id "
+        "ORDER BY node_id, channel, day",
     )
-},
+}),
 unstale AS (
     UPDATE alerts SET status = 'resolved', resolved_at = now()
     WHERE node_id IN (SELECT node_id FROM h) AND kind = 'stale' AND source = 'cloud'
@@ -129,10 +111,8 @@ touched AS (
       AND (n.last_reading_at IS NULL OR n.last_reading_at < latest.at)
     RETURNING 1
 )
-SELECT coalesce((SELECT sum(n) FROM h), 0),
-       (SELECT count(*) FROM hourly_updated) + (SELECT count(*) FROM hourly),
-       (SELECT count(*) FROM daily_updated) + (SELECT count(*) FROM daily),
-       (SELECT cardinality(jobs) FROM unstale_events)
+SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
+       (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events)
 """
 
 # Taken before the insert, in key order, until the transaction ends: batches of the same

@@ -141,7 +141,7 @@ resource "google_sql_database_instance" "main" {
     }
 
     # WAL per reading: 30-minute checkpoints with compressed page images take it from about
-    # 2.5 KB to 551 B (bench.wal, docs/scaling.md); max_wal_size must hold 1.9 x the WAL of
+    # 2.5 KB to 571 B (bench.wal, docs/scaling.md); max_wal_size must hold 1.9 x the WAL of
     # 30 minutes, or checkpoints come by volume first.
     database_flags {
       name  = "checkpoint_timeout"
