@@ -270,18 +270,22 @@ def watering_public(
             )
             for e in reversed(detect_waterings(hourly))
         ],
-        forecast=WateringForecastPublic(
-            status=predicted.status,
-            text=predicted.text,
-            moisture=None if predicted.moisture is None else round(predicted.moisture, 1),
-            minimum=predicted.minimum,
-            hours_until_dry=predicted.hours_until_dry,
-            dry_at=predicted.dry_at,
-            days=predicted.days,
-            drying_per_day=predicted.drying_per_day,
-            last_watered_at=predicted.last_watered_at,
-            reason=predicted.reason,
-        ),
+        forecast=_public(predicted),
+    )
+
+
+def _public(predicted: WateringForecast) -> WateringForecastPublic:
+    return WateringForecastPublic(
+        status=predicted.status,
+        text=predicted.text,
+        moisture=None if predicted.moisture is None else round(predicted.moisture, 1),
+        minimum=predicted.minimum,
+        hours_until_dry=predicted.hours_until_dry,
+        dry_at=predicted.dry_at,
+        days=predicted.days,
+        drying_per_day=predicted.drying_per_day,
+        last_watered_at=predicted.last_watered_at,
+        reason=predicted.reason,
     )
 
 
@@ -310,19 +314,4 @@ def withheld(watering: WateringPublic, reason: str) -> WateringPublic:
     unknown = WateringForecast(
         "unknown", None, old.minimum, None, None, None, None, old.last_watered_at, reason
     )
-    return watering.model_copy(
-        update={
-            "forecast": WateringForecastPublic(
-                status=unknown.status,
-                text=unknown.text,
-                moisture=None,
-                minimum=unknown.minimum,
-                hours_until_dry=None,
-                dry_at=None,
-                days=None,
-                drying_per_day=None,
-                last_watered_at=unknown.last_watered_at,
-                reason=reason,
-            )
-        }
-    )
+    return watering.model_copy(update={"forecast": _public(unknown)})
