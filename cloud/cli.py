@@ -11,6 +11,9 @@ import typer
 if TYPE_CHECKING:
     from cloud.settings import CloudSettings
 
+
+GRACEFUL_SHUTDOWN_S = 7  # of Cloud Run's 10 s between SIGTERM and SIGKILL
+
 cloud_app = typer.Typer(
     help="The cloud service: REST API, database migrations, diagnosis workers.",
     no_args_is_help=True,
@@ -103,7 +106,14 @@ def run(
         raise typer.Exit(2)
     # Forwarding headers are the app's business (PLANTVITA_CLOUD_TRUSTED_PROXIES): uvicorn's
     # own handling would believe 127.0.0.1 (its default) or whatever it is told.
-    served: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+    served: dict[str, Any] = {
+        "proxy_headers": False,
+        "server_header": False,
+        # After SIGTERM, requests still open (a client sending its body slowly, say) are cut
+        # after this long: uvicorn would otherwise wait for them without end, and Cloud Run
+        # kills an instance 10 s after SIGTERM, before the lifespan has closed its pools.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
     if workers > 1:
         if not settings.database_url:
             # Each worker runs the lifespan: they would all start the embedded server.

@@ -117,17 +117,18 @@ cleanup() {
         kill "$HUB_PID" 2>/dev/null || true
         wait "$HUB_PID" 2>/dev/null || true
     fi
-    if [[ -n ${CLOUD_PID:-} ]]; then
-        exec {CLOUD_IN}>&- # end of its stdin: it stops the API and PostgreSQL
-        timeout 90 tail --pid="$CLOUD_PID" -f /dev/null || kill "$CLOUD_PID" 2>/dev/null || true
-    fi
-    # Anything still running from the root (the hub's children) goes before its mounts.
+    # Anything still running from the root (the hub's children) goes before its mounts, and
+    # before the cloud: a request the hub still has open there would hold the cloud's shutdown.
     if [[ -n ${ROOT:-} && -d ${ROOT:-} ]]; then
         for proc in /proc/[0-9]*; do
             if [[ $(readlink "$proc/root" 2>/dev/null) == "$ROOT" ]]; then
                 kill -9 "${proc#/proc/}" 2>/dev/null || true
             fi
         done
+    fi
+    if [[ -n ${CLOUD_PID:-} ]]; then
+        exec {CLOUD_IN}>&- # end of its stdin: it stops the API and PostgreSQL
+        timeout 90 tail --pid="$CLOUD_PID" -f /dev/null || kill "$CLOUD_PID" 2>/dev/null || true
     fi
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
         umount -l "${MOUNTS[i]}" 2>/dev/null || true

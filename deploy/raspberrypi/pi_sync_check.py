@@ -51,7 +51,11 @@ def run_cloud(data_dir: Path, port: int) -> int:
         with subprocess.Popen(command, env=env) as cloud:  # noqa: S603 - our own CLI
             sys.stdin.read()
             cloud.terminate()
-            cloud.wait(60)
+            try:
+                cloud.wait(60)
+            except subprocess.TimeoutExpired:
+                cloud.kill()  # never left running after this script
+                cloud.wait()
     finally:
         database.stop()
     return 0
