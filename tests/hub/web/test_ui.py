@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from hub.alerts.models import Alert
 from hub.diagnoses import service as diagnoses_service
 from hub.sync import repository as sync_repository
 from shared.metrics import PLANT_METRICS
@@ -377,6 +378,35 @@ def test_acknowledging_an_alert_asks_for_the_admin_password(page: Any, garden: G
     expect(card_of(page, "Bog orchid").locator(".alerts li.acknowledged")).to_contain_text(
         "(acknowledged)"
     )
+
+
+def test_a_resolved_alert_asks_for_no_acknowledgement(page: Any, garden: Garden) -> None:
+    plant_id = garden.plants["Bog orchid"]
+    opened = datetime.now(UTC) - timedelta(hours=5)
+
+    async def resolved_alert() -> None:
+        async def op(session: Any) -> None:
+            session.add(
+                Alert(
+                    id=f"resolved-{uuid.uuid4().hex[:8]}",
+                    plant_id=plant_id,
+                    kind="high",
+                    metric="temperature",
+                    message="Bog orchid: temperature 31.0 °C above 30.0 °C",
+                    value=31.0,
+                    bound=30.0,
+                    opened_at=opened,
+                    resolved_at=opened + timedelta(hours=2),
+                )
+            )
+
+        await garden.servers.store.write(op)
+
+    garden.servers.run(resolved_alert)
+    page.goto(f"/plants/{plant_id}")
+    resolved = page.locator("#plant-alerts li", has_text="resolved")
+    expect(resolved.first).to_contain_text("temperature")
+    expect(resolved.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
 
 def test_pairing_a_node_from_the_page(page: Any, garden: Garden) -> None:

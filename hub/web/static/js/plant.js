@@ -255,7 +255,8 @@ async function loadAlerts() {
     const state = a.resolved_at ? `resolved ${relativeTime(a.resolved_at)}` : "open";
     const item = el("li", { class: a.acknowledged_at || a.resolved_at ? "acknowledged" : "", dataset: { alertId: a.id } },
       el("span", {}, `${a.resolved_at ? "" : "⚠ "}${a.message} — since ${dateTime(a.opened_at)} (${state}${a.acknowledged_at ? ", acknowledged" : ""})`));
-    if (!a.acknowledged_at) {
+    // Only an open alert asks for an acknowledgement: one that resolved itself asks nothing.
+    if (!a.acknowledged_at && !a.resolved_at) {
       const button = el("button", { type: "button", class: "secondary" }, "Acknowledge");
       button.addEventListener("click", () => busy(button, async () => {
         await api(`/api/v1/alerts/${encodeURIComponent(a.id)}/acknowledge`, { method: "POST" });
