@@ -171,7 +171,7 @@ async def evaluate_ingested(
                 if alert["status"] == "resolved":
                     events.append((alert["id"], RESOLVED))
     await _notify(conn, owner_id, events)
-    # Sorted as before; the batch's node locks (telemetry LOCK_NODES) keep concurrent batches apart.
+    # A stable order of writes; the batch's node locks (telemetry LOCK_NODES) keep batches apart.
     state_rows.sort(key=lambda row: (row[0], row[1]))
     await repository.save_states(conn, owner_id, state_rows, states)
 

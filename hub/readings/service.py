@@ -66,9 +66,10 @@ async def latest_values(
     return (await latest_values_of(session, [node], channel)).get(node, {})
 
 
-async def latest_values_of(
-    session: AsyncSession, nodes: Sequence[int], channel: int = 0
-) -> dict[int, dict[Metric, tuple[float, int]]]:
+Latest = dict[int, dict[Metric, tuple[float, int]]]  # node -> metric -> (value, epoch ms)
+
+
+async def latest_values_of(session: AsyncSession, nodes: Sequence[int], channel: int = 0) -> Latest:
     """Node -> each metric's newest (value, epoch ms) of its sensor ``channel``, in one query
     for all the nodes; a node without readings is left out."""
     found = await repository.newest_values(session, nodes, channel)
@@ -176,11 +177,13 @@ async def plants_metrics(
     plants: Sequence[Watched],
     now: datetime,
     metrics: tuple[Metric, ...] = tuple(Metric),
+    latest: Latest | None = None,
 ) -> list[list[MetricStatus]]:
     """``plant_metrics`` of each plant, in order, from a fixed number of queries whatever the
-    number of plants."""
+    number of plants; ``latest``: the nodes' ``latest_values_of``, when the caller has it."""
     nodes = sorted({p.node for p in plants if p.node is not None})
-    latest = await latest_values_of(session, nodes)
+    if latest is None:
+        latest = await latest_values_of(session, nodes)
     daily = await daily_lights(
         session, [(p.node, p.thresholds) for p in plants if p.node is not None], now
     )
@@ -323,26 +326,30 @@ async def watering(
 
 
 async def waterings(
-    session: AsyncSession, plants: Sequence[tuple[int | None, Thresholds]], now: datetime
+    session: AsyncSession,
+    plants: Sequence[tuple[int | None, Thresholds]],
+    now: datetime,
+    latest: Latest | None = None,
 ) -> list[WateringPublic]:
-    """``watering`` of each (node, thresholds), in order, from two queries."""
+    """``watering`` of each (node, thresholds), in order, from two queries (one when the
+    caller has the nodes' ``latest_values_of``)."""
     nodes = sorted({node for node, _ in plants if node is not None})
     samples = await hourly_moisture(session, nodes, now - WATERING_HISTORY, now)
-    newest = await latest_values_of(session, nodes)
+    newest = latest if latest is not None else await latest_values_of(session, nodes)
     day_end = end_of_local_day(now)
     out: list[WateringPublic] = []
     for node, thresholds in plants:
-        latest = None
+        reading = None
         if node is not None and Metric.MOISTURE in newest.get(node, {}):
             value, measured_ms = newest[node][Metric.MOISTURE]
-            latest = MoistureSample(from_ms(measured_ms), value)
+            reading = MoistureSample(from_ms(measured_ms), value)
         out.append(
             watering_public(
                 samples.get(node, []) if node is not None else [],
                 thresholds.bounds(Metric.MOISTURE)[0],
                 now,
                 day_end=day_end,
-                latest=latest,
+                latest=reading,
             )
         )
     return out

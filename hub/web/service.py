@@ -71,6 +71,10 @@ async def overview(
     thresholds = [plants_service.effective_thresholds(plant, species) for plant in plants]
     watchers = [nodes.get(plant.node_mac) if plant.node_mac else None for plant in plants]
     states = [nodes_service.state_of(node, now) if node else None for node in watchers]
+    # One newest-values query serves both the metrics and the watering forecasts.
+    latest = await readings.latest_values_of(
+        session, sorted({node.id for node in watchers if node and node.id})
+    )
     metrics = await readings.plants_metrics(
         session,
         [
@@ -84,13 +88,14 @@ async def overview(
         ],
         now,
         PLANT_METRICS,
+        latest,
     )
     watered = [
         (node.id, limits)
         for node, limits in zip(watchers, thresholds, strict=True)
         if node and node.id
     ]
-    forecasts = iter(await readings.waterings(session, watered, now))
+    forecasts = iter(await readings.waterings(session, watered, now, latest))
     photos = await images_service.latest_for_plants(session, [p.id for p in plants], 1)
     cards: list[PlantCard] = []
     for plant, node, state, plant_metrics in zip(plants, watchers, states, metrics, strict=True):
