@@ -13,25 +13,25 @@ from cloud.security import Passwords
 from cloud.settings import CloudSettings
 
 
-def get_settings(request: Request) -> CloudSettings:
+async def get_settings(request: Request) -> CloudSettings:
     """The settings the app was created with."""
     settings: CloudSettings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> CloudMetrics:
+async def get_metrics(request: Request) -> CloudMetrics:
     """The app's Prometheus collectors."""
     metrics: CloudMetrics = request.app.state.metrics
     return metrics
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     """The app's password hasher."""
     passwords: Passwords = request.app.state.passwords
     return passwords
 
 
-def get_egress(request: Request) -> Egress:
+async def get_egress(request: Request) -> Egress:
     """The app's vetting egress for user-chosen outbound URLs."""
     egress: Egress = request.app.state.egress
     return egress

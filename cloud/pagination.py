@@ -163,7 +163,7 @@ def page_of(
     return Page(items, keyset.encode(key(items[-1])) if more and items else None)
 
 
-def _page_request(
+async def _page_request(
     request: Request,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"items per page (at most {MAX_LIMIT})")

@@ -118,9 +118,13 @@ async def evaluate_ingested(
 ) -> None:
     """Run the threshold state machines over the batch's readings and persist the result.
 
-    Only readings newer than each state's watermark count, so a re-sent or back-filled row
-    never re-opens an alert. Battery is judged on each node's newest reading. ``states``
-    were read with the batch's nodes (``telemetry.repository.begin_batch``).
+    Only readings newer than each state's watermark and than the node's newest reading
+    stored before this batch count, so a re-sent or back-filled row never re-opens an alert.
+    A quiet state (no breach, no alert, every value inside the limits) is not written: the
+    node's ``last_reading_at``, which the same transaction moves forward, is its watermark.
+    That spares a row version per metric and batch (most of them, in a healthy garden).
+    Battery is judged on each node's newest reading. ``states`` were read with the batch's
+    nodes (``telemetry.repository.begin_batch``).
     """
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
@@ -144,10 +148,8 @@ async def evaluate_ingested(
                 else MetricState()
             )
             if _quiet(state, values[rows], low, high):
-                newest = readings.at(rows[-1])
-                state.last_evaluated_at = max(newest, state.last_evaluated_at or newest)
-                state_rows.append(_state_row(node_id, name, state))
                 continue
+            state.last_evaluated_at = _watermark(state.last_evaluated_at, context.last_reading_at)
             series = [(readings.at(row), float(values[row])) for row in rows]
             outcome = evaluate(state, metric, low, high, duration, series, uuid.uuid4)
             if not outcome.changed:
@@ -290,6 +292,13 @@ def _quiet(
     return (low is None or float(values.min()) >= low) and (
         high is None or float(values.max()) <= high
     )
+
+
+def _watermark(state_at: datetime | None, node_at: datetime | None) -> datetime | None:
+    """The later of a state's own watermark and its node's newest reading before the batch."""
+    if state_at is None or node_at is None:
+        return state_at or node_at
+    return max(state_at, node_at)
 
 
 def _state_row(node_id: uuid.UUID, metric: str, state: MetricState) -> tuple[Any, ...]:

@@ -16,10 +16,15 @@ from cloud.db.engine import connect_kwargs, libpq_url
 from cloud.errors import CloudError, OAuthProtocolError
 
 
-def get_engine(request: Request) -> AsyncEngine:
+def engine_of(request: Request) -> AsyncEngine:
     """The engine the lifespan built."""
     engine: AsyncEngine = request.app.state.engine
     return engine
+
+
+async def get_engine(request: Request) -> AsyncEngine:
+    """``engine_of`` as a dependency (async: a plain ``def`` one runs in the thread pool)."""
+    return engine_of(request)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -28,7 +33,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     A ``CloudError``/``OAuthProtocolError`` with ``keep_changes`` commits what was flushed
     (a counted login failure, a device poll time) before the error goes out.
     """
-    async with AsyncSession(get_engine(request), expire_on_commit=False) as session:
+    async with AsyncSession(engine_of(request), expire_on_commit=False) as session:
         try:
             yield session
         except (CloudError, OAuthProtocolError) as exc:

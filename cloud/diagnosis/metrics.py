@@ -42,7 +42,7 @@ class PipelineCounters:
         )
 
 
-def get_counters(request: Request) -> PipelineCounters:
+async def get_counters(request: Request) -> PipelineCounters:
     """The app's pipeline counters (``app.state.pipeline_counters``, set in the lifespan)."""
     return cast(PipelineCounters, request.app.state.pipeline_counters)
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from cloud.storage.ports import ObjectStore
 
 
-def get_object_store(request: Request) -> ObjectStore:
+async def get_object_store(request: Request) -> ObjectStore:
     """The app's object store (``app.state.object_store``, set in the lifespan)."""
     return cast(ObjectStore, request.app.state.object_store)
 

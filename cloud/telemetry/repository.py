@@ -32,7 +32,7 @@ _THRESHOLD_COLUMNS = tuple(threshold_fields())
 
 
 _CONTEXTS_SQL = f"""
-    SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides,
+    SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides, n.last_reading_at,
            s.id IS NOT NULL, {", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)}
     FROM nodes AS n
     LEFT JOIN plants AS p ON p.node_id = n.id
@@ -64,8 +64,10 @@ class BatchContext:
 def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[str, NodeContext]:
     contexts: dict[str, NodeContext] = {}
     for row in rows:
-        species = dict(zip(_THRESHOLD_COLUMNS, row[7:], strict=True)) if row[6] else None
-        contexts[row[1]] = NodeContext(row[0], row[1], row[2], row[3], row[4], species, row[5])
+        species = dict(zip(_THRESHOLD_COLUMNS, row[8:], strict=True)) if row[7] else None
+        contexts[row[1]] = NodeContext(
+            row[0], row[1], row[2], row[3], row[4], species, row[5], row[6]
+        )
     return contexts
 
 

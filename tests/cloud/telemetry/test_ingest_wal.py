@@ -1,6 +1,7 @@
 """What a batch writes to the WAL for rows that already exist (pg_walinspect): alert-state rows
 are updated without a row-lock record first, raw rows are inserted without a speculative-
-insertion confirmation, and an alert state that did not change is not written.
+insertion confirmation, and a quiet alert state (nothing in breach, nothing open) is not
+written at all: the node's last_reading_at is its watermark.
 
 The rollup rows keep their upsert (ON CONFLICT DO UPDATE, a row-lock record before each
 update): as an UPDATE … FROM the batch's hours, the planner hashed every partition of the
@@ -9,6 +10,7 @@ rollups on each batch, which doubled PostgreSQL's CPU per reading at 2,000 hubs 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -49,13 +51,15 @@ async def test_a_batch_of_known_rows_writes_no_row_locks_or_insert_confirmations
     hub = await create_hub(client, user)
     node = await create_node(client, user, hub=hub)
     await create_plant(client, user, node=node, species_id=1)
-    first = await push(client, hub, [reading(node["mac"], m) for m in range(5)])
+    # Dry soil: the moisture state is in breach, so every batch writes it.
+    dry = [reading(node["mac"], m, moisture=1.0, temperature=20.0) for m in range(10)]
+    first = await push(client, hub, dry[:5])
     assert first.json()["accepted"] == 5
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         start = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         assert start is not None
-        second = await push(client, hub, [reading(node["mac"], m) for m in range(5, 10)])
+        second = await push(client, hub, dry[5:])
         assert second.json()["accepted"] == 5
         records = _heap_records(conn, start[0])
     tables = ("readings", "readings_hourly", "readings_daily", "alert_states")
@@ -66,9 +70,32 @@ async def test_a_batch_of_known_rows_writes_no_row_locks_or_insert_confirmations
     assert unwanted == {}, records
 
 
-async def test_an_alert_state_that_did_not_change_is_not_rewritten(
+async def test_a_quiet_garden_writes_no_alert_states(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    await create_plant(client, user, node=node, species_id=1)
+    await push(client, hub, [reading(node["mac"], m) for m in range(5)])
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        start = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert start is not None
+        ack = (await push(client, hub, [reading(node["mac"], m) for m in range(5, 10)])).json()
+        assert ack["accepted"] == 5
+        records = _heap_records(conn, start[0])
+        assert "readings" in {rel for rel, _ in records}, records
+        assert {key: n for key, n in records.items() if key[0] == "alert_states"} == {}
+        metrics = {row[0] for row in conn.execute(STATES).fetchall()}
+    assert not metrics & {"moisture", "temperature"}, metrics
+
+
+async def test_back_filled_readings_are_judged_by_no_state(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Readings older than the node's newest stored one are stored and rolled up but do not
+    start a breach, even for a metric whose quiet state was never written."""
     user = await create_user(client)
     hub = await create_hub(client, user)
     node = await create_node(client, user, hub=hub)
@@ -76,12 +103,19 @@ async def test_an_alert_state_that_did_not_change_is_not_rewritten(
     await push(client, hub, [reading(node["mac"], m) for m in range(10, 15)])
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         before = conn.execute(STATES).fetchall()
-        # Back-filled readings older than every state's watermark: stored, judged by no state.
-        ack = (await push(client, hub, [reading(node["mac"], m) for m in range(5)])).json()
+        dry_past = [reading(node["mac"], m, moisture=1.0, temperature=20.0) for m in range(5)]
+        ack = (await push(client, hub, dry_past)).json()
         assert ack["accepted"] == 5
         assert conn.execute(STATES).fetchall() == before
-        await push(client, hub, [reading(node["mac"], m) for m in range(15, 20)], uuid.uuid4())
-        after = conn.execute(STATES).fetchall()
-    # Newer readings move the watermark of every metric they carry (the daily light's is a day).
-    changed = {old[0] for old, new in zip(before, after, strict=True) if old != new}
-    assert changed == {"moisture", "temperature"}
+        dry_now = [reading(node["mac"], m, moisture=1.0, temperature=20.0) for m in range(15, 20)]
+        await push(client, hub, dry_now, uuid.uuid4())
+        after = {
+            row[0]: row
+            for row in conn.execute(
+                "SELECT metric, breach, last_evaluated_at FROM alert_states"
+            ).fetchall()
+        }
+    # The newer dry readings start the moisture breach; its watermark is their newest time.
+    assert after["moisture"][1] is not None
+    assert after["moisture"][2] == datetime.fromisoformat(dry_now[-1]["measured_at"])
+    assert "temperature" not in after
