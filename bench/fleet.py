@@ -9,7 +9,8 @@ The clock is accelerated: every node takes one reading a simulated minute; a hub
 every 5 simulated minutes (8 nodes x 5 minutes = 40 readings, gzip JSON as the hub's sync
 client encodes it), the hubs of each 5-minute round in a shuffled order, so the rows of all
 nodes interleave in the heap as they do in production. ``--concurrency`` client tasks (in this
-process) send the batches as fast as the server answers (or paced to ``--rate``).
+process), each on one keep-alive connection with the requests encoded before the phase, send
+the batches as fast as the server answers (or paced to ``--rate``).
 
 Server: uvicorn (``--workers``, default 2) in a subprocess on the embedded PostgreSQL with its
 default settings (``checkpoint_timeout`` 5 min, ``full_page_writes`` on, ``synchronous_commit``
@@ -51,6 +52,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import psycopg
 
 from bench._cloud import cloud_server_process as cloud_server
@@ -244,31 +246,73 @@ class _Meter:
         return Phase(d[0], d[1], d[2], d[3], int(d[4]), int(d[5]))
 
 
+class _Keepalive:
+    """One HTTP/1.1 keep-alive connection that sends pre-encoded requests: the load generator
+    shares the 2 cores with the server, so it does no more per request than a hub's sync
+    client must (httpx's request building and response model cost about 1 ms a batch)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, base: str) -> _Keepalive:
+        url = httpx.URL(base)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        return cls(reader, writer)
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """The status and body of the answer to one request."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next(
+            int(line.split(":", 1)[1])
+            for line in lines[1:]
+            if line.lower().startswith("content-length:")
+        )
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+def _request(host: str, token: str, body: bytes) -> bytes:
+    head = (
+        f"POST {SYNC_READINGS_PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
 async def _send_all(
     base: str, tokens: list[str], batches: list[Batch], concurrency: int, rate: float
 ) -> None:
+    host = httpx.URL(base).netloc.decode("ascii")
+    requests = [_request(host, tokens[batch.hub], batch.body) for batch in batches]
     queue = iter(enumerate(batches))
     started = time.perf_counter()
-    headers = [{"Authorization": f"Bearer {token}"} for token in tokens]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    common = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-    async with httpx.AsyncClient(base_url=base, timeout=120, headers=common, limits=limits) as http:
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = await _Keepalive.open(base)
+        try:
             for index, batch in queue:
                 if rate:
                     delay = started + index * len(batch.rows) / rate - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                response = await http.post(
-                    SYNC_READINGS_PATH, content=batch.body, headers=headers[batch.hub]
-                )
-                response.raise_for_status()
-                ack = response.json()
+                status, body = await connection.send(requests[index])
+                if status != 200:
+                    raise RuntimeError(f"batch {index}: HTTP {status}: {body[:300]!r}")
+                ack = orjson.loads(body)
                 if ack["accepted"] != len(batch.rows):
                     raise RuntimeError(f"batch not fully accepted: {ack}")
+        finally:
+            await connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
 async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
