@@ -80,7 +80,8 @@ async def begin_batch(
     macs: Sequence[str],
     digest: str,
 ) -> BatchContext:
-    """Claim the batch id and read nodes and alert states, pipelined into one round trip.
+    """Claim the batch id, lock its nodes (``sql.LOCK_NODES``) and read them and their alert
+    states, pipelined into one round trip.
 
     A concurrent twin of the batch blocks on the claim until the first commits, then reads
     its stored ack.
@@ -91,6 +92,9 @@ async def begin_batch(
         await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
         stored = conn.cursor()
         await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
+        await conn.execute(
+            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owner": owner_id, "macs": list(macs)}
+        )
         nodes = conn.cursor()
         await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
         states = conn.cursor()
@@ -335,15 +339,13 @@ def _by_node(
 
 async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
     """COPY the staged rows into the staging table (created by ``begin_batch``) and insert
-    them; look up conflicting items only when some rows were not new."""
+    them (the nodes are locked since ``begin_batch``); look up conflicting items only when
+    some rows were not new."""
     if staged.rows == 0:
         return InsertOutcome(0, [])
     async with conn.cursor() as cur:
         async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
             await copy.write(staged.data)
-        await cur.execute(
-            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "nodes": staged.node_ids}
-        )
         await cur.execute(sql.INSERT_READINGS)
         inserted = cur.rowcount
         conflicts: list[int] = []

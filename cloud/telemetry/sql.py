@@ -115,14 +115,17 @@ SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
        (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events)
 """
 
-# Taken before the insert, in key order, until the transaction ends: batches of the same
-# nodes are applied one after the other, so the insert below needs no ON CONFLICT, and the
-# rollup and alert-state rows a batch updates are not locked in opposite orders by another.
+# Taken right after the batch id's claim, before the batch's nodes and alert states are read,
+# in key order, until the transaction ends: batches of the same nodes are applied one after
+# the other, so the insert below needs no ON CONFLICT, a batch judges alerts on the states the
+# previous one left, and the rollup and alert-state rows a batch updates are not locked in
+# opposite orders by another. Keyed by owner and MAC (a node's identity within an account),
+# so the lock goes out in the same round trip as the reads.
 INGEST_LOCK_CLASS: Final = "plantvita:ingest-node"
 LOCK_NODES: Final = """
 SELECT count(pg_advisory_xact_lock(hashtext(%(class)s), key))
-FROM (SELECT DISTINCT hashtext(node::text) AS key FROM unnest(%(nodes)s::uuid[]) AS node
-      ORDER BY key) AS keys
+FROM (SELECT DISTINCT hashtext(%(owner)s::text || '/' || mac) AS key
+      FROM unnest(%(macs)s::text[]) AS mac ORDER BY key) AS keys
 """
 
 # Insert the staged rows that are not stored yet (the first of each key the batch repeats);
