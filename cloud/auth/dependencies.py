@@ -1,5 +1,6 @@
 """Who is calling: ``CurrentUser`` (JWT access token, user row loaded), ``CurrentUserId``
-(the same checks for read endpoints, without the row) and ``CurrentHub`` (hub token)."""
+(the same checks for read endpoints, without the row), ``CurrentHub`` (hub token) and
+``CurrentHubCaller`` (the same checks, the hub's ids only)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,18 @@ async def current_hub(
     return hub
 
 
+async def current_hub_caller(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
+) -> service.HubCaller:
+    """``current_hub`` for the hot sync routes that need only the hub's ids: one statement on
+    the session's connection, no ORM row to load and flush (bench.fleet)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("a hub token is required")
+    return await service.authenticate_hub_caller(session, credentials.credentials)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
 CurrentHub = Annotated[Hub, Depends(current_hub)]
+CurrentHubCaller = Annotated[service.HubCaller, Depends(current_hub_caller)]

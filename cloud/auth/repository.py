@@ -137,6 +137,34 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
     )
 
 
+# The hub holding a token, for the hot sync routes: its ids in one statement on the raw
+# connection, last_seen_at moved when it is ``%(every_s)s`` old (as ``service.touch_hub`` does).
+HUB_CALLER_SQL = """
+WITH hub AS (
+    SELECT id, owner_id, last_seen_at FROM hubs
+    WHERE token_hash = %(token_hash)s AND revoked_at IS NULL
+), touched AS (
+    UPDATE hubs SET last_seen_at = %(now)s FROM hub
+    WHERE hubs.id = hub.id AND (hub.last_seen_at IS NULL
+          OR hub.last_seen_at <= %(now)s - make_interval(secs => %(every_s)s))
+    RETURNING 1
+)
+SELECT id, owner_id FROM hub
+"""
+
+
+async def hub_caller_by_token_hash(
+    conn: psycopg.AsyncConnection[Any], token_hash: str, now: datetime, every_s: int
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(id, owner id) of the linked, unrevoked hub holding this token; marks it seen."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            HUB_CALLER_SQL, {"token_hash": token_hash, "now": now, "every_s": every_s}
+        )
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 # Logins, most recently active first (a family has one live token: the key is unique).
 SESSION_ORDER = Keyset(
     (

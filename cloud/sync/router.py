@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from cloud.alerts import service as alerts_service
-from cloud.auth.dependencies import CurrentHub
+from cloud.auth.dependencies import CurrentHub, CurrentHubCaller
 from cloud.conventions import etag_matches, etag_of
 from cloud.db.session import SessionDep
 from cloud.dependencies import MetricsDep, SettingsDep
@@ -65,7 +65,7 @@ def _body_doc(model: type[Any]) -> dict[str, Any]:
 )
 async def push_readings(
     request: Request,
-    hub: CurrentHub,
+    hub: CurrentHubCaller,
     session: SessionDep,
     settings: SettingsDep,
     metrics: MetricsDep,

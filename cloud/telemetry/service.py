@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from cloud.alerts import service as alerts_service
-from cloud.auth.models import Hub
+from cloud.auth.service import HubCaller
 from cloud.db.session import ReadDatabase, raw_connection
 from cloud.errors import InvalidRequestError
 from cloud.ingest import batches
@@ -93,7 +93,7 @@ async def ingest_readings(
     session: AsyncSession,
     settings: CloudSettings,
     metrics: CloudMetrics,
-    hub: Hub,
+    hub: HubCaller,
     body: bytes,
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).

@@ -246,3 +246,23 @@ def test_the_stored_reading_check_is_a_key_probe_per_staged_row(database_url: st
     # An anti-join could hash a whole month of readings for every batch.
     assert "Anti Join" not in text, text
     assert "SubPlan" in text, text
+
+
+async def test_a_batch_marks_its_hub_seen_at_most_once_a_minute(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """The readings route authenticates the hub without loading its row (one statement) and
+    moves last_seen_at as every sync route does: when it is a minute old."""
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    seen = "SELECT last_seen_at FROM hubs WHERE id = %s"
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        old = datetime.now(UTC) - timedelta(minutes=5)
+        conn.execute("UPDATE hubs SET last_seen_at = %s WHERE id = %s", (old, hub.id))
+        assert (await push(client, hub, [reading(node["mac"], 0)])).status_code == 200
+        first = conn.execute(seen, (hub.id,)).fetchone()
+        assert first is not None
+        assert first[0] > old + timedelta(minutes=4)
+        assert (await push(client, hub, [reading(node["mac"], 1)])).status_code == 200
+        assert conn.execute(seen, (hub.id,)).fetchone() == first
