@@ -84,14 +84,12 @@ async def begin_batch(
     states, pipelined into one round trip.
 
     A concurrent twin of the batch blocks on the claim until the first commits, then reads
-    its stored ack.
+    its stored ack (a second round trip, for replays only).
     """
     async with conn.pipeline():
         await conn.execute(sql.CREATE_STAGING)
         claim = conn.cursor()
         await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
-        stored = conn.cursor()
-        await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
         await conn.execute(
             sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owner": owner_id, "macs": list(macs)}
         )
@@ -100,7 +98,9 @@ async def begin_batch(
         states = conn.cursor()
         await states.execute(_STATES_SQL, (owner_id, list(macs)))
     if await claim.fetchone() is None:
-        row = await stored.fetchone()
+        async with conn.cursor() as stored:
+            await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
+            row = await stored.fetchone()
         return BatchContext(row[0] if row and row[0] else {}, row[1] if row else None, {}, {})
     return BatchContext(
         None,
