@@ -79,14 +79,19 @@ async def current_user_id(
     return user_id
 
 
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token of a hub's request; 401 without one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("a hub token is required")
+    return credentials.credentials
+
+
 async def current_hub(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
 ) -> Hub:
     """The linked hub calling a sync route; 401 for a user token or a revoked hub token."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise UnauthorizedError("a hub token is required")
-    hub = await service.authenticate_hub_token(session, credentials.credentials)
+    hub = await service.authenticate_hub_token(session, _bearer(credentials))
     service.touch_hub(hub)
     return hub
 
@@ -97,9 +102,7 @@ async def current_hub_caller(
 ) -> service.HubCaller:
     """``current_hub`` for the hot sync routes that need only the hub's ids: one statement on
     the session's connection, no ORM row to load and flush (bench.fleet)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise UnauthorizedError("a hub token is required")
-    return await service.authenticate_hub_caller(session, credentials.credentials)
+    return await service.authenticate_hub_caller(session, _bearer(credentials))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

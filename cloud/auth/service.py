@@ -302,11 +302,16 @@ async def authenticate_user_id(
     return claims.user_id
 
 
-async def authenticate_hub_token(session: AsyncSession, token: str) -> Hub:
-    """The linked hub holding this token; user JWTs and revoked tokens are refused."""
+def _hub_token_hash(token: str) -> str:
+    """The stored hash of a hub token; 401 for anything that is not one (a user JWT)."""
     if not token.startswith(HUB_TOKEN_PREFIX):
         raise UnauthorizedError("a hub token is required")
-    hub = await repository.active_hub_by_token_hash(session, sha256_hex(token))
+    return sha256_hex(token)
+
+
+async def authenticate_hub_token(session: AsyncSession, token: str) -> Hub:
+    """The linked hub holding this token; user JWTs and revoked tokens are refused."""
+    hub = await repository.active_hub_by_token_hash(session, _hub_token_hash(token))
     if hub is None:
         raise UnauthorizedError("hub token is not valid")
     return hub
@@ -324,10 +329,8 @@ async def authenticate_hub_caller(
     session: AsyncSession, token: str, every_s: int = HUB_SEEN_EVERY_S
 ) -> HubCaller:
     """``authenticate_hub_token`` and ``touch_hub`` in one statement, without an ORM row."""
-    if not token.startswith(HUB_TOKEN_PREFIX):
-        raise UnauthorizedError("a hub token is required")
     found = await repository.hub_caller_by_token_hash(
-        await raw_connection(session), sha256_hex(token), _now(), every_s
+        await raw_connection(session), _hub_token_hash(token), _now(), every_s
     )
     if found is None:
         raise UnauthorizedError("hub token is not valid")

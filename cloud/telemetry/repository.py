@@ -86,17 +86,18 @@ async def begin_batch(
     A concurrent twin of the batch blocks on the claim until the first commits, then reads
     its stored ack (a second round trip, for replays only).
     """
+    macs = list(macs)
     async with conn.pipeline():
         await conn.execute(sql.CREATE_STAGING)
         claim = conn.cursor()
         await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
         await conn.execute(
-            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owner": owner_id, "macs": list(macs)}
+            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owner": owner_id, "macs": macs}
         )
         nodes = conn.cursor()
-        await nodes.execute(_CONTEXTS_SQL, (owner_id, list(macs)))
+        await nodes.execute(_CONTEXTS_SQL, (owner_id, macs))
         states = conn.cursor()
-        await states.execute(_STATES_SQL, (owner_id, list(macs)))
+        await states.execute(_STATES_SQL, (owner_id, macs))
     if await claim.fetchone() is None:
         async with conn.cursor() as stored:
             await stored.execute(STORED_SQL, (hub_id, kind, batch_id))

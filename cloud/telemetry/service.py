@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
@@ -40,6 +40,7 @@ from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
 
 READINGS_KIND = "readings"
+_T = TypeVar("_T")
 # Parsing and staging a batch up to this size (about 400 readings of JSON) take well under a
 # millisecond: done on the event loop, as a thread hand-off costs more than it frees. Larger
 # batches go to a thread so other requests' round trips are served meanwhile.
@@ -89,6 +90,11 @@ def parse_readings_body(body: bytes) -> ParsedBatch:
     return ParsedBatch(envelope.batch_id, len(items), columns, rejected, digest)
 
 
+async def _cpu_work(inline: bool, work: Callable[..., _T], *args: Any) -> _T:
+    """``work(*args)`` on the event loop when ``inline``, in a thread otherwise."""
+    return work(*args) if inline else await asyncio.to_thread(work, *args)
+
+
 async def ingest_readings(
     session: AsyncSession,
     settings: CloudSettings,
@@ -100,13 +106,11 @@ async def ingest_readings(
 
     Parsing and COPY encoding of a body over ``INLINE_BODY_BYTES`` run in a thread, so other
     requests' database round trips are served meanwhile. Round trips: one pipelined read
-    (claim, nodes, alert states), the COPY, the insert, one pipelined write (rollups, alert
-    states, ack), the commit.
+    (claim, node locks, nodes, alert states), the COPY, the insert, one pipelined write
+    (rollups, alert states, ack), the commit.
     """
     inline = len(body) <= INLINE_BODY_BYTES
-    batch = (
-        parse_readings_body(body) if inline else await asyncio.to_thread(parse_readings_body, body)
-    )
+    batch = await _cpu_work(inline, parse_readings_body, body)
     columns, rejected = batch.columns, list(batch.rejected)
     conn = await raw_connection(session)
     context = await repository.begin_batch(
@@ -127,17 +131,14 @@ async def ingest_readings(
     contexts = context.nodes
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    stage_args = (
+    staged = await _cpu_work(
+        inline,
+        repository.stage_readings,
         columns,
         {mac: node.node_id for mac, node in contexts.items()},
         hub.owner_id,
         horizon,
         now - timedelta(days=settings.readings_raw_retention_days),
-    )
-    staged = (
-        repository.stage_readings(*stage_args)
-        if inline
-        else await asyncio.to_thread(repository.stage_readings, *stage_args)
     )
     outcome = await repository.insert_readings(conn, staged)
     inserted, conflicts = outcome.inserted, outcome.conflicts
