@@ -260,8 +260,13 @@ class _Keepalive:
         reader, writer = await asyncio.open_connection(url.host, url.port)
         return cls(reader, writer)
 
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        """The status and body of the answer to one request."""
+    async def send(self, request: bytes, timeout_s: float = 120) -> tuple[int, bytes]:
+        """The status and body of the answer to one request (TimeoutError past ``timeout_s``,
+        as httpx's timeout did)."""
+        async with asyncio.timeout(timeout_s):
+            return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
