@@ -29,7 +29,6 @@ import psycopg
 
 from bench._cloud import cloud_server, create_account, embedded_database, link_hub
 from cloud.db.engine import libpq_url
-from cloud.telemetry import sql
 from shared.sync import SYNC_NODES_PATH, SYNC_READINGS_PATH
 
 BATCH = 5_000
@@ -117,12 +116,33 @@ def _baseline_rows(owner: uuid.UUID, stream: int, index: int) -> list[tuple[Any,
                     50.0 + (minute % 30),
                     float((minute * 37) % 20_000),
                     90.0 - (minute % 50) * 0.1,
-                    *([None] * (len(sql.STAGING_COLUMNS) - 12)),  # metrics added since
                 )
             )
     return rows
 
 
+BASELINE_COLUMNS = (
+    "node_id",
+    "owner_id",
+    "idx",
+    "measured_at",
+    "seq",
+    "source",
+    "channel",
+    "moisture",
+    "temperature",
+    "humidity",
+    "illuminance",
+    "battery",
+)
+BASELINE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS reading_staging (
+    node_id uuid, owner_id uuid, idx integer, measured_at timestamptz, seq bigint,
+    source smallint, channel smallint, moisture real, temperature real, humidity real,
+    illuminance real, battery real
+) ON COMMIT DELETE ROWS
+"""
+BASELINE_COPY = f"COPY reading_staging ({', '.join(BASELINE_COLUMNS)}) FROM STDIN"
 BASELINE_INSERT = """
 INSERT INTO readings (node_id, measured_at, seq, source, moisture, temperature,
                       humidity, illuminance, battery)
@@ -145,9 +165,9 @@ async def _run_baseline(
     ) -> None:
         for rows in rows_per_batch:
             async with conn.transaction():
-                await conn.execute(sql.CREATE_STAGING)
+                await conn.execute(BASELINE_STAGING)
                 async with conn.cursor() as cur:
-                    async with cur.copy(sql.COPY_STAGING) as copy:
+                    async with cur.copy(BASELINE_COPY) as copy:
                         for row in rows:
                             await copy.write_row(row)
                     await cur.execute(BASELINE_INSERT)

@@ -64,14 +64,12 @@ class BTHomeObject:
 
 @dataclass(frozen=True, slots=True)
 class Storage:
-    """How both tiers store a value: the SQL column type and its PostgreSQL binary COPY form."""
+    """How both tiers store a value: the SQL column type (``cloud.db.arrays`` sends it)."""
 
     sql: str
-    copy_format: str  # numpy/struct big-endian format of the binary COPY field
-    copy_size: int
 
 
-REAL: Final = Storage("REAL", ">f4", 4)
+REAL: Final = Storage("REAL")
 
 RollupKind = Literal["count", "min", "max", "sum"]
 # Mergeable aggregates kept per metric in hourly and daily rollups; the mean is sum / count.

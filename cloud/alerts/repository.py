@@ -135,38 +135,76 @@ async def save_states(
         await conn.execute(_UPSERT_STATES, (owner_id, *[list(column) for column in columns]))
 
 
+_ALERT_TYPES = {
+    "id": "uuid",
+    "owner_id": "uuid",
+    "plant_id": "uuid",
+    "node_id": "uuid",
+    "hub_id": "uuid",
+    "source": "text",
+    "kind": "text",
+    "metric": "text",
+    "status": "text",
+    "message": "text",
+    "value": "float8",
+    "threshold": "float8",
+    "opened_at": "timestamptz",
+    "resolved_at": "timestamptz",
+    "created_at": "timestamptz",
+}
+# An open cloud alert of the node, kind and metric of row ``t`` (``uq_alerts_open_per_node``).
+_OPEN_TWIN_OF_T = """
+SELECT a.id FROM alerts AS a
+WHERE a.node_id = t.node_id AND a.kind = t.kind AND coalesce(a.metric, '') = coalesce(t.metric, '')
+  AND a.source = 'cloud' AND a.status <> 'resolved'
+"""
+# All of a batch's new alerts in one statement: each row's stored id is its own when it went
+# in, the open twin's when one was stored before this statement began, NULL otherwise (a twin
+# inserted by this same statement, or committed since it began: looked up one by one).
+_INSERT_ALERTS = f"""
+WITH t AS (
+    SELECT * FROM unnest({", ".join(f"%s::{_ALERT_TYPES[c]}[]" for c in ALERT_COLUMNS)})
+        WITH ORDINALITY AS t({", ".join(ALERT_COLUMNS)}, position)
+),
+inserted AS (
+    INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
+    SELECT {", ".join(ALERT_COLUMNS)} FROM t ORDER BY position
+    ON CONFLICT (node_id, kind, (coalesce(metric, '')))
+        WHERE source = 'cloud' AND status <> 'resolved'
+    DO NOTHING
+    RETURNING id
+)
+SELECT t.id, coalesce((SELECT i.id FROM inserted AS i WHERE i.id = t.id), ({_OPEN_TWIN_OF_T}))
+FROM t ORDER BY t.position
+"""
+_OPEN_TWIN = f"""
+SELECT ({_OPEN_TWIN_OF_T})
+FROM (SELECT %s::uuid AS node_id, %s::text AS kind, %s::text AS metric) AS t
+"""
+
+
 async def insert_cloud_alerts(
     conn: Conn, alerts: Sequence[dict[str, Any]]
 ) -> dict[uuid.UUID, uuid.UUID]:
-    """Open cloud alerts; returns requested id → stored id (an already open twin keeps its id)."""
+    """Open cloud alerts; returns requested id → stored id (an already open twin keeps its id).
+
+    One statement for all of them (``_INSERT_ALERTS``); a twin it could not see (inserted by
+    the same statement, or committed by another transaction meanwhile) is looked up alone."""
     if not alerts:
         return {}
     stored: dict[uuid.UUID, uuid.UUID] = {}
     async with conn.cursor() as cur:
-        for alert in alerts:
-            await cur.execute(
-                f"""
-                INSERT INTO alerts ({", ".join(ALERT_COLUMNS)})
-                VALUES ({", ".join("%s" for _ in ALERT_COLUMNS)})
-                ON CONFLICT (node_id, kind, (coalesce(metric, '')))
-                    WHERE source = 'cloud' AND status <> 'resolved'
-                DO NOTHING
-                RETURNING id
-                """,
-                [alert[column] for column in ALERT_COLUMNS],
-            )
+        await cur.execute(_INSERT_ALERTS, [[a[c] for a in alerts] for c in ALERT_COLUMNS])
+        unseen = []
+        for requested, found in await cur.fetchall():
+            if found is None:
+                unseen.append(requested)
+            else:
+                stored[requested] = found
+        for alert in (a for a in alerts if a["id"] in unseen):
+            await cur.execute(_OPEN_TWIN, (alert["node_id"], alert["kind"], alert["metric"]))
             row = await cur.fetchone()
-            if row is None:
-                await cur.execute(
-                    """
-                    SELECT id FROM alerts
-                    WHERE node_id = %s AND kind = %s AND coalesce(metric, '') = %s
-                      AND source = 'cloud' AND status <> 'resolved'
-                    """,
-                    (alert["node_id"], alert["kind"], alert["metric"] or ""),
-                )
-                row = await cur.fetchone()
-            if row is not None:
+            if row is not None and row[0] is not None:
                 stored[alert["id"]] = row[0]
     return stored
 

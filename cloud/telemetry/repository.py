@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +15,13 @@ import psycopg
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.db.arrays import BinaryArray, binary_array
 from cloud.ingest.batches import CLAIM_SQL, STORED_SQL
 from cloud.ingest.context import NodeContext
 from cloud.ingest.validation import NodeReadings, ReadingColumns, utc_from_micros
 from cloud.telemetry import sql
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
-from shared.metrics import METRIC_NAMES, REGISTRY, threshold_fields
+from shared.metrics import METRIC_NAMES, threshold_fields
 from shared.sync import EARLIEST_TIME
 
 Conn = psycopg.AsyncConnection[Any]
@@ -88,7 +87,6 @@ async def begin_batch(
     """
     macs = list(macs)
     async with conn.pipeline():
-        await conn.execute(sql.CREATE_STAGING)
         claim = conn.cursor()
         await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
         await conn.execute(
@@ -119,62 +117,15 @@ class InsertOutcome:
     conflicts: list[int]
 
 
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_TRAILER = struct.pack(">h", -1)
-_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z in Unix microseconds
-# A binary COPY row of the staging table (node, owner, idx, measured_at, seq, source, channel, the
-# registry's metrics) with every field present: fixed size, so a batch is one record array.
-_FULL_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("node_len", ">i4"),
-        ("node", "u1", (16,)),
-        ("owner_len", ">i4"),
-        ("owner", "u1", (16,)),
-        ("idx_len", ">i4"),
-        ("idx", ">i4"),
-        ("at_len", ">i4"),
-        ("at", ">i8"),
-        ("seq_len", ">i4"),
-        ("seq", ">i8"),
-        ("source_len", ">i4"),
-        ("source", ">i2"),
-        ("channel_len", ">i4"),
-        ("channel", ">i2"),
-    ]
-    + [
-        field
-        for entry in REGISTRY
-        for field in ((f"{entry.name}_len", ">i4"), (entry.name, entry.storage.copy_format))
-    ]
-)
-_FIELD_LENGTHS = {
-    "fields": len(sql.STAGING_COLUMNS),
-    "node_len": 16,
-    "owner_len": 16,
-    "idx_len": 4,
-    "at_len": 8,
-    "seq_len": 8,
-    "source_len": 2,
-    "channel_len": 2,
-    **{f"{entry.name}_len": entry.storage.copy_size for entry in REGISTRY},
-}
-_ROW_PREFIX = struct.Struct(">hi16si16s")
-_HEAD_REST = struct.Struct(">iiiq")
-_INT8 = struct.Struct(">iq")
-_INT2 = struct.Struct(">ih")
-_FLOAT4 = struct.Struct(">if")
-_NULL = struct.pack(">i", -1)
-
-
 _HOUR_US = 3_600_000_000
 
 
 @dataclass(slots=True)
 class StagedBatch:
-    """The binary COPY data of the readings to stage, and what was left out and why."""
+    """The readings to store as array parameters (``sql.STAGED_ELEMENT_TYPES``), and what was left
+    out and why."""
 
-    data: bytes
+    params: dict[str, BinaryArray]
     rows: int
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock
@@ -226,41 +177,22 @@ class StagedBatch:
         return params
 
 
-def _sparse_row(prefix: bytes, columns: ReadingColumns, row: int, micros: int) -> bytes:
-    """A COPY row with a missing seq or metric (variable length: NULL fields carry no data)."""
-    seq = int(columns.seq[row])
-    parts = [
-        prefix,
-        _HEAD_REST.pack(4, int(columns.indexes[row]), 8, micros),
-        _NULL if seq < 0 else _INT8.pack(8, seq),
-        _INT2.pack(2, int(columns.source[row])),
-        _INT2.pack(2, int(columns.channel[row])),
-    ]
-    parts += [
-        _NULL if math.isnan(value) else _FLOAT4.pack(4, value)
-        for value in columns.metrics[row].tolist()
-    ]
-    return b"".join(parts)
-
-
 _EARLIEST_US = round(EARLIEST_TIME.timestamp() * 1e6)
 
 
 def stage_readings(
     columns: ReadingColumns,
     nodes: dict[str, uuid.UUID],
-    owner: uuid.UUID,
     horizon: datetime,
     earliest: datetime | None = None,
 ) -> StagedBatch:
-    """Encode the readings of known nodes not beyond ``horizon`` as binary COPY data.
+    """Encode the readings of known nodes not beyond ``horizon`` as binary array parameters.
 
     Readings before ``earliest`` (the raw retention window's start) are left out: retention
     drops raw rows older than that, and a reading's rollups must be counted once, which
     only its stored raw row (the conflict key) guarantees.
 
-    Whole columns at a time: this is the ingest hot path, so no Python work per row except
-    for rows with a missing seq or metric.
+    Whole columns at a time: this is the ingest hot path, so no Python work per row.
     """
     n = len(columns)
     known = list(nodes)
@@ -277,34 +209,23 @@ def stage_readings(
     too_old = [int(columns.indexes[row]) for row in np.flatnonzero(is_old)]
     expired = [int(columns.indexes[row]) for row in np.flatnonzero(is_expired)]
     staged = np.flatnonzero(is_known & ~is_future & ~is_old & ~is_expired)
-    complete = (columns.seq[staged] >= 0) & ~np.isnan(columns.metrics[staged]).any(axis=1)
-    full = staged[complete]
     node_bytes = np.frombuffer(b"".join(nodes[mac].bytes for mac in known), dtype=np.uint8)
-    records = np.empty(len(full), dtype=_FULL_ROW)
-    for field, length in _FIELD_LENGTHS.items():
-        records[field] = length
-    records["node"] = node_bytes.reshape(len(known), 16)[codes[full]] if known else 0
-    records["owner"] = np.frombuffer(owner.bytes, dtype=np.uint8)
-    records["idx"] = columns.indexes[full]
-    records["at"] = columns.micros[full] - _PG_EPOCH_US
-    records["seq"] = columns.seq[full]
-    records["source"] = columns.source[full]
-    records["channel"] = columns.channel[full]
+    params = {
+        "node_id": binary_array(
+            node_bytes.reshape(len(known), 16)[codes[staged]] if known else [], "uuid"
+        ),
+        "idx": binary_array(columns.indexes[staged], "int4"),
+        "measured_at": binary_array(columns.micros[staged], "timestamptz"),
+        "seq": binary_array(columns.seq[staged], "int8"),
+        "source": binary_array(columns.source[staged], "int2"),
+        "channel": binary_array(columns.channel[staged], "int2"),
+    }
     for position, name in enumerate(METRIC_NAMES):
-        records[name] = columns.metrics[full, position]
-    chunks = [_COPY_HEADER, records.tobytes()]
-    if len(full) < len(staged):
-        prefixes = [
-            _ROW_PREFIX.pack(len(sql.STAGING_COLUMNS), 16, nodes[mac].bytes, 16, owner.bytes)
-            for mac in known
-        ]
-        chunks += [
-            _sparse_row(prefixes[codes[row]], columns, row, int(columns.micros[row]) - _PG_EPOCH_US)
-            for row in staged[~complete].tolist()
-        ]
-    chunks.append(_COPY_TRAILER)
+        params[name] = binary_array(
+            columns.metrics[staged, position], sql.STAGED_ELEMENT_TYPES[name]
+        )
     return StagedBatch(
-        data=b"".join(chunks),
+        params=params,
         rows=len(staged),
         unknown=unknown,
         future=future,
@@ -339,19 +260,16 @@ def _by_node(
 
 
 async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """COPY the staged rows into the staging table (created by ``begin_batch``) and insert
-    them (the nodes are locked since ``begin_batch``); look up conflicting items only when
-    some rows were not new."""
+    """Insert the staged rows not stored yet, in one statement (the nodes are locked since
+    ``begin_batch``); look up conflicting items only when some rows were not new."""
     if staged.rows == 0:
         return InsertOutcome(0, [])
     async with conn.cursor() as cur:
-        async with cur.copy(sql.COPY_STAGING_BINARY) as copy:
-            await copy.write(staged.data)
-        await cur.execute(sql.INSERT_READINGS)
+        await cur.execute(sql.INSERT_READINGS, staged.params)
         inserted = cur.rowcount
         conflicts: list[int] = []
         if inserted < staged.rows:
-            await cur.execute(sql.FIND_CONFLICTS)
+            await cur.execute(sql.FIND_CONFLICTS, staged.params)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)
 
@@ -362,7 +280,7 @@ async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: i
     if inserted == staged.rows:
         await conn.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
     elif inserted > 0:
-        await conn.execute(sql.ROLL_UP_INSERTED, {"owner_id": owner})
+        await conn.execute(sql.ROLL_UP_INSERTED, {**staged.params, "owner_id": owner})
 
 
 POINT_KEYS: tuple[str, ...] = (

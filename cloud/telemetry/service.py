@@ -104,9 +104,9 @@ async def ingest_readings(
 ) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
-    Parsing and COPY encoding of a body over ``INLINE_BODY_BYTES`` run in a thread, so other
+    Parsing and encoding of a body over ``INLINE_BODY_BYTES`` run in a thread, so other
     requests' database round trips are served meanwhile. Round trips: one pipelined read
-    (claim, node locks, nodes, alert states), the COPY, the insert, one pipelined write
+    (claim, node locks, nodes, alert states), the insert, one pipelined write
     (rollups, alert states, ack), the commit.
     """
     inline = len(body) <= INLINE_BODY_BYTES
@@ -136,7 +136,6 @@ async def ingest_readings(
         repository.stage_readings,
         columns,
         {mac: node.node_id for mac, node in contexts.items()},
-        hub.owner_id,
         horizon,
         now - timedelta(days=settings.readings_raw_retention_days),
     )

@@ -1,4 +1,4 @@
-"""Set-based SQL of the ingest path: staging table, insert, rollups, conflicts."""
+"""Set-based SQL of the ingest path: the staged batch, insert, rollups, conflicts."""
 
 from __future__ import annotations
 
@@ -8,34 +8,25 @@ from cloud.notifications.queueing import defer_events_sql
 from cloud.telemetry.models import METRICS
 from shared.metrics import REGISTRY
 
-STAGING_TABLE: Final = "reading_staging"
-
-CREATE_STAGING: Final = f"""
-CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
-    idx integer NOT NULL,
-    node_id uuid NOT NULL,
-    owner_id uuid NOT NULL,
-    measured_at timestamptz NOT NULL,
-    seq bigint,
-    source smallint NOT NULL,
-    channel smallint NOT NULL,
-    {", ".join(f"{entry.name} {entry.storage.sql}" for entry in REGISTRY)}
-) ON COMMIT DELETE ROWS
-"""
-
-STAGING_COLUMNS: Final = (
-    "node_id",
-    "owner_id",
-    "idx",
-    "measured_at",
-    "seq",
-    "source",
-    "channel",
-    *METRICS,
-)
-
-COPY_STAGING: Final = f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
-COPY_STAGING_BINARY: Final = COPY_STAGING + " WITH (FORMAT binary)"
+# The batch's readings to store, as one binary array parameter per column
+# (``telemetry.repository.stage_readings``): -1 stands for a missing seq and NaN for a missing
+# metric (a valid reading is always finite). Used as the CTE ``s`` of the statements below.
+STAGED_ELEMENT_TYPES: Final = {
+    "node_id": "uuid",
+    "idx": "int4",
+    "measured_at": "timestamptz",
+    "seq": "int8",
+    "source": "int2",
+    "channel": "int2",
+    **{entry.name: entry.storage.sql.lower() for entry in REGISTRY},
+}
+_STAGED = f"""
+s AS (
+    SELECT node_id, idx, measured_at, NULLIF(seq, -1) AS seq, source, channel,
+        {", ".join(f"NULLIF({m}, 'NaN') AS {m}" for m in METRICS)}
+    FROM unnest({", ".join(f"%({c})b::{t}[]" for c, t in STAGED_ELEMENT_TYPES.items())})
+         AS t({", ".join(STAGED_ELEMENT_TYPES)})
+)"""
 
 # The stored columns, in the table's (alignment) order; a node's owner is on ``nodes``.
 _READING_COLUMNS = ("measured_at", "node_id", "seq", *METRICS, "source", "channel")
@@ -135,9 +126,10 @@ FROM (SELECT DISTINCT hashtext(%(owner)s::text || '/' || mac) AS key
 # OFFSET 0 keeps the check a primary-key probe per staged row, as ON CONFLICT's is: as an
 # anti-join the planner may hash the whole month's partition (the temp table has no stats).
 INSERT_READINGS: Final = f"""
+WITH {_STAGED}
 INSERT INTO readings ({", ".join(_READING_COLUMNS)})
 SELECT DISTINCT ON (node_id, channel, measured_at) {", ".join(_READING_VALUES)}
-FROM {STAGING_TABLE} AS s
+FROM s
 WHERE NOT EXISTS (SELECT FROM readings AS r WHERE r.node_id = s.node_id
                   AND r.channel = s.channel AND r.measured_at = s.measured_at OFFSET 0)
 ORDER BY node_id, channel, measured_at, idx
@@ -171,13 +163,14 @@ WITH h AS MATERIALIZED (
 # Some staged rows were not new: aggregate the rows this transaction inserted (xmin is its
 # id; ingestion runs no savepoints), read back by their keys.
 ROLL_UP_INSERTED: Final = f"""
-WITH h AS MATERIALIZED (
+WITH {_STAGED},
+h AS MATERIALIZED (
     SELECT r.node_id, r.channel, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
         %(owner_id)s::uuid AS owner_id, count(*) AS n, max(r.measured_at) AS last_at,
         {_hour_aggregates("r.")}
     FROM readings AS r
     WHERE (r.node_id, r.channel, r.measured_at) IN
-          (SELECT node_id, channel, measured_at FROM {STAGING_TABLE})
+          (SELECT node_id, channel, measured_at FROM s)
       AND r.xmin = pg_current_xact_id()::xid
     GROUP BY r.node_id, r.channel, bucket
 ),
@@ -185,8 +178,9 @@ WITH h AS MATERIALIZED (
 
 # Items that were not inserted because the stored row at that key holds different values.
 FIND_CONFLICTS: Final = f"""
+WITH {_STAGED}
 SELECT s.idx
-FROM {STAGING_TABLE} AS s
+FROM s
 JOIN readings AS r ON r.node_id = s.node_id AND r.channel = s.channel
     AND r.measured_at = s.measured_at
 WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from starlette.types import ASGIApp
 
+from cloud.alerts import repository as alerts_repository
 from cloud.alerts.service import check_stale_nodes
+from cloud.db.engine import libpq_url
 from shared.sync import SYNC_ALERTS_PATH, SYNC_READINGS_PATH
 from tests.cloud.factories import HubAuth, create_hub, create_node, create_plant, create_user
 
@@ -99,6 +102,67 @@ async def test_low_battery_opens_and_resolves_with_margin(client: httpx.AsyncCli
     assert (await alerts_of(client, user.headers, status="open"))[0]["id"] == alert["id"]
     await push(client, hub, node["mac"], [(3, {"battery": 21})])
     assert await alerts_of(client, user.headers, status="open") == []
+
+
+async def test_an_alert_opened_while_its_twin_is_open_keeps_the_stored_one(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Evaluation that lost its state opens the alert again: the open one stays the only one and
+    the state points at it (the twin a batch's one alert insert could see)."""
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    await push(client, hub, node["mac"], [(0, {"battery": 5})])
+    [alert] = await alerts_of(client, user.headers)
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        conn.execute("DELETE FROM alert_states WHERE node_id = %s", (node["id"],))
+    await push(client, hub, node["mac"], [(1, {"battery": 4})])
+    assert [a["id"] for a in await alerts_of(client, user.headers)] == [alert["id"]]
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        state = conn.execute(
+            "SELECT alert_id::text FROM alert_states WHERE node_id = %s AND metric = 'battery'",
+            (node["id"],),
+        ).fetchone()
+    assert state == (alert["id"],)
+
+
+async def test_twins_in_one_insert_map_to_the_first(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Two new alerts of one node, kind and metric in one call: the second is the first's twin,
+    which the statement that inserts both cannot see (it is looked up on its own)."""
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    now = datetime.now(UTC)
+
+    def alert(metric: str) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "owner_id": user.id,
+            "plant_id": None,
+            "node_id": uuid.UUID(node["id"]),
+            "hub_id": hub.id,
+            "source": "cloud",
+            "kind": "threshold",
+            "metric": metric,
+            "status": "open",
+            "message": "twin",
+            "value": 1.0,
+            "threshold": None,
+            "opened_at": now,
+            "resolved_at": None,
+            "created_at": now,
+        }
+
+    first, second, other = alert("moisture"), alert("moisture"), alert("humidity")
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
+        stored = await alerts_repository.insert_cloud_alerts(conn, [first, second, other])
+        await conn.commit()
+    assert stored == {first["id"]: first["id"], second["id"]: first["id"], other["id"]: other["id"]}
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        count = conn.execute("SELECT count(*) FROM alerts WHERE node_id = %s", (node["id"],))
+        assert count.fetchone() == (2,)
 
 
 async def test_acknowledge_and_manual_resolve(client: httpx.AsyncClient) -> None:

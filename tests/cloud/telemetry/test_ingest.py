@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
 import psycopg
 import pytest
 
 from cloud.db.engine import libpq_url
+from cloud.ingest.validation import ReadingColumns
+from cloud.telemetry import repository, sql
+from shared.metrics import METRIC_NAMES
 from shared.sync import SYNC_READINGS_PATH
 from tests.cloud.conftest import both_database_routes
 from tests.cloud.factories import HubAuth, create_hub, create_node, create_user
@@ -237,11 +241,19 @@ async def test_a_reading_repeated_in_one_batch_is_stored_once(
 
 
 def test_the_stored_reading_check_is_a_key_probe_per_staged_row(database_url: str) -> None:
-    from cloud.telemetry import sql
-
+    mac, now = "02:00:00:00:00:01", datetime.now(UTC)
+    columns = ReadingColumns(
+        indexes=np.array([0], dtype=np.int64),
+        macs=[mac],
+        micros=np.array([round(now.timestamp() * 1e6)], dtype=np.int64),
+        seq=np.array([-1], dtype=np.int64),
+        source=np.zeros(1, dtype=np.int16),
+        metrics=np.full((1, len(METRIC_NAMES)), np.nan),
+        channel=np.zeros(1, dtype=np.int16),
+    )
+    staged = repository.stage_readings(columns, {mac: uuid.uuid4()}, now)
     with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute(sql.CREATE_STAGING)
-        plan = conn.execute("EXPLAIN " + sql.INSERT_READINGS).fetchall()
+        plan = conn.execute("EXPLAIN " + sql.INSERT_READINGS, staged.params).fetchall()
     text = "\n".join(row[0] for row in plan)
     # An anti-join could hash a whole month of readings for every batch.
     assert "Anti Join" not in text, text
