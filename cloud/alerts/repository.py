@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from cloud.alerts.models import Alert, AlertState
+from cloud.notifications.queueing import Event, defer_events_sql
 from cloud.pagination import Keyset, Page, PageRequest, SortKey, page_of
 
 Conn = psycopg.AsyncConnection[Any]
@@ -79,60 +80,110 @@ async def forget_state_of_alert(session: AsyncSession, alert_id: uuid.UUID) -> N
     )
 
 
-_STATE_COLUMNS = """
-        FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::timestamptz[], %b::float8[],
-                    %b::uuid[], %b::timestamptz[])
+def _state_columns(prefix: str) -> str:
+    return f"""
+        FROM unnest(%({prefix}_node)s::uuid[], %({prefix}_metric)s::text[],
+                    %({prefix}_breach)s::text[], %({prefix}_since)s::timestamptz[],
+                    %({prefix}_value)s::float8[], %({prefix}_alert)s::uuid[],
+                    %({prefix}_evaluated)s::timestamptz[])
              AS t(node_id, metric, breach, since, value, alert_id, evaluated)"""
 
-# A plain UPDATE of the rows read with the batch: an upsert's ON CONFLICT DO UPDATE writes a
-# row-lock WAL record before each update, as many bytes again as the (HOT) update itself.
-_UPDATE_STATES = f"""
-        UPDATE alert_states AS s SET
-            breach = t.breach,
-            breach_since = t.since,
-            breach_value = t.value,
-            alert_id = t.alert_id,
-            last_evaluated_at = t.evaluated
-        {_STATE_COLUMNS}
-        WHERE s.node_id = t.node_id AND s.metric = t.metric
-        """
 
-_UPSERT_STATES = f"""
-        INSERT INTO alert_states
-            (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
-             last_evaluated_at)
-        SELECT node_id, metric, %s, breach, since, value, alert_id, evaluated
-        {_STATE_COLUMNS}
-        ON CONFLICT (node_id, metric) DO UPDATE SET
-            breach = excluded.breach,
-            breach_since = excluded.breach_since,
-            breach_value = excluded.breach_value,
-            alert_id = excluded.alert_id,
-            last_evaluated_at = excluded.last_evaluated_at
-        """
+_STATE_KEYS = ("node", "metric", "breach", "since", "value", "alert", "evaluated")
+
+# What one batch's evaluation writes, in one statement (data-modifying CTEs always run to
+# completion; the events' jobs are referenced so that they are queued): alerts resolved, the
+# deliveries of the events (``cloud.notifications.queueing``), the alert states that changed (a
+# plain UPDATE of the rows read with the batch: an upsert's ON CONFLICT DO UPDATE writes a
+# row-lock WAL record before each update, as many bytes again as the HOT update itself) and
+# the states not stored yet (upserted: a concurrent first batch of the same node may have
+# inserted one meanwhile). The two state sets never share a key.
+_SAVE_EVALUATION = f"""
+WITH resolved AS (
+    UPDATE alerts AS a SET status = 'resolved', resolved_at = t.at
+    FROM unnest(%(resolve_ids)s::uuid[], %(resolve_at)s::timestamptz[]) AS t(id, at)
+    WHERE a.id = t.id AND a.status <> 'resolved'
+    RETURNING 1
+),
+changed AS (
+    UPDATE alert_states AS s SET
+        breach = t.breach,
+        breach_since = t.since,
+        breach_value = t.value,
+        alert_id = t.alert_id,
+        last_evaluated_at = t.evaluated
+    {_state_columns("changed")}
+    WHERE s.node_id = t.node_id AND s.metric = t.metric
+    RETURNING 1
+),
+added AS (
+    INSERT INTO alert_states
+        (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
+         last_evaluated_at)
+    SELECT node_id, metric, %(owner_id)s, breach, since, value, alert_id, evaluated
+    {_state_columns("new")}
+    ON CONFLICT (node_id, metric) DO UPDATE SET
+        breach = excluded.breach,
+        breach_since = excluded.breach_since,
+        breach_value = excluded.breach_value,
+        alert_id = excluded.alert_id,
+        last_evaluated_at = excluded.last_evaluated_at
+    RETURNING 1
+),
+queued AS ({
+    defer_events_sql(
+        "SELECT * FROM unnest(%(subject_ids)s::uuid[], %(owner_ids)s::uuid[], %(events)s::text[])"
+    )
+})
+SELECT (SELECT count(*) FROM resolved), (SELECT count(*) FROM changed),
+       (SELECT count(*) FROM added), (SELECT cardinality(jobs) FROM queued)
+"""
 
 
-async def save_states(
+def _state_params(prefix: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)] or [
+        [] for _ in _STATE_KEYS
+    ]
+    return {f"{prefix}_{key}": column for key, column in zip(_STATE_KEYS, columns, strict=True)}
+
+
+async def save_evaluation(
     conn: Conn,
     owner_id: uuid.UUID,
+    resolutions: Sequence[tuple[uuid.UUID, datetime]],
+    events: Sequence[Event],
     rows: Sequence[tuple[Any, ...]],
-    stored: Mapping[tuple[uuid.UUID, str], tuple[Any, ...]] | None = None,
+    stored: Mapping[tuple[uuid.UUID, str], tuple[Any, ...]],
 ) -> None:
-    """Write (node, metric, breach, since, value, alert_id, last_evaluated_at) rows.
+    """Resolve alerts (id, resolved_at) still unresolved, queue ``events`` and write the
+    (node, metric, breach, since, value, alert_id, last_evaluated_at) state ``rows``, in one
+    statement sent without waiting (none when there is nothing to write).
 
-    ``stored`` holds the rows as read with the batch, by (node, metric): a row equal to its
-    stored one is not written, one that differs is updated, and only those not stored yet are
-    upserted (a concurrent first batch of the same node may have inserted it meanwhile)."""
-    stored = stored or {}
-    changed = [row for row in rows if (row[0], row[1]) in stored]
-    changed = [row for row in changed if tuple(stored[(row[0], row[1])][:7]) != tuple(row)]
+    ``stored`` holds the states as read with the batch, by (node, metric): a row equal to its
+    stored one is not written, one that differs is updated, one not stored yet is upserted."""
+    changed = [
+        row
+        for row in rows
+        if (row[0], row[1]) in stored and tuple(stored[(row[0], row[1])][:7]) != tuple(row)
+    ]
     new = [row for row in rows if (row[0], row[1]) not in stored]
-    if changed:
-        columns = list(zip(*changed, strict=True))
-        await conn.execute(_UPDATE_STATES, [list(column) for column in columns])
-    if new:
-        columns = list(zip(*new, strict=True))
-        await conn.execute(_UPSERT_STATES, (owner_id, *[list(column) for column in columns]))
+    if not (resolutions or events or changed or new):
+        return
+    ids = [alert_id for alert_id, _ in resolutions]
+    times = [at for _, at in resolutions]
+    await conn.execute(
+        _SAVE_EVALUATION,
+        {
+            "owner_id": owner_id,
+            "resolve_ids": ids,
+            "resolve_at": times,
+            "subject_ids": [event.subject_id for event in events],
+            "owner_ids": [event.owner_id for event in events],
+            "events": [event.event for event in events],
+            **_state_params("changed", changed),
+            **_state_params("new", new),
+        },
+    )
 
 
 _ALERT_TYPES = {
@@ -210,17 +261,17 @@ async def insert_cloud_alerts(
 
 
 async def resolve_alerts(conn: Conn, resolutions: Sequence[tuple[uuid.UUID, datetime]]) -> None:
-    """Resolve alerts (id, resolved_at) that are still unresolved."""
+    """Resolve alerts (id, resolved_at) that are still unresolved (``save_evaluation`` does it
+    too, with the batch's other writes)."""
     if not resolutions:
         return
-    ids, times = zip(*resolutions, strict=True)
     await conn.execute(
         """
         UPDATE alerts AS a SET status = 'resolved', resolved_at = t.at
         FROM unnest(%s::uuid[], %s::timestamptz[]) AS t(id, at)
         WHERE a.id = t.id AND a.status <> 'resolved'
         """,
-        (list(ids), list(times)),
+        ([alert_id for alert_id, _ in resolutions], [at for _, at in resolutions]),
     )
 
 

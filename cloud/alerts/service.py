@@ -161,9 +161,12 @@ async def evaluate_ingested(
     state_rows += await _daily_light(
         conn, owner_id, contexts, by_node, states, now, to_open, to_resolve
     )
-    await repository.resolve_alerts(conn, to_resolve)
     events = [(alert_id, RESOLVED) for alert_id, _ in to_resolve]
+    resolve_later = to_resolve
     if to_open:
+        # An alert resolved by this batch frees its node, kind and metric for one it opens.
+        await repository.resolve_alerts(conn, to_resolve)
+        resolve_later = []
         stored_ids = await repository.insert_cloud_alerts(conn, to_open)
         state_rows = [(*row[:5], stored_ids.get(row[5], row[5]), row[6]) for row in state_rows]
         for alert in to_open:
@@ -172,10 +175,16 @@ async def evaluate_ingested(
                 events.append((alert["id"], OPENED))
                 if alert["status"] == "resolved":
                     events.append((alert["id"], RESOLVED))
-    await _notify(conn, owner_id, events)
     # A stable order of writes; the batch's node locks (telemetry LOCK_NODES) keep batches apart.
     state_rows.sort(key=lambda row: (row[0], row[1]))
-    await repository.save_states(conn, owner_id, state_rows, states)
+    await repository.save_evaluation(
+        conn,
+        owner_id,
+        resolve_later,
+        [Event(alert_id, owner_id, name) for alert_id, name in events],
+        state_rows,
+        states,
+    )
 
 
 def _collect(

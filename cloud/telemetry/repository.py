@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.db.arrays import BinaryArray, binary_array
 from cloud.ingest.batches import CLAIM_SQL, STORED_SQL
 from cloud.ingest.context import NodeContext
-from cloud.ingest.validation import NodeReadings, ReadingColumns, utc_from_micros
+from cloud.ingest.validation import NodeReadings, ReadingColumns
 from cloud.telemetry import sql
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
 from shared.metrics import METRIC_NAMES, threshold_fields
@@ -158,22 +158,20 @@ class StagedBatch:
         highs = np.maximum.reduceat(np.where(present, stored, -np.inf), starts, axis=0)
         for column in (sums, lows, highs):
             column[empty] = np.nan  # NULL, as an aggregate over no values
+        node_bytes = np.frombuffer(b"".join(node.bytes for node in self.node_ids), np.uint8)
         params: dict[str, Any] = {
             "owner_id": owner,
-            "node_id": [self.node_ids[code] for code in codes[starts].tolist()],
-            "channel": channels[starts].tolist(),
-            "bucket": [utc_from_micros(hour * _HOUR_US) for hour in hours[starts].tolist()],
-            "n": np.diff(np.append(starts, len(codes))).tolist(),
-            "last_at": [
-                utc_from_micros(at)
-                for at in np.maximum.reduceat(self.micros[order], starts).tolist()
-            ],
+            "node_id": binary_array(node_bytes.reshape(-1, 16)[codes[starts]], "uuid"),
+            "channel": binary_array(channels[starts], "int4"),
+            "bucket": binary_array(hours[starts] * _HOUR_US, "timestamptz"),
+            "n": binary_array(np.diff(np.append(starts, len(codes))), "int4"),
+            "last_at": binary_array(np.maximum.reduceat(self.micros[order], starts), "timestamptz"),
         }
         for position, name in enumerate(METRIC_NAMES):
-            params[f"{name}_count"] = counts[:, position].tolist()
-            params[f"{name}_min"] = lows[:, position].tolist()
-            params[f"{name}_max"] = highs[:, position].tolist()
-            params[f"{name}_sum"] = sums[:, position].tolist()
+            params[f"{name}_count"] = binary_array(counts[:, position], "int4")
+            params[f"{name}_min"] = binary_array(lows[:, position], "real")
+            params[f"{name}_max"] = binary_array(highs[:, position], "real")
+            params[f"{name}_sum"] = binary_array(sums[:, position], "float8")
         return params
 
 

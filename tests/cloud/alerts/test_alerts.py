@@ -91,6 +91,28 @@ async def test_moisture_alert_needs_min_duration_and_resolves_with_hysteresis(
     assert [a["id"] for a in per_plant.json()] == [opened[0]["id"]]
 
 
+async def test_one_batch_resolves_an_alert_and_opens_the_next(
+    client: httpx.AsyncClient,
+) -> None:
+    """The alert a batch resolves frees its node, kind and metric for the one it opens later."""
+    user = await create_user(client)
+    hub = await create_hub(client, user)
+    node = await create_node(client, user, hub=hub)
+    await create_plant(
+        client, user, "Fern", node=node, species_id=12, overrides={"moisture_min": 30}
+    )
+    mac = node["mac"]
+    await push(client, hub, mac, [(0, {"moisture": 25}), (10, {"moisture": 24})])
+    [first] = await alerts_of(client, user.headers)
+    wet_then_dry = [(20, {"moisture": 40}), (30, {"moisture": 22}), (40, {"moisture": 21})]
+    await push(client, hub, mac, wet_then_dry)
+    alerts = await alerts_of(client, user.headers)
+    assert [(a["id"] == first["id"], a["status"]) for a in alerts] == [
+        (False, "open"),
+        (True, "resolved"),
+    ]
+
+
 async def test_low_battery_opens_and_resolves_with_margin(client: httpx.AsyncClient) -> None:
     user = await create_user(client)
     hub = await create_hub(client, user)
