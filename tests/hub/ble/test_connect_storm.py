@@ -117,7 +117,9 @@ async def test_attempts_on_absent_nodes_do_not_refuse_the_present_ones(
         for node in away:
             await node.go_out_of_range()
         ended = {n.mac: gateway.sessions_ended(n.mac) for n in away}
-        reports = {n.mac: len(gateway.session_reports[n.mac]) for n in near}
+        # Counted once they are gone: on a slow host (pi-check's emulated arm64) the first nodes
+        # may have had a second session while the last ones waited for their first.
+        reports = {n.mac: len(gateway.session_reports[n.mac]) for n in garden.nodes}
         for node in garden.nodes:
             await gateway.request_session(node.mac)
         await eventually(
@@ -131,5 +133,5 @@ async def test_attempts_on_absent_nodes_do_not_refuse_the_present_ones(
     finally:
         await gateway.stop()
         await garden.stop()
-    assert all(len(gateway.session_reports[n.mac]) == 1 for n in away)
+    assert all(len(gateway.session_reports[n.mac]) == reports[n.mac] for n in away)
     assert _disallowed(caplog) == []
