@@ -4,6 +4,7 @@ and alerts pushed by hubs."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -11,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 import structlog
 from pydantic import ValidationError
@@ -44,7 +44,7 @@ from shared.alerts import (
     min_duration_of,
 )
 from shared.metrics import DLI as DAILY_LIGHT
-from shared.metrics import SPECS, Metric
+from shared.metrics import METRIC_NAMES, SPECS, Metric
 from shared.sync import (
     AlertBatch,
     AlertIn,
@@ -58,6 +58,9 @@ from shared.sync import (
 
 _log = structlog.get_logger("cloud.alerts")
 
+# A node's (low, high) limits per metric.
+_Limits = dict[Metric, tuple[float | None, float | None]]
+
 
 OPENED: Final = "alert.opened"
 RESOLVED: Final = "alert.resolved"
@@ -68,12 +71,37 @@ def alert_public(alert: Alert) -> AlertPublic:
     return AlertPublic.model_validate(alert, from_attributes=True)
 
 
-def _thresholds(context: NodeContext) -> Thresholds | None:
-    """The node's plant's ranges (species merged with overrides), if it has a plant."""
+@functools.lru_cache(maxsize=4096)
+def _parsed_thresholds(species: bytes, overrides: bytes) -> Thresholds:
+    base = Thresholds.model_validate(orjson.loads(species))
+    extra = orjson.loads(overrides)
+    return base.merged(Thresholds.model_validate(extra) if extra else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_limits(species: bytes, overrides: bytes, low_battery: float) -> _Limits:
+    return limits(_parsed_thresholds(species, overrides), low_battery)
+
+
+def _keys(context: NodeContext) -> tuple[bytes, bytes] | None:
     if context.plant_id is None or not (context.species or context.overrides):
         return None
-    base = Thresholds.model_validate(context.species or {})
-    return base.merged(Thresholds.model_validate(context.overrides) if context.overrides else None)
+    overrides = context.overrides or None
+    return orjson.dumps(context.species or {}), orjson.dumps(overrides, option=orjson.OPT_SORT_KEYS)
+
+
+def _thresholds(context: NodeContext) -> Thresholds | None:
+    """The node's plant's ranges (species merged with overrides), if it has a plant. Many
+    nodes share a species and few override it: parsed once per distinct species and
+    overrides, not per node and batch (the models are frozen)."""
+    keys = _keys(context)
+    return None if keys is None else _parsed_thresholds(*keys)
+
+
+def _limits(context: NodeContext, low_battery: float) -> _Limits:
+    """``shared.alerts.limits`` of the node's thresholds, cached as ``_thresholds`` is."""
+    keys = _keys(context)
+    return limits(None, low_battery) if keys is None else _parsed_limits(*keys, low_battery)
 
 
 def _unit(metric: Metric) -> str:
@@ -133,22 +161,25 @@ async def evaluate_ingested(
     for mac, readings in by_node.items():
         context = contexts[mac]
         node_id = context.node_id
-        for metric, (low, high) in limits(_thresholds(context), settings.low_battery_pct).items():
+        # Each metric's smallest and largest value in one pass (NaN: the metric is absent).
+        lowest = np.fmin.reduce(readings.metrics, axis=0)
+        highest = np.fmax.reduce(readings.metrics, axis=0)
+        for metric, (low, high) in _limits(context, settings.low_battery_pct).items():
             name = metric.value
-            values = readings.column(metric)
-            present = np.flatnonzero(~np.isnan(values))
-            if len(present) == 0:
+            position = METRIC_NAMES.index(name)
+            if np.isnan(lowest[position]):
                 continue
-            duration = min_duration_of(metric, min_duration)
-            rows = present.tolist()
             stored = states.get((node_id, name))
             state = (
                 MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
                 if stored
                 else MetricState()
             )
-            if _quiet(state, values[rows], low, high):
+            if _quiet(state, float(lowest[position]), float(highest[position]), low, high):
                 continue
+            values = readings.metrics[:, position]
+            rows = np.flatnonzero(~np.isnan(values)).tolist()
+            duration = min_duration_of(metric, min_duration)
             state.last_evaluated_at = _watermark(state.last_evaluated_at, context.last_reading_at)
             series = [(readings.at(row), float(values[row])) for row in rows]
             outcome = evaluate(state, metric, low, high, duration, series, uuid.uuid4)
@@ -293,14 +324,13 @@ async def _daily_light(
 
 
 def _quiet(
-    state: MetricState, values: npt.NDArray[np.float64], low: float | None, high: float | None
+    state: MetricState, lowest: float, highest: float, low: float | None, high: float | None
 ) -> bool:
-    """Nothing can happen: no breach or alert pending and every value inside the limits."""
+    """Nothing can happen: no breach or alert pending and every value (``lowest`` to
+    ``highest``) inside the limits."""
     if state.breach is not None or state.alert_id is not None:
         return False
-    return (low is None or float(values.min()) >= low) and (
-        high is None or float(values.max()) <= high
-    )
+    return (low is None or lowest >= low) and (high is None or highest <= high)
 
 
 def _watermark(state_at: datetime | None, node_at: datetime | None) -> datetime | None:

@@ -8,6 +8,7 @@ sentinel (NaN, -1) and turn it into NULL in SQL (``NULLIF``).
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,12 +19,17 @@ import psycopg
 from psycopg import adapt, pq
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _ElementType:
     element_oid: int
     array_oid: int
     dtype: str  # big-endian numpy format of one element
     size: int
+
+    @functools.cached_property
+    def records(self) -> np.dtype[Any]:
+        """One element on the wire: its length, then its value (parsed once, not per array)."""
+        return np.dtype([("size", ">i4"), ("value", self.dtype)])
 
 
 ELEMENT_TYPES: Final = {
@@ -58,7 +64,7 @@ def binary_array(values: npt.ArrayLike, element: str) -> BinaryArray:
     count = len(column)
     if count == 0:
         return BinaryArray(_EMPTY.pack(0, 0, kind.element_oid), kind.array_oid)
-    records = np.empty(count, dtype=[("size", ">i4"), ("value", kind.dtype)])
+    records = np.empty(count, dtype=kind.records)
     records["size"] = kind.size
     records["value"] = column
     header = _HEADER.pack(1, 0, kind.element_oid, count, 1)

@@ -117,9 +117,6 @@ class InsertOutcome:
     conflicts: list[int]
 
 
-_HOUR_US = 3_600_000_000
-
-
 @dataclass(slots=True)
 class StagedBatch:
     """The readings to store as array parameters (``sql.STAGED_ELEMENT_TYPES``), and what was left
@@ -132,47 +129,6 @@ class StagedBatch:
     too_old: list[int]  # item indexes before shared.sync.EARLIEST_TIME (a clock never set)
     expired: list[int]  # item indexes older than the raw readings are kept (``earliest``)
     by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
-    node_ids: list[uuid.UUID]  # per node code
-    codes: npt.NDArray[np.int64]  # node code of each staged row
-    micros: npt.NDArray[np.int64]  # measured_at of each staged row
-    metrics: npt.NDArray[np.float64]  # metrics of each staged row (NaN: missing)
-    channels: npt.NDArray[np.int16]  # channel of each staged row
-
-    def hourly_aggregates(self, owner: uuid.UUID) -> dict[str, Any]:
-        """Parameters of ``sql.ROLL_UP_AGGREGATES``: per node, channel and hour, the row count,
-        the newest time and count/min/max/sum of each metric as PostgreSQL would compute them
-        over the stored (single precision) values."""
-        hours = self.micros // _HOUR_US
-        order = np.lexsort((hours, self.channels, self.codes))
-        codes, hours, channels = self.codes[order], hours[order], self.channels[order]
-        change = (
-            (codes[1:] != codes[:-1]) | (channels[1:] != channels[:-1]) | (hours[1:] != hours[:-1])
-        )
-        starts = np.flatnonzero(np.concatenate(([True], change)))
-        stored = self.metrics[order].astype(np.float32)
-        present = ~np.isnan(stored)
-        counts = np.add.reduceat(present.astype(np.int64), starts, axis=0)
-        empty = counts == 0
-        sums = np.add.reduceat(np.where(present, stored.astype(np.float64), 0.0), starts, axis=0)
-        lows = np.minimum.reduceat(np.where(present, stored, np.inf), starts, axis=0)
-        highs = np.maximum.reduceat(np.where(present, stored, -np.inf), starts, axis=0)
-        for column in (sums, lows, highs):
-            column[empty] = np.nan  # NULL, as an aggregate over no values
-        node_bytes = np.frombuffer(b"".join(node.bytes for node in self.node_ids), np.uint8)
-        params: dict[str, Any] = {
-            "owner_id": owner,
-            "node_id": binary_array(node_bytes.reshape(-1, 16)[codes[starts]], "uuid"),
-            "channel": binary_array(channels[starts], "int4"),
-            "bucket": binary_array(hours[starts] * _HOUR_US, "timestamptz"),
-            "n": binary_array(np.diff(np.append(starts, len(codes))), "int4"),
-            "last_at": binary_array(np.maximum.reduceat(self.micros[order], starts), "timestamptz"),
-        }
-        for position, name in enumerate(METRIC_NAMES):
-            params[f"{name}_count"] = binary_array(counts[:, position], "int4")
-            params[f"{name}_min"] = binary_array(lows[:, position], "real")
-            params[f"{name}_max"] = binary_array(highs[:, position], "real")
-            params[f"{name}_sum"] = binary_array(sums[:, position], "float8")
-        return params
 
 
 _EARLIEST_US = round(EARLIEST_TIME.timestamp() * 1e6)
@@ -230,11 +186,6 @@ def stage_readings(
         too_old=too_old,
         expired=expired,
         by_node=_by_node(columns, staged, codes, known),
-        node_ids=[nodes[mac] for mac in known],
-        codes=codes[staged],
-        micros=columns.micros[staged],
-        metrics=columns.metrics[staged],
-        channels=columns.channel[staged],
     )
 
 
@@ -257,28 +208,22 @@ def _by_node(
     }
 
 
-async def insert_readings(conn: Conn, staged: StagedBatch) -> InsertOutcome:
-    """Insert the staged rows not stored yet, in one statement (the nodes are locked since
-    ``begin_batch``); look up conflicting items only when some rows were not new."""
+async def insert_readings(conn: Conn, staged: StagedBatch, owner: uuid.UUID) -> InsertOutcome:
+    """Insert the staged rows not stored yet and roll up exactly those, in one statement (the
+    nodes are locked since ``begin_batch``); look up conflicting items only when some rows
+    were not new."""
     if staged.rows == 0:
         return InsertOutcome(0, [])
+    params = {**staged.params, "owner_id": owner}
     async with conn.cursor() as cur:
-        await cur.execute(sql.INSERT_READINGS, staged.params)
-        inserted = cur.rowcount
+        await cur.execute(sql.INSERT_READINGS, params)
+        row = await cur.fetchone()
+        inserted = int(row[0]) if row else 0
         conflicts: list[int] = []
         if inserted < staged.rows:
             await cur.execute(sql.FIND_CONFLICTS, staged.params)
             conflicts = [int(row[0]) for row in await cur.fetchall()]
     return InsertOutcome(inserted, conflicts)
-
-
-async def roll_up(conn: Conn, staged: StagedBatch, owner: uuid.UUID, inserted: int) -> None:
-    """Roll up exactly the rows ``insert_readings`` inserted: from aggregates computed here
-    when all were new, from the rows read back otherwise. Sends without waiting (pipeline)."""
-    if inserted == staged.rows:
-        await conn.execute(sql.ROLL_UP_AGGREGATES, staged.hourly_aggregates(owner))
-    elif inserted > 0:
-        await conn.execute(sql.ROLL_UP_INSERTED, {**staged.params, "owner_id": owner})
 
 
 POINT_KEYS: tuple[str, ...] = (

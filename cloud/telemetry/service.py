@@ -106,8 +106,8 @@ async def ingest_readings(
 
     Parsing and encoding of a body over ``INLINE_BODY_BYTES`` run in a thread, so other
     requests' database round trips are served meanwhile. Round trips: one pipelined read
-    (claim, node locks, nodes, alert states), the insert, one pipelined write
-    (rollups, alert states, ack), the commit.
+    (claim, node locks, nodes, alert states), the insert with its rollups, one pipelined
+    write (alert states, ack), the commit.
     """
     inline = len(body) <= INLINE_BODY_BYTES
     batch = await _cpu_work(inline, parse_readings_body, body)
@@ -139,7 +139,7 @@ async def ingest_readings(
         horizon,
         now - timedelta(days=settings.readings_raw_retention_days),
     )
-    outcome = await repository.insert_readings(conn, staged)
+    outcome = await repository.insert_readings(conn, staged, hub.owner_id)
     inserted, conflicts = outcome.inserted, outcome.conflicts
     rejected += [
         ItemRejection(
@@ -189,7 +189,6 @@ async def ingest_readings(
     )
     async with conn.pipeline():
         if inserted:
-            await repository.roll_up(conn, staged, hub.owner_id, inserted)
             await alerts_service.evaluate_ingested(
                 conn,
                 settings,

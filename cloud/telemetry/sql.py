@@ -119,60 +119,35 @@ FROM (SELECT DISTINCT hashtext(%(owner)s::text || '/' || mac) AS key
       FROM unnest(%(macs)s::text[]) AS mac ORDER BY key) AS keys
 """
 
-# Insert the staged rows that are not stored yet (the first of each key the batch repeats);
-# the rollups follow in a second statement, which sees these rows. No ON CONFLICT DO
-# NOTHING: its speculative insertion writes a confirmation WAL record after every row, a
-# third of the row's own (``LOCK_NODES`` keeps other batches' rows of these nodes out).
-# OFFSET 0 keeps the check a primary-key probe per staged row, as ON CONFLICT's is: as an
-# anti-join the planner may hash the whole month's partition (the temp table has no stats).
+# Insert the staged rows that are not stored yet (the first of each key the batch repeats) and
+# roll up exactly those rows, from what the insert returns: their hourly aggregates are upserted
+# into the hourly rollup and re-aggregated per day (much smaller) into the daily rollup; each
+# node's last_reading_at moves forward and the stale alerts of nodes that reported are resolved
+# (queueing their notifications, ``cloud.notifications.queueing``). One statement: a 40-reading
+# batch pays one parse, plan and round trip instead of two, and the rollups need no parameters
+# of their own. Data-modifying CTEs always run to completion; the first column is the count of
+# rows inserted.
+# No ON CONFLICT DO NOTHING: its speculative insertion writes a confirmation WAL record after
+# every row, a third of the row's own (``LOCK_NODES`` keeps other batches' rows of these nodes
+# out). OFFSET 0 keeps the check a primary-key probe per staged row, as ON CONFLICT's is: as an
+# anti-join the planner may hash the whole month's partition (the array has no stats).
 INSERT_READINGS: Final = f"""
-WITH {_STAGED}
-INSERT INTO readings ({", ".join(_READING_COLUMNS)})
-SELECT DISTINCT ON (node_id, channel, measured_at) {", ".join(_READING_VALUES)}
-FROM s
-WHERE NOT EXISTS (SELECT FROM readings AS r WHERE r.node_id = s.node_id
-                  AND r.channel = s.channel AND r.measured_at = s.measured_at OFFSET 0)
-ORDER BY node_id, channel, measured_at, idx
-"""
-
-# Every staged row was inserted: the hourly aggregates of exactly those rows, computed by the
-# caller from the staged columns, arrive as arrays. Upsert them into the hourly rollup and
-# their (much smaller) re-aggregation per day into the daily rollup; move each node's
-# last_reading_at forward and resolve the stale alerts of nodes that reported (queueing their
-# notifications, ``cloud.notifications.queueing``). Data-modifying CTEs always run to completion.
-_GIVEN_COLUMNS = ", ".join(
-    f"{m}_count, NULLIF({m}_min, 'NaN') AS {m}_min, NULLIF({m}_max, 'NaN') AS {m}_max, "
-    f"NULLIF({m}_sum, 'NaN') AS {m}_sum"
-    for m in METRICS
-)
-# Binary parameters (%b): text arrays would format and quote-check every number.
-_GIVEN_ARRAYS = ", ".join(
-    f"%({m}_count)b::int[], %({m}_min)b::real[], %({m}_max)b::real[], %({m}_sum)b::float8[]"
-    for m in METRICS
-)
-ROLL_UP_AGGREGATES: Final = f"""
-WITH h AS MATERIALIZED (
-    SELECT node_id, channel::smallint AS channel, bucket, %(owner_id)s::uuid AS owner_id, n,
-        last_at, {_GIVEN_COLUMNS}
-    FROM unnest(%(node_id)b::uuid[], %(channel)b::int[], %(bucket)b::timestamptz[],
-                %(n)b::int[], %(last_at)b::timestamptz[], {_GIVEN_ARRAYS})
-         AS t(node_id, channel, bucket, n, last_at, {_HOUR_COLUMNS})
-),
-{_AFTER_H}"""
-
-# Some staged rows were not new: aggregate the rows this transaction inserted (xmin is its
-# id; ingestion runs no savepoints), read back by their keys.
-ROLL_UP_INSERTED: Final = f"""
 WITH {_STAGED},
+ins AS (
+    INSERT INTO readings ({", ".join(_READING_COLUMNS)})
+    SELECT DISTINCT ON (node_id, channel, measured_at) {", ".join(_READING_VALUES)}
+    FROM s
+    WHERE NOT EXISTS (SELECT FROM readings AS r WHERE r.node_id = s.node_id
+                      AND r.channel = s.channel AND r.measured_at = s.measured_at OFFSET 0)
+    ORDER BY node_id, channel, measured_at, idx
+    RETURNING node_id, channel, measured_at, {", ".join(METRICS)}
+),
 h AS MATERIALIZED (
-    SELECT r.node_id, r.channel, date_trunc('hour', r.measured_at, 'UTC') AS bucket,
-        %(owner_id)s::uuid AS owner_id, count(*) AS n, max(r.measured_at) AS last_at,
-        {_hour_aggregates("r.")}
-    FROM readings AS r
-    WHERE (r.node_id, r.channel, r.measured_at) IN
-          (SELECT node_id, channel, measured_at FROM s)
-      AND r.xmin = pg_current_xact_id()::xid
-    GROUP BY r.node_id, r.channel, bucket
+    SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket,
+        %(owner_id)s::uuid AS owner_id, count(*) AS n, max(measured_at) AS last_at,
+        {_HOUR_AGGREGATES}
+    FROM ins
+    GROUP BY node_id, channel, bucket
 ),
 {_AFTER_H}"""
 
