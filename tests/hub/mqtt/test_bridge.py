@@ -139,9 +139,15 @@ async def test_discovery_follows_the_documented_schema_and_states_follow_reading
     await measure(store, 41.0, 1)
     hid = hub_id(hub)
     async with watching(broker.port) as watcher:
+        # ``measure`` stores the reading, then the node's status: the bridge may publish
+        # between the two, so wait for the state that carries both.
         await watcher.until(
-            lambda: node_state(watcher, hid)["moisture"] == 41.0 and check_everything(watcher),
-            "the node's first reading, every config and state",
+            lambda: (
+                node_state(watcher, hid)["moisture"] == 41.0
+                and node_state(watcher, hid)["rssi"] is not None
+                and check_everything(watcher)
+            ),
+            "the node's first reading and status, every config and state",
         )
         state = node_state(watcher, hid)
         # Every registry metric the node reported is an entity of the node, with the unit,
