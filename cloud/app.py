@@ -14,9 +14,10 @@ from cloud.conventions import install_http_conventions
 from cloud.db.engine import build_engine
 from cloud.db.migrations import check_at_head, upgrade_to_head
 from cloud.db.replica import open_read_routing
-from cloud.db.session import open_read_database
+from cloud.db.session import autocommit_connection, open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
+from cloud.ingest.group import open_group_commit
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
 from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
@@ -97,6 +98,12 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                 )
             app.state.vapid = await asyncio.to_thread(vapid_or_none, settings)
             from cloud.images.runtime import image_runtime
+            from cloud.telemetry.service import (
+                GROUP_MAX_READINGS,
+                apply_group,
+                member_keys,
+                member_weight,
+            )
             from cloud.worker import inline_worker
 
             async with (
@@ -113,7 +120,19 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                 ) as read_routing,
                 image_runtime(app, settings),
                 inline_worker(app, settings, settings.direct_database_url(url)),
+                open_group_commit(
+                    lambda: autocommit_connection(engine),
+                    lambda conn, members: apply_group(conn, settings, metrics, members),
+                    member_keys,
+                    transactions=settings.ingest_group_transactions,
+                    max_batches=settings.ingest_group_max_batches,
+                    weight=member_weight,
+                    max_weight=GROUP_MAX_READINGS,
+                    on_group=metrics.ingest_group_batches.observe,
+                    on_fallback=metrics.ingest_group_fallbacks.inc,
+                ) as ingest_groups,
             ):
+                app.state.ingest_groups = ingest_groups
                 app.state.read_database = read_database
                 app.state.read_routing = read_routing
                 _log.info("cloud_started", environment=settings.environment.value)

@@ -43,6 +43,8 @@ class CloudMetrics:
     ingest_rows: Counter
     alerts_opened: Counter
     batch_id_conflicts: Counter
+    ingest_group_batches: Histogram
+    ingest_group_fallbacks: Counter
 
     @classmethod
     def create(cls) -> CloudMetrics:
@@ -73,6 +75,17 @@ class CloudMetrics:
                 "plantvita_cloud_batch_id_conflicts",
                 "Batch ids re-sent with different contents (answered 409)",
                 ["kind"],
+                registry=registry,
+            ),
+            ingest_group_batches=Histogram(
+                "plantvita_cloud_ingest_group_batches",
+                "Reading batches applied per ingest transaction (group commit)",
+                registry=registry,
+                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            ),
+            ingest_group_fallbacks=Counter(
+                "plantvita_cloud_ingest_group_fallbacks",
+                "Ingest groups that failed and were applied again one batch per transaction",
                 registry=registry,
             ),
         )

@@ -120,7 +120,8 @@ added AS (
     INSERT INTO alert_states
         (node_id, metric, owner_id, breach, breach_since, breach_value, alert_id,
          last_evaluated_at)
-    SELECT node_id, metric, %(owner_id)s, breach, since, value, alert_id, evaluated
+    SELECT node_id, metric, (SELECT owner_id FROM nodes WHERE id = t.node_id), breach, since,
+           value, alert_id, evaluated
     {_state_columns("new")}
     ON CONFLICT (node_id, metric) DO UPDATE SET
         breach = excluded.breach,
@@ -149,7 +150,6 @@ def _state_params(prefix: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, lis
 
 async def save_evaluation(
     conn: Conn,
-    owner_id: uuid.UUID,
     resolutions: Sequence[tuple[uuid.UUID, datetime]],
     events: Sequence[Event],
     rows: Sequence[tuple[Any, ...]],
@@ -174,7 +174,6 @@ async def save_evaluation(
     await conn.execute(
         _SAVE_EVALUATION,
         {
-            "owner_id": owner_id,
             "resolve_ids": ids,
             "resolve_at": times,
             "subject_ids": [event.subject_id for event in events],

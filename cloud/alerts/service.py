@@ -8,6 +8,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -134,65 +135,84 @@ def _message(metric: Metric | str, transition: Transition, plant: bool) -> tuple
     )
 
 
+@dataclass(frozen=True, slots=True)
+class IngestedBatch:
+    """One batch's part of an evaluation: its owner, nodes, staged readings and stored states
+    (``telemetry.repository.begin_group`` read the nodes and states)."""
+
+    owner_id: uuid.UUID
+    contexts: dict[str, NodeContext]
+    by_node: dict[str, NodeReadings]
+    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]]
+
+
 async def evaluate_ingested(
     conn: Any,
     settings: CloudSettings,
     metrics: CloudMetrics,
-    owner_id: uuid.UUID,
-    contexts: dict[str, NodeContext],
-    by_node: dict[str, NodeReadings],
-    states: dict[tuple[uuid.UUID, str], tuple[Any, ...]],
+    ingested: Sequence[IngestedBatch],
     now: datetime,
 ) -> None:
-    """Run the threshold state machines over the batch's readings and persist the result.
+    """Run the threshold state machines over the batches' readings and persist the result, in
+    one set of statements for all of them (an ingest group's; their nodes do not overlap).
 
     Only readings newer than each state's watermark and than the node's newest reading
     stored before this batch count, so a re-sent or back-filled row never re-opens an alert.
     A quiet state (no breach, no alert, every value inside the limits) is not written: the
     node's ``last_reading_at``, which the same transaction moves forward, is its watermark.
     That spares a row version per metric and batch (most of them, in a healthy garden).
-    Battery is judged on each node's newest reading. ``states`` were read with the batch's
-    nodes (``telemetry.repository.begin_batch``).
+    Battery is judged on each node's newest reading.
     """
     min_duration = timedelta(seconds=settings.alert_min_duration_s)
     state_rows: list[tuple[Any, ...]] = []
     to_open: list[dict[str, Any]] = []
     to_resolve: list[tuple[uuid.UUID, datetime]] = []
-    for mac, readings in by_node.items():
-        context = contexts[mac]
-        node_id = context.node_id
-        # Each metric's smallest and largest value in one pass (NaN: the metric is absent).
-        lowest = np.fmin.reduce(readings.metrics, axis=0)
-        highest = np.fmax.reduce(readings.metrics, axis=0)
-        for metric, (low, high) in _limits(context, settings.low_battery_pct).items():
-            name = metric.value
-            position = METRIC_NAMES.index(name)
-            if np.isnan(lowest[position]):
-                continue
-            stored = states.get((node_id, name))
-            state = (
-                MetricState(stored[2], stored[3], stored[4], stored[5], stored[6])
-                if stored
-                else MetricState()
-            )
-            if _quiet(state, float(lowest[position]), float(highest[position]), low, high):
-                continue
-            values = readings.metrics[:, position]
-            rows = np.flatnonzero(~np.isnan(values)).tolist()
-            duration = min_duration_of(metric, min_duration)
-            state.last_evaluated_at = _watermark(state.last_evaluated_at, context.last_reading_at)
-            series = [(readings.at(row), float(values[row])) for row in rows]
-            outcome = evaluate(state, metric, low, high, duration, series, uuid.uuid4)
-            if not outcome.changed:
-                continue
-            _collect(
-                outcome.transitions, metric, context, owner_id, state, now, to_open, to_resolve
-            )
-            state_rows.append(_state_row(node_id, name, state))
-    state_rows += await _daily_light(
-        conn, owner_id, contexts, by_node, states, now, to_open, to_resolve
-    )
-    events = [(alert_id, RESOLVED) for alert_id, _ in to_resolve]
+    resolve_owners: list[uuid.UUID] = []  # whose each of ``to_resolve`` is
+    stored: dict[tuple[uuid.UUID, str], tuple[Any, ...]] = {}
+    for batch in ingested:
+        owner_id, contexts, states = batch.owner_id, batch.contexts, batch.states
+        stored.update(states)
+        for mac, readings in batch.by_node.items():
+            context = contexts[mac]
+            node_id = context.node_id
+            # Each metric's smallest and largest value in one pass (NaN: the metric is absent).
+            lowest = np.fmin.reduce(readings.metrics, axis=0)
+            highest = np.fmax.reduce(readings.metrics, axis=0)
+            for metric, (low, high) in _limits(context, settings.low_battery_pct).items():
+                name = metric.value
+                position = METRIC_NAMES.index(name)
+                if np.isnan(lowest[position]):
+                    continue
+                held = states.get((node_id, name))
+                state = (
+                    MetricState(held[2], held[3], held[4], held[5], held[6])
+                    if held
+                    else MetricState()
+                )
+                if _quiet(state, float(lowest[position]), float(highest[position]), low, high):
+                    continue
+                values = readings.metrics[:, position]
+                rows = np.flatnonzero(~np.isnan(values)).tolist()
+                duration = min_duration_of(metric, min_duration)
+                state.last_evaluated_at = _watermark(
+                    state.last_evaluated_at, context.last_reading_at
+                )
+                series = [(readings.at(row), float(values[row])) for row in rows]
+                outcome = evaluate(state, metric, low, high, duration, series, uuid.uuid4)
+                if not outcome.changed:
+                    continue
+                _collect(
+                    outcome.transitions, metric, context, owner_id, state, now, to_open, to_resolve
+                )
+                state_rows.append(_state_row(node_id, name, state))
+        state_rows += await _daily_light(
+            conn, owner_id, contexts, batch.by_node, states, now, to_open, to_resolve
+        )
+        resolve_owners += [owner_id] * (len(to_resolve) - len(resolve_owners))
+    events = [
+        Event(alert_id, owner, RESOLVED)
+        for (alert_id, _), owner in zip(to_resolve, resolve_owners, strict=True)
+    ]
     resolve_later = to_resolve
     if to_open:
         # An alert resolved by this batch frees its node, kind and metric for one it opens.
@@ -203,19 +223,12 @@ async def evaluate_ingested(
         for alert in to_open:
             if stored_ids.get(alert["id"]) == alert["id"]:
                 metrics.alerts_opened.labels(alert["kind"], "cloud").inc()
-                events.append((alert["id"], OPENED))
+                events.append(Event(alert["id"], alert["owner_id"], OPENED))
                 if alert["status"] == "resolved":
-                    events.append((alert["id"], RESOLVED))
+                    events.append(Event(alert["id"], alert["owner_id"], RESOLVED))
     # A stable order of writes; the batch's node locks (telemetry LOCK_NODES) keep batches apart.
     state_rows.sort(key=lambda row: (row[0], row[1]))
-    await repository.save_evaluation(
-        conn,
-        owner_id,
-        resolve_later,
-        [Event(alert_id, owner_id, name) for alert_id, name in events],
-        state_rows,
-        states,
-    )
+    await repository.save_evaluation(conn, resolve_later, events, state_rows, stored)
 
 
 def _collect(

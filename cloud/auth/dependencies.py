@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 
 from cloud.auth import service
 from cloud.auth.models import Hub, User
-from cloud.db.session import SessionDep
+from cloud.db.session import SessionDep, autocommit_connection, engine_of
 from cloud.dependencies import SettingsDep
 from cloud.errors import UnauthorizedError
 from cloud.security import AccessTokenMemo
@@ -97,12 +97,14 @@ async def current_hub(
 
 
 async def current_hub_caller(
-    session: SessionDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
 ) -> service.HubCaller:
-    """``current_hub`` for the hot sync routes that need only the hub's ids: one statement on
-    the session's connection, no ORM row to load and flush (bench.fleet)."""
-    return await service.authenticate_hub_caller(session, _bearer(credentials))
+    """``current_hub`` for the hot sync routes that need only the hub's ids: one statement in
+    autocommit (no session, no ORM row to load and flush; bench.fleet)."""
+    token = _bearer(credentials)
+    async with autocommit_connection(engine_of(request)) as conn:
+        return await service.authenticate_hub_caller(conn, token)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import psycopg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +22,7 @@ from cloud.auth.schemas import (
     UserCreate,
     UserUpdate,
 )
-from cloud.db.session import ReadDatabase, raw_connection
+from cloud.db.session import ReadDatabase
 from cloud.errors import (
     ConflictError,
     InvalidRequestError,
@@ -326,12 +328,11 @@ class HubCaller:
 
 
 async def authenticate_hub_caller(
-    session: AsyncSession, token: str, every_s: int = HUB_SEEN_EVERY_S
+    conn: psycopg.AsyncConnection[Any], token: str, every_s: int = HUB_SEEN_EVERY_S
 ) -> HubCaller:
-    """``authenticate_hub_token`` and ``touch_hub`` in one statement, without an ORM row."""
-    found = await repository.hub_caller_by_token_hash(
-        await raw_connection(session), _hub_token_hash(token), _now(), every_s
-    )
+    """``authenticate_hub_token`` and ``touch_hub`` in one statement, without an ORM row (on
+    a connection in autocommit: the statement is its own transaction)."""
+    found = await repository.hub_caller_by_token_hash(conn, _hub_token_hash(token), _now(), every_s)
     if found is None:
         raise UnauthorizedError("hub token is not valid")
     return HubCaller(*found)

@@ -71,6 +71,27 @@ def binary_array(values: npt.ArrayLike, element: str) -> BinaryArray:
     return BinaryArray(header + records.tobytes(), kind.array_oid)
 
 
+def concat_arrays(arrays: list[BinaryArray]) -> BinaryArray:
+    """One array of the elements of ``arrays`` (all of one type), in order: the bodies as they
+    are under one header (the batches of an ingest group sent as one parameter)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    oid = arrays[0].oid
+    bodies: list[bytes] = []
+    count = 0
+    element_oid = 0
+    for array in arrays:
+        if array.oid != oid:
+            raise ValueError("arrays of different types")
+        _, _, element_oid = _EMPTY.unpack_from(array.data)
+        if len(array.data) > _EMPTY.size:
+            count += _HEADER.unpack_from(array.data)[3]
+            bodies.append(array.data[_HEADER.size :])
+    if count == 0:
+        return BinaryArray(_EMPTY.pack(0, 0, element_oid), oid)
+    return BinaryArray(_HEADER.pack(1, 0, element_oid, count, 1) + b"".join(bodies), oid)
+
+
 class BinaryArrayDumper(adapt.Dumper):
     """Sends a ``BinaryArray`` as it is, typed by its own oid."""
 

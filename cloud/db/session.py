@@ -200,3 +200,25 @@ async def raw_connection(session: AsyncSession) -> psycopg.AsyncConnection[tuple
     driver = raw.driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
     return driver
+
+
+@asynccontextmanager
+async def autocommit_connection(
+    engine: AsyncEngine,
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A psycopg connection of the engine's pool in autocommit mode, held only inside the block:
+    a single statement costs one round trip, and ``conn.transaction()`` makes a transaction of
+    the caller's own (the ingest groups, ``cloud.ingest.group``). Back in autocommit off when
+    returned; a connection that cannot be reset is discarded."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        await driver.set_autocommit(True)
+        try:
+            yield driver
+        finally:
+            try:
+                await driver.set_autocommit(False)
+            except psycopg.Error:
+                await connection.invalidate()

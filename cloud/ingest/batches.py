@@ -26,6 +26,18 @@ CLAIM_SQL: Final = """
     ON CONFLICT DO NOTHING
     RETURNING 1
 """
+# A group's claims in one statement, in key order: concurrent groups that share a batch id (a
+# re-sent batch) wait on each other's claims in the same order, never in a cycle. Returns the
+# claims that were new.
+CLAIM_GROUP_SQL: Final = """
+    INSERT INTO ingest_batches (hub_id, kind, batch_id, owner_id, created_at, digest)
+    SELECT hub_id, %(kind)s, batch_id, owner_id, now(), digest
+    FROM unnest(%(hubs)s::uuid[], %(batches)s::uuid[], %(owners)s::uuid[], %(digests)s::text[])
+         AS t(hub_id, batch_id, owner_id, digest)
+    ORDER BY hub_id, batch_id
+    ON CONFLICT DO NOTHING
+    RETURNING hub_id, batch_id
+"""
 STORED_SQL: Final = (
     "SELECT ack, digest FROM ingest_batches WHERE hub_id = %s AND kind = %s AND batch_id = %s"
 )
@@ -75,9 +87,23 @@ async def store_ack(
     conn: Conn, hub_id: uuid.UUID, kind: str, batch_id: uuid.UUID, ack: dict[str, Any]
 ) -> None:
     """Keep the ack so a re-sent batch gets the same answer."""
+    await store_acks(conn, kind, [(hub_id, batch_id, ack)])
+
+
+async def store_acks(
+    conn: Conn, kind: str, acks: list[tuple[uuid.UUID, uuid.UUID, dict[str, Any]]]
+) -> None:
+    """``store_ack`` for a group's batches, ``(hub_id, batch_id, ack)`` each, in one statement."""
     await conn.execute(
-        "UPDATE ingest_batches SET ack = %s WHERE hub_id = %s AND kind = %s AND batch_id = %s",
-        (Jsonb(ack), hub_id, kind, batch_id),
+        """UPDATE ingest_batches AS b SET ack = t.ack
+           FROM unnest(%s::uuid[], %s::uuid[], %s::jsonb[]) AS t(hub_id, batch_id, ack)
+           WHERE b.hub_id = t.hub_id AND b.kind = %s AND b.batch_id = t.batch_id""",
+        (
+            [hub for hub, _, _ in acks],
+            [batch for _, batch, _ in acks],
+            [Jsonb(ack) for _, _, ack in acks],
+            kind,
+        ),
     )
 
 

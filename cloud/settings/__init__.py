@@ -83,6 +83,11 @@ class CloudSettings(ImageSettings, NotificationSettings):
     # Connections kept open for single-statement reads in autocommit (latest readings, token
     # checks): a few serve thousands of reads a second. Counted in the connection budget.
     db_read_pool_size: int = Field(default=4, ge=1, le=100)
+    # Group commit of reading batches (``cloud.ingest.group``): at most this many ingest
+    # transactions per process at a time (their connections come from the pool above), each
+    # applying up to ``ingest_group_max_batches`` batches that queued meanwhile.
+    ingest_group_transactions: int = Field(default=2, ge=1, le=100)
+    ingest_group_max_batches: int = Field(default=16, ge=1, le=256)
 
     # Identity.
     jwt_secret: str = DEFAULT_JWT_SECRET

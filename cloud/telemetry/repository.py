@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +16,10 @@ import psycopg
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.arrays import BinaryArray, binary_array
-from cloud.ingest.batches import CLAIM_SQL, STORED_SQL
+from cloud.db.arrays import binary_array, concat_arrays
+from cloud.ingest.batches import CLAIM_GROUP_SQL, STORED_SQL
 from cloud.ingest.context import NodeContext
-from cloud.ingest.validation import NodeReadings, ReadingColumns
+from cloud.ingest.validation import NodeReadings, ReadingColumns, utc_from_micros
 from cloud.telemetry import sql
 from cloud.telemetry.models import readings, readings_daily, readings_hourly
 from shared.metrics import METRIC_NAMES, threshold_fields
@@ -30,24 +31,37 @@ Conn = psycopg.AsyncConnection[Any]
 _THRESHOLD_COLUMNS = tuple(threshold_fields())
 
 
+# The nodes of a group's batches, by (owner, MAC): ``keys`` are two aligned arrays.
 _CONTEXTS_SQL = f"""
     SELECT n.id, n.mac, n.hub_id, n.sampling_interval_s, p.id, p.overrides, n.last_reading_at,
-           s.id IS NOT NULL, {", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)}
-    FROM nodes AS n
+           s.id IS NOT NULL, {", ".join(f"s.{c}" for c in _THRESHOLD_COLUMNS)}, n.owner_id
+    FROM unnest(%b::uuid[], %b::text[]) AS k(owner_id, mac)
+    JOIN nodes AS n ON n.owner_id = k.owner_id AND n.mac = k.mac
     LEFT JOIN plants AS p ON p.node_id = n.id
     LEFT JOIN species AS s ON s.id = p.species_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%b)
 """
 
 _STATES_SQL = """
     SELECT s.node_id, s.metric, s.breach, s.breach_since, s.breach_value, s.alert_id,
            s.last_evaluated_at
-    FROM alert_states AS s JOIN nodes AS n ON n.id = s.node_id
-    WHERE n.owner_id = %s AND n.mac = ANY(%b)
+    FROM unnest(%b::uuid[], %b::text[]) AS k(owner_id, mac)
+    JOIN nodes AS n ON n.owner_id = k.owner_id AND n.mac = k.mac
+    JOIN alert_states AS s ON s.node_id = n.id
 """
 
 
 StateRows = dict[tuple[uuid.UUID, str], tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchClaim:
+    """One batch of an ingest group: whose it is, its id, what it held and its nodes' MACs."""
+
+    hub_id: uuid.UUID
+    owner_id: uuid.UUID
+    batch_id: uuid.UUID
+    digest: str
+    macs: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,53 +74,75 @@ class BatchContext:
     states: StateRows
 
 
-def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[str, NodeContext]:
-    contexts: dict[str, NodeContext] = {}
+_SPECIES_END = 8 + len(_THRESHOLD_COLUMNS)
+
+
+def _contexts(rows: Sequence[tuple[Any, ...]]) -> dict[tuple[uuid.UUID, str], NodeContext]:
+    contexts: dict[tuple[uuid.UUID, str], NodeContext] = {}
     for row in rows:
-        species = dict(zip(_THRESHOLD_COLUMNS, row[8:], strict=True)) if row[7] else None
-        contexts[row[1]] = NodeContext(
+        species = (
+            dict(zip(_THRESHOLD_COLUMNS, row[8:_SPECIES_END], strict=True)) if row[7] else None
+        )
+        contexts[row[-1], row[1]] = NodeContext(
             row[0], row[1], row[2], row[3], row[4], species, row[5], row[6]
         )
     return contexts
 
 
-async def begin_batch(
-    conn: Conn,
-    hub_id: uuid.UUID,
-    owner_id: uuid.UUID,
-    kind: str,
-    batch_id: uuid.UUID,
-    macs: Sequence[str],
-    digest: str,
-) -> BatchContext:
-    """Claim the batch id, lock its nodes (``sql.LOCK_NODES``) and read them and their alert
-    states, pipelined into one round trip.
+async def begin_group(conn: Conn, kind: str, claims: Sequence[BatchClaim]) -> list[BatchContext]:
+    """Claim the batch ids (``batches.CLAIM_GROUP_SQL``), lock all their nodes
+    (``sql.LOCK_NODES``) and read them and their alert states, pipelined into one round trip;
+    one context per claim, in order. The claims' nodes must not overlap.
 
-    A concurrent twin of the batch blocks on the claim until the first commits, then reads
-    its stored ack (a second round trip, for replays only).
+    A concurrent twin of a batch blocks on its claim until the first commits, then reads its
+    stored ack (a second round trip, for replays only).
     """
-    macs = list(macs)
+    owners = [claim.owner_id for claim in claims for _ in claim.macs]
+    macs = [mac for claim in claims for mac in claim.macs]
     async with conn.pipeline():
-        claim = conn.cursor()
-        await claim.execute(CLAIM_SQL, (hub_id, kind, batch_id, owner_id, digest))
+        claimed = conn.cursor()
+        await claimed.execute(
+            CLAIM_GROUP_SQL,
+            {
+                "kind": kind,
+                "hubs": [claim.hub_id for claim in claims],
+                "batches": [claim.batch_id for claim in claims],
+                "owners": [claim.owner_id for claim in claims],
+                "digests": [claim.digest for claim in claims],
+            },
+        )
         await conn.execute(
-            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owner": owner_id, "macs": macs}
+            sql.LOCK_NODES, {"class": sql.INGEST_LOCK_CLASS, "owners": owners, "macs": macs}
         )
         nodes = conn.cursor()
-        await nodes.execute(_CONTEXTS_SQL, (owner_id, macs))
+        await nodes.execute(_CONTEXTS_SQL, (owners, macs))
         states = conn.cursor()
-        await states.execute(_STATES_SQL, (owner_id, macs))
-    if await claim.fetchone() is None:
-        async with conn.cursor() as stored:
-            await stored.execute(STORED_SQL, (hub_id, kind, batch_id))
-            row = await stored.fetchone()
-        return BatchContext(row[0] if row and row[0] else {}, row[1] if row else None, {}, {})
-    return BatchContext(
-        None,
-        None,
-        _contexts(await nodes.fetchall()),
-        {(row[0], row[1]): row for row in await states.fetchall()},
-    )
+        await states.execute(_STATES_SQL, (owners, macs))
+    new = {(row[0], row[1]) for row in await claimed.fetchall()}
+    found = _contexts(await nodes.fetchall())
+    state_rows = await states.fetchall()
+    contexts: list[BatchContext] = []
+    for claim in claims:
+        if (claim.hub_id, claim.batch_id) not in new:
+            async with conn.cursor() as stored:
+                await stored.execute(STORED_SQL, (claim.hub_id, kind, claim.batch_id))
+                row = await stored.fetchone()
+            ack = row[0] if row and row[0] else {}
+            contexts.append(BatchContext(ack, row[1] if row else None, {}, {}))
+            continue
+        nodes_of = {
+            mac: found[claim.owner_id, mac] for mac in claim.macs if (claim.owner_id, mac) in found
+        }
+        ids = {node.node_id for node in nodes_of.values()}
+        contexts.append(
+            BatchContext(
+                None,
+                None,
+                nodes_of,
+                {(row[0], row[1]): row for row in state_rows if row[0] in ids},
+            )
+        )
+    return contexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +158,14 @@ class StagedBatch:
     """The readings to store as array parameters (``sql.STAGED_ELEMENT_TYPES``), and what was left
     out and why."""
 
-    params: dict[str, BinaryArray]
+    params: dict[str, Any]  # the arrays (``sql.STAGED``) and the rows' span (``sql.SPAN``)
     rows: int
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock
     too_old: list[int]  # item indexes before shared.sync.EARLIEST_TIME (a clock never set)
     expired: list[int]  # item indexes older than the raw readings are kept (``earliest``)
     by_node: dict[str, NodeReadings]  # staged readings per MAC, time-ordered, for alerts
+    node_ids: frozenset[uuid.UUID]  # the batch's known nodes
 
 
 _EARLIEST_US = round(EARLIEST_TIME.timestamp() * 1e6)
@@ -179,14 +216,36 @@ def stage_readings(
             columns.metrics[staged, position], sql.STAGED_ELEMENT_TYPES[name]
         )
     return StagedBatch(
-        params=params,
+        params={**params, **_span(columns.micros[staged])},
         rows=len(staged),
         unknown=unknown,
         future=future,
         too_old=too_old,
         expired=expired,
         by_node=_by_node(columns, staged, codes, known),
+        node_ids=frozenset(nodes.values()),
     )
+
+
+def _span(micros: npt.NDArray[np.int64]) -> dict[str, datetime | None]:
+    """The first and last time of staged rows (None for none)."""
+    if len(micros) == 0:
+        return {"first_at": None, "last_at": None}
+    return {
+        "first_at": utc_from_micros(int(micros.min())),
+        "last_at": utc_from_micros(int(micros.max())),
+    }
+
+
+def insert_params(batches: Sequence[StagedBatch]) -> dict[str, Any]:
+    """The parameters of ``sql.INSERT_READINGS`` for staged batches with rows: their arrays
+    end to end, and the span of all their rows."""
+    params: dict[str, Any] = {
+        name: concat_arrays([batch.params[name] for batch in batches]) for name in sql.STAGED
+    }
+    params["first_at"] = min(batch.params["first_at"] for batch in batches)
+    params["last_at"] = max(batch.params["last_at"] for batch in batches)
+    return params
 
 
 def _by_node(
@@ -208,22 +267,35 @@ def _by_node(
     }
 
 
-async def insert_readings(conn: Conn, staged: StagedBatch, owner: uuid.UUID) -> InsertOutcome:
-    """Insert the staged rows not stored yet and roll up exactly those, in one statement (the
-    nodes are locked since ``begin_batch``); look up conflicting items only when some rows
-    were not new."""
-    if staged.rows == 0:
-        return InsertOutcome(0, [])
-    params = {**staged.params, "owner_id": owner}
+async def insert_readings(conn: Conn, batches: Sequence[StagedBatch]) -> list[InsertOutcome]:
+    """Insert the staged rows of a group's batches not stored yet and roll up exactly those, in
+    one statement (the nodes are locked since ``begin_group`` and no two batches share one);
+    look up conflicting items, batch by batch, only where some rows were not new. One
+    outcome per batch, in order."""
+    live = [batch for batch in batches if batch.rows]
+    if not live:
+        return [InsertOutcome(0, []) for _ in batches]
+    params = insert_params(live)
+    per_node: Counter[uuid.UUID] = Counter()
     async with conn.cursor() as cur:
         await cur.execute(sql.INSERT_READINGS, params)
         row = await cur.fetchone()
-        inserted = int(row[0]) if row else 0
-        conflicts: list[int] = []
-        if inserted < staged.rows:
-            await cur.execute(sql.FIND_CONFLICTS, staged.params)
-            conflicts = [int(row[0]) for row in await cur.fetchall()]
-    return InsertOutcome(inserted, conflicts)
+        assert row is not None
+        for node_id, count in zip(row[4], row[5], strict=True):
+            per_node[node_id] += count
+    inserted = [sum(per_node[node] for node in batch.node_ids) for batch in batches]
+    short = [i for i, batch in enumerate(batches) if inserted[i] < batch.rows]
+    conflicts: dict[int, list[int]] = {}
+    if short:
+        async with conn.pipeline():
+            cursors = []
+            for i in short:
+                cursor = conn.cursor()
+                await cursor.execute(sql.FIND_CONFLICTS, batches[i].params)
+                cursors.append(cursor)
+        for i, cursor in zip(short, cursors, strict=True):
+            conflicts[i] = [int(found[0]) for found in await cursor.fetchall()]
+    return [InsertOutcome(inserted[i], conflicts.get(i, [])) for i in range(len(batches))]
 
 
 POINT_KEYS: tuple[str, ...] = (

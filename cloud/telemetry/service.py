@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from cloud.alerts import service as alerts_service
 from cloud.auth.service import HubCaller
 from cloud.db.session import ReadDatabase, raw_connection
-from cloud.errors import InvalidRequestError
+from cloud.errors import ConflictError, InvalidRequestError
 from cloud.ingest import batches
 from cloud.ingest.body import parse_json
+from cloud.ingest.group import GroupCommit
 from cloud.ingest.validation import (
     ReadingColumns,
     batch_digest,
@@ -40,6 +41,7 @@ from shared.watering import HISTORY as WATERING_HISTORY
 from shared.watering import MoistureSample, WateringPublic, watering_public
 
 READINGS_KIND = "readings"
+Conn = repository.Conn
 _T = TypeVar("_T")
 # Parsing and staging a batch up to this size (about 400 readings of JSON) take well under a
 # millisecond: done on the event loop, as a thread hand-off costs more than it frees. Larger
@@ -95,52 +97,152 @@ async def _cpu_work(inline: bool, work: Callable[..., _T], *args: Any) -> _T:
     return work(*args) if inline else await asyncio.to_thread(work, *args)
 
 
-async def ingest_readings(
-    session: AsyncSession,
-    settings: CloudSettings,
-    metrics: CloudMetrics,
-    hub: HubCaller,
-    body: bytes,
-) -> BatchAck:
+@dataclass(frozen=True, slots=True)
+class IngestMember:
+    """A parsed batch of a hub, waiting for its ingest group (``cloud.ingest.group``)."""
+
+    hub: HubCaller
+    batch: ParsedBatch
+    inline: bool  # small enough to stage on the event loop (``INLINE_BODY_BYTES``)
+
+
+def member_keys(member: IngestMember) -> list[Hashable]:
+    """What two batches of one group must not share: their hub and their nodes."""
+    owner = member.hub.owner_id
+    return [("hub", member.hub.id), *((owner, mac) for mac in set(member.batch.columns.macs))]
+
+
+def member_weight(member: IngestMember) -> int:
+    """What a batch counts against ``GROUP_MAX_READINGS``: its items."""
+    return member.batch.size
+
+
+# Readings one ingest group applies at most (a larger batch goes alone): bounds the statement's
+# arrays and the transaction's length when hubs send large backlogs.
+GROUP_MAX_READINGS = 10_000
+
+IngestGroups = GroupCommit[IngestMember, BatchAck]
+
+
+async def ingest_readings(groups: IngestGroups, hub: HubCaller, body: bytes) -> BatchAck:
     """Store a hub's batch idempotently and return the ack (the stored one on a replay).
 
     Parsing and encoding of a body over ``INLINE_BODY_BYTES`` run in a thread, so other
-    requests' database round trips are served meanwhile. Round trips: one pipelined read
-    (claim, node locks, nodes, alert states), the insert with its rollups, one pipelined
-    write (alert states, ack), the commit.
+    requests' database round trips are served meanwhile. The batch is applied with the others
+    that arrive meanwhile, in one transaction (``apply_group``).
     """
     inline = len(body) <= INLINE_BODY_BYTES
     batch = await _cpu_work(inline, parse_readings_body, body)
-    columns, rejected = batch.columns, list(batch.rejected)
-    conn = await raw_connection(session)
-    context = await repository.begin_batch(
-        conn,
-        hub.id,
-        hub.owner_id,
-        READINGS_KIND,
-        batch.batch_id,
-        list(set(columns.macs)),
-        batch.digest,
-    )
-    if context.stored_ack is not None:
-        batches.check_replay(
-            metrics, hub.id, READINGS_KIND, batch.batch_id, context.stored_digest, batch.digest
+    return await groups.submit(IngestMember(hub, batch, inline))
+
+
+async def apply_group(
+    conn: Conn,
+    settings: CloudSettings,
+    metrics: CloudMetrics,
+    members: list[IngestMember],
+) -> list[BatchAck | Exception]:
+    """Apply a group's batches inside the caller's transaction; one ack (or the error of that
+    batch alone, a reused batch id) per member, in order. The members' hubs and nodes do not
+    overlap (``member_keys``).
+
+    Round trips, whatever the group's size: one pipelined read (claims, node locks, nodes,
+    alert states), the insert with its rollups, one pipelined write (alert states, acks) with
+    the commit.
+    """
+    claims = [
+        repository.BatchClaim(
+            member.hub.id,
+            member.hub.owner_id,
+            member.batch.batch_id,
+            member.batch.digest,
+            list(set(member.batch.columns.macs)),
         )
+        for member in members
+    ]
+    contexts = await repository.begin_group(conn, READINGS_KIND, claims)
+    results: list[BatchAck | Exception | None] = []
+    fresh: list[int] = []  # positions of the batches seen for the first time
+    for position, (member, context) in enumerate(zip(members, contexts, strict=True)):
+        batch = member.batch
+        if context.stored_ack is None:
+            fresh.append(position)
+            results.append(None)  # its ack, once applied below
+            continue
+        try:
+            batches.check_replay(
+                metrics,
+                member.hub.id,
+                READINGS_KIND,
+                batch.batch_id,
+                context.stored_digest,
+                batch.digest,
+            )
+        except ConflictError as error:
+            results.append(error)
+            continue
         metrics.ingest_rows.labels("replayed").inc(batch.size)
-        return BatchAck.model_validate({**context.stored_ack, "replayed": True})
-    contexts = context.nodes
+        results.append(BatchAck.model_validate({**context.stored_ack, "replayed": True}))
+    if fresh:
+        await _apply_fresh(conn, settings, metrics, members, contexts, fresh, results)
+    return [result for result in results if result is not None]
+
+
+async def _apply_fresh(
+    conn: Conn,
+    settings: CloudSettings,
+    metrics: CloudMetrics,
+    members: list[IngestMember],
+    contexts: list[repository.BatchContext],
+    fresh: list[int],
+    results: list[BatchAck | Exception | None],
+) -> None:
+    """Stage, insert and judge the group's new batches; their acks go into ``results``."""
     now = datetime.now(UTC)
     horizon = now + timedelta(seconds=settings.future_tolerance_s)
-    staged = await _cpu_work(
-        inline,
-        repository.stage_readings,
-        columns,
-        {mac: node.node_id for mac, node in contexts.items()},
-        horizon,
-        now - timedelta(days=settings.readings_raw_retention_days),
-    )
-    outcome = await repository.insert_readings(conn, staged, hub.owner_id)
-    inserted, conflicts = outcome.inserted, outcome.conflicts
+    earliest = now - timedelta(days=settings.readings_raw_retention_days)
+    staged = [
+        await _cpu_work(
+            members[position].inline,
+            repository.stage_readings,
+            members[position].batch.columns,
+            {mac: node.node_id for mac, node in contexts[position].nodes.items()},
+            horizon,
+            earliest,
+        )
+        for position in fresh
+    ]
+    outcomes = await repository.insert_readings(conn, staged)
+    acks: list[tuple[uuid.UUID, uuid.UUID, dict[str, Any]]] = []
+    ingested: list[alerts_service.IngestedBatch] = []
+    for position, stage, outcome in zip(fresh, staged, outcomes, strict=True):
+        member, context = members[position], contexts[position]
+        ack = _ack(settings, member.batch, stage, outcome)
+        if outcome.inserted:
+            ingested.append(
+                alerts_service.IngestedBatch(
+                    member.hub.owner_id, context.nodes, stage.by_node, context.states
+                )
+            )
+        acks.append((member.hub.id, member.batch.batch_id, ack.model_dump(mode="json")))
+        results[position] = ack
+        metrics.ingest_rows.labels("accepted").inc(ack.accepted)
+        metrics.ingest_rows.labels("duplicate").inc(ack.duplicates)
+        metrics.ingest_rows.labels("rejected").inc(len(ack.rejected))
+    async with conn.pipeline():
+        if ingested:
+            await alerts_service.evaluate_ingested(conn, settings, metrics, ingested, now)
+        await batches.store_acks(conn, READINGS_KIND, acks)
+
+
+def _ack(
+    settings: CloudSettings,
+    batch: ParsedBatch,
+    staged: repository.StagedBatch,
+    outcome: repository.InsertOutcome,
+) -> BatchAck:
+    """The batch's answer: how many rows went in, were already stored, and each item refused."""
+    rejected = list(batch.rejected)
     rejected += [
         ItemRejection(
             index=index,
@@ -180,32 +282,15 @@ async def ingest_readings(
             reason=RejectReason.CONFLICT,
             message="a reading with this node and time is stored with different values",
         )
-        for index in conflicts
+        for index in outcome.conflicts
     ]
-    duplicates = staged.rows - inserted - len(conflicts)
     rejected.sort(key=lambda item: item.index)
-    ack = BatchAck(
-        batch_id=batch.batch_id, accepted=inserted, duplicates=duplicates, rejected=rejected
+    return BatchAck(
+        batch_id=batch.batch_id,
+        accepted=outcome.inserted,
+        duplicates=staged.rows - outcome.inserted - len(outcome.conflicts),
+        rejected=rejected,
     )
-    async with conn.pipeline():
-        if inserted:
-            await alerts_service.evaluate_ingested(
-                conn,
-                settings,
-                metrics,
-                hub.owner_id,
-                contexts,
-                staged.by_node,
-                context.states,
-                now,
-            )
-        await batches.store_ack(
-            conn, hub.id, READINGS_KIND, batch.batch_id, ack.model_dump(mode="json")
-        )
-    metrics.ingest_rows.labels("accepted").inc(inserted)
-    metrics.ingest_rows.labels("duplicate").inc(duplicates)
-    metrics.ingest_rows.labels("rejected").inc(len(rejected))
-    return ack
 
 
 # --- history ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ STAGED_ELEMENT_TYPES: Final = {
     "channel": "int2",
     **{entry.name: entry.storage.sql.lower() for entry in REGISTRY},
 }
+STAGED: Final = tuple(STAGED_ELEMENT_TYPES)  # the staged batch's array parameters
 _STAGED = f"""
 s AS (
     SELECT node_id, idx, measured_at, NULLIF(seq, -1) AS seq, source, channel,
@@ -103,30 +104,36 @@ touched AS (
     RETURNING 1
 )
 SELECT coalesce((SELECT sum(n) FROM h), 0), (SELECT count(*) FROM hourly),
-       (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events)
+       (SELECT count(*) FROM daily), (SELECT cardinality(jobs) FROM unstale_events),
+       ARRAY(SELECT node_id FROM h ORDER BY node_id), ARRAY(SELECT n FROM h ORDER BY node_id)
 """
 
-# Taken right after the batch id's claim, before the batch's nodes and alert states are read,
-# in key order, until the transaction ends: batches of the same nodes are applied one after
-# the other, so the insert below needs no ON CONFLICT, a batch judges alerts on the states the
-# previous one left, and the rollup and alert-state rows a batch updates are not locked in
-# opposite orders by another. Keyed by owner and MAC (a node's identity within an account),
-# so the lock goes out in the same round trip as the reads.
+# Taken right after the batch ids' claim, before the batches' nodes and alert states are read,
+# in key order (all of a group's nodes in one statement), until the transaction ends: batches
+# of the same nodes are applied one after the other, so the insert below needs no ON CONFLICT,
+# a batch judges alerts on the states the previous one left, and the rollup and alert-state
+# rows a batch updates are not locked in opposite orders by another. Keyed by owner and MAC (a
+# node's identity within an account), so the lock goes out in the same round trip as the reads.
 INGEST_LOCK_CLASS: Final = "plantvita:ingest-node"
 LOCK_NODES: Final = """
 SELECT count(pg_advisory_xact_lock(hashtext(%(class)s), key))
-FROM (SELECT DISTINCT hashtext(%(owner)s::text || '/' || mac) AS key
-      FROM unnest(%(macs)s::text[]) AS mac ORDER BY key) AS keys
+FROM (SELECT DISTINCT hashtext(owner::text || '/' || mac) AS key
+      FROM unnest(%(owners)s::uuid[], %(macs)s::text[]) AS k(owner, mac) ORDER BY key) AS keys
 """
 
-# Insert the staged rows that are not stored yet (the first of each key the batch repeats) and
-# roll up exactly those rows, from what the insert returns: their hourly aggregates are upserted
+# Insert the staged rows that are not stored yet (the first of each key the batch repeats; the
+# staged rows of an ingest group's batches, whose nodes do not overlap) and roll up exactly
+# those rows, from what the insert returns: their hourly aggregates are upserted
 # into the hourly rollup and re-aggregated per day (much smaller) into the daily rollup; each
 # node's last_reading_at moves forward and the stale alerts of nodes that reported are resolved
 # (queueing their notifications, ``cloud.notifications.queueing``). One statement: a 40-reading
 # batch pays one parse, plan and round trip instead of two, and the rollups need no parameters
-# of their own. Data-modifying CTEs always run to completion; the first column is the count of
-# rows inserted.
+# of their own (a node's owner comes from ``nodes``). Data-modifying CTEs always run to
+# completion; the first column is the count of rows inserted, the last two give it per node
+# (node ids and counts, aligned; a node may repeat), which splits a group's count by batch.
+# The staged rows' time span (``first_at``, ``last_at``) is a plain parameter too: the planner
+# then leaves out the partitions outside it (a probe of every month's partition planned anew
+# for each execution was a third of the statement's time).
 # No ON CONFLICT DO NOTHING: its speculative insertion writes a confirmation WAL record after
 # every row, a third of the row's own (``LOCK_NODES`` keeps other batches' rows of these nodes
 # out). OFFSET 0 keeps the check a primary-key probe per staged row, as ON CONFLICT's is: as an
@@ -138,16 +145,18 @@ ins AS (
     SELECT DISTINCT ON (node_id, channel, measured_at) {", ".join(_READING_VALUES)}
     FROM s
     WHERE NOT EXISTS (SELECT FROM readings AS r WHERE r.node_id = s.node_id
-                      AND r.channel = s.channel AND r.measured_at = s.measured_at OFFSET 0)
+                      AND r.channel = s.channel AND r.measured_at = s.measured_at
+                      AND r.measured_at BETWEEN %(first_at)s AND %(last_at)s OFFSET 0)
     ORDER BY node_id, channel, measured_at, idx
     RETURNING node_id, channel, measured_at, {", ".join(METRICS)}
 ),
 h AS MATERIALIZED (
-    SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket,
-        %(owner_id)s::uuid AS owner_id, count(*) AS n, max(measured_at) AS last_at,
-        {_HOUR_AGGREGATES}
-    FROM ins
-    GROUP BY node_id, channel, bucket
+    SELECT g.*, nd.owner_id
+    FROM (SELECT node_id, channel, date_trunc('hour', measured_at, 'UTC') AS bucket,
+              count(*) AS n, max(measured_at) AS last_at, {_HOUR_AGGREGATES}
+          FROM ins
+          GROUP BY node_id, channel, bucket) AS g
+    JOIN nodes AS nd ON nd.id = g.node_id
 ),
 {_AFTER_H}"""
 
@@ -157,7 +166,7 @@ WITH {_STAGED}
 SELECT s.idx
 FROM s
 JOIN readings AS r ON r.node_id = s.node_id AND r.channel = s.channel
-    AND r.measured_at = s.measured_at
+    AND r.measured_at = s.measured_at AND r.measured_at BETWEEN %(first_at)s AND %(last_at)s
 WHERE ({", ".join(f"r.{m}" for m in METRICS)}) IS DISTINCT FROM
       ({", ".join(f"s.{m}" for m in METRICS)})
 ORDER BY s.idx

@@ -253,12 +253,17 @@ def test_the_stored_reading_check_is_a_key_probe_per_staged_row(database_url: st
     )
     staged = repository.stage_readings(columns, {mac: uuid.uuid4()}, now)
     with psycopg.connect(libpq_url(database_url)) as conn:
-        params = {**staged.params, "owner_id": uuid.uuid4()}
+        params = repository.insert_params([staged])
         plan = conn.execute("EXPLAIN " + sql.INSERT_READINGS, params).fetchall()
     text = "\n".join(row[0] for row in plan)
     # An anti-join could hash a whole month of readings for every batch.
     assert "Anti Join" not in text, text
     assert "SubPlan" in text, text
+    # Planned on the staged rows' month only, not on every month's partition.
+    probed = {line.split(" on ")[1].split()[0] for line in text.splitlines() if "Scan" in line}
+    assert {name for name in probed if name.startswith("readings_")} == {f"readings_{now:%Y%m}"}, (
+        text
+    )
 
 
 async def test_a_batch_marks_its_hub_seen_at_most_once_a_minute(

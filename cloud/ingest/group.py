@@ -1,0 +1,215 @@
+"""Group commit of hub batches: the batches that arrive while a transaction is in flight are
+applied together in the next one, so their claims, node locks, reads, insert, rollups, acks
+and commit cost one statement each and a few round trips for the group, not per batch.
+
+A process runs at most ``transactions`` groups at a time. A batch that finds one free starts
+its own group at once (no waiting for company: an idle server answers as fast as before);
+under load the batches queue behind the running groups and the next group takes up to
+``max_batches`` of them (and of at most ``max_weight`` readings, unless one batch weighs more
+on its own: it goes alone). Two batches of one hub, or of one node, never share a group (each
+batch is judged on what the one before it left); the later waits for the next group. A group
+that fails as a whole (a deadlock, a lost connection) is applied again one batch per
+transaction, so each request gets its own answer: applying a batch again is harmless, its
+claim in the ledger makes it a replay once it has been committed. Each request still waits
+for its own ack, which the group's commit makes durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import psycopg
+import structlog
+
+Conn = psycopg.AsyncConnection[Any]
+M = TypeVar("M")
+R = TypeVar("R")
+
+_log = structlog.get_logger("cloud.ingest")
+
+_SCAN_FACTOR = 4  # how far past a held-back batch the next group looks, in group sizes
+
+
+@dataclass(slots=True)
+class _Waiting(Generic[M, R]):
+    member: M
+    keys: frozenset[Hashable]
+    weight: int
+    future: asyncio.Future[R]
+
+
+@dataclass(slots=True)
+class GroupStats:
+    """Counters for metrics and tests."""
+
+    groups: int = 0
+    batches: int = 0
+    largest: int = 0
+    fallbacks: int = 0  # groups applied again one batch per transaction
+
+
+class GroupCommit(Generic[M, R]):
+    """Runs ``apply(conn, members)`` inside one transaction per group; ``apply`` returns one
+    result or exception per member, in order. ``keys(member)`` names what two members of one
+    group must not share, ``weight(member)`` what counts against ``max_weight``."""
+
+    def __init__(
+        self,
+        connect: Callable[[], contextlib.AbstractAsyncContextManager[Conn]],
+        apply: Callable[[Conn, list[M]], Awaitable[list[R | Exception]]],
+        keys: Callable[[M], Iterable[Hashable]],
+        *,
+        transactions: int,
+        max_batches: int,
+        weight: Callable[[M], int] = lambda _: 1,
+        max_weight: int | None = None,
+        on_group: Callable[[int], None] | None = None,
+        on_fallback: Callable[[], None] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._weight = weight
+        self.max_weight = max_weight
+        self._on_group = on_group
+        self._on_fallback = on_fallback
+        self._apply = apply
+        self._keys = keys
+        self.transactions = transactions
+        self.max_batches = max_batches
+        self.stats = GroupStats()
+        self._queue: deque[_Waiting[M, R]] = deque()
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def queued(self) -> int:
+        """Batches waiting for a group."""
+        return len(self._queue)
+
+    async def submit(self, member: M) -> R:
+        """Apply ``member`` in the next group and return its result (or raise its error)."""
+        waiting: _Waiting[M, R] = _Waiting(
+            member,
+            frozenset(self._keys(member)),
+            self._weight(member),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._queue.append(waiting)
+        if self._running < self.transactions:
+            self._running += 1
+            task = asyncio.create_task(self._drain(), name="ingest-group")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # A request that goes away leaves its batch to the group (the hub will get a replay).
+        return await asyncio.shield(waiting.future)
+
+    async def close(self) -> None:
+        """Let the running groups finish (the server stopped taking requests before this)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._run(self._take())
+        finally:
+            self._running -= 1
+
+    def _take(self) -> list[_Waiting[M, R]]:
+        group: list[_Waiting[M, R]] = []
+        held: list[_Waiting[M, R]] = []
+        used: set[Hashable] = set()
+        weight = scanned = 0
+        while self._queue and len(group) < self.max_batches:
+            if scanned >= _SCAN_FACTOR * self.max_batches:
+                break
+            scanned += 1
+            waiting = self._queue.popleft()
+            heavy = (
+                self.max_weight is not None and group and weight + waiting.weight > self.max_weight
+            )
+            if heavy or waiting.keys & used:
+                held.append(waiting)
+                continue
+            group.append(waiting)
+            used |= waiting.keys
+            weight += waiting.weight
+        self._queue.extendleft(reversed(held))
+        return group
+
+    async def _run(self, group: list[_Waiting[M, R]]) -> None:
+        try:
+            results = await self._transaction([waiting.member for waiting in group])
+        except Exception as error:
+            if len(group) == 1:
+                _settle(group[0], error)
+                return
+            self.stats.fallbacks += 1
+            if self._on_fallback is not None:
+                self._on_fallback()
+            _log.warning(
+                "ingest_group_failed",
+                batches=len(group),
+                error=type(error).__name__,
+                detail=str(error)[:200],
+                note="applying its batches one per transaction",
+            )
+            for waiting in group:
+                await self._run([waiting])
+            return
+        self.stats.groups += 1
+        self.stats.batches += len(group)
+        self.stats.largest = max(self.stats.largest, len(group))
+        if self._on_group is not None:
+            self._on_group(len(group))
+        for waiting, result in zip(group, results, strict=True):
+            _settle(waiting, result)
+
+    async def _transaction(self, members: list[M]) -> list[R | Exception]:
+        # BEGIN goes out with the group's first statements, COMMIT with its last ones.
+        async with self._connect() as conn, conn.pipeline(), conn.transaction():
+            return await self._apply(conn, members)
+
+
+def _settle(waiting: _Waiting[M, R], result: R | Exception) -> None:
+    if waiting.future.done():
+        return
+    if isinstance(result, Exception):
+        waiting.future.set_exception(result)
+    else:
+        waiting.future.set_result(result)
+
+
+@contextlib.asynccontextmanager
+async def open_group_commit(
+    connect: Callable[[], contextlib.AbstractAsyncContextManager[Conn]],
+    apply: Callable[[Conn, list[M]], Awaitable[list[R | Exception]]],
+    keys: Callable[[M], Iterable[Hashable]],
+    *,
+    transactions: int,
+    max_batches: int,
+    weight: Callable[[M], int] = lambda _: 1,
+    max_weight: int | None = None,
+    on_group: Callable[[int], None] | None = None,
+    on_fallback: Callable[[], None] | None = None,
+) -> AsyncIterator[GroupCommit[M, R]]:
+    """A ``GroupCommit`` for the app's lifetime: the running groups finish at shutdown."""
+    groups = GroupCommit(
+        connect,
+        apply,
+        keys,
+        transactions=transactions,
+        max_batches=max_batches,
+        weight=weight,
+        max_weight=max_weight,
+        on_group=on_group,
+        on_fallback=on_fallback,
+    )
+    try:
+        yield groups
+    finally:
+        await groups.close()
