@@ -17,7 +17,7 @@ from cloud.db.replica import open_read_routing
 from cloud.db.session import autocommit_connection, open_read_database
 from cloud.egress import Egress, EgressPolicy
 from cloud.errors import install_error_handlers
-from cloud.ingest.group import open_group_commit
+from cloud.ingest.group import GroupCommit
 from cloud.observability import CloudMetrics, RequestContextMiddleware, configure_logging
 from cloud.openapi import install_openapi, operation_id
 from cloud.proxies import ForwardedHeadersMiddleware, parse_networks
@@ -120,7 +120,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                 ) as read_routing,
                 image_runtime(app, settings),
                 inline_worker(app, settings, settings.direct_database_url(url)),
-                open_group_commit(
+                GroupCommit(
                     lambda: autocommit_connection(engine),
                     lambda conn, members: apply_group(conn, settings, metrics, members),
                     member_keys,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -56,7 +56,8 @@ class GroupStats:
 class GroupCommit(Generic[M, R]):
     """Runs ``apply(conn, members)`` inside one transaction per group; ``apply`` returns one
     result or exception per member, in order. ``keys(member)`` names what two members of one
-    group must not share, ``weight(member)`` what counts against ``max_weight``."""
+    group must not share, ``weight(member)`` what counts against ``max_weight``. Used as an
+    ``async with`` block for the app's lifetime: leaving it lets the running groups finish."""
 
     def __init__(
         self,
@@ -111,6 +112,12 @@ class GroupCommit(Generic[M, R]):
         """Let the running groups finish (the server stopped taking requests before this)."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> GroupCommit[M, R]:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
     async def _drain(self) -> None:
         try:
@@ -182,34 +189,3 @@ def _settle(waiting: _Waiting[M, R], result: R | Exception) -> None:
         waiting.future.set_exception(result)
     else:
         waiting.future.set_result(result)
-
-
-@contextlib.asynccontextmanager
-async def open_group_commit(
-    connect: Callable[[], contextlib.AbstractAsyncContextManager[Conn]],
-    apply: Callable[[Conn, list[M]], Awaitable[list[R | Exception]]],
-    keys: Callable[[M], Iterable[Hashable]],
-    *,
-    transactions: int,
-    max_batches: int,
-    weight: Callable[[M], int] = lambda _: 1,
-    max_weight: int | None = None,
-    on_group: Callable[[int], None] | None = None,
-    on_fallback: Callable[[], None] | None = None,
-) -> AsyncIterator[GroupCommit[M, R]]:
-    """A ``GroupCommit`` for the app's lifetime: the running groups finish at shutdown."""
-    groups = GroupCommit(
-        connect,
-        apply,
-        keys,
-        transactions=transactions,
-        max_batches=max_batches,
-        weight=weight,
-        max_weight=max_weight,
-        on_group=on_group,
-        on_fallback=on_fallback,
-    )
-    try:
-        yield groups
-    finally:
-        await groups.close()
