@@ -120,9 +120,18 @@ class GroupCommit(Generic[M, R]):
         await self.close()
 
     async def _drain(self) -> None:
+        group: list[_Waiting[M, R]] = []
         try:
             while self._queue:
-                await self._run(self._take())
+                group = self._take()
+                await self._run(group)
+        except asyncio.CancelledError:
+            # The loop is going away: no waiting request may hang on a group never applied.
+            for waiting in [*group, *self._queue]:
+                if not waiting.future.done():
+                    waiting.future.cancel()
+            self._queue.clear()
+            raise
         finally:
             self._running -= 1
 
@@ -137,7 +146,9 @@ class GroupCommit(Generic[M, R]):
             scanned += 1
             waiting = self._queue.popleft()
             heavy = (
-                self.max_weight is not None and group and weight + waiting.weight > self.max_weight
+                self.max_weight is not None
+                and bool(group)
+                and weight + waiting.weight > self.max_weight
             )
             if heavy or waiting.keys & used:
                 held.append(waiting)

@@ -131,3 +131,18 @@ async def test_a_request_that_goes_away_leaves_its_batch_to_the_group() -> None:
     assert await first == "ack a1"
     await groups.close()
     assert conn.log == [["a1"], ["b1"]]  # applied all the same: the hub's retry is a replay
+
+
+async def test_a_cancelled_group_leaves_no_request_waiting() -> None:
+    conn, gate = FakeConn(), asyncio.Event()
+    groups = grouping(conn, gate)
+    first = asyncio.create_task(groups.submit(Batch("a1", "a")))
+    await settle()
+    queued = asyncio.create_task(groups.submit(Batch("b1", "b")))
+    await settle()
+    for task in list(groups._tasks):  # the event loop shutting down under a running group
+        task.cancel()
+    for request in (first, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    assert groups.queued == 0
