@@ -120,7 +120,9 @@ async def begin_group(conn: Conn, kind: str, claims: Sequence[BatchClaim]) -> li
         await states.execute(_STATES_SQL, (owners, macs))
     new = {(row[0], row[1]) for row in await claimed.fetchall()}
     found = _contexts(await nodes.fetchall())
-    state_rows = await states.fetchall()
+    states_of: dict[uuid.UUID, StateRows] = {}
+    for row in await states.fetchall():
+        states_of.setdefault(row[0], {})[row[0], row[1]] = row
     contexts: list[BatchContext] = []
     for claim in claims:
         if (claim.hub_id, claim.batch_id) not in new:
@@ -133,15 +135,10 @@ async def begin_group(conn: Conn, kind: str, claims: Sequence[BatchClaim]) -> li
         nodes_of = {
             mac: found[claim.owner_id, mac] for mac in claim.macs if (claim.owner_id, mac) in found
         }
-        ids = {node.node_id for node in nodes_of.values()}
-        contexts.append(
-            BatchContext(
-                None,
-                None,
-                nodes_of,
-                {(row[0], row[1]): row for row in state_rows if row[0] in ids},
-            )
-        )
+        held: StateRows = {}
+        for node in nodes_of.values():
+            held.update(states_of.get(node.node_id, {}))
+        contexts.append(BatchContext(None, None, nodes_of, held))
     return contexts
 
 
@@ -158,7 +155,7 @@ class StagedBatch:
     """The readings to store as array parameters (``sql.STAGED_ELEMENT_TYPES``), and what was left
     out and why."""
 
-    params: dict[str, Any]  # the arrays (``sql.STAGED``) and the rows' span (``sql.SPAN``)
+    params: dict[str, Any]  # the arrays (``sql.STAGED``), the rows' ``first_at`` and ``last_at``
     rows: int
     unknown: list[tuple[int, str]]  # (item index, MAC) of nodes not registered to the owner
     future: list[int]  # item indexes too far ahead of the clock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
@@ -69,6 +70,11 @@ class ParsedBatch:
     rejected: list[ItemRejection]
     digest: str  # validation.batch_digest: tells a replay from a reused batch id
 
+    @functools.cached_property
+    def macs(self) -> list[str]:
+        """The distinct MACs of the batch's valid readings."""
+        return list(set(self.columns.macs))
+
 
 def parse_readings_body(body: bytes) -> ParsedBatch:
     """Parse and validate a body (400 when not JSON, 422 when not a batch): column by column
@@ -109,7 +115,7 @@ class IngestMember:
 def member_keys(member: IngestMember) -> list[Hashable]:
     """What two batches of one group must not share: their hub and their nodes."""
     owner = member.hub.owner_id
-    return [("hub", member.hub.id), *((owner, mac) for mac in set(member.batch.columns.macs))]
+    return [("hub", member.hub.id), *((owner, mac) for mac in member.batch.macs)]
 
 
 def member_weight(member: IngestMember) -> int:
@@ -156,7 +162,7 @@ async def apply_group(
             member.hub.owner_id,
             member.batch.batch_id,
             member.batch.digest,
-            list(set(member.batch.columns.macs)),
+            member.batch.macs,
         )
         for member in members
     ]
