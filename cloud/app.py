@@ -97,6 +97,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                     )
                 )
             app.state.vapid = await asyncio.to_thread(vapid_or_none, settings)
+            from cloud.auth.dependencies import hub_callers
             from cloud.images.runtime import image_runtime
             from cloud.telemetry.service import (
                 GROUP_MAX_READINGS,
@@ -131,8 +132,10 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                     on_group=metrics.ingest_group_batches.observe,
                     on_fallback=metrics.ingest_group_fallbacks.inc,
                 ) as ingest_groups,
+                hub_callers(engine) as callers,
             ):
                 app.state.ingest_groups = ingest_groups
+                app.state.hub_callers = callers
                 app.state.read_database = read_database
                 app.state.read_routing = read_routing
                 _log.info("cloud_started", environment=settings.environment.value)

@@ -9,12 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.auth import service
 from cloud.auth.models import Hub, User
-from cloud.db.session import SessionDep, autocommit_connection, engine_of
+from cloud.db.session import SessionDep, autocommit_connection
 from cloud.dependencies import SettingsDep
 from cloud.errors import UnauthorizedError
+from cloud.ingest.group import GroupCommit
 from cloud.security import AccessTokenMemo
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
@@ -22,6 +24,10 @@ TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a route, not a secret
 _oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _hub_bearer = HTTPBearer(auto_error=False, scheme_name="HubToken")
 
+
+# Hub-token checks per process: statements in flight, and requests one statement answers.
+HUB_CHECKS_IN_FLIGHT = 2
+HUB_CHECKS_PER_STATEMENT = 64
 
 # Methods that change nothing: their caller's next reads may come from a read replica.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -100,11 +106,26 @@ async def current_hub_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_hub_bearer)],
 ) -> service.HubCaller:
-    """``current_hub`` for the hot sync routes that need only the hub's ids: one statement in
-    autocommit (no session, no ORM row to load and flush; bench.fleet)."""
-    token = _bearer(credentials)
-    async with autocommit_connection(engine_of(request)) as conn:
-        return await service.authenticate_hub_caller(conn, token)
+    """``current_hub`` for the hot sync routes that need only the hub's ids: no session, no
+    ORM row, and the tokens of the requests that arrive meanwhile are checked in one
+    statement (``hub_callers``, built by the app's lifespan; bench.fleet)."""
+    token_hash = service.hub_token_hash(_bearer(credentials))
+    callers: GroupCommit[str, service.HubCaller] = request.app.state.hub_callers
+    return await callers.submit(token_hash)
+
+
+def hub_callers(engine: AsyncEngine) -> GroupCommit[str, service.HubCaller]:
+    """The hub-token checks of a process, grouped as ingest batches are: a request that finds
+    a check free runs at once; under load, the ones that queued go in the next statement."""
+    return GroupCommit(
+        lambda: autocommit_connection(engine),
+        service.authenticate_hub_callers,
+        lambda _token_hash: (),  # a token twice in one group is simply looked up once
+        transactions=HUB_CHECKS_IN_FLIGHT,
+        max_batches=HUB_CHECKS_PER_STATEMENT,
+        name="hub_token",
+        atomic=False,
+    )
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -139,30 +139,32 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
 
 # The hub holding a token, for the hot sync routes: its ids in one statement on the raw
 # connection, last_seen_at moved when it is ``%(every_s)s`` old (as ``service.touch_hub`` does).
-HUB_CALLER_SQL = """
+# The hubs holding any of these tokens (linked, not revoked), each marked seen at most once
+# every ``every_s``: the hub-token check of all the sync requests that queued meanwhile.
+HUB_CALLERS_SQL = """
 WITH hub AS (
-    SELECT id, owner_id, last_seen_at FROM hubs
-    WHERE token_hash = %(token_hash)s AND revoked_at IS NULL
+    SELECT id, owner_id, token_hash, last_seen_at FROM hubs
+    WHERE token_hash = ANY(%(token_hashes)s::text[]) AND revoked_at IS NULL
 ), touched AS (
     UPDATE hubs SET last_seen_at = %(now)s FROM hub
     WHERE hubs.id = hub.id AND (hub.last_seen_at IS NULL
           OR hub.last_seen_at <= %(now)s - make_interval(secs => %(every_s)s))
     RETURNING 1
 )
-SELECT id, owner_id FROM hub
+SELECT token_hash, id, owner_id FROM hub
 """
 
 
-async def hub_caller_by_token_hash(
-    conn: psycopg.AsyncConnection[Any], token_hash: str, now: datetime, every_s: int
-) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(id, owner id) of the linked, unrevoked hub holding this token; marks it seen."""
+async def hub_callers_by_token_hashes(
+    conn: psycopg.AsyncConnection[Any], token_hashes: list[str], now: datetime, every_s: int
+) -> dict[str, tuple[uuid.UUID, uuid.UUID]]:
+    """(id, owner id) by token hash of the linked, unrevoked hubs holding these tokens; marks
+    them seen."""
     async with conn.cursor() as cur:
         await cur.execute(
-            HUB_CALLER_SQL, {"token_hash": token_hash, "now": now, "every_s": every_s}
+            HUB_CALLERS_SQL, {"token_hashes": token_hashes, "now": now, "every_s": every_s}
         )
-        row = await cur.fetchone()
-    return (row[0], row[1]) if row else None
+        return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 
 
 # Logins, most recently active first (a family has one live token: the key is unique).

@@ -304,7 +304,7 @@ async def authenticate_user_id(
     return claims.user_id
 
 
-def _hub_token_hash(token: str) -> str:
+def hub_token_hash(token: str) -> str:
     """The stored hash of a hub token; 401 for anything that is not one (a user JWT)."""
     if not token.startswith(HUB_TOKEN_PREFIX):
         raise UnauthorizedError("a hub token is required")
@@ -313,7 +313,7 @@ def _hub_token_hash(token: str) -> str:
 
 async def authenticate_hub_token(session: AsyncSession, token: str) -> Hub:
     """The linked hub holding this token; user JWTs and revoked tokens are refused."""
-    hub = await repository.active_hub_by_token_hash(session, _hub_token_hash(token))
+    hub = await repository.active_hub_by_token_hash(session, hub_token_hash(token))
     if hub is None:
         raise UnauthorizedError("hub token is not valid")
     return hub
@@ -327,15 +327,18 @@ class HubCaller:
     owner_id: uuid.UUID
 
 
-async def authenticate_hub_caller(
-    conn: psycopg.AsyncConnection[Any], token: str, every_s: int = HUB_SEEN_EVERY_S
-) -> HubCaller:
-    """``authenticate_hub_token`` and ``touch_hub`` in one statement, without an ORM row (on
-    a connection in autocommit: the statement is its own transaction)."""
-    found = await repository.hub_caller_by_token_hash(conn, _hub_token_hash(token), _now(), every_s)
-    if found is None:
-        raise UnauthorizedError("hub token is not valid")
-    return HubCaller(*found)
+async def authenticate_hub_callers(
+    conn: psycopg.AsyncConnection[Any], token_hashes: list[str], every_s: int = HUB_SEEN_EVERY_S
+) -> list[HubCaller | Exception]:
+    """``authenticate_hub_token`` and ``touch_hub`` of several requests in one statement,
+    without ORM rows: per token hash (``hub_token_hash``), in order, its hub's ids or the 401."""
+    found = await repository.hub_callers_by_token_hashes(conn, token_hashes, _now(), every_s)
+    return [
+        HubCaller(*found[token_hash])
+        if token_hash in found
+        else UnauthorizedError("hub token is not valid")
+        for token_hash in token_hashes
+    ]
 
 
 def touch_hub(hub: Hub, every_s: int = HUB_SEEN_EVERY_S) -> None:

@@ -57,7 +57,9 @@ class GroupCommit(Generic[M, R]):
     """Runs ``apply(conn, members)`` inside one transaction per group; ``apply`` returns one
     result or exception per member, in order. ``keys(member)`` names what two members of one
     group must not share, ``weight(member)`` what counts against ``max_weight``. Used as an
-    ``async with`` block for the app's lifetime: leaving it lets the running groups finish."""
+    ``async with`` block for the app's lifetime: leaving it lets the running groups finish.
+    ``atomic=False`` leaves the connection in autocommit (no pipeline, no transaction), for an
+    ``apply`` of one statement."""
 
     def __init__(
         self,
@@ -71,7 +73,11 @@ class GroupCommit(Generic[M, R]):
         max_weight: int | None = None,
         on_group: Callable[[int], None] | None = None,
         on_fallback: Callable[[], None] | None = None,
+        name: str = "ingest",
+        atomic: bool = True,
     ) -> None:
+        self.name = name  # what the groups are of, in the log
+        self._atomic = atomic  # False: ``apply`` runs in autocommit (one statement is atomic)
         self._connect = connect
         self._weight = weight
         self.max_weight = max_weight
@@ -102,7 +108,7 @@ class GroupCommit(Generic[M, R]):
         self._queue.append(waiting)
         if self._running < self.transactions:
             self._running += 1
-            task = asyncio.create_task(self._drain(), name="ingest-group")
+            task = asyncio.create_task(self._drain(), name=f"{self.name}-group")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         # A request that goes away leaves its batch to the group (the hub will get a replay).
@@ -170,11 +176,11 @@ class GroupCommit(Generic[M, R]):
             if self._on_fallback is not None:
                 self._on_fallback()
             _log.warning(
-                "ingest_group_failed",
+                f"{self.name}_group_failed",
                 batches=len(group),
                 error=type(error).__name__,
                 detail=str(error)[:200],
-                note="applying its batches one per transaction",
+                note="applying its members one per transaction",
             )
             for waiting in group:
                 await self._run([waiting])
@@ -189,8 +195,11 @@ class GroupCommit(Generic[M, R]):
 
     async def _transaction(self, members: list[M]) -> list[R | Exception]:
         # BEGIN goes out with the group's first statements, COMMIT with its last ones.
-        async with self._connect() as conn, conn.pipeline(), conn.transaction():
-            return await self._apply(conn, members)
+        async with self._connect() as conn:
+            if not self._atomic:
+                return await self._apply(conn, members)
+            async with conn.pipeline(), conn.transaction():
+                return await self._apply(conn, members)
 
 
 def _settle(waiting: _Waiting[M, R], result: R | Exception) -> None:
