@@ -144,7 +144,7 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
 HUB_CALLERS_SQL = """
 WITH hub AS (
     SELECT id, owner_id, token_hash, last_seen_at FROM hubs
-    WHERE token_hash = ANY(%(token_hashes)s::text[]) AND revoked_at IS NULL
+    WHERE token_hash = ANY(string_to_array(%(token_hashes)s, ',')) AND revoked_at IS NULL
 ), touched AS (
     UPDATE hubs SET last_seen_at = %(now)s FROM hub
     WHERE hubs.id = hub.id AND (hub.last_seen_at IS NULL
@@ -162,7 +162,9 @@ async def hub_callers_by_token_hashes(
     them seen."""
     async with conn.cursor() as cur:
         await cur.execute(
-            HUB_CALLERS_SQL, {"token_hashes": token_hashes, "now": now, "every_s": every_s}
+            HUB_CALLERS_SQL,
+            # Hex digests joined: one text parameter (psycopg dumps a list element by element).
+            {"token_hashes": ",".join(token_hashes), "now": now, "every_s": every_s},
         )
         return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 
