@@ -124,7 +124,9 @@ BENCHMARKS: dict[str, tuple[str, list[Target]]] = {
     "fleet": (
         "a fleet of hubs (quick: 100, full: 2,000) x 8 nodes with plants sending 40-reading gzip "
         "batches interleaved in time through POST /api/v1/sync/readings (ledger, partitions, "
-        "rollups, alert states), 2 uvicorn workers: readings/s, CPU ms per 1,000 readings of "
+        "rollups, alert states), 2 uvicorn workers; the full run offers 17,000 readings/s "
+        "(the hubs' own schedule, 2 % over the target), the quick one sends as fast as answered "
+        "(64 in flight): readings/s, ack p50/p95, CPU ms per 1,000 readings of "
         "PostgreSQL and of the API processes, the load generator's apart, WAL and stored bytes "
         "per reading (default checkpoint settings, full_page_writes on), history p95 per window "
         "on the layout produced; vs the same batches COPY'd into a plain unpartitioned table "
