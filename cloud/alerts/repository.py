@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,14 +83,21 @@ async def forget_state_of_alert(session: AsyncSession, alert_id: uuid.UUID) -> N
 
 def _state_columns(prefix: str) -> str:
     return f"""
-        FROM unnest(%({prefix}_node)s::uuid[], %({prefix}_metric)s::text[],
-                    %({prefix}_breach)s::text[], %({prefix}_since)s::timestamptz[],
-                    %({prefix}_value)s::float8[], %({prefix}_alert)s::uuid[],
-                    %({prefix}_evaluated)s::timestamptz[])
-             AS t(node_id, metric, breach, since, value, alert_id, evaluated)"""
+        FROM json_to_recordset(%({prefix})s::json)
+             AS t(node_id uuid, metric text, breach text, since timestamptz, value float8,
+                  alert_id uuid, evaluated timestamptz)"""
 
 
-_STATE_KEYS = ("node", "metric", "breach", "since", "value", "alert", "evaluated")
+_STATE_KEYS = ("node_id", "metric", "breach", "since", "value", "alert_id", "evaluated")
+
+
+def _json_rows(keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as one JSON parameter for ``json_to_recordset``: psycopg dumps a list parameter
+    element by element in Python, and a statement of a dozen arrays paid that per array."""
+    return orjson.dumps(
+        [dict(zip(keys, row, strict=True)) for row in rows], option=orjson.OPT_SERIALIZE_NUMPY
+    ).decode()
+
 
 # What one batch's evaluation writes, in one statement (data-modifying CTEs always run to
 # completion; the events' jobs are referenced so that they are queued): alerts resolved, the
@@ -101,7 +109,7 @@ _STATE_KEYS = ("node", "metric", "breach", "since", "value", "alert", "evaluated
 _SAVE_EVALUATION = f"""
 WITH resolved AS (
     UPDATE alerts AS a SET status = 'resolved', resolved_at = t.at
-    FROM unnest(%(resolve_ids)s::uuid[], %(resolve_at)s::timestamptz[]) AS t(id, at)
+    FROM json_to_recordset(%(resolutions)s::json) AS t(id uuid, at timestamptz)
     WHERE a.id = t.id AND a.status <> 'resolved'
     RETURNING 1
 ),
@@ -133,19 +141,13 @@ added AS (
 ),
 queued AS ({
     defer_events_sql(
-        "SELECT * FROM unnest(%(subject_ids)s::uuid[], %(owner_ids)s::uuid[], %(events)s::text[])"
+        "SELECT * FROM json_to_recordset(%(events)s::json)"
+        " AS e(subject_id uuid, owner_id uuid, event text)"
     )
 })
 SELECT (SELECT count(*) FROM resolved), (SELECT count(*) FROM changed),
        (SELECT count(*) FROM added), (SELECT cardinality(jobs) FROM queued)
 """
-
-
-def _state_params(prefix: str, rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)] or [
-        [] for _ in _STATE_KEYS
-    ]
-    return {f"{prefix}_{key}": column for key, column in zip(_STATE_KEYS, columns, strict=True)}
 
 
 async def save_evaluation(
@@ -169,18 +171,16 @@ async def save_evaluation(
     new = [row for row in rows if (row[0], row[1]) not in stored]
     if not (resolutions or events or changed or new):
         return
-    ids = [alert_id for alert_id, _ in resolutions]
-    times = [at for _, at in resolutions]
     await conn.execute(
         _SAVE_EVALUATION,
         {
-            "resolve_ids": ids,
-            "resolve_at": times,
-            "subject_ids": [event.subject_id for event in events],
-            "owner_ids": [event.owner_id for event in events],
-            "events": [event.event for event in events],
-            **_state_params("changed", changed),
-            **_state_params("new", new),
+            "resolutions": _json_rows(("id", "at"), resolutions),
+            "events": _json_rows(
+                ("subject_id", "owner_id", "event"),
+                ((event.subject_id, event.owner_id, event.event) for event in events),
+            ),
+            "changed": _json_rows(_STATE_KEYS, changed),
+            "new": _json_rows(_STATE_KEYS, new),
         },
     )
 
