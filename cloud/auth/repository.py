@@ -137,10 +137,9 @@ async def active_hub_by_token_hash(session: AsyncSession, token_hash: str) -> Hu
     )
 
 
-# The hub holding a token, for the hot sync routes: its ids in one statement on the raw
-# connection, last_seen_at moved when it is ``%(every_s)s`` old (as ``service.touch_hub`` does).
-# The hubs holding any of these tokens (linked, not revoked), each marked seen at most once
-# every ``every_s``: the hub-token check of all the sync requests that queued meanwhile.
+# The hubs holding any of these tokens (linked, not revoked), for the hot sync routes: their
+# ids in one statement on the raw connection for all the requests that queued meanwhile, each
+# hub's last_seen_at moved when it is ``%(every_s)s`` old (as ``service.touch_hub`` does).
 HUB_CALLERS_SQL = """
 WITH hub AS (
     SELECT id, owner_id, token_hash, last_seen_at FROM hubs
