@@ -71,7 +71,7 @@ from bench._cloud import (
     raw_storage,
     tree_cpu_s,
 )
-from bench._common import emit_result, history_latency, machine_info, say
+from bench._common import emit_result, history_latency, machine_info, percentiles, say
 from cloud.db.engine import libpq_url
 from hub.sync.client import encode_json
 from shared.sync import SYNC_NODES_PATH, SYNC_READINGS_PATH
@@ -353,11 +353,6 @@ async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-def _percentile_ms(seconds: list[float], fraction: float) -> float:
-    ordered = sorted(seconds)
-    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 1)
-
-
 def _per_1k(seconds: float, readings: int) -> float:
     return round(seconds * 1000 / readings * 1000, 1)
 
@@ -412,12 +407,13 @@ def main() -> None:
         latencies = asyncio.run(_send_all(server.base, fleet.tokens, batches, concurrency, pace))
         api = meter.stop()
         rate = readings / api.wall_s
+        ack_p50, ack_p95 = percentiles(latencies)
         say(
             f"API: {rate:,.0f} readings/s; CPU per 1k: PostgreSQL {_per_1k(api.pg_cpu_s, readings)}"
             f" ms, API {_per_1k(api.api_cpu_s, readings)} ms, client "
             f"{_per_1k(api.client_cpu_s, readings)} ms; WAL {api.wal_bytes / readings:.0f} B per "
-            f"reading; {api.checkpoints} checkpoints; ack p50 {_percentile_ms(latencies, 0.5)} ms,"
-            f" p95 {_percentile_ms(latencies, 0.95)} ms"
+            f"reading; {api.checkpoints} checkpoints; ack p50 {ack_p50} ms,"
+            f" p95 {ack_p95} ms"
             + (f" (offered {pace:,.0f}/s)" if pace else " (as fast as answered)")
         )
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
@@ -463,8 +459,8 @@ def main() -> None:
         {
             "readings_per_s": round(rate),
             "offered_readings_per_s": round(pace) if pace else None,
-            "sync_p50_ms": _percentile_ms(latencies, 0.50),
-            "sync_p95_ms": _percentile_ms(latencies, 0.95),
+            "sync_p50_ms": ack_p50,
+            "sync_p95_ms": ack_p95,
             "pg_cpu_ms_per_1k": _per_1k(api.pg_cpu_s, readings),
             "api_cpu_ms_per_1k": _per_1k(api.api_cpu_s, readings),
             "client_cpu_ms_per_1k": _per_1k(api.client_cpu_s, readings),

@@ -194,10 +194,10 @@ class GroupCommit(Generic[M, R]):
             _settle(waiting, result)
 
     async def _transaction(self, members: list[M]) -> list[R | Exception]:
-        # BEGIN goes out with the group's first statements, COMMIT with its last ones.
         async with self._connect() as conn:
             if not self._atomic:
                 return await self._apply(conn, members)
+            # BEGIN goes out with the group's first statements, COMMIT with its last ones.
             async with conn.pipeline(), conn.transaction():
                 return await self._apply(conn, members)
 
