@@ -3,7 +3,9 @@
 Fleet: ``--hubs`` hubs (full: 2,000; quick: 100) of ``--nodes-per-hub`` nodes (8), each node
 with a plant of a catalog species, so every reading goes through the whole ingest path: the
 batch ledger (``ingest_batches``), the partitioned raw table, the hourly and daily rollups and
-the alert state machines of every metric. Hubs are linked with the device flow (real hub
+the alert state machines of every metric: one node in 100 (``TROUBLED_EVERY``) is a plant that
+dries out and is watered again every 40 simulated minutes, opening and resolving an alert each
+time (``alerts_opened``), the others stay inside their species' ranges. Hubs are linked with the device flow (real hub
 tokens) and register their nodes with ``PUT /api/v1/sync/nodes``; one gardener owns 50 hubs.
 The clock is accelerated: every node takes one reading a simulated minute; a hub sends a batch
 every 5 simulated minutes (8 nodes x 5 minutes = 40 readings, gzip JSON as the hub's sync
@@ -124,10 +126,19 @@ def _mac(hub: int, node: int) -> str:
     return f"02:F1:{hub >> 8:02X}:{hub & 255:02X}:00:{node:02X}"
 
 
-def _values(node: int, minute: int) -> dict[str, float]:
-    """Plausible values that move with the simulated minute (and stay inside the ranges)."""
+# One node in this many is a plant in trouble: it dries below its species' minimum moisture
+# and is watered again every 40 simulated minutes, so each cycle opens an alert (after the
+# 15-minute minimum duration) and resolves it. The others stay inside their ranges.
+TROUBLED_EVERY = 100
+
+
+def _values(node: int, minute: int, troubled: bool) -> dict[str, float]:
+    """Plausible values that move with the simulated minute, inside the catalog's first
+    species' ranges (Pothos: moisture 20-50 %); a ``troubled`` node's moisture sinks to 10 %
+    for half of each 40-minute cycle."""
+    moisture = (10.0 if troubled else 25.0) + (minute + node * 7) % 40 * 0.5
     return {
-        "moisture": 45.0 + (minute + node * 7) % 40 * 0.5,
+        "moisture": moisture,
         "temperature": 18.0 + (minute + node) % 90 * 0.1,
         "humidity": 50.0 + (minute + node) % 30,
         "illuminance": float((minute * 37 + node * 101) % 20_000),
@@ -159,7 +170,8 @@ def _batches(
             for minute in range(first, min(minutes, first + MINUTES_PER_BATCH)):
                 at = start + timedelta(minutes=minute)
                 for node in range(nodes_per_hub):
-                    mac, values = _mac(hub, node), _values(node, minute)
+                    troubled = (hub * nodes_per_hub + node) % TROUBLED_EVERY == 0
+                    mac, values = _mac(hub, node), _values(node, minute, troubled)
                     items.append(
                         {
                             "node_mac": mac,
@@ -423,9 +435,12 @@ def main() -> None:
             if stored_rows != readings:
                 raise RuntimeError(f"{stored_rows} rows stored, {readings} sent")
             stored = raw_storage(conn, readings)
+            opened = conn.execute("SELECT count(*) FROM alerts").fetchone()
+            alerts_opened = int(opened[0]) if opened else 0
             size = conn.execute(OTHER_BYTES).fetchone()
             extra = int(size[0]) if size else 0
         say(f"stored per reading: {stored} (+ {extra / readings:.1f} B rollups, ledger, states)")
+        say(f"alerts opened: {alerts_opened:,}")
         with httpx.Client(base_url=server.base, timeout=60) as http:
             p50, p95, resolutions = history_latency(
                 http,
@@ -473,6 +488,7 @@ def main() -> None:
             "heap_bytes_per_reading": stored["heap"],
             "index_bytes_per_reading": stored["index"],
             "stored_all_bytes_per_reading": round(stored["total"] + extra / readings, 1),
+            "alerts_opened": alerts_opened,
             "history_p95_ms": p95,
             "history_p50_ms": p50,
             "history_resolutions": resolutions,
