@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass as plain_dataclass
 from dataclasses import field as dataclass_field
 from dataclasses import make_dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from typing import Annotated, Any, Literal
 
@@ -28,7 +28,6 @@ import numpy.typing as npt
 from pydantic import AwareDatetime, ConfigDict, Field, StrictFloat, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from shared.mac import normalize_mac
 from shared.metrics import METRIC_NAMES, SPECS, Metric
 from shared.sync import MAX_CHANNEL, U32_MAX, ItemRejection, ReadingIn, parse_readings
 
@@ -133,7 +132,6 @@ _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Years whose microsecond timestamps stay exact through a float (the item-by-item path's
 # arithmetic): the fast path takes only these, so both paths store the same instant.
 _FAST_YEARS = (1971, 2200)
-_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 @plain_dataclass(slots=True)
@@ -184,60 +182,91 @@ def _micros(times: list[datetime]) -> npt.NDArray[np.int64]:
     return np.rint(seconds * 1e6).astype(np.int64)
 
 
-def _number(chars: npt.NDArray[np.int64], first: int, last: int) -> npt.NDArray[np.int64]:
-    value = np.zeros(len(chars), dtype=np.int64)
-    for position in range(first, last):
-        value = value * 10 + chars[:, position]
-    return value
+@plain_dataclass(frozen=True, slots=True)
+class _TimeForm:
+    """Where one length of ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` has its literal characters,
+    each digit's largest value, and what each digit weighs in three numbers: the date as
+    YYYYMMDD, the second of the day and the microseconds."""
+
+    literal_at: list[int]
+    literals: npt.NDArray[np.uint8]
+    digit_at: list[int]
+    digit_max: npt.NDArray[np.uint8]
+    weights: npt.NDArray[np.int64]
+
+
+def _time_form(length: int) -> _TimeForm:
+    literal = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", length - 1: "Z"}
+    if length > 20:
+        literal[19] = "."
+    digit_at = [p for p in range(length) if p not in literal]
+    # position: (field, weight); month, day, hour, minute and second tens: their largest digit
+    place = {0: 10**7, 1: 10**6, 2: 10**5, 3: 10**4, 5: 1000, 6: 100, 8: 10, 9: 1}
+    clock = {11: 36_000, 12: 3600, 14: 600, 15: 60, 17: 10, 18: 1}
+    tens_max = {5: 1, 8: 3, 11: 2, 14: 5, 17: 5}
+    weights = np.zeros((len(digit_at), 3), dtype=np.int64)
+    for row, position in enumerate(digit_at):
+        if position in place:
+            weights[row, 0] = place[position]
+        elif position in clock:
+            weights[row, 1] = clock[position]
+        else:
+            weights[row, 2] = 10 ** (25 - position)  # fraction digits: 100,000 down to 1
+    return _TimeForm(
+        list(literal),
+        np.array([ord(char) for char in literal.values()], dtype=np.uint8),
+        digit_at,
+        np.array([tens_max.get(p, 9) for p in digit_at], dtype=np.uint8),
+        weights,
+    )
+
+
+_TIME_FORMS = {length: _time_form(length) for length in _TIME_LENGTHS}
+_EPOCH_ORDINAL = _UNIX_EPOCH.toordinal()
 
 
 def _canonical_micros(values: list[Any]) -> npt.NDArray[np.int64] | None:
     """Microseconds since the epoch when every value is a well-formed UTC timestamp string
     of one length (``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z``) for a real date, else None.
 
-    Parsed with integer arithmetic on the characters, all rows at once; any other form
-    (offsets, other precisions, odd years) is left to pydantic on the item-by-item path.
+    All rows at once, in a few array operations on the characters (a batch is 40 readings:
+    each operation's fixed cost is what counts); the dates, few in a batch, by ``date``. Any
+    other form (offsets, other precisions, odd years) is left to pydantic on the
+    item-by-item path.
     """
     if set(map(type, values)) != {str}:
         return None
     lengths = set(map(len, values))
-    if len(lengths) != 1:
+    form = _TIME_FORMS.get(lengths.pop()) if len(lengths) == 1 else None
+    if form is None:
         return None
-    length = lengths.pop()
-    if length not in _TIME_LENGTHS:
+    try:
+        text = "".join(values).encode("ascii")
+    except UnicodeEncodeError:
         return None
-    codes = np.array(values, dtype=f"<U{length}").view(np.uint32).reshape(len(values), length)
-    literals = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", length - 1: "Z"}
-    if length > 20:
-        literals[19] = "."
-    for position, char in literals.items():
-        if not np.all(codes[:, position] == ord(char)):
+    codes = np.frombuffer(text, dtype=np.uint8).reshape(len(values), -1)
+    if not (codes[:, form.literal_at] == form.literals).all():
+        return None
+    digits = codes[:, form.digit_at] - np.uint8(ord("0"))  # below "0" wraps past 9
+    if not (digits <= form.digit_max).all():
+        return None
+    fields = digits.astype(np.int64) @ form.weights
+    if fields[:, 1].max() >= 86_400:  # hour 24 to 29
+        return None
+    days_of: dict[int, int] = {}
+    for key in set(fields[:, 0].tolist()):
+        year, month_day = divmod(key, 10_000)
+        if not _FAST_YEARS[0] <= year <= _FAST_YEARS[1]:
             return None
-    chars = codes.astype(np.int64) - ord("0")
-    digits = chars[:, [p for p in range(length) if p not in literals]]
-    if not np.all((digits >= 0) & (digits <= 9)):
-        return None
-    year, month, day = _number(chars, 0, 4), _number(chars, 5, 7), _number(chars, 8, 10)
-    hour, minute, second = _number(chars, 11, 13), _number(chars, 14, 16), _number(chars, 17, 19)
-    if year.min() < _FAST_YEARS[0] or year.max() > _FAST_YEARS[1]:
-        return None
-    if month.min() < 1 or month.max() > 12 or day.min() < 1:
-        return None
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    if np.any(day > _DAYS_IN_MONTH[month] + (leap & (month == 2))):
-        return None
-    if hour.max() > 23 or minute.max() > 59 or second.max() > 59:
-        return None
-    # Days since 1970-01-01 from the civil date (H. Hinnant's days_from_civil).
-    shifted = year - (month <= 2)
-    era = shifted // 400
-    year_of_era = shifted - era * 400
-    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146_097 + day_of_era - 719_468
-    micros: npt.NDArray[np.int64] = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
-    if length > 20:
-        micros += _number(chars, 20, length - 1) * 10 ** (27 - length)
+        try:
+            days_of[key] = date(year, *divmod(month_day, 100)).toordinal() - _EPOCH_ORDINAL
+        except ValueError:  # month 0 or 13, February 30th, ...
+            return None
+    if len(days_of) == 1:
+        days: Any = next(iter(days_of.values()))
+    else:
+        days = np.array([days_of[key] for key in fields[:, 0].tolist()], dtype=np.int64)
+    micros: npt.NDArray[np.int64] = (days * 86_400 + fields[:, 1]) * 1_000_000 + fields[:, 2]
     return micros
 
 
@@ -262,8 +291,8 @@ def fast_columns(items: list[Any]) -> ReadingColumns | None:
         return None
     get = dict.get
     macs: list[Any] = list(map(get, items, repeat("node_mac")))
-    for mac in set(macs):
-        if type(mac) is not str or not _MAC_FORMAT.fullmatch(mac) or normalize_mac(mac) != mac:
+    for mac in set(macs):  # the canonical form only: what normalize_mac makes of any other
+        if type(mac) is not str or not _MAC_FORMAT.fullmatch(mac):
             return None
     micros = _canonical_micros(list(map(get, items, repeat("measured_at"))))
     if micros is None:

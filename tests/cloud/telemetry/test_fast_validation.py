@@ -142,6 +142,23 @@ def test_columnar_timestamps_equal_pydantic(stamp: str) -> None:
     assert fast[0][1].tzinfo is UTC
 
 
+def test_columnar_timestamps_of_several_dates_in_one_batch() -> None:
+    stamps = [
+        "2024-02-28T23:59:59.500Z",
+        "2024-02-29T00:00:00.000Z",
+        "2024-02-29T23:59:59.999Z",
+        "2024-03-01T00:00:00.001Z",
+        "2024-02-29T00:00:00.000Z",
+    ]
+    items = [{**GOOD, "measured_at": stamp} for stamp in stamps]
+    fast = _columns(items)
+    assert fast is not None
+    assert fast == _reference(items)
+    assert [fast[i][1] for i in range(len(stamps))] == [
+        datetime.fromisoformat(stamp) for stamp in stamps
+    ]
+
+
 @pytest.mark.parametrize(
     "stamp",
     [
@@ -154,6 +171,9 @@ def test_columnar_timestamps_equal_pydantic(stamp: str) -> None:
         "2026-01-01 10:00:00Z",
         "2026-01-01T10:00:00+00:00",
         "2026-01-01T10:00:0aZ",
+        "2026-01-01T10:00:0\u0663Z",  # an Arabic-Indic digit
+        "2026-01-01T29:00:00Z",
+        "1970-12-31T00:00:00Z",
     ],
 )
 def test_columnar_path_leaves_odd_timestamps_to_pydantic(stamp: str) -> None:
