@@ -127,6 +127,7 @@ def create_app(settings: CloudSettings | None = None, *, egress: Egress | None =
                     member_keys,
                     transactions=settings.ingest_group_transactions,
                     max_batches=settings.ingest_group_max_batches,
+                    linger_s=settings.ingest_group_linger_ms / 1000,
                     weight=member_weight,
                     max_weight=GROUP_MAX_READINGS,
                     on_group=metrics.ingest_group_batches.observe,

@@ -2,11 +2,13 @@
 applied together in the next one, so their claims, node locks, reads, insert, rollups, acks
 and commit cost one statement each and a few round trips for the group, not per batch.
 
-A process runs at most ``transactions`` groups at a time. A batch that finds one free starts
-its own group at once (no waiting for company: an idle server answers as fast as before);
-under load the batches queue behind the running groups and the next group takes up to
-``max_batches`` of them (and of at most ``max_weight`` readings, unless one batch weighs more
-on its own: it goes alone). Two batches of one hub, or of one node, never share a group (each
+A process runs at most ``transactions`` groups at a time. A batch that finds the process idle
+starts its own group at once (an idle server, or one hub catching up batch after batch, answers
+as fast as without groups); a group that starts while another is running first waits
+``linger_s`` for company (or until ``max_batches`` have queued): batches are arriving, and
+each one more in the group shares its statements and its commit. Under load the batches queue
+behind the running groups and the next group takes up to ``max_batches`` of them (and of at
+most ``max_weight`` readings, unless one batch weighs more on its own: it goes alone). Two batches of one hub, or of one node, never share a group (each
 batch is judged on what the one before it left); the later waits for the next group. A group
 that fails as a whole (a deadlock, a lost connection) is applied again one batch per
 transaction, so each request gets its own answer: applying a batch again is harmless, its
@@ -75,6 +77,7 @@ class GroupCommit(Generic[M, R]):
         on_fallback: Callable[[], None] | None = None,
         name: str = "ingest",
         atomic: bool = True,
+        linger_s: float = 0.0,
     ) -> None:
         self.name = name  # what the groups are of, in the log
         self._atomic = atomic  # False: ``apply`` runs in autocommit (one statement is atomic)
@@ -91,6 +94,8 @@ class GroupCommit(Generic[M, R]):
         self._queue: deque[_Waiting[M, R]] = deque()
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._linger = linger_s
+        self._lingering: list[asyncio.Future[None]] = []  # groups waiting for company
 
     @property
     def queued(self) -> int:
@@ -106,6 +111,9 @@ class GroupCommit(Generic[M, R]):
             asyncio.get_running_loop().create_future(),
         )
         self._queue.append(waiting)
+        if self._lingering and len(self._queue) >= self.max_batches:
+            for company in self._lingering:  # a full group's worth is here: no more waiting
+                _resolve(company)
         if self._running < self.transactions:
             self._running += 1
             task = asyncio.create_task(self._drain(), name=f"{self.name}-group")
@@ -129,6 +137,8 @@ class GroupCommit(Generic[M, R]):
         group: list[_Waiting[M, R]] = []
         try:
             while self._queue:
+                if self._linger and self._running > 1 and len(self._queue) < self.max_batches:
+                    await self._wait_for_company()
                 group = self._take()
                 await self._run(group)
         except asyncio.CancelledError:
@@ -140,6 +150,19 @@ class GroupCommit(Generic[M, R]):
             raise
         finally:
             self._running -= 1
+
+    async def _wait_for_company(self) -> None:
+        """Another group is running, so batches are arriving: wait ``linger_s`` (or until a
+        full group is queued) for more to share this group's statements and commit."""
+        loop = asyncio.get_running_loop()
+        company: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(self._linger, _resolve, company)
+        self._lingering.append(company)
+        try:
+            await company
+        finally:
+            timer.cancel()
+            self._lingering.remove(company)
 
     def _take(self) -> list[_Waiting[M, R]]:
         group: list[_Waiting[M, R]] = []
@@ -200,6 +223,11 @@ class GroupCommit(Generic[M, R]):
             # BEGIN goes out with the group's first statements, COMMIT with its last ones.
             async with conn.pipeline(), conn.transaction():
                 return await self._apply(conn, members)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _settle(waiting: _Waiting[M, R], result: R | Exception) -> None:

@@ -85,9 +85,11 @@ class CloudSettings(ImageSettings, NotificationSettings):
     db_read_pool_size: int = Field(default=4, ge=1, le=100)
     # Group commit of reading batches (``cloud.ingest.group``): at most this many ingest
     # transactions per process at a time (their connections come from the pool above), each
-    # applying up to ``ingest_group_max_batches`` batches that queued meanwhile.
+    # applying up to ``ingest_group_max_batches`` batches that queued meanwhile; a group that
+    # starts while another runs first waits ``ingest_group_linger_ms`` for more (0: never).
     ingest_group_transactions: int = Field(default=2, ge=1, le=100)
     ingest_group_max_batches: int = Field(default=16, ge=1, le=256)
+    ingest_group_linger_ms: float = Field(default=25.0, ge=0, le=1000)
 
     # Identity.
     jwt_secret: str = DEFAULT_JWT_SECRET

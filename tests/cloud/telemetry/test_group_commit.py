@@ -146,3 +146,56 @@ async def test_a_cancelled_group_leaves_no_request_waiting() -> None:
         with pytest.raises(asyncio.CancelledError):
             await request
     assert groups.queued == 0
+
+
+def lingering(conn: FakeConn, gate: asyncio.Event, **options: Any) -> GroupCommit[Batch, str]:
+    """Two groups at a time; the group of ``a1`` holds its transaction until ``gate`` is set."""
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[Any]:
+        yield conn
+
+    async def apply(_: Any, members: list[Batch]) -> list[str | Exception]:
+        conn.log.append([m.name for m in members])
+        if members[0].name == "a1":
+            await gate.wait()
+        return [f"ack {m.name}" for m in members]
+
+    return GroupCommit(connect, apply, lambda batch: [batch.hub], **{"transactions": 2, **options})
+
+
+async def test_a_batch_alone_does_not_wait_for_company() -> None:
+    conn, gate = FakeConn(), asyncio.Event()
+    gate.set()
+    groups = lingering(conn, gate, max_batches=16, linger_s=60)
+    for name in ("a1", "b1", "c1"):  # one request after another, as one hub catching up
+        assert await asyncio.wait_for(groups.submit(Batch(name, name[0])), 5) == f"ack {name}"
+    assert conn.log == [["a1"], ["b1"], ["c1"]]
+
+
+async def test_while_a_group_runs_the_next_waits_for_company() -> None:
+    conn, gate = FakeConn(), asyncio.Event()
+    groups = lingering(conn, gate, max_batches=16, linger_s=0.2)
+    first = asyncio.create_task(groups.submit(Batch("a1", "a")))
+    await settle()
+    second = asyncio.create_task(groups.submit(Batch("b1", "b")))
+    await settle()
+    assert conn.log == [["a1"]]  # b1 has the second transaction, and waits
+    later = [asyncio.create_task(groups.submit(Batch(n, n[0]))) for n in ("c1", "d1")]
+    await asyncio.wait_for(asyncio.gather(second, *later), 5)
+    assert conn.log == [["a1"], ["b1", "c1", "d1"]]  # one group, while a1's still ran
+    gate.set()
+    assert await first == "ack a1"
+
+
+async def test_a_full_group_queued_ends_the_wait() -> None:
+    conn, gate = FakeConn(), asyncio.Event()
+    groups = lingering(conn, gate, max_batches=3, linger_s=60)
+    first = asyncio.create_task(groups.submit(Batch("a1", "a")))
+    await settle()
+    rest = [asyncio.create_task(groups.submit(Batch(n, n[0]))) for n in ("b1", "c1", "d1")]
+    acks = await asyncio.wait_for(asyncio.gather(*rest), 5)  # not 60 s
+    assert acks == ["ack b1", "ack c1", "ack d1"]
+    assert conn.log == [["a1"], ["b1", "c1", "d1"]]
+    gate.set()
+    assert await first == "ack a1"
