@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from shared.sync import (
 )
 
 _log = structlog.get_logger("cloud.alerts")
+_POSITION = {name: position for position, name in enumerate(METRIC_NAMES)}  # in a reading row
 
 # A node's (low, high) limits per metric.
 _Limits = dict[Metric, tuple[float | None, float | None]]
@@ -175,22 +177,23 @@ async def evaluate_ingested(
         for mac, readings in batch.by_node.items():
             context = contexts[mac]
             node_id = context.node_id
-            # Each metric's smallest and largest value in one pass (NaN: the metric is absent).
-            lowest = np.fmin.reduce(readings.metrics, axis=0)
-            highest = np.fmax.reduce(readings.metrics, axis=0)
+            # Each metric's smallest and largest value in one pass (NaN: the metric is absent),
+            # as Python floats: the checks below are a few comparisons per metric.
+            lowest = np.fmin.reduce(readings.metrics, axis=0).tolist()
+            highest = np.fmax.reduce(readings.metrics, axis=0).tolist()
             for metric, (low, high) in _limits(context, settings.low_battery_pct).items():
                 name = metric.value
-                position = METRIC_NAMES.index(name)
-                if np.isnan(lowest[position]):
+                position = _POSITION[name]
+                if math.isnan(lowest[position]):
                     continue
                 held = states.get((node_id, name))
+                if _quiet(held, lowest[position], highest[position], low, high):
+                    continue
                 state = (
                     MetricState(held[2], held[3], held[4], held[5], held[6])
                     if held
                     else MetricState()
                 )
-                if _quiet(state, float(lowest[position]), float(highest[position]), low, high):
-                    continue
                 values = readings.metrics[:, position]
                 rows = np.flatnonzero(~np.isnan(values)).tolist()
                 duration = min_duration_of(metric, min_duration)
@@ -337,12 +340,17 @@ async def _daily_light(
 
 
 def _quiet(
-    state: MetricState, lowest: float, highest: float, low: float | None, high: float | None
+    held: tuple[Any, ...] | None,
+    lowest: float,
+    highest: float,
+    low: float | None,
+    high: float | None,
 ) -> bool:
-    """Nothing can happen: no breach or alert pending and every value (``lowest`` to
-    ``highest``) inside the limits."""
-    if state.breach is not None or state.alert_id is not None:
-        return False
+    """Nothing can happen: no breach or alert pending in the stored state ``held`` (a row of
+    ``alert_states``, None: none stored) and every value (``lowest`` to ``highest``) inside
+    the limits."""
+    if held is not None and (held[2] is not None or held[5] is not None):
+        return False  # a breach (column 2) or an alert (column 5) is pending
     return (low is None or lowest >= low) and (high is None or highest <= high)
 
 
