@@ -38,14 +38,20 @@ class Batch:
     fails: bool = False  # its apply raises: the whole group's transaction fails
 
 
-def grouping(conn: FakeConn, gate: asyncio.Event, **options: Any) -> GroupCommit[Batch, str]:
+def grouping(
+    conn: FakeConn, gate: asyncio.Event, held: str | None = None, **options: Any
+) -> GroupCommit[Batch, str]:
+    """Groups whose transactions wait for ``gate`` (only the one that starts with batch
+    ``held``, when given)."""
+
     @contextlib.asynccontextmanager
     async def connect() -> AsyncIterator[Any]:
         yield conn
 
     async def apply(_: Any, members: list[Batch]) -> list[str | Exception]:
         conn.log.append([m.name for m in members])
-        await gate.wait()
+        if held is None or members[0].name == held:
+            await gate.wait()
         if any(m.fails for m in members) and len(members) > 1:
             raise RuntimeError("the group's transaction failed")
         return [ValueError(m.name) if m.fails else f"ack {m.name}" for m in members]
@@ -148,26 +154,10 @@ async def test_a_cancelled_group_leaves_no_request_waiting() -> None:
     assert groups.queued == 0
 
 
-def lingering(conn: FakeConn, gate: asyncio.Event, **options: Any) -> GroupCommit[Batch, str]:
-    """Two groups at a time; the group of ``a1`` holds its transaction until ``gate`` is set."""
-
-    @contextlib.asynccontextmanager
-    async def connect() -> AsyncIterator[Any]:
-        yield conn
-
-    async def apply(_: Any, members: list[Batch]) -> list[str | Exception]:
-        conn.log.append([m.name for m in members])
-        if members[0].name == "a1":
-            await gate.wait()
-        return [f"ack {m.name}" for m in members]
-
-    return GroupCommit(connect, apply, lambda batch: [batch.hub], **{"transactions": 2, **options})
-
-
 async def test_a_batch_alone_does_not_wait_for_company() -> None:
     conn, gate = FakeConn(), asyncio.Event()
     gate.set()
-    groups = lingering(conn, gate, max_batches=16, linger_s=60)
+    groups = grouping(conn, gate, transactions=2, max_batches=16, linger_s=60)
     for name in ("a1", "b1", "c1"):  # one request after another, as one hub catching up
         assert await asyncio.wait_for(groups.submit(Batch(name, name[0])), 5) == f"ack {name}"
     assert conn.log == [["a1"], ["b1"], ["c1"]]
@@ -175,7 +165,7 @@ async def test_a_batch_alone_does_not_wait_for_company() -> None:
 
 async def test_while_a_group_runs_the_next_waits_for_company() -> None:
     conn, gate = FakeConn(), asyncio.Event()
-    groups = lingering(conn, gate, max_batches=16, linger_s=0.2)
+    groups = grouping(conn, gate, "a1", transactions=2, max_batches=16, linger_s=0.2)
     first = asyncio.create_task(groups.submit(Batch("a1", "a")))
     await settle()
     second = asyncio.create_task(groups.submit(Batch("b1", "b")))
@@ -190,7 +180,7 @@ async def test_while_a_group_runs_the_next_waits_for_company() -> None:
 
 async def test_a_full_group_queued_ends_the_wait() -> None:
     conn, gate = FakeConn(), asyncio.Event()
-    groups = lingering(conn, gate, max_batches=3, linger_s=60)
+    groups = grouping(conn, gate, "a1", transactions=2, max_batches=3, linger_s=60)
     first = asyncio.create_task(groups.submit(Batch("a1", "a")))
     await settle()
     rest = [asyncio.create_task(groups.submit(Batch(n, n[0]))) for n in ("b1", "c1", "d1")]
