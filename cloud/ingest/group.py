@@ -4,9 +4,11 @@ and commit cost one statement each and a few round trips for the group, not per 
 
 A process runs at most ``transactions`` groups at a time. A batch that finds the process idle
 starts its own group at once (an idle server, or one hub catching up batch after batch, answers
-as fast as without groups); a group that starts while another is running first waits
-``linger_s`` for company (or until ``max_batches`` have queued): batches are arriving, and each
-one more in the group shares its statements and its commit. Under load the batches queue behind
+as fast as without groups); a group that starts while another is running, when batches have
+been arriving more often than two per ``linger_s``, first waits ``linger_s`` for company (or
+until ``max_batches`` have queued): each batch more in the group shares its statements and its
+commit. A few clients each waiting for its ack (whose next batch comes only after it) are
+not waited for. Under load the batches queue behind
 the running groups and the next group takes up to ``max_batches`` of them (and of at most
 ``max_weight`` readings, unless one batch weighs more on its own: it goes alone). Two batches
 of one hub, or of one node, never share a group (each batch is judged on what the one before it
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ R = TypeVar("R")
 
 _log = structlog.get_logger("cloud.ingest")
 
+_GAP_WEIGHT = 0.1  # of the newest gap between two submits in their moving average
+_LONGEST_GAP = 1.0  # seconds: a pause counts as this long in the average
 _SCAN_FACTOR = 4  # how far past a held-back batch the next group looks, in group sizes
 
 
@@ -96,6 +101,8 @@ class GroupCommit(Generic[M, R]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._linger = linger_s
         self._lingering: list[asyncio.Future[None]] = []  # groups waiting for company
+        self._last_arrival: float | None = None
+        self._arrival_gap = math.inf  # moving average of the time between two submits
 
     @property
     def queued(self) -> int:
@@ -104,11 +111,18 @@ class GroupCommit(Generic[M, R]):
 
     async def submit(self, member: M) -> R:
         """Apply ``member`` in the next group and return its result (or raise its error)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._last_arrival is not None:
+            gap = min(now - self._last_arrival, _LONGEST_GAP)
+            self._arrival_gap = (
+                gap
+                if math.isinf(self._arrival_gap)
+                else self._arrival_gap + _GAP_WEIGHT * (gap - self._arrival_gap)
+            )
+        self._last_arrival = now
         waiting: _Waiting[M, R] = _Waiting(
-            member,
-            frozenset(self._keys(member)),
-            self._weight(member),
-            asyncio.get_running_loop().create_future(),
+            member, frozenset(self._keys(member)), self._weight(member), loop.create_future()
         )
         self._queue.append(waiting)
         if self._lingering and len(self._queue) >= self.max_batches:
@@ -137,7 +151,7 @@ class GroupCommit(Generic[M, R]):
         group: list[_Waiting[M, R]] = []
         try:
             while self._queue:
-                if self._linger and self._running > 1 and len(self._queue) < self.max_batches:
+                if self._company_expected():
                     await self._wait_for_company()
                 group = self._take()
                 await self._run(group)
@@ -150,6 +164,18 @@ class GroupCommit(Generic[M, R]):
             raise
         finally:
             self._running -= 1
+
+    def _company_expected(self) -> bool:
+        """Whether waiting ``linger_s`` is likely to bring this group more batches: another
+        group is running (so this one does not start on an idle process), batches have been
+        arriving at least two per ``linger_s`` (not a few clients each waiting for its ack,
+        whose next batch comes only after it), and no full group is queued yet."""
+        return (
+            self._linger > 0
+            and self._running > 1
+            and self._arrival_gap * 2 < self._linger
+            and len(self._queue) < self.max_batches
+        )
 
     async def _wait_for_company(self) -> None:
         """Another group is running, so batches are arriving: wait ``linger_s`` (or until a

@@ -178,6 +178,20 @@ async def test_while_a_group_runs_the_next_waits_for_company() -> None:
     assert await first == "ack a1"
 
 
+async def test_batches_that_come_seldom_do_not_wait_for_company() -> None:
+    conn, gate = FakeConn(), asyncio.Event()
+    groups = grouping(conn, gate, "a1", transactions=2, max_batches=16, linger_s=0.4)
+    first = asyncio.create_task(groups.submit(Batch("a1", "a")))
+    await asyncio.sleep(0.3)  # more than half the linger: the next is not worth waiting for
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await groups.submit(Batch("b1", "b")) == "ack b1"
+    assert loop.time() - started < 0.4
+    assert conn.log == [["a1"], ["b1"]]
+    gate.set()
+    assert await first == "ack a1"
+
+
 async def test_a_full_group_queued_ends_the_wait() -> None:
     conn, gate = FakeConn(), asyncio.Event()
     groups = grouping(conn, gate, "a1", transactions=2, max_batches=3, linger_s=60)
