@@ -86,7 +86,8 @@ class CloudSettings(ImageSettings, NotificationSettings):
     # Group commit of reading batches (``cloud.ingest.group``): at most this many ingest
     # transactions per process at a time (their connections come from the pool above), each
     # applying up to ``ingest_group_max_batches`` batches that queued meanwhile; a group that
-    # starts while another runs first waits ``ingest_group_linger_ms`` for more (0: never).
+    # starts while another runs, with batches arriving often, first waits
+    # ``ingest_group_linger_ms`` for more (0: never).
     ingest_group_transactions: int = Field(default=2, ge=1, le=100)
     ingest_group_max_batches: int = Field(default=16, ge=1, le=256)
     ingest_group_linger_ms: float = Field(default=25.0, ge=0, le=1000)
