@@ -115,6 +115,7 @@ SELECT h.id, 'readings', b.id, h.owner_id, %(at)s, encode(sha256(b.id::text::byt
        jsonb_build_object('batch_id', b.id, 'accepted', 40, 'duplicates', 0,
                           'rejected', '[]'::jsonb, 'replayed', false)
 FROM hubs AS h CROSS JOIN LATERAL (
+    -- correlated with h, so the ids are drawn anew for each hub, not once for all of them
     SELECT gen_random_uuid() AS id FROM generate_series(1, %(per_hub)s) WHERE h.id IS NOT NULL
 ) AS b
 """

@@ -7,15 +7,15 @@ starts its own group at once (an idle server, or one hub catching up batch after
 as fast as without groups); a group that starts while another is running, when batches have
 been arriving more often than two per ``linger_s``, first waits ``linger_s`` for company (or
 until ``max_batches`` have queued): each batch more in the group shares its statements and its
-commit. A few clients each waiting for its ack (whose next batch comes only after it) are
-not waited for. Under load the batches queue behind
-the running groups and the next group takes up to ``max_batches`` of them (and of at most
-``max_weight`` readings, unless one batch weighs more on its own: it goes alone). Two batches
-of one hub, or of one node, never share a group (each batch is judged on what the one before it
-left); the later waits for the next group. A group that fails as a whole (a deadlock, a lost
-connection) is applied again one batch per transaction, so each request gets its own answer:
-applying a batch again is harmless, its claim in the ledger makes it a replay once it has been
-committed. Each request still waits for its own ack, which the group's commit makes durable.
+commit. A few clients each waiting for its ack (whose next batch comes only after it) are not
+waited for. Under load the batches queue behind the running groups and the next group takes up
+to ``max_batches`` of them (and of at most ``max_weight`` readings, unless one batch weighs
+more on its own: it goes alone). Two batches of one hub, or of one node, never share a group
+(each batch is judged on what the one before it left); the later waits for the next group. A
+group that fails as a whole (a deadlock, a lost connection) is applied again one batch per
+transaction, so each request gets its own answer: applying a batch again is harmless, its claim
+in the ledger makes it a replay once it has been committed. Each request still waits for its
+own ack, which the group's commit makes durable.
 """
 
 from __future__ import annotations
