@@ -7,7 +7,7 @@ the alert state machines of every metric: one node in 100 (``TROUBLED_EVERY``) i
 dries out and is watered again every 40 simulated minutes, opening and resolving an alert each
 time (``alerts_opened``), the others stay inside their species' ranges. Hubs are linked with
 the device flow (real hub tokens) and register their nodes with ``PUT /api/v1/sync/nodes``;
-one gardener owns 50 hubs.
+one gardener owns 50 hubs, and ``LINKERS`` gardeners link theirs at once.
 The clock is accelerated: every node takes one reading a simulated minute; a hub sends a batch
 every 5 simulated minutes (8 nodes x 5 minutes = 40 readings, gzip JSON as the hub's sync
 client encodes it), the hubs of each 5-minute round in a shuffled order, so the rows of all
@@ -22,7 +22,8 @@ throughput.
 
 Server: uvicorn (``--workers``, default 2) in a subprocess on the embedded PostgreSQL with its
 default settings (``checkpoint_timeout`` 5 min, ``full_page_writes`` on, ``synchronous_commit``
-on, as production runs): the checkpoints that ran during the measured phase are reported.
+on, as production runs; ``--pg-setting`` changes one for a run, docs/scaling.md's recommended
+settings for instance): the checkpoints that ran during the measured phase are reported.
 Before the phase the ledger gets the hour of batches before the simulated span (a running
 service's holds its dedup window) and every table is analyzed (autovacuum has done so on a
 running service): a fresh schema's statistics say its tables are empty, and PostgreSQL
@@ -40,8 +41,8 @@ checkpoint); ``stored_bytes_per_reading`` (the raw partitions with their indexes
 ``stored_all_bytes_per_reading`` (with rollups, ledger and alert states); then
 ``history_p95_ms`` per window: ``GET /api/v1/nodes/{id}/readings`` with ``max_points=1000`` over
 loopback for random nodes, on the layout the interleaved ingest produced, for the windows the
-simulated span covers (``--minutes``; the year-long windows on an arrival-order layout are
-``bench.history``'s).
+simulated span covers (``--minutes``; the shortest, 15 min, even over a shorter span; the
+year-long windows on an arrival-order layout are ``bench.history``'s).
 
 Also ``sync_p50_ms``/``sync_p95_ms``: each batch's time from being sent to its ack.
 
@@ -63,6 +64,7 @@ import random
 import resource
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,6 +72,7 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
+from psycopg import sql
 
 from bench._cloud import cloud_server_process as cloud_server
 from bench._cloud import (
@@ -91,6 +94,7 @@ MINUTES_PER_BATCH = 5
 TARGET_RATE = 17_000
 BASELINE_CONNECTIONS = 16  # the COPY baseline's (PostgreSQL's max_connections is 100)
 HUBS_PER_GARDENER = 50
+LINKERS = 8  # gardeners linking their hubs at once
 WINDOWS = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),
@@ -98,8 +102,13 @@ WINDOWS = {
     "1d": timedelta(days=1),
     "1w": timedelta(weeks=1),
 }
-# Nothing measured here may trip the rate limits (2,000 device-flow links from one address).
-SERVER_SETTINGS = {"PLANTVITA_CLOUD_RATE_LIMITS_ENABLED": "false"}
+# Nothing measured here may trip the rate limits (2,000 device-flow links from one address),
+# and the gardeners' access tokens, taken while linking, must outlast it (a million nodes' hubs
+# take about a quarter of an hour) for the history phase after the ingest.
+SERVER_SETTINGS = {
+    "PLANTVITA_CLOUD_RATE_LIMITS_ENABLED": "false",
+    "PLANTVITA_CLOUD_ACCESS_TOKEN_TTL_S": str(6 * 3600),
+}
 
 PLANTS_FOR_NODES = """
 INSERT INTO plants (id, owner_id, name, species_id, node_id, revision, created_at, updated_at)
@@ -142,7 +151,8 @@ BASELINE_COPY = (
 
 
 def _mac(hub: int, node: int) -> str:
-    return f"02:F1:{hub >> 8:02X}:{hub & 255:02X}:00:{node:02X}"
+    # Up to 2**24 hubs of 256 nodes: a million nodes' 125,000 hubs fit.
+    return f"02:F1:{hub >> 16:02X}:{hub >> 8 & 255:02X}:{hub & 255:02X}:{node:02X}"
 
 
 # One node in this many is a plant in trouble: it dries below its species' minimum moisture
@@ -216,21 +226,29 @@ class Fleet:
 
 
 def _link_fleet(base: str, url: str, hubs: int, nodes_per_hub: int) -> Fleet:
+    # One gardener's hubs in order per thread: a hub goes through the device flow and registers
+    # its nodes; LINKERS gardeners at a time, as many hubs link at once in a real fleet.
+    def gardener(first: int) -> tuple[dict[str, str], list[str]]:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            account = create_account(http)
+            tokens = []
+            for hub in range(first, min(first + HUBS_PER_GARDENER, hubs)):
+                _, token = link_hub(http, account, f"fleet hub {hub}")
+                inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(nodes_per_hub)]}
+                http.put(
+                    SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
+                ).raise_for_status()
+                tokens.append(token)
+            return account.headers, tokens
+
     tokens: list[str] = []
     gardeners: list[dict[str, str]] = []
-    with httpx.Client(base_url=base, timeout=60) as http:
-        for hub in range(hubs):
-            if hub % HUBS_PER_GARDENER == 0:
-                account = create_account(http)
-                gardeners.append(account.headers)
-            _, token = link_hub(http, account, f"fleet hub {hub}")
-            inventory = {"nodes": [{"mac": _mac(hub, n)} for n in range(nodes_per_hub)]}
-            http.put(
-                SYNC_NODES_PATH, json=inventory, headers={"Authorization": f"Bearer {token}"}
-            ).raise_for_status()
-            tokens.append(token)
-            if hub % 500 == 499:
-                say(f"{hub + 1} hubs linked")
+    with ThreadPoolExecutor(LINKERS) as pool:
+        for headers, linked in pool.map(gardener, range(0, hubs, HUBS_PER_GARDENER)):
+            gardeners.append(headers)
+            tokens.extend(linked)
+            if len(gardeners) % 10 == 0:
+                say(f"{len(tokens)} hubs linked")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(PLANTS_FOR_NODES)
         rows = conn.execute("SELECT mac, id FROM nodes").fetchall()
@@ -384,6 +402,19 @@ async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+def _configure(conn: psycopg.Connection[Any], settings: dict[str, str]) -> None:
+    """``settings`` for the rest of the run; one that needs a restart is refused."""
+    for name, value in settings.items():
+        conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), value))
+    conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)  # the postmaster signals its processes; they reload on their next command
+    pending = conn.execute(
+        "SELECT name FROM pg_settings WHERE pending_restart AND name = ANY(%s)", [list(settings)]
+    ).fetchall()
+    if pending:
+        raise SystemExit(f"needs a restart, not set for this run: {[row[0] for row in pending]}")
+
+
 def _per_1k(seconds: float, readings: int) -> float:
     return round(seconds * 1000 / readings * 1000, 1)
 
@@ -406,9 +437,25 @@ def main() -> None:
         help=f"readings/s to pace to, 0: as fast as answered (full: {TARGET_RATE:,}, quick: 0)",
     )
     parser.add_argument("--requests", type=int, default=None, help="history requests/window")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the run (ALTER SYSTEM, reloaded; repeatable), e.g. "
+        "docs/scaling.md's recommended checkpoint_timeout=1800 max_wal_size=40960 "
+        "wal_compression=pglz",
+    )
     args = parser.parse_args()
-    hubs = args.hubs or (100 if args.quick else 2_000)
-    minutes = args.minutes or 60
+    pg_settings = dict(setting.partition("=")[::2] for setting in args.pg_setting)
+    if not all(name.isidentifier() and value for name, value in pg_settings.items()):
+        parser.error("--pg-setting takes NAME=VALUE, e.g. checkpoint_timeout=1800")
+    hubs = args.hubs if args.hubs is not None else (100 if args.quick else 2_000)
+    if not (0 < hubs <= 1 << 24 and 0 < args.nodes_per_hub <= 256):
+        parser.error("--hubs must be 1 to 16,777,216 and --nodes-per-hub 1 to 256 (their MACs)")
+    minutes = args.minutes if args.minutes is not None else 60
+    if minutes < MINUTES_PER_BATCH:
+        parser.error(f"--minutes must be at least {MINUTES_PER_BATCH} (one batch a hub)")
     requests = args.requests or (40 if args.quick else 200)
     concurrency = args.concurrency or (64 if args.quick else 128)
     pace = args.rate if args.rate is not None else (0 if args.quick else TARGET_RATE)
@@ -429,6 +476,7 @@ def main() -> None:
         batches = _batches(hubs, args.nodes_per_hub, minutes, start, fleet.node_ids)
         say(f"linked and encoded {len(batches):,} batches in {time.perf_counter() - began:.0f} s")
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            _configure(conn, pg_settings)
             settings = {str(k): str(v) for k, v in conn.execute(SETTINGS).fetchall()}
             conn.execute(
                 EARLIER_BATCHES, {"at": start - span, "per_hub": minutes // MINUTES_PER_BATCH}
