@@ -76,10 +76,11 @@ def history_latency(
     p50: dict[str, float] = {}
     p95: dict[str, float] = {}
     resolutions: dict[str, str] = {}
-    shortest = min(windows.values())
-    for name, window in windows.items():
-        if window > length and (window > shortest or shortest <= length):
-            continue
+    measured = {name: window for name, window in windows.items() if window <= length}
+    if not measured:
+        shortest = min(windows, key=windows.__getitem__)
+        measured = {shortest: windows[shortest]}
+    for name, window in measured.items():
         samples = []
         for attempt in range(requests + warmup):
             node = rng.choice(nodes)

@@ -104,7 +104,7 @@ WINDOWS = {
 }
 # Nothing measured here may trip the rate limits (2,000 device-flow links from one address),
 # and the gardeners' access tokens, taken while linking, must outlast it (a million nodes' hubs
-# take about a quarter of an hour) for the history phase after the ingest.
+# take about 40 minutes) for the history phase after the ingest.
 SERVER_SETTINGS = {
     "PLANTVITA_CLOUD_RATE_LIMITS_ENABLED": "false",
     "PLANTVITA_CLOUD_ACCESS_TOKEN_TTL_S": str(6 * 3600),
@@ -404,15 +404,26 @@ async def _copy_all(url: str, batches: list[Batch], concurrency: int) -> None:
 
 def _configure(conn: psycopg.Connection[Any], settings: dict[str, str]) -> None:
     """``settings`` for the rest of the run; one that needs a restart is refused."""
+    if not settings:
+        return
     for name, value in settings.items():
         conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), value))
-    conn.execute("SELECT pg_reload_conf()")
-    time.sleep(0.5)  # the postmaster signals its processes; they reload on their next command
+    # pg_file_settings parses the configuration files as it is read: no wait for the reload.
     pending = conn.execute(
-        "SELECT name FROM pg_settings WHERE pending_restart AND name = ANY(%s)", [list(settings)]
+        "SELECT DISTINCT name FROM pg_file_settings WHERE NOT applied AND name = ANY(%s)",
+        [list(settings)],
     ).fetchall()
     if pending:
         raise SystemExit(f"needs a restart, not set for this run: {[row[0] for row in pending]}")
+    loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()
+    conn.execute("SELECT pg_reload_conf()")
+    # The postmaster signals every process, this session included, which reloads between two
+    # commands: wait until it has, so that the settings reported are the run's.
+    for _ in range(100):
+        if conn.execute("SELECT pg_conf_load_time()").fetchone() != loaded:
+            return
+        time.sleep(0.05)
+    raise SystemExit("PostgreSQL did not reload its configuration within 5 s")
 
 
 def _per_1k(seconds: float, readings: int) -> float:
